@@ -1,0 +1,53 @@
+"""The REST API: one NinjaAPI, one error shape for every endpoint."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from procedo.accounts.api import router as accounts_router
+from procedo.accounts.auth import api_auth
+from procedo.accounts.services import TokenRejected
+from procedo.core.errors import DomainError
+from procedo.events.api import router as events_router
+
+api = NinjaAPI(
+    title="Procedo API",
+    version="1",
+    description="Every page of Procedo is also an endpoint here.",
+    docs_url="/docs",
+    auth=api_auth,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": exc.message, "field": exc.field}, status=exc.status_code
+    )
+
+
+@api.exception_handler(ValidationError)
+def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {"msg": "invalid input", "loc": ["body"]}
+    field = ".".join(str(part) for part in first["loc"][2:]) or str(first["loc"][-1])
+    body = {"detail": f"{field}: {first['msg']}", "field": field, "errors": exc.errors}
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(TokenRejected)
+def token_rejected(request: HttpRequest, exc: TokenRejected) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc), "field": "Authorization"}, status=401)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_required(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    message = _("Authentication required: send 'Authorization: Bearer <token>' or log in.")
+    return api.create_response(request, {"detail": message, "field": "Authorization"}, status=401)
+
+
+api.add_router("/accounts", accounts_router)
+api.add_router("/events", events_router)

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the same as production but fast password hashing and eager Huey."""
+
+from config.settings import *  # noqa: F403
+from config.settings import HUEY
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+HUEY = {**HUEY, "immediate": True}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,54 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from procedo.accounts import services as account_services
+from procedo.accounts.models import User
+from procedo.accounts.roles import Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_report_header(config: Any) -> str:
+    backend = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postg") else "SQLite"
+    redis = os.environ.get("REDIS_URL") or "not set (Redis tests skipped)"
+    return f"procedo: database {backend}; REDIS_URL {redis}"
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = Role.OPERATOR, **extra: Any) -> User:
+        username = extra.pop("username", f"{role}{next(counter)}")
+        return account_services.user_create(
+            username=username, password=PASSWORD, role=role, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User]) -> User:
+    return make_user(Role.OWNER, username="owner", first_name="Оксана", last_name="Литвиненко")
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgresql://…")

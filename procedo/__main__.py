@@ -1,0 +1,3 @@
+from procedo.cli import main
+
+main()

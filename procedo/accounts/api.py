@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from procedo.accounts import selectors, services
+from procedo.accounts.models import ApiToken, User
+from procedo.accounts.permissions import permission_require
+from procedo.accounts.roles import ROLE_PERMISSIONS
+
+router = Router(tags=["accounts"])
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    email: str
+    full_name: str
+    role: str
+    permissions: list[str]
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenIssuedOut(TokenOut):
+    token: str = Field(description="The secret; shown only in this response.")
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    email: str
+    full_name: str
+    role: str
+    is_active: bool
+
+
+class UserIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1)
+    role: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.pk,
+        username=user.username,
+        email=user.email,
+        full_name=user.get_full_name(),
+        role=user.role,
+        is_active=user.is_active,
+    )
+
+
+@router.get("/me", response=MeOut)
+def me(request: HttpRequest) -> MeOut:
+    user = request.auth  # type: ignore[attr-defined]
+    return MeOut(
+        id=user.pk,
+        username=user.username,
+        email=user.email,
+        full_name=user.get_full_name(),
+        role=user.role,
+        permissions=sorted(ROLE_PERMISSIONS.get(user.role, frozenset())),
+    )
+
+
+@router.get("/tokens", response=list[TokenOut])
+def api_token_list(request: HttpRequest) -> list[ApiToken]:
+    return list(selectors.api_tokens_of(user=request.auth))  # type: ignore[attr-defined]
+
+
+@router.post("/tokens", response={201: TokenIssuedOut})
+def api_token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenIssuedOut]:
+    issued = services.api_token_issue(
+        user=request.auth,  # type: ignore[attr-defined]
+        name=payload.name,
+        expires_in_days=payload.expires_in_days,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    out = TokenIssuedOut.model_validate(
+        {**TokenOut.model_validate(issued.token).model_dump(), "token": issued.plaintext}
+    )
+    return 201, out
+
+
+@router.delete("/tokens/{token_id}", response=TokenOut)
+def api_token_revoke(request: HttpRequest, token_id: int) -> ApiToken:
+    return services.api_token_revoke(token_id=token_id, actor=request.auth)  # type: ignore[attr-defined]
+
+
+@router.get("/users", response=list[UserOut])
+def user_list(request: HttpRequest) -> list[UserOut]:
+    permission_require(request.auth, "accounts.manage")  # type: ignore[attr-defined]
+    return [_user_out(user) for user in selectors.users_all()]
+
+
+@router.post("/users", response={201: UserOut})
+def user_create(request: HttpRequest, payload: UserIn) -> tuple[int, UserOut]:
+    permission_require(request.auth, "accounts.manage")  # type: ignore[attr-defined]
+    user = services.user_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
+    return 201, _user_out(user)

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "procedo.accounts"
+    label = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from procedo.accounts import signals  # noqa: F401
+        from procedo.accounts.search import people_search
+        from procedo.core.search import search_provider_register
+
+        search_provider_register(people_search)

@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.accounts.models import ApiToken, Team, User
+from procedo.accounts.roles import Role
+from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.events.services import event_record
+
+TOKEN_PREFIX = "pro_"
+# A token is used on every API call; writing last_used_at each time would make
+# every read a write. Once a minute is precise enough to see dead tokens.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _hash_secret(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is safe here: a slow
+    # password hash guards against guessing, and there is nothing to guess.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    actor: Any = None,
+) -> User:
+    username = username.strip()
+    if not username:
+        raise DomainError(field="username", message=_("A username is required."))
+    if role not in Role.values:
+        raise DomainError(field="role", message=_("Unknown role %(role)s.") % {"role": role})
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError(field="email", message=exc.messages[0]) from exc
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(field="username", message=_("This username is taken."))
+    user = User(
+        username=username,
+        email=email.strip().lower(),
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+    )
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise DomainError(field="password", message=" ".join(exc.messages)) from exc
+    user.set_password(password)
+    user.save()
+    event_record(
+        event_type="user.created",
+        subject=user,
+        actor=actor,
+        payload={"username": user.username, "role": role},
+    )
+    return user
+
+
+@transaction.atomic
+def user_change_role(*, user_id: int, role: str, actor: Any) -> User:
+    if role not in Role.values:
+        raise DomainError(field="role", message=_("Unknown role %(role)s.") % {"role": role})
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(field="user_id", message=_("No such user."))
+    if user.role == Role.OWNER and role != Role.OWNER and not _another_active_owner(user):
+        raise Conflict(field="role", message=_("The business must keep at least one owner."))
+    previous = user.role
+    User.objects.filter(pk=user.pk).update(role=role)
+    user.role = role
+    event_record(
+        event_type="user.role_changed",
+        subject=user,
+        actor=actor,
+        payload={"from": previous, "to": role},
+    )
+    return user
+
+
+def _another_active_owner(user: User) -> bool:
+    return User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk).exists()
+
+
+@transaction.atomic
+def user_set_active(*, user_id: int, active: bool, actor: Any) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(field="user_id", message=_("No such user."))
+    if not active and user.role == Role.OWNER and not _another_active_owner(user):
+        raise Conflict(field="is_active", message=_("The last owner cannot be deactivated."))
+    if user.is_active == active:
+        return user
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    if not active:
+        # A deactivated person's tokens must stop working at once.
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    event_record(
+        event_type="user.activated" if active else "user.deactivated",
+        subject=user,
+        actor=actor,
+    )
+    return user
+
+
+@transaction.atomic
+def user_password_changed(*, user: User) -> None:
+    """Records a password change made through Django's own form (which saves the hash)."""
+    event_record(event_type="user.password_changed", subject=user, actor=user)
+
+
+@transaction.atomic
+def user_logged_in(*, user: User, ip: str | None) -> None:
+    event_record(event_type="user.logged_in", subject=user, actor=user, payload={"ip": ip})
+
+
+@transaction.atomic
+def team_create(*, name: str, lead_id: int | None, actor: Any) -> Team:
+    name = name.strip()
+    if not name:
+        raise DomainError(field="name", message=_("A team needs a name."))
+    if Team.objects.filter(name__iexact=name).exists():
+        raise Conflict(field="name", message=_("A team with this name exists."))
+    if lead_id is not None and not User.objects.filter(pk=lead_id, is_active=True).exists():
+        raise DomainError(field="lead_id", message=_("The team lead must be an active user."))
+    team = Team.objects.create(name=name, lead_id=lead_id)
+    if lead_id is not None:
+        team.members.add(lead_id)
+    event_record(
+        event_type="team.created", subject=team, actor=actor, payload={"name": name}
+    )
+    return team
+
+
+@transaction.atomic
+def team_set_members(*, team_id: int, member_ids: list[int], actor: Any) -> Team:
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        raise NotFound(field="team_id", message=_("No such team."))
+    found = set(User.objects.filter(pk__in=member_ids).values_list("pk", flat=True))
+    missing = sorted(set(member_ids) - found)
+    if missing:
+        raise DomainError(
+            field="member_ids", message=_("No user with id %(ids)s.") % {"ids": missing}
+        )
+    before = set(team.members.values_list("pk", flat=True))
+    team.members.set(found)
+    event_record(
+        event_type="team.members_changed",
+        subject=team,
+        actor=actor,
+        payload={"added": sorted(found - before), "removed": sorted(before - found)},
+    )
+    return team
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str  # shown once, never stored
+
+
+@transaction.atomic
+def api_token_issue(
+    *, user: User, name: str, expires_in_days: int | None, actor: Any
+) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise DomainError(field="name", message=_("Name the token after what will use it."))
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise DomainError(
+            field="expires_in_days", message=_("Expiry must be between 1 and 3650 days.")
+        )
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        expires_at=(
+            timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        ),
+    )
+    event_record(
+        event_type="api_token.issued",
+        subject=token,
+        actor=actor,
+        payload={"name": name, "prefix": prefix, "user_id": user.pk},
+    )
+    return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}{prefix}_{secret}")
+
+
+@transaction.atomic
+def api_token_revoke(*, token_id: int, actor: User) -> ApiToken:
+    token = ApiToken.objects.filter(pk=token_id).first()
+    if token is None or (token.user_id != actor.pk and not _can_manage(actor)):
+        raise NotFound(field="token_id", message=_("No such token."))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        ApiToken.objects.filter(pk=token.pk).update(revoked_at=token.revoked_at)
+        event_record(
+            event_type="api_token.revoked",
+            subject=token,
+            actor=actor,
+            payload={"prefix": token.prefix},
+        )
+    return token
+
+
+def _can_manage(user: User) -> bool:
+    from procedo.accounts.permissions import user_can
+
+    return user_can(user, "accounts.manage")
+
+
+class TokenRejected(Exception):
+    """The bearer token is malformed, unknown, revoked or expired (HTTP 401)."""
+
+
+def api_token_authenticate(*, plaintext: str) -> User:
+    """The active user a bearer token belongs to, or TokenRejected saying why."""
+    if not plaintext.startswith(TOKEN_PREFIX) or plaintext.count("_") < 2:
+        raise TokenRejected(_("Malformed API token."))
+    prefix, _sep, secret = plaintext[len(TOKEN_PREFIX) :].partition("_")
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
+        raise TokenRejected(_("Invalid API token."))
+    if token.revoked_at is not None:
+        raise TokenRejected(_("This API token was revoked."))
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise TokenRejected(_("This API token has expired."))
+    if not token.user.is_active:
+        raise TokenRejected(_("The user of this API token is deactivated."))
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from procedo.accounts import selectors, services
+from procedo.accounts.forms import TeamForm, TokenForm, UserCreateForm, UserRoleForm
+from procedo.core.decorators import requires
+from procedo.core.errors import DomainError
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        response = super().form_valid(form)
+        services.user_password_changed(user=form.user)  # type: ignore[arg-type]
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
+def _form_error(form: object, exc: DomainError) -> None:
+    fields = getattr(form, "fields", {})
+    form.add_error(exc.field if exc.field in fields else None, exc.message)  # type: ignore[attr-defined]
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST or None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = services.api_token_issue(
+                user=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                actor=request.user,
+            )
+            form = TokenForm()
+        except DomainError as exc:
+            _form_error(form, exc)
+    context = {
+        "form": form,
+        "issued": issued,
+        "tokens": selectors.api_tokens_of(user=request.user),  # type: ignore[arg-type]
+    }
+    return render(request, "accounts/profile.html", context, status=422 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = services.api_token_revoke(token_id=token_id, actor=request.user)  # type: ignore[arg-type]
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.status_code)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "accounts/profile.html#token-row", {"token": token})
+    messages.success(request, _("Token revoked."))
+    return redirect("accounts:profile")
+
+
+@requires("accounts.manage")
+def users(request: HttpRequest) -> HttpResponse:
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(**form.cleaned_data, actor=request.user)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("%(user)s can now log in.") % {"user": user})
+            return redirect("accounts:users")
+    context = {
+        "form": form,
+        "users": selectors.users_all(),
+        "teams": selectors.teams_all(),
+        "team_form": TeamForm(),
+        "role_form": UserRoleForm(),
+    }
+    return render(request, "accounts/users.html", context, status=422 if form.errors else 200)
+
+
+@require_POST
+@requires("accounts.manage")
+def user_change_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    form = UserRoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.user_change_role(
+                user_id=user_id, role=form.cleaned_data["role"], actor=request.user
+            )
+            messages.success(request, _("Role changed."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return redirect("accounts:users")
+
+
+@require_POST
+@requires("accounts.manage")
+def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    active = request.POST.get("active") == "1"
+    try:
+        services.user_set_active(user_id=user_id, active=active, actor=request.user)
+        messages.success(request, _("Saved."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("accounts:users")
+
+
+@require_POST
+@requires("accounts.manage")
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST)
+    if form.is_valid():
+        lead = form.cleaned_data["lead"]
+        try:
+            services.team_create(
+                name=form.cleaned_data["name"],
+                lead_id=lead.pk if lead else None,
+                actor=request.user,
+            )
+            messages.success(request, _("Team created."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, _("A team needs a name."))
+    return redirect("accounts:users")

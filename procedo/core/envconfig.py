@@ -1,0 +1,134 @@
+"""Reading Procedo's configuration from the environment.
+
+Settings are environment-only: one process reads these variables at start-up,
+and a bad value stops it with a single line that names the variable.
+This module imports nothing from Django so that settings.py can use it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"expected true/false, got {raw!r}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def var_dir(base_dir: Path) -> Path:
+    path = Path(os.environ.get("PROCEDO_VAR") or base_dir / "var").resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("PROCEDO_VAR", f"cannot create {path}: {exc.strerror}") from exc
+    return path
+
+
+def secret_key(var: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into var/ (never committed)."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        if len(from_env) < 50:
+            raise ConfigError("SECRET_KEY", "must be at least 50 characters long")
+        return from_env
+    key_file = var / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two processes starting at once must not write two different keys.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(64))
+    return key_file.read_text().strip()
+
+
+def database_from_env(var: Path) -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'procedo.sqlite3'}"
+    scheme = urlsplit(url).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ConfigError(
+            "DATABASE_URL", f"unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
+        )
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    except ValueError as exc:
+        raise ConfigError("DATABASE_URL", f"cannot parse it ({exc})") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if not config.get("NAME"):
+            raise ConfigError("DATABASE_URL", "an SQLite URL needs a file path")
+        config["OPTIONS"] = {
+            # One writer at a time, taken at BEGIN: a writer waits instead of
+            # failing half-way with "database is locked".
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA foreign_keys=ON;"
+                "PRAGMA cache_size=-65536;"
+            ),
+        }
+        config["TEST"] = {"NAME": str(var / "test.sqlite3")}
+    else:
+        if not config.get("NAME"):
+            raise ConfigError("DATABASE_URL", "a PostgreSQL URL needs a database name")
+        config.setdefault("OPTIONS", {})
+        config["OPTIONS"].setdefault("connect_timeout", 5)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
+    redis_url = os.environ.get("REDIS_URL")
+    common: dict[str, Any] = {
+        "name": "procedo",
+        "immediate": immediate,
+        # Tasks are wake-ups; the durable state is in the database, so a lost
+        # result is harmless and storing results would only grow the queue.
+        "results": False,
+        "consumer": {
+            "workers": int(os.environ.get("PROCEDO_WORKERS", "2")),
+            "worker_type": "thread",
+            "periodic": True,
+            "check_worker_health": True,
+        },
+    }
+    if redis_url:
+        if urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError("REDIS_URL", "expected redis://host:port/db")
+        return {**common, "huey_class": "huey.RedisHuey", "url": redis_url}
+    return {
+        **common,
+        "huey_class": "huey.SqliteHuey",
+        "filename": str(var / "huey.sqlite3"),
+    }

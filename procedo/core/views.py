@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.core import services
+from procedo.core.decorators import requires
+from procedo.core.errors import DomainError
+from procedo.core.forms import BusinessForm
+from procedo.core.search import search_everywhere
+from procedo.core.selectors import business_get
+from procedo.events import selectors as event_selectors
+
+
+@requires("dashboard.view")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    counts = event_selectors.event_counts(today=timezone.localdate())
+    recent = event_selectors.events_recent(limit=15)
+    peak = max((n for _day, n in counts.by_day), default=0)
+    return render(
+        request,
+        "core/dashboard.html",
+        {"counts": counts, "recent": recent.events, "peak": peak or 1},
+    )
+
+
+@requires("dashboard.view")
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = search_everywhere(query=query, user=request.user)
+    return render(request, "core/search.html", {"query": query, "results": results})
+
+
+@requires("business.change")
+def business(request: HttpRequest) -> HttpResponse:
+    current = business_get()
+    form = BusinessForm(
+        request.POST or None,
+        initial={"name": current.name, "time_zone": current.time_zone, "currency": current.currency},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.business_update(**form.cleaned_data, actor_id=request.user.pk)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("core:business")
+    return render(
+        request, "core/business.html", {"form": form}, status=422 if form.errors else 200
+    )

@@ -1,0 +1,103 @@
+"""The event log: one table that is the audit trail, the timelines and the automation input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class WritingTransactionId(models.Expression):
+    """The id of the transaction that inserts the row, used as the column's database default.
+
+    PostgreSQL hands out sequence values at INSERT but makes rows visible at
+    COMMIT, so ids alone do not tell commit order. Ordering consumers by the
+    writing transaction's id, and reading only transactions older than every
+    running one, does (docs/architecture.md, "Reading the log"). SQLite has one
+    writer at a time, so id order already is commit order and the value is 0.
+    """
+
+    output_field = models.BigIntegerField()
+    allowed_default = True
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return "0", []
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
+class VisibleHorizon(models.Expression):
+    """Transaction ids below this have all ended: no row with a smaller txid can still appear."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return "1", []
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)", []
+
+
+class Event(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    txid = models.BigIntegerField(db_default=WritingTransactionId(), editable=False)
+    event_type = models.CharField(_("type"), max_length=80)
+    subject_type = models.CharField(_("subject type"), max_length=40, blank=True, default="")
+    subject_id = models.BigIntegerField(_("subject id"), null=True, blank=True)
+    # The customer the event concerns, whatever its subject: the customer
+    # timeline reads it, and a merge of duplicates moves it to the survivor.
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=80, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("event")
+        indexes = [
+            models.Index(fields=["txid", "id"], name="event_log_order"),
+            models.Index(fields=["subject_type", "subject_id", "id"], name="event_subject"),
+            models.Index(fields=["customer_id", "id"], name="event_customer"),
+            models.Index(fields=["event_type", "id"], name="event_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.subject_type}:{self.subject_id}"
+
+
+class ConsumerCursor(models.Model):
+    """How far one consumer has read the log: (txid, event id) of the last event it handled."""
+
+    name = models.CharField(max_length=80, unique=True)
+    txid = models.BigIntegerField(default=0)
+    event_id = models.BigIntegerField(default=0)
+    events_handled = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ ({self.txid}, {self.event_id})"
+
+
+class EventDailyCount(models.Model):
+    """A rollup kept by the `events.daily_counts` consumer, so dashboards never COUNT(*) the log."""
+
+    day = models.DateField()
+    event_type = models.CharField(max_length=80)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "event_type"], name="event_daily_count_unique")
+        ]

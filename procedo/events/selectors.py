@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q, QuerySet, Sum
+
+from procedo.events.models import Event, EventDailyCount, VisibleHorizon
+
+
+def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
+    """Committed events after the cursor (txid, id), in commit order, never skipping one.
+
+    Only transactions older than the oldest one still running are read: a
+    transaction still open may yet commit events with smaller ids, and reading
+    past it would skip them forever.
+    """
+    return list(
+        Event.objects.filter(Q(txid__gt=txid) | Q(txid=txid, id__gt=event_id))
+        .filter(txid__lt=VisibleHorizon())
+        .order_by("txid", "id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[Event]
+    next_before: int | None
+
+
+def _page(queryset: QuerySet[Event], *, before: int | None, limit: int) -> TimelinePage:
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(queryset.select_related("actor").order_by("-id")[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return TimelinePage(events=rows, next_before=rows[-1].id if has_more else None)
+
+
+def timeline_for_subject(
+    *, subject_type: str, subject_id: int, before: int | None = None, limit: int = 25
+) -> TimelinePage:
+    """Events of one subject, newest first, paged by keyset (`before` = the last id shown)."""
+    queryset = Event.objects.filter(subject_type=subject_type, subject_id=subject_id)
+    return _page(queryset, before=before, limit=limit)
+
+
+def timeline_for_customer(
+    *, customer_id: int, before: int | None = None, limit: int = 25
+) -> TimelinePage:
+    """Everything that concerns a customer, their orders' events included, newest first."""
+    return _page(Event.objects.filter(customer_id=customer_id), before=before, limit=limit)
+
+
+def events_recent(*, before: int | None = None, limit: int = 20) -> TimelinePage:
+    return _page(Event.objects.all(), before=before, limit=limit)
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    total: int
+    today: int
+    by_day: list[tuple[date, int]]
+
+
+def event_counts(*, today: date, days: int = 14) -> EventCounts:
+    """Counts from the daily rollup (kept by a consumer), not a COUNT(*) over the log."""
+    rollup = EventDailyCount.objects.all()
+    total = rollup.aggregate(n=Sum("count", default=0))["n"]
+    per_day = dict(
+        rollup.filter(day__gt=today.fromordinal(today.toordinal() - days))
+        .values_list("day")
+        .annotate(n=Sum("count"))
+        .values_list("day", "n")
+    )
+    by_day = [
+        (day, per_day.get(day, 0))
+        for day in (today.fromordinal(today.toordinal() - offset) for offset in range(days - 1, -1, -1))
+    ]
+    return EventCounts(total=total, today=per_day.get(today, 0), by_day=by_day)

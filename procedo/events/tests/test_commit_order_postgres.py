@@ -1,0 +1,67 @@
+"""On PostgreSQL a lower event id can commit after a higher one; no consumer may skip it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+
+from procedo.events import selectors, services
+from procedo.events.models import Event
+from procedo.events.services import event_record
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
+
+
+def _second_connection() -> psycopg.Connection:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    return psycopg.connect(**params)
+
+
+def test_an_event_committed_late_with_a_lower_id_is_still_delivered() -> None:
+    seen: list[str] = []
+
+    def handler(events: Sequence[Event]) -> None:
+        seen.extend(event.event_type for event in events)
+
+    with _second_connection() as slow:
+        # The slow writer takes its id (and transaction id) first and stays open.
+        slow.execute(
+            "INSERT INTO events_event (event_type, subject_type, actor_label, payload, occurred_at)"
+            " VALUES ('slow.committed_second', '', '', '{}', now())"
+        )
+        slow_id = slow.execute("SELECT max(id) FROM events_event").fetchone()[0]  # type: ignore[index]
+
+        with transaction.atomic():
+            event_record(event_type="fast.committed_first")
+        fast_id = Event.objects.get(event_type="fast.committed_first").id
+        assert slow_id < fast_id
+
+        # The fast event is committed and visible, but a reader that took it now
+        # and moved its cursor past it would never see the slow one: it waits.
+        services.consumer_drain(name="test", handler=handler)
+        assert seen == []
+        # The naive reader (id > cursor) would have taken the fast one and moved on.
+        assert list(Event.objects.filter(id__gt=0).values_list("id", flat=True)) == [fast_id]
+
+        slow.commit()
+
+    services.consumer_drain(name="test", handler=handler)
+    assert seen == ["slow.committed_second", "fast.committed_first"]
+    assert services.consumer_drain(name="test", handler=handler) == 0
+
+
+def test_events_after_orders_by_writing_transaction() -> None:
+    with transaction.atomic():
+        event_record(event_type="one")
+        event_record(event_type="two")
+    with transaction.atomic():
+        event_record(event_type="three")
+    events = selectors.events_after(txid=0, event_id=0, limit=10)
+    assert [e.event_type for e in events] == ["one", "two", "three"]
+    assert events[0].txid == events[1].txid < events[2].txid

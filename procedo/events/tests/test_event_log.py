@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from procedo.events import selectors, services
+from procedo.events.models import ConsumerCursor, Event, EventDailyCount
+from procedo.events.services import EventOutsideTransaction, NewEvent, event_record
+
+# Transactional: on PostgreSQL a consumer reads only transactions that have
+# ended, so events written inside a test's wrapping transaction stay unseen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _record(n: int, *, event_type: str = "thing.happened", subject_id: int = 1) -> None:
+    with transaction.atomic():
+        for i in range(n):
+            event_record(
+                event_type=event_type,
+                subject_type="thing",
+                subject_id=subject_id,
+                payload={"i": i, "name": "Тарас"},
+            )
+
+
+def test_event_record_refuses_to_write_outside_a_transaction() -> None:
+    with pytest.raises(EventOutsideTransaction):
+        event_record(event_type="thing.happened")
+    assert not Event.objects.exists()
+
+
+def test_event_commits_and_rolls_back_with_the_change() -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_record(event_type="thing.happened", subject_type="thing", subject_id=7)
+        raise RuntimeError("the change failed")
+    assert not Event.objects.exists()
+
+    _record(1, subject_id=7)
+    event = Event.objects.get()
+    assert (event.event_type, event.subject_type, event.subject_id) == ("thing.happened", "thing", 7)
+    assert event.payload == {"i": 0, "name": "Тарас"}
+    assert event.occurred_at is not None
+
+
+def test_the_same_idempotency_key_cannot_be_recorded_twice() -> None:
+    with transaction.atomic():
+        event_record(event_type="thing.happened", idempotency_key="shop:42")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        event_record(event_type="thing.happened", idempotency_key="shop:42")
+    assert Event.objects.count() == 1
+
+
+def test_events_record_many_writes_every_row_in_chunks() -> None:
+    with transaction.atomic():
+        written = services.events_record_many(
+            (NewEvent(event_type="bulk.done", subject_type="thing", subject_id=i) for i in range(1203)),
+            chunk_size=500,
+        )
+    assert written == 1203
+    assert list(Event.objects.order_by("id").values_list("subject_id", flat=True)) == list(range(1203))
+
+
+class Collector:
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.seen: list[int] = []
+        self.fail_on = fail_on
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if event.payload.get("i") == self.fail_on:
+                raise RuntimeError("handler crashed")
+            self.seen.append(event.payload["i"])
+
+
+def test_consumer_reads_every_event_once_in_order_across_batches() -> None:
+    _record(23)
+    collector = Collector()
+    handled = services.consumer_drain(name="test", handler=collector, batch_size=5)
+    assert handled == 23
+    assert collector.seen == list(range(23))
+    # Caught up: a second drain hands out nothing.
+    assert services.consumer_drain(name="test", handler=collector, batch_size=5) == 0
+    cursor = ConsumerCursor.objects.get(name="test")
+    assert cursor.events_handled == 23
+    assert cursor.event_id == Event.objects.order_by("-id").first().id  # type: ignore[union-attr]
+
+
+def test_a_crashing_handler_leaves_its_batch_to_be_read_again() -> None:
+    _record(6)
+    crashing = Collector(fail_on=3)
+    with pytest.raises(RuntimeError):
+        services.consumer_drain(name="test", handler=crashing, batch_size=2)
+    # Batches [0,1] committed; [2,3] rolled back with the cursor.
+    assert crashing.seen == [0, 1, 2]
+    healthy = Collector()
+    services.consumer_drain(name="test", handler=healthy, batch_size=2)
+    assert healthy.seen == [2, 3, 4, 5]
+
+
+def test_consumers_keep_separate_cursors() -> None:
+    _record(3)
+    first, second = Collector(), Collector()
+    services.consumer_drain(name="one", handler=first)
+    _record(2)
+    services.consumer_drain(name="two", handler=second)
+    services.consumer_drain(name="one", handler=first)
+    assert first.seen == [0, 1, 2, 0, 1]
+    assert second.seen == [0, 1, 2, 0, 1]
+
+
+def test_subject_timeline_pages_newest_first_by_keyset() -> None:
+    _record(7, subject_id=1)
+    _record(2, subject_id=2)
+    first = selectors.timeline_for_subject(subject_type="thing", subject_id=1, limit=3)
+    assert [e.payload["i"] for e in first.events] == [6, 5, 4]
+    second = selectors.timeline_for_subject(
+        subject_type="thing", subject_id=1, before=first.next_before, limit=3
+    )
+    third = selectors.timeline_for_subject(
+        subject_type="thing", subject_id=1, before=second.next_before, limit=3
+    )
+    assert [e.payload["i"] for e in second.events] == [3, 2, 1]
+    assert [e.payload["i"] for e in third.events] == [0]
+    assert third.next_before is None
+
+
+def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from procedo.events.consumers import daily_counts
+
+    _record(4, event_type="a.done")
+    _record(3, event_type="b.done")
+    services.consumer_drain(name="events.daily_counts", handler=daily_counts)
+    _record(2, event_type="a.done")
+    services.consumer_drain(name="events.daily_counts", handler=daily_counts)
+    assert dict(EventDailyCount.objects.values_list("event_type", "count")) == {
+        "a.done": 6,
+        "b.done": 3,
+    }
+    with django_assert_max_num_queries(2):
+        counts = selectors.event_counts(today=timezone.localdate())
+    assert (counts.total, counts.today) == (9, 9)
+    assert len(counts.by_day) == 14 and counts.by_day[-1][1] == 9
