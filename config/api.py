@@ -10,8 +10,11 @@ from ninja.errors import AuthenticationError, ValidationError
 from procedo.accounts.api import router as accounts_router
 from procedo.accounts.auth import api_auth
 from procedo.accounts.services import TokenRejected
+from procedo.catalog.api import router as catalog_router
 from procedo.core.errors import DomainError
+from procedo.customers.api import router as customers_router
 from procedo.events.api import router as events_router
+from procedo.orders.api import router as orders_router
 
 api = NinjaAPI(
     title="Procedo API",
@@ -51,3 +54,6 @@ def authentication_required(request: HttpRequest, exc: AuthenticationError) -> H
 
 api.add_router("/accounts", accounts_router)
 api.add_router("/events", events_router)
+api.add_router("/customers", customers_router)
+api.add_router("/catalog", catalog_router)
+api.add_router("/orders", orders_router)

@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "procedo.core",
     "procedo.accounts",
     "procedo.events",
+    "procedo.customers",
+    "procedo.catalog",
+    "procedo.orders",
 ]
 
 MIDDLEWARE = [

@@ -6,5 +6,8 @@ urlpatterns = [
     path("", include("procedo.core.urls")),
     path("accounts/", include("procedo.accounts.urls")),
     path("activity/", include("procedo.events.urls")),
+    path("customers/", include("procedo.customers.urls")),
+    path("catalog/", include("procedo.catalog.urls")),
+    path("orders/", include("procedo.orders.urls")),
     path("api/", api.urls),
 ]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
@@ -8,7 +9,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from procedo.accounts import signals  # noqa: F401
+        from procedo.core.navigation import NavEntry, nav_register
         from procedo.accounts.search import people_search
         from procedo.core.search import search_provider_register
 
         search_provider_register(people_search)
+        nav_register(NavEntry("accounts:users", _("Team"), "accounts.manage", order=950))

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from procedo.accounts.permissions import user_can
-from procedo.core.navigation import NAVIGATION
+from procedo.core.navigation import nav_entries
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             "active": entry.url_name.split(":")[0] == current_area
             and (current_area != "core" or entry.url_name == current),
         }
-        for entry in NAVIGATION
+        for entry in nav_entries()
         if user_can(user, entry.permission)
     ]
     return {"nav_entries": entries}

@@ -1,11 +1,10 @@
-"""The staff navigation: each area adds its entry here, shown only to roles that may use it."""
+"""The staff navigation: each area registers its entry, shown only to roles that may use it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -13,11 +12,18 @@ class NavEntry:
     url_name: str
     label: str | Promise
     permission: str
+    order: int
 
 
-NAVIGATION: list[NavEntry] = [
-    NavEntry("core:dashboard", _("Dashboard"), "dashboard.view"),
-    NavEntry("events:log", _("Activity"), "events.view"),
-    NavEntry("accounts:users", _("Team"), "accounts.manage"),
-    NavEntry("core:business", _("Settings"), "business.change"),
-]
+_entries: list[NavEntry] = []
+
+
+def nav_register(entry: NavEntry) -> None:
+    """Called from an app's ready(); `order` places it (dashboard 0, settings 1000)."""
+    if all(existing.url_name != entry.url_name for existing in _entries):
+        _entries.append(entry)
+        _entries.sort(key=lambda item: item.order)
+
+
+def nav_entries() -> list[NavEntry]:
+    return list(_entries)
