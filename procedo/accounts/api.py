@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
+from ninja.responses import Status
 
 from procedo.accounts import selectors, services
 from procedo.accounts.models import ApiToken, User
@@ -89,7 +90,7 @@ def api_token_list(request: HttpRequest) -> list[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenIssuedOut})
-def api_token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenIssuedOut]:
+def api_token_issue(request: HttpRequest, payload: TokenIn) -> Status[TokenIssuedOut]:
     issued = services.api_token_issue(
         user=request.auth,  # type: ignore[attr-defined]
         name=payload.name,
@@ -99,7 +100,7 @@ def api_token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenI
     out = TokenIssuedOut.model_validate(
         {**TokenOut.model_validate(issued.token).model_dump(), "token": issued.plaintext}
     )
-    return 201, out
+    return Status(201, out)
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)
@@ -114,7 +115,7 @@ def user_list(request: HttpRequest) -> list[UserOut]:
 
 
 @router.post("/users", response={201: UserOut})
-def user_create(request: HttpRequest, payload: UserIn) -> tuple[int, UserOut]:
+def user_create(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
     permission_require(request.auth, "accounts.manage")  # type: ignore[attr-defined]
     user = services.user_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
-    return 201, _user_out(user)
+    return Status(201, _user_out(user))

@@ -47,6 +47,7 @@ def var_dir(base_dir: Path) -> Path:
     path = Path(os.environ.get("PROCEDO_VAR") or base_dir / "var").resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
+        (path / "static").mkdir(exist_ok=True)
     except OSError as exc:
         raise ConfigError("PROCEDO_VAR", f"cannot create {path}: {exc.strerror}") from exc
     return path

@@ -1,0 +1,84 @@
+"""Start-up and configuration, through the real `procedo` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _procedo(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    clean.update({"PROCEDO_VAR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "config.settings"})
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "procedo", *args],
+        env=clean, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_an_unsupported_database_url_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = _procedo("check", env={"DATABASE_URL": "mysql://u@h/db"}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "procedo: configuration error: DATABASE_URL: unsupported scheme 'mysql';"
+        " use sqlite:/// or postgresql://"
+    ]
+
+
+def test_an_unreachable_database_stops_run_with_one_line(tmp_path: Path) -> None:
+    result = _procedo(
+        "run", "--no-demo",
+        env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}, tmp_path=tmp_path,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DATABASE_URL: cannot connect to the database" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_redis_stops_run_with_one_line(tmp_path: Path) -> None:
+    result = _procedo("run", "--no-demo", env={"REDIS_URL": "redis://127.0.0.1:9/0"}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "REDIS_URL: cannot reach Redis" in lines[0]
+
+
+def test_a_bad_flag_value_names_the_variable(tmp_path: Path) -> None:
+    result = _procedo("check", env={"PROCEDO_DEBUG": "maybe"}, tmp_path=tmp_path)
+    assert result.returncode == 2 and "PROCEDO_DEBUG: expected true/false" in result.stderr
+
+
+def test_secret_key_is_generated_once_into_var(tmp_path: Path) -> None:
+    assert _procedo("check", env={}, tmp_path=tmp_path).returncode == 0
+    key = (tmp_path / "var" / "secret_key").read_text()
+    assert len(key) >= 50
+    assert _procedo("check", env={}, tmp_path=tmp_path).returncode == 0
+    assert (tmp_path / "var" / "secret_key").read_text() == key
+
+
+def test_deploy_check_is_clean_with_production_settings(tmp_path: Path) -> None:
+    result = _procedo(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env={"PROCEDO_HTTPS": "1", "ALLOWED_HOSTS": "crm.example.com", "SECRET_KEY": "s" * 20 + "x9!Q" * 10},
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("redis_url", ["", "redis://127.0.0.1:6379/3"])
+def test_redis_url_switches_the_queue_with_no_code_change(redis_url: str, tmp_path: Path) -> None:
+    from procedo.core.envconfig import huey_from_env
+
+    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    try:
+        config = huey_from_env(tmp_path, immediate=False)
+    finally:
+        os.environ.pop("REDIS_URL", None)
+    expected = "huey.RedisHuey" if redis_url else "huey.SqliteHuey"
+    assert config["huey_class"] == expected

@@ -1,0 +1,73 @@
+"""A real Huey consumer process, on the queue this installation is configured for, drains the log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+from procedo.events.models import ConsumerCursor, Event
+from procedo.events.services import event_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    return (
+        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+
+
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_a_wake_up_through_the_queue_makes_the_worker_drain_the_log(
+    queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    if queue == "redis":
+        if not os.environ.get("REDIS_URL"):
+            pytest.skip("needs REDIS_URL")
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=_database_url(),
+        PROCEDO_VAR=str(tmp_path),
+    )
+    # The tests' Huey is eager; here only the worker process may drain.
+    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    with transaction.atomic():
+        for i in range(7):
+            event_record(event_type="order.created", subject_type="order", subject_id=i)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "procedo", "run_huey", "--workers", "1", "--no-periodic"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Another process (as a web request would) only enqueues the wake-up.
+        subprocess.run(
+            [sys.executable, "-c",
+             "import django; django.setup(); from procedo.events.tasks import events_dispatch;"
+             " events_dispatch()"],
+            env=env, check=True, timeout=60,
+        )
+        deadline = time.monotonic() + 45
+        handled = 0
+        while time.monotonic() < deadline:
+            cursor = ConsumerCursor.objects.filter(name="events.daily_counts").first()
+            handled = cursor.events_handled if cursor else 0
+            if handled >= Event.objects.count():
+                break
+            time.sleep(0.2)
+        assert handled == Event.objects.count() == 7
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
