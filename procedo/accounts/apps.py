@@ -9,8 +9,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from procedo.accounts import signals  # noqa: F401
-        from procedo.core.navigation import NavEntry, nav_register
         from procedo.accounts.search import people_search
+        from procedo.core.navigation import NavEntry, nav_register
         from procedo.core.search import search_provider_register
 
         search_provider_register(people_search)

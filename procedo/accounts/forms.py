@@ -10,7 +10,10 @@ from procedo.accounts.roles import Role
 class TokenForm(forms.Form):
     name = forms.CharField(label=_("What will use it"), max_length=100)
     expires_in_days = forms.IntegerField(
-        label=_("Expires after (days)"), min_value=1, max_value=3650, required=False,
+        label=_("Expires after (days)"),
+        min_value=1,
+        max_value=3650,
+        required=False,
         help_text=_("Leave empty for a token that does not expire."),
     )
 

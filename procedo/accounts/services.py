@@ -148,9 +148,7 @@ def team_create(*, name: str, lead_id: int | None, actor: Any) -> Team:
     team = Team.objects.create(name=name, lead_id=lead_id)
     if lead_id is not None:
         team.members.add(lead_id)
-    event_record(
-        event_type="team.created", subject=team, actor=actor, payload={"name": name}
-    )
+    event_record(event_type="team.created", subject=team, actor=actor, payload={"name": name})
     return team
 
 
@@ -200,9 +198,7 @@ def api_token_issue(
         name=name,
         prefix=prefix,
         secret_hash=_hash_secret(secret),
-        expires_at=(
-            timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
-        ),
+        expires_at=(timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None),
     )
     event_record(
         event_type="api_token.issued",

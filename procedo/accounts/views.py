@@ -27,7 +27,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         response = super().form_valid(form)
-        services.user_password_changed(user=form.user)  # type: ignore[arg-type]
+        services.user_password_changed(user=form.user)
         messages.success(self.request, _("Your password was changed."))
         return response
 

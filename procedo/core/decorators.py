@@ -11,7 +11,9 @@ from django.shortcuts import render
 from procedo.accounts.permissions import user_can
 
 
-def requires(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def requires(
+    permission: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Log in first; then a role without `permission` gets a 403 page that says which."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -21,7 +21,7 @@ def money_format(amount: Decimal | int | str | None, currency: str) -> str:
     value = money_quantize(Decimal(amount), currency)
     sign = "−" if value < 0 else ""
     whole, _, fraction = f"{abs(value):f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while whole:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

@@ -25,8 +25,10 @@ class Page(Generic[M]):
 
 def _encode(values: Sequence[Any]) -> str:
     plain = [
-        {"d": v.isoformat()} if isinstance(v, datetime)
-        else {"n": str(v)} if isinstance(v, Decimal)
+        {"d": v.isoformat()}
+        if isinstance(v, datetime)
+        else {"n": str(v)}
+        if isinstance(v, Decimal)
         else v
         for v in values
     ]
@@ -41,8 +43,10 @@ def _decode(cursor: str) -> list[Any]:
     if not isinstance(raw, list):
         raise DomainError(field="cursor", message="this page cursor is not valid")
     return [
-        datetime.fromisoformat(v["d"]) if isinstance(v, dict) and "d" in v
-        else Decimal(v["n"]) if isinstance(v, dict) and "n" in v
+        datetime.fromisoformat(v["d"])
+        if isinstance(v, dict) and "d" in v
+        else Decimal(v["n"])
+        if isinstance(v, dict) and "n" in v
         else v
         for v in raw
     ]

@@ -9,9 +9,7 @@ from procedo.events.services import event_record
 
 
 @transaction.atomic
-def business_update(
-    *, name: str, time_zone: str, currency: str, actor_id: int | None
-) -> Business:
+def business_update(*, name: str, time_zone: str, currency: str, actor_id: int | None) -> Business:
     try:
         validate_time_zone(time_zone)
     except ValidationError as exc:

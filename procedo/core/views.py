@@ -39,7 +39,11 @@ def business(request: HttpRequest) -> HttpResponse:
     current = business_get()
     form = BusinessForm(
         request.POST or None,
-        initial={"name": current.name, "time_zone": current.time_zone, "currency": current.currency},
+        initial={
+            "name": current.name,
+            "time_zone": current.time_zone,
+            "currency": current.currency,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -49,6 +53,4 @@ def business(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Settings saved."))
             return redirect("core:business")
-    return render(
-        request, "core/business.html", {"form": form}, status=422 if form.errors else 200
-    )
+    return render(request, "core/business.html", {"form": form}, status=422 if form.errors else 200)

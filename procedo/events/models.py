@@ -101,3 +101,6 @@ class EventDailyCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "event_type"], name="event_daily_count_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.event_type}: {self.count}"

@@ -75,6 +75,8 @@ def event_counts(*, today: date, days: int = 14) -> EventCounts:
     )
     by_day = [
         (day, per_day.get(day, 0))
-        for day in (today.fromordinal(today.toordinal() - offset) for offset in range(days - 1, -1, -1))
+        for day in (
+            today.fromordinal(today.toordinal() - offset) for offset in range(days - 1, -1, -1)
+        )
     ]
     return EventCounts(total=total, today=per_day.get(today, 0), by_day=by_day)

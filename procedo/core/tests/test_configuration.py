@@ -12,11 +12,17 @@ import pytest
 
 def _procedo(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    clean.update({"PROCEDO_VAR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "config.settings"})
+    clean.update(
+        {"PROCEDO_VAR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    )
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "procedo", *args],
-        env=clean, capture_output=True, text=True, timeout=60, check=False,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -31,8 +37,10 @@ def test_an_unsupported_database_url_stops_with_one_line_naming_it(tmp_path: Pat
 
 def test_an_unreachable_database_stops_run_with_one_line(tmp_path: Path) -> None:
     result = _procedo(
-        "run", "--no-demo",
-        env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}, tmp_path=tmp_path,
+        "run",
+        "--no-demo",
+        env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"},
+        tmp_path=tmp_path,
     )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -41,7 +49,9 @@ def test_an_unreachable_database_stops_run_with_one_line(tmp_path: Path) -> None
 
 
 def test_an_unreachable_redis_stops_run_with_one_line(tmp_path: Path) -> None:
-    result = _procedo("run", "--no-demo", env={"REDIS_URL": "redis://127.0.0.1:9/0"}, tmp_path=tmp_path)
+    result = _procedo(
+        "run", "--no-demo", env={"REDIS_URL": "redis://127.0.0.1:9/0"}, tmp_path=tmp_path
+    )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "REDIS_URL: cannot reach Redis" in lines[0]
@@ -62,8 +72,15 @@ def test_secret_key_is_generated_once_into_var(tmp_path: Path) -> None:
 
 def test_deploy_check_is_clean_with_production_settings(tmp_path: Path) -> None:
     result = _procedo(
-        "check", "--deploy", "--fail-level", "WARNING",
-        env={"PROCEDO_HTTPS": "1", "ALLOWED_HOSTS": "crm.example.com", "SECRET_KEY": "s" * 20 + "x9!Q" * 10},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "PROCEDO_HTTPS": "1",
+            "ALLOWED_HOSTS": "crm.example.com",
+            "SECRET_KEY": "s" * 20 + "x9!Q" * 10,
+        },
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -32,9 +32,7 @@ def test_keyset_paging_walks_every_row_once_in_order() -> None:
     seen: list[int] = []
     cursor = None
     while True:
-        page = keyset_page(
-            Event.objects.all(), order=["event_type", "-id"], cursor=cursor, limit=5
-        )
+        page = keyset_page(Event.objects.all(), order=["event_type", "-id"], cursor=cursor, limit=5)
         seen.extend(e.payload["i"] for e in page.items)
         if page.next_cursor is None:
             break
@@ -58,16 +56,22 @@ def test_dashboard_shows_event_counts_and_recent_events(owner_client: Client) ->
 
 def test_business_settings_validate_and_record_the_change(owner_client: Client) -> None:
     bad = owner_client.post(
-        reverse("core:business"), {"name": "Крамниця", "time_zone": "Mars/Olympus", "currency": "UAH"}
+        reverse("core:business"),
+        {"name": "Крамниця", "time_zone": "Mars/Olympus", "currency": "UAH"},
     )
     assert bad.status_code == 422
     assert not Event.objects.filter(event_type="business.updated").exists()
     good = owner_client.post(
-        reverse("core:business"), {"name": "Крамниця", "time_zone": "America/New_York", "currency": "usd"}
+        reverse("core:business"),
+        {"name": "Крамниця", "time_zone": "America/New_York", "currency": "usd"},
     )
     assert good.status_code == 302
     business = business_get()
-    assert (business.name, business.time_zone, business.currency) == ("Крамниця", "America/New_York", "USD")
+    assert (business.name, business.time_zone, business.currency) == (
+        "Крамниця",
+        "America/New_York",
+        "USD",
+    )
     assert Event.objects.filter(event_type="business.updated").count() == 1
 
 
@@ -75,7 +79,9 @@ def test_pages_show_times_in_the_business_time_zone(owner_client: Client) -> Non
     from datetime import UTC, datetime
 
     with transaction.atomic():
-        event_record(event_type="clock.ticked", occurred_at=datetime(2026, 7, 1, 21, 30, tzinfo=UTC))
+        event_record(
+            event_type="clock.ticked", occurred_at=datetime(2026, 7, 1, 21, 30, tzinfo=UTC)
+        )
     body = owner_client.get(reverse("events:log")).content.decode()
     # Kyiv is UTC+3 in summer: 21:30 UTC is past midnight there.
     assert "2 Jul 2026, 00:30" in body
@@ -84,11 +90,15 @@ def test_pages_show_times_in_the_business_time_zone(owner_client: Client) -> Non
 def test_search_needs_two_characters_and_finds_people_in_cyrillic(owner_client: Client) -> None:
     assert owner_client.get(reverse("core:search"), {"q": "о"}).context["results"] == []
     response = owner_client.get(reverse("core:search"), {"q": "ОКСАНА"})
-    people = [hits for provider, hits in response.context["results"] if str(provider.label) == "People"]
+    people = [
+        hits for provider, hits in response.context["results"] if str(provider.label) == "People"
+    ]
     assert [hit.title for hit in people[0]] == ["Оксана Литвиненко"]
 
 
-def test_a_database_outage_answers_503_not_a_page(owner_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_outage_answers_503_not_a_page(
+    owner_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from django.db import OperationalError
 
     from procedo.core import views

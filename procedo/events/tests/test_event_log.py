@@ -39,7 +39,11 @@ def test_event_commits_and_rolls_back_with_the_change() -> None:
 
     _record(1, subject_id=7)
     event = Event.objects.get()
-    assert (event.event_type, event.subject_type, event.subject_id) == ("thing.happened", "thing", 7)
+    assert (event.event_type, event.subject_type, event.subject_id) == (
+        "thing.happened",
+        "thing",
+        7,
+    )
     assert event.payload == {"i": 0, "name": "Тарас"}
     assert event.occurred_at is not None
 
@@ -55,11 +59,16 @@ def test_the_same_idempotency_key_cannot_be_recorded_twice() -> None:
 def test_events_record_many_writes_every_row_in_chunks() -> None:
     with transaction.atomic():
         written = services.events_record_many(
-            (NewEvent(event_type="bulk.done", subject_type="thing", subject_id=i) for i in range(1203)),
+            (
+                NewEvent(event_type="bulk.done", subject_type="thing", subject_id=i)
+                for i in range(1203)
+            ),
             chunk_size=500,
         )
     assert written == 1203
-    assert list(Event.objects.order_by("id").values_list("subject_id", flat=True)) == list(range(1203))
+    assert list(Event.objects.order_by("id").values_list("subject_id", flat=True)) == list(
+        range(1203)
+    )
 
 
 class Collector:
@@ -126,7 +135,7 @@ def test_subject_timeline_pages_newest_first_by_keyset() -> None:
     assert third.next_before is None
 
 
-def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_queries) -> None:
     from django.utils import timezone
 
     from procedo.events.consumers import daily_counts

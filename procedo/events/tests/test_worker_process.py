@@ -1,4 +1,4 @@
-"""A real Huey consumer process, on the queue this installation is configured for, drains the log."""
+"""A real Huey consumer process, on the configured queue, drains the log."""
 
 from __future__ import annotations
 
@@ -49,15 +49,22 @@ def test_a_wake_up_through_the_queue_makes_the_worker_drain_the_log(
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "procedo", "run_huey", "--workers", "1", "--no-periodic"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         # Another process (as a web request would) only enqueues the wake-up.
         subprocess.run(
-            [sys.executable, "-c",
-             "import django; django.setup(); from procedo.events.tasks import events_dispatch;"
-             " events_dispatch()"],
-            env=env, check=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from procedo.events.tasks import events_dispatch;"
+                " events_dispatch()",
+            ],
+            env=env,
+            check=True,
+            timeout=60,
         )
         deadline = time.monotonic() + 45
         handled = 0

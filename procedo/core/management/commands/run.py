@@ -44,16 +44,24 @@ class Command(BaseCommand):
         bind = f"{options['host']}:{options['port']}"
         web = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", bind,
-                "--workers", str(options["web_workers"]),
-                "--threads", "4",
-                "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
-                "--access-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                str(options["web_workers"]),
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                str(STOP_GRACE_SECONDS - 5),
+                "--access-logfile",
+                "-",
             ]
         )
-        worker = subprocess.Popen([sys.executable, "-m", "procedo", "run_huey"])  # noqa: S603
-        children = [web, worker]
+        worker = subprocess.Popen([sys.executable, "-m", "procedo", "run_huey"])
+        children = {"web server": web, "worker": worker}
         self.stdout.write(
             self.style.SUCCESS(f"Procedo is running at http://{bind}/")
             + "  (Ctrl-C stops the web server and the worker)"
@@ -72,16 +80,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         while not stopping:
-            for child in children:
+            for name, child in children.items():
                 if child.poll() is not None:
-                    self.stderr.write(f"{child.args[2]} exited with {child.returncode}; stopping")
+                    self.stderr.write(f"the {name} exited with {child.returncode}; stopping")
                     stopping, exit_code = True, 1
             time.sleep(0.5)
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

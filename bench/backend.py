@@ -1,0 +1,34 @@
+"""One backend's run of the benchmarks (started by `python -m bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    django.setup()
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"\n{args.label} ({connection.vendor}), {os.cpu_count()} cores, scale {args.scale}")
+
+    from bench import b0_events
+
+    selected = {item.strip().upper() for item in args.only.split(",") if item.strip()}
+    for bench_id, module in [("B0", b0_events)]:
+        if not selected or bench_id in selected:
+            module.run(scale=args.scale)
+
+
+if __name__ == "__main__":
+    main()
