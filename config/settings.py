@@ -139,7 +139,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Huey logs every task at INFO; wake-ups run once per transaction, so
+        # only the consumer's start/stop and problems are worth a line.
+        "huey": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "huey.consumer": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "huey.consumer.Scheduler": {"level": "WARNING"},
+    },
 }
 
 EVENT_BATCH_SIZE = 500
