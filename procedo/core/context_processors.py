@@ -13,16 +13,13 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    current = request.resolver_match.view_name if request.resolver_match else ""
-    current_area = current.split(":")[0]
-    entries = [
-        {
-            "url": reverse(entry.url_name),
-            "label": entry.label,
-            "active": entry.url_name.split(":")[0] == current_area
-            and (current_area != "core" or entry.url_name == current),
-        }
-        for entry in nav_entries()
-        if user_can(user, entry.permission)
-    ]
+    entries = []
+    for entry in nav_entries():
+        if not user_can(user, entry.permission):
+            continue
+        url = reverse(entry.url_name)
+        # A section is active on its own pages (/customers/42/ under /customers/);
+        # the dashboard at "/" only on itself.
+        active = request.path == url if url == "/" else request.path.startswith(url)
+        entries.append({"url": url, "label": entry.label, "active": active})
     return {"nav_entries": entries}
