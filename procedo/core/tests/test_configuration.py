@@ -11,7 +11,8 @@ import pytest
 
 
 def _procedo(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    inherited = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in inherited}
     clean.update(
         {"PROCEDO_VAR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "config.settings"}
     )
