@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "procedo.customers",
     "procedo.catalog",
     "procedo.orders",
+    "procedo.imports",
 ]
 
 MIDDLEWARE = [
@@ -150,3 +152,5 @@ LOGGING = {
 }
 
 EVENT_BATCH_SIZE = 500
+# Where a phone written without "+country" is from (ISO 3166 alpha-2).
+PROCEDO_PHONE_REGION = os.environ.get("PROCEDO_PHONE_REGION", "UA").upper()

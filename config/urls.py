@@ -9,5 +9,6 @@ urlpatterns = [
     path("customers/", include("procedo.customers.urls")),
     path("catalog/", include("procedo.catalog.urls")),
     path("orders/", include("procedo.orders.urls")),
+    path("imports/", include("procedo.imports.urls")),
     path("api/", api.urls),
 ]

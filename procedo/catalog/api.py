@@ -1,3 +1,241 @@
-from ninja import Router
+"""The catalog's REST endpoints: thin over its services and selectors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from procedo.accounts.permissions import permission_require
+from procedo.catalog import selectors, services
+from procedo.catalog.models import Product, Sku, StockMovement
+from procedo.core.errors import NotFound
 
 router = Router(tags=["catalog"])
+
+
+class SkuOut(Schema):
+    id: int
+    product_id: int
+    code: str
+    name: str
+    price: Decimal
+    currency: str
+    allow_backorder: bool
+    active: bool
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class ProductOut(Schema):
+    id: int
+    name: str
+    description: str
+    active: bool
+    created_at: datetime
+    skus: list[SkuOut]
+
+
+class ProductPageOut(Schema):
+    items: list[ProductOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class SkuPageOut(Schema):
+    items: list[SkuOut]
+    next_cursor: str | None
+
+
+class ProductQuery(Schema):
+    q: str = Field(default="", max_length=100, description="Name or SKU, any case.")
+    active: bool | None = None
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class SkuQuery(Schema):
+    q: str = Field(default="", max_length=100)
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ProductIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    active: bool = True
+
+
+class ProductPatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    active: bool | None = None
+
+
+class SkuIn(Schema):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+    price: Decimal = Field(ge=0, description='A decimal string, e.g. "249.00".')
+    currency: str = Field(min_length=3, max_length=3)
+    allow_backorder: bool = False
+    on_hand: int = Field(default=0, ge=0)
+
+
+class SkuPatch(Schema):
+    name: str | None = Field(default=None, max_length=200)
+    price: Decimal | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    allow_backorder: bool | None = None
+    active: bool | None = None
+
+
+class StockAdjustIn(Schema):
+    counted: int | None = Field(default=None, ge=0, description="What a count found on hand.")
+    delta: int | None = Field(default=None, description="Or a change: +5 found, -2 broken.")
+    note: str = Field(min_length=1, max_length=300, description="Why the stock changes.")
+
+
+class MovementOut(Schema):
+    id: int
+    sku_id: int
+    delta_on_hand: int
+    delta_reserved: int
+    reason: str
+    note: str
+    order_id: int | None
+    actor_id: int | None
+    created_at: datetime
+
+
+class MovementQuery(Schema):
+    before: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+def _product_out(product: Product, skus: list[Sku]) -> dict[str, Any]:
+    return {
+        "id": product.pk,
+        "name": product.name,
+        "description": product.description,
+        "active": product.active,
+        "created_at": product.created_at,
+        "skus": skus,
+    }
+
+
+def _product_card(product_id: int) -> dict[str, Any]:
+    card = selectors.product_detail(product_id=product_id, movements_limit=0)
+    if card is None:
+        raise NotFound(field="product_id", message=_("No such product."))
+    return _product_out(card.product, card.skus)
+
+
+@router.get("/products", response=ProductPageOut)
+def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str, Any]:
+    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
+    page = selectors.product_list(
+        query=filters.q, active=filters.active, cursor=filters.cursor, limit=filters.limit
+    )
+    items = [_product_out(product, list(product.skus.all())) for product in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/products/{product_id}", response=ProductOut)
+def product_detail(request: HttpRequest, product_id: int) -> dict[str, Any]:
+    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
+    return _product_card(product_id)
+
+
+@router.post("/products", response={201: ProductOut})
+def product_create(
+    request: HttpRequest,
+    payload: ProductIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
+    product = services.product_create(
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+    return Status(201, _product_card(product.pk))
+
+
+@router.patch("/products/{product_id}", response=ProductOut)
+def product_update(request: HttpRequest, product_id: int, payload: ProductPatch) -> dict[str, Any]:
+    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
+    services.product_update(
+        product_id=product_id,
+        **payload.dict(exclude_unset=True),
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return _product_card(product_id)
+
+
+@router.post("/products/{product_id}/skus", response={201: SkuOut})
+def sku_create(request: HttpRequest, product_id: int, payload: SkuIn) -> Status[Sku]:
+    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
+    sku = services.sku_create(
+        product_id=product_id,
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return Status(201, sku)
+
+
+@router.get("/skus", response=SkuPageOut)
+def sku_list(request: HttpRequest, filters: Query[SkuQuery]) -> dict[str, Any]:
+    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
+    page = selectors.sku_list(query=filters.q, cursor=filters.cursor, limit=filters.limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/skus/{sku_id}", response=SkuOut)
+def sku_get(request: HttpRequest, sku_id: int) -> Sku:
+    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
+    sku = selectors.sku_get(sku_id=sku_id)
+    if sku is None:
+        raise NotFound(field="sku_id", message=_("No such SKU."))
+    return sku
+
+
+@router.patch("/skus/{sku_id}", response=SkuOut)
+def sku_update(request: HttpRequest, sku_id: int, payload: SkuPatch) -> Sku:
+    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
+    return services.sku_update(
+        sku_id=sku_id,
+        **payload.dict(exclude_unset=True),
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+
+
+@router.post("/skus/{sku_id}/stock", response=SkuOut)
+def stock_adjust(
+    request: HttpRequest,
+    sku_id: int,
+    payload: StockAdjustIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Sku:
+    """A stock count (`counted`) or a correction (`delta`); every change is kept as a movement."""
+    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
+    return services.stock_adjust(
+        sku_id=sku_id,
+        counted=payload.counted,
+        delta=payload.delta,
+        note=payload.note,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+
+
+@router.get("/skus/{sku_id}/movements", response=list[MovementOut])
+def stock_movements_of_sku(
+    request: HttpRequest, sku_id: int, page: Query[MovementQuery]
+) -> list[StockMovement]:
+    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
+    return selectors.stock_movements_of_sku(sku_id=sku_id, before=page.before, limit=page.limit)

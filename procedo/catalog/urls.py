@@ -1,4 +1,14 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from procedo.catalog import views
 
 app_name = "catalog"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.products, name="products"),
+    path("new/", views.product_create, name="product-create"),
+    path("<int:product_id>/", views.product, name="product"),
+    path("<int:product_id>/edit/", views.product_update, name="product-update"),
+    path("<int:product_id>/skus/", views.sku_create, name="sku-create"),
+    path("skus/<int:sku_id>/", views.sku_update, name="sku-update"),
+    path("skus/<int:sku_id>/stock/", views.stock_adjust, name="stock-adjust"),
+]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 # Minor units per ISO 4217 where they are not 2.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "HUF": 2, "KWD": 3, "BHD": 3}
 _SYMBOLS = {"UAH": "₴", "USD": "$", "EUR": "€", "GBP": "£", "PLN": "zł"}
 
 
+@lru_cache(maxsize=64)
+def _exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
+
+
 def money_quantize(amount: Decimal, currency: str) -> Decimal:
-    exponent = Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
-    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    return amount.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
 
 
 def money_format(amount: Decimal | int | str | None, currency: str) -> str:

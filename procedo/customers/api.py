@@ -1,3 +1,451 @@
-from ninja import Router
+"""Customers over REST: what the pages do, for programs. Thin: services and selectors decide.
+
+Errors are `{"detail", "field"}`: 422 bad input, 404 unknown id, 409 a conflict
+(the email belongs to another customer, the customer was merged), 403 a role
+without `customers.view` / `customers.change`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from procedo.accounts.permissions import permission_require
+from procedo.core.selectors import business_get
+from procedo.customers import selectors, services
+from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
+from procedo.events.api import EventPageOut, PageQuery
+from procedo.events.selectors import timeline_for_customer
 
 router = Router(tags=["customers"])
+
+Consent = Literal["granted", "denied", "unknown"]
+
+
+class IdentityOut(Schema):
+    id: int
+    kind: Literal["email", "phone"]
+    value: str = Field(description="A lower-case email, or a phone in E.164 (+380671234567).")
+    marketing_consent: Consent = Field(
+        description="Consent to marketing on this channel: email for an email, SMS for a phone."
+    )
+    consent_changed_at: datetime | None
+    consent_source: str = Field(description="Where the answer came from, e.g. 'checkout'.")
+
+
+class AddressOut(Schema):
+    id: int
+    kind: Literal["shipping", "billing"]
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postcode: str
+    country: str = Field(description="ISO 3166-1 alpha-2, or empty.")
+
+
+class NoteOut(Schema):
+    id: int
+    body: str
+    author: str | None
+    created_at: datetime
+
+
+class CustomerOut(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    company: str
+    country: str = Field(description="ISO 3166-1 alpha-2, or empty.")
+    source: str
+    external_ref: str | None = Field(description="The customer's id in a shop or an import.")
+    created_at: datetime
+    orders_count: int
+    lifetime_value: Decimal = Field(description="Sum of the customer's orders, in `currency`.")
+    currency: str = Field(description="The business currency (ISO 4217).")
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    merged_into_id: int | None = Field(
+        description="Set when this record was merged into another customer: use that one."
+    )
+    emails: list[str]
+    phones: list[str]
+    tags: list[str]
+
+
+class CustomerDetailOut(CustomerOut):
+    identities: list[IdentityOut]
+    addresses: list[AddressOut]
+    notes: list[NoteOut] = Field(description="The newest notes first (up to 50).")
+
+
+class CustomerPageOut(Schema):
+    items: list[CustomerOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same filters) for the next page; null at the end."
+    )
+
+
+class CustomerListQuery(Schema):
+    search: str = Field(
+        default="",
+        max_length=100,
+        description="Prefix of a name, company, email or phone (any format: 0671234567, +380…).",
+    )
+    tag: str = Field(default="", max_length=60, description="Only customers with this tag.")
+    has_orders: bool | None = Field(default=None, description="true: with orders; false: none.")
+    last_order_after: date | None = Field(default=None, description="Last order on or after.")
+    last_order_before: date | None = Field(default=None, description="Last order before.")
+    country: str = Field(default="", max_length=2)
+    sort: Literal["newest", "value"] = Field(
+        default="newest", description="newest: created last first; value: highest lifetime value."
+    )
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=selectors.LIST_LIMIT_MAX)
+
+
+class CustomerIn(Schema):
+    first_name: str = Field(default="", max_length=150)
+    last_name: str = Field(default="", max_length=150)
+    company: str = Field(default="", max_length=200)
+    country: str = Field(default="", max_length=2)
+    source: str = Field(default="", max_length=60)
+    external_ref: str | None = Field(default=None, max_length=100)
+    emails: list[str] = Field(default_factory=list, description="Written any case.")
+    phones: list[str] = Field(
+        default_factory=list, description="Written any way; local ones in the business's region."
+    )
+    email_consent: Consent = "unknown"
+    phone_consent: Consent = "unknown"
+    consent_source: str = Field(default="", max_length=60)
+
+
+class CustomerFindOrCreateIn(Schema):
+    email: str = Field(default="", max_length=254)
+    phone: str = Field(default="", max_length=40)
+    external_ref: str | None = Field(default=None, max_length=100)
+    first_name: str = Field(default="", max_length=150)
+    last_name: str = Field(default="", max_length=150)
+    company: str = Field(default="", max_length=200)
+    country: str = Field(default="", max_length=2)
+    source: str = Field(default="", max_length=60)
+    email_consent: Consent | None = None
+    phone_consent: Consent | None = None
+    consent_source: str = Field(default="", max_length=60)
+
+
+class CustomerMatchOut(Schema):
+    created: bool
+    customer: CustomerDetailOut
+
+
+class CustomerPatchIn(Schema):
+    """Only the fields sent change."""
+
+    first_name: str | None = Field(default=None, max_length=150)
+    last_name: str | None = Field(default=None, max_length=150)
+    company: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=2)
+    source: str | None = Field(default=None, max_length=60)
+
+
+class IdentityIn(Schema):
+    kind: Literal["email", "phone"]
+    value: str = Field(min_length=1, max_length=254)
+    marketing_consent: Consent = "unknown"
+    consent_source: str = Field(default="", max_length=60)
+
+
+class ConsentIn(Schema):
+    state: Consent
+    source: str = Field(min_length=1, max_length=60, description="e.g. 'checkout', 'phone call'.")
+    changed_at: datetime | None = Field(
+        default=None, description="When they said so; now if absent."
+    )
+
+
+class AddressIn(Schema):
+    kind: Literal["shipping", "billing"] = "shipping"
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str = Field(default="", max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    region: str = Field(default="", max_length=100)
+    postcode: str = Field(default="", max_length=20)
+    country: str = Field(default="", max_length=2)
+
+
+class TagIn(Schema):
+    name: str = Field(min_length=1, max_length=60)
+
+
+class NoteIn(Schema):
+    body: str = Field(min_length=1, max_length=services.NOTE_MAX)
+
+
+class MergeIn(Schema):
+    duplicate_id: int = Field(ge=1, description="The customer folded into this one and retired.")
+
+
+class DuplicatePairOut(Schema):
+    older: CustomerOut
+    newer: CustomerOut
+    same_phone: bool
+    same_name_and_address: bool
+
+
+class DuplicatePageOut(Schema):
+    items: list[DuplicatePairOut]
+    next_cursor: str | None
+
+
+_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "company",
+    "country",
+    "source",
+    "external_ref",
+    "created_at",
+    "orders_count",
+    "lifetime_value",
+    "first_order_at",
+    "last_order_at",
+    "merged_into_id",
+)
+
+
+def _customer_out(
+    customer: Customer, currency: str, *, identities: list[Identity], tags: list[Tag]
+) -> dict[str, Any]:
+    return {
+        **{field: getattr(customer, field) for field in _FIELDS},
+        "currency": currency,
+        "emails": [i.value for i in identities if i.kind == IdentityKind.EMAIL],
+        "phones": [i.value for i in identities if i.kind == IdentityKind.PHONE],
+        "tags": [tag.name for tag in tags],
+    }
+
+
+def _listed(customer: Customer, currency: str) -> dict[str, Any]:
+    """A customer from a list selector, which prefetched identities and tags."""
+    return _customer_out(
+        customer,
+        currency,
+        identities=list(customer.identities.all()),
+        tags=list(customer.tags.all()),
+    )
+
+
+def _note_out(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "body": note.body,
+        "author": str(note.author) if note.author else None,
+        "created_at": note.created_at,
+    }
+
+
+def _detail(customer_id: int) -> dict[str, Any]:
+    card = selectors.customer_card(customer_id=customer_id)
+    return {
+        **_customer_out(
+            card.customer, business_get().currency, identities=card.identities, tags=card.tags
+        ),
+        "identities": card.identities,
+        "addresses": card.addresses,
+        "notes": [_note_out(note) for note in card.notes],
+    }
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+@router.get("", response=CustomerPageOut)
+def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> dict[str, Any]:
+    """Live customers (merged ones left out), one keyset page at a time."""
+    permission_require(_user(request), "customers.view")
+    page = selectors.customer_list(**filters.dict())
+    currency = business_get().currency
+    return {
+        "items": [_listed(customer, currency) for customer in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.post("", response={201: CustomerDetailOut})
+def customer_create(
+    request: HttpRequest,
+    payload: CustomerIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    """A new customer. 409 naming `email`/`phone` if one belongs to another customer already."""
+    permission_require(_user(request), "customers.change")
+    customer = services.customer_create(
+        **payload.dict(),
+        actor=_user(request),
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+    return Status(201, _detail(customer.pk))
+
+
+@router.post("/find-or-create", response={200: CustomerMatchOut, 201: CustomerMatchOut})
+def customer_find_or_create(
+    request: HttpRequest, payload: CustomerFindOrCreateIn
+) -> Status[dict[str, Any]]:
+    """The customer this external ref, email or phone belongs to (201 if it had to be created).
+
+    A found customer gets what it lacked (blank names, the identity, the ref).
+    """
+    permission_require(_user(request), "customers.change")
+    match = services.customer_find_or_create(**payload.dict(), actor=_user(request))
+    body = {"created": match.created, "customer": _detail(match.customer.pk)}
+    return Status(201 if match.created else 200, body)
+
+
+@router.get("/duplicates", response=DuplicatePageOut)
+def customer_duplicates(request: HttpRequest, cursor: str | None = None) -> dict[str, Any]:
+    """Pairs of customers that are probably one person, newest record first."""
+    permission_require(_user(request), "customers.view")
+    page = selectors.customer_duplicates(cursor=cursor)
+    currency = business_get().currency
+    items = [
+        {
+            "older": _listed(pair.older, currency),
+            "newer": _listed(pair.newer, currency),
+            "same_phone": pair.same_phone,
+            "same_name_and_address": pair.same_name_and_address,
+        }
+        for pair in page.pairs
+    ]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/{customer_id}", response=CustomerDetailOut)
+def customer_get(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    """One customer. A merged record answers with `merged_into_id` set."""
+    permission_require(_user(request), "customers.view")
+    return _detail(customer_id)
+
+
+@router.patch("/{customer_id}", response=CustomerDetailOut)
+def customer_update(
+    request: HttpRequest, customer_id: int, payload: CustomerPatchIn
+) -> dict[str, Any]:
+    permission_require(_user(request), "customers.change")
+    services.customer_update(
+        customer_id=customer_id, actor=_user(request), **payload.dict(exclude_unset=True)
+    )
+    return _detail(customer_id)
+
+
+@router.get("/{customer_id}/timeline", response=EventPageOut)
+def customer_timeline(
+    request: HttpRequest, customer_id: int, page: Query[PageQuery]
+) -> dict[str, Any]:
+    """Everything that happened to the customer (their orders too), newest first."""
+    permission_require(_user(request), "customers.view")
+    timeline = timeline_for_customer(customer_id=customer_id, before=page.before, limit=page.limit)
+    return {"items": timeline.events, "next_before": timeline.next_before}
+
+
+@router.post("/{customer_id}/identities", response={201: IdentityOut})
+def identity_add(request: HttpRequest, customer_id: int, payload: IdentityIn) -> Status[Identity]:
+    """Add an email or phone; 422 names `email`/`phone` when malformed, 409 when another's."""
+    permission_require(_user(request), "customers.change")
+    identity = services.identity_add(
+        customer_id=customer_id, actor=_user(request), **payload.dict()
+    )
+    return Status(201, identity)
+
+
+@router.delete("/{customer_id}/identities/{identity_id}", response={204: None})
+def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) -> Status[None]:
+    permission_require(_user(request), "customers.change")
+    services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=_user(request))
+    return Status(204, None)
+
+
+@router.put("/{customer_id}/identities/{identity_id}/consent", response=IdentityOut)
+def consent_set(
+    request: HttpRequest, customer_id: int, identity_id: int, payload: ConsentIn
+) -> Identity:
+    """Marketing consent for this identity's channel (email, or SMS for a phone)."""
+    permission_require(_user(request), "customers.change")
+    return services.consent_set(
+        customer_id=customer_id, identity_id=identity_id, actor=_user(request), **payload.dict()
+    )
+
+
+@router.post("/{customer_id}/addresses", response={201: AddressOut})
+def address_add(
+    request: HttpRequest,
+    customer_id: int,
+    payload: AddressIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Address]:
+    permission_require(_user(request), "customers.change")
+    address = services.address_add(
+        customer_id=customer_id,
+        actor=_user(request),
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        **payload.dict(),
+    )
+    return Status(201, address)
+
+
+@router.delete("/{customer_id}/addresses/{address_id}", response={204: None})
+def address_remove(request: HttpRequest, customer_id: int, address_id: int) -> Status[None]:
+    permission_require(_user(request), "customers.change")
+    services.address_remove(customer_id=customer_id, address_id=address_id, actor=_user(request))
+    return Status(204, None)
+
+
+@router.post("/{customer_id}/tags", response=list[str])
+def tag_add(request: HttpRequest, customer_id: int, payload: TagIn) -> list[str]:
+    """Tag the customer (the tag is made the first time); answers the customer's tags."""
+    permission_require(_user(request), "customers.change")
+    services.tag_add(customer_id=customer_id, name=payload.name, actor=_user(request))
+    return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
+
+
+@router.delete("/{customer_id}/tags", response=list[str])
+def tag_remove(request: HttpRequest, customer_id: int, name: str) -> list[str]:
+    """Untag (`?name=VIP`); 404 naming `tag` if no customer ever had it."""
+    permission_require(_user(request), "customers.change")
+    services.tag_remove(customer_id=customer_id, name=name, actor=_user(request))
+    return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
+
+
+@router.post("/{customer_id}/notes", response={201: NoteOut})
+def note_add(
+    request: HttpRequest,
+    customer_id: int,
+    payload: NoteIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    permission_require(_user(request), "customers.change")
+    note = services.note_add(
+        customer_id=customer_id,
+        body=payload.body,
+        actor=_user(request),
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+    return Status(201, _note_out(note))
+
+
+@router.post("/{customer_id}/merge", response=CustomerDetailOut)
+def customer_merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> dict[str, Any]:
+    """Fold `duplicate_id` into this customer: its identities, addresses, tags, notes,
+    orders and history move here, and it keeps only `merged_into_id`. Cannot be undone."""
+    permission_require(_user(request), "customers.change")
+    survivor = services.customer_merge(
+        survivor_id=customer_id, duplicate_id=payload.duplicate_id, actor=_user(request)
+    )
+    return _detail(survivor.pk)

@@ -1,3 +1,511 @@
-from ninja import Router
+"""The orders' REST endpoints: thin over the order services and selectors.
+
+Errors have one shape, {"detail", "field"}: 422 for bad input (naming the
+field), 409 for a move the pipeline refuses or a state that changed, 404, 403.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from procedo.accounts.permissions import permission_require
+from procedo.core.errors import NotFound
+from procedo.orders import selectors, services
+from procedo.orders.models import Order, Payment, Refund, Return, Shipment
+from procedo.orders.permissions import PIPELINE_PERMISSION
 
 router = Router(tags=["orders"])
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    return f"api:{idempotency_key}" if idempotency_key else None
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class StatusOut(Schema):
+    code: str
+    label: str
+    position: int
+    is_final: bool
+    category: str
+
+
+class TransitionOut(Schema):
+    from_status: str
+    to_status: str
+
+
+class PipelineOut(Schema):
+    statuses: list[StatusOut]
+    transitions: list[TransitionOut]
+
+
+class OrderOut(Schema):
+    id: int
+    number: str
+    customer_id: int | None
+    status: str
+    status_label: str
+    currency: str
+    subtotal: Decimal
+    discount_total: Decimal
+    shipping_total: Decimal
+    total: Decimal
+    placed_at: datetime
+    status_changed_at: datetime
+    confirmed_at: datetime | None
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    cancelled_at: datetime | None
+    channel: str
+    source: str
+    external_ref: str | None
+    stock_state: str
+
+
+class OrderPageOut(Schema):
+    items: list[OrderOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class OrderLineOut(Schema):
+    id: int
+    sku_id: int | None
+    sku_code: str
+    description: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    line_total: Decimal
+
+
+class PaymentOut(Schema):
+    id: int
+    order_id: int
+    method: str
+    amount: Decimal
+    currency: str
+    status: str
+    external_id: str | None
+    paid_at: datetime | None
+    created_at: datetime
+
+
+class RefundOut(Schema):
+    id: int
+    order_id: int
+    payment_id: int | None
+    amount: Decimal
+    currency: str
+    reason: str
+    external_id: str | None
+    created_at: datetime
+
+
+class ShipmentChangeOut(Schema):
+    from_status: str
+    to_status: str
+    note: str
+    occurred_at: datetime
+
+
+class ShipmentOut(Schema):
+    id: int
+    order_id: int
+    carrier: str
+    tracking_number: str
+    status: str
+    status_changed_at: datetime
+    delivered_at: datetime | None
+    created_at: datetime
+    history: list[ShipmentChangeOut]
+
+    @staticmethod
+    def resolve_history(obj: Shipment) -> list[Any]:
+        # The order card prefetches the history as `changes`; a new shipment reads it.
+        return list(obj.changes) if hasattr(obj, "changes") else list(obj.history.all())
+
+
+class ReturnLineOut(Schema):
+    order_line_id: int
+    quantity: int
+
+
+class ReturnOut(Schema):
+    id: int
+    order_id: int
+    status: str
+    reason: str
+    restock: bool
+    received_at: datetime | None
+    created_at: datetime
+    lines: list[ReturnLineOut]
+
+
+class OrderDetailOut(OrderOut):
+    lines: list[OrderLineOut]
+    payments: list[PaymentOut]
+    refunds: list[RefundOut]
+    shipments: list[ShipmentOut]
+    returns: list[ReturnOut]
+    next_statuses: list[str] = Field(description="Where the pipeline lets this order go next.")
+    received: Decimal
+    refunded: Decimal
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+class OrderQuery(Schema):
+    status: str | None = None
+    placed_from: date | None = Field(default=None, description="In the business's time zone.")
+    placed_to: date | None = Field(default=None, description="Inclusive.")
+    amount_min: Decimal | None = Field(default=None, ge=0)
+    amount_max: Decimal | None = Field(default=None, ge=0)
+    customer_id: int | None = None
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class OrderLineIn(Schema):
+    quantity: int = Field(ge=1, le=1_000_000)
+    sku_id: int | None = None
+    sku_code: str = Field(default="", max_length=64)
+    description: str = Field(default="", max_length=300)
+    unit_price: Decimal | None = Field(default=None, ge=0, description="Default: the SKU's price.")
+    discount: Decimal = Field(default=Decimal("0"), ge=0, description="Off the whole line.")
+
+
+class OrderIn(Schema):
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
+    customer_id: int | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    discount: Decimal = Field(default=Decimal("0"), ge=0)
+    shipping: Decimal = Field(default=Decimal("0"), ge=0)
+    number: str | None = Field(default=None, max_length=40)
+    status: str | None = Field(default=None, description="Default: the pipeline's first status.")
+    placed_at: datetime | None = None
+    channel: str = Field(default="", max_length=40)
+    source: str = Field(default="", max_length=100)
+    external_ref: str | None = Field(
+        default=None, max_length=100, description="The shop's id; a repeat returns the same order."
+    )
+    note: str = ""
+    reserve_stock: bool = True
+
+
+class OrderStatusIn(Schema):
+    status: str = Field(min_length=1, max_length=40)
+    note: str = Field(default="", max_length=300)
+
+
+class PaymentIn(Schema):
+    amount: Decimal = Field(gt=0)
+    method: str
+    status: str = "paid"
+    external_id: str | None = Field(default=None, max_length=100)
+    paid_at: datetime | None = None
+
+
+class RefundIn(Schema):
+    amount: Decimal = Field(gt=0)
+    payment_id: int | None = None
+    external_id: str | None = Field(default=None, max_length=100)
+    reason: str = Field(default="", max_length=300)
+
+
+class ShipmentIn(Schema):
+    carrier: str = Field(min_length=1, max_length=60)
+    tracking_number: str = Field(default="", max_length=100)
+
+
+class ShipmentStatusIn(Schema):
+    status: str
+    note: str = Field(default="", max_length=300)
+    occurred_at: datetime | None = None
+
+
+class ReturnLineIn(Schema):
+    order_line_id: int
+    quantity: int = Field(ge=1)
+
+
+class ReturnIn(Schema):
+    lines: list[ReturnLineIn] = Field(min_length=1)
+    reason: str = Field(default="", max_length=300)
+    received: bool = Field(default=False, description="The goods are in hand: restock now.")
+    restock: bool = True
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+_ORDER_FIELDS = [name for name in OrderOut.model_fields if name not in {"status", "status_label"}]
+
+
+def _order_out(order: Order) -> dict[str, Any]:
+    return {
+        **{name: getattr(order, name) for name in _ORDER_FIELDS},
+        "status": order.status_id,
+        "status_label": order.status.label,
+    }
+
+
+def _detail(order_id: int) -> dict[str, Any]:
+    card = selectors.order_detail(order_id=order_id, timeline_limit=0)
+    if card is None:
+        raise NotFound(field="order_id", message=_("No order with id %(id)s.") % {"id": order_id})
+    return {
+        **_order_out(card.order),
+        "lines": card.lines,
+        "payments": card.payments,
+        "refunds": card.refunds,
+        "shipments": card.shipments,
+        "returns": card.returns,
+        "next_statuses": [status.code for status in card.next_statuses],
+        "received": card.received,
+        "refunded": card.refunded,
+    }
+
+
+@router.get("", response=OrderPageOut)
+def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, Any]:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
+    page = selectors.order_list(
+        filters=selectors.OrderFilters(
+            status=filters.status,
+            placed_from=filters.placed_from,
+            placed_to=filters.placed_to,
+            amount_min=filters.amount_min,
+            amount_max=filters.amount_max,
+            customer_id=filters.customer_id,
+        ),
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return {"items": [_order_out(order) for order in page.items], "next_cursor": page.next_cursor}
+
+
+class StatusIn(Schema):
+    code: str = Field(min_length=1, max_length=40, description="Latin letters, digits, - and _.")
+    label: str = Field(min_length=1, max_length=80)
+    category: str = Field(
+        description="new, confirmed, processing, shipped, delivered, "
+        "cancelled or returned: what entering the status does."
+    )
+    position: int | None = Field(default=None, ge=0)
+    is_final: bool = False
+
+
+class TransitionIn(Schema):
+    from_status: str
+    to_status: str
+
+
+def _pipeline_out() -> dict[str, Any]:
+    pipeline = selectors.pipeline_get()
+    return {
+        "statuses": pipeline.statuses,
+        "transitions": [
+            {"from_status": t.from_status_id, "to_status": t.to_status_id}
+            for t in pipeline.transitions
+        ],
+    }
+
+
+@router.get("/pipeline", response=PipelineOut)
+def pipeline_get(request: HttpRequest) -> dict[str, Any]:
+    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
+    return _pipeline_out()
+
+
+@router.post("/pipeline/statuses", response={201: PipelineOut})
+def order_status_create(request: HttpRequest, payload: StatusIn) -> Status[dict[str, Any]]:
+    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
+    services.order_status_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
+    return Status(201, _pipeline_out())
+
+
+@router.delete("/pipeline/statuses/{code}", response=PipelineOut)
+def order_status_delete(request: HttpRequest, code: str) -> dict[str, Any]:
+    """Refused (409) while any order is in the status."""
+    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
+    services.order_status_delete(code=code, actor=request.auth)  # type: ignore[attr-defined]
+    return _pipeline_out()
+
+
+@router.post("/pipeline/transitions", response={201: PipelineOut})
+def order_transition_add(request: HttpRequest, payload: TransitionIn) -> Status[dict[str, Any]]:
+    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
+    services.order_transition_add(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
+    return Status(201, _pipeline_out())
+
+
+@router.delete("/pipeline/transitions/{from_status}/{to_status}", response=PipelineOut)
+def order_transition_remove(
+    request: HttpRequest, from_status: str, to_status: str
+) -> dict[str, Any]:
+    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
+    services.order_transition_remove(
+        from_status=from_status,
+        to_status=to_status,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return _pipeline_out()
+
+
+@router.get("/{order_id}", response=OrderDetailOut)
+def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
+    return _detail(order_id)
+
+
+@router.post("", response={201: OrderDetailOut})
+def order_create(
+    request: HttpRequest,
+    payload: OrderIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    """Place an order; stock is reserved for every line or the order is refused (409)."""
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    data = payload.dict(exclude={"lines"})
+    order = services.order_create(
+        **data,
+        lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+    return Status(201, _detail(order.pk))
+
+
+@router.post("/{order_id}/status", response=OrderOut)
+def order_change_status(
+    request: HttpRequest,
+    order_id: int,
+    payload: OrderStatusIn,
+    idempotency_key: str = Header(..., alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    """Move the order along the pipeline; a move it does not allow is a 409 on `status`."""
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    order = services.order_change_status(
+        order_id=order_id,
+        to_status=payload.status,
+        note=payload.note,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=f"api:{idempotency_key}",
+    )
+    return _order_out(order)
+
+
+@router.post("/{order_id}/payments", response={201: PaymentOut})
+def payment_record(
+    request: HttpRequest,
+    order_id: int,
+    payload: PaymentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Payment]:
+    """Record a payment; with a known `external_id` it updates that payment's status."""
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    payment = services.payment_record(
+        order_id=order_id,
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+    return Status(201, payment)
+
+
+@router.post("/{order_id}/refunds", response={201: RefundOut})
+def refund_record(
+    request: HttpRequest,
+    order_id: int,
+    payload: RefundIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Refund]:
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    refund = services.refund_record(
+        order_id=order_id,
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+    return Status(201, refund)
+
+
+@router.post("/{order_id}/shipments", response={201: ShipmentOut})
+def shipment_create(
+    request: HttpRequest,
+    order_id: int,
+    payload: ShipmentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Shipment]:
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    shipment = services.shipment_create(
+        order_id=order_id,
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+    return Status(201, shipment)
+
+
+@router.post("/shipments/{shipment_id}/status", response=ShipmentOut)
+def shipment_update_status(
+    request: HttpRequest,
+    shipment_id: int,
+    payload: ShipmentStatusIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Shipment:
+    """A carrier status; delivered (or in transit) moves the order where the pipeline allows."""
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    return services.shipment_update_status(
+        shipment_id=shipment_id,
+        **payload.dict(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+
+
+@router.post("/{order_id}/returns", response={201: ReturnOut})
+def return_create(
+    request: HttpRequest,
+    order_id: int,
+    payload: ReturnIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Return]:
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    ret = services.return_create(
+        order_id=order_id,
+        lines=[services.ReturnLineIn(**line.dict()) for line in payload.lines],
+        reason=payload.reason,
+        received=payload.received,
+        restock=payload.restock,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )
+    return Status(201, ret)
+
+
+@router.post("/returns/{return_id}/receive", response=ReturnOut)
+def return_receive(
+    request: HttpRequest,
+    return_id: int,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Return:
+    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
+    return services.return_receive(
+        return_id=return_id,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=_key(idempotency_key),
+    )

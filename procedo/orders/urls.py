@@ -1,4 +1,23 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from procedo.orders import views
 
 app_name = "orders"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.order_list, name="list"),
+    path("<int:order_id>/", views.order_detail, name="detail"),
+    path("<int:order_id>/status/", views.order_change_status, name="change-status"),
+    path("<int:order_id>/payments/", views.payment_record, name="payment-record"),
+    path("<int:order_id>/refunds/", views.refund_record, name="refund-record"),
+    path("<int:order_id>/shipments/", views.shipment_create, name="shipment-create"),
+    path(
+        "shipments/<int:shipment_id>/status/",
+        views.shipment_update_status,
+        name="shipment-update-status",
+    ),
+    path("pipeline/", views.pipeline, name="pipeline"),
+    path("pipeline/statuses/", views.order_status_create, name="status-create"),
+    path("pipeline/statuses/<slug:code>/delete/", views.order_status_delete, name="status-delete"),
+    path("pipeline/transitions/", views.order_transition_add, name="transition-add"),
+    path("pipeline/transitions/remove/", views.order_transition_remove, name="transition-remove"),
+]

@@ -1,0 +1,94 @@
+"""Reads of the catalog: lists paged by keyset, cards with stock and its movements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from procedo.catalog.models import Product, Sku, StockMovement
+from procedo.core.paging import Page, keyset_page
+
+PRODUCT_ORDER = ("name", "id")
+SKU_ORDER = ("code",)  # unique, so it is a complete keyset
+
+
+def _products(*, query: str = "", active: bool | None = None) -> QuerySet[Product]:
+    products = Product.objects.all()
+    if query.strip():
+        # search_text is casefolded on write, so this also matches Cyrillic on SQLite.
+        products = products.filter(search_text__contains=query.strip().casefold())
+    if active is not None:
+        products = products.filter(active=active)
+    return products
+
+
+def product_list(
+    *, query: str = "", active: bool | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Product]:
+    """Products by name, each with its SKUs (stock included): two queries a page."""
+    products = _products(query=query, active=active).prefetch_related(
+        Prefetch("skus", queryset=Sku.objects.order_by("code"))
+    )
+    return keyset_page(products, order=PRODUCT_ORDER, cursor=cursor, limit=limit)
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    product: Product
+    skus: list[Sku]
+    movements: list[StockMovement]
+
+
+def product_detail(*, product_id: int, movements_limit: int = 50) -> ProductCard | None:
+    """A product, its SKUs with stock and the latest stock movements: three queries."""
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        return None
+    skus = list(Sku.objects.filter(product_id=product_id).order_by("code"))
+    movements = (
+        list(
+            StockMovement.objects.filter(sku_id__in=[sku.pk for sku in skus])
+            .select_related("sku", "actor")
+            .order_by("-id")[:movements_limit]
+        )
+        if skus
+        else []
+    )
+    return ProductCard(product=product, skus=skus, movements=movements)
+
+
+def sku_list(*, query: str = "", cursor: str | None = None, limit: int = 50) -> Page[Sku]:
+    skus = Sku.objects.select_related("product")
+    if query.strip():
+        skus = skus.filter(product__search_text__contains=query.strip().casefold())
+    return keyset_page(skus, order=SKU_ORDER, cursor=cursor, limit=limit)
+
+
+def sku_get(*, sku_id: int) -> Sku | None:
+    return Sku.objects.select_related("product").filter(pk=sku_id).first()
+
+
+def stock_movements_of_sku(
+    *, sku_id: int, before: int | None = None, limit: int = 50
+) -> list[StockMovement]:
+    """The SKU's stock history, newest first; `before` is the last id shown (keyset)."""
+    movements = StockMovement.objects.filter(sku_id=sku_id)
+    if before is not None:
+        movements = movements.filter(id__lt=before)
+    return list(movements.select_related("actor").order_by("-id")[:limit])
+
+
+def sku_ids_by_code(*, codes: Sequence[str]) -> dict[str, int]:
+    """code -> id for the codes the catalog has (chunked IN lists: set-based for importers)."""
+    known: dict[str, int] = {}
+    for start in range(0, len(codes), 2000):
+        known.update(
+            Sku.objects.filter(code__in=codes[start : start + 2000]).values_list("code", "id")
+        )
+    return known
+
+
+def skus_known(*, codes: Sequence[str]) -> set[str]:
+    return set(sku_ids_by_code(codes=codes))

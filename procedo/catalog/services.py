@@ -1,0 +1,557 @@
+"""Every write to the catalog: products, SKUs and stock, each change with its events.
+
+Stock moves only through the functions here. Each is one conditional UPDATE
+over all the SKUs it touches (never read-modify-write of a Python copy), one
+multi-row INSERT of StockMovement rows and one of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.catalog import selectors
+from procedo.catalog.models import Product, Sku, StockMovement, StockReason
+from procedo.catalog.validation import amount_clean, currency_clean
+from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.events.models import Event
+from procedo.events.services import NewEvent, event_record, events_record_many
+
+
+class OutOfStock(Conflict):
+    """A line asks for more than a SKU without backorder has free; names the SKU."""
+
+    def __init__(self, *, sku_code: str, available: int, requested: int, field: str) -> None:
+        super().__init__(
+            field=field,
+            message=_("Not enough stock of %(code)s: %(available)s available, %(requested)s asked.")
+            % {"code": sku_code, "available": available, "requested": requested},
+        )
+        self.sku_code, self.available, self.requested = sku_code, available, requested
+
+
+@dataclass(frozen=True)
+class StockLine:
+    sku_id: int
+    quantity: int
+
+
+def _actor_id(actor: Any) -> int | None:
+    if actor is None or isinstance(actor, AnonymousUser):
+        return None
+    return int(actor.pk)
+
+
+def _key_used(idempotency_key: str | None) -> Event | None:
+    if not idempotency_key:
+        return None
+    return Event.objects.filter(idempotency_key=idempotency_key).only("subject_id").first()
+
+
+def _search_text(product_id: int) -> str:
+    product = Product.objects.only("name").get(pk=product_id)
+    parts = [product.name]
+    for code, name in Sku.objects.filter(product_id=product_id).values_list("code", "name"):
+        parts += [code, name]
+    return " ".join(part for part in parts if part).casefold()[:1000]
+
+
+def _search_text_refresh(product_id: int) -> None:
+    Product.objects.filter(pk=product_id).update(search_text=_search_text(product_id))
+
+
+def _name_clean(name: str, *, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(field=field, message=_("A name is required."))
+    if len(name) > 200:
+        raise DomainError(field=field, message=_("At most 200 characters."))
+    return name
+
+
+@transaction.atomic
+def product_create(
+    *,
+    name: str,
+    description: str = "",
+    active: bool = True,
+    actor: Any = None,
+    idempotency_key: str | None = None,
+) -> Product:
+    used = _key_used(idempotency_key)
+    if used is not None:  # a double submit of the same form: the product exists already
+        return Product.objects.get(pk=int(used.subject_id or 0))
+    product = Product.objects.create(
+        name=_name_clean(name), description=description.strip(), active=active
+    )
+    _search_text_refresh(product.pk)
+    event_record(
+        event_type="product.created",
+        subject=product,
+        actor=actor,
+        payload={"name": product.name},
+        idempotency_key=idempotency_key,
+    )
+    return product
+
+
+@transaction.atomic
+def product_update(
+    *,
+    product_id: int,
+    name: str | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+    actor: Any = None,
+) -> Product:
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise NotFound(field="product_id", message=_("No such product."))
+    changes: dict[str, Any] = {}
+    if name is not None and _name_clean(name) != product.name:
+        changes["name"] = _name_clean(name)
+    if description is not None and description.strip() != product.description:
+        changes["description"] = description.strip()
+    if active is not None and active != product.active:
+        changes["active"] = active
+    if not changes:
+        return product
+    for field, value in changes.items():
+        setattr(product, field, value)
+    product.save(update_fields=[*changes, "updated_at"])
+    if "name" in changes:
+        _search_text_refresh(product.pk)
+    # The description can be long; the event says that it changed, not what to.
+    payload = {field: value for field, value in changes.items() if field != "description"}
+    event_record(
+        event_type="product.updated",
+        subject=product,
+        actor=actor,
+        payload={**payload, "changed": sorted(changes)},
+    )
+    return product
+
+
+@transaction.atomic
+def sku_create(
+    *,
+    product_id: int,
+    code: str,
+    price: Decimal | str,
+    currency: str,
+    name: str = "",
+    allow_backorder: bool = False,
+    on_hand: int = 0,
+    actor: Any = None,
+) -> Sku:
+    code = (code or "").strip()
+    if not code:
+        raise DomainError(field="code", message=_("A SKU needs a code."))
+    if len(code) > 64 or any(ch.isspace() for ch in code):
+        raise DomainError(
+            field="code", message=_("A code has no spaces and at most 64 characters.")
+        )
+    currency = currency_clean(currency)
+    price = amount_clean(price, currency, field="price")
+    if on_hand < 0:
+        raise DomainError(field="on_hand", message=_("Stock on hand cannot be negative."))
+    if not Product.objects.filter(pk=product_id).exists():
+        raise NotFound(field="product_id", message=_("No such product."))
+    taken = Conflict(field="code", message=_("The code %(code)s is taken.") % {"code": code})
+    if Sku.objects.filter(code__iexact=code).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            sku = Sku.objects.create(
+                product_id=product_id,
+                code=code,
+                name=name.strip(),
+                price=price,
+                currency=currency,
+                allow_backorder=allow_backorder,
+                on_hand=on_hand,
+            )
+    except IntegrityError:  # a twin request took the code between the check and the insert
+        raise taken from None
+    if on_hand:
+        StockMovement.objects.create(
+            sku=sku,
+            delta_on_hand=on_hand,
+            reason=StockReason.ADJUST,
+            note=_("Initial stock"),
+            actor_id=_actor_id(actor),
+        )
+    _search_text_refresh(product_id)
+    event_record(
+        event_type="sku.created",
+        subject=sku,
+        actor=actor,
+        payload={
+            "code": code,
+            "product_id": product_id,
+            "price": price,
+            "currency": currency,
+            "on_hand": on_hand,
+        },
+    )
+    return sku
+
+
+@transaction.atomic
+def sku_update(
+    *,
+    sku_id: int,
+    name: str | None = None,
+    price: Decimal | str | None = None,
+    currency: str | None = None,
+    allow_backorder: bool | None = None,
+    active: bool | None = None,
+    actor: Any = None,
+) -> Sku:
+    """Change what a SKU is and costs; its stock changes only through the stock services."""
+    sku = Sku.objects.filter(pk=sku_id).first()
+    if sku is None:
+        raise NotFound(field="sku_id", message=_("No such SKU."))
+    new_currency = currency_clean(currency) if currency is not None else sku.currency
+    changes: dict[str, Any] = {}
+    if name is not None and name.strip() != sku.name:
+        changes["name"] = name.strip()
+    if new_currency != sku.currency:
+        changes["currency"] = new_currency
+    if price is not None:
+        new_price = amount_clean(price, new_currency, field="price")
+        if new_price != sku.price:
+            changes["price"] = new_price
+    if allow_backorder is not None and allow_backorder != sku.allow_backorder:
+        changes["allow_backorder"] = allow_backorder
+    if active is not None and active != sku.active:
+        changes["active"] = active
+    if not changes:
+        return sku
+    # Only the named columns: a save() of this copy must never write on_hand or
+    # reserved back over a reservation made meanwhile.
+    Sku.objects.filter(pk=sku.pk).update(**changes, updated_at=timezone.now())
+    for field, value in changes.items():
+        setattr(sku, field, value)
+    if "name" in changes:
+        _search_text_refresh(sku.product_id)
+    event_record(event_type="sku.updated", subject=sku, actor=actor, payload=changes)
+    return sku
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    sku_id: int,
+    note: str,
+    counted: int | None = None,
+    delta: int | None = None,
+    actor: Any = None,
+    idempotency_key: str | None = None,
+) -> Sku:
+    """A stock count (`counted`: what is on the shelf) or a correction (`delta`), with a reason."""
+    if _key_used(idempotency_key):
+        return Sku.objects.get(pk=sku_id)
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(field="note", message=_("Say why the stock changes."))
+    if (counted is None) == (delta is None):
+        raise DomainError(field="counted", message=_("Give either the counted stock or a change."))
+    sku = Sku.objects.filter(pk=sku_id).first()
+    if sku is None:
+        raise NotFound(field="sku_id", message=_("No such SKU."))
+    if counted is not None:
+        if counted < 0:
+            raise DomainError(field="counted", message=_("Stock on hand cannot be negative."))
+        change = counted - sku.on_hand
+        # Compare-and-set: a count is absolute, so it must apply to the number it replaced.
+        guard = Q(on_hand=sku.on_hand)
+    else:
+        assert delta is not None
+        change = delta
+        guard = Q(on_hand__gte=-delta)
+    if not Sku.objects.filter(guard, pk=sku.pk).update(
+        on_hand=F("on_hand") + change, updated_at=timezone.now()
+    ):
+        if counted is not None:
+            raise Conflict(field="counted", message=_("The stock changed meanwhile; count again."))
+        raise DomainError(
+            field="delta",
+            message=_("Only %(on_hand)s on hand; cannot remove %(n)s.")
+            % {"on_hand": sku.on_hand, "n": -change},
+        )
+    StockMovement.objects.create(
+        sku=sku,
+        delta_on_hand=change,
+        reason=StockReason.ADJUST,
+        note=note[:300],
+        actor_id=_actor_id(actor),
+    )
+    event_record(
+        event_type="stock.adjusted",
+        subject=sku,
+        actor=actor,
+        payload={"code": sku.code, "from": sku.on_hand, "to": sku.on_hand + change, "note": note},
+        idempotency_key=idempotency_key,
+    )
+    sku.on_hand += change
+    return sku
+
+
+def _merged(lines: Iterable[StockLine]) -> dict[int, int]:
+    need: dict[int, int] = {}
+    for line in lines:
+        if line.quantity <= 0:
+            raise DomainError(field="quantity", message=_("A quantity must be above zero."))
+        need[line.sku_id] = need.get(line.sku_id, 0) + line.quantity
+    return need
+
+
+def _per_sku(need: dict[int, int]) -> Expression:
+    """The quantity for each row of the UPDATE: CASE id WHEN … THEN q … END."""
+    if len(need) == 1:
+        return Value(next(iter(need.values())), output_field=IntegerField())
+    return Case(
+        *[When(pk=sku_id, then=Value(q)) for sku_id, q in need.items()],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+class _Refused(Exception):
+    """Rolls the savepoint back so the caller can read the stock as it was."""
+
+
+def _stock_move(
+    *,
+    need: dict[int, int],
+    reason: StockReason,
+    event_type: str,
+    on_hand_sign: int,
+    reserved_sign: int,
+    guard: Q,
+    order_id: int | None,
+    actor: Any,
+    note: str,
+) -> None:
+    quantity = _per_sku(need)
+    updates: dict[str, Any] = {"updated_at": timezone.now()}
+    if on_hand_sign:
+        updates["on_hand"] = F("on_hand") + on_hand_sign * quantity
+    if reserved_sign:
+        updates["reserved"] = F("reserved") + reserved_sign * quantity
+    try:
+        with transaction.atomic():
+            changed = Sku.objects.filter(guard, pk__in=need).update(**updates)
+            if changed != len(need):
+                raise _Refused
+    except _Refused:
+        _explain_refusal(need=need, reason=reason)
+    actor_id = _actor_id(actor)
+    now = timezone.now()
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            sku_id=sku_id,
+            delta_on_hand=on_hand_sign * q,
+            delta_reserved=reserved_sign * q,
+            reason=reason,
+            order_id=order_id,
+            note=note[:300],
+            actor_id=actor_id,
+            created_at=now,
+        )
+        for sku_id, q in need.items()
+    )
+    events_record_many(
+        NewEvent(
+            event_type=event_type,
+            subject_type="sku",
+            subject_id=sku_id,
+            actor_id=actor_id,
+            payload={"quantity": q, "order_id": order_id},
+            occurred_at=now,
+        )
+        for sku_id, q in need.items()
+    )
+
+
+def _explain_refusal(*, need: dict[int, int], reason: StockReason) -> None:
+    """Read the untouched stock and say which SKU refused; runs only on the failure path."""
+    rows = {row.pk: row for row in Sku.objects.filter(pk__in=need)}
+    missing = sorted(set(need) - set(rows))
+    if missing:
+        raise NotFound(field="lines", message=_("No SKU with id %(ids)s.") % {"ids": missing})
+    for sku_id, q in need.items():
+        sku = rows[sku_id]
+        if reason == StockReason.RESERVE and not sku.allow_backorder and sku.available < q:
+            raise OutOfStock(
+                sku_code=sku.code, available=max(sku.available, 0), requested=q, field="lines"
+            )
+        if reason in (StockReason.RELEASE, StockReason.CONSUME) and sku.reserved < q:
+            raise Conflict(
+                field="lines",
+                message=_("Only %(n)s of %(code)s are reserved; the stock records disagree.")
+                % {"n": sku.reserved, "code": sku.code},
+            )
+    # Every row passes now: a concurrent change came and went between the two reads.
+    raise Conflict(field="lines", message=_("The stock changed meanwhile; try again."))
+
+
+@transaction.atomic
+def stock_reserve(
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+) -> None:
+    """Reserve every line, or none: one line short raises OutOfStock and nothing is written.
+
+    Safe for bulk use: one UPDATE for all lines, whatever their number.
+    """
+    need = _merged(lines)
+    if not need:
+        return
+    _stock_move(
+        need=need,
+        reason=StockReason.RESERVE,
+        event_type="stock.reserved",
+        on_hand_sign=0,
+        reserved_sign=+1,
+        # The check and the write are one statement, so two orders racing for
+        # the last unit cannot both pass it.
+        guard=Q(allow_backorder=True) | Q(on_hand__gte=F("reserved") + _per_sku(need)),
+        order_id=order_id,
+        actor=actor,
+        note=note,
+    )
+
+
+@transaction.atomic
+def stock_release(
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+) -> None:
+    """Give back what an order reserved (it was cancelled)."""
+    need = _merged(lines)
+    if need:
+        _stock_move(
+            need=need,
+            reason=StockReason.RELEASE,
+            event_type="stock.released",
+            on_hand_sign=0,
+            reserved_sign=-1,
+            guard=Q(reserved__gte=_per_sku(need)),
+            order_id=order_id,
+            actor=actor,
+            note=note,
+        )
+
+
+@transaction.atomic
+def stock_consume(
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+) -> None:
+    """The reserved goods left the warehouse (shipped): on hand and reserved both go down."""
+    need = _merged(lines)
+    if need:
+        _stock_move(
+            need=need,
+            reason=StockReason.CONSUME,
+            event_type="stock.consumed",
+            on_hand_sign=-1,
+            reserved_sign=-1,
+            guard=Q(reserved__gte=_per_sku(need)),
+            order_id=order_id,
+            actor=actor,
+            note=note,
+        )
+
+
+@transaction.atomic
+def stock_restock(
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+) -> None:
+    """Returned goods are back on the shelf."""
+    need = _merged(lines)
+    if need:
+        _stock_move(
+            need=need,
+            reason=StockReason.RETURN,
+            event_type="stock.returned",
+            on_hand_sign=+1,
+            reserved_sign=0,
+            guard=Q(),
+            order_id=order_id,
+            actor=actor,
+            note=note,
+        )
+
+
+@dataclass(frozen=True)
+class SkuSeen:
+    """A SKU named by an import file: its code, what the file calls it, the price it sold at."""
+
+    code: str
+    name: str
+    price: Decimal
+    currency: str
+
+
+@transaction.atomic
+def skus_ensure(*, items: Sequence[SkuSeen], actor: Any = None, source: str = "") -> dict[str, int]:
+    """code -> SKU id for every item, creating a product and SKU for each code not yet known.
+
+    Set-based for importers: one read of the known codes, bulk inserts of the
+    missing products and SKUs (price as seen, no stock), one event per new SKU.
+    """
+    wanted = {item.code: item for item in items if item.code}
+    codes = list(wanted)
+    known = selectors.sku_ids_by_code(codes=codes)
+    missing = [wanted[code] for code in codes if code not in known]
+    if not missing:
+        return known
+    now = timezone.now()
+    products = Product.objects.bulk_create(
+        [
+            Product(
+                name=item.name[:200] or item.code,
+                search_text=f"{item.name} {item.code}".casefold()[:1000],
+                created_at=now,
+            )
+            for item in missing
+        ],
+        batch_size=1000,
+    )
+    if any(product.pk is None for product in products):
+        # SQLite < 3.35 cannot return ids from a bulk insert; Procedo needs it to.
+        raise RuntimeError("the database did not return the new product ids")
+    Sku.objects.bulk_create(
+        [
+            Sku(
+                product_id=product.pk,
+                code=item.code,
+                price=max(item.price, Decimal(0)).quantize(Decimal("0.01")),
+                currency=item.currency,
+                allow_backorder=True,
+                created_at=now,
+            )
+            for product, item in zip(products, missing, strict=True)
+        ],
+        batch_size=1000,
+    )
+    known.update(selectors.sku_ids_by_code(codes=[item.code for item in missing]))
+    events_record_many(
+        NewEvent(
+            event_type="sku.imported",
+            subject_type="sku",
+            subject_id=known[item.code],
+            actor_id=getattr(actor, "pk", None),
+            payload={"code": item.code, "name": item.name, "source": source},
+        )
+        for item in missing
+    )
+    return known

@@ -1,0 +1,300 @@
+"""Reads of customers: the list, the card, finding by identity, and likely duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Prefetch, QuerySet, TextChoices
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from procedo.core.errors import DomainError, NotFound
+from procedo.core.paging import Page, keyset_page
+from procedo.customers import normalise
+from procedo.customers.models import (
+    LIVE,
+    Address,
+    Customer,
+    CustomerSearchTerm,
+    CustomerTag,
+    DuplicateDismissal,
+    Identity,
+    IdentityKind,
+    Note,
+    Tag,
+)
+
+
+class CustomerSort(TextChoices):
+    NEWEST = "newest", gettext_lazy("Newest first")
+    VALUE = "value", gettext_lazy("Highest lifetime value")
+
+
+# Each order has a partial index on live customers (models.Customer.Meta), so a
+# page is an index walk that stops after `limit` rows: no sort, no OFFSET.
+SORT_ORDERS = {
+    CustomerSort.NEWEST: ["-created_at", "-id"],
+    CustomerSort.VALUE: ["-lifetime_value", "-id"],
+}
+LIST_LIMIT_MAX = 200
+
+
+def _identities() -> Prefetch[str, QuerySet[Identity], str]:
+    return Prefetch("identities", queryset=Identity.objects.order_by("kind", "id"))
+
+
+def _day_start(day: date) -> datetime:
+    # Dates are the business's days: the middleware has activated its time zone.
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def customer_list(
+    *,
+    search: str = "",
+    tag: str = "",
+    has_orders: bool | None = None,
+    last_order_after: date | None = None,
+    last_order_before: date | None = None,
+    country: str = "",
+    sort: str = CustomerSort.NEWEST,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Customer]:
+    """Live customers, newest first or by lifetime value, one keyset page at a time.
+
+    `search` is a prefix of any name word, full name (either way round),
+    company, email, or phone written any way ("067 123 45 67", "+38067…");
+    case-insensitive for every alphabet. `last_order_after` is on or after
+    that day, `last_order_before` before it. Three queries: the page, its
+    identities and its tags.
+    """
+    if sort not in SORT_ORDERS:
+        raise DomainError(
+            field="sort",
+            message=_("Sort by one of %(sorts)s.") % {"sorts": ", ".join(CustomerSort.values)},
+        )
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise DomainError(
+            field="limit",
+            message=_("A page holds 1 to %(max)s customers.") % {"max": LIST_LIMIT_MAX},
+        )
+    prefix = normalise.search_prefix(search)
+    if prefix:
+        # Driven by the term index: fetch the few matches by id, then sort them.
+        # With the LIVE condition here the planner may instead walk every live
+        # customer in list order and probe each against the matches.
+        queryset = Customer.objects.filter(pk__in=_term_matches(prefix))
+    else:
+        queryset = Customer.objects.filter(LIVE)
+    if tag.strip():
+        tagged = CustomerTag.objects.filter(tag__name_key=normalise.text_key(tag))
+        queryset = queryset.filter(pk__in=tagged.values("customer_id"))
+    if has_orders is not None:
+        queryset = (
+            queryset.filter(orders_count__gt=0) if has_orders else queryset.filter(orders_count=0)
+        )
+    if last_order_after is not None:
+        queryset = queryset.filter(last_order_at__gte=_day_start(last_order_after))
+    if last_order_before is not None:
+        queryset = queryset.filter(last_order_at__lt=_day_start(last_order_before))
+    if country.strip():
+        queryset = queryset.filter(country=normalise.country_normalise(country))
+    queryset = queryset.prefetch_related(_identities(), "tags")
+    return keyset_page(queryset, order=SORT_ORDERS[CustomerSort(sort)], cursor=cursor, limit=limit)
+
+
+def _term_matches(prefix: str) -> QuerySet[CustomerSearchTerm, int]:
+    # A range, not LIKE: it seeks the (term, customer) index on both databases
+    # (the column is COLLATE "C" on PostgreSQL), and compares Cyrillic exactly.
+    # Merged customers have no terms (services._reindex); the join re-checks it.
+    terms = CustomerSearchTerm.objects.filter(term__gte=prefix, customer__merged_into=None)
+    upper = normalise.prefix_upper_bound(prefix)
+    if upper is not None:
+        terms = terms.filter(term__lt=upper)
+    return terms.values_list("customer_id", flat=True)
+
+
+def customer_get(*, customer_id: int) -> Customer:
+    """One customer with identities and tags; merged ones too (callers follow `merged_into`)."""
+    customer = (
+        Customer.objects.prefetch_related(_identities(), "tags").filter(pk=customer_id).first()
+    )
+    if customer is None:
+        raise NotFound(
+            field="customer_id", message=_("No customer with id %(id)s.") % {"id": customer_id}
+        )
+    return customer
+
+
+def customer_find(*, email: str = "", phone: str = "", external_ref: str = "") -> Customer | None:
+    """The live customer an external ref, email or phone (written any way) points at, if any.
+
+    Tried in that order. A ref of a merged customer leads to its survivor.
+    Malformed email or phone raises DomainError naming it.
+    """
+    customer: Customer | None = None
+    if external_ref.strip():
+        customer = Customer.objects.filter(external_ref=external_ref.strip()).first()
+    lookups = (
+        (IdentityKind.EMAIL, normalise.email_normalise(email) if email.strip() else ""),
+        (IdentityKind.PHONE, normalise.phone_normalise(phone).e164 if phone.strip() else ""),
+    )
+    for kind, value in lookups:
+        if customer is None and value:
+            identity = (
+                Identity.objects.select_related("customer").filter(kind=kind, value=value).first()
+            )
+            customer = identity.customer if identity else None
+    if customer is not None and customer.merged_into_id is not None:
+        # Merges flatten chains (services.customer_merge), so one step reaches the survivor.
+        customer = Customer.objects.filter(pk=customer.merged_into_id).first()
+    return customer
+
+
+NOTES_ON_CARD = 50
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    customer: Customer
+    identities: list[Identity]
+    addresses: list[Address]
+    tags: list[Tag]
+    notes: list[Note]
+    more_notes: bool
+    merged_from: list[Customer]
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        if not self.customer.orders_count:
+            return None
+        return self.customer.lifetime_value / self.customer.orders_count
+
+
+def customer_card(*, customer_id: int) -> CustomerCard:
+    """What the customer card shows, in six small queries."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(
+            field="customer_id", message=_("No customer with id %(id)s.") % {"id": customer_id}
+        )
+    notes = list(
+        Note.objects.filter(customer=customer)
+        .select_related("author")
+        .order_by("-id")[: NOTES_ON_CARD + 1]
+    )
+    return CustomerCard(
+        customer=customer,
+        identities=list(Identity.objects.filter(customer=customer).order_by("kind", "id")),
+        addresses=list(Address.objects.filter(customer=customer).order_by("kind", "-id")),
+        tags=list(customer.tags.all()),
+        notes=notes[:NOTES_ON_CARD],
+        more_notes=len(notes) > NOTES_ON_CARD,
+        merged_from=list(customer.merged_from.order_by("-merged_at")[:20]),
+    )
+
+
+def tags_all() -> list[Tag]:
+    return list(Tag.objects.order_by("name_key"))
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    older: Customer
+    newer: Customer
+    same_phone: bool
+    same_name_and_address: bool
+
+    @property
+    def customers(self) -> tuple[Customer, Customer]:
+        return self.older, self.newer
+
+
+@dataclass(frozen=True)
+class DuplicatePage:
+    pairs: list[DuplicatePair]
+    next_cursor: str | None
+
+
+def _duplicate_pairs_sql(*, after: bool) -> str:
+    tables = {
+        "customer": Customer._meta.db_table,
+        "identity": Identity._meta.db_table,
+        "address": Address._meta.db_table,
+        "dismissal": DuplicateDismissal._meta.db_table,
+    }
+    quoted = {key: connection.ops.quote_name(name) for key, name in tables.items()}
+    cursor_condition = "AND (b_id < %s OR (b_id = %s AND a_id < %s))" if after else ""
+    # Two set-based joins, never a loop over customers: phones that end in the
+    # same nine digits, and the same casefolded full name with an address in
+    # the same postcode or at the same city and street line. Joining customers
+    # on name first keeps the address comparison to namesakes.
+    return f"""
+        SELECT a_id, b_id, MAX(by_phone), MAX(by_place) FROM (
+            SELECT i1.customer_id AS a_id, i2.customer_id AS b_id, 1 AS by_phone, 0 AS by_place
+            FROM {quoted["identity"]} i1
+            JOIN {quoted["identity"]} i2
+              ON i2.phone_tail = i1.phone_tail AND i2.customer_id > i1.customer_id
+            WHERE i1.phone_tail <> '' AND i2.phone_tail <> ''
+            UNION ALL
+            SELECT c1.id, c2.id, 0, 1
+            FROM {quoted["customer"]} c1
+            JOIN {quoted["customer"]} c2 ON c2.name_key = c1.name_key AND c2.id > c1.id
+            WHERE c1.name_key <> '' AND c2.name_key <> ''
+              AND c1.merged_into_id IS NULL AND c2.merged_into_id IS NULL
+              AND EXISTS (
+                SELECT 1 FROM {quoted["address"]} a1
+                JOIN {quoted["address"]} a2 ON a2.customer_id = c2.id
+                WHERE a1.customer_id = c1.id
+                  AND ((a1.postcode_key <> '' AND a1.postcode_key = a2.postcode_key)
+                       OR (a1.place_key <> '' AND a1.place_key = a2.place_key))
+              )
+        ) pairs
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {quoted["dismissal"]} d
+            WHERE d.customer_a_id = pairs.a_id AND d.customer_b_id = pairs.b_id
+        ) {cursor_condition}
+        GROUP BY a_id, b_id
+        ORDER BY b_id DESC, a_id DESC
+        LIMIT %s
+    """  # noqa: S608 - only table names are interpolated, and they come from the models
+
+
+def _duplicate_cursor(cursor: str) -> tuple[int, int]:
+    newer, _sep, older = cursor.partition("-")
+    if not (newer.isdigit() and older.isdigit()):
+        raise DomainError(field="cursor", message=_("This page cursor is not valid."))
+    return int(newer), int(older)
+
+
+def customer_duplicates(*, cursor: str | None = None, limit: int = 50) -> DuplicatePage:
+    """Pairs of live customers that are probably one person, the newest record first."""
+    params: list[int] = []
+    if cursor:
+        newer, older = _duplicate_cursor(cursor)
+        params = [newer, newer, older]
+    with connection.cursor() as db:
+        db.execute(_duplicate_pairs_sql(after=bool(cursor)), [*params, limit + 1])
+        rows = db.fetchall()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    ids = {pk for a_id, b_id, _p, _a in rows for pk in (a_id, b_id)}
+    customers = Customer.objects.prefetch_related(_identities(), "addresses", "tags").in_bulk(ids)
+    pairs = [
+        DuplicatePair(
+            older=customers[a_id],
+            newer=customers[b_id],
+            same_phone=bool(by_phone),
+            same_name_and_address=bool(by_place),
+        )
+        for a_id, b_id, by_phone, by_place in rows
+    ]
+    next_cursor = f"{rows[-1][1]}-{rows[-1][0]}" if has_more and rows else None
+    return DuplicatePage(pairs=pairs, next_cursor=next_cursor)

@@ -1,0 +1,567 @@
+"""Importing order history from a CSV file: one order per order number, lines grouped under it.
+
+Reads the whole file once, judges every row, then writes what is valid in
+batches with bulk inserts. Rules for history (documented in the import page):
+
+- An order whose lines all have negative quantities is a return document (a
+  credit note, e.g. the retail file's "C…" invoices): it is stored as an order
+  of kind "return" with the quantities made positive.
+- A negative quantity at price 0 is a stock write-off, not a sale: rejected.
+- A negative quantity among positive ones, a negative price, a bad date, a
+  bad number, an unknown SKU with no description, an invalid email or phone:
+  the row is rejected with its line and reason, and so are the other rows of
+  its order, so no order is written with lines missing.
+- An order number that exists already is left as it is: importing the same
+  file twice changes nothing.
+
+Imported orders enter the status "delivered" (or "returned"), reserve no
+stock and record "order.imported", not "order.created": history must not
+start the SOPs that greet new orders.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.catalog.selectors import skus_known
+from procedo.catalog.services import SkuSeen, skus_ensure
+from procedo.core.countries import country_code
+from procedo.core.errors import DomainError
+from procedo.core.money import money_quantize
+from procedo.customers import normalise
+from procedo.customers import services as customer_services
+from procedo.customers.models import Customer
+from procedo.events.services import NewEvent, events_record_many
+from procedo.imports.csvfiles import (
+    Column,
+    Rejected,
+    RowError,
+    cells_reader,
+    header_map,
+    open_text,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+    rows,
+)
+from procedo.orders.models import Order, OrderKind, OrderLine, OrderStatus, StatusCategory
+from procedo.orders.services import customer_stats_refresh
+
+ORDER_COLUMNS = (
+    Column(
+        "order_number",
+        ("invoiceno", "invoice", "invoice_number", "order", "order_id", "number"),
+        required=True,
+    ),
+    Column("sku", ("stockcode", "sku_code", "code", "product_code"), required=True),
+    Column("description", ("product", "item", "product_name")),
+    Column("quantity", ("qty",), required=True),
+    Column("placed_at", ("invoicedate", "date", "order_date", "created_at"), required=True),
+    Column("unit_price", ("unitprice", "price"), required=True),
+    Column("customer_ref", ("customerid", "customer_id", "customer")),
+    Column("email", ("customer_email",)),
+    Column("phone", ("customer_phone",)),
+    Column("first_name", ()),
+    Column("last_name", ()),
+    Column("country", ("shipping_country", "ship_country")),
+    Column("currency", ()),
+)
+ORDERS_PER_BATCH = 2000
+HISTORY_CATEGORY = {
+    OrderKind.SALE: StatusCategory.DELIVERED,
+    OrderKind.RETURN: StatusCategory.RETURNED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    raw: list[str]
+    order_number: str
+    sku: str
+    description: str
+    quantity: int
+    unit_price: Decimal
+    placed_at: datetime
+    currency: str
+    country: str
+    customer_ref: str
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+
+
+@dataclass
+class _Order:
+    number: str
+    rows: list[_Row] = field(default_factory=list)
+    # (line, raw) of this order's rows that failed on their own.
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def first(self) -> _Row:
+        return self.rows[0]
+
+
+@dataclass
+class ImportResult:
+    rows_total: int = 0
+    orders_created: int = 0
+    orders_existing: int = 0
+    lines_created: int = 0
+    customers_created: int = 0
+    skus_created: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]
+
+
+_ROW_CELLS = (
+    "order_number",
+    "sku",
+    "description",
+    "quantity",
+    "unit_price",
+    "placed_at",
+    "currency",
+    "country",
+    "customer_ref",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+)
+
+
+def _parse_row(
+    line: int,
+    fields: list[str],
+    values: tuple[str, ...],
+    *,
+    currency: str,
+    when: Callable[[str], datetime],
+    money: Callable[[str], Decimal],
+) -> _Row:
+    (
+        number,
+        sku,
+        description,
+        quantity_text,
+        price_text,
+        placed_text,
+        row_currency,
+        country,
+        customer_ref,
+        email,
+        phone,
+        first_name,
+        last_name,
+    ) = values
+    if not number:
+        raise RowError(_("order number is empty"))
+    if not sku:
+        raise RowError(_("SKU is empty"))
+    quantity = parse_int(quantity_text, "quantity")
+    if quantity == 0:
+        raise RowError(_("quantity is 0"))
+    price = money(price_text)
+    if price < 0:
+        raise RowError(_("negative unit price %(price)s") % {"price": price})
+    if quantity < 0 and price == 0:
+        raise RowError(_("negative quantity at price 0: a stock write-off, not a sale or return"))
+    try:
+        email = normalise.email_normalise(email) if email else ""
+        phone = normalise.phone_normalise(phone).e164 if phone else ""
+    except DomainError as exc:
+        raise RowError(exc.message) from None
+    row_currency = (row_currency or currency).upper()
+    if len(row_currency) != 3 or not row_currency.isalpha():
+        raise RowError(_("currency %(value)r is not an ISO code") % {"value": row_currency})
+    return _Row(
+        line=line,
+        raw=fields,
+        order_number=number,
+        sku=sku,
+        description=description,
+        quantity=quantity,
+        unit_price=price,
+        placed_at=when(placed_text),
+        currency=row_currency,
+        country=country_code(country),
+        customer_ref=customer_ref,
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+    )
+
+
+def _read(path: Path, *, currency: str, zone: tzinfo, result: ImportResult) -> dict[str, _Order]:
+    orders: dict[str, _Order] = {}
+    with open_text(path) as handle:
+        reader = rows(handle)
+        try:
+            _first_line, header = next(reader)
+        except StopIteration:
+            raise DomainError(field="file", message=_("The file is empty.")) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                field="file", message=_("Not a UTF-8 CSV file (%(e)s).") % {"e": exc}
+            ) from None
+        mapping = header_map(header, ORDER_COLUMNS)
+        # The lines of one order share a timestamp and most prices repeat:
+        # parse each distinct text once.
+        when = lru_cache(maxsize=65536)(partial(parse_datetime, field="placed_at", zone=zone))
+        money = lru_cache(maxsize=65536)(partial(parse_decimal, field="unit_price"))
+        read_cells = cells_reader(mapping, _ROW_CELLS)
+        while True:
+            try:
+                line, fields = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise DomainError(
+                    field="file",
+                    message=_("The file cannot be read past line %(line)s (%(e)s).")
+                    % {"line": result.rows_total + 1, "e": exc},
+                ) from None
+            if not "".join(fields).strip():
+                continue
+            result.rows_total += 1
+            values = read_cells(fields)
+            number = values[0]
+            order = orders.get(number)
+            if order is None:
+                order = orders[number] = _Order(number=number)
+            try:
+                order.rows.append(
+                    _parse_row(line, fields, values, currency=currency, when=when, money=money)
+                )
+            except RowError as exc:
+                order.rejected.append(Rejected(line=line, reason=str(exc), raw=fields))
+    return orders
+
+
+def _judge(order: _Order, known_skus: set[str], descriptions: dict[str, str]) -> str | None:
+    """Why the order's valid rows cannot go in either, or None when the order is sound."""
+    if order.rejected:
+        return _("another line of this order was rejected (line %(line)s)") % {
+            "line": order.rejected[0].line
+        }
+    for row in order.rows:
+        if row.sku not in known_skus and row.sku not in descriptions:
+            return _("unknown SKU %(sku)s (not in the catalog and no description to create it)") % {
+                "sku": row.sku
+            }
+        if row.currency != order.first.currency:
+            return _("lines in more than one currency")
+    signs = {row.quantity > 0 for row in order.rows}
+    if len(signs) > 1:
+        return _("negative and positive quantities in one order")
+    return None
+
+
+def _reject_order(order: _Order, reason: str, result: ImportResult) -> None:
+    result.rejected.extend(order.rejected)
+    failed = {item.line for item in order.rejected}
+    result.rejected.extend(
+        Rejected(line=row.line, reason=reason, raw=row.raw)
+        for row in order.rows
+        if row.line not in failed
+    )
+
+
+def import_orders(
+    *,
+    path: Path,
+    source: str,
+    currency: str,
+    zone: tzinfo,
+    actor: Any = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import an order-history CSV (see the module's rules); returns counts and rejected rows."""
+    result = ImportResult()
+    orders = _read(path, currency=currency.upper(), zone=zone, result=result)
+
+    descriptions: dict[str, str] = {}
+    prices: dict[str, tuple[Decimal, str]] = {}
+    for order in orders.values():
+        for row in order.rows:
+            if row.description:
+                descriptions.setdefault(row.sku, row.description)
+            prices.setdefault(row.sku, (row.unit_price, row.currency))
+    known_skus = skus_known(codes=list(prices))
+
+    sound: list[_Order] = []
+    for order in orders.values():
+        reason = _judge(order, known_skus, descriptions)
+        if reason is None:
+            sound.append(order)
+        else:
+            _reject_order(order, reason, result)
+    result.rejected.sort(key=lambda item: item.line)
+
+    used = {row.sku for order in sound for row in order.rows}
+    sku_ids = skus_ensure(
+        items=[
+            SkuSeen(code=code, name=descriptions.get(code, code), price=price, currency=cur)
+            for code, (price, cur) in prices.items()
+            if code in used
+        ],
+        actor=actor,
+        source=source,
+    )
+    result.skus_created = len(used - known_skus)
+
+    done = 0
+    for start in range(0, len(sound), ORDERS_PER_BATCH):
+        batch = sound[start : start + ORDERS_PER_BATCH]
+        _write_batch(batch, sku_ids=sku_ids, source=source, actor=actor, result=result)
+        done += sum(len(order.rows) for order in batch)
+        if progress:
+            progress(done, result.rows_total)
+    return result
+
+
+def _customer_ids(
+    batch: list[_Order], *, source: str, actor: Any, result: ImportResult
+) -> dict[str, int | None]:
+    """order number -> customer id: by external ref in bulk, by email/phone through the service."""
+    by_order: dict[str, int | None] = {}
+    refs = {f"{source}:{o.first.customer_ref}": o for o in batch if o.first.customer_ref}
+    existing = dict(
+        Customer.objects.filter(external_ref__in=list(refs)).values_list("external_ref", "id")
+    )
+    missing = {ref: order for ref, order in refs.items() if ref not in existing}
+    if missing:
+        created = Customer.objects.bulk_create(
+            [
+                Customer(
+                    external_ref=ref,
+                    first_name=order.first.first_name,
+                    last_name=order.first.last_name,
+                    country=order.first.country,
+                    source=source,
+                    created_at=min(row.placed_at for row in order.rows),
+                )
+                for ref, order in missing.items()
+            ]
+        )
+        customer_services.customer_search_reindex(customer_ids=[c.pk for c in created])
+        existing.update((c.external_ref, c.pk) for c in created if c.external_ref)
+        result.customers_created += len(created)
+    for order in batch:
+        first = order.first
+        if first.customer_ref:
+            by_order[order.number] = existing[f"{source}:{first.customer_ref}"]
+        elif first.email or first.phone:
+            match = customer_services.customer_find_or_create(
+                email=first.email,
+                phone=first.phone,
+                first_name=first.first_name,
+                last_name=first.last_name,
+                country=first.country,
+                source=source,
+                actor=actor,
+            )
+            result.customers_created += int(match.created)
+            by_order[order.number] = match.customer.pk
+        else:
+            by_order[order.number] = None
+    return by_order
+
+
+def _history_statuses() -> dict[str, str]:
+    """The pipeline's first status of each history category (delivered, returned)."""
+    found: dict[str, str] = {}
+    for kind, category in HISTORY_CATEGORY.items():
+        status = OrderStatus.objects.filter(category=category).order_by("position", "id").first()
+        if status is None:
+            raise DomainError(
+                field="status",
+                message=_("The order pipeline has no %(category)s status to import history into.")
+                % {"category": category.label},
+            )
+        found[kind] = status.code
+    return found
+
+
+@transaction.atomic
+def _write_batch(
+    batch: list[_Order], *, sku_ids: dict[str, int], source: str, actor: Any, result: ImportResult
+) -> None:
+    numbers = [order.number for order in batch]
+    taken = set(Order.objects.filter(number__in=numbers).values_list("number", flat=True))
+    fresh = [order for order in batch if order.number not in taken]
+    result.orders_existing += len(taken)
+    if not fresh:
+        return
+    customers = _customer_ids(fresh, source=source, actor=actor, result=result)
+    statuses = _history_statuses()
+    now = timezone.now()
+    new_orders = []
+    line_totals: dict[int, Decimal] = {}
+    for order in fresh:
+        kind = OrderKind.RETURN if order.first.quantity < 0 else OrderKind.SALE
+        currency = order.first.currency
+        total = Decimal(0)
+        for row in order.rows:
+            line_total = money_quantize(abs(row.quantity) * row.unit_price, currency)
+            line_totals[row.line] = line_total
+            total += line_total
+        placed_at = min(row.placed_at for row in order.rows)
+        status = statuses[kind]
+        new_orders.append(
+            Order(
+                number=order.number,
+                kind=kind,
+                customer_id=customers[order.number],
+                status_id=status,
+                currency=currency,
+                subtotal=total,
+                discount_total=Decimal(0),
+                shipping_total=Decimal(0),
+                total=total,
+                placed_at=placed_at,
+                status_changed_at=placed_at,
+                delivered_at=placed_at if kind == OrderKind.SALE else None,
+                ship_country=order.first.country,
+                channel="import",
+                source=source,
+                external_ref=f"{source}:{order.number}",
+                created_at=now,
+            )
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    _rows_insert(
+        Order,
+        _ORDER_COLUMNS,
+        [
+            tuple(
+                adapt(value) if isinstance(value, datetime) else value
+                for value in (getattr(item, name) for name in _ORDER_COLUMNS)
+            )
+            for item in new_orders
+        ],
+    )
+    order_ids = dict(
+        Order.objects.filter(number__in=[o.number for o in fresh]).values_list("number", "id")
+    )
+    lines = [
+        (
+            order_ids[order.number],
+            sku_ids.get(row.sku),
+            row.sku,
+            (row.description or row.sku)[:300],
+            abs(row.quantity),
+            row.unit_price,
+            Decimal(0),
+            line_totals[row.line],
+        )
+        for order in fresh
+        for row in order.rows
+    ]
+    _lines_insert(lines)
+    events_record_many(
+        NewEvent(
+            event_type="order.imported",
+            subject_type="order",
+            subject_id=order_ids[item.number],
+            customer_id=item.customer_id,
+            actor_id=getattr(actor, "pk", None),
+            payload={
+                "number": item.number,
+                "kind": item.kind,
+                "total": str(item.total),
+                "currency": item.currency,
+                "source": source,
+            },
+            occurred_at=now,
+        )
+        for item in new_orders
+    )
+    customer_stats_refresh(customer_ids=[c for c in customers.values() if c])
+    result.orders_created += len(new_orders)
+    result.lines_created += len(lines)
+
+
+_LINE_COLUMNS = (
+    "order_id",
+    "sku_id",
+    "sku_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount",
+    "line_total",
+)
+
+
+_ORDER_COLUMNS = (
+    "number",
+    "kind",
+    "customer_id",
+    "status_id",
+    "currency",
+    "subtotal",
+    "discount_total",
+    "shipping_total",
+    "total",
+    "placed_at",
+    "status_changed_at",
+    "delivered_at",
+    "ship_country",
+    "channel",
+    "source",
+    "external_ref",
+    "stock_state",
+    "note",
+    "created_at",
+)
+
+
+def _rows_insert(
+    model: type[Model], attnames: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    # Half a million rows: Django's bulk_create spends several times the
+    # database's own time preparing each field of each object, so rows go to
+    # executemany as tuples the driver adapts (Decimal, int, str; datetimes
+    # adapted by the caller).
+    column_of = {field.attname: field.column for field in model._meta.concrete_fields}
+    names = ", ".join(connection.ops.quote_name(column_of[name]) for name in attnames)
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(attnames))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
+
+
+def _lines_insert(lines: list[tuple[Any, ...]]) -> None:
+    _rows_insert(OrderLine, _LINE_COLUMNS, lines)
+
+
+def rejected_report(rejected: list[Rejected], path: Path) -> None:
+    """The rejected rows as CSV: line number, reason, then the row as it was in the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", "row"])
+        for item in rejected:
+            writer.writerow([item.line, item.reason, *item.raw])

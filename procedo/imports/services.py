@@ -1,0 +1,195 @@
+"""Import jobs: the file is stored first, then read by the worker (web upload) or the CLI."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import uuid
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.core.errors import DomainError, NotFound
+from procedo.core.selectors import business_get
+from procedo.events.services import event_record
+from procedo.imports import orders as order_import
+from procedo.imports.models import ImportJob, ImportKind, ImportState
+
+logger = logging.getLogger(__name__)
+
+# A running job whose heartbeat is older than this has lost its worker.
+STALE_AFTER = timedelta(minutes=5)
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _imports_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _clean(*, kind: str, source: str, currency: str, time_zone: str) -> tuple[str, str, str]:
+    if kind not in ImportKind.values:
+        raise DomainError(field="kind", message=_("Import orders or customers."))
+    source = source.strip().lower()
+    if not _SOURCE.match(source):
+        raise DomainError(
+            field="source",
+            message=_(
+                "A source is 1-40 latin letters, digits, - or _ (e.g. shopify, retail-2011)."
+            ),
+        )
+    currency = (currency or business_get().currency).strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise DomainError(field="currency", message=_("A currency is a three-letter ISO code."))
+    time_zone = time_zone.strip() or business_get().time_zone
+    if time_zone not in zoneinfo.available_timezones():
+        raise DomainError(
+            field="time_zone", message=_("%(tz)s is not a time zone.") % {"tz": time_zone}
+        )
+    return source, currency, time_zone
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    kind: str,
+    file_name: str,
+    content: IO[bytes],
+    source: str,
+    currency: str = "",
+    time_zone: str = "",
+    actor: Any = None,
+    in_worker: bool = True,
+) -> ImportJob:
+    """Store the file under var/media/imports; nothing is read yet.
+
+    `in_worker`: wake the worker after commit (web uploads); the CLI runs the
+    job itself. Either way the periodic tick takes up a job nobody ran.
+    """
+    source, currency, time_zone = _clean(
+        kind=kind, source=source, currency=currency, time_zone=time_zone
+    )
+    safe_name = re.sub(r"[^\w.\-]+", "_", Path(file_name).name)[-120:] or "import.csv"
+    stored = _imports_dir() / f"{uuid.uuid4().hex}-{safe_name}"
+    with stored.open("wb") as target:
+        shutil.copyfileobj(content, target, length=1024 * 1024)
+    job = ImportJob.objects.create(
+        kind=kind,
+        file_name=Path(file_name).name[:255],
+        stored_path=str(stored),
+        source=source,
+        currency=currency,
+        time_zone=time_zone,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    event_record(
+        event_type="import.queued",
+        subject=job,
+        actor=actor,
+        payload={"kind": kind, "file": job.file_name, "source": source},
+    )
+    if in_worker:
+        from procedo.imports.tasks import import_run
+
+        transaction.on_commit(lambda: import_run(job.pk))
+    return job
+
+
+def _claim(job_id: int) -> bool:
+    """Take the job for this process: queued, or running with a dead worker (compare-and-set)."""
+    now = timezone.now()
+    claimable = Q(state=ImportState.QUEUED) | Q(
+        state=ImportState.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    return (
+        ImportJob.objects.filter(claimable, pk=job_id).update(
+            state=ImportState.RUNNING, started_at=now, heartbeat_at=now
+        )
+        == 1
+    )
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run one job to its end. Safe to call twice or after a crash: batches skip what is in."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(field="job_id", message=_("No such import."))
+    if not _claim(job_id):
+        return ImportJob.objects.get(pk=job_id)
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(
+            rows_done=done, rows_total=total, heartbeat_at=timezone.now()
+        )
+
+    try:
+        if job.kind == ImportKind.ORDERS:
+            result = order_import.import_orders(
+                path=Path(job.stored_path),
+                source=job.source,
+                currency=job.currency,
+                zone=zoneinfo.ZoneInfo(job.time_zone),
+                actor=job.created_by,
+                progress=progress,
+            )
+        else:
+            raise DomainError(field="kind", message=_("This kind of import is not available yet."))
+    except DomainError as exc:
+        return _finish(job_id, state=ImportState.REFUSED, error=exc.message)
+    except Exception as exc:
+        logger.exception("import %s failed", job_id)
+        _finish(job_id, state=ImportState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    report = _imports_dir() / f"report-{job_id}.csv"
+    order_import.rejected_report(result.rejected, report)
+    return _finish(
+        job_id,
+        state=ImportState.DONE,
+        rows_total=result.rows_total,
+        rows_done=result.rows_total,
+        rows_rejected=len(result.rejected),
+        created_count=result.orders_created,
+        existing_count=result.orders_existing,
+        lines_count=result.lines_created,
+        report_path=str(report),
+    )
+
+
+@transaction.atomic
+def _finish(job_id: int, *, state: str, **fields: Any) -> ImportJob:
+    ImportJob.objects.filter(pk=job_id).update(state=state, finished_at=timezone.now(), **fields)
+    job = ImportJob.objects.get(pk=job_id)
+    event_record(
+        event_type=f"import.{state}",
+        subject=job,
+        actor=job.created_by,
+        payload={
+            "kind": job.kind,
+            "file": job.file_name,
+            "rows": job.rows_total,
+            "rejected": job.rows_rejected,
+            "created": job.created_count,
+            "existing": job.existing_count,
+            "error": job.error,
+        },
+    )
+    return job
+
+
+def import_jobs_claimable() -> list[int]:
+    """Jobs waiting for a worker, or abandoned by one: the periodic tick takes them up."""
+    stale = timezone.now() - STALE_AFTER
+    return list(
+        ImportJob.objects.filter(
+            Q(state=ImportState.QUEUED) | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
+        ).values_list("pk", flat=True)
+    )

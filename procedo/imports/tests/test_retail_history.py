@@ -1,0 +1,140 @@
+"""The real retail file (../shared/data/retail), imported whole, checked against the CSV."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Case, DecimalField, F, Sum, When
+from django.db.models.functions import TruncMonth
+
+from procedo.core.countries import country_code
+from procedo.core.services import business_update
+from procedo.customers.models import Customer
+from procedo.events.models import Event
+from procedo.imports.models import ImportJob
+from procedo.orders.models import Order, OrderKind, OrderLine
+
+RETAIL = (
+    Path(__file__).resolve().parents[3].parent
+    / "shared"
+    / "data"
+    / "retail"
+    / "online_retail.csv.gz"
+)
+LONDON = ZoneInfo("Europe/London")
+CENT = Decimal("0.01")
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not RETAIL.exists(), reason="../shared/data/retail is not beside the project"
+    ),
+]
+
+
+def _import() -> int:
+    with pytest.raises(SystemExit) as exited:
+        call_command(
+            "import",
+            "orders",
+            str(RETAIL),
+            "--source",
+            "retail",
+            "--currency",
+            "GBP",
+            "--timezone",
+            "Europe/London",
+        )
+    return int(exited.value.code or 0)
+
+
+def _rejected_lines(job: ImportJob) -> dict[int, str]:
+    with open(job.report_path, newline="", encoding="utf-8") as handle:
+        return {int(row["line"]): row["reason"] for row in csv.DictReader(handle)}
+
+
+def _expected_from_csv(rejected: set[int]) -> dict[tuple[str, str], Decimal]:
+    """Net revenue per (country, month) computed straight from the file, lines rounded to pence."""
+    invoices: dict[str, dict[str, object]] = {}
+    with gzip.open(RETAIL, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for line, row in enumerate(reader, start=2):
+            if line in rejected:
+                continue
+            amount = (Decimal(row["Quantity"]) * Decimal(row["UnitPrice"])).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
+            invoice = invoices.setdefault(
+                row["InvoiceNo"],
+                {"when": row["InvoiceDate"], "country": row["Country"], "amount": Decimal(0)},
+            )
+            invoice["when"] = min(str(invoice["when"]), row["InvoiceDate"])
+            invoice["amount"] = Decimal(str(invoice["amount"])) + amount
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for invoice in invoices.values():
+        key = (country_code(str(invoice["country"])), str(invoice["when"])[:7])
+        totals[key] += Decimal(str(invoice["amount"]))
+    return dict(totals)
+
+
+def test_the_whole_retail_file_imports_and_its_totals_match_the_csv() -> None:
+    business_update(name="Gift shop", time_zone="Europe/London", currency="GBP", actor_id=None)
+    assert _import() == 3  # some rows rejected, each with its reason
+
+    job = ImportJob.objects.get()
+    rejected = _rejected_lines(job)
+    assert job.rows_total == 541_909
+    assert len(rejected) == job.rows_rejected == 1_354
+    # What the data README calls stock write-offs, the two negative-price
+    # bad-debt adjustments, and zero-price rows of SKUs the file never describes.
+    assert sum("write-off" in r for r in rejected.values()) == 1_336
+    assert sum(r.startswith("negative unit price") for r in rejected.values()) == 2
+    assert sum(r.startswith("unknown SKU") for r in rejected.values()) == 16
+
+    assert Order.objects.count() == job.created_count == 24_546
+    assert Order.objects.filter(kind=OrderKind.RETURN).count() == 3_836
+    assert OrderLine.objects.count() == job.lines_count == 541_909 - 1_354
+    assert Customer.objects.count() == 4_372
+    assert Event.objects.filter(event_type="order.imported").count() == 24_546
+
+    signed = Case(
+        When(kind=OrderKind.RETURN, then=-F("total")),
+        default=F("total"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+    # SQLite adds decimals as floating point; a cent is far above that noise.
+    imported = {
+        (row["ship_country"], row["month"].strftime("%Y-%m")): row["net"].quantize(CENT)
+        for row in Order.objects.annotate(month=TruncMonth("placed_at", tzinfo=LONDON))
+        .values("ship_country", "month")
+        .annotate(net=Sum(signed))
+    }
+    assert imported == _expected_from_csv(set(rejected))
+
+    # A customer's figures come from their orders: sales counted, returns credited.
+    customer = Customer.objects.get(external_ref="retail:12347")
+    assert customer.orders_count == 7 and customer.lifetime_value == Decimal("4310.00")
+
+    # The same file again changes nothing and records nothing.
+    before = (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Customer.objects.count(),
+        Event.objects.exclude(event_type__startswith="import.").count(),
+    )
+    assert _import() == 3
+    second = ImportJob.objects.latest("id")
+    assert (second.created_count, second.existing_count) == (0, 24_546)
+    assert before == (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Customer.objects.count(),
+        Event.objects.exclude(event_type__startswith="import.").count(),
+    )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from procedo.imports import views
+
+app_name = "imports"
+urlpatterns = [
+    path("", views.import_list, name="list"),
+    path("<int:job_id>/", views.import_detail, name="detail"),
+    path("<int:job_id>/report.csv", views.import_report, name="report"),
+]
