@@ -171,3 +171,13 @@ def parse_datetime(value: str, *, field: str, zone: tzinfo) -> datetime:
     if parsed is None:
         raise RowError(_("%(field)s %(value)r is not a date") % {"field": field, "value": value})
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+
+
+def rejected_report(rejected: list[Rejected], path: Path) -> None:
+    """The rejected rows as CSV: line number, reason, then the row as it was in the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", "row"])
+        for item in rejected:
+            writer.writerow([item.line, item.reason, *item.raw])

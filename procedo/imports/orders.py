@@ -555,13 +555,3 @@ def _rows_insert(
 
 def _lines_insert(lines: list[tuple[Any, ...]]) -> None:
     _rows_insert(OrderLine, _LINE_COLUMNS, lines)
-
-
-def rejected_report(rejected: list[Rejected], path: Path) -> None:
-    """The rejected rows as CSV: line number, reason, then the row as it was in the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "reason", "row"])
-        for item in rejected:
-            writer.writerow([item.line, item.reason, *item.raw])

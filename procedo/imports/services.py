@@ -20,7 +20,9 @@ from django.utils.translation import gettext as _
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.selectors import business_get
 from procedo.events.services import event_record
+from procedo.imports import customers as customer_import
 from procedo.imports import orders as order_import
+from procedo.imports.csvfiles import rejected_report
 from procedo.imports.models import ImportJob, ImportKind, ImportState
 
 logger = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
 
     try:
         if job.kind == ImportKind.ORDERS:
-            result = order_import.import_orders(
+            orders = order_import.import_orders(
                 path=Path(job.stored_path),
                 source=job.source,
                 currency=job.currency,
@@ -141,8 +143,17 @@ def import_job_run(*, job_id: int) -> ImportJob:
                 actor=job.created_by,
                 progress=progress,
             )
+            rows_total, rejected = orders.rows_total, orders.rejected
+            counts = (orders.orders_created, orders.orders_existing, orders.lines_created)
         else:
-            raise DomainError(field="kind", message=_("This kind of import is not available yet."))
+            people = customer_import.import_customers(
+                path=Path(job.stored_path),
+                source=job.source,
+                actor=job.created_by,
+                progress=progress,
+            )
+            rows_total, rejected = people.rows_total, people.rejected
+            counts = (people.created, people.existing, 0)
     except DomainError as exc:
         return _finish(job_id, state=ImportState.REFUSED, error=exc.message)
     except Exception as exc:
@@ -150,16 +161,16 @@ def import_job_run(*, job_id: int) -> ImportJob:
         _finish(job_id, state=ImportState.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     report = _imports_dir() / f"report-{job_id}.csv"
-    order_import.rejected_report(result.rejected, report)
+    rejected_report(rejected, report)
     return _finish(
         job_id,
         state=ImportState.DONE,
-        rows_total=result.rows_total,
-        rows_done=result.rows_total,
-        rows_rejected=len(result.rejected),
-        created_count=result.orders_created,
-        existing_count=result.orders_existing,
-        lines_count=result.lines_created,
+        rows_total=rows_total,
+        rows_done=rows_total,
+        rows_rejected=len(rejected),
+        created_count=counts[0],
+        existing_count=counts[1],
+        lines_count=counts[2],
         report_path=str(report),
     )
 

@@ -149,3 +149,53 @@ def test_operators_cannot_import(make_user) -> None:
     client = Client()
     client.force_login(make_user("operator"))
     assert client.get(reverse("imports:list")).status_code == 403
+
+
+CUSTOMERS = (
+    "customer_ref,name,email,phone,country,city,address,postcode,tags,email_consent\n"
+    "c1,Олена Коваленко,Olena@Example.com,(067) 123-45-67,Україна,Київ,"
+    "вул. Хрещатик 1,01001,VIP;опт,так\n"
+    "c2,Taras Shevchuk,taras@example.com,+380 50 765 4321,UA,Львів,,,vip,no\n"
+    "c3,Bad Mail,not-mail,,UA,,,,,\n"  # line 4: bad email
+    "c4,Bad Phone,,12,UA,,,,,\n"  # line 5: bad phone
+    "c5,Twin,olena@example.com,,UA,,,,,\n"  # line 6: same email as line 2
+    "c6,Nowhere,n@example.com,,Atlantis,,,,,\n"  # line 7: unknown country
+    "c7,Maybe,m@example.com,,UA,,,,,maybe\n"  # line 8: bad consent
+    ",,,,,,,,,\n"  # blank row: skipped
+)
+
+
+def test_customers_import_sets_identities_consent_tags_and_rejects_bad_rows(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, CUSTOMERS, "customers.csv")
+    with pytest.raises(SystemExit) as exited:
+        call_command("import", "customers", str(path), "--source", "oldcrm")
+    assert exited.value.code == 3
+    job = ImportJob.objects.get()
+    assert (job.rows_total, job.created_count, job.rows_rejected) == (7, 2, 5)
+    report = _report(job)
+    assert set(report) == {4, 5, 6, 7, 8}
+    assert report[6] == "the same customer as line 2"
+    olena = Customer.objects.get(external_ref="oldcrm:c1")
+    assert (olena.first_name, olena.last_name, olena.country) == ("Олена", "Коваленко", "UA")
+    identities = dict(
+        Identity.objects.filter(customer=olena).values_list("value", "marketing_consent")
+    )
+    assert identities == {"olena@example.com": "granted", "+380671234567": "unknown"}
+    taras = Customer.objects.get(external_ref="oldcrm:c2")
+    from procedo.customers.models import CustomerTag, Tag
+
+    assert Tag.objects.count() == 2  # "VIP" and "vip" are one tag
+    assert CustomerTag.objects.filter(customer=taras).count() == 1
+    # Found by search right away, Cyrillic and any phone format included.
+    from procedo.customers.selectors import customer_list
+
+    assert [c.pk for c in customer_list(search="ОЛЕНА").items] == [olena.pk]
+    assert [c.pk for c in customer_list(search="0671234567").items] == [olena.pk]
+
+    with pytest.raises(SystemExit):
+        call_command("import", "customers", str(path), "--source", "oldcrm")
+    again = ImportJob.objects.latest("id")
+    assert (again.created_count, again.existing_count) == (0, 2)
+    assert Customer.objects.count() == 2

@@ -1,0 +1,336 @@
+"""Importing customers from a CSV file, set-based: a batch of rows is a handful of queries.
+
+A row whose external ref, email or phone is already known is "already present"
+and left as it is, so importing the same file twice changes nothing. A bad
+email, phone, country or consent value rejects its row, with line and reason;
+so does a second row of the file for the same email, phone or ref.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.core.countries import country_code
+from procedo.core.errors import DomainError
+from procedo.customers import normalise
+from procedo.customers.models import (
+    Address,
+    ConsentState,
+    Customer,
+    CustomerTag,
+    Identity,
+    IdentityKind,
+    Tag,
+)
+from procedo.customers.services import customer_search_reindex
+from procedo.events.services import NewEvent, events_record_many
+from procedo.imports.csvfiles import (
+    Column,
+    Rejected,
+    RowError,
+    cells_reader,
+    header_map,
+    open_text,
+    rows,
+)
+
+CUSTOMER_COLUMNS = (
+    Column("customer_ref", ("customerid", "customer_id", "id", "external_id")),
+    Column("first_name", ("firstname", "given_name")),
+    Column("last_name", ("lastname", "surname", "family_name")),
+    Column("name", ("full_name", "customer_name")),
+    Column("company", ("organisation", "organization")),
+    Column("email", ("e_mail", "mail")),
+    Column("phone", ("telephone", "mobile", "phone_number")),
+    Column("country", ()),
+    Column("city", ("town",)),
+    Column("address", ("address1", "street", "line1")),
+    Column("postcode", ("zip", "postal_code", "post_code")),
+    Column("region", ("state", "province", "oblast")),
+    Column("tags", ("tag", "labels")),
+    Column("email_consent", ("accepts_marketing", "newsletter")),
+    Column("sms_consent", ("accepts_sms",)),
+)
+_CELLS = tuple(column.name for column in CUSTOMER_COLUMNS)
+BATCH = 1000
+_CONSENT = {
+    "": ConsentState.UNKNOWN,
+    "unknown": ConsentState.UNKNOWN,
+    "yes": ConsentState.GRANTED,
+    "true": ConsentState.GRANTED,
+    "1": ConsentState.GRANTED,
+    "granted": ConsentState.GRANTED,
+    "так": ConsentState.GRANTED,
+    "no": ConsentState.DENIED,
+    "false": ConsentState.DENIED,
+    "0": ConsentState.DENIED,
+    "denied": ConsentState.DENIED,
+    "ні": ConsentState.DENIED,
+}
+
+
+@dataclass(frozen=True)
+class _Person:
+    line: int
+    raw: list[str]
+    ref: str | None
+    first_name: str
+    last_name: str
+    company: str
+    email: str
+    phone: normalise.Phone | None
+    country: str
+    city: str
+    address: str
+    postcode: str
+    region: str
+    tags: tuple[str, ...]
+    email_consent: str
+    sms_consent: str
+
+
+@dataclass
+class CustomerImportResult:
+    rows_total: int = 0
+    created: int = 0
+    existing: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _consent(value: str, name: str) -> str:
+    state = _CONSENT.get(value.casefold())
+    if state is None:
+        raise RowError(
+            _("%(field)s %(value)r: use yes, no or empty") % {"field": name, "value": value}
+        )
+    return state
+
+
+def _parse(line: int, raw: list[str], values: tuple[str, ...], source: str) -> _Person:
+    (
+        ref,
+        first,
+        last,
+        name,
+        company,
+        email,
+        phone,
+        country,
+        city,
+        address,
+        postcode,
+        region,
+        tags,
+        email_consent,
+        sms_consent,
+    ) = values
+    if name and not (first or last):
+        first, _sep, last = name.partition(" ")
+    if not (first or last or company or email or phone):
+        raise RowError(_("a customer needs a name, company, email or phone"))
+    try:
+        email = normalise.email_normalise(email) if email else ""
+        parsed_phone = normalise.phone_normalise(phone) if phone else None
+    except DomainError as exc:
+        raise RowError(exc.message) from None
+    code = country_code(country)
+    if country and not code:
+        raise RowError(_("country %(value)r is not a country") % {"value": country})
+    if address and not city:
+        raise RowError(_("an address needs a city"))
+    return _Person(
+        line=line,
+        raw=raw,
+        ref=f"{source}:{ref}" if ref else None,
+        first_name=first[:150],
+        last_name=last[:150],
+        company=company[:200],
+        email=email,
+        phone=parsed_phone,
+        country=code,
+        city=city[:100],
+        address=address[:200],
+        postcode=postcode[:20],
+        region=region[:100],
+        tags=tuple(
+            t
+            for t in (" ".join(part.split())[:60] for part in tags.replace(",", ";").split(";"))
+            if t
+        ),
+        email_consent=_consent(email_consent, "email_consent"),
+        sms_consent=_consent(sms_consent, "sms_consent"),
+    )
+
+
+def import_customers(
+    *,
+    path: Path,
+    source: str,
+    actor: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CustomerImportResult:
+    result = CustomerImportResult()
+    people: list[_Person] = []
+    seen: dict[str, int] = {}
+    with open_text(path) as handle:
+        reader = rows(handle)
+        try:
+            _first_line, header = next(reader)
+        except StopIteration:
+            raise DomainError(field="file", message=_("The file is empty.")) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                field="file", message=_("Not a UTF-8 CSV file (%(e)s).") % {"e": exc}
+            ) from None
+        read_cells = cells_reader(header_map(header, CUSTOMER_COLUMNS), _CELLS)
+        try:
+            for line, raw in reader:
+                if not "".join(raw).strip():
+                    continue
+                result.rows_total += 1
+                try:
+                    person = _parse(line, raw, read_cells(raw), source)
+                except RowError as exc:
+                    result.rejected.append(Rejected(line=line, reason=str(exc), raw=raw))
+                    continue
+                keys = [
+                    k for k in (person.ref, person.email, person.phone and person.phone.e164) if k
+                ]
+                twin = next((seen[k] for k in keys if k in seen), None)
+                if twin is not None:
+                    result.rejected.append(
+                        Rejected(
+                            line=line,
+                            reason=_("the same customer as line %(line)s") % {"line": twin},
+                            raw=raw,
+                        )
+                    )
+                    continue
+                seen.update((k, line) for k in keys)
+                people.append(person)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                field="file", message=_("The file cannot be read (%(e)s).") % {"e": exc}
+            ) from None
+    for start in range(0, len(people), BATCH):
+        _write(people[start : start + BATCH], source=source, actor=actor, result=result)
+        if progress:
+            progress(min(start + BATCH, len(people)), result.rows_total)
+    return result
+
+
+@transaction.atomic
+def _write(batch: list[_Person], *, source: str, actor: Any, result: CustomerImportResult) -> None:
+    refs = [p.ref for p in batch if p.ref]
+    values = [p.email for p in batch if p.email] + [p.phone.e164 for p in batch if p.phone]
+    known = set(
+        Customer.objects.filter(external_ref__in=refs).values_list("external_ref", flat=True)
+    )
+    known |= set(Identity.objects.filter(value__in=values).values_list("value", flat=True))
+    fresh = [
+        p
+        for p in batch
+        if not ({p.ref, p.email, p.phone.e164 if p.phone else None} - {None, ""}) & known
+    ]
+    result.existing += len(batch) - len(fresh)
+    if not fresh:
+        return
+    now = timezone.now()
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(
+                first_name=p.first_name,
+                last_name=p.last_name,
+                company=p.company,
+                country=p.country,
+                source=source,
+                external_ref=p.ref,
+                created_at=now,
+            )
+            for p in fresh
+        ]
+    )
+    pairs = list(zip(customers, fresh, strict=True))
+    Identity.objects.bulk_create(
+        [
+            Identity(
+                customer_id=c.pk,
+                kind=IdentityKind.EMAIL,
+                value=p.email,
+                marketing_consent=p.email_consent,
+                consent_source=source if p.email_consent != ConsentState.UNKNOWN else "",
+                consent_changed_at=now if p.email_consent != ConsentState.UNKNOWN else None,
+                created_at=now,
+            )
+            for c, p in pairs
+            if p.email
+        ]
+        + [
+            Identity(
+                customer_id=c.pk,
+                kind=IdentityKind.PHONE,
+                value=p.phone.e164,
+                phone_tail=p.phone.tail,
+                marketing_consent=p.sms_consent,
+                consent_source=source if p.sms_consent != ConsentState.UNKNOWN else "",
+                consent_changed_at=now if p.sms_consent != ConsentState.UNKNOWN else None,
+                created_at=now,
+            )
+            for c, p in pairs
+            if p.phone
+        ]
+    )
+    Address.objects.bulk_create(
+        [
+            Address(
+                customer_id=c.pk,
+                line1=p.address,
+                city=p.city,
+                region=p.region,
+                postcode=p.postcode,
+                country=p.country,
+                postcode_key=normalise.postcode_key(p.postcode),
+                place_key=normalise.place_key(p.city, p.address),
+                created_at=now,
+            )
+            for c, p in pairs
+            if p.address
+        ]
+    )
+    names = {normalise.text_key(tag): tag for _c, p in pairs for tag in p.tags}
+    if names:
+        Tag.objects.bulk_create(
+            [Tag(name=name, name_key=key) for key, name in names.items()], ignore_conflicts=True
+        )
+        tag_ids = dict(Tag.objects.filter(name_key__in=list(names)).values_list("name_key", "id"))
+        CustomerTag.objects.bulk_create(
+            [
+                CustomerTag(
+                    customer_id=c.pk, tag_id=tag_ids[normalise.text_key(tag)], created_at=now
+                )
+                for c, p in pairs
+                for tag in dict.fromkeys(p.tags)
+            ],
+            ignore_conflicts=True,
+        )
+    customer_search_reindex(customer_ids=[c.pk for c in customers])
+    events_record_many(
+        NewEvent(
+            event_type="customer.imported",
+            subject_type="customer",
+            subject_id=c.pk,
+            customer_id=c.pk,
+            actor_id=getattr(actor, "pk", None),
+            payload={"source": source, "line": p.line},
+        )
+        for c, p in pairs
+    )
+    result.created += len(fresh)
