@@ -20,12 +20,13 @@ def main() -> None:
     from django.db import connection
 
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # pages render as in production
     print(f"\n{args.label} ({connection.vendor}), {os.cpu_count()} cores, scale {args.scale}")
 
-    from bench import b0_events
+    from bench import b0_events, b4_import, b5_lists
 
     selected = {item.strip().upper() for item in args.only.split(",") if item.strip()}
-    for bench_id, module in [("B0", b0_events)]:
+    for bench_id, module in [("B0", b0_events), ("B4", b4_import), ("B5", b5_lists)]:
         if not selected or bench_id in selected:
             module.run(scale=args.scale)
 
