@@ -72,7 +72,10 @@ def keyset_page(
             op = "lt" if key.startswith("-") else "gt"
             step &= Q(**{f"{fields[i]}__{op}": values[i]})
             condition |= step
-        queryset = queryset.filter(condition)
+        # The redundant bound on the first key lets PostgreSQL start its index
+        # scan at the cursor instead of filtering every row before it.
+        first_op = "lte" if order[0].startswith("-") else "gte"
+        queryset = queryset.filter(**{f"{fields[0]}__{first_op}": values[0]}).filter(condition)
     rows = list(queryset.order_by(*order)[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
