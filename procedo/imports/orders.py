@@ -56,7 +56,16 @@ from procedo.imports.csvfiles import (
     parse_int,
     rows,
 )
-from procedo.orders.models import Order, OrderKind, OrderLine, OrderStatus, StatusCategory
+from procedo.orders.models import (
+    Order,
+    OrderKind,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    StatusCategory,
+)
 from procedo.orders.services import customer_stats_refresh
 
 ORDER_COLUMNS = (
@@ -440,6 +449,8 @@ def _write_batch(
                 placed_at=placed_at,
                 status_changed_at=placed_at,
                 delivered_at=placed_at if kind == OrderKind.SALE else None,
+                # History was paid when it was invoiced; a payment row says so.
+                paid_at=placed_at if kind == OrderKind.SALE and total > 0 else None,
                 ship_country=order.first.country,
                 channel="import",
                 source=source,
@@ -477,6 +488,23 @@ def _write_batch(
         for row in order.rows
     ]
     _lines_insert(lines)
+    _rows_insert(
+        Payment,
+        ("order_id", "method", "amount", "currency", "status", "paid_at", "created_at"),
+        [
+            (
+                order_ids[item.number],
+                PaymentMethod.OTHER,
+                item.total,
+                item.currency,
+                PaymentStatus.PAID,
+                adapt(item.paid_at),
+                adapt(now),
+            )
+            for item in new_orders
+            if item.paid_at is not None
+        ],
+    )
     events_record_many(
         NewEvent(
             event_type="order.imported",
@@ -525,6 +553,7 @@ _ORDER_COLUMNS = (
     "placed_at",
     "status_changed_at",
     "delivered_at",
+    "paid_at",
     "ship_country",
     "channel",
     "source",

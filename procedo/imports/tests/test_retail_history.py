@@ -19,7 +19,7 @@ from procedo.core.services import business_update
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.imports.models import ImportJob
-from procedo.orders.models import Order, OrderKind, OrderLine
+from procedo.orders.models import Order, OrderKind, OrderLine, Payment
 
 RETAIL = (
     Path(__file__).resolve().parents[3].parent
@@ -103,6 +103,10 @@ def test_the_whole_retail_file_imports_and_its_totals_match_the_csv() -> None:
     assert OrderLine.objects.count() == job.lines_count == 541_909 - 1_354
     assert Customer.objects.count() == 4_372
     assert Event.objects.filter(event_type="order.imported").count() == 24_546
+    # Invoiced history was paid: one payment per sale with money in it.
+    paid_sales = Order.objects.filter(kind=OrderKind.SALE, total__gt=0)
+    assert Payment.objects.filter(status="paid").count() == paid_sales.count()
+    assert not paid_sales.filter(paid_at__isnull=True).exists()
 
     signed = Case(
         When(kind=OrderKind.RETURN, then=-F("total")),
