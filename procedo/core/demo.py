@@ -11,6 +11,7 @@ from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core import services as core_services
+from procedo.core.demo_store import demo_commerce_load
 
 DEMO_OWNER = "owner"
 
@@ -74,4 +75,5 @@ def demo_store_load() -> DemoLogin | None:
         account_services.team_set_members(
             team_id=care.pk, member_ids=[staff["maksym"].pk, staff["iryna"].pk], actor=owner
         )
+        demo_commerce_load(owner=owner, staff=staff)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)
