@@ -14,6 +14,7 @@ from procedo.catalog.api import router as catalog_router
 from procedo.core.errors import DomainError
 from procedo.customers.api import router as customers_router
 from procedo.events.api import router as events_router
+from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 
 api = NinjaAPI(
@@ -57,3 +58,13 @@ api.add_router("/events", events_router)
 api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
+api.add_router("/messages", messaging_router)
+
+# SOPs, their runs and the tasks they hand out (procedo/sops, automation, work).
+from procedo.automation.api import router as runs_router  # noqa: E402
+from procedo.sops.api import router as sops_router  # noqa: E402
+from procedo.work.api import router as tasks_router  # noqa: E402
+
+api.add_router("/sops", sops_router)
+api.add_router("/runs", runs_router)
+api.add_router("/tasks", tasks_router)

@@ -15,6 +15,7 @@ from procedo.core.envconfig import (
     secret_key,
     var_dir,
 )
+from procedo.messaging.emailconfig import email_from_env, from_email_from_env, sms_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = var_dir(BASE_DIR)
@@ -42,6 +43,10 @@ INSTALLED_APPS = [
     "procedo.catalog",
     "procedo.orders",
     "procedo.imports",
+    "procedo.sops",
+    "procedo.automation",
+    "procedo.work",
+    "procedo.messaging",
 ]
 
 MIDDLEWARE = [
@@ -154,3 +159,10 @@ LOGGING = {
 EVENT_BATCH_SIZE = 500
 # Where a phone written without "+country" is from (ISO 3166 alpha-2).
 PROCEDO_PHONE_REGION = os.environ.get("PROCEDO_PHONE_REGION", "UA").upper()
+
+# Outbound email (procedo/messaging/emailconfig.py documents EMAIL_URL's forms).
+PROCEDO_EMAIL = email_from_env()
+DEFAULT_FROM_EMAIL = from_email_from_env()
+PROCEDO_SMS = sms_from_env()  # SMS_URL, e.g. twilio://SID:TOKEN@api.twilio.com/?from=%2B1…
+# Where links in messages (unsubscribe) point: this installation as people reach it.
+PROCEDO_BASE_URL = os.environ.get("PROCEDO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

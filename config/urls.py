@@ -9,6 +9,10 @@ urlpatterns = [
     path("customers/", include("procedo.customers.urls")),
     path("catalog/", include("procedo.catalog.urls")),
     path("orders/", include("procedo.orders.urls")),
+    path("sops/runs/", include("procedo.automation.urls")),
+    path("sops/", include("procedo.sops.urls")),
+    path("tasks/", include("procedo.work.urls")),
     path("imports/", include("procedo.imports.urls")),
+    path("messages/", include("procedo.messaging.urls")),
     path("api/", api.urls),
 ]

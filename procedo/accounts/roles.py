@@ -39,4 +39,29 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.MARKETER: frozenset(READ),
     Role.VIEWER: frozenset(READ),
 }
+# SOPs and tasks (procedo/sops, procedo/automation, procedo/work): everyone sees
+# them; owners and managers write, review and publish SOPs; operators and
+# support start runs by hand and work their tasks.
+_SOP_LEADS = {"sops.author", "sops.review", "sops.run", "tasks.work", "tasks.manage"}
+_SOP_EXTRA: dict[str, set[str]] = {
+    Role.OWNER: _SOP_LEADS,
+    Role.MANAGER: _SOP_LEADS,
+    Role.OPERATOR: {"sops.run", "tasks.work"},
+    Role.SUPPORT: {"sops.run", "tasks.work"},
+}
+ROLE_PERMISSIONS = {
+    role: permissions | {"sops.view", "tasks.view"} | _SOP_EXTRA.get(role, set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Messaging (procedo/messaging): everyone sees the message log; owners, managers
+# and marketers write message templates.
+_MESSAGING_EXTRA: dict[str, set[str]] = {
+    Role.OWNER: {"messaging.templates"},
+    Role.MANAGER: {"messaging.templates"},
+    Role.MARKETER: {"messaging.templates"},
+}
+ROLE_PERMISSIONS = {
+    role: permissions | {"messaging.view"} | _MESSAGING_EXTRA.get(role, set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

@@ -76,4 +76,7 @@ def demo_store_load() -> DemoLogin | None:
             team_id=care.pk, member_ids=[staff["maksym"].pk, staff["iryna"].pk], actor=owner
         )
         demo_commerce_load(owner=owner, staff=staff)
+        from procedo.sops.demo import demo_sops_load
+
+        demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)

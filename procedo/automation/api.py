@@ -1,0 +1,125 @@
+"""Runs in the REST API: a run with each step's state and timing, a subject's runs, cancelling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from procedo.accounts.permissions import permission_require
+from procedo.automation import selectors, services
+
+router = Router(tags=["runs"])
+
+
+class RunOut(Schema):
+    id: int
+    sop_id: int
+    revision_id: int
+    subject_type: str
+    subject_id: int
+    occurrence_key: str
+    trigger_key: str
+    trigger_kind: str
+    event_id: int | None
+    state: str
+    pilot: bool
+    current_step: str
+    started_by_id: int | None
+    parent_run_id: int | None
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RunPageOut(Schema):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class StepOut(Schema):
+    key: str
+    title: str
+    kind: str
+    reached: bool
+    iteration: int | None = None
+    state: str | None = None
+    outcome: str | None = None
+    attempts: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    due_at: datetime | None = None
+    task_id: int | None = None
+    message_id: int | None = None
+    error: str | None = None
+
+
+class RunDetailOut(RunOut):
+    steps: list[StepOut]
+
+
+class SubjectQuery(Schema):
+    subject_type: str
+    subject_id: int
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class CancelIn(Schema):
+    reason: str = ""
+
+
+def _auth(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _run_detail(run_id: int) -> dict[str, Any]:
+    card = selectors.run_card(run_id=run_id)
+    out = RunOut.from_orm(card.run).dict()
+    steps = []
+    for view in card.steps:
+        row = view.row
+        item: dict[str, Any] = {
+            "key": view.key,
+            "title": view.title,
+            "kind": view.kind,
+            "reached": row is not None,
+        }
+        if row is not None:
+            item.update(
+                iteration=row.iteration,
+                state=row.state,
+                outcome=row.outcome,
+                attempts=row.attempts,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                due_at=row.due_at,
+                task_id=row.task_id,
+                message_id=row.message_id,
+                error=row.error,
+            )
+        steps.append(item)
+    return {**out, "steps": steps}
+
+
+@router.get("", response=list[RunOut])
+def runs_of_subject(request: HttpRequest, filters: Query[SubjectQuery]) -> list[Any]:
+    """The SOP runs of one customer, order or other subject, newest first."""
+    permission_require(_auth(request), "sops.view")
+    return selectors.runs_of_subject(
+        subject_type=filters.subject_type, subject_id=filters.subject_id, limit=filters.limit
+    )
+
+
+@router.get("/{run_id}", response=RunDetailOut)
+def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")
+    return _run_detail(run_id)
+
+
+@router.post("/{run_id}/cancel", response=RunDetailOut)
+def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.run")
+    services.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
+    return _run_detail(run_id)

@@ -1,0 +1,696 @@
+"""Advancing runs: claim the due ones by lease, execute their steps, retry, and fail loudly.
+
+A worker claims due runs with one UPDATE (SKIP LOCKED on PostgreSQL) that
+sets `claimed_by` to its token and `claimed_until` to a lease. Every
+transaction that moves a run first re-proves the claim with a compare-and-set
+on that token, so a worker whose lease ran out (it stalled, another took over)
+rolls back instead of executing a step twice. Each side effect carries the key
+"run:<id>:step:<key>:<iteration>" (task, message, status change), the last
+guard. A webhook is called outside any transaction and is at-least-once: a
+worker killed mid-call calls again with the same Idempotency-Key header.
+
+A failed automatic step is retried with backoff; after the last attempt (or at
+once when retrying cannot help) the run fails and its SOP's owner gets a task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.template import Context
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.automation import live, matching, subjects
+from procedo.automation.models import (
+    ACTIVE_RUN_STATES,
+    Run,
+    RunState,
+    RunStep,
+    StepState,
+    TriggerKind,
+)
+from procedo.core.errors import DomainError
+from procedo.core.selectors import business_get
+from procedo.events.models import Event
+from procedo.events.services import event_record
+from procedo.sops.definitions import END, Definition
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=8))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+MAX_ITERATIONS = 10
+MAX_STEPS_PER_PASS = 50
+CONTINUE = "continue"
+
+
+class StepError(Exception):
+    """A step could not be done. `permanent`: retrying cannot help (a rule said no)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    step_id: int
+    url: str
+    body: bytes
+    key: str
+    timeout: int
+
+
+def step_key(run: Run, step: RunStep) -> str:
+    return f"run:{run.pk}:step:{step.step_key}:{step.iteration}"
+
+
+# ---------------------------------------------------------------- claiming
+
+
+def runs_claim(*, limit: int, now: datetime) -> tuple[str, list[int]]:
+    """Lease up to `limit` due runs to a new token; two workers never get the same run."""
+    token = uuid.uuid4().hex
+    table = connection.ops.quote_name(Run._meta.db_table)
+    # PostgreSQL: concurrent claimers skip each other's rows instead of queueing on them.
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"UPDATE {table} SET claimed_by = %s, claimed_until = %s WHERE id IN ("  # noqa: S608
+        f"SELECT id FROM {table} WHERE state IN (%s, %s) AND wake_at <= %s"
+        f" AND (claimed_until IS NULL OR claimed_until < %s) ORDER BY wake_at LIMIT %s{lock})"
+        " RETURNING id"
+    )
+    params = [
+        token,
+        adapt(now + LEASE),
+        RunState.RUNNING,
+        RunState.WAITING,
+        adapt(now),
+        adapt(now),
+        limit,
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = sorted(int(row[0]) for row in cursor.fetchall())
+    return token, ids
+
+
+def _hold(run_id: int, token: str, now: datetime) -> bool:
+    """Re-prove the claim inside the current transaction (and lock the row on PostgreSQL)."""
+    return bool(Run.objects.filter(pk=run_id, claimed_by=token).update(claimed_until=now + LEASE))
+
+
+def _release(run_id: int, token: str) -> None:
+    Run.objects.filter(pk=run_id, claimed_by=token).update(claimed_by="", claimed_until=None)
+
+
+def runs_advance(*, limit: int = 100, now: datetime | None = None) -> int:
+    """Claim due runs and move each as far as it goes now; returns how many were claimed."""
+    now = now or timezone.now()
+    token, ids = runs_claim(limit=limit, now=now)
+    for run_id in ids:
+        run_advance(run_id=run_id, token=token, now=now)
+    return len(ids)
+
+
+def runs_advance_all(*, now: datetime | None = None, max_rounds: int = 100) -> int:
+    """Advance until nothing is due (or `max_rounds` batches): the wake-up and the tick."""
+    total = 0
+    for _round in range(max_rounds):
+        claimed = runs_advance(now=now)
+        total += claimed
+        if not claimed:
+            break
+    return total
+
+
+def run_advance(*, run_id: int, token: str, now: datetime) -> None:
+    """Execute the run's steps until it waits, ends or fails. One run's error stays its own."""
+    try:
+        for _step in range(MAX_STEPS_PER_PASS):
+            try:
+                action = _advance_once(run_id, token, now)
+                if isinstance(action, WebhookCall):
+                    _webhook_call(action)
+                    action = _webhook_done(run_id, token, action, now)
+            except StepError as exc:
+                _step_failed(run_id, token, str(exc), permanent=exc.permanent, now=now)
+                break
+            except Exception as exc:
+                logger.exception("SOP run %s: step failed", run_id)
+                _step_failed(
+                    run_id, token, f"{type(exc).__name__}: {exc}", permanent=False, now=now
+                )
+                break
+            if action != CONTINUE:
+                break
+    finally:
+        _release(run_id, token)
+
+
+# ---------------------------------------------------------------- one step
+
+
+def _advance_once(run_id: int, token: str, now: datetime) -> Any:
+    with transaction.atomic():
+        if not _hold(run_id, token, now):
+            return None  # the lease ran out and another worker has the run
+        run = Run.objects.select_related("sop").get(pk=run_id)
+        if run.state not in ACTIVE_RUN_STATES:
+            return None
+        if not run.current_step:
+            _complete(run, now)
+            return None
+        definition = live.definition_of(run.revision_id)
+        spec = definition.step(run.current_step)
+        if spec is None:
+            raise StepError(
+                _("Step %(key)s is not in revision %(rev)s.")
+                % {"key": run.current_step, "rev": run.revision_id},
+                permanent=True,
+            )
+        step, _created = RunStep.objects.get_or_create(
+            run=run,
+            step_key=spec.key,
+            iteration=run.current_iteration,
+            defaults={"kind": spec.kind, "created_at": now},
+        )
+        if step.state in (StepState.DONE, StepState.SKIPPED):
+            run_move_after(run, step, outcome=step.outcome, now=now)
+            return CONTINUE
+        if step.state in (StepState.FAILED, StepState.CANCELLED):
+            return None
+        if step.state == StepState.WAITING:
+            return _on_wake(run, step, spec, now)
+        if step.next_attempt_at and step.next_attempt_at > now:
+            Run.objects.filter(pk=run.pk).update(wake_at=step.next_attempt_at)
+            return None
+        return _execute(run, step, spec, definition, now)
+
+
+def _finish(
+    step: RunStep,
+    now: datetime,
+    *,
+    outcome: str = "done",
+    state: str = StepState.DONE,
+    **extra: Any,
+) -> None:
+    RunStep.objects.filter(pk=step.pk).update(
+        state=state,
+        outcome=outcome,
+        finished_at=now,
+        started_at=step.started_at or now,
+        error="",
+        **extra,
+    )
+    step.state, step.outcome = state, outcome
+
+
+def _complete(run: Run, now: datetime) -> None:
+    Run.objects.filter(pk=run.pk, state__in=ACTIVE_RUN_STATES).update(
+        state=RunState.COMPLETED, current_step="", finished_at=now, wake_at=None
+    )
+
+
+def run_move_after(
+    run: Run, step: RunStep, *, outcome: str, now: datetime, target: str | None = None
+) -> None:
+    """Point the run at the step after `step` (or complete it); wake it now."""
+    definition = live.definition_of(run.revision_id)
+    if target is None:
+        spec = definition.step(step.step_key)
+        if spec is not None and spec.kind == "branch":
+            target = spec.then_step if outcome == "then" else spec.else_step
+        elif spec is not None and spec.kind == "wait" and outcome == "timeout" and spec.on_timeout:
+            target = spec.on_timeout
+        else:
+            target = definition.step_after(step.step_key)
+    if not target or target == END:
+        _complete(run, now)
+        return
+    iteration = RunStep.objects.filter(run_id=run.pk, step_key=target).count()
+    if iteration >= MAX_ITERATIONS:
+        run_fail(
+            run,
+            _("Step %(key)s came round %(n)s times; the SOP loops.")
+            % {"key": target, "n": MAX_ITERATIONS},
+            now=now,
+        )
+        return
+    Run.objects.filter(pk=run.pk, state__in=ACTIVE_RUN_STATES).update(
+        state=RunState.RUNNING, current_step=target, current_iteration=iteration, wake_at=now
+    )
+
+
+def _local_plus(now: datetime, minutes: int) -> datetime:
+    """`minutes` later on the business's wall clock, in UTC (a day is a day across DST)."""
+    zone = business_get().zone
+    return (now.astimezone(zone) + timedelta(minutes=minutes)).astimezone(UTC)
+
+
+def _execute(run: Run, step: RunStep, spec: Any, definition: Definition, now: datetime) -> Any:
+    kind = spec.kind
+    if kind in ("task", "checklist"):
+        return _task(run, step, spec, now)
+    if kind in ("email", "sms"):
+        return _message(run, step, spec, now)
+    if kind == "set_status":
+        return _set_status(run, step, spec, now)
+    if kind in ("add_tag", "remove_tag"):
+        return _tag(run, step, spec, now)
+    if kind == "webhook":
+        return _webhook_start(run, step, spec, now)
+    if kind == "wait":
+        return _wait_start(run, step, spec, now)
+    if kind == "branch":
+        subject = subjects.SUBJECTS[run.subject_type]
+        taken = matching.subject_matches(subject, spec.conditions, run.subject_id, now=now)
+        _finish(step, now, outcome="then" if taken else "else")
+        run_move_after(run, step, outcome=step.outcome, now=now)
+        return CONTINUE
+    if kind == "start_sop":
+        return _start_sop(run, step, spec, now)
+    raise StepError(_("Unknown step kind %(kind)s.") % {"kind": kind}, permanent=True)
+
+
+def _task(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    from procedo.automation.services import subject_customer_id
+    from procedo.work import services as work_services
+
+    assignee = spec.assignee
+    due = _local_plus(now, spec.due_in_minutes)
+    task = work_services.task_create(
+        title=spec.title,
+        instructions=spec.instructions,
+        checklist=spec.checklist,
+        subject_type=run.subject_type,
+        subject_id=run.subject_id,
+        customer_id=subject_customer_id(run.subject_type, run.subject_id),
+        run_id=run.pk,
+        run_step_id=step.pk,
+        assignee_user_id=run.sop.owner_id
+        if assignee.kind == "sop_owner"
+        else (assignee.user_id if assignee.kind == "user" else None),
+        assignee_team_id=assignee.team_id if assignee.kind == "team" else None,
+        assignee_role=assignee.role if assignee.kind == "role" else "",
+        due_at=due,
+        priority=spec.priority,
+        idempotency_key=step_key(run, step),
+    )
+    if not task.is_open:  # made earlier and closed since: the step is over
+        _finish(step, now, outcome=str(task.state), task_id=task.pk)
+        run_move_after(run, step, outcome=step.outcome, now=now)
+        return CONTINUE
+    RunStep.objects.filter(pk=step.pk).update(
+        state=StepState.WAITING,
+        task_id=task.pk,
+        due_at=due,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        error="",
+    )
+    Run.objects.filter(pk=run.pk).update(state=RunState.WAITING, wake_at=None)
+    return None
+
+
+def _customer_of(run: Run) -> Any:
+    from procedo.automation.services import subject_customer_id
+    from procedo.customers.models import Customer
+
+    customer_id = subject_customer_id(run.subject_type, run.subject_id)
+    if customer_id is None:
+        return None
+    return Customer.objects.filter(pk=customer_id).prefetch_related("identities").first()
+
+
+def template_context(run: Run, customer: Any) -> dict[str, Any]:
+    """Plain values only: a template reads them and can call nothing."""
+    context: dict[str, Any] = {
+        "sop": {"name": run.sop.name},
+        "business": {"name": business_get().name},
+        "customer": {},
+    }
+    if customer is not None:
+        context["customer"] = {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "name": str(customer),
+            "email": next(iter(customer.emails), ""),
+            "phone": next(iter(customer.phones), ""),
+        }
+    if run.subject_type == "order":
+        from procedo.orders.models import Order
+
+        order = Order.objects.select_related("status").filter(pk=run.subject_id).first()
+        if order is not None:
+            context["order"] = {
+                "number": order.number,
+                "total": order.total,
+                "currency": order.currency,
+                "status": order.status.label,
+                "placed_at": order.placed_at,
+                "delivered_at": order.delivered_at,
+            }
+    return context
+
+
+def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    from procedo.messaging import services as messaging_services
+    from procedo.sops.validation import TEMPLATE_ENGINE
+
+    customer = _customer_of(run)
+    recipients = (customer.emails if spec.kind == "email" else customer.phones) if customer else []
+    if not recipients:
+        if spec.if_no_recipient == "fail":
+            raise StepError(
+                _("The customer has no %(channel)s to write to.") % {"channel": spec.kind},
+                permanent=True,
+            )
+        _finish(step, now, outcome="no_recipient", state=StepState.SKIPPED)
+        run_move_after(run, step, outcome=step.outcome, now=now)
+        return CONTINUE
+    context = Context(template_context(run, customer), autoescape=False)
+    message = messaging_services.message_queue(
+        channel=spec.kind,
+        recipient=recipients[0],
+        customer_id=customer.pk,
+        subject=TEMPLATE_ENGINE.from_string(spec.subject).render(context).strip(),
+        body=TEMPLATE_ENGINE.from_string(spec.body).render(context),
+        template_key=spec.template_key,
+        source=f"sop_run:{run.pk}",
+        idempotency_key=step_key(run, step),
+    )
+    _finish(step, now, message_id=message.pk)
+    run_move_after(run, step, outcome="done", now=now)
+    return CONTINUE
+
+
+def _set_status(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    from procedo.orders import services as order_services
+    from procedo.orders.models import Order
+
+    current = Order.objects.filter(pk=run.subject_id).values_list("status_id", flat=True).first()
+    if current is None:
+        raise StepError(_("The order is gone."), permanent=True)
+    if current != spec.status:
+        try:
+            order_services.order_change_status(
+                order_id=run.subject_id,
+                to_status=spec.status,
+                actor=None,
+                idempotency_key=f"sop:{step_key(run, step)}",
+                note=spec.note or _("By SOP %(name)s") % {"name": run.sop.name},
+            )
+        except DomainError as exc:  # the pipeline said no: a retry cannot make it legal
+            raise StepError(exc.message, permanent=True) from None
+    _finish(step, now)
+    run_move_after(run, step, outcome="done", now=now)
+    return CONTINUE
+
+
+def _tag(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    from procedo.automation.services import subject_customer_id
+    from procedo.core.errors import NotFound
+    from procedo.customers import services as customer_services
+
+    customer_id = subject_customer_id(run.subject_type, run.subject_id)
+    if customer_id is None:
+        _finish(step, now, outcome="no_customer", state=StepState.SKIPPED)
+    else:
+        try:
+            if spec.kind == "add_tag":
+                customer_services.tag_add(customer_id=customer_id, name=spec.tag, actor=None)
+            else:
+                customer_services.tag_remove(customer_id=customer_id, name=spec.tag, actor=None)
+        except NotFound as exc:
+            if exc.field != "tag":  # removing a tag nobody has is done already
+                raise StepError(exc.message, permanent=True) from None
+        except DomainError as exc:
+            raise StepError(exc.message, permanent=True) from None
+        _finish(step, now)
+    run_move_after(run, step, outcome=step.outcome, now=now)
+    return CONTINUE
+
+
+def _webhook_start(run: Run, step: RunStep, spec: Any, now: datetime) -> WebhookCall:
+    RunStep.objects.filter(pk=step.pk).update(
+        state=StepState.RUNNING, attempts=F("attempts") + 1, started_at=step.started_at or now
+    )
+    body = {
+        "sop_id": run.sop_id,
+        "sop": run.sop.name,
+        "run_id": run.pk,
+        "step": step.step_key,
+        "subject_type": run.subject_type,
+        "subject_id": run.subject_id,
+        "at": now.isoformat(),
+    }
+    return WebhookCall(
+        step_id=step.pk,
+        url=spec.url,
+        body=json.dumps(body).encode(),
+        key=step_key(run, step),
+        timeout=spec.timeout_seconds,
+    )
+
+
+class _WebhookFailed(StepError):
+    pass
+
+
+def _webhook_call(call: WebhookCall) -> None:
+    request = urllib.request.Request(  # noqa: S310 (http and https only: validated when saved)
+        call.url,
+        data=call.body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": call.key,
+            "User-Agent": "Procedo",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=call.timeout) as response:  # noqa: S310
+            response.read(1024)
+    except urllib.error.HTTPError as exc:
+        # 4xx other than timeouts and rate limits: the receiver refuses what we send.
+        permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
+        raise _WebhookFailed(
+            _("The webhook answered %(code)s.") % {"code": exc.code}, permanent=permanent
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise _WebhookFailed(_("The webhook did not answer: %(e)s") % {"e": exc}) from None
+
+
+def _webhook_done(run_id: int, token: str, call: WebhookCall, now: datetime) -> Any:
+    with transaction.atomic():
+        if not _hold(run_id, token, now):
+            return None
+        step = RunStep.objects.select_related("run").filter(pk=call.step_id).first()
+        if step is None or step.state != StepState.RUNNING:
+            return None
+        _finish(step, now, outcome="delivered")
+        run_move_after(step.run, step, outcome="delivered", now=now)
+        return CONTINUE
+
+
+def _matching_event_since(run: Run, spec: Any, now: datetime) -> Event | None:
+    """An event the wait is for that happened since the run began (it may precede the wait)."""
+    since = Q(id__gt=run.event_id) if run.event_id else Q(occurred_at__gte=run.created_at)
+    events = list(
+        Event.objects.filter(
+            since,
+            subject_type=run.subject_type,
+            subject_id=run.subject_id,
+            event_type=spec.event_type,
+        ).order_by("id")[:50]
+    )
+    matched = matching.events_matching(
+        subjects.SUBJECTS[run.subject_type], spec.conditions, events, now=now
+    )
+    return matched[0] if matched else None
+
+
+def _wait_start(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    if spec.minutes:
+        until = now + timedelta(minutes=spec.minutes)
+        RunStep.objects.filter(pk=step.pk).update(
+            state=StepState.WAITING, due_at=until, started_at=now
+        )
+    else:
+        happened = _matching_event_since(run, spec, now)
+        if happened is not None:
+            _finish(step, now, outcome="event", event_id=happened.id)
+            run_move_after(run, step, outcome="event", now=now)
+            return CONTINUE
+        until = now + timedelta(minutes=spec.timeout_minutes)
+        RunStep.objects.filter(pk=step.pk).update(
+            state=StepState.WAITING, due_at=until, started_at=now, wait_event_type=spec.event_type
+        )
+    Run.objects.filter(pk=run.pk).update(state=RunState.WAITING, wake_at=until)
+    return None
+
+
+def _on_wake(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    if spec.kind != "wait":
+        # A person's step: the task's closing moves the run, not the clock.
+        Run.objects.filter(pk=run.pk).update(state=RunState.WAITING, wake_at=None)
+        return None
+    if step.outcome == "event":
+        _finish(step, now, outcome="event")
+        run_move_after(run, step, outcome="event", now=now)
+        return CONTINUE
+    if step.due_at and now >= step.due_at:
+        if spec.event_type:
+            # The consumer may not have read the event yet: the log decides, not the race.
+            happened = _matching_event_since(run, spec, now)
+            if happened is not None:
+                _finish(step, now, outcome="event", event_id=happened.id)
+                run_move_after(run, step, outcome="event", now=now)
+                return CONTINUE
+            _finish(step, now, outcome="timeout")
+            run_move_after(run, step, outcome="timeout", now=now)
+            return CONTINUE
+        _finish(step, now, outcome="elapsed")
+        run_move_after(run, step, outcome="elapsed", now=now)
+        return CONTINUE
+    Run.objects.filter(pk=run.pk).update(state=RunState.WAITING, wake_at=step.due_at)
+    return None
+
+
+def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    from procedo.automation.services import new_run_for, runs_insert, subject_customer_id
+
+    if run.depth + 1 > 5:
+        raise StepError(_("SOPs started each other too deep (5 levels)."), permanent=True)
+    target = next((sop for sop in live.live_sops() if sop.id == spec.sop_id), None)
+    if target is None:
+        raise StepError(
+            _("SOP %(id)s has no published revision to start.") % {"id": spec.sop_id},
+            permanent=True,
+        )
+    subject_id: int | None = run.subject_id
+    if target.subject_type != run.subject_type:
+        subject_id = subject_customer_id(run.subject_type, run.subject_id)
+    if subject_id is None:
+        _finish(step, now, outcome="no_customer", state=StepState.SKIPPED)
+    else:
+        revision = target.revision_for(subject_id, None)
+        if revision is None:
+            raise StepError(
+                _("SOP %(id)s has nothing to run.") % {"id": spec.sop_id}, permanent=True
+            )
+        runs_insert(
+            [
+                new_run_for(
+                    target,
+                    revision,
+                    subject_id=subject_id,
+                    occurrence_key=f"run:{run.pk}:{step.step_key}:{step.iteration}",
+                    trigger_key=step.step_key,
+                    trigger_kind=TriggerKind.START_SOP,
+                    parent_run_id=run.pk,
+                    depth=run.depth + 1,
+                )
+            ],
+            now=now,
+        )
+        _finish(step, now, outcome="started")
+    run_move_after(run, step, outcome=step.outcome, now=now)
+    return CONTINUE
+
+
+# ---------------------------------------------------------------- failing
+
+
+def _step_failed(run_id: int, token: str, message: str, *, permanent: bool, now: datetime) -> None:
+    """Count the attempt: retry later with backoff, or fail the run and tell its owner."""
+    with transaction.atomic():
+        if not _hold(run_id, token, now):
+            return
+        run = Run.objects.select_related("sop").get(pk=run_id)
+        if run.state not in ACTIVE_RUN_STATES or not run.current_step:
+            return
+        spec = live.definition_of(run.revision_id).step(run.current_step)
+        step, _created = RunStep.objects.get_or_create(
+            run=run,
+            step_key=run.current_step,
+            iteration=run.current_iteration,
+            defaults={"kind": spec.kind if spec else "", "created_at": now},
+        )
+        # A webhook counted its attempt when it began; the others count it here.
+        attempts = step.attempts if step.kind == "webhook" else step.attempts + 1
+        if permanent or attempts >= MAX_ATTEMPTS:
+            RunStep.objects.filter(pk=step.pk).update(
+                state=StepState.FAILED, attempts=attempts, error=message, finished_at=now
+            )
+            run_fail(
+                run,
+                _("Step “%(title)s” failed after %(n)s attempt(s): %(error)s")
+                % {"title": spec.title if spec else step.step_key, "n": attempts, "error": message},
+                now=now,
+            )
+            return
+        retry_at = now + BACKOFF[attempts - 1]
+        RunStep.objects.filter(pk=step.pk).update(
+            state=StepState.PENDING, attempts=attempts, error=message, next_attempt_at=retry_at
+        )
+        Run.objects.filter(pk=run.pk).update(state=RunState.RUNNING, wake_at=retry_at)
+
+
+def run_fail(run: Run, message: str, *, now: datetime) -> None:
+    """End the run as failed, cancel its open tasks, and give the SOP's owner a task about it."""
+    from procedo.automation.services import subject_customer_id
+    from procedo.work import services as work_services
+
+    changed = Run.objects.filter(pk=run.pk, state__in=ACTIVE_RUN_STATES).update(
+        state=RunState.FAILED, error=message, finished_at=now, wake_at=None
+    )
+    if not changed:
+        return
+    open_steps = list(
+        RunStep.objects.filter(
+            run_id=run.pk, state__in=(StepState.PENDING, StepState.RUNNING, StepState.WAITING)
+        ).values_list("id", flat=True)
+    )
+    RunStep.objects.filter(pk__in=open_steps).update(state=StepState.CANCELLED, finished_at=now)
+    work_services.tasks_cancel_for_run_steps(run_step_ids=open_steps, reason=message)
+    customer_id = subject_customer_id(run.subject_type, run.subject_id)
+    work_services.task_create(
+        title=_("SOP “%(sop)s” failed on %(subject)s %(id)s")
+        % {"sop": run.sop.name, "subject": run.subject_type, "id": run.subject_id},
+        instructions=message,
+        subject_type=run.subject_type,
+        subject_id=run.subject_id,
+        customer_id=customer_id,
+        run_id=run.pk,
+        assignee_user_id=run.sop.owner_id,
+        due_at=_local_plus(now, 24 * 60),
+        priority="high",
+        idempotency_key=f"run:{run.pk}:failed",
+    )
+    event_record(
+        event_type="sop_run.failed",
+        subject_type="sop_run",
+        subject_id=run.pk,
+        customer_id=customer_id,
+        payload={
+            "sop_id": run.sop_id,
+            "sop": run.sop.name,
+            "step": run.current_step,
+            "error": message,
+        },
+    )

@@ -1,0 +1,120 @@
+"""Reading runs: an SOP's runs (keyset pages), one run with its steps, a subject's runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from procedo.automation import live, subjects
+from procedo.automation.models import Run, RunStep
+from procedo.core.errors import NotFound
+from procedo.core.paging import Page, keyset_page
+
+
+def runs_of_sop(
+    *, sop_id: int, state: str = "", cursor: str | None = None, limit: int = 25
+) -> Page[Run]:
+    runs = Run.objects.filter(sop_id=sop_id).select_related("revision")
+    if state:
+        runs = runs.filter(state=state)
+    return keyset_page(runs, order=["-id"], cursor=cursor, limit=limit)
+
+
+def runs_of_subject(*, subject_type: str, subject_id: int, limit: int = 20) -> list[Run]:
+    return list(
+        Run.objects.filter(subject_type=subject_type, subject_id=subject_id)
+        .select_related("sop", "revision")
+        .order_by("-id")[:limit]
+    )
+
+
+def subject_url(subject_type: str, subject_id: int) -> str:
+    subject = subjects.SUBJECTS.get(subject_type)
+    if subject is None or not subject.url_name:
+        return ""
+    try:
+        return reverse(subject.url_name, args=[subject_id])
+    except NoReverseMatch:
+        return ""
+
+
+@dataclass(frozen=True)
+class StepView:
+    key: str
+    title: str
+    kind: str
+    row: RunStep | None  # None: not reached (yet)
+
+
+@dataclass(frozen=True)
+class RunCard:
+    run: Run
+    steps: list[StepView]
+    subject_url: str
+    tasks: dict[int, Any]
+
+
+def run_card(*, run_id: int) -> RunCard:
+    """The run and every step of its pinned revision, with the rows of the steps reached."""
+    from procedo.work.models import Task
+
+    run = Run.objects.select_related("sop", "revision", "started_by").filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(field="run_id", message=_("No run %(id)s.") % {"id": run_id})
+    definition = live.definition_of(run.revision_id)
+    rows = list(run.steps.order_by("id"))
+    reached = {row.step_key for row in rows}
+    views = [
+        StepView(key=row.step_key, title=_title(definition, row.step_key), kind=row.kind, row=row)
+        for row in rows
+    ]
+    views += [
+        StepView(key=step.key, title=step.title, kind=step.kind, row=None)
+        for step in definition.steps
+        if step.key not in reached
+    ]
+    tasks = {task.pk: task for task in Task.objects.filter(run_id=run.pk)}
+    return RunCard(
+        run=run,
+        steps=views,
+        subject_url=subject_url(run.subject_type, run.subject_id),
+        tasks=tasks,
+    )
+
+
+def _title(definition: Any, key: str) -> str:
+    step = definition.step(key)
+    return str(step.title) if step else key
+
+
+def manual_sops_choices(subject_type: str) -> list[tuple[int, str]]:
+    """SOPs a person may start on this kind of subject: live, with a manual trigger."""
+    return [
+        (sop.id, sop.name)
+        for sop in live.live_sops()
+        if sop.subject_type == subject_type
+        and any(
+            t.kind == "manual" for revision in sop.revisions for t in revision.definition.triggers
+        )
+    ]
+
+
+def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -> dict[str, Any]:
+    """What `automation/_subject_runs.html` shows on a subject's card: its runs, and a form
+    to start an SOP by hand (render it with the request, for the CSRF token)."""
+    from procedo.sops.forms import RunStartForm
+
+    sops = manual_sops_choices(subject_type)
+    start_form = (
+        RunStartForm(sops=sops, initial={"subject_type": subject_type, "subject_id": subject_id})
+        if sops
+        else None
+    )
+    return {
+        "runs": runs_of_subject(subject_type=subject_type, subject_id=subject_id),
+        "start_form": start_form,
+        "next_url": next_url,
+    }

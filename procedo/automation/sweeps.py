@@ -1,0 +1,285 @@
+"""Time-based triggers: one INSERT … SELECT per trigger, whatever the number of subjects.
+
+A date trigger ("30 days after delivered_at") is due for a subject once its
+date plus the offset, on the business's wall clock, has passed. The sweep
+inserts a run for every subject due within the trigger's catch-up window,
+with the occurrence "<trigger>@<epoch of the date>": a second sweep (the next
+minute, a second worker, a clock set back) finds each occurrence started and
+inserts nothing, and a sweep after days of downtime reaches every subject that
+fell due meanwhile, once. A schedule ("every Monday 09:00") starts the latest
+slot not started yet, at most `catch_up_days` old and never one from before
+the revision went live.
+
+Pilot and holdout groups are the same stable hash as for events (live.Bucket),
+computed in the SELECT; first steps are made by the executor as it reaches
+each run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from procedo.automation import live, matching, subjects
+from procedo.automation.models import Run, RunState, TriggerKind
+from procedo.core.selectors import business_get
+
+logger = logging.getLogger(__name__)
+
+
+class EpochText(models.Func):
+    """Whole seconds since 1970 of a timestamp, as text: the same key on SQLite and PostgreSQL."""
+
+    output_field = models.CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"strftime('%%s', {sql})", params
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(FLOOR(EXTRACT(EPOCH FROM {sql}))::bigint)::text", params
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp() // 1)
+
+
+_COLUMNS = (
+    "sop_id",
+    "revision_id",
+    "subject_type",
+    "subject_id",
+    "occurrence_key",
+    "trigger_key",
+    "trigger_kind",
+    "event_id",
+    "state",
+    "pilot",
+    "current_step",
+    "current_iteration",
+    "wake_at",
+    "claimed_by",
+    "claimed_until",
+    "started_by_id",
+    "parent_run_id",
+    "depth",
+    "error",
+    "created_at",
+    "finished_at",
+)
+
+
+def _share(sop: live.LiveSop, revision: live.LiveRevision) -> Q | None:
+    """Which subjects this revision runs for in a sweep: None all, else a Q on `_pilot`.
+
+    A time-based run has no person behind it, so a team's pilot gets none;
+    a percentage pilot gets its share and the published revision the rest.
+    """
+    pilot = sop.pilot
+    percent = pilot.pilot_percent if pilot is not None else None
+    if pilot is not None and revision.id == pilot.id:
+        return Q(_pilot__lt=percent) if percent else Q(pk__in=[])
+    return Q(_pilot__gte=percent) if percent else None
+
+
+def _insert_select(
+    *,
+    sop: live.LiveSop,
+    revision: live.LiveRevision,
+    trigger: Any,
+    queryset: models.QuerySet[Any],
+    occurrence: Any,
+    now: datetime,
+) -> int:
+    """INSERT INTO run SELECT … FROM the subjects ON CONFLICT DO NOTHING; returns rows inserted."""
+    share = _share(sop, revision)
+    if share is not None:
+        queryset = queryset.annotate(_pilot=live.Bucket(F("pk"), live.salt(sop.id, "pilot")))
+        queryset = queryset.filter(share)
+    first = revision.definition.first_step_key()
+    at = Value(now, output_field=models.DateTimeField())
+    # Typed NULLs: PostgreSQL reads an untyped NULL in a subquery as text.
+    nothing = Cast(Value(None), models.DateTimeField())
+    if sop.holdout_percent:
+        held = Q(_held__lt=sop.holdout_percent)
+        queryset = queryset.annotate(_held=live.Bucket(F("pk"), live.salt(sop.id, "holdout")))
+        state: Any = Case(
+            When(held, then=Value(RunState.HELD_OUT)), default=Value(RunState.RUNNING)
+        )
+        step: Any = Case(When(held, then=Value("")), default=Value(first))
+        wake: Any = Case(When(held, then=nothing), default=at)
+        finished: Any = Case(When(held, then=at), default=nothing)
+    else:
+        state, step, wake, finished = Value(RunState.RUNNING), Value(first), at, nothing
+    if not first:
+        state, step, wake, finished = Value(RunState.COMPLETED), Value(""), nothing, at
+    no_id = Cast(Value(None), models.BigIntegerField())
+    values = {
+        "c_sop": Value(sop.id),
+        "c_revision": Value(revision.id),
+        "c_subject_type": Value(sop.subject_type),
+        "c_subject": F("pk"),
+        "c_occurrence": occurrence,
+        "c_trigger_key": Value(trigger.key),
+        "c_trigger_kind": Value(trigger.kind),
+        "c_event": no_id,
+        "c_state": state,
+        "c_pilot": Value(revision.state == "pilot", output_field=models.BooleanField()),
+        "c_step": step,
+        "c_iteration": Value(0),
+        "c_wake": wake,
+        "c_claimed_by": Value(""),
+        "c_claimed_until": nothing,
+        "c_started_by": no_id,
+        "c_parent": no_id,
+        "c_depth": Value(0),
+        "c_error": Value(""),
+        "c_created": at,
+        "c_finished": finished,
+    }
+    select = queryset.order_by().annotate(**values).values(*values)
+    sql, params = select.query.sql_with_params()
+    quote = connection.ops.quote_name
+    # The subquery's columns are read by alias, whatever order the ORM put them in.
+    outer = ", ".join(f"src.{quote(alias)}" for alias in values)
+    statement = (
+        f"INSERT INTO {quote(Run._meta.db_table)} ({', '.join(_COLUMNS)})"  # noqa: S608
+        f" SELECT {outer} FROM ({sql}) AS src WHERE true ON CONFLICT DO NOTHING"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return max(cursor.rowcount, 0)
+
+
+def date_window(
+    *, now: datetime, zone: ZoneInfo, offset_days: int, catch_up_days: int
+) -> tuple[datetime, datetime]:
+    """(after, until] in UTC: dates whose `offset_days` later passed within the catch-up window.
+
+    Computed on the wall clock of `zone`: 30 days after 10:00 is 10:00, across DST.
+    """
+    local_now = now.astimezone(zone)
+    until = (local_now - timedelta(days=offset_days)).astimezone(UTC)
+    after = (local_now - timedelta(days=offset_days + catch_up_days)).astimezone(UTC)
+    return after, until
+
+
+def sweep_date(
+    sop: live.LiveSop, revision: live.LiveRevision, trigger: Any, *, now: datetime, zone: ZoneInfo
+) -> int:
+    subject = subjects.SUBJECTS[sop.subject_type]
+    spec = subject.fields[trigger.field]
+    after, until = date_window(
+        now=now, zone=zone, offset_days=trigger.offset_days, catch_up_days=trigger.catch_up_days
+    )
+    queryset = subject.queryset().filter(
+        **{f"{spec.lookup}__gt": after, f"{spec.lookup}__lte": until}
+    )
+    condition = matching.conditions_q(subject, trigger.conditions, now=now)
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    occurrence = Concat(Value(f"{trigger.key}@"), EpochText(F(spec.lookup)))
+    return _insert_select(
+        sop=sop,
+        revision=revision,
+        trigger=trigger,
+        queryset=queryset,
+        occurrence=occurrence,
+        now=now,
+    )
+
+
+def _slot_on(day: date, trigger: Any, zone: ZoneInfo) -> datetime | None:
+    if trigger.every == "week" and day.weekday() not in trigger.weekdays:
+        return None
+    if trigger.every == "month" and day.day != trigger.day_of_month:
+        return None
+    hour, minute = (int(part) for part in trigger.time.split(":"))
+    # A time the clock skips (spring forward) resolves to the hour after; one it
+    # repeats (fall back) to its first pass: either way one instant, one slot.
+    return datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(UTC)
+
+
+def latest_slot(
+    trigger: Any, *, now: datetime, zone: ZoneInfo, not_before: datetime | None
+) -> datetime | None:
+    """The latest slot at or before `now`, within the catch-up window and since `not_before`."""
+    today = now.astimezone(zone).date()
+    earliest = now - timedelta(days=trigger.catch_up_days)
+    if not_before is not None:
+        earliest = max(earliest, not_before)
+    for back in range(trigger.catch_up_days + 1):
+        slot = _slot_on(today - timedelta(days=back), trigger, zone)
+        if slot is not None and earliest <= slot <= now:
+            return slot
+    return None
+
+
+def sweep_schedule(
+    sop: live.LiveSop, revision: live.LiveRevision, trigger: Any, *, now: datetime, zone: ZoneInfo
+) -> int:
+    slot = latest_slot(trigger, now=now, zone=zone, not_before=revision.live_since)
+    if slot is None:
+        return 0
+    occurrence = f"{trigger.key}@{epoch(slot)}"
+    subject = subjects.SUBJECTS[sop.subject_type]
+    if subject.name == "business":
+        from procedo.automation.services import new_run_for, runs_insert
+
+        if sop.revision_for(1, None) is not revision:
+            return 0
+        with transaction.atomic():
+            return len(
+                runs_insert(
+                    [
+                        new_run_for(
+                            sop,
+                            revision,
+                            subject_id=1,
+                            occurrence_key=occurrence,
+                            trigger_key=trigger.key,
+                            trigger_kind=TriggerKind.SCHEDULE,
+                        )
+                    ],
+                    now=now,
+                )
+            )
+    queryset = subject.queryset()
+    condition = matching.conditions_q(subject, trigger.conditions, now=now)
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    return _insert_select(
+        sop=sop,
+        revision=revision,
+        trigger=trigger,
+        queryset=queryset,
+        occurrence=Value(occurrence),
+        now=now,
+    )
+
+
+def sweeps_run(*, now: datetime | None = None) -> int:
+    """Every date and schedule trigger of every live revision; returns runs started."""
+    now = now or timezone.now()
+    zone = business_get().zone
+    started = 0
+    for sop in live.live_sops():
+        for revision in sop.revisions:
+            for trigger in revision.definition.triggers:
+                try:
+                    if trigger.kind == "date":
+                        started += sweep_date(sop, revision, trigger, now=now, zone=zone)
+                    elif trigger.kind == "schedule":
+                        started += sweep_schedule(sop, revision, trigger, now=now, zone=zone)
+                except Exception:
+                    # One broken trigger must not hold back the others; the next tick retries.
+                    logger.exception("sweep of SOP %s trigger %s failed", sop.id, trigger.key)
+    return started

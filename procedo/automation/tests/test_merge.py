@@ -1,0 +1,59 @@
+"""Merging duplicate customers moves their SOP runs, tasks and messages to the survivor."""
+
+from __future__ import annotations
+
+import pytest
+
+from procedo.accounts.roles import Role
+from procedo.automation.models import Run
+from procedo.automation.services import run_start_manual
+from procedo.automation.tests.helpers import customer, person, sop_live, task_step
+from procedo.customers.services import customer_merge
+from procedo.messaging.models import Message
+from procedo.messaging.services import message_queue
+from procedo.work.models import Task
+from procedo.work.services import task_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_merge_moves_runs_tasks_and_messages_but_never_makes_a_run_twice() -> None:
+    operator = person(Role.OPERATOR)
+    sop, _rev = sop_live(
+        definition={"triggers": [{"kind": "manual", "key": "hand"}], "steps": [task_step()]},
+        subject_type="customer",
+        name="Call back",
+    )
+    survivor, duplicate = customer(), customer()
+    for who, key in ((survivor, "same"), (duplicate, "same"), (duplicate, "other")):
+        run_start_manual(
+            sop_id=sop.pk,
+            subject_type="customer",
+            subject_id=who.pk,
+            actor=operator,
+            idempotency_key=key,
+        )
+    task_create(
+        title="Call",
+        customer_id=duplicate.pk,
+        subject_type="customer",
+        subject_id=duplicate.pk,
+        assignee_role="operator",
+    )
+    message_queue(
+        channel="email",
+        recipient="a@example.com",
+        body="Hi",
+        customer_id=duplicate.pk,
+        idempotency_key="m1",
+    )
+
+    customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=operator)
+
+    keys = sorted(
+        Run.objects.filter(subject_id=survivor.pk).values_list("occurrence_key", flat=True)
+    )
+    assert keys == ["manual:other", "manual:same"]
+    assert Run.objects.filter(subject_id=duplicate.pk).count() == 1  # its twin stays
+    assert Task.objects.get().subject_id == survivor.pk
+    assert Message.objects.get().customer_id == survivor.pk

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from procedo.automation import views
+
+app_name = "automation"
+urlpatterns = [
+    path("start/", views.run_start_manual, name="start"),
+    path("of/<slug:subject_type>/<int:subject_id>/", views.subject_runs, name="subject"),
+    path("<int:run_id>/", views.run_detail, name="run"),
+    path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
+]

@@ -1,0 +1,83 @@
+"""Run pages: one run with each step's state and timing; cancelling; starting an SOP by hand."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from procedo.accounts.permissions import user_can
+from procedo.automation import selectors, services
+from procedo.core.decorators import requires
+from procedo.core.errors import DomainError, NotFound
+from procedo.sops.forms import RunCancelForm, RunStartForm
+
+
+@requires("sops.view")
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    try:
+        card = selectors.run_card(run_id=run_id)
+    except NotFound:
+        raise Http404 from None
+    context = {
+        "card": card,
+        "run": card.run,
+        "cancel_form": RunCancelForm(),
+        "can_cancel": user_can(request.user, "sops.run")
+        and card.run.state in ("running", "waiting"),
+    }
+    return render(request, "automation/run_detail.html", context)
+
+
+@require_POST
+@requires("sops.run")
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    form = RunCancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.run_cancel(run_id=run_id, actor=request.user, reason=reason)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The run is cancelled."))
+    return redirect("automation:run", run_id=run_id)
+
+
+@requires("sops.view")
+def subject_runs(request: HttpRequest, subject_type: str, subject_id: int) -> HttpResponse:
+    """A subject's runs and the SOPs a person may start on it (linked from any subject's card)."""
+    context = selectors.subject_runs_context(
+        subject_type=subject_type, subject_id=subject_id, next_url=request.path
+    )
+    context.update(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_url=selectors.subject_url(subject_type, subject_id),
+    )
+    return render(request, "automation/subject_runs.html", context)
+
+
+@require_POST
+@requires("sops.run")
+def run_start_manual(request: HttpRequest) -> HttpResponse:
+    """Start an SOP on a subject from its card; the form's token makes a double click one run."""
+    form = RunStartForm(
+        request.POST, sops=selectors.manual_sops_choices(request.POST.get("subject_type", ""))
+    )
+    if not form.is_valid():
+        messages.error(request, _("Choose an SOP to start."))
+        return redirect(request.POST.get("next") or "sops:list")
+    try:
+        run = services.run_start_manual(
+            sop_id=form.cleaned_data["sop_id"],
+            subject_type=form.cleaned_data["subject_type"],
+            subject_id=form.cleaned_data["subject_id"],
+            actor=request.user,
+            idempotency_key=f"ui:{form.cleaned_data['form_token']}",
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(request.POST.get("next") or "sops:list")
+    return redirect("automation:run", run_id=run.pk)

@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MessagingConfig(AppConfig):
+    name = "procedo.messaging"
+    label = "messaging"
+    verbose_name = _("Messaging")
+
+    def ready(self) -> None:
+        from procedo.core.navigation import NavEntry, nav_register
+        from procedo.customers.registry import (
+            CardSection,
+            card_section_register,
+            merge_participant_register,
+        )
+        from procedo.messaging import selectors, sending, unsubscribe
+        from procedo.messaging.services import messages_move_to_customer
+
+        merge_participant_register(messages_move_to_customer, name="messages")
+        nav_register(NavEntry("messaging:list", _("Messages"), "messaging.view", order=500))
+        card_section_register(
+            CardSection(
+                key="messages",
+                title=_("Messages"),
+                template="messaging/_customer_messages.html",
+                permission="messaging.view",
+                context=lambda customer_id: {
+                    "customer_messages": selectors.messages_of_customer(customer_id=customer_id)
+                },
+                order=300,
+            )
+        )
+        sending.header_hook_register(unsubscribe.unsubscribe_headers)
+        sending.prepare_hook_register(unsubscribe.marketing_gate)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from procedo.messaging.models import Channel, MessageKind, MessageState
+
+
+def _blank(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [("", _("any")), *choices]
+
+
+class MessageFilterForm(forms.Form):
+    customer = forms.IntegerField(label=_("customer #"), required=False, min_value=1)
+    state = forms.ChoiceField(
+        label=_("state"), required=False, choices=_blank(MessageState.choices)
+    )
+    channel = forms.ChoiceField(label=_("channel"), required=False, choices=_blank(Channel.choices))
+    kind = forms.ChoiceField(label=_("kind"), required=False, choices=_blank(MessageKind.choices))
+    source = forms.CharField(label=_("source"), required=False, max_length=80)
+
+
+class TemplateForm(forms.Form):
+    key = forms.SlugField(label=_("key"), max_length=80)
+    name = forms.CharField(label=_("name"), max_length=200)
+    channel = forms.ChoiceField(label=_("channel"), choices=Channel.choices)
+    kind = forms.ChoiceField(label=_("kind"), choices=MessageKind.choices)
+    subject = forms.CharField(label=_("subject"), max_length=300, required=False)
+    body_text = forms.CharField(label=_("text"), widget=forms.Textarea(attrs={"rows": 10}))
+    body_html = forms.CharField(
+        label=_("HTML (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    preview_customer = forms.IntegerField(label=_("preview for customer #"), required=False)
+    preview_order = forms.IntegerField(label=_("and order #id"), required=False)

@@ -1,0 +1,120 @@
+"""The outbound message ledger: one row per message, keyed so a retry never makes a second.
+
+A row moves queued → sending (under a lease) → sent / failed / unknown, or ends
+`suppressed`; `procedo.messaging.sending` is the only code that moves it after
+it is queued. See "Messaging" in docs/architecture.md for the guarantee.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class MessageKind(models.TextChoices):
+    TRANSACTIONAL = "transactional", _("Transactional")
+    MARKETING = "marketing", _("Marketing")
+
+
+class MessageState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    # The server may or may not have it: the connection died between DATA and its reply.
+    UNKNOWN = "unknown", _("Unknown")
+    SUPPRESSED = "suppressed", _("Suppressed")
+
+
+class Message(models.Model):
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    kind = models.CharField(
+        _("kind"), max_length=15, choices=MessageKind.choices, default=MessageKind.TRANSACTIONAL
+    )
+    recipient = models.CharField(_("to"), max_length=254)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    template_key = models.CharField(max_length=80, blank=True, default="")
+    from_email = models.CharField(_("from"), max_length=254, blank=True, default="")
+    subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
+    body = models.TextField(_("body"))
+    body_html = models.TextField(_("HTML body"), blank=True, default="")
+    # Generated once when queued: a re-send after `unknown` carries the same one,
+    # so the receiver (and the person) can tell it is the same message.
+    message_id = models.CharField(_("Message-ID"), max_length=250, blank=True, default="")
+    state = models.CharField(
+        _("state"), max_length=10, choices=MessageState.choices, default=MessageState.QUEUED
+    )
+    # Not before this time: a retry's backoff, quiet hours, a frequency cap.
+    deferred_until = models.DateTimeField(_("deferred until"), null=True, blank=True)
+    # The sender holding the row (`claim_token`) owns it until `claimed_until`.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # Set just before the message goes to the server: an expired lease with it set
+    # means the server may have the message (unknown); without it, it never left.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The server's last answer ("250 2.0.0 Ok", "550 5.1.1 No such user") or the error.
+    answer = models.TextField(_("server answer"), blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    # SMS: the provider's id for the message (Twilio's SM…), and what its delivery
+    # callbacks last said (queued, sent, delivered, undelivered, failed).
+    provider_ref = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    delivery_status = models.CharField(_("delivery status"), max_length=20, blank=True, default="")
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Where it came from, e.g. "sop_run:12" (shown in the message log).
+    source = models.CharField(max_length=80, blank=True, default="")
+    # "run:<id>:step:<key>:<iteration>" for an SOP step.
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        indexes = [
+            models.Index(fields=["customer_id", "id"], name="messaging_customer"),
+            # The sender's scans: due rows, and leases to recover. Terminal rows are most
+            # of the table and never scanned, so the index leaves them out.
+            models.Index(
+                fields=["state", "deferred_until"],
+                name="messaging_active",
+                condition=Q(state__in=["queued", "sending", "unknown"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient}"
+
+    @property
+    def is_marketing(self) -> bool:
+        return self.kind == MessageKind.MARKETING
+
+
+class Template(models.Model):
+    """A message a store owner writes once (Jinja2, sandboxed) and SOP steps and campaigns use."""
+
+    key = models.SlugField(_("key"), max_length=80, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    kind = models.CharField(
+        _("kind"), max_length=15, choices=MessageKind.choices, default=MessageKind.TRANSACTIONAL
+    )
+    subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("template")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,513 @@
+"""The email sender: claims due ledger rows and hands them to the SMTP server, in batches.
+
+Runs in the Huey worker only (`tasks.py`), never in a web request. Every state
+move is a compare-and-set UPDATE on (id, claim_token, state), so two senders at
+once never hold one row, and a sender that lost its lease cannot overwrite the
+row's fate. smtplib is used rather than Django's mail backend because the ledger
+needs the server's reply code for each phase (RCPT, the DATA reply) and must
+know whether DATA was in flight when a connection died; Django's backend hides
+both behind a count of sent messages. Django still builds the MIME message.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q, Subquery
+from django.utils import timezone
+
+from procedo.events.services import NewEvent, event_record, events_record_many, subject_ref
+from procedo.messaging.models import Channel, Message, MessageKind, MessageState
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+# A row claimed but not yet handed over is only ours this long; handing one over
+# renews it. Far above the SMTP timeout, so only a dead or frozen sender loses it.
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+CONNECT_RETRY = timedelta(seconds=30)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes after each transient failure, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent, queued (transient), failed (permanent), unknown
+    answer: str
+    provider_ref: str = ""
+
+
+class TransportDown(Exception):
+    """The server cannot be reached at all; nothing was handed over."""
+
+
+class Transport(Protocol):
+    def send(self, message: Message, payload: bytes) -> Outcome: ...
+    def close(self) -> None: ...
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+def _outcome_of_reply(code: int, text: bytes | str) -> Outcome:
+    answer = _reply(code, text)
+    if 200 <= code < 300:
+        return Outcome(MessageState.SENT, answer)
+    if 400 <= code < 500:
+        return Outcome(MessageState.QUEUED, answer)
+    return Outcome(MessageState.FAILED, answer)
+
+
+class SmtpTransport:
+    """One SMTP connection for a batch, reopened if the server closes it (421)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.conn: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        cfg = self.config
+        try:
+            conn: smtplib.SMTP
+            if cfg["ssl"]:
+                conn = smtplib.SMTP_SSL(
+                    cfg["host"],
+                    cfg["port"],
+                    timeout=cfg["timeout"],
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = smtplib.SMTP(cfg["host"], cfg["port"], timeout=cfg["timeout"])
+            conn.ehlo_or_helo_if_needed()
+            if cfg["starttls"]:
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+            if cfg["username"]:
+                conn.login(cfg["username"], cfg["password"])
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportDown(f"{type(exc).__name__}: {exc}") from exc
+        return conn
+
+    def send(self, message: Message, payload: bytes) -> Outcome:
+        if self.conn is None:
+            self.conn = self._open()
+        conn = self.conn
+        envelope_from = message.from_email.rsplit("<", 1)[-1].rstrip(">").strip()
+        try:
+            options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
+            code, text = conn.mail(envelope_from, options)
+            if code != 250:
+                self._reset()
+                return _outcome_of_reply(code, text)
+            code, text = conn.rcpt(message.recipient)
+            if code not in (250, 251):
+                self._reset()
+                return _outcome_of_reply(code, text)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Before DATA: the server has not got the message; try again later.
+            self._drop()
+            return Outcome(MessageState.QUEUED, f"{type(exc).__name__}: {exc}")
+        try:
+            code, text = conn.data(payload)
+        except (OSError, smtplib.SMTPException) as exc:
+            # DATA was in flight: the server may have accepted it before we lost it.
+            self._drop()
+            return Outcome(MessageState.UNKNOWN, f"{type(exc).__name__}: {exc}")
+        if code == 421:
+            self._drop()
+        return _outcome_of_reply(code, text)
+
+    def _reset(self) -> None:
+        try:
+            assert self.conn is not None
+            code, _ = self.conn.rset()
+            if code == 421:
+                self._drop()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                self.conn.quit()
+            self._drop()
+
+
+class ConsoleTransport:
+    def send(self, message: Message, payload: bytes) -> Outcome:
+        sys.stdout.write(payload.decode("utf-8", "replace") + "\n" + "-" * 72 + "\n")
+        sys.stdout.flush()
+        return Outcome(MessageState.SENT, "console")
+
+    def close(self) -> None:
+        pass
+
+
+def transport_from_settings() -> Transport:
+    config = settings.PROCEDO_EMAIL
+    if config["backend"] == "console":
+        return ConsoleTransport()
+    return SmtpTransport(config)
+
+
+def message_mime(message: Message) -> bytes:
+    """The bytes handed to the server: the same Message-ID on every attempt."""
+    headers = {"Message-ID": message.message_id}
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body,
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=[message.recipient],
+        headers=headers,
+    )
+    for hook in _header_hooks:
+        email.extra_headers.update(hook(message))
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    return email.message().as_bytes(linesep="\r\n")
+
+
+# Other parts of messaging (unsubscribe) add headers per message.
+_header_hooks: list[Callable[[Message], dict[str, str]]] = []
+
+
+def header_hook_register(hook: Callable[[Message], dict[str, str]]) -> None:
+    if hook not in _header_hooks:
+        _header_hooks.append(hook)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    unknown: int = 0
+    released: int = 0
+    recovered: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed + self.unknown
+
+
+def messages_recover(*, now: datetime) -> dict[str, int]:
+    """Leases of dead senders, and transactional mail whose fate is unknown.
+
+    A row claimed but never handed over goes back to the queue: the server never
+    saw it. A row handed over becomes `unknown`. Transactional mail in `unknown` is
+    queued again with its Message-ID (a receipt twice beats none); marketing mail
+    stays `unknown` (a promotion twice is spam).
+    """
+    expired = Q(state=MessageState.SENDING, claimed_until__lt=now)
+    released = Message.objects.filter(expired, handed_over_at__isnull=True).update(
+        state=MessageState.QUEUED, claim_token="", claimed_until=None
+    )
+    unknown = Message.objects.filter(expired, handed_over_at__isnull=False).update(
+        state=MessageState.UNKNOWN,
+        claim_token="",
+        claimed_until=None,
+        deferred_until=None,
+        reason="the sender stopped after handing it to the server",
+    )
+    resend = (
+        Message.objects.filter(
+            state=MessageState.UNKNOWN,
+            kind=MessageKind.TRANSACTIONAL,
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now))
+        .update(
+            state=MessageState.QUEUED,
+            handed_over_at=None,
+            reason="re-sent with the same Message-ID after an unknown outcome",
+        )
+    )
+    return {"released": released, "unknown": unknown, "resent": resend}
+
+
+def messages_claim(*, now: datetime, limit: int = BATCH_SIZE, channel: str = Channel.EMAIL):
+    """Compare-and-set claim of up to `limit` due rows; returns (token, rows)."""
+    token = uuid.uuid4().hex
+    due = (
+        Message.objects.filter(state=MessageState.QUEUED, channel=channel)
+        .filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now))
+        .order_by("id")
+        .values("pk")[:limit]
+    )
+    # `state=queued` is re-checked on the row itself: on PostgreSQL a second sender
+    # waiting on our row lock sees it `sending` after we commit and skips it.
+    Message.objects.filter(pk__in=Subquery(due), state=MessageState.QUEUED).update(
+        state=MessageState.SENDING, claim_token=token, claimed_until=now + LEASE
+    )
+    rows = list(
+        Message.objects.filter(claim_token=token, state=MessageState.SENDING).order_by("id")
+    )
+    return token, rows
+
+
+def _hand_over(message: Message, token: str, now: datetime) -> bool:
+    return (
+        Message.objects.filter(pk=message.pk, claim_token=token, state=MessageState.SENDING).update(
+            handed_over_at=now, claimed_until=now + LEASE, attempts=message.attempts + 1
+        )
+        == 1
+    )
+
+
+def _finish(
+    message: Message,
+    token: str,
+    outcome: Outcome,
+    now: datetime,
+    *,
+    hand_over_next: Message | None = None,
+) -> tuple[str, bool]:
+    """Store one outcome; with `hand_over_next`, hand the next row over in the same commit.
+
+    Returns (the state stored or "lost", whether the next row is ours to send).
+    One commit per message instead of two: the hand-over must still be durable
+    before the next message goes to the server, and it is.
+    """
+    attempts = message.attempts + 1
+    state = outcome.state
+    fields: dict[str, Any] = {
+        "answer": outcome.answer[:2000],
+        "provider_ref": outcome.provider_ref[:64] or message.provider_ref,
+        "claim_token": "",
+        "claimed_until": None,
+    }
+    if state == MessageState.QUEUED:
+        if attempts >= MAX_ATTEMPTS:
+            state = MessageState.FAILED
+            fields["reason"] = f"gave up after {attempts} attempts"
+        else:
+            fields.update(handed_over_at=None, deferred_until=now + backoff(attempts))
+    if state == MessageState.UNKNOWN:
+        # Transactional mail is re-sent after a pause (recovery); marketing stays here.
+        fields["deferred_until"] = now + backoff(attempts)
+    if state == MessageState.SENT:
+        fields["sent_at"] = now
+    fields["state"] = state
+    with transaction.atomic():
+        changed = Message.objects.filter(
+            pk=message.pk, claim_token=token, state=MessageState.SENDING
+        ).update(**fields)
+        if changed != 1:
+            # Our lease expired and another sender's recovery took the row: its fate
+            # is theirs now. Only a sender frozen for longer than LEASE gets here.
+            logger.warning("message %s: lease lost before its outcome was stored", message.pk)
+            state = "lost"
+        # `message.sent` is written per batch (`_sent_events`): an event per message
+        # would cost a commit-time wake-up per message, most of a campaign's time.
+        elif state not in (MessageState.QUEUED, MessageState.SENT):
+            event_record(
+                event_type=f"message.{state}",
+                subject=message,
+                customer_id=message.customer_id,
+                payload={"answer": fields["answer"][:200], "attempts": attempts},
+            )
+        next_ours = hand_over_next is not None and _hand_over(hand_over_next, token, now)
+    return state, next_ours
+
+
+def _release(rows: list[Message], token: str, *, now: datetime, answer: str) -> int:
+    return Message.objects.filter(
+        pk__in=[m.pk for m in rows], claim_token=token, state=MessageState.SENDING
+    ).update(
+        state=MessageState.QUEUED,
+        claim_token="",
+        claimed_until=None,
+        handed_over_at=None,
+        deferred_until=now + CONNECT_RETRY,
+        answer=answer[:2000],
+    )
+
+
+@contextmanager
+def _transport(factory: Callable[[], Transport]) -> Iterator[Transport]:
+    transport = factory()
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+Prepare = Callable[[Message, datetime], str | None]
+# Checks run on a claimed row before it is sent (consent, quiet hours); a hook that
+# moves the row itself returns its new state and the row is skipped.
+_prepare_hooks: list[Prepare] = []
+
+
+def prepare_hook_register(hook: Prepare) -> None:
+    if hook not in _prepare_hooks:
+        _prepare_hooks.append(hook)
+
+
+def _sms_transport() -> Transport:
+    from procedo.messaging.sms import SmsTransport, provider_from_settings
+
+    provider = provider_from_settings()
+    if provider is None:
+        raise TransportDown("no SMS provider configured (SMS_URL)")
+    return SmsTransport(provider)
+
+
+def messages_send_batch(
+    *,
+    now: datetime | None = None,
+    limit: int = BATCH_SIZE,
+    channel: str = Channel.EMAIL,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> SendReport:
+    """Recover leases, claim one batch of due messages of a channel and send them.
+
+    Email goes over one SMTP connection per batch; SMS one provider request each.
+    """
+    now = now or timezone.now()
+    report = SendReport(recovered=messages_recover(now=now))
+    if channel == Channel.SMS and transport_factory is None:
+        from procedo.messaging.sms import provider_from_settings
+
+        if provider_from_settings() is None:
+            return report  # SMS waits queued until a provider is configured
+    token, rows = messages_claim(now=now, limit=limit, channel=channel)
+    if not rows:
+        return report
+    default_factory = transport_from_settings if channel == Channel.EMAIL else _sms_transport
+    sent: list[Message] = []
+    try:
+        _send_rows(rows, token, channel, now, report, sent, transport_factory or default_factory)
+    finally:
+        _sent_events(sent, now)
+    return report
+
+
+def _sent_events(sent: list[Message], now: datetime) -> None:
+    """One `message.sent` event per message, written once per batch.
+
+    The ledger row is the record of sending; a sender killed mid-batch leaves its
+    rows `sent` without these events (the timeline misses them, nothing resends).
+    """
+    if not sent:
+        return
+    with transaction.atomic():
+        events_record_many(
+            NewEvent(
+                event_type="message.sent",
+                subject_type=subject_ref(message)[0],
+                subject_id=message.pk,
+                customer_id=message.customer_id,
+                payload={"channel": message.channel, "kind": message.kind},
+                occurred_at=now,
+            )
+            for message in sent
+        )
+
+
+def _send_rows(
+    rows: list[Message],
+    token: str,
+    channel: str,
+    now: datetime,
+    report: SendReport,
+    sent: list[Message],
+    factory: Callable[[], Transport],
+) -> None:
+    ready: list[tuple[Message, bytes]] = []
+    for message in rows:
+        if any(hook(message, now) for hook in _prepare_hooks):
+            continue  # the hook moved the row (suppressed, deferred)
+        try:
+            payload = message_mime(message) if channel == Channel.EMAIL else b""
+        except Exception as exc:  # a message that cannot be built will never send
+            _finish(message, token, Outcome(MessageState.FAILED, f"cannot build: {exc}"), now)
+            report.failed += 1
+            continue
+        ready.append((message, payload))
+    if not ready:
+        return
+    ours = _hand_over(ready[0][0], token, now)
+    with _transport(factory) as transport:
+        for index, (message, payload) in enumerate(ready):
+            following = ready[index + 1][0] if index + 1 < len(ready) else None
+            if not ours:
+                ours = following is not None and _hand_over(following, token, now)
+                continue
+            try:
+                outcome = transport.send(message, payload)
+            except TransportDown as exc:
+                # Nothing reached the server: this row and the rest wait, uncounted.
+                Message.objects.filter(pk=message.pk, claim_token=token).update(
+                    attempts=message.attempts
+                )
+                rest = [m for m, _ in ready[index:]]
+                report.released += _release(rest, token, now=now, answer=str(exc))
+                return
+            state, ours = _finish(message, token, outcome, now, hand_over_next=following)
+            if state == MessageState.SENT:
+                report.sent += 1
+                sent.append(message)
+            elif state == MessageState.QUEUED:
+                report.retrying += 1
+            elif state == MessageState.FAILED:
+                report.failed += 1
+            elif state == MessageState.UNKNOWN:
+                report.unknown += 1
+
+
+def messages_send_due(
+    *,
+    now: datetime | None = None,
+    budget: timedelta = timedelta(seconds=50),
+    transport_factory: Callable[[], Transport] | None = None,
+    channels: tuple[str, ...] = (Channel.EMAIL, Channel.SMS),
+) -> SendReport:
+    """Per channel, batches until nothing is due or the time budget is spent."""
+    total = SendReport()
+    for channel in channels:
+        _send_channel(total, channel, now, budget, transport_factory)
+    return total
+
+
+def _send_channel(
+    total: SendReport,
+    channel: str,
+    now: datetime | None,
+    budget: timedelta,
+    transport_factory: Callable[[], Transport] | None,
+) -> None:
+    started = timezone.now()
+    while True:
+        report = messages_send_batch(now=now, channel=channel, transport_factory=transport_factory)
+        for name in ("sent", "retrying", "failed", "unknown", "released"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for key, value in report.recovered.items():
+            total.recovered[key] = total.recovered.get(key, 0) + value
+        if report.handled == 0 or report.released or timezone.now() - started > budget:
+            return

@@ -1,0 +1,223 @@
+"""The sender against a real SMTP server on loopback: never a double send, nothing lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from procedo.customers import services as customer_services
+from procedo.events.models import Event
+from procedo.messaging import sending, services, unsubscribe
+from procedo.messaging.models import Message, MessageKind, MessageState
+from procedo.messaging.services import message_queue
+from procedo.messaging.tests.conftest import SmtpServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_quiet_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    # These tests are about SMTP; quiet hours would defer marketing mail at night.
+    monkeypatch.setattr(unsubscribe, "QUIET_START", unsubscribe.QUIET_END)
+
+
+def queue(n: int = 1, *, kind: str = MessageKind.TRANSACTIONAL, prefix: str = "k") -> list[Message]:
+    messages = []
+    for i in range(n):
+        recipient = f"buyer{i}@example.com" if prefix == "k" else f"{prefix}{i}@example.com"
+        customer_id = None
+        if kind == MessageKind.MARKETING:
+            customer_id = customer_services.customer_create(
+                first_name="Тарас", emails=[recipient], email_consent="granted"
+            ).pk
+        messages.append(
+            message_queue(
+                channel="email",
+                recipient=recipient,
+                subject=f"Замовлення №{i}",
+                body=f"Дякуємо за покупку, Тарасе! #{i}",
+                idempotency_key=f"{prefix}:{i}",
+                kind=kind,
+                customer_id=customer_id,
+            )
+        )
+    return messages
+
+
+def states() -> list[str]:
+    return list(Message.objects.order_by("id").values_list("state", flat=True))
+
+
+def test_sends_over_smtp_with_the_stored_message_id_and_answer(smtp: SmtpServer) -> None:
+    [message] = queue()
+    report = sending.messages_send_due()
+    assert report.sent == 1
+    message.refresh_from_db()
+    assert message.state == MessageState.SENT and message.attempts == 1
+    assert message.answer.startswith("250")
+    [got] = smtp.recorder.received
+    assert got["Message-ID"] == message.message_id
+    assert got["To"] == "buyer0@example.com"
+    assert got["Subject"] == "Замовлення №0"
+    assert got.get_content().strip() == "Дякуємо за покупку, Тарасе! #0"
+    assert Event.objects.filter(event_type="message.sent", subject_id=message.pk).count() == 1
+
+
+def test_the_same_key_twice_is_one_message_sent_once(smtp: SmtpServer) -> None:
+    queue(1)
+    queue(1)
+    sending.messages_send_due()
+    sending.messages_send_due()
+    assert Message.objects.count() == 1
+    assert len(smtp.recorder.received) == 1
+
+
+def test_server_down_messages_wait_queued_and_go_when_it_returns(smtp_port: int) -> None:
+    queue(3)
+    report = sending.messages_send_due()
+    assert report.released == 3 and states() == ["queued"] * 3
+    assert Message.objects.filter(attempts=0, answer__contains="Connection").count() == 3
+    server = SmtpServer(smtp_port)
+    server.start()
+    try:
+        # Still deferred (connection retry): nothing goes before its time ...
+        assert sending.messages_send_due().sent == 0
+        later = timezone.now() + sending.CONNECT_RETRY + timedelta(seconds=1)
+        assert sending.messages_send_due(now=later).sent == 3
+    finally:
+        server.stop()
+    assert states() == ["sent"] * 3 and len(server.recorder.received) == 3
+
+
+def test_a_451_is_retried_later_with_the_same_message_id(smtp: SmtpServer) -> None:
+    [message] = queue()
+    smtp.recorder.script = lambda msg: "451 4.3.0 Try again later"
+    sending.messages_send_due()
+    message.refresh_from_db()
+    assert message.state == MessageState.QUEUED and message.attempts == 1
+    assert message.answer.startswith("451") and message.deferred_until is not None
+    smtp.recorder.script = lambda msg: None
+    assert sending.messages_send_due().sent == 0  # backing off
+    sending.messages_send_due(now=message.deferred_until + timedelta(seconds=1))
+    message.refresh_from_db()
+    assert message.state == MessageState.SENT and message.attempts == 2
+    assert smtp.recorder.message_ids() == [message.message_id]
+
+
+def test_a_550_fails_with_the_answer_stored(smtp: SmtpServer) -> None:
+    first, second = queue(2)
+    smtp.recorder.rcpt_reply = lambda a: "550 5.1.1 No such user" if a == first.recipient else None
+    report = sending.messages_send_due()
+    assert (report.failed, report.sent) == (1, 1)
+    first.refresh_from_db()
+    assert first.state == MessageState.FAILED and first.answer == "550 5.1.1 No such user"
+    # The connection stays usable after a refused recipient: the next one went out.
+    assert smtp.recorder.message_ids() == [second.message_id]
+
+
+def test_a_drop_after_data_is_unknown_then_transactional_resent_marketing_not(
+    smtp: SmtpServer,
+) -> None:
+    [receipt] = queue(kind=MessageKind.TRANSACTIONAL, prefix="t")
+    [promo] = queue(kind=MessageKind.MARKETING, prefix="m")
+    smtp.recorder.script = lambda msg: "drop"
+    report = sending.messages_send_due()
+    assert report.unknown == 2
+    smtp.recorder.script = lambda msg: None
+    assert sending.messages_send_due().sent == 0  # not at once: after a pause
+    sending.messages_send_due(now=timezone.now() + timedelta(minutes=2))
+    receipt.refresh_from_db()
+    promo.refresh_from_db()
+    assert receipt.state == MessageState.SENT and promo.state == MessageState.UNKNOWN
+    # The server got the receipt twice under one Message-ID (the receiver can dedupe),
+    # the promotion once.
+    assert sorted(smtp.recorder.message_ids()) == sorted(
+        [receipt.message_id, receipt.message_id, promo.message_id]
+    )
+
+
+def test_a_row_stuck_sending_past_its_lease(smtp: SmtpServer) -> None:
+    """A sender killed after handing messages over: transactional re-sent, marketing not."""
+    [receipt] = queue(kind=MessageKind.TRANSACTIONAL, prefix="t")
+    [promo] = queue(kind=MessageKind.MARKETING, prefix="m")
+    [never] = queue(kind=MessageKind.MARKETING, prefix="n")
+    past = timezone.now() - timedelta(seconds=1)
+    Message.objects.exclude(pk=never.pk).update(
+        state=MessageState.SENDING,
+        claim_token="dead",
+        claimed_until=past,
+        handed_over_at=past,
+        attempts=1,
+    )
+    # Claimed by the dead sender but never handed over: it never left, so it is sent.
+    Message.objects.filter(pk=never.pk).update(
+        state=MessageState.SENDING, claim_token="dead", claimed_until=past
+    )
+    report = sending.messages_send_due()
+    assert report.recovered == {"released": 1, "unknown": 2, "resent": 1}
+    for m in (receipt, promo, never):
+        m.refresh_from_db()
+    assert (receipt.state, promo.state, never.state) == ("sent", "unknown", "sent")
+    assert sorted(smtp.recorder.message_ids()) == sorted([receipt.message_id, never.message_id])
+
+
+def test_a_live_lease_is_left_alone(smtp: SmtpServer) -> None:
+    [message] = queue()
+    Message.objects.update(
+        state=MessageState.SENDING,
+        claim_token="alive",
+        claimed_until=timezone.now() + timedelta(minutes=1),
+        handed_over_at=timezone.now(),
+    )
+    sending.messages_send_due()
+    message.refresh_from_db()
+    assert message.state == MessageState.SENDING and smtp.recorder.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_send_each_row_once(smtp: SmtpServer) -> None:
+    queue(120)
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def sender() -> None:
+        try:
+            start.wait()
+            for _ in range(6):
+                sending.messages_send_batch(limit=10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    ids = smtp.recorder.message_ids()
+    assert len(ids) == len(set(ids)) == 120
+    assert states() == ["sent"] * 120
+
+
+def test_queue_wakes_the_worker_once_per_transaction_on_commit(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    woken: list[int] = []
+    monkeypatch.setattr(services, "_wake_sender", lambda: woken.append(1))
+    settings.HUEY = {**settings.HUEY, "immediate": False}
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        queue(3)
+    assert woken == [1]
+    assert len(callbacks) == 2  # ours and the event log's, not one per message
+    # With an eager Huey the task would run inside the caller: it is left to the tick.
+    settings.HUEY = {**settings.HUEY, "immediate": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        queue(1, prefix="x")
+    assert woken == [1]

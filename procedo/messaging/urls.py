@@ -1,0 +1,16 @@
+from django.urls import path
+
+from procedo.messaging import views
+
+app_name = "messaging"
+
+urlpatterns = [
+    path("", views.messages_list, name="list"),
+    path("<int:message_id>/", views.message_detail, name="detail"),
+    path("templates/", views.templates_list, name="templates"),
+    path("templates/new/", views.template_save, name="template-new"),
+    path("templates/<int:template_id>/", views.template_save, name="template-edit"),
+    path("templates/preview/", views.template_preview, name="template-preview"),
+    path("sms/status/", views.sms_status_apply, name="sms-status"),
+    path("unsubscribe/<str:token>/", views.unsubscribe_apply, name="unsubscribe"),
+]

@@ -1,0 +1,161 @@
+"""Messaging pages (thin: services and selectors do the work)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from procedo.core.decorators import requires
+from procedo.core.errors import DomainError
+from procedo.messaging import selectors, services, sms, unsubscribe
+from procedo.messaging.forms import MessageFilterForm, TemplateForm
+from procedo.messaging.sending import message_mime
+
+
+@requires("messaging.view")
+def messages_list(request: HttpRequest) -> HttpResponse:
+    form = MessageFilterForm(request.GET or None)
+    filters = selectors.MessageFilters()
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.MessageFilters(
+            customer_id=data["customer"],
+            state=data["state"],
+            channel=data["channel"],
+            kind=data["kind"],
+            source=data["source"].strip(),
+        )
+    try:
+        page = selectors.messages_list(filters=filters, cursor=request.GET.get("cursor"))
+    except DomainError as exc:
+        form.add_error(None, exc.message)
+        page = selectors.messages_list(filters=filters)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    template = "messaging/messages_list.html"
+    if getattr(request, "htmx", False):
+        template += "#rows"
+    return render(request, template, context)
+
+
+@requires("messaging.view")
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = selectors.message_get(message_id=message_id)
+    if message is None:
+        raise Http404
+    raw = ""
+    if message.channel == "email":
+        try:
+            raw = message_mime(message).decode("utf-8", "replace")
+        except Exception as exc:  # shown, not raised: the log must open whatever the row holds
+            raw = str(exc)
+    return render(request, "messaging/message_detail.html", {"message": message, "raw": raw})
+
+
+@requires("messaging.view")
+def templates_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "messaging/templates_list.html", {"templates": selectors.templates_list()}
+    )
+
+
+@requires("messaging.templates")
+def template_save(request: HttpRequest, template_id: int | None = None) -> HttpResponseBase:
+    template = None
+    if template_id is not None:
+        template = selectors.template_get(template_id=template_id)
+        if template is None:
+            raise Http404
+    if request.method == "POST":
+        form = TemplateForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.template_save(
+                    template_id=template_id,
+                    key=data["key"],
+                    name=data["name"],
+                    channel=data["channel"],
+                    kind=data["kind"],
+                    subject=data["subject"],
+                    body_text=data["body_text"],
+                    body_html=data["body_html"],
+                    actor=request.user,
+                )
+                return redirect("messaging:templates")
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    else:
+        initial = {}
+        if template is not None:
+            initial = {
+                f: getattr(template, f)
+                for f in ("key", "name", "channel", "kind", "subject", "body_text", "body_html")
+            }
+        form = TemplateForm(initial=initial)
+    context = {"form": form, "template": template}
+    return render(
+        request, "messaging/template_edit.html", context, status=422 if form.errors else 200
+    )
+
+
+@require_POST
+@requires("messaging.templates")
+def template_preview(request: HttpRequest) -> HttpResponse:
+    form = TemplateForm(request.POST)
+    rendered, error = None, ""
+    form.is_valid()  # the preview needs the texts only; key and name may still be empty
+    data = {**{f: request.POST.get(f, "") for f in form.fields}, **form.cleaned_data}
+    try:
+        rendered = services.template_preview(
+            channel=data.get("channel") or "email",
+            subject=data.get("subject") or "",
+            body_text=data.get("body_text") or "",
+            body_html=data.get("body_html") or "",
+            customer_id=form.cleaned_data.get("preview_customer"),
+            order_id=form.cleaned_data.get("preview_order"),
+        )
+    except DomainError as exc:
+        error = f"{exc.field}: {exc.message}"
+    context = {"rendered": rendered, "error": error}
+    return render(
+        request, "messaging/template_edit.html#preview", context, status=422 if error else 200
+    )
+
+
+# A mail client's one-click POST (RFC 8058) carries no CSRF token; the signed
+# token in the URL is what authorises it, and all it can do is withdraw consent.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe_apply(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        address = unsubscribe.unsubscribe_address(token)
+    except DomainError as exc:
+        return render(request, "messaging/unsubscribe.html", {"error": exc.message}, status=400)
+    if request.method == "POST":
+        unsubscribe.unsubscribe_apply(token=token)
+        return render(request, "messaging/unsubscribe.html", {"address": address, "done": True})
+    # GET only asks: link scanners and previews open links, and must not unsubscribe anyone.
+    return render(request, "messaging/unsubscribe.html", {"address": address, "token": token})
+
+
+# Twilio's delivery callback: no session, no CSRF token; its HMAC signature over
+# the URL we gave it and the parameters is what authenticates it.
+@csrf_exempt
+@require_POST
+def sms_status_apply(request: HttpRequest) -> HttpResponse:
+    url = settings.PROCEDO_BASE_URL + request.get_full_path()
+    try:
+        sms.sms_status_apply(
+            url=url,
+            params=request.POST.dict(),
+            signature=request.headers.get("X-Twilio-Signature", ""),
+        )
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
+    return HttpResponse(status=204)

@@ -1,0 +1,376 @@
+"""The SOPs' REST endpoints: the same list, card, revisions, workflow and preview as the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from procedo.accounts.permissions import permission_require
+from procedo.automation import selectors as run_selectors
+from procedo.automation import services as run_services
+from procedo.automation import subjects
+from procedo.automation.api import RunOut, RunPageOut
+from procedo.sops import selectors, services
+from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
+from procedo.sops.kpis import KPIS
+from procedo.sops.models import Revision
+
+router = Router(tags=["sops"])
+
+
+class SopListOut(Schema):
+    id: int
+    name: str
+    subject_type: str
+    owner_id: int
+    kpi: str
+    kpi_label: str
+    kpi_target: Decimal | None
+    state: str
+    published_revision: int | None
+    pilot_revision: int | None
+    runs_in_flight: int
+    updated_at: datetime
+
+
+class TransitionOut(Schema):
+    from_state: str
+    to_state: str
+    actor_id: int | None
+    comment: str
+    created_at: datetime
+
+
+class RevisionOut(Schema):
+    id: int
+    sop_id: int
+    number: int
+    state: str
+    note: str
+    based_on_id: int | None
+    author_id: int | None
+    pilot_team_id: int | None
+    pilot_percent: int | None
+    created_at: datetime
+    updated_at: datetime
+    definition: dict[str, Any]
+    description: list[str]
+    transitions: list[TransitionOut]
+
+
+class RevisionSummaryOut(Schema):
+    id: int
+    number: int
+    state: str
+    note: str
+    updated_at: datetime
+
+
+class SopOut(Schema):
+    id: int
+    name: str
+    subject_type: str
+    owner_id: int
+    goal: str
+    why: str
+    kpi: str
+    kpi_label: str
+    kpi_target: Decimal | None
+    kpi_window_days: int | None
+    holdout_percent: int
+    runs_in_flight: int
+    runs_by_state: dict[str, int]
+    updated_at: datetime
+    current_revision_id: int
+    current_description: list[str]
+    revisions: list[RevisionSummaryOut]
+
+
+class SopIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    subject_type: str = Field(description="order, customer or business")
+    owner_id: int
+    kpi: str = Field(description="A code from GET /sops/catalog")
+    goal: str = ""
+    why: str = ""
+    kpi_target: Decimal | None = None
+    kpi_window_days: int | None = None
+    holdout_percent: int = Field(default=0, ge=0, le=50)
+
+
+class SopPatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    owner_id: int | None = None
+    goal: str | None = None
+    why: str | None = None
+    kpi: str | None = None
+    kpi_target: Decimal | None = None
+    kpi_window_days: int | None = None
+    holdout_percent: int | None = Field(default=None, ge=0, le=50)
+
+
+class DraftIn(Schema):
+    based_on_id: int | None = None
+    note: str = ""
+
+
+class DefinitionIn(Schema):
+    definition: dict[str, Any] = Field(
+        description="triggers, cancel_on and steps; see GET /sops/catalog for kinds and fields"
+    )
+    note: str | None = None
+
+
+class TransitionIn(Schema):
+    to_state: str
+    comment: str = ""
+    pilot_team_id: int | None = None
+    pilot_percent: int | None = Field(default=None, ge=1, le=100)
+
+
+class DiffLineOut(Schema):
+    op: str
+    text: str
+
+
+class PreviewOut(Schema):
+    count: int
+    more: bool
+    sample: list[tuple[int, str]]
+    note: str
+
+
+class StartIn(Schema):
+    subject_type: str
+    subject_id: int
+
+
+class RunQuery(Schema):
+    state: str = ""
+    cursor: str | None = None
+    limit: int = Field(default=25, ge=1, le=200)
+
+
+def _auth(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _sop_out(sop_id: int) -> dict[str, Any]:
+    card = selectors.sop_card(sop_id=sop_id)
+    sop = card.sop
+    return {
+        "id": sop.pk,
+        "name": sop.name,
+        "subject_type": sop.subject_type,
+        "owner_id": sop.owner_id,
+        "goal": sop.goal,
+        "why": sop.why,
+        "kpi": sop.kpi,
+        "kpi_label": card.kpi_label,
+        "kpi_target": sop.kpi_target,
+        "kpi_window_days": sop.kpi_window_days,
+        "holdout_percent": sop.holdout_percent,
+        "runs_in_flight": card.in_flight,
+        "runs_by_state": card.runs_by_state,
+        "updated_at": sop.updated_at,
+        "current_revision_id": card.current.pk,
+        "current_description": card.current_lines,
+        "revisions": card.revisions,
+    }
+
+
+def _revision_out(revision_id: int) -> dict[str, Any]:
+    from procedo.sops.describe import definition_lines
+
+    revision: Revision = selectors.revision_get(revision_id=revision_id)
+    return {
+        "id": revision.pk,
+        "sop_id": revision.sop_id,
+        "number": revision.number,
+        "state": revision.state,
+        "note": revision.note,
+        "based_on_id": revision.based_on_id,
+        "author_id": revision.author_id,
+        "pilot_team_id": revision.pilot_team_id,
+        "pilot_percent": revision.pilot_percent,
+        "created_at": revision.created_at,
+        "updated_at": revision.updated_at,
+        "definition": revision.definition,
+        "description": definition_lines(
+            revision.definition, subject_type=revision.sop.subject_type
+        ),
+        "transitions": list(revision.transitions.order_by("id")),
+    }
+
+
+@router.get("", response=list[SopListOut])
+def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """Every SOP: its state, KPI, runs in flight and last change."""
+    permission_require(_auth(request), "sops.view")
+    return [
+        {
+            "id": row.sop.pk,
+            "name": row.sop.name,
+            "subject_type": row.sop.subject_type,
+            "owner_id": row.sop.owner_id,
+            "kpi": row.sop.kpi,
+            "kpi_label": row.kpi_label,
+            "kpi_target": row.sop.kpi_target,
+            "state": row.state,
+            "published_revision": row.published,
+            "pilot_revision": row.pilot,
+            "runs_in_flight": row.in_flight,
+            "updated_at": row.sop.updated_at,
+        }
+        for row in selectors.sop_list()
+    ]
+
+
+@router.get("/catalog")
+def sop_catalog(request: HttpRequest) -> dict[str, Any]:
+    """What a definition may use: KPIs, subjects and their condition fields, events, kinds."""
+    permission_require(_auth(request), "sops.view")
+    return {
+        "kpis": [
+            {"code": k.code, "label": str(k.label), "needs_window": k.needs_window}
+            for k in KPIS.values()
+        ],
+        "subjects": {
+            name: {
+                "fields": {
+                    f.name: {
+                        "type": f.type,
+                        "label": str(f.label),
+                        "operators": subjects.OPERATORS[f.type],
+                    }
+                    for f in subject.fields.values()
+                }
+            }
+            for name, subject in subjects.SUBJECTS.items()
+        },
+        "events": {
+            spec.event_type: {
+                "subject": spec.subject,
+                "label": str(spec.label),
+                "payload": {name: f.type for name, f in spec.payload.items()},
+            }
+            for spec in subjects.EVENTS.values()
+        },
+        "trigger_kinds": TRIGGER_KINDS,
+        "step_kinds": STEP_KINDS,
+    }
+
+
+@router.post("", response={201: SopOut})
+def sop_create(
+    request: HttpRequest,
+    payload: SopIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    permission_require(_auth(request), "sops.author")
+    sop = services.sop_create(
+        **payload.dict(),
+        actor=_auth(request),
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+    return Status(201, _sop_out(sop.pk))
+
+
+@router.get("/{sop_id}", response=SopOut)
+def sop_detail(request: HttpRequest, sop_id: int) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")
+    return _sop_out(sop_id)
+
+
+@router.patch("/{sop_id}", response=SopOut)
+def sop_update(request: HttpRequest, sop_id: int, payload: SopPatch) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.author")
+    services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
+    return _sop_out(sop_id)
+
+
+@router.get("/{sop_id}/runs", response=RunPageOut)
+def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")
+    page = run_selectors.runs_of_sop(
+        sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/{sop_id}/start", response={201: RunOut})
+def run_start_manual(
+    request: HttpRequest,
+    sop_id: int,
+    payload: StartIn,
+    idempotency_key: str = Header(..., alias="Idempotency-Key"),
+) -> Status[Any]:
+    """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
+    permission_require(_auth(request), "sops.run")
+    run = run_services.run_start_manual(
+        sop_id=sop_id,
+        subject_type=payload.subject_type,
+        subject_id=payload.subject_id,
+        actor=_auth(request),
+        idempotency_key=f"api:{idempotency_key}",
+    )
+    return Status(201, run)
+
+
+@router.post("/{sop_id}/revisions", response={201: RevisionOut})
+def revision_draft_create(
+    request: HttpRequest, sop_id: int, payload: DraftIn
+) -> Status[dict[str, Any]]:
+    permission_require(_auth(request), "sops.author")
+    draft = services.revision_draft_create(
+        sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
+    )
+    return Status(201, _revision_out(draft.pk))
+
+
+@router.get("/revisions/{revision_id}", response=RevisionOut)
+def revision_detail(request: HttpRequest, revision_id: int) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")
+    return _revision_out(revision_id)
+
+
+@router.put("/revisions/{revision_id}/definition", response=RevisionOut)
+def revision_update(
+    request: HttpRequest, revision_id: int, payload: DefinitionIn
+) -> dict[str, Any]:
+    """Save a definition; a revision out of draft never changes, so this returns a new draft."""
+    permission_require(_auth(request), "sops.author")
+    revision = services.revision_update(
+        revision_id=revision_id,
+        definition=payload.definition,
+        actor=_auth(request),
+        note=payload.note,
+    )
+    return _revision_out(revision.pk)
+
+
+@router.post("/revisions/{revision_id}/transition", response=RevisionOut)
+def revision_transition(
+    request: HttpRequest, revision_id: int, payload: TransitionIn
+) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")  # each move checks its own permission
+    services.revision_transition(revision_id=revision_id, actor=_auth(request), **payload.dict())
+    return _revision_out(revision_id)
+
+
+@router.get("/revisions/{revision_id}/diff/{other_id}", response=list[DiffLineOut])
+def revision_diff(request: HttpRequest, revision_id: int, other_id: int) -> list[Any]:
+    permission_require(_auth(request), "sops.view")
+    return selectors.revision_diff(revision_id=revision_id, other_id=other_id)
+
+
+@router.get("/revisions/{revision_id}/preview/{trigger_key}", response=PreviewOut)
+def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) -> Any:
+    """Which subjects the trigger would match now (counted up to 1,000)."""
+    permission_require(_auth(request), "sops.view")
+    return selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)

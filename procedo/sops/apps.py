@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SopsConfig(AppConfig):
+    name = "procedo.sops"
+    label = "sops"
+    verbose_name = _("SOPs")
+
+    def ready(self) -> None:
+        from procedo.core.navigation import NavEntry, nav_register
+
+        nav_register(NavEntry("sops:list", _("SOPs"), "sops.view", order=400))

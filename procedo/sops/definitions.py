@@ -1,0 +1,285 @@
+"""An SOP revision's content as data: triggers, conditions, cancel rules and steps.
+
+These pydantic models check the shape of a definition (every kind of trigger
+and step has its own schema); `procedo.sops.validation` then checks what
+needs the database or the subject registry (fields, operators, targets,
+templates, cycles) and names the bad field. A definition that passed both is
+stored as JSON on the revision and parsed again, once per process, by the
+engine (published revisions never change, so the parse is cached).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+KEY = r"^[a-z][a-z0-9_]{0,39}$"
+# Step targets beyond the step keys: finish the run here.
+END = "end"
+
+Key = Annotated[str, Field(pattern=KEY)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """One test: a subject field ("total", "customer.tags") or a payload field ("event.to")."""
+
+    field: str = Field(min_length=1, max_length=80)
+    op: str = Field(min_length=1, max_length=20)
+    value: Any = None
+
+
+class Conditions(_Strict):
+    match: Literal["all", "any"] = "all"
+    rules: list[Rule] = Field(default_factory=list, max_length=20)
+
+
+# ---------------------------------------------------------------- triggers
+
+
+class EventTrigger(_Strict):
+    """A domain event of the SOP's subject, e.g. order.status_changed where event.to = delivered."""
+
+    kind: Literal["event"]
+    key: Key
+    event_type: str = Field(min_length=1, max_length=80)
+    conditions: Conditions = Field(default_factory=Conditions)
+
+
+class DateTrigger(_Strict):
+    """`offset_days` after a date of the subject, on the business's wall clock.
+
+    A subject is due once its date plus the offset has passed; the sweep looks
+    back `catch_up_days` from now, so a sweep missed (downtime) is made up for.
+    The occurrence is the subject's date: a second sweep finds every due
+    subject started already.
+    """
+
+    kind: Literal["date"]
+    key: Key
+    field: str = Field(min_length=1, max_length=80)
+    offset_days: int = Field(ge=0, le=3650)
+    catch_up_days: int = Field(default=7, ge=1, le=60)
+    conditions: Conditions = Field(default_factory=Conditions)
+
+
+class ScheduleTrigger(_Strict):
+    """A calendar slot in the business's time zone: every day, some weekdays, or a day of month.
+
+    Each slot starts one run per subject that matches the conditions (one run
+    for the business when the SOP's subject is the business).
+    """
+
+    kind: Literal["schedule"]
+    key: Key
+    every: Literal["day", "week", "month"]
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=list)  # 0 = Monday
+    day_of_month: int | None = Field(default=None, ge=1, le=28)
+    time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    catch_up_days: int = Field(default=3, ge=1, le=60)
+    conditions: Conditions = Field(default_factory=Conditions)
+
+    @model_validator(mode="after")
+    def _slot_is_complete(self) -> ScheduleTrigger:
+        if self.every == "week" and not self.weekdays:
+            raise ValueError("a weekly schedule needs at least one weekday")
+        if self.every == "month" and self.day_of_month is None:
+            raise ValueError("a monthly schedule needs its day of the month")
+        return self
+
+
+class ManualTrigger(_Strict):
+    """A person starts the SOP from a subject's card; the conditions say on which subjects."""
+
+    kind: Literal["manual"]
+    key: Key
+    conditions: Conditions = Field(default_factory=Conditions)
+
+
+Trigger = Annotated[
+    EventTrigger | DateTrigger | ScheduleTrigger | ManualTrigger, Field(discriminator="kind")
+]
+
+
+class CancelRule(_Strict):
+    """An event that cancels the SOP's runs in flight on that subject (e.g. the order cancelled)."""
+
+    event_type: str = Field(min_length=1, max_length=80)
+    conditions: Conditions = Field(default_factory=Conditions)
+
+
+# ---------------------------------------------------------------- steps
+
+
+class Assignee(_Strict):
+    kind: Literal["role", "team", "user", "sop_owner"]
+    role: str = ""
+    team_id: int | None = None
+    user_id: int | None = None
+
+    @model_validator(mode="after")
+    def _target_given(self) -> Assignee:
+        missing = {
+            "role": "role" if not self.role else "",
+            "team": "team_id" if self.team_id is None else "",
+            "user": "user_id" if self.user_id is None else "",
+            "sop_owner": "",
+        }[self.kind]
+        if missing:
+            raise ValueError(f"an assignee of kind {self.kind} needs {missing}")
+        return self
+
+
+class _Step(_Strict):
+    key: Key
+    title: str = Field(min_length=1, max_length=200)
+    # The step after this one: a step key, "end", or empty for the next in the list.
+    next: str = Field(default="", max_length=40)
+
+
+class TaskStep(_Step):
+    """Work for a person: a role, a team, a person, or the SOP's owner, due some time after."""
+
+    kind: Literal["task"]
+    instructions: str = Field(default="", max_length=5000)
+    assignee: Assignee
+    due_in_minutes: int = Field(default=24 * 60, ge=1, le=365 * 24 * 60)
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    checklist: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
+class ChecklistStep(TaskStep):
+    """A task whose items are ticked one by one (at least one item)."""
+
+    kind: Literal["checklist"]  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _has_items(self) -> ChecklistStep:
+        if not self.checklist:
+            raise ValueError("a checklist needs at least one item")
+        return self
+
+
+class MessageStep(_Step):
+    """An email or SMS to the subject's customer, rendered from a template (Django syntax)."""
+
+    kind: Literal["email", "sms"]
+    template_key: str = Field(default="", max_length=80)
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(min_length=1, max_length=5000)
+    if_no_recipient: Literal["skip", "fail"] = "skip"
+
+
+class StatusStep(_Step):
+    kind: Literal["set_status"]
+    status: str = Field(min_length=1, max_length=40)
+    note: str = Field(default="", max_length=300)
+
+
+class TagStep(_Step):
+    kind: Literal["add_tag", "remove_tag"]
+    tag: str = Field(min_length=1, max_length=60)
+
+
+class WebhookStep(_Step):
+    kind: Literal["webhook"]
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://\S+$")
+    timeout_seconds: int = Field(default=10, ge=1, le=30)
+
+
+class WaitStep(_Step):
+    """Wait a duration, or until an event on the subject with a timeout and where to go then."""
+
+    kind: Literal["wait"]
+    minutes: int | None = Field(default=None, ge=1, le=365 * 24 * 60)
+    event_type: str = Field(default="", max_length=80)
+    conditions: Conditions = Field(default_factory=Conditions)
+    timeout_minutes: int | None = Field(default=None, ge=1, le=365 * 24 * 60)
+    on_timeout: str = Field(default="", max_length=40)
+
+    @model_validator(mode="after")
+    def _duration_or_event(self) -> WaitStep:
+        if bool(self.minutes) == bool(self.event_type):
+            raise ValueError("a wait needs either minutes or an event to wait for, not both")
+        if self.event_type and not self.timeout_minutes:
+            raise ValueError("waiting for an event needs a timeout")
+        return self
+
+
+class BranchStep(_Step):
+    """Go to `then_step` if the subject matches the conditions now, else to `else_step`."""
+
+    kind: Literal["branch"]
+    conditions: Conditions
+    then_step: str = Field(min_length=1, max_length=40)
+    else_step: str = Field(min_length=1, max_length=40)
+
+
+class StartSopStep(_Step):
+    kind: Literal["start_sop"]
+    sop_id: int = Field(ge=1)
+
+
+Step = Annotated[
+    TaskStep
+    | ChecklistStep
+    | MessageStep
+    | StatusStep
+    | TagStep
+    | WebhookStep
+    | WaitStep
+    | BranchStep
+    | StartSopStep,
+    Field(discriminator="kind"),
+]
+
+# Steps a person does; all others the engine does by itself (and retries).
+PERSON_STEPS = frozenset({"task", "checklist"})
+STEP_KINDS = (
+    "task",
+    "checklist",
+    "email",
+    "sms",
+    "set_status",
+    "add_tag",
+    "remove_tag",
+    "webhook",
+    "wait",
+    "branch",
+    "start_sop",
+)
+TRIGGER_KINDS = ("event", "date", "schedule", "manual")
+
+
+class Definition(_Strict):
+    triggers: list[Trigger] = Field(default_factory=list, max_length=10)
+    cancel_on: list[CancelRule] = Field(default_factory=list, max_length=10)
+    steps: list[Step] = Field(default_factory=list, max_length=50)
+
+    def step(self, key: str) -> Any:
+        return next((step for step in self.steps if step.key == key), None)
+
+    def trigger(self, key: str) -> Any:
+        return next((trigger for trigger in self.triggers if trigger.key == key), None)
+
+    def first_step_key(self) -> str:
+        return self.steps[0].key if self.steps else ""
+
+    def step_after(self, key: str) -> str:
+        """The step that follows `key` when it names none: its `next`, else the next in the list."""
+        for index, step in enumerate(self.steps):
+            if step.key == key:
+                if step.next:
+                    return "" if step.next == END else str(step.next)
+                return self.steps[index + 1].key if index + 1 < len(self.steps) else ""
+        return ""
+
+
+def definition_parse(raw: dict[str, Any]) -> Definition:
+    return Definition.model_validate(raw)

@@ -1,0 +1,169 @@
+"""A definition in words: what the SOP page shows and what a diff between revisions compares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from procedo.automation import subjects
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _field_label(subject: subjects.Subject, name: str, event_type: str) -> str:
+    spec = subjects.field_get(subject, name, event_type)
+    return str(spec.label) if spec else name
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def conditions_text(
+    conditions: Mapping[str, Any] | None, *, subject_type: str, event_type: str = ""
+) -> str:
+    rules = list((conditions or {}).get("rules", []))
+    if not rules:
+        return ""
+    subject = subjects.SUBJECTS[subject_type]
+    parts = []
+    for rule in rules:
+        label = _field_label(subject, rule.get("field", ""), event_type)
+        op = str(subjects.OPERATOR_LABELS.get(rule.get("op", ""), rule.get("op", "")))
+        value = _value(rule.get("value"))
+        parts.append(f"{label} {op} {value}".strip())
+    joiner = _(" and ") if (conditions or {}).get("match", "all") == "all" else _(" or ")
+    return joiner.join(parts)
+
+
+def trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    kind = trigger.get("kind")
+    if kind == "event":
+        spec = subjects.EVENTS.get(trigger.get("event_type", ""))
+        text = _("When: %(event)s") % {"event": spec.label if spec else trigger.get("event_type")}
+    elif kind == "date":
+        subject = subjects.SUBJECTS[subject_type]
+        text = _("%(days)s days after %(field)s") % {
+            "days": trigger.get("offset_days"),
+            "field": _field_label(subject, trigger.get("field", ""), ""),
+        }
+    elif kind == "schedule":
+        every = trigger.get("every")
+        if every == "week":
+            days = ", ".join(WEEKDAYS[d] for d in trigger.get("weekdays", []))
+            text = _("Every %(days)s at %(time)s") % {"days": days, "time": trigger.get("time")}
+        elif every == "month":
+            text = _("Monthly on day %(day)s at %(time)s") % {
+                "day": trigger.get("day_of_month"),
+                "time": trigger.get("time"),
+            }
+        else:
+            text = _("Every day at %(time)s") % {"time": trigger.get("time")}
+    else:
+        text = _("Started by a person")
+    where = conditions_text(
+        trigger.get("conditions"),
+        subject_type=subject_type,
+        event_type=trigger.get("event_type", ""),
+    )
+    return f"{text}; {_('if')} {where}" if where else text
+
+
+def cancel_text(rule: Mapping[str, Any], *, subject_type: str) -> str:
+    spec = subjects.EVENTS.get(rule.get("event_type", ""))
+    text = _("Cancel when: %(event)s") % {"event": spec.label if spec else rule.get("event_type")}
+    where = conditions_text(
+        rule.get("conditions"), subject_type=subject_type, event_type=rule.get("event_type", "")
+    )
+    return f"{text}; {_('if')} {where}" if where else text
+
+
+def _assignee_text(assignee: Mapping[str, Any]) -> str:
+    from procedo.accounts.models import Team, User
+
+    kind = assignee.get("kind")
+    if kind == "role":
+        return _("role %(role)s") % {"role": assignee.get("role")}
+    if kind == "team":
+        team = Team.objects.filter(pk=int(assignee.get("team_id") or 0)).first()
+        return _("team %(team)s") % {"team": team or assignee.get("team_id")}
+    if kind == "user":
+        user = User.objects.filter(pk=int(assignee.get("user_id") or 0)).first()
+        return str(user or assignee.get("user_id"))
+    return _("the SOP's owner")
+
+
+def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    """One line: what the step does (its title is shown beside it)."""
+    kind = step.get("kind")
+    if kind in ("task", "checklist"):
+        text = _("Task for %(who)s, due in %(minutes)s min") % {
+            "who": _assignee_text(step.get("assignee", {})),
+            "minutes": step.get("due_in_minutes"),
+        }
+        if step.get("checklist"):
+            text += "; " + _("checklist: %(items)s") % {"items": "; ".join(step["checklist"])}
+    elif kind == "email":
+        text = _("Email: %(subject)s") % {"subject": step.get("subject")}
+    elif kind == "sms":
+        text = _("SMS: %(body)s") % {"body": (step.get("body") or "")[:80]}
+    elif kind == "set_status":
+        text = _("Set the order's status to %(status)s") % {"status": step.get("status")}
+    elif kind == "add_tag":
+        text = _("Tag the customer “%(tag)s”") % {"tag": step.get("tag")}
+    elif kind == "remove_tag":
+        text = _("Untag the customer “%(tag)s”") % {"tag": step.get("tag")}
+    elif kind == "webhook":
+        text = _("Call the webhook %(url)s") % {"url": step.get("url")}
+    elif kind == "wait":
+        if step.get("minutes"):
+            text = _("Wait %(minutes)s min") % {"minutes": step.get("minutes")}
+        else:
+            spec = subjects.EVENTS.get(step.get("event_type", ""))
+            text = _("Wait for %(event)s (at most %(minutes)s min, then %(then)s)") % {
+                "event": spec.label if spec else step.get("event_type"),
+                "minutes": step.get("timeout_minutes"),
+                "then": step.get("on_timeout") or _("the next step"),
+            }
+    elif kind == "branch":
+        where = conditions_text(step.get("conditions"), subject_type=subject_type) or _("always")
+        text = _("If %(where)s go to %(then)s, else to %(else)s") % {
+            "where": where,
+            "then": step.get("then_step"),
+            "else": step.get("else_step"),
+        }
+    elif kind == "start_sop":
+        from procedo.sops.models import Sop
+
+        sop = Sop.objects.filter(pk=int(step.get("sop_id") or 0)).first()
+        text = _("Start the SOP “%(name)s”") % {"name": sop or step.get("sop_id")}
+    else:
+        text = str(kind)
+    if step.get("next"):
+        text += " → " + str(step["next"])
+    return text
+
+
+def definition_lines(definition: Mapping[str, Any], *, subject_type: str) -> list[str]:
+    """The whole definition as lines of text, in a stable order (for reading and for diffs)."""
+    lines = [
+        f"{_('Trigger')} {t.get('key')}: {trigger_text(t, subject_type=subject_type)}"
+        for t in definition.get("triggers", [])
+    ]
+    lines += [
+        cancel_text(rule, subject_type=subject_type) for rule in definition.get("cancel_on", [])
+    ]
+    for index, step in enumerate(definition.get("steps", []), start=1):
+        lines.append(
+            f"{index}. {step.get('title')} [{step.get('key')}]: "
+            f"{step_text(step, subject_type=subject_type)}"
+        )
+        if step.get("instructions"):
+            lines.append(f"   {_('Instructions')}: {step['instructions']}")
+        if step.get("body") and step.get("kind") == "email":
+            lines.append(f"   {_('Body')}: {step['body']}")
+    return lines

@@ -1,0 +1,173 @@
+"""SOPs and their revisions: the procedure as data, versioned, reviewed and published.
+
+The content (triggers, conditions, steps) lives in a revision's `definition`
+(see procedo.sops.definitions). Only one revision per SOP is published and at
+most one is in pilot: partial unique constraints hold that, not the services
+alone. Runs pin the revision they started with, so a published or piloted
+revision never changes; editing one makes a new draft.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from procedo.sops.kpis import kpi_choices
+
+
+class SubjectType(models.TextChoices):
+    ORDER = "order", _("Order")
+    CUSTOMER = "customer", _("Customer")
+    BUSINESS = "business", _("The business")
+
+
+class Sop(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    subject_type = models.CharField(
+        _("runs on"),
+        max_length=20,
+        choices=SubjectType.choices,
+        help_text=_("Each run of the SOP is about one of these."),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="sops_owned",
+    )
+    goal = models.TextField(_("goal"), blank=True, default="")
+    why = models.TextField(
+        _("why"), blank=True, default="", help_text=_("Shown to everyone who runs it.")
+    )
+    kpi = models.CharField(_("KPI"), max_length=40, choices=kpi_choices())
+    kpi_target = models.DecimalField(
+        _("KPI target"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    kpi_window_days = models.PositiveIntegerField(_("KPI window (days)"), null=True, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout %"),
+        default=0,
+        help_text=_("Subjects kept out of the SOP (recorded, no steps) to measure its effect."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last change"), default=timezone.now)
+    # Since when a revision of it has been live without a break (None: none is).
+    # Events from before are history: reading them late (a replay, a consumer
+    # that was down) never starts runs of an SOP that was not live then.
+    live_since = models.DateTimeField(_("live since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SOP")
+        verbose_name_plural = _("SOPs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="sop_holdout_at_most_50"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RevisionState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    REVIEW = "review", _("In review")
+    APPROVED = "approved", _("Approved")
+    PILOT = "pilot", _("Pilot")
+    PUBLISHED = "published", _("Published")
+    RETIRED = "retired", _("Retired")
+
+
+# States whose revision the engine starts runs with.
+LIVE_STATES = (RevisionState.PILOT, RevisionState.PUBLISHED)
+
+
+class Revision(models.Model):
+    sop = models.ForeignKey(Sop, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField(_("number"))
+    state = models.CharField(
+        _("state"), max_length=12, choices=RevisionState.choices, default=RevisionState.DRAFT
+    )
+    definition = models.JSONField(_("definition"), default=dict)
+    note = models.CharField(_("what changed"), max_length=500, blank=True, default="")
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Whoever edited the draft last is an author too: they may not approve it.
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pilot_team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("pilot team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    pilot_percent = models.PositiveSmallIntegerField(_("pilot %"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("SOP revision")
+        ordering = ["sop", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sop", "number"], name="sop_revision_number"),
+            models.UniqueConstraint(
+                fields=["sop"],
+                condition=Q(state=RevisionState.PUBLISHED),
+                name="sop_one_published_revision",
+            ),
+            models.UniqueConstraint(
+                fields=["sop"],
+                condition=Q(state=RevisionState.PILOT),
+                name="sop_one_pilot_revision",
+            ),
+            models.CheckConstraint(
+                condition=Q(pilot_percent__isnull=True)
+                | Q(pilot_percent__gte=1, pilot_percent__lte=100),
+                name="sop_revision_pilot_percent",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "sop"], name="sop_revision_state")]
+
+    def __str__(self) -> str:
+        return f"{self.sop_id} r{self.number} ({self.state})"
+
+
+class RevisionTransition(models.Model):
+    """Who moved a revision to which state, when, and with what comment."""
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=12, choices=RevisionState.choices)
+    to_state = models.CharField(max_length=12, choices=RevisionState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    comment = models.TextField(_("comment"), blank=True, default="")
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("revision transition")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
