@@ -10,12 +10,15 @@ from ninja.errors import AuthenticationError, ValidationError
 from procedo.accounts.api import router as accounts_router
 from procedo.accounts.auth import api_auth
 from procedo.accounts.services import TokenRejected
+from procedo.automation.api import router as runs_router
 from procedo.catalog.api import router as catalog_router
 from procedo.core.errors import DomainError
 from procedo.customers.api import router as customers_router
 from procedo.events.api import router as events_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
+from procedo.sops.api import router as sops_router
+from procedo.work.api import router as tasks_router
 
 api = NinjaAPI(
     title="Procedo API",
@@ -59,12 +62,6 @@ api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/messages", messaging_router)
-
-# SOPs, their runs and the tasks they hand out (procedo/sops, automation, work).
-from procedo.automation.api import router as runs_router  # noqa: E402
-from procedo.sops.api import router as sops_router  # noqa: E402
-from procedo.work.api import router as tasks_router  # noqa: E402
-
 api.add_router("/sops", sops_router)
 api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
