@@ -23,7 +23,7 @@ def main() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)  # pages render as in production
     print(f"\n{args.label} ({connection.vendor}), {os.cpu_count()} cores, scale {args.scale}")
 
-    from bench import b0_events, b2_engine, b3_sweeps, b4_import, b5_lists
+    from bench import b0_events, b2_engine, b3_sweeps, b4_import, b5_lists, b6_campaign
 
     selected = {item.strip().upper() for item in args.only.split(",") if item.strip()}
     for bench_id, module in [
@@ -32,6 +32,7 @@ def main() -> None:
         ("B3", b3_sweeps),
         ("B4", b4_import),
         ("B5", b5_lists),
+        ("B6", b6_campaign),
     ]:
         if not selected or bench_id in selected:
             module.run(scale=args.scale)

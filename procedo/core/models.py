@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import zoneinfo
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,19 @@ class Business(models.Model):
         _("time zone"), max_length=64, default="Europe/Kyiv", validators=[validate_time_zone]
     )
     currency = models.CharField(_("currency"), max_length=3, default="UAH")
+    # Marketing mail waits (is deferred, never dropped) between these hours of the
+    # business's clock; both empty: no quiet hours. Transactional mail ignores them.
+    quiet_hours_start = models.TimeField(
+        _("quiet hours from"), null=True, blank=True, default=datetime.time(21, 0)
+    )
+    quiet_hours_end = models.TimeField(
+        _("quiet hours until"), null=True, blank=True, default=datetime.time(9, 0)
+    )
+    # At most this many marketing messages per customer in this many days; 0: no cap.
+    marketing_cap_count = models.PositiveSmallIntegerField(
+        _("marketing messages per customer"), default=2
+    )
+    marketing_cap_days = models.PositiveSmallIntegerField(_("in how many days"), default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

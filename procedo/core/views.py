@@ -43,11 +43,17 @@ def business(request: HttpRequest) -> HttpResponse:
             "name": current.name,
             "time_zone": current.time_zone,
             "currency": current.currency,
+            "quiet_hours_start": current.quiet_hours_start,
+            "quiet_hours_end": current.quiet_hours_end,
+            "marketing_cap_count": current.marketing_cap_count,
+            "marketing_cap_days": current.marketing_cap_days,
         },
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.business_update(**form.cleaned_data, actor_id=request.user.pk)
+            # An empty cap keeps the stored one; empty quiet hours mean none.
+            data = {k: v for k, v in form.cleaned_data.items() if v is not None or "quiet" in k}
+            services.business_update(**data, actor_id=request.user.pk)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:

@@ -14,10 +14,11 @@ class MessagingConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.messaging import selectors, sending, unsubscribe
+        from procedo.messaging import inbound, selectors, sending, unsubscribe
         from procedo.messaging.services import messages_move_to_customer
 
         merge_participant_register(messages_move_to_customer, name="messages")
+        merge_participant_register(inbound.inbound_move_to_customer, name="inbound_messages")
         nav_register(NavEntry("messaging:list", _("Messages"), "messaging.view", order=500))
         card_section_register(
             CardSection(
@@ -26,7 +27,8 @@ class MessagingConfig(AppConfig):
                 template="messaging/_customer_messages.html",
                 permission="messaging.view",
                 context=lambda customer_id: {
-                    "customer_messages": selectors.messages_of_customer(customer_id=customer_id)
+                    "customer_messages": selectors.messages_of_customer(customer_id=customer_id),
+                    "customer_inbound": selectors.inbound_of_customer(customer_id=customer_id),
                 },
                 order=300,
             )

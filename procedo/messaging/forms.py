@@ -20,6 +20,21 @@ class MessageFilterForm(forms.Form):
     channel = forms.ChoiceField(label=_("channel"), required=False, choices=_blank(Channel.choices))
     kind = forms.ChoiceField(label=_("kind"), required=False, choices=_blank(MessageKind.choices))
     source = forms.CharField(label=_("source"), required=False, max_length=80)
+    sop = forms.TypedChoiceField(label=_("SOP"), required=False, coerce=int, empty_value=None)
+    campaign = forms.CharField(label=_("campaign"), required=False, max_length=60)
+    direction = forms.ChoiceField(
+        label=_("direction"),
+        required=False,
+        choices=[("", _("sent by us")), ("inbound", _("received"))],
+    )
+
+    def __init__(
+        self, *args: Any, sops: list[tuple[int, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        sop_field = self.fields["sop"]
+        assert isinstance(sop_field, forms.TypedChoiceField)
+        sop_field.choices = _blank([(str(pk), name) for pk, name in sops or []])
 
 
 class TemplateForm(forms.Form):

@@ -78,6 +78,10 @@ class Message(models.Model):
         verbose_name = _("message")
         indexes = [
             models.Index(fields=["customer_id", "id"], name="messaging_customer"),
+            # Replies are matched by their In-Reply-To against these.
+            models.Index(
+                fields=["message_id"], name="messaging_message_id", condition=~Q(message_id="")
+            ),
             # The sender's scans: due rows, and leases to recover. Terminal rows are most
             # of the table and never scanned, so the index leaves them out.
             models.Index(
@@ -118,3 +122,52 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InboundMessage(models.Model):
+    """A message a customer sent us (an email reply, an SMS): stored raw before anything else.
+
+    Matched to the outbound message it answers (email: In-Reply-To/References
+    against our Message-IDs; SMS: the latest SMS we sent to that number), else to
+    the customer by the sender's address or phone. `idempotency_key` makes a
+    redelivery (a mail server's retry, Twilio's) the same row.
+    """
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    sender = models.CharField(_("from"), max_length=254)
+    recipient = models.CharField(_("to"), max_length=254, blank=True, default="")
+    subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
+    body = models.TextField(_("text"), blank=True, default="")
+    # The whole message as it came (RFC 822 bytes; the webhook's form as JSON):
+    # nothing a customer sent is lost, whatever the parser made of it.
+    raw = models.BinaryField(_("raw"))
+    # The email's own Message-ID, or the provider's id (Twilio's MessageSid).
+    external_id = models.CharField(max_length=250, blank=True, default="")
+    in_reply_to = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        verbose_name=_("in reply to"),
+    )
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    # A reply to a support-type message (source `ticket:…`/`support:…`): the support
+    # area turns these into tickets.
+    is_support_reply = models.BooleanField(_("reply to support"), default=False)
+    idempotency_key = models.CharField(max_length=300, unique=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        indexes = [
+            models.Index(fields=["customer_id", "id"], name="messaging_inbound_customer"),
+            models.Index(
+                fields=["is_support_reply", "id"],
+                name="messaging_inbound_support",
+                condition=Q(is_support_reply=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} from {self.sender}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 from procedo.core.paging import Page, keyset_page
-from procedo.messaging.models import Message, Template
+from procedo.messaging.models import InboundMessage, Message, Template
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class MessageFilters:
     channel: str = ""
     kind: str = ""
     source: str = ""
+    sop_id: int | None = None
+    campaign: str = ""
 
 
 def messages_list(
@@ -35,7 +39,48 @@ def messages_list(
     if filters.source:
         # "sop_run" finds every SOP run's messages; "sop_run:12" one run's.
         rows = rows.filter(source__startswith=filters.source)
+    if filters.sop_id is not None:
+        rows = rows.filter(source__in=_sop_sources(filters.sop_id))
+    if filters.campaign:
+        # A campaign queues with source "campaign:<id>" (keys "campaign:<id>:customer:<id>").
+        campaign = f"campaign:{filters.campaign}"
+        rows = rows.filter(Q(source=campaign) | Q(source__startswith=f"{campaign}:"))
     return keyset_page(rows, order=["-id"], cursor=cursor, limit=limit)
+
+
+def _sop_sources(sop_id: int) -> Any:
+    """The sources ("sop_run:<id>") of every run of one SOP, as a subquery (a semi-join).
+
+    The SOP executor stamps its messages with the run; the run knows its SOP.
+    Imported here, not at the top: messaging does not depend on the engine, this
+    one filter reads its table.
+    """
+    from procedo.automation.models import Run
+
+    return (
+        Run.objects.filter(sop_id=sop_id)
+        .annotate(src=Concat(Value("sop_run:"), Cast("id", output_field=CharField())))
+        .values("src")
+    )
+
+
+def sops_for_filter() -> list[tuple[int, str]]:
+    from procedo.sops.models import Sop
+
+    return list(Sop.objects.order_by("name", "id").values_list("id", "name"))
+
+
+def inbound_list(
+    *, customer_id: int | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[InboundMessage]:
+    rows: QuerySet[InboundMessage] = InboundMessage.objects.defer("raw")
+    if customer_id is not None:
+        rows = rows.filter(customer_id=customer_id)
+    return keyset_page(rows, order=["-id"], cursor=cursor, limit=limit)
+
+
+def inbound_get(*, inbound_id: int) -> InboundMessage | None:
+    return InboundMessage.objects.select_related("in_reply_to").filter(pk=inbound_id).first()
 
 
 def message_get(*, message_id: int) -> Message | None:
@@ -47,6 +92,12 @@ def messages_of_customer(*, customer_id: int, limit: int = 10) -> list[Message]:
         Message.objects.filter(customer_id=customer_id)
         .defer("body", "body_html")
         .order_by("-id")[:limit]
+    )
+
+
+def inbound_of_customer(*, customer_id: int, limit: int = 10) -> list[InboundMessage]:
+    return list(
+        InboundMessage.objects.filter(customer_id=customer_id).defer("raw").order_by("-id")[:limit]
     )
 
 

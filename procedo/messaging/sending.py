@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
@@ -228,27 +228,57 @@ def messages_recover(*, now: datetime) -> dict[str, int]:
     released = Message.objects.filter(expired, handed_over_at__isnull=True).update(
         state=MessageState.QUEUED, claim_token="", claimed_until=None
     )
-    unknown = Message.objects.filter(expired, handed_over_at__isnull=False).update(
-        state=MessageState.UNKNOWN,
-        claim_token="",
-        claimed_until=None,
-        deferred_until=None,
+    unknown = _recover_move(
+        Message.objects.filter(expired, handed_over_at__isnull=False),
+        event_type="message.unknown",
         reason="the sender stopped after handing it to the server",
+        fields={
+            "state": MessageState.UNKNOWN,
+            "claim_token": "",
+            "claimed_until": None,
+            "deferred_until": None,
+        },
     )
-    resend = (
+    resend = _recover_move(
         Message.objects.filter(
             state=MessageState.UNKNOWN,
             kind=MessageKind.TRANSACTIONAL,
             attempts__lt=MAX_ATTEMPTS,
-        )
-        .filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now))
-        .update(
-            state=MessageState.QUEUED,
-            handed_over_at=None,
-            reason="re-sent with the same Message-ID after an unknown outcome",
-        )
+        ).filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)),
+        event_type="message.requeued",
+        reason="re-sent with the same Message-ID after an unknown outcome",
+        fields={"state": MessageState.QUEUED, "handed_over_at": None},
     )
     return {"released": released, "unknown": unknown, "resent": resend}
+
+
+def _recover_move(rows: Any, *, event_type: str, reason: str, fields: dict[str, Any]) -> int:
+    """Move the rows recovery found, each with its event, in one transaction.
+
+    The rows are locked first (`FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE
+    transaction serialises): a second sender recovering at once waits, then no
+    longer finds them, so each move and its event happen once.
+    """
+    if not rows.exists():  # the usual case: no write lock taken
+        return 0
+    with transaction.atomic():
+        found = list(rows.select_for_update().values_list("pk", "customer_id"))
+        if not found:
+            return 0
+        moved = Message.objects.filter(pk__in=[pk for pk, _ in found]).update(
+            reason=reason, **fields
+        )
+        events_record_many(
+            NewEvent(
+                event_type=event_type,
+                subject_type="message",
+                subject_id=pk,
+                customer_id=customer_id,
+                payload={"reason": reason},
+            )
+            for pk, customer_id in found
+        )
+    return moved
 
 
 def messages_claim(*, now: datetime, limit: int = BATCH_SIZE, channel: str = Channel.EMAIL):
@@ -271,12 +301,43 @@ def messages_claim(*, now: datetime, limit: int = BATCH_SIZE, channel: str = Cha
     return token, rows
 
 
-def _hand_over(message: Message, token: str, now: datetime) -> bool:
-    return (
-        Message.objects.filter(pk=message.pk, claim_token=token, state=MessageState.SENDING).update(
-            handed_over_at=now, claimed_until=now + LEASE, attempts=message.attempts + 1
+def _row_update(pk: int, token: str, fields: dict[str, Any]) -> bool:
+    """`UPDATE … WHERE id=? AND claim_token=? AND state='sending'`: the compare-and-set.
+
+    Raw SQL because it runs twice per message on the hot path, where building the
+    ORM's UPDATE cost more than the database took to run it (B6).
+    """
+    ops = connection.ops
+    columns, params = [], []
+    for name, value in fields.items():
+        columns.append(f"{ops.quote_name(name)} = %s")
+        params.append(
+            ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
         )
-        == 1
+    sql = (
+        f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {', '.join(columns)}"  # noqa: S608
+        " WHERE id = %s AND claim_token = %s AND state = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk, token, MessageState.SENDING])
+        return cursor.rowcount == 1
+
+
+def _lease_until(now: datetime) -> datetime:
+    # From the real clock when the batch's `now` lags it: a long batch must not
+    # hand rows over with a lease that is already running out.
+    return max(now, timezone.now()) + LEASE
+
+
+def _hand_over(message: Message, token: str, now: datetime) -> bool:
+    return _row_update(
+        message.pk,
+        token,
+        {
+            "handed_over_at": now,
+            "claimed_until": _lease_until(now),
+            "attempts": message.attempts + 1,
+        },
     )
 
 
@@ -315,10 +376,7 @@ def _finish(
         fields["sent_at"] = now
     fields["state"] = state
     with transaction.atomic():
-        changed = Message.objects.filter(
-            pk=message.pk, claim_token=token, state=MessageState.SENDING
-        ).update(**fields)
-        if changed != 1:
+        if not _row_update(message.pk, token, fields):
             # Our lease expired and another sender's recovery took the row: its fate
             # is theirs now. Only a sender frozen for longer than LEASE gets here.
             logger.warning("message %s: lease lost before its outcome was stored", message.pk)
@@ -358,9 +416,10 @@ def _transport(factory: Callable[[], Transport]) -> Iterator[Transport]:
         transport.close()
 
 
-Prepare = Callable[[Message, datetime], str | None]
-# Checks run on a claimed row before it is sent (consent, quiet hours); a hook that
-# moves the row itself returns its new state and the row is skipped.
+Prepare = Callable[[list[Message], str, datetime], set[int]]
+# Checks run on a claimed batch before it is sent (consent, quiet hours, the cap):
+# `hook(rows, claim_token, now)` moves the rows it stops itself (a set-based UPDATE)
+# and returns their ids; the sender skips them.
 _prepare_hooks: list[Prepare] = []
 
 
@@ -440,9 +499,11 @@ def _send_rows(
     factory: Callable[[], Transport],
 ) -> None:
     ready: list[tuple[Message, bytes]] = []
+    for hook in _prepare_hooks:
+        moved = hook(rows, token, now)
+        if moved:
+            rows = [m for m in rows if m.pk not in moved]  # suppressed or deferred
     for message in rows:
-        if any(hook(message, now) for hook in _prepare_hooks):
-            continue  # the hook moved the row (suppressed, deferred)
         try:
             payload = message_mime(message) if channel == Channel.EMAIL else b""
         except Exception as exc:  # a message that cannot be built will never send

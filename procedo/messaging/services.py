@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.messaging import rendering
 from procedo.messaging.models import Channel, Message, MessageKind, Template
 
@@ -57,10 +61,7 @@ def message_queue(
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    if channel == Channel.SMS:
-        from procedo.messaging.sms import e164_require
-
-        recipient = e164_require(recipient)
+    recipient = recipient_clean(channel, recipient)
     if not body and template_key:
         template = Template.objects.filter(key=template_key).first()
         if template is None:
@@ -110,6 +111,178 @@ def message_queue(
         payload={"channel": channel, "kind": kind, "to": message.recipient, "source": source},
     )
     return message
+
+
+def recipient_clean(channel: str, recipient: str, *, field: str = "recipient") -> str:
+    """An email address as the server will get it, or a phone number in E.164; else refused."""
+    recipient = recipient.strip()
+    if channel == Channel.SMS:
+        from procedo.messaging.sms import e164_require
+
+        return e164_require(recipient, field=field)
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise DomainError(
+            field=field,
+            message=_("%(a)s is not an email address.") % {"a": recipient or "''"},
+        ) from None
+    return recipient
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch (`messages_queue_many`)."""
+
+    recipient: str
+    idempotency_key: str
+    customer_id: int | None = None
+    subject: str = ""
+    body: str = ""
+    body_html: str = ""
+    context: dict[str, Any] | None = None
+
+
+CHUNK = 1000
+
+
+@transaction.atomic
+def messages_queue_many(
+    *,
+    channel: str,
+    kind: str,
+    items: Iterable[Outgoing],
+    source: str = "",
+    template_key: str = "",
+) -> int:
+    """Queue a campaign-sized batch: multi-row INSERTs, one `message.queued` event per new row.
+
+    Keys already in the ledger are skipped (ON CONFLICT DO NOTHING), so a campaign
+    started twice queues each recipient once. With `template_key`, each item with an
+    empty body is rendered for its customer (customers fetched per chunk, not per row).
+    A bad recipient refuses the whole batch naming its position (`items.<n>.recipient`):
+    the caller leaves it out and tries again; nothing is half-queued.
+    Returns the number of rows queued now.
+    """
+    if channel not in Channel.values:
+        raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
+    if kind not in MessageKind.values:
+        raise DomainError(field="kind", message=_("No message kind %(k)s.") % {"k": kind})
+    template = None
+    if template_key:
+        template = Template.objects.filter(key=template_key).first()
+        if template is None:
+            raise NotFound(
+                field="template_key", message=_("No template %(k)s.") % {"k": template_key}
+            )
+    from_email = settings.DEFAULT_FROM_EMAIL if channel == Channel.EMAIL else ""
+    # The rows this call inserted are those stamped with its own time: a twin call
+    # racing on the same keys has another stamp, and writes the events of its rows.
+    stamp = timezone.now()
+    queued = 0
+    chunk: list[tuple[int, Outgoing]] = []
+
+    def flush() -> None:
+        nonlocal queued
+        keys = [item.idempotency_key for _n, item in chunk]
+        known = set(
+            Message.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        fresh = [(n, item) for n, item in chunk if item.idempotency_key not in known]
+        chunk.clear()
+        if not fresh:
+            return
+        rendered = _render_many(channel, template, fresh) if template is not None else {}
+        rows = []
+        for n, item in fresh:
+            subject, body, body_html = rendered.get(n, (item.subject, item.body, item.body_html))
+            if not body.strip():
+                raise DomainError(field=f"items.{n}.body", message=_("A message needs a text."))
+            rows.append(
+                Message(
+                    channel=channel,
+                    kind=kind,
+                    recipient=recipient_clean(
+                        channel, item.recipient, field=f"items.{n}.recipient"
+                    )[:254],
+                    customer_id=item.customer_id,
+                    template_key=template_key,
+                    from_email=from_email,
+                    subject=subject[:300],
+                    body=body,
+                    body_html=body_html,
+                    message_id=message_id_new(from_email) if channel == Channel.EMAIL else "",
+                    source=source[:80],
+                    idempotency_key=item.idempotency_key,
+                    created_at=stamp,
+                )
+            )
+        Message.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        mine = Message.objects.filter(
+            idempotency_key__in=[row.idempotency_key for row in rows], created_at=stamp
+        ).values_list("pk", "customer_id", "recipient")
+        count = events_record_many(
+            NewEvent(
+                event_type="message.queued",
+                subject_type="message",
+                subject_id=pk,
+                customer_id=customer_id,
+                payload={"channel": channel, "kind": kind, "to": to, "source": source},
+            )
+            for pk, customer_id, to in mine
+        )
+        queued += count
+
+    for n, item in enumerate(items):
+        chunk.append((n, item))
+        if len(chunk) >= CHUNK:
+            flush()
+    if chunk:
+        flush()
+    if queued:
+        _wake_sender_on_commit()
+    return queued
+
+
+def _render_many(
+    channel: str, template: Template, items: list[tuple[int, Outgoing]]
+) -> dict[int, tuple[str, str, str]]:
+    from procedo.core.selectors import business_get
+    from procedo.customers.models import Customer
+
+    ids = {item.customer_id for _n, item in items if item.customer_id is not None}
+    customers = {
+        c.pk: rendering.customer_context(c)
+        for c in Customer.objects.prefetch_related("identities").filter(pk__in=ids)
+    }
+    business = {"name": business_get().name}
+    out: dict[int, tuple[str, str, str]] = {}
+    for n, item in items:
+        if item.body:
+            continue
+        context: dict[str, Any] = {"business": business}
+        if item.customer_id is not None:
+            if item.customer_id not in customers:
+                raise NotFound(
+                    field=f"items.{n}.customer_id",
+                    message=_("No customer %(id)s.") % {"id": item.customer_id},
+                )
+            context["customer"] = customers[item.customer_id]
+        if channel == Channel.EMAIL and "@" in item.recipient:
+            from procedo.messaging.unsubscribe import unsubscribe_url
+
+            context["unsubscribe_url"] = unsubscribe_url(item.recipient)
+        context.update(item.context or {})
+        result = rendering.render(
+            subject=template.subject,
+            body_text=template.body_text,
+            body_html=template.body_html if channel == Channel.EMAIL else "",
+            context=context,
+        )
+        out[n] = (result.subject, result.body_text, result.body_html)
+    return out
 
 
 def _wake_sender_on_commit() -> None:

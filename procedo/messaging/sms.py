@@ -36,11 +36,11 @@ from procedo.messaging.models import Message, MessageState
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-def e164_require(number: str) -> str:
+def e164_require(number: str, *, field: str = "recipient") -> str:
     number = number.strip()
     if not E164.match(number):
         raise DomainError(
-            field="recipient",
+            field=field,
             message=_("%(n)s is not a phone number in E.164 form, e.g. +380671234567.")
             % {"n": number or "''"},
         )
@@ -141,6 +141,19 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
 
 
 FINAL_FAILURES = {"failed", "undelivered"}
+# Twilio's statuses in the order a message goes through them; final ones last.
+_RANK = {
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "delivered": 5,
+    # A failure reported after "delivered" is kept: it must not be hidden.
+    "undelivered": 6,
+    "failed": 6,
+    "read": 7,
+}
 
 
 @transaction.atomic
@@ -157,8 +170,10 @@ def sms_status_apply(*, url: str, params: Mapping[str, str], signature: str) -> 
     message = Message.objects.filter(provider_ref=sid).first() if sid else None
     if message is None:
         raise NotFound(field="MessageSid", message=_("No message %(sid)s.") % {"sid": sid})
-    if message.delivery_status == status:
-        return message  # a redelivered callback
+    if _RANK.get(message.delivery_status, 0) >= _RANK.get(status, 0) and message.delivery_status:
+        # A redelivered callback, or one overtaken by a later status (Twilio does
+        # not promise order): "sent" after "delivered" must not move it back.
+        return message
     fields: dict[str, Any] = {"delivery_status": status}
     if status in FINAL_FAILURES:
         fields.update(

@@ -8,25 +8,25 @@ Transactional mail (receipts, shipping notices) needs no marketing consent.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Count, Min
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
-from procedo.events.services import event_record
+from procedo.events.services import NewEvent, events_record_many
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
 
+if TYPE_CHECKING:
+    from procedo.core.models import Business
+
 SALT = "procedo.messaging.unsubscribe"
-# Marketing mail is not sent between these hours of the business's own clock.
-QUIET_START = time(21, 0)
-QUIET_END = time(9, 0)
-# At most this many marketing messages per customer in this window.
-CAP_COUNT = 2
-CAP_WINDOW = timedelta(days=1)
+# Quiet hours and the cap are the business's settings (`Business.quiet_hours_*`,
+# `Business.marketing_cap_*`), edited on the business settings page.
 
 
 def unsubscribe_token(address: str) -> str:
@@ -81,84 +81,135 @@ def unsubscribe_headers(message: Message) -> dict[str, str]:
     }
 
 
-def _consent_of(message: Message) -> str | None:
+def _consents(rows: list[Message]) -> dict[str, str]:
+    """The marketing consent of each recipient of a batch, in one query."""
     from procedo.customers.models import Identity
 
-    kind = "email" if message.channel == Channel.EMAIL else "phone"
-    return (
-        Identity.objects.filter(kind=kind, value=message.recipient.strip().lower())
-        .values_list("marketing_consent", flat=True)
-        .first()
+    kind = "email" if rows[0].channel == Channel.EMAIL else "phone"
+    return dict(
+        Identity.objects.filter(
+            kind=kind, value__in={m.recipient.strip().lower() for m in rows}
+        ).values_list("value", "marketing_consent")
     )
 
 
-def _quiet_until(now: datetime) -> datetime | None:
-    from procedo.core.selectors import business_get
-
-    if QUIET_START == QUIET_END:  # no quiet hours
+def _quiet_until(business: Business, now: datetime) -> datetime | None:
+    start, end = business.quiet_hours_start, business.quiet_hours_end
+    if start is None or end is None or start == end:  # no quiet hours
         return None
-    zone = business_get().zone
+    zone = business.zone
     local = now.astimezone(zone)
     clock = local.time()
-    if clock >= QUIET_START or clock < QUIET_END:
-        day = local.date() if clock < QUIET_END else local.date() + timedelta(days=1)
-        return datetime.combine(day, QUIET_END, tzinfo=zone)
-    return None
-
-
-def _capped_until(message: Message, now: datetime) -> datetime | None:
-    if message.customer_id is None:
+    # 21:00–09:00 wraps midnight; 13:00–14:00 does not.
+    quiet = (clock >= start or clock < end) if start > end else (start <= clock < end)
+    if not quiet:
         return None
-    marketing = Message.objects.filter(customer_id=message.customer_id, kind=MessageKind.MARKETING)
-    sent = list(
-        marketing.filter(state=MessageState.SENT, sent_at__gte=now - CAP_WINDOW)
-        .order_by("sent_at")
-        .values_list("sent_at", flat=True)[:CAP_COUNT]
-    )
-    # Rows of this batch that passed the gate before this one go out with it.
-    in_batch = marketing.filter(
-        state=MessageState.SENDING, claim_token=message.claim_token, id__lt=message.pk
-    ).count()
-    if len(sent) + in_batch < CAP_COUNT:
-        return None
-    oldest = sent[0] if sent and sent[0] is not None else now
-    return oldest + CAP_WINDOW
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone)
 
 
-def _move(message: Message, now: datetime, **fields: Any) -> bool:
-    changed = Message.objects.filter(
-        pk=message.pk, claim_token=message.claim_token, state=MessageState.SENDING
-    ).update(claim_token="", claimed_until=None, **fields)
-    return changed == 1
+def _capped(business: Business, rows: list[Message], now: datetime) -> dict[int, datetime]:
+    """Rows over the per-customer cap, with the time the oldest counted message leaves the window.
 
-
-def marketing_gate(message: Message, now: datetime) -> str | None:
-    """Runs on every claimed row before it is sent; returns the state it moved the row to."""
-    if message.kind != MessageKind.MARKETING:
-        return None
-    consent = _consent_of(message)
-    if consent != "granted":
-        reason = (
-            "unsubscribed or refused marketing"
-            if consent == "denied"
-            else "no marketing consent"
-            if consent is not None
-            else "not a customer's identity: no marketing consent"
+    Counted: marketing mail sent in the window, and rows of this batch let through
+    before this one (they go out with it).
+    """
+    cap = business.marketing_cap_count
+    customers = {m.customer_id for m in rows if m.customer_id is not None}
+    if cap <= 0 or not customers:
+        return {}
+    window = timedelta(days=business.marketing_cap_days)
+    counted = {
+        row["customer_id"]: (row["n"], row["oldest"])
+        for row in Message.objects.filter(
+            customer_id__in=customers,
+            kind=MessageKind.MARKETING,
+            state=MessageState.SENT,
+            sent_at__gte=now - window,
         )
+        .values("customer_id")
+        .annotate(n=Count("id"), oldest=Min("sent_at"))
+    }
+    capped: dict[int, datetime] = {}
+    passed: dict[int, int] = {}
+    for message in rows:
+        if message.customer_id is None:
+            continue
+        sent, oldest = counted.get(message.customer_id, (0, None))
+        ahead = passed.get(message.customer_id, 0)
+        if sent + ahead >= cap:
+            capped[message.pk] = (oldest or now) + window
+        else:
+            passed[message.customer_id] = ahead + 1
+    return capped
+
+
+def _move(rows: list[Message], token: str, **fields: Any) -> int:
+    return Message.objects.filter(
+        pk__in=[m.pk for m in rows], claim_token=token, state=MessageState.SENDING
+    ).update(claim_token="", claimed_until=None, **fields)
+
+
+def _suppression_reason(consent: str | None) -> str | None:
+    if consent == "granted":
+        return None
+    if consent == "denied":
+        return "unsubscribed or refused marketing"
+    if consent is not None:
+        return "no marketing consent"
+    return "not a customer's identity: no marketing consent"
+
+
+def marketing_gate(rows: list[Message], token: str, now: datetime) -> set[int]:
+    """Runs on every claimed batch before it is sent; returns the ids of rows it moved.
+
+    A few queries per batch, whatever its size: consents, the business settings,
+    the cap's counts; then one UPDATE per outcome.
+    """
+    from procedo.core.selectors import business_get
+
+    marketing = [m for m in rows if m.kind == MessageKind.MARKETING]
+    if not marketing:
+        return set()
+    consents = _consents(marketing)
+    suppressed: dict[str, list[Message]] = {}
+    allowed: list[Message] = []
+    for message in marketing:
+        reason = _suppression_reason(consents.get(message.recipient.strip().lower()))
+        if reason is None:
+            allowed.append(message)
+        else:
+            suppressed.setdefault(reason, []).append(message)
+    moved = {m.pk for group in suppressed.values() for m in group}
+    if suppressed:
         with transaction.atomic():
-            if _move(message, now, state=MessageState.SUPPRESSED, reason=reason):
-                event_record(
-                    event_type="message.suppressed",
-                    subject=message,
-                    customer_id=message.customer_id,
-                    payload={"reason": reason},
+            events: list[NewEvent] = []
+            for reason, group in suppressed.items():
+                _move(group, token, state=MessageState.SUPPRESSED, reason=reason)
+                events.extend(
+                    NewEvent(
+                        event_type="message.suppressed",
+                        subject_type="message",
+                        subject_id=m.pk,
+                        customer_id=m.customer_id,
+                        payload={"reason": reason},
+                        occurred_at=now,
+                    )
+                    for m in group
                 )
-        return MessageState.SUPPRESSED
-    for until, reason in (
-        (_quiet_until(now), "quiet hours"),
-        (_capped_until(message, now), "frequency cap"),
-    ):
-        if until is not None:
-            _move(message, now, state=MessageState.QUEUED, deferred_until=until, reason=reason)
-            return MessageState.QUEUED
-    return None
+            events_record_many(events)
+    if not allowed:
+        return moved
+    business = business_get()
+    quiet = _quiet_until(business, now)
+    if quiet is not None:
+        _move(allowed, token, state=MessageState.QUEUED, deferred_until=quiet, reason="quiet hours")
+        return moved | {m.pk for m in allowed}
+    capped = _capped(business, allowed, now)
+    by_time: dict[datetime, list[Message]] = {}
+    for message in allowed:
+        if message.pk in capped:
+            by_time.setdefault(capped[message.pk], []).append(message)
+    for until, group in by_time.items():
+        _move(group, token, state=MessageState.QUEUED, deferred_until=until, reason="frequency cap")
+    return moved | set(capped)

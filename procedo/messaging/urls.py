@@ -11,6 +11,8 @@ urlpatterns = [
     path("templates/new/", views.template_save, name="template-new"),
     path("templates/<int:template_id>/", views.template_save, name="template-edit"),
     path("templates/preview/", views.template_preview, name="template-preview"),
+    path("inbound/<int:inbound_id>/", views.inbound_detail, name="inbound-detail"),
     path("sms/status/", views.sms_status_apply, name="sms-status"),
+    path("sms/inbound/", views.inbound_sms_receive, name="sms-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe_apply, name="unsubscribe"),
 ]

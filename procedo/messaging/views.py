@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
+from procedo.messaging import inbound as inbound_services
 from procedo.messaging import selectors, services, sms, unsubscribe
 from procedo.messaging.forms import MessageFilterForm, TemplateForm
 from procedo.messaging.sending import message_mime
@@ -18,29 +21,47 @@ from procedo.messaging.sending import message_mime
 
 @requires("messaging.view")
 def messages_list(request: HttpRequest) -> HttpResponse:
-    form = MessageFilterForm(request.GET or None)
+    form = MessageFilterForm(request.GET or None, sops=selectors.sops_for_filter())
     filters = selectors.MessageFilters()
+    received = False
     if form.is_valid():
         data = form.cleaned_data
+        received = data["direction"] == "inbound"
         filters = selectors.MessageFilters(
             customer_id=data["customer"],
             state=data["state"],
             channel=data["channel"],
             kind=data["kind"],
             source=data["source"].strip(),
+            sop_id=data["sop"],
+            campaign=data["campaign"].strip(),
         )
+    cursor = request.GET.get("cursor")
     try:
-        page = selectors.messages_list(filters=filters, cursor=request.GET.get("cursor"))
+        page: Any = (
+            selectors.inbound_list(customer_id=filters.customer_id, cursor=cursor)
+            if received
+            else selectors.messages_list(filters=filters, cursor=cursor)
+        )
     except DomainError as exc:
         form.add_error(None, exc.message)
         page = selectors.messages_list(filters=filters)
     query = request.GET.copy()
     query.pop("cursor", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {"form": form, "page": page, "query": query.urlencode(), "received": received}
     template = "messaging/messages_list.html"
     if getattr(request, "htmx", False):
         template += "#rows"
     return render(request, template, context)
+
+
+@requires("messaging.view")
+def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = selectors.inbound_get(inbound_id=inbound_id)
+    if inbound is None:
+        raise Http404
+    raw = bytes(inbound.raw).decode("utf-8", "replace")
+    return render(request, "messaging/inbound_detail.html", {"inbound": inbound, "raw": raw})
 
 
 @requires("messaging.view")
@@ -159,3 +180,23 @@ def sms_status_apply(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
     return HttpResponse(status=204)
+
+
+# Twilio's inbound-SMS webhook: authenticated by its signature, like the status
+# callback. The answer is empty TwiML: we store the message and reply nothing.
+@csrf_exempt
+@require_POST
+def inbound_sms_receive(request: HttpRequest) -> HttpResponse:
+    url = settings.PROCEDO_BASE_URL + request.get_full_path()
+    try:
+        inbound_services.inbound_sms_receive(
+            url=url,
+            params=request.POST.dict(),
+            signature=request.headers.get("X-Twilio-Signature", ""),
+        )
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
+    return HttpResponse(TWIML_EMPTY, content_type="text/xml")
+
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

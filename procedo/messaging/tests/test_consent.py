@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,6 +115,87 @@ def test_the_frequency_cap_defers_the_third_promotion(smtp: SmtpServer) -> None:
     sending.messages_send_due(now=NOON)
     third = Message.objects.get(idempotency_key="m2")
     assert third.state == MessageState.QUEUED and third.reason == "frequency cap"
-    assert third.deferred_until == NOON + unsubscribe.CAP_WINDOW
+    assert third.deferred_until == NOON + timedelta(days=1)
     assert sending.messages_send_due(now=NOON + timedelta(hours=1)).sent == 0
     assert len(smtp.recorder.received) == 2
+
+
+def limits(**values: Any) -> None:
+    from procedo.core.services import business_update
+
+    business_update(
+        name="Крамниця", time_zone="Europe/Kyiv", currency="UAH", actor_id=None, **values
+    )
+
+
+def test_quiet_hours_and_the_cap_are_the_stores_settings(smtp: SmtpServer) -> None:
+    # A lunch break instead of the night, and one promotion per customer in two days.
+    limits(
+        quiet_hours_start=time(13, 0),
+        quiet_hours_end=time(14, 0),
+        marketing_cap_count=1,
+        marketing_cap_days=2,
+    )
+    olena = customer("olena@example.com")
+    for i in range(2):
+        queue("olena@example.com", f"m{i}", MessageKind.MARKETING, olena)
+    lunch = datetime(2026, 11, 24, 13, 30, tzinfo=KYIV)
+    sending.messages_send_due(now=lunch)
+    first = Message.objects.get(idempotency_key="m0")
+    assert first.reason == "quiet hours"
+    assert first.deferred_until == datetime(2026, 11, 24, 14, 0, tzinfo=KYIV)
+    late = datetime(2026, 11, 24, 22, 30, tzinfo=KYIV)  # night is no longer quiet
+    assert sending.messages_send_due(now=late).sent == 1
+    second = Message.objects.get(idempotency_key="m1")
+    assert second.state == MessageState.QUEUED and second.reason == "frequency cap"
+    assert second.deferred_until == late + timedelta(days=2)
+    # No cap at all: it goes.
+    limits(marketing_cap_count=0)
+    assert sending.messages_send_due(now=second.deferred_until).sent == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"quiet_hours_start": time(21, 0), "quiet_hours_end": None}, "quiet_hours_end"),
+        ({"quiet_hours_start": None, "quiet_hours_end": time(9, 0)}, "quiet_hours_start"),
+        ({"quiet_hours_start": time(9, 0), "quiet_hours_end": time(9, 0)}, "quiet_hours_end"),
+        ({"marketing_cap_count": -1}, "marketing_cap_count"),
+        ({"marketing_cap_count": 101}, "marketing_cap_count"),
+        ({"marketing_cap_days": 0}, "marketing_cap_days"),
+    ],
+)
+def test_bad_limits_are_refused_naming_the_field(values: dict[str, Any], field: str) -> None:
+    from procedo.core.errors import DomainError
+    from procedo.core.selectors import business_get
+
+    with pytest.raises(DomainError) as caught:
+        limits(**values)
+    assert caught.value.field == field
+    business = business_get()
+    assert (business.quiet_hours_start, business.marketing_cap_count) == (time(21, 0), 2)
+
+
+def test_the_business_page_edits_the_limits(owner_client: Client) -> None:
+    from procedo.core.selectors import business_get
+
+    form = {"name": "Крамниця", "time_zone": "Europe/Kyiv", "currency": "UAH"}
+    bad = owner_client.post("/settings/", {**form, "quiet_hours_start": "22:00"})
+    assert bad.status_code == 422
+    assert "Give quiet hours both a start and an end" in bad.content.decode()
+    good = owner_client.post(
+        "/settings/",
+        {
+            **form,
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "08:30",
+            "marketing_cap_count": "3",
+            "marketing_cap_days": "7",
+        },
+    )
+    assert good.status_code == 302
+    business = business_get()
+    assert (business.quiet_hours_start, business.quiet_hours_end) == (time(22, 0), time(8, 30))
+    assert (business.marketing_cap_count, business.marketing_cap_days) == (3, 7)
+    page = owner_client.get("/settings/").content.decode()
+    assert 'value="22:00"' in page and 'value="08:30"' in page

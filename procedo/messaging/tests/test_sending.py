@@ -10,9 +10,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from procedo.core.models import Business
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
-from procedo.messaging import sending, services, unsubscribe
+from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
 from procedo.messaging.tests.conftest import SmtpServer
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_quiet_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_quiet_hours(db: None) -> None:
     # These tests are about SMTP; quiet hours would defer marketing mail at night.
-    monkeypatch.setattr(unsubscribe, "QUIET_START", unsubscribe.QUIET_END)
+    Business.objects.update_or_create(
+        pk=Business.SINGLETON_ID, defaults={"quiet_hours_start": None, "quiet_hours_end": None}
+    )
 
 
 def queue(n: int = 1, *, kind: str = MessageKind.TRANSACTIONAL, prefix: str = "k") -> list[Message]:
@@ -221,3 +224,37 @@ def test_queue_wakes_the_worker_once_per_transaction_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         queue(1, prefix="x")
     assert woken == [1]
+
+
+@pytest.mark.parametrize("address", ["", "olena", "olena@", "o lena@example.com", "a@b@c"])
+def test_a_bad_email_address_is_refused_naming_the_recipient(address: str) -> None:
+    from procedo.core.errors import DomainError
+
+    with pytest.raises(DomainError) as caught:
+        message_queue(channel="email", recipient=address, body="x", idempotency_key="bad")
+    assert caught.value.field == "recipient"
+    assert not Message.objects.exists()
+
+
+def test_a_campaign_batch_queues_each_key_once_and_refuses_a_bad_address_whole(
+    smtp: SmtpServer,
+) -> None:
+    from procedo.core.errors import DomainError
+    from procedo.messaging.services import Outgoing, messages_queue_many
+
+    items = [
+        Outgoing(recipient=f"c{i}@example.com", idempotency_key=f"campaign:1:{i}", body=f"#{i}")
+        for i in range(5)
+    ]
+    with pytest.raises(DomainError) as caught:
+        messages_queue_many(
+            channel="email",
+            kind=MessageKind.TRANSACTIONAL,
+            items=[*items, Outgoing(recipient="nope", idempotency_key="campaign:1:x", body="x")],
+        )
+    assert caught.value.field == "items.5.recipient" and not Message.objects.exists()
+    for _ in range(2):  # started twice: the second queues nothing
+        queued = messages_queue_many(channel="email", kind=MessageKind.TRANSACTIONAL, items=items)
+    assert queued == 0 and Message.objects.count() == 5
+    assert Event.objects.filter(event_type="message.queued").count() == 5
+    assert sending.messages_send_due().sent == 5 and len(smtp.recorder.received) == 5

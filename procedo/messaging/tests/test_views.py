@@ -122,3 +122,40 @@ def test_the_api_lists_messages_and_refuses_a_bad_template(owner_client: Client)
         content_type="application/json",
     )
     assert good.status_code == 201 and good.json()["key"] == "x"
+
+
+def test_the_log_filters_by_sop_and_campaign(owner_client: Client) -> None:
+    from procedo.automation.models import Run
+    from procedo.automation.tests.helpers import event_trigger, sop_live, task_step
+
+    sop, revision = sop_live(
+        definition={"triggers": [event_trigger()], "steps": [task_step()]}, name="Після покупки"
+    )
+    run = Run.objects.create(
+        sop=sop,
+        revision=revision,
+        subject_type="order",
+        subject_id=1,
+        occurrence_key="e1",
+        trigger_kind="event",
+        state="running",
+    )
+    for key, source, subject in (
+        ("a", f"sop_run:{run.pk}", "Дякуємо за покупку"),
+        ("b", f"sop_run:{run.pk + 1}", "Інший SOP"),
+        ("c", "campaign:42", "Весняний розпродаж"),
+        ("d", "campaign:420", "Інша кампанія"),
+    ):
+        message_queue(
+            channel="email",
+            recipient="o@example.com",
+            subject=subject,
+            body="…",
+            idempotency_key=key,
+            source=source,
+        )
+    by_sop = owner_client.get("/messages/", {"sop": sop.pk}).content.decode()
+    assert "Дякуємо за покупку" in by_sop and "Інший SOP" not in by_sop
+    assert "Весняний розпродаж" not in by_sop and "Після покупки" in by_sop  # the select
+    by_campaign = owner_client.get("/messages/", {"campaign": "42"}).content.decode()
+    assert "Весняний розпродаж" in by_campaign and "Інша кампанія" not in by_campaign
