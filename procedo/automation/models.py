@@ -182,3 +182,40 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_key}#{self.iteration} ({self.state})"
+
+
+class SweepMark(models.Model):
+    """How far a date trigger of a revision has been swept: the upper end of its last window.
+
+    The minute's sweep reads only dates from a little before the mark, and a
+    full catch-up window is swept at least hourly (and whenever the clock went
+    back): the unique run occurrence, not the mark, keeps a subject to one run.
+    """
+
+    revision_id = models.BigIntegerField()
+    trigger_key = models.CharField(max_length=40)
+    swept_until = models.DateTimeField()
+    full_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision_id", "trigger_key"], name="automation_sweepmark_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger_key} of revision {self.revision_id} until {self.swept_until}"
+
+
+class WebhookKey(models.Model):
+    """The installation's secret for signing outgoing SOP webhooks (one row, made on first use).
+
+    In the database, not in var/: every worker on every host must sign with the same key.
+    """
+
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"webhook key {self.pk}"

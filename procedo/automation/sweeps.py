@@ -13,6 +13,15 @@ the revision went live.
 Pilot and holdout groups are the same stable hash as for events (live.Bucket),
 computed in the SELECT; first steps are made by the executor as it reaches
 each run.
+
+A date trigger keeps a mark (`SweepMark`): the upper end of the window it last
+swept. The minute's sweep reads only dates from `MARK_OVERLAP` before the mark
+on (through an index on the date, a few rows instead of the whole window), and
+the whole catch-up window is swept again at least every `FULL_EVERY`, on the
+first sweep of a revision and whenever the clock went back: a subject whose
+date was written late or that came to match its conditions after falling due
+is still reached, within the hour. The mark is a shortcut only; the unique
+occurrence keeps each subject to one run whatever the marks say.
 """
 
 from __future__ import annotations
@@ -28,10 +37,17 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from procedo.automation import live, matching, subjects
-from procedo.automation.models import Run, RunState, TriggerKind
+from procedo.automation.models import Run, RunState, SweepMark, TriggerKind
 from procedo.core.selectors import business_get
 
 logger = logging.getLogger(__name__)
+
+# Longer than any transaction that writes a date (PostgreSQL shows it at commit).
+MARK_OVERLAP = timedelta(hours=1)
+FULL_EVERY = timedelta(hours=1)
+# A mark is written again only when it moved this far (or after a full sweep): the
+# minute's sweep then costs no write at all, and reads at most this much more.
+MARK_STEP = timedelta(minutes=10)
 
 
 class EpochText(models.Func):
@@ -172,14 +188,39 @@ def date_window(
     return after, until
 
 
+def _full_due(mark: SweepMark | None, now: datetime) -> bool:
+    """Sweep the whole catch-up window: never swept, an hour since, or the clock went back."""
+    return mark is None or now < mark.full_at or now - mark.full_at >= FULL_EVERY
+
+
 def sweep_date(
-    sop: live.LiveSop, revision: live.LiveRevision, trigger: Any, *, now: datetime, zone: ZoneInfo
-) -> int:
+    sop: live.LiveSop,
+    revision: live.LiveRevision,
+    trigger: Any,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    mark: SweepMark | None = None,
+) -> tuple[int, SweepMark | None]:
+    """Start the due subjects of a date trigger; returns (runs started, a mark to write or None)."""
     subject = subjects.SUBJECTS[sop.subject_type]
     spec = subject.fields[trigger.field]
     after, until = date_window(
         now=now, zone=zone, offset_days=trigger.offset_days, catch_up_days=trigger.catch_up_days
     )
+    full = _full_due(mark, now)
+    if not full and mark is not None:
+        after = max(after, mark.swept_until - MARK_OVERLAP)
+    new_mark: SweepMark | None = None
+    if full or mark is None or abs(until - mark.swept_until) >= MARK_STEP:
+        new_mark = SweepMark(
+            revision_id=revision.id,
+            trigger_key=trigger.key,
+            swept_until=until,
+            full_at=now if full or mark is None else mark.full_at,
+        )
+    if after >= until:
+        return 0, new_mark
     queryset = subject.queryset().filter(
         **{f"{spec.lookup}__gt": after, f"{spec.lookup}__lte": until}
     )
@@ -187,7 +228,7 @@ def sweep_date(
     if condition is not None:
         queryset = queryset.filter(condition)
     occurrence = Concat(Value(f"{trigger.key}@"), EpochText(F(spec.lookup)))
-    return _insert_select(
+    started = _insert_select(
         sop=sop,
         revision=revision,
         trigger=trigger,
@@ -195,6 +236,7 @@ def sweep_date(
         occurrence=occurrence,
         now=now,
     )
+    return started, new_mark
 
 
 def _slot_on(day: date, trigger: Any, zone: ZoneInfo) -> datetime | None:
@@ -271,15 +313,43 @@ def sweeps_run(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     zone = business_get().zone
     started = 0
-    for sop in live.live_sops():
+    sops = live.live_sops()
+    dated = [
+        r.id for s in sops for r in s.revisions for t in r.definition.triggers if t.kind == "date"
+    ]
+    marks = (
+        {(m.revision_id, m.trigger_key): m for m in SweepMark.objects.filter(revision_id__in=dated)}
+        if dated
+        else {}
+    )
+    moved: list[SweepMark] = []
+    for sop in sops:
         for revision in sop.revisions:
             for trigger in revision.definition.triggers:
                 try:
                     if trigger.kind == "date":
-                        started += sweep_date(sop, revision, trigger, now=now, zone=zone)
+                        count, mark = sweep_date(
+                            sop,
+                            revision,
+                            trigger,
+                            now=now,
+                            zone=zone,
+                            mark=marks.get((revision.id, trigger.key)),
+                        )
+                        started += count
+                        if mark is not None:
+                            moved.append(mark)
                     elif trigger.kind == "schedule":
                         started += sweep_schedule(sop, revision, trigger, now=now, zone=zone)
                 except Exception:
                     # One broken trigger must not hold back the others; the next tick retries.
                     logger.exception("sweep of SOP %s trigger %s failed", sop.id, trigger.key)
+    if moved:
+        # After the inserts committed: a mark lost with a crash only makes the next sweep wider.
+        SweepMark.objects.bulk_create(
+            moved,
+            update_conflicts=True,
+            unique_fields=["revision_id", "trigger_key"],
+            update_fields=["swept_until", "full_at"],
+        )
     return started

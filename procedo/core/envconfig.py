@@ -122,6 +122,10 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
             "worker_type": "thread",
             "periodic": True,
             "check_worker_health": True,
+            # Huey on SQLite polls, backing off while idle up to max_delay (10 s by
+            # default): a quiet store's order then waited up to ~9 s for its SOP's
+            # task (make bench, B2b). A poll a second costs one indexed SELECT.
+            "max_delay": 1.0,
         },
     }
     if redis_url:
