@@ -472,6 +472,10 @@ class _WebhookFailed(StepError):
 
 
 def _webhook_call(call: WebhookCall) -> None:
+    from procedo.automation import signing
+
+    # Signed at each attempt: the timestamp is the attempt's, so a receiver may refuse old replays.
+    signature = signing.webhook_headers(call.body, secret=signing.webhook_secret())
     request = urllib.request.Request(  # noqa: S310 (http and https only: validated when saved)
         call.url,
         data=call.body,
