@@ -24,17 +24,25 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         from procedo.automation import services
+        from procedo.automation.selectors import task_sop_panel
         from procedo.customers.registry import (
             CardSection,
             card_section_register,
             merge_participant_register,
         )
         from procedo.events.registry import consumer_register
-        from procedo.work.registry import task_closed_listener_register
+        from procedo.work.registry import (
+            TaskPanel,
+            task_closed_listener_register,
+            task_panel_register,
+        )
 
         consumer_register(name=services.CONSUMER, handler=services.engine_consume)
         task_closed_listener_register("automation.run_step", services.run_step_task_closed)
         merge_participant_register(services.runs_move_to_customer, name="sop_runs")
+        task_panel_register(
+            TaskPanel(key="sop", template="automation/_task_sop_panel.html", context=task_sop_panel)
+        )
         # The customer card lists the customer's SOP runs and starts an SOP by hand.
         card_section_register(
             CardSection(

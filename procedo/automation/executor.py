@@ -295,7 +295,9 @@ def _task(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
     task = work_services.task_create(
         title=spec.title,
         instructions=spec.instructions,
-        checklist=spec.checklist,
+        checklist_kind=spec.checklist_kind if spec.kind == "checklist" else "",
+        checklist=[item.model_dump() for item in spec.items] if spec.kind == "checklist" else (),
+        escalate_after_minutes=spec.escalate_after_minutes,
         subject_type=run.subject_type,
         subject_id=run.subject_id,
         customer_id=subject_customer_id(run.subject_type, run.subject_id),
@@ -484,6 +486,7 @@ def _webhook_call(call: WebhookCall) -> None:
             "Content-Type": "application/json",
             "Idempotency-Key": call.key,
             "User-Agent": "Procedo",
+            **signature,
         },
     )
     try:

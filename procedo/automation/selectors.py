@@ -47,6 +47,7 @@ class StepView:
     title: str
     kind: str
     row: RunStep | None  # None: not reached (yet)
+    outcome: str = ""  # the row's outcome in words: a decision's chosen answer, a check's verdict
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,13 @@ def run_card(*, run_id: int) -> RunCard:
     rows = list(run.steps.order_by("id"))
     reached = {row.step_key for row in rows}
     views = [
-        StepView(key=row.step_key, title=_title(definition, row.step_key), kind=row.kind, row=row)
+        StepView(
+            key=row.step_key,
+            title=_title(definition, row.step_key),
+            kind=row.kind,
+            row=row,
+            outcome=_outcome_text(definition, row.step_key, row.outcome),
+        )
         for row in rows
     ]
     views += [
@@ -83,6 +90,26 @@ def run_card(*, run_id: int) -> RunCard:
         subject_url=subject_url(run.subject_type, run.subject_id),
         tasks=tasks,
     )
+
+
+def _outcome_text(definition: Any, key: str, outcome: str) -> str:
+    """A decision's answer by its label and where it led; other outcomes as they are."""
+    spec = definition.step(key)
+    if spec is None or spec.kind != "checklist" or not outcome:
+        return outcome
+
+    def led_to(target: str) -> str:
+        return f" → {_title(definition, target)}" if target and target != "end" else ""
+
+    for item in spec.items:
+        for option in item.options:
+            if option.value == outcome:
+                return f"{item.text} {option.label}{led_to(option.goto)}"
+    if outcome == "failed":
+        return _("a check failed") + led_to(spec.on_fail)
+    if outcome == "passed":
+        return _("every check passed")
+    return outcome
 
 
 def _title(definition: Any, key: str) -> str:
@@ -117,4 +144,41 @@ def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -
         "runs": runs_of_subject(subject_type=subject_type, subject_id=subject_id),
         "start_form": start_form,
         "next_url": next_url,
+    }
+
+
+def task_sop_panel(task: Any) -> dict[str, Any] | None:
+    """The task page's box: the SOP the task serves (goal, why, KPI), its run and step, subject.
+
+    Shown for every task with a subject or a run; a task by hand shows its subject only.
+    """
+    from procedo.sops.kpis import KPIS
+
+    url = subject_url(task.subject_type, task.subject_id) if task.subject_type else ""
+    if task.run_id is None:
+        return {"subject_url": url} if url else None
+    run = Run.objects.select_related("sop", "revision").filter(pk=task.run_id).first()
+    if run is None:
+        return {"subject_url": url} if url else None
+    step_key = ""
+    if task.run_step_id is not None:
+        step_key = (
+            RunStep.objects.filter(pk=task.run_step_id).values_list("step_key", flat=True).first()
+            or ""
+        )
+    try:
+        feedback_url = (
+            reverse("sops:feedback", args=[run.sop_id, step_key]) + f"?task={task.pk}&run={run.pk}"
+            if step_key
+            else ""
+        )
+    except NoReverseMatch:
+        feedback_url = ""
+    return {
+        "subject_url": url,
+        "run": run,
+        "sop": run.sop,
+        "kpi": KPIS.get(run.sop.kpi),
+        "step_key": step_key,
+        "feedback_url": feedback_url,
     }

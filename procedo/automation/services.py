@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -700,11 +700,39 @@ def run_cancel(*, run_id: int, actor: Any, reason: str = "") -> Run:
     return run
 
 
+def checklist_route(spec: Any, answers: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The outcome of a checklist step from its answers, and the step it sends the run to.
+
+    A decision goes where the first answered question's option points; a
+    verification with any failed criterion goes to `on_fail`. None: the
+    step's usual next.
+    """
+    if spec.kind != "checklist":
+        return "done", None
+    if spec.checklist_kind == "decision":
+        chosen = [
+            option
+            for item in spec.items
+            for option in item.options
+            if answers.get(item.key) == option.value
+        ]
+        routed = next((option for option in chosen if option.goto), None)
+        if routed is not None:
+            return routed.value, routed.goto
+        return (chosen[0].value if chosen else "done"), None
+    if spec.checklist_kind == "verification":
+        if any(answers.get(item.key) == "failed" for item in spec.items):
+            return "failed", spec.on_fail or None
+        return "passed", None
+    return "done", None
+
+
 def run_step_task_closed(task: Any, actor: Any) -> None:
     """Task listener: the task of a step was closed, so the step is done and the run moves on.
 
     Runs in the task's transaction. Compare-and-set on the step and the run: a
-    run cancelled meanwhile stays cancelled.
+    run cancelled meanwhile stays cancelled. A checklist's answers choose
+    where a decision or a failed verification sends the run.
     """
     from procedo.automation.executor import run_move_after
 
@@ -713,15 +741,21 @@ def run_step_task_closed(task: Any, actor: Any) -> None:
     step = RunStep.objects.select_related("run").filter(pk=task.run_step_id).first()
     if step is None or step.state != StepState.WAITING:
         return
-    outcome = "done" if task.state == "done" else "skipped"
+    target: str | None = None
+    if task.state == "done":
+        spec = live.definition_of(step.run.revision_id).step(step.step_key)
+        answers = dict(task.items.values_list("key", "answer")) if task.checklist_kind else {}
+        outcome, target = checklist_route(spec, answers) if spec is not None else ("done", None)
+    else:
+        outcome = "skipped"
     now = timezone.now()
     if not RunStep.objects.filter(pk=step.pk, state=StepState.WAITING).update(
-        state=StepState.DONE if outcome == "done" else StepState.SKIPPED,
+        state=StepState.SKIPPED if outcome == "skipped" else StepState.DONE,
         outcome=outcome,
         finished_at=now,
     ):
         return
-    run_move_after(step.run, step, outcome=outcome, now=now)
+    run_move_after(step.run, step, outcome=outcome, now=now, target=target)
     wake_on_commit()
 
 

@@ -13,13 +13,21 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    entries = []
+    entries: list[dict[str, Any]] = []
     for entry in nav_entries():
         if not user_can(user, entry.permission):
             continue
-        url = reverse(entry.url_name)
-        # A section is active on its own pages (/customers/42/ under /customers/);
-        # the dashboard at "/" only on itself.
-        active = request.path == url if url == "/" else request.path.startswith(url)
-        entries.append({"url": url, "label": entry.label, "active": active})
+        badge = entry.badge(user) if entry.badge is not None else 0
+        entries.append({"url": reverse(entry.url_name), "label": entry.label, "badge": badge})
+    # A section is active on its own pages (/customers/42/ under /customers/), the
+    # longest matching prefix only (/sops/mine/ is "My SOPs", not "SOPs"); "/" on itself.
+    matching: list[str] = [
+        item["url"]
+        for item in entries
+        if request.path == item["url"]
+        or (item["url"] != "/" and request.path.startswith(item["url"]))
+    ]
+    current = max(matching, key=len, default=None)
+    for item in entries:
+        item["active"] = item["url"] == current
     return {"nav_entries": entries}

@@ -142,28 +142,98 @@ class _Step(_Strict):
 
 
 class TaskStep(_Step):
-    """Work for a person: a role, a team, a person, or the SOP's owner, due some time after."""
+    """Work for a person: a role, a team, a person, or the SOP's owner, due some time after.
+
+    Past its due time the task is marked overdue and its assignee told; when
+    `escalate_after_minutes` is set and the task is still open that long after
+    it fell due, the team lead (or the SOP's owner) is told as well.
+    """
 
     kind: Literal["task"]
     instructions: str = Field(default="", max_length=5000)
     assignee: Assignee
     due_in_minutes: int = Field(default=24 * 60, ge=1, le=365 * 24 * 60)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
-    checklist: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
-        default_factory=list, max_length=50
+    escalate_after_minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60)
+
+
+# The same five as procedo.work.models.ChecklistKind (a test keeps them equal).
+ChecklistKind = Literal["simple", "detailed", "decision", "verification", "information"]
+FieldType = Literal["text", "number", "date", "choice", "yes_no"]
+
+
+class ChecklistOption(_Strict):
+    """One answer to a decision question, and the step it sends the run to ("" = the next)."""
+
+    value: Key
+    label: str = Field(min_length=1, max_length=200)
+    goto: str = Field(default="", max_length=40)
+
+
+class ChecklistItem(_Strict):
+    """An item to tick, a question to decide, a criterion to pass, or a field to fill.
+
+    Which of these it is follows from its checklist's kind; `help` is the
+    detailed checklist's instruction for the item; `field_type` and `choices`
+    shape an information-gathering field; `options` answer a decision question.
+    """
+
+    key: Key
+    text: str = Field(min_length=1, max_length=300)
+    help: str = Field(default="", max_length=2000)
+    required: bool = True
+    field_type: FieldType = "text"
+    choices: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=30
     )
+    options: list[ChecklistOption] = Field(default_factory=list, max_length=10)
 
 
 class ChecklistStep(TaskStep):
-    """A task whose items are ticked one by one (at least one item)."""
+    """A task with a checklist of one of five kinds; decisions and failed checks route the run.
+
+    - simple: items to tick; detailed: items with instructions to tick;
+    - decision: questions, each answered by one of its options; the first
+      answered option that names a step decides where the run goes;
+    - verification: criteria each passed or failed; any failure sends the run
+      to `on_fail` (else to the next step);
+    - information: typed fields whose answers are kept on the subject.
+    """
 
     kind: Literal["checklist"]  # type: ignore[assignment]
+    checklist_kind: ChecklistKind = "simple"
+    items: list[ChecklistItem] = Field(min_length=1, max_length=50)
+    on_fail: str = Field(default="", max_length=40)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _items_from_lines(cls, data: Any) -> Any:
+        """Revisions written before checklist items had keys stored plain lines."""
+        if isinstance(data, dict) and "checklist" in data:
+            data = dict(data)
+            lines = data.pop("checklist") or []
+            data.setdefault(
+                "items", [{"key": f"item_{i + 1}", "text": text} for i, text in enumerate(lines)]
+            )
+        return data
 
     @model_validator(mode="after")
-    def _has_items(self) -> ChecklistStep:
-        if not self.checklist:
-            raise ValueError("a checklist needs at least one item")
+    def _items_fit_kind(self) -> ChecklistStep:
+        keys = [item.key for item in self.items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each checklist item needs its own key")
+        for item in self.items:
+            if self.checklist_kind == "decision" and len(item.options) < 2:
+                raise ValueError(f"decision question {item.key} needs at least two options")
+            kind_is_choice = self.checklist_kind == "information" and item.field_type == "choice"
+            if kind_is_choice and not item.choices:
+                raise ValueError(f"field {item.key} is a choice and needs its choices")
         return self
+
+    def routes(self) -> list[str]:
+        """Every step this checklist may send the run to (for validation)."""
+        targets = [option.goto for item in self.items for option in item.options if option.goto]
+        return [*targets, self.on_fail] if self.on_fail else targets
 
 
 class MessageStep(_Step):
@@ -262,6 +332,20 @@ class Definition(_Strict):
     cancel_on: list[CancelRule] = Field(default_factory=list, max_length=10)
     steps: list[Step] = Field(default_factory=list, max_length=50)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_checklists_are_checklist_steps(cls, data: Any) -> Any:
+        """Revisions written before checklists had their own kind put them on task steps."""
+        if not isinstance(data, dict):
+            return data
+        steps = data.get("steps")
+        if isinstance(steps, list) and any(
+            isinstance(step, dict) and step.get("kind") == "task" and "checklist" in step
+            for step in steps
+        ):
+            data = {**data, "steps": [_task_step_upgraded(step) for step in steps]}
+        return data
+
     def step(self, key: str) -> Any:
         return next((step for step in self.steps if step.key == key), None)
 
@@ -279,6 +363,14 @@ class Definition(_Strict):
                     return "" if step.next == END else str(step.next)
                 return self.steps[index + 1].key if index + 1 < len(self.steps) else ""
         return ""
+
+
+def _task_step_upgraded(step: Any) -> Any:
+    if not (isinstance(step, dict) and step.get("kind") == "task" and "checklist" in step):
+        return step
+    if not step["checklist"]:
+        return {k: v for k, v in step.items() if k != "checklist"}
+    return {**step, "kind": "checklist"}
 
 
 def definition_parse(raw: dict[str, Any]) -> Definition:

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from procedo.automation import subjects
+from procedo.work.models import ChecklistKind
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -97,6 +98,19 @@ def _assignee_text(assignee: Mapping[str, Any]) -> str:
     return _("the SOP's owner")
 
 
+def _item_text(item: Mapping[str, Any]) -> str:
+    options = item.get("options") or []
+    if not options:
+        return str(item.get("text", ""))
+    answers = ", ".join(
+        f"{option.get('label')} → {option.get('goto')}"
+        if option.get("goto")
+        else option.get("label")
+        for option in options
+    )
+    return f"{item.get('text')} ({answers})"
+
+
 def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     """One line: what the step does (its title is shown beside it)."""
     kind = step.get("kind")
@@ -105,8 +119,15 @@ def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
             "who": _assignee_text(step.get("assignee", {})),
             "minutes": step.get("due_in_minutes"),
         }
-        if step.get("checklist"):
-            text += "; " + _("checklist: %(items)s") % {"items": "; ".join(step["checklist"])}
+        items = step.get("items") or [{"text": line} for line in step.get("checklist") or []]
+        if items:
+            kind_code = step.get("checklist_kind") or ChecklistKind.SIMPLE
+            text += "; " + _("checklist (%(kind)s): %(items)s") % {
+                "kind": ChecklistKind(kind_code).label if kind_code in ChecklistKind.values else "",
+                "items": "; ".join(_item_text(item) for item in items),
+            }
+        if step.get("on_fail"):
+            text += "; " + _("a failed check goes to %(step)s") % {"step": step["on_fail"]}
     elif kind == "email":
         text = _("Email: %(subject)s") % {"subject": step.get("subject")}
     elif kind == "sms":

@@ -287,6 +287,16 @@ def definition_clean(raw: Any, *, subject_type: str, sop_id: int | None) -> dict
         _target(step.next, keys=set(keys), field=f"{where}.next", allow_empty=True)
         if step.kind in ("task", "checklist"):
             _assignee(step.assignee, field=f"{where}.assignee")
+        if step.kind == "checklist":
+            for item_index, item in enumerate(step.items):
+                for option_index, option in enumerate(item.options):
+                    _target(
+                        option.goto,
+                        keys=set(keys),
+                        field=f"{where}.items.{item_index}.options.{option_index}.goto",
+                        allow_empty=True,
+                    )
+            _target(step.on_fail, keys=set(keys), field=f"{where}.on_fail", allow_empty=True)
         elif step.kind in ("email", "sms"):
             if subject.customer_lookup is None:
                 raise DomainError(

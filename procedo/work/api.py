@@ -1,4 +1,7 @@
-"""Tasks in the REST API: open tasks, and closing one (which moves its SOP run on)."""
+"""Tasks in the REST API: open tasks, a task by hand, answering its checklist, closing it.
+
+Closing a task an SOP run made moves that run on (a decision's answer picks the branch).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,33 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
-from procedo.work import selectors, services
+from procedo.work import handover, selectors, services
 from procedo.work.models import Task
 
 router = Router(tags=["tasks"])
+
+
+class ChecklistItemOut(Schema):
+    key: str
+    text: str
+    help: str
+    required: bool
+    field_type: str
+    options: list[dict[str, Any]]
+    answer: Any
+    answered_at: datetime | None
 
 
 class TaskOut(Schema):
     id: int
     title: str
     instructions: str
-    checklist: list[dict[str, Any]]
+    checklist_kind: str
+    items: list[ChecklistItemOut]
     subject_type: str
     subject_id: int | None
     customer_id: int | None
@@ -48,9 +64,30 @@ class TaskQuery(Schema):
     limit: int = Field(default=50, ge=1, le=500)
 
 
+class TaskIn(Schema):
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str = ""
+    subject_type: str = ""
+    subject_id: int | None = None
+    assignee_user_id: int | None = None
+    assignee_team_id: int | None = None
+    assignee_role: str = ""
+    due_at: datetime | None = None
+    priority: str = "normal"
+
+
+class AnswersIn(Schema):
+    answers: dict[str, Any] = Field(
+        description="Item key → answer: true for a ticked item, an option's value for a "
+        "decision, passed/failed for a criterion, the value of a field."
+    )
+
+
 class CompleteIn(Schema):
     note: str = ""
-    checked: list[int] | None = Field(default=None, description="Checklist items ticked, by index.")
+    answers: dict[str, Any] | None = Field(
+        default=None, description="Answers to store before completing (see /answers)."
+    )
 
 
 class SkipIn(Schema):
@@ -71,15 +108,169 @@ def task_list(request: HttpRequest, filters: Query[TaskQuery]) -> dict[str, Any]
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
+@router.post("", response={201: TaskOut})
+def task_create(request: HttpRequest, payload: TaskIn) -> Status:
+    """A task by hand, for a person, a team or a role."""
+    permission_require(_auth(request), "tasks.work")
+    return Status(201, services.task_create_by_hand(actor=_auth(request), **payload.dict()))
+
+
+@router.get("/{task_id}", response=TaskOut)
+def task_detail(request: HttpRequest, task_id: int) -> Task:
+    permission_require(_auth(request), "tasks.view")
+    return selectors.task_require(task_id=task_id)
+
+
+@router.post("/{task_id}/answers", response=TaskOut)
+def task_answer(request: HttpRequest, task_id: int, payload: AnswersIn) -> Task:
+    """Store answers of the checklist without completing the task."""
+    permission_require(_auth(request), "tasks.work")
+    services.checklist_answer(task_id=task_id, actor=_auth(request), answers=payload.answers)
+    return selectors.task_require(task_id=task_id)
+
+
 @router.post("/{task_id}/complete", response=TaskOut)
 def task_complete(request: HttpRequest, task_id: int, payload: CompleteIn) -> Task:
     permission_require(_auth(request), "tasks.work")
-    return services.task_complete(
-        task_id=task_id, actor=_auth(request), note=payload.note, checked=payload.checked
+    services.task_complete(
+        task_id=task_id, actor=_auth(request), note=payload.note, answers=payload.answers
     )
+    return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{task_id}/skip", response=TaskOut)
 def task_skip(request: HttpRequest, task_id: int, payload: SkipIn) -> Task:
     permission_require(_auth(request), "tasks.work")
-    return services.task_skip(task_id=task_id, actor=_auth(request), note=payload.note)
+    services.task_skip(task_id=task_id, actor=_auth(request), note=payload.note)
+    return selectors.task_require(task_id=task_id)
+
+
+# The manager's view, the report of forgotten tasks and hand-over (procedo/work/handover.py),
+# under /manage/: a single segment after /tasks/ would be taken for a task id.
+
+
+class LoadOut(Schema):
+    label: str
+    open: int
+    overdue: int
+    escalated: int
+    user_id: int | None
+    team_id: int | None
+    role: str
+    active: bool
+
+
+class TeamWorkOut(Schema):
+    people: list[LoadOut]
+    queues: list[LoadOut]
+
+
+class UnattendedTaskOut(Schema):
+    id: int
+    title: str
+    reason: str = Field(description="nobody, inactive, empty_team or empty_role")
+    assignee_user_id: int | None
+    assignee_team_id: int | None
+    assignee_role: str
+    due_at: datetime | None
+    run_id: int | None
+    state: str
+
+
+class UnattendedOut(Schema):
+    items: list[UnattendedTaskOut]
+    total: int
+
+
+class HandoverIn(Schema):
+    from_user_id: int | None = Field(default=None, description="Whose open tasks move.")
+    task_ids: list[int] | None = Field(default=None, description="Or these open tasks.")
+    to_user_id: int | None = Field(default=None, description="An active person…")
+    to_team_id: int | None = Field(default=None, description="…or a team's queue.")
+
+
+class HandoverDoIn(HandoverIn):
+    token: str | None = Field(
+        default=None, description="The preview's token: refuse if what moves has changed."
+    )
+
+
+class SopCountOut(Schema):
+    sop: str
+    count: int
+
+
+class HandoverTaskOut(Schema):
+    id: int
+    title: str
+    sop_name: str
+    assignee_user_id: int | None
+    due_at: datetime | None
+    state: str
+
+
+class HandoverPreviewOut(Schema):
+    count: int
+    overdue: int
+    by_sop: list[SopCountOut]
+    token: str
+    tasks: list[HandoverTaskOut]
+
+
+class HandoverOut(Schema):
+    moved: int
+    by_sop: list[SopCountOut]
+    notified: int
+    repeated: bool
+
+
+def _sop_counts(by_sop: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"sop": name, "count": count} for name, count in by_sop]
+
+
+@router.get("/manage/team", response=TeamWorkOut)
+def team_work(request: HttpRequest) -> dict[str, Any]:
+    """Open, overdue and escalated tasks per person and per team or role queue."""
+    permission_require(_auth(request), "tasks.manage")
+    return {"people": selectors.workload_people(), "queues": selectors.workload_queues()}
+
+
+@router.get("/manage/unattended", response=UnattendedOut)
+def tasks_unattended(request: HttpRequest) -> dict[str, Any]:
+    """Open tasks nobody will do: no assignee, a deactivated person, an empty team or role."""
+    permission_require(_auth(request), "tasks.manage")
+    report = selectors.tasks_unattended()
+    return {"items": report.items, "total": report.total}
+
+
+@router.post("/manage/handover/preview", response=HandoverPreviewOut)
+def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any]:
+    """Exactly what a hand-over would move; pass its token to /handover."""
+    preview = handover.handover_preview(actor=_auth(request), **payload.dict())
+    return {
+        "count": preview.count,
+        "overdue": preview.overdue,
+        "by_sop": _sop_counts(preview.by_sop),
+        "token": preview.token,
+        "tasks": preview.tasks,
+    }
+
+
+@router.post("/manage/handover", response=HandoverOut)
+def handover_do(
+    request: HttpRequest,
+    payload: HandoverDoIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    """Move the open tasks to an active person or a team's queue, in one step."""
+    result = handover.handover_do(
+        actor=_auth(request),
+        idempotency_key=f"api:handover:{idempotency_key}" if idempotency_key else None,
+        **payload.dict(),
+    )
+    return {
+        "moved": result.moved,
+        "by_sop": _sop_counts(result.by_sop),
+        "notified": result.notified,
+        "repeated": result.repeated,
+    }

@@ -1,8 +1,9 @@
 """Tasks: work for a person, a team or a role, with a due time; SOP runs hand out most of them.
 
-Kept general on purpose (a later issue adds checklists' own rows, comments,
-"My work" and escalation): a task knows its subject and, when an SOP run made
-it, the run step it belongs to by id, so this app depends on no other.
+A task knows its subject and, when an SOP run made it, the run step it
+belongs to by id, so this app depends on no other. A checklist is rows of
+its task (one per item, with the answer); what a run does with the answers
+is the automation engine's business, told through the task-closed registry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from procedo.accounts.roles import Role
 
 
 class TaskState(models.TextChoices):
@@ -26,6 +29,14 @@ OPEN_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS)
 OPEN_TASK = Q(state__in=OPEN_STATES)
 
 
+class ChecklistKind(models.TextChoices):
+    SIMPLE = "simple", _("Simple")
+    DETAILED = "detailed", _("Detailed")
+    DECISION = "decision", _("Decision")
+    VERIFICATION = "verification", _("Verification")
+    INFORMATION = "information", _("Information gathering")
+
+
 class Priority(models.TextChoices):
     LOW = "low", _("Low")
     NORMAL = "normal", _("Normal")
@@ -36,8 +47,9 @@ class Priority(models.TextChoices):
 class Task(models.Model):
     title = models.CharField(_("title"), max_length=200)
     instructions = models.TextField(_("instructions"), blank=True, default="")
-    # [{"text": "...", "done": false}, ...]; its own table comes with the checklist issue.
-    checklist = models.JSONField(_("checklist"), default=list, blank=True)
+    checklist_kind = models.CharField(
+        _("checklist"), max_length=12, choices=ChecklistKind.choices, blank=True, default=""
+    )
     subject_type = models.CharField(max_length=20, blank=True, default="")
     subject_id = models.BigIntegerField(null=True, blank=True)
     customer_id = models.BigIntegerField(null=True, blank=True)
@@ -59,7 +71,9 @@ class Task(models.Model):
         on_delete=models.SET_NULL,
         related_name="tasks",
     )
-    assignee_role = models.CharField(_("role"), max_length=20, blank=True, default="")
+    assignee_role = models.CharField(
+        _("role"), max_length=20, choices=Role.choices, blank=True, default=""
+    )
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
@@ -81,6 +95,14 @@ class Task(models.Model):
     )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     outcome_note = models.TextField(_("note"), blank=True, default="")
+    # Escalation: the overdue sweep tells the assignee once (overdue_notified_at), and the
+    # team lead or a manager once more `escalate_after_minutes` after the due time.
+    escalate_after_minutes = models.PositiveIntegerField(null=True, blank=True)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # "run:<id>:step:<key>:<iteration>" for an SOP's task: a step executed
     # twice (a retry, a second worker) finds the task it made the first time.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
@@ -100,3 +122,74 @@ class Task(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class ChecklistItem(models.Model):
+    """One item of a task's checklist and its answer.
+
+    `answer` holds what the kind asks for: true/false for a ticked item, the
+    chosen option's value for a decision, "passed"/"failed" for a criterion,
+    the typed value (text, number as text, ISO date, choice, true/false) for
+    a field. Null is "not answered yet".
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=40)
+    text = models.CharField(_("item"), max_length=300)
+    help = models.TextField(_("how"), blank=True, default="")
+    required = models.BooleanField(_("required"), default=True)
+    field_type = models.CharField(max_length=10, blank=True, default="")
+    # Decision: [{"value", "label", "goto"}]; choice field: [{"value", "label"}].
+    options = models.JSONField(default=list, blank=True)
+    answer = models.JSONField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("checklist item")
+        ordering = ["task", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "key"], name="work_item_once_per_task"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answer is not None
+
+
+class SubjectFact(models.Model):
+    """What an information-gathering checklist learned about a subject (its latest answer).
+
+    The task's item keeps the history; this row is the current value, shown on
+    the subject's card and readable by conditions.
+    """
+
+    subject_type = models.CharField(max_length=20)
+    subject_id = models.BigIntegerField()
+    key = models.CharField(max_length=40)
+    label = models.CharField(_("what"), max_length=300)
+    value = models.JSONField(_("value"))
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("fact")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "key"], name="work_fact_once_per_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.value}"

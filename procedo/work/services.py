@@ -8,7 +8,7 @@ the same transaction; the automation engine moves the task's run on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,18 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
-from procedo.work.models import OPEN_STATES, Priority, Task, TaskState
+from procedo.work import checklists
+from procedo.work.models import (
+    OPEN_STATES,
+    ChecklistItem,
+    ChecklistKind,
+    Priority,
+    SubjectFact,
+    Task,
+    TaskState,
+)
 from procedo.work.registry import task_closed_listeners
+from procedo.work.selectors import SUBJECT_MODELS
 
 TITLE_MAX = 200
 
@@ -42,7 +52,8 @@ def task_create(
     title: str,
     actor: Any = None,
     instructions: str = "",
-    checklist: Sequence[str] = (),
+    checklist_kind: str = "",
+    checklist: Sequence[Mapping[str, Any]] = (),
     subject_type: str = "",
     subject_id: int | None = None,
     customer_id: int | None = None,
@@ -54,8 +65,13 @@ def task_create(
     due_at: datetime | None = None,
     priority: str = Priority.NORMAL,
     idempotency_key: str | None = None,
+    escalate_after_minutes: int | None = None,
 ) -> Task:
-    """A task for a person, a team or a role (at least one). A known key returns its task."""
+    """A task for a person, a team or a role (at least one). A known key returns its task.
+
+    `checklist` are items as an SOP step defines them (key, text, help,
+    required, field_type, choices, options); `checklist_kind` one of the five.
+    """
     if idempotency_key:
         existing = Task.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -69,10 +85,13 @@ def task_create(
         raise DomainError(field="assignee_role", message=_("No such role."))
     if priority not in Priority.values:
         raise DomainError(field="priority", message=_("No such priority."))
+    if checklist and checklist_kind not in ChecklistKind.values:
+        raise DomainError(field="checklist_kind", message=_("No such kind of checklist."))
     task = Task(
         title=clean_title,
         instructions=instructions,
-        checklist=[{"text": item, "done": False} for item in checklist],
+        checklist_kind=checklist_kind if checklist else "",
+        escalate_after_minutes=escalate_after_minutes,
         subject_type=subject_type,
         subject_id=subject_id,
         customer_id=customer_id,
@@ -93,6 +112,11 @@ def task_create(
         if idempotency_key:  # a twin committed the same key first
             return Task.objects.get(idempotency_key=idempotency_key)
         raise
+    if checklist:
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(task=task, **row)
+            for row in checklists.items_from_spec(checklist, kind=checklist_kind)
+        )
     _record(
         "task.created",
         task,
@@ -151,23 +175,102 @@ def _close(task: Task, *, state: str, actor: Any, note: str) -> Task:
     return task
 
 
+def _locked_open_task(task_id: int, actor: Any) -> Task:
+    """The task, locked for this transaction, if the actor may work on it and it is open."""
+    task = _task_for_work(task_id, actor)
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if not task.is_open:
+        raise Conflict(
+            field="state",
+            message=_("This task is %(state)s already.") % {"state": task.get_state_display()},
+        )
+    return task
+
+
+def _answers_store(
+    task: Task, answers: Mapping[str, Any], *, actor: Any, now: Any
+) -> list[ChecklistItem]:
+    """Check every answer first, then store them: one bad answer changes nothing."""
+    items = {item.key: item for item in task.items.all()}
+    unknown = [key for key in answers if key not in items]
+    if unknown:
+        raise DomainError(
+            field=f"items.{unknown[0]}",
+            message=_("The checklist has no item “%(key)s”.") % {"key": unknown[0]},
+        )
+    changed = []
+    for key, raw in answers.items():
+        item = items[key]
+        value = checklists.answer_clean(item, kind=task.checklist_kind, value=raw)
+        if value != item.answer:
+            item.answer = value
+            item.answered_by = actor if getattr(actor, "pk", None) else None
+            item.answered_at = now if value is not None else None
+            changed.append(item)
+    ChecklistItem.objects.bulk_update(changed, ["answer", "answered_by", "answered_at"])
+    if changed:
+        _record(
+            "task.answered",
+            task,
+            actor=actor,
+            payload={"answers": {item.key: item.answer for item in changed}},
+        )
+    return sorted(items.values(), key=lambda item: item.position)
+
+
+@transaction.atomic
+def checklist_answer(
+    *, task_id: int, actor: Any, answers: Mapping[str, Any]
+) -> list[ChecklistItem]:
+    """Store some answers of an open task's checklist (ticking as one goes); returns all items."""
+    task = _locked_open_task(task_id, actor)
+    return _answers_store(task, answers, actor=actor, now=timezone.now())
+
+
+def _facts_keep(task: Task, items: Sequence[ChecklistItem], actor: Any) -> None:
+    """An information checklist's answers become the subject's current facts."""
+    if task.checklist_kind != "information" or not task.subject_type or task.subject_id is None:
+        return
+    now = timezone.now()
+    facts = [
+        SubjectFact(
+            subject_type=task.subject_type,
+            subject_id=task.subject_id,
+            key=item.key,
+            label=item.text,
+            value=item.answer,
+            task=task,
+            recorded_by=actor if getattr(actor, "pk", None) else None,
+            recorded_at=now,
+        )
+        for item in items
+        if item.answer is not None
+    ]
+    SubjectFact.objects.bulk_create(
+        facts,
+        update_conflicts=True,
+        unique_fields=["subject_type", "subject_id", "key"],
+        update_fields=["label", "value", "task", "recorded_by", "recorded_at"],
+    )
+
+
 @transaction.atomic
 def task_complete(
-    *, task_id: int, actor: Any, note: str = "", checked: Iterable[int] | None = None
+    *, task_id: int, actor: Any, note: str = "", answers: Mapping[str, Any] | None = None
 ) -> Task:
-    """Done. `checked` are the checklist items ticked (by index); a checklist must be all ticked."""
-    task = _task_for_work(task_id, actor)
-    if task.checklist:
-        ticked = set(checked) if checked is not None else set(range(len(task.checklist)))
-        missing = [item["text"] for i, item in enumerate(task.checklist) if i not in ticked]
-        if missing:
+    """Done. `answers` (item key → answer) are stored first; required items must be answered."""
+    task = _locked_open_task(task_id, actor)
+    if task.checklist_kind:
+        items = _answers_store(task, answers or {}, actor=actor, now=timezone.now())
+        missing = checklists.first_missing(items)
+        if missing is not None:
             raise DomainError(
-                field="checklist",
-                message=_("Tick every item first: %(item)s") % {"item": missing[0]},
+                field=f"items.{missing.key}",
+                message=checklists.missing_message(missing, kind=task.checklist_kind),
             )
-        Task.objects.filter(pk=task.pk).update(
-            checklist=[{**item, "done": True} for item in task.checklist]
-        )
+        _facts_keep(task, items, actor)
+    elif answers:
+        raise DomainError(field="answers", message=_("This task has no checklist."))
     return _close(task, state=TaskState.DONE, actor=actor, note=note.strip())
 
 
@@ -214,3 +317,79 @@ def tasks_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
         subject_id=survivor_id
     )
     return moved
+
+
+@transaction.atomic
+def task_create_by_hand(
+    *,
+    actor: Any,
+    title: str,
+    instructions: str = "",
+    subject_type: str = "",
+    subject_id: int | None = None,
+    assignee_user_id: int | None = None,
+    assignee_team_id: int | None = None,
+    assignee_role: str = "",
+    due_at: datetime | None = None,
+    priority: str = Priority.NORMAL,
+) -> Task:
+    """A task a person writes: for someone active, a team or a role, on a customer or an order."""
+    from django.apps import apps
+
+    from procedo.accounts.models import Team, User
+
+    if not user_can(actor, "tasks.work"):
+        raise PermissionDenied(field="actor", message=_("You may not create tasks."))
+    customer_id = None
+    if subject_type or subject_id is not None:
+        if subject_type not in SUBJECT_MODELS:
+            raise DomainError(
+                field="subject_type", message=_("A task can be on a customer or an order.")
+            )
+        model = apps.get_model(*SUBJECT_MODELS[subject_type])
+        subject = model.objects.filter(pk=subject_id).first()
+        if subject is None:
+            raise NotFound(
+                field="subject_id", message=_("No such %(subject)s.") % {"subject": subject_type}
+            )
+        customer_id = subject.pk if subject_type == "customer" else subject.customer_id
+    if (
+        assignee_user_id is not None
+        and not User.objects.filter(pk=assignee_user_id, is_active=True).exists()
+    ):
+        raise DomainError(field="assignee_user_id", message=_("No active person with that id."))
+    if assignee_team_id is not None and not Team.objects.filter(pk=assignee_team_id).exists():
+        raise DomainError(field="assignee_team_id", message=_("No such team."))
+    return task_create(
+        title=title,
+        actor=actor,
+        instructions=instructions,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        customer_id=customer_id,
+        assignee_user_id=assignee_user_id,
+        assignee_team_id=assignee_team_id,
+        assignee_role=assignee_role,
+        due_at=due_at,
+        priority=priority,
+    )
+
+
+@transaction.atomic
+def task_take(*, task_id: int, actor: Any) -> Task:
+    """Take a task from a team's or a role's queue: it becomes the person's."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is not None and task.assignee_user_id not in (None, actor.pk):
+        raise Conflict(field="assignee_user_id", message=_("Someone has taken this task already."))
+    task = _task_for_work(task_id, actor)
+    if task.assignee_user_id == actor.pk:
+        return task
+    # Compare-and-set: of two people taking the same task, one gets it.
+    taken = Task.objects.filter(
+        pk=task.pk, assignee_user__isnull=True, state__in=OPEN_STATES
+    ).update(assignee_user=actor)
+    if not taken:
+        raise Conflict(field="assignee_user_id", message=_("Someone has taken this task already."))
+    task.refresh_from_db()
+    _record("task.taken", task, actor=actor, payload={"assignee_user_id": actor.pk})
+    return task

@@ -1,10 +1,19 @@
 from django.urls import path
 
-from procedo.work import views
+from procedo.work import manage_views, views
 
 app_name = "work"
 urlpatterns = [
-    path("", views.task_list, name="list"),
+    path("", views.my_work, name="mine"),
+    path("open/", views.task_list, name="list"),
+    path("new/", views.task_create, name="create"),
+    path("team/", manage_views.team_work, name="team"),
+    path("team/tasks/", manage_views.team_tasks, name="team_tasks"),
+    path("team/unattended/", manage_views.unattended, name="unattended"),
+    path("team/handover/", manage_views.handover_page, name="handover"),
+    path("<int:task_id>/", views.task_detail, name="detail"),
+    path("<int:task_id>/answer/", views.task_answer, name="answer"),
     path("<int:task_id>/complete/", views.task_complete, name="complete"),
     path("<int:task_id>/skip/", views.task_skip, name="skip"),
+    path("<int:task_id>/take/", views.task_take, name="take"),
 ]

@@ -149,3 +149,42 @@ def engine_drain(*, timeout: float = 90.0) -> int:
         if time.monotonic() > deadline:
             raise AssertionError("the engine did not catch up with the log")
         time.sleep(0.05)
+
+
+def sop_with_decisions() -> tuple[Sop, Revision]:
+    """A published SOP on new orders: a decision routes to pack / change / call again;
+    packing is verified, and a failed check goes to a fix step."""
+    return sop_live(
+        definition={
+            "triggers": [event_trigger()],
+            "steps": [
+                {
+                    **task_step("confirm", title="Підтвердити замовлення"),
+                    "kind": "checklist",
+                    "checklist_kind": "decision",
+                    "items": [
+                        {
+                            "key": "answer",
+                            "text": "Що сказав клієнт?",
+                            "options": [
+                                {"value": "yes", "label": "Підтвердив", "goto": "pack"},
+                                {"value": "change", "label": "Хоче змінити", "goto": "change"},
+                                {"value": "no_answer", "label": "Не відповів"},
+                            ],
+                        }
+                    ],
+                },
+                task_step("retry", title="Передзвонити", next="end"),
+                task_step("change", title="Змінити замовлення", next="end"),
+                {
+                    **task_step("pack", title="Зібрати"),
+                    "kind": "checklist",
+                    "checklist_kind": "verification",
+                    "items": [{"key": "complete", "text": "Усе на місці"}],
+                    "on_fail": "fix",
+                },
+                task_step("ship", title="Відправити", next="end"),
+                task_step("fix", title="Дозібрати", next="end"),
+            ],
+        }
+    )

@@ -22,6 +22,7 @@ from procedo.automation.tests.helpers import (
     sop_live,
     task_step,
 )
+from procedo.core.errors import DomainError
 from procedo.events.models import ConsumerCursor, Event
 from procedo.work import services as work_services
 from procedo.work.models import Task, TaskState
@@ -216,11 +217,14 @@ def test_completing_tasks_moves_the_run_to_its_end(quiet: None) -> None:
     executor.runs_advance()
     pack = Task.objects.get(title="Pack")
     assert pack.assignee_user_id == run.sop.owner_id
-    assert [item["text"] for item in pack.checklist] == ["Box", "Invoice"]
+    assert [item.text for item in pack.items.order_by("position")] == ["Box", "Invoice"]
     owner = run.sop.owner
-    with pytest.raises(Exception, match="Tick every item"):
-        work_services.task_complete(task_id=pack.pk, actor=owner, checked=[0])
-    work_services.task_complete(task_id=pack.pk, actor=owner, checked=[0, 1])
+    with pytest.raises(DomainError, match="Tick “Invoice” first"):
+        work_services.task_complete(task_id=pack.pk, actor=owner, answers={"item_1": True})
+    # The refused completion stored nothing: both answers come again.
+    work_services.task_complete(
+        task_id=pack.pk, actor=owner, answers={"item_1": True, "item_2": "on"}
+    )
     run.refresh_from_db()
     assert run.state == RunState.COMPLETED and run.finished_at is not None
     steps = list(run.steps.order_by("id").values_list("step_key", "state", "outcome"))
