@@ -12,6 +12,7 @@ from procedo.accounts.auth import api_auth
 from procedo.accounts.services import TokenRejected
 from procedo.automation.api import router as runs_router
 from procedo.catalog.api import router as catalog_router
+from procedo.collab.api import comments_router, notifications_router
 from procedo.core.errors import DomainError
 from procedo.customers.api import router as customers_router
 from procedo.events.api import router as events_router
@@ -65,3 +66,5 @@ api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
 api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
+api.add_router("/comments", comments_router)
+api.add_router("/notifications", notifications_router)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "procedo.automation",
     "procedo.work",
     "procedo.messaging",
+    "procedo.collab",
 ]
 
 MIDDLEWARE = [

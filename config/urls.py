@@ -14,5 +14,6 @@ urlpatterns = [
     path("tasks/", include("procedo.work.urls")),
     path("imports/", include("procedo.imports.urls")),
     path("messages/", include("procedo.messaging.urls")),
+    path("", include("procedo.collab.urls")),
     path("api/", api.urls),
 ]

@@ -1,0 +1,170 @@
+"""Comments and notifications in the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from procedo.accounts.permissions import permission_require
+from procedo.collab import selectors, services
+from procedo.collab.models import Comment, Notification
+from procedo.collab.subjects import comment_subject_get
+from procedo.core.errors import DomainError
+
+comments_router = Router(tags=["comments"])
+notifications_router = Router(tags=["notifications"])
+
+
+class CommentOut(Schema):
+    id: int
+    subject_type: str
+    subject_id: int
+    author_id: int | None
+    body: str
+    mentions: list[dict[str, Any]]
+    urgent: bool
+    urgent_reason: str
+    created_at: datetime
+    deleted_at: datetime | None
+
+    @staticmethod
+    def resolve_body(obj: Comment) -> str:
+        return "" if obj.deleted_at else obj.body
+
+
+class CommentPageOut(Schema):
+    items: list[CommentOut]
+    next_cursor: str | None
+
+
+class CommentQuery(Schema):
+    subject_type: str = Field(min_length=1, max_length=20)
+    subject_id: int
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class CommentIn(Schema):
+    subject_type: str = Field(min_length=1, max_length=20, examples=["order"])
+    subject_id: int
+    body: str = Field(min_length=1, max_length=services.BODY_MAX)
+    urgent: bool = False
+    urgent_reason: str = Field(default="", max_length=services.REASON_MAX)
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    subject_type: str
+    subject_id: int | None
+    urgent: bool
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPageOut(Schema):
+    items: list[NotificationOut]
+    next_cursor: str | None
+    unread: int
+
+
+class NotificationQuery(Schema):
+    unread: bool = False
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ReadAllIn(Schema):
+    up_to_id: int | None = Field(default=None, description="Only notifications up to this id.")
+
+
+class ReadAllOut(Schema):
+    marked: int
+
+
+def _auth(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _require_read(user: Any, subject_type: str) -> None:
+    subject = comment_subject_get(subject_type)
+    if subject is None:
+        raise DomainError(
+            field="subject_type",
+            message=_("Comments cannot be left on “%(type)s”.") % {"type": subject_type},
+        )
+    permission_require(user, subject.permission)
+
+
+@comments_router.get("", response=CommentPageOut)
+def comment_list(request: HttpRequest, filters: Query[CommentQuery]) -> dict[str, Any]:
+    """The comments on a subject, oldest first; a deleted one keeps its place, without text."""
+    _require_read(_auth(request), filters.subject_type)
+    page = selectors.comment_page(
+        subject_type=filters.subject_type,
+        subject_id=filters.subject_id,
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@comments_router.post("", response={201: CommentOut})
+def comment_create(
+    request: HttpRequest,
+    payload: CommentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Comment]:
+    """Comment on a subject; @username and @team-name mention people, who are notified.
+
+    `urgent` needs `urgent_reason`. The same Idempotency-Key posts one comment.
+    """
+    comment = services.comment_create(
+        subject_type=payload.subject_type,
+        subject_id=payload.subject_id,
+        body=payload.body,
+        urgent=payload.urgent,
+        urgent_reason=payload.urgent_reason,
+        actor=_auth(request),
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+    )
+    return Status(201, comment)
+
+
+@comments_router.delete("/{comment_id}", response=CommentOut)
+def comment_delete(request: HttpRequest, comment_id: int) -> Comment:
+    permission_require(_auth(request), "collab.comment")
+    return services.comment_delete(comment_id=comment_id, actor=_auth(request))
+
+
+@notifications_router.get("", response=NotificationPageOut)
+def notification_list(request: HttpRequest, filters: Query[NotificationQuery]) -> dict[str, Any]:
+    """The caller's notifications, newest first, with the unread count the bell shows."""
+    user = _auth(request)
+    permission_require(user, "notifications.view")
+    page = selectors.notifications_page(
+        user=user, unread=filters.unread, cursor=filters.cursor, limit=filters.limit
+    )
+    unread = selectors.notifications_unread_counts(user=user).unread
+    return {"items": page.items, "next_cursor": page.next_cursor, "unread": unread}
+
+
+@notifications_router.post("/{notification_id}/read", response=NotificationOut)
+def notification_read(request: HttpRequest, notification_id: int) -> Notification:
+    permission_require(_auth(request), "notifications.view")
+    return services.notification_read(notification_id=notification_id, user=_auth(request))
+
+
+@notifications_router.post("/read", response=ReadAllOut)
+def notifications_read_all(request: HttpRequest, payload: ReadAllIn) -> dict[str, int]:
+    permission_require(_auth(request), "notifications.view")
+    marked = services.notifications_read_all(user=_auth(request), up_to_id=payload.up_to_id)
+    return {"marked": marked}
