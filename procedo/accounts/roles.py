@@ -42,12 +42,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 # SOPs and tasks (procedo/sops, procedo/automation, procedo/work): everyone sees
 # them; owners and managers write, review and publish SOPs; operators and
 # support start runs by hand and work their tasks.
-_SOP_LEADS = {"sops.author", "sops.review", "sops.run", "tasks.work", "tasks.manage"}
+# sops.feedback: leave feedback on a step and propose a change (everyone but viewers).
+_SOP_LEADS = {
+    "sops.author",
+    "sops.review",
+    "sops.run",
+    "sops.feedback",
+    "tasks.work",
+    "tasks.manage",
+}
 _SOP_EXTRA: dict[str, set[str]] = {
     Role.OWNER: _SOP_LEADS,
     Role.MANAGER: _SOP_LEADS,
-    Role.OPERATOR: {"sops.run", "tasks.work"},
-    Role.SUPPORT: {"sops.run", "tasks.work"},
+    Role.OPERATOR: {"sops.run", "tasks.work", "sops.feedback"},
+    Role.SUPPORT: {"sops.run", "tasks.work", "sops.feedback"},
+    Role.MARKETER: {"sops.feedback"},
 }
 ROLE_PERMISSIONS = {
     role: permissions | {"sops.view", "tasks.view"} | _SOP_EXTRA.get(role, set())
@@ -62,6 +71,15 @@ _MESSAGING_EXTRA: dict[str, set[str]] = {
 }
 ROLE_PERMISSIONS = {
     role: permissions | {"messaging.view"} | _MESSAGING_EXTRA.get(role, set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Comments and notifications (procedo/collab): everyone reads their own
+# notifications and the comments on what they may see; every role but the
+# read-only viewer writes comments.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"notifications.view"}
+    | (set() if role == Role.VIEWER else {"collab.comment"})
     for role, permissions in ROLE_PERMISSIONS.items()
 }
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

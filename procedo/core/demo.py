@@ -78,5 +78,5 @@ def demo_store_load() -> DemoLogin | None:
         demo_commerce_load(owner=owner, staff=staff)
         from procedo.sops.demo import demo_sops_load
 
-        demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk)
+        demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk, staff=staff)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
@@ -15,10 +16,11 @@ from procedo.automation import selectors as run_selectors
 from procedo.automation import services as run_services
 from procedo.automation import subjects
 from procedo.automation.api import RunOut, RunPageOut
+from procedo.core.errors import NotFound
 from procedo.sops import selectors, services
 from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
 from procedo.sops.kpis import KPIS
-from procedo.sops.models import Revision
+from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
 
 router = Router(tags=["sops"])
 
@@ -266,6 +268,78 @@ def sop_catalog(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+class OnboardingOut(Schema):
+    sop_id: int
+    sop_name: str
+    revision_id: int
+    revision: int
+    confirmed: bool
+    confirmed_revision: int | None
+    confirmed_at: datetime | None
+    changes: list[DiffLineOut]
+
+
+@router.get("/mine", response=list[OnboardingOut])
+def onboarding_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """The published SOPs the caller's role and teams run; confirmed or not; changes since."""
+    permission_require(_auth(request), "sops.view")
+    return [
+        {
+            "sop_id": item.sop.pk,
+            "sop_name": item.sop.name,
+            "revision_id": item.revision.pk,
+            "revision": item.revision.number,
+            "confirmed": item.confirmed,
+            "confirmed_revision": item.confirmed_number,
+            "confirmed_at": item.confirmed_at,
+            "changes": item.changes,
+        }
+        for item in selectors.onboarding_list(user=_auth(request))
+    ]
+
+
+class RecognitionRowOut(Schema):
+    user_id: int
+    name: str
+    done: int
+    on_time: int
+    late: int
+    on_time_rate: int | None
+    credited: int
+
+
+class RecognitionOut(Schema):
+    period: str
+    since: datetime
+    until: datetime
+    rows: list[RecognitionRowOut]
+
+
+@router.get("/recognition", response=RecognitionOut)
+def recognition(request: HttpRequest, period: str = "month") -> dict[str, Any]:
+    """Per person: SOP tasks done, on time, and proposals published; period week, month,
+    last_month or quarter in the business's time zone."""
+    permission_require(_auth(request), "sops.view")
+    board = selectors.recognition(period=period)
+    return {
+        "period": board.period,
+        "since": board.since,
+        "until": board.until,
+        "rows": [
+            {
+                "user_id": row.user.pk,
+                "name": str(row.user),
+                "done": row.done,
+                "on_time": row.on_time,
+                "late": row.late,
+                "on_time_rate": row.on_time_rate,
+                "credited": row.credited,
+            }
+            for row in board.rows
+        ],
+    }
+
+
 @router.post("", response={201: SopOut})
 def sop_create(
     request: HttpRequest,
@@ -374,3 +448,193 @@ def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) ->
     """Which subjects the trigger would match now (counted up to 1,000)."""
     permission_require(_auth(request), "sops.view")
     return selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
+
+
+# ---------------------------------------------------------------- feedback, proposals, reading
+
+
+class FeedbackIn(Schema):
+    step_key: str = Field(min_length=1, max_length=40)
+    kind: str = Field(description="slow, trap, faster_way, unclear or other")
+    text: str = Field(default="", max_length=4000)
+    task_id: int | None = None
+    run_id: int | None = None
+    revision_id: int | None = None
+
+
+class FeedbackOut(Schema):
+    id: int
+    sop_id: int
+    revision_id: int
+    step_key: str
+    author_id: int | None
+    kind: str
+    text: str
+    task_id: int | None
+    run_id: int | None
+    created_at: datetime
+    state: str
+    resolved_by_id: int | None
+    resolved_at: datetime | None
+    resolution: str
+
+
+class ResolveIn(Schema):
+    state: str = Field(description="addressed or dismissed")
+    note: str = Field(default="", max_length=4000)
+
+
+class ProposalIn(Schema):
+    text: str = Field(min_length=1, max_length=4000)
+    step_key: str = Field(default="", max_length=40)
+    task_id: int | None = None
+    run_id: int | None = None
+    revision_id: int | None = None
+
+
+class ProposalOut(Schema):
+    id: int
+    sop_id: int
+    based_on_id: int
+    step_key: str
+    author_id: int | None
+    text: str
+    state: str
+    draft_id: int | None
+    decline_reason: str
+    decided_by_id: int | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class AcceptIn(Schema):
+    into_draft: bool = Field(
+        default=False, description="Add it to the SOP's existing draft instead of refusing"
+    )
+
+
+class DeclineIn(Schema):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class AcknowledgementOut(Schema):
+    user_id: int
+    revision_id: int
+    confirmed_at: datetime
+
+
+class AckPersonOut(Schema):
+    user_id: int
+    name: str
+    confirmed_revision: int | None
+    confirmed_at: datetime | None
+
+
+class AckBoardOut(Schema):
+    revision_id: int
+    revision: int
+    confirmed: list[AckPersonOut]
+    pending: list[AckPersonOut]
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    return f"api:{idempotency_key}" if idempotency_key else None
+
+
+@router.get("/{sop_id}/feedback", response=list[FeedbackOut])
+def feedback_list(request: HttpRequest, sop_id: int, step_key: str = "") -> list[Any]:
+    """The SOP's feedback, newest first (at most 300), optionally of one step."""
+    permission_require(_auth(request), "sops.view")
+    rows = StepFeedback.objects.filter(sop_id=sop_id).order_by("-id")
+    if step_key:
+        rows = rows.filter(step_key=step_key)
+    return list(rows[: selectors.FEEDBACK_SHOWN])
+
+
+@router.post("/{sop_id}/feedback", response={201: FeedbackOut})
+def feedback_leave(
+    request: HttpRequest,
+    sop_id: int,
+    payload: FeedbackIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Any]:
+    """Feedback on a step of the revision the caller ran (their task's or run's, else the live)."""
+    feedback = services.feedback_leave(
+        sop_id=sop_id, actor=_auth(request), idempotency_key=_key(idempotency_key), **payload.dict()
+    )
+    return Status(201, feedback)
+
+
+@router.post("/feedback/{feedback_id}/resolve", response=FeedbackOut)
+def feedback_resolve(request: HttpRequest, feedback_id: int, payload: ResolveIn) -> Any:
+    return services.feedback_resolve(
+        feedback_id=feedback_id, actor=_auth(request), **payload.dict()
+    )
+
+
+@router.get("/{sop_id}/proposals", response=list[ProposalOut])
+def proposal_list(request: HttpRequest, sop_id: int) -> list[Any]:
+    permission_require(_auth(request), "sops.view")
+    return list(Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: selectors.FEEDBACK_SHOWN])
+
+
+@router.post("/{sop_id}/proposals", response={201: ProposalOut})
+def proposal_make(
+    request: HttpRequest,
+    sop_id: int,
+    payload: ProposalIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Status[Any]:
+    proposal = services.proposal_make(
+        sop_id=sop_id, actor=_auth(request), idempotency_key=_key(idempotency_key), **payload.dict()
+    )
+    return Status(201, proposal)
+
+
+@router.post("/proposals/{proposal_id}/accept", response=RevisionOut)
+def proposal_accept(request: HttpRequest, proposal_id: int, payload: AcceptIn) -> dict[str, Any]:
+    """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
+    draft = services.proposal_accept(
+        proposal_id=proposal_id, actor=_auth(request), into_draft=payload.into_draft
+    )
+    return _revision_out(draft.pk)
+
+
+@router.post("/proposals/{proposal_id}/decline", response=ProposalOut)
+def proposal_decline(request: HttpRequest, proposal_id: int, payload: DeclineIn) -> Any:
+    return services.proposal_decline(
+        proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
+    )
+
+
+@router.post("/revisions/{revision_id}/acknowledge", response=AcknowledgementOut)
+def acknowledgement_confirm(request: HttpRequest, revision_id: int) -> Any:
+    """The caller read this published or piloted revision; confirming twice is once."""
+    return services.acknowledgement_confirm(revision_id=revision_id, actor=_auth(request))
+
+
+@router.get("/{sop_id}/acknowledgements", response=AckBoardOut)
+def acknowledgement_board(request: HttpRequest, sop_id: int) -> dict[str, Any]:
+    """Who runs the live revision and has confirmed it, and who has not (404: nothing live)."""
+    permission_require(_auth(request), "sops.view")
+    sop = Sop.objects.filter(pk=sop_id).first()
+    if sop is None:
+        raise NotFound(field="sop_id", message=_("No SOP %(id)s.") % {"id": sop_id})
+    board = selectors.acknowledgement_board(sop=sop)
+    if board.revision is None:
+        raise NotFound(field="revision", message=_("No revision of this SOP is live."))
+
+    def person(row: selectors.AckRow) -> dict[str, Any]:
+        return {
+            "user_id": row.user.pk,
+            "name": str(row.user),
+            "confirmed_revision": row.last_number,
+            "confirmed_at": row.confirmed_at,
+        }
+
+    return {
+        "revision_id": board.revision.pk,
+        "revision": board.revision.number,
+        "confirmed": [person(row) for row in board.confirmed],
+        "pending": [person(row) for row in board.pending],
+    }

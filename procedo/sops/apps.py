@@ -11,3 +11,5 @@ class SopsConfig(AppConfig):
         from procedo.core.navigation import NavEntry, nav_register
 
         nav_register(NavEntry("sops:list", _("SOPs"), "sops.view", order=400))
+        nav_register(NavEntry("sops:mine", _("My SOPs"), "sops.view", order=410))
+        nav_register(NavEntry("sops:recognition", _("Recognition"), "sops.view", order=420))

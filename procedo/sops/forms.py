@@ -8,18 +8,44 @@ form field that shows the error.
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from procedo.automation import subjects
-from procedo.sops.definitions import END
+from procedo.sops.definitions import END, KEY
 from procedo.sops.kpis import kpi_choices
 from procedo.sops.models import SubjectType
 
-RULE_ROWS = 5
+# Condition rows shown: those in use plus RULE_SPARE empty ones, up to what a definition allows.
+RULE_SPARE = 3
+RULE_MAX = 20
+# Checklist item rows: at least ITEM_ROWS (the page shows the empty ones one at a time);
+# a longer checklist gets ITEM_SPARE more, up to the definition's limit.
+ITEM_ROWS = 10
+ITEM_SPARE = 3
+ITEM_MAX = 50
+OPTION_ROWS = 4
+OPTION_MAX = 10
+CHECKLIST_KIND_CHOICES = [
+    ("simple", _("Simple: items to tick")),
+    ("detailed", _("Detailed: items to tick, each with instructions")),
+    ("decision", _("Decision: questions whose answer chooses the next step")),
+    ("verification", _("Verification: criteria, each passed or failed")),
+    ("information", _("Information: fields to fill in, kept on the subject")),
+]
+FIELD_TYPE_CHOICES = [
+    ("text", _("Text")),
+    ("number", _("Number")),
+    ("date", _("Date")),
+    ("choice", _("One of a list")),
+    ("yes_no", _("Yes / no")),
+]
 WEEKDAY_CHOICES = [
     (0, _("Mon")),
     (1, _("Tue")),
@@ -55,12 +81,12 @@ TASK_FIELDS = [
     "team_id",
     "user_id",
     "due_in_minutes",
+    "escalate_after_minutes",
     "priority",
-    "checklist",
 ]
 STEP_FIELDS: dict[str, list[str]] = {
     "task": TASK_FIELDS,
-    "checklist": TASK_FIELDS,
+    "checklist": [*TASK_FIELDS, "checklist_kind", "items", "on_fail"],
     "email": ["subject", "body", "template_key", "if_no_recipient"],
     "sms": ["body", "template_key", "if_no_recipient"],
     "set_status": ["status", "note"],
@@ -92,7 +118,11 @@ def _set_choices(form: forms.Form, name: str, choices: Any) -> None:
 
 
 def error_field(form: forms.Form, path: str) -> str | None:
-    """The form field for a definition path like "steps.2.conditions.rules.1.value"."""
+    """The form field for a definition path like "steps.2.conditions.rules.1.value".
+
+    Checklist paths ("steps.2.items.1.options.0.goto") count only the rows the
+    owner filled in; `StepForm.item_row_of` maps them back to the rows on the page.
+    """
     parts = path.split(".")
     if "rules" in parts:
         index = parts.index("rules")
@@ -100,12 +130,67 @@ def error_field(form: forms.Form, path: str) -> str | None:
             name = f"rule_{parts[index + 1]}_{parts[-1]}"
             if name in form.fields:
                 return name
+    if "items" in parts:
+        name = _item_error_field(form, parts[parts.index("items") + 1 :])
+        if name in form.fields:
+            return name
     for part in reversed(parts):
         if part in form.fields:
             return part
     if parts and parts[-1] == "assignee" and "assignee_kind" in form.fields:
         return "assignee_kind"
     return None
+
+
+def _item_error_field(form: forms.Form, rest: list[str]) -> str:
+    if not rest or not rest[0].isdigit():
+        return "item_0_text"
+    index = int(rest[0])
+    item_rows: list[int] = getattr(form, "item_row_of", [])
+    option_rows: list[list[int]] = getattr(form, "option_row_of", [])
+    row = item_rows[index] if index < len(item_rows) else index
+    rest = rest[1:]
+    if rest[:1] == ["options"]:
+        if len(rest) > 1 and rest[1].isdigit():
+            option = int(rest[1])
+            rows = option_rows[index] if index < len(option_rows) else []
+            option_row = rows[option] if option < len(rows) else option
+            part = "goto" if rest[2:3] == ["goto"] else "label"
+            return f"item_{row}_option_{option_row}_{part}"
+        return f"item_{row}_option_0_label"
+    name = rest[0] if rest else "text"
+    if name == "key":
+        cleaned = getattr(form, "cleaned_data", None) or {}
+        name = "stored_as" if cleaned.get("checklist_kind") == "information" else "text"
+    if name not in ("text", "help", "required", "field_type", "choices", "stored_as"):
+        name = "text"
+    return f"item_{row}_{name}"
+
+
+def _posted_rows(form: forms.Form, pattern: str) -> int:
+    """One more than the highest row index among the posted (or initial) field names."""
+    source = form.data if form.is_bound else form.initial
+    found = [
+        int(match.group(1))
+        for name, value in source.items()
+        if (match := re.fullmatch(pattern, name)) and (form.is_bound or value not in (None, ""))
+    ]
+    return max(found, default=-1) + 1
+
+
+def _row_count(form: forms.Form, pattern: str, *, least: int, spare: int, most: int) -> int:
+    """Rows of a repeated group: as many as were posted, else those in use plus `spare`."""
+    used = _posted_rows(form, pattern)
+    wanted = used if form.is_bound else used + spare
+    return min(most, max(least, wanted))
+
+
+def rule_rows(form: forms.Form) -> list[tuple[forms.BoundField, ...]]:
+    """The condition rows of a form, as (field, operator, value) bound fields."""
+    return [
+        (form[f"rule_{i}_field"], form[f"rule_{i}_op"], form[f"rule_{i}_value"])
+        for i in range(getattr(form, "rule_count", 0))
+    ]
 
 
 class SopForm(FormTokenMixin):
@@ -148,7 +233,8 @@ class SopForm(FormTokenMixin):
             del self.fields["subject_type"]
 
 
-def _rule_fields(form: forms.Form, field_choices: list[tuple[str, str]]) -> None:
+def _rule_fields(form: forms.Form, field_choices: list[tuple[str, str]]) -> int:
+    """Add the match and condition-row fields; returns how many rows there are."""
     form.fields["match"] = forms.ChoiceField(
         label=_("Match"),
         choices=[("all", _("all of these")), ("any", _("any of these"))],
@@ -156,7 +242,8 @@ def _rule_fields(form: forms.Form, field_choices: list[tuple[str, str]]) -> None
         required=False,
     )
     op_choices = [("", "—")] + [(op, str(label)) for op, label in subjects.OPERATOR_LABELS.items()]
-    for i in range(RULE_ROWS):
+    count = _row_count(form, r"rule_(\d+)_field", least=1, spare=RULE_SPARE, most=RULE_MAX)
+    for i in range(count):
         form.fields[f"rule_{i}_field"] = forms.ChoiceField(
             label=_("Field"), choices=[("", "—"), *field_choices], required=False
         )
@@ -164,21 +251,24 @@ def _rule_fields(form: forms.Form, field_choices: list[tuple[str, str]]) -> None
             label=_("Operator"), choices=op_choices, required=False
         )
         form.fields[f"rule_{i}_value"] = forms.CharField(label=_("Value"), required=False)
+    return count
 
 
 def _rules_initial(conditions: dict[str, Any] | None) -> dict[str, Any]:
     initial: dict[str, Any] = {"match": (conditions or {}).get("match", "all")}
-    for i, rule in enumerate((conditions or {}).get("rules", [])[:RULE_ROWS]):
+    for i, rule in enumerate((conditions or {}).get("rules", [])[:RULE_MAX]):
         value = rule.get("value")
         initial[f"rule_{i}_field"] = rule.get("field")
         initial[f"rule_{i}_op"] = rule.get("op")
-        initial[f"rule_{i}_value"] = ", ".join(value) if isinstance(value, list) else value
+        initial[f"rule_{i}_value"] = (
+            ", ".join(str(v) for v in value) if isinstance(value, list) else value
+        )
     return initial
 
 
 def _rules_data(data: dict[str, Any]) -> dict[str, Any]:
     rules = []
-    for i in range(RULE_ROWS):
+    for i in range(RULE_MAX):
         field = data.get(f"rule_{i}_field")
         if field:
             rules.append(
@@ -242,7 +332,9 @@ class TriggerForm(forms.Form):
         _set_choices(self, "event_type", _event_choices(subject_type))
         subject = subjects.SUBJECTS[subject_type]
         _set_choices(self, "field", [(f.name, str(f.label)) for f in subject.date_fields()])
-        _rule_fields(self, condition_field_choices(subject_type, with_events=True))
+        self.rule_count = _rule_fields(
+            self, condition_field_choices(subject_type, with_events=True)
+        )
 
     @staticmethod
     def initial_from(item: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +370,9 @@ class CancelRuleForm(forms.Form):
     def __init__(self, *args: Any, subject_type: str, **kw: Any) -> None:
         super().__init__(*args, **kw)
         _set_choices(self, "event_type", _event_choices(subject_type))
-        _rule_fields(self, condition_field_choices(subject_type, with_events=True))
+        self.rule_count = _rule_fields(
+            self, condition_field_choices(subject_type, with_events=True)
+        )
 
     @staticmethod
     def initial_from(item: dict[str, Any]) -> dict[str, Any]:
@@ -329,12 +423,30 @@ class StepForm(forms.Form):
         initial="normal",
         required=False,
     )
-    checklist = forms.CharField(
-        label=_("Checklist"),
+    escalate_after_minutes = forms.IntegerField(
+        label=_("Escalate after (minutes late)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One item per line."),
+        min_value=1,
+        max_value=30 * 24 * 60,
+        help_text=_(
+            "If it is still open this long after it was due, the team lead "
+            "(or the SOP's owner) is told. Empty: never."
+        ),
     )
+    checklist_kind = forms.ChoiceField(
+        label=_("Kind of checklist"),
+        choices=CHECKLIST_KIND_CHOICES,
+        initial="simple",
+        required=False,
+        help_text=_(
+            "Simple: the person ticks each item. Detailed: each item comes with instructions. "
+            "Decision: each question has answers, and an answer can send the run to another "
+            "step. Verification: each criterion is passed or failed; a failure can send the "
+            "run elsewhere. Information: the person fills in fields, and the answers are kept "
+            "on the subject for later steps and reports."
+        ),
+    )
+    on_fail = forms.ChoiceField(label=_("If a criterion fails, go to"), choices=[], required=False)
     subject = forms.CharField(label=_("Email subject"), required=False, max_length=300)
     body = forms.CharField(
         label=_("Text"),
@@ -397,23 +509,243 @@ class StepForm(forms.Form):
         _set_choices(self, "status", [("", "—"), *statuses])
         _set_choices(self, "sop_id", [("", "—"), *sops])
         _set_choices(self, "event_type", [("", "—"), *_event_choices(subject_type)])
-        _rule_fields(self, condition_field_choices(subject_type, with_events=True))
+        _set_choices(self, "on_fail", [("", _("the next step")), (END, _("end the run")), *targets])
+        self.rule_count = _rule_fields(
+            self, condition_field_choices(subject_type, with_events=True)
+        )
+        self._item_fields(targets)
+        # Filled by clean(): the page row of each saved item and of each saved option,
+        # so an error about "items.1.options.0" lands on the row the owner sees.
+        self.item_row_of: list[int] = []
+        self.option_row_of: list[list[int]] = []
+
+    def _item_fields(self, targets: list[tuple[str, str]]) -> None:
+        self.item_count = _row_count(
+            self, r"item_(\d+)_text", least=ITEM_ROWS, spare=ITEM_SPARE, most=ITEM_MAX
+        )
+        self.option_count = _row_count(
+            self, r"item_\d+_option_(\d+)_label", least=OPTION_ROWS, spare=1, most=OPTION_MAX
+        )
+        gotos = [("", _("the next step")), (END, _("end the run")), *targets]
+        key_check = RegexValidator(
+            KEY,
+            message=_(
+                "Use lower-case letters, digits and _ (up to 40), starting with a letter, "
+                "e.g. complaint_reason."
+            ),
+        )
+        fields = self.fields
+        for i in range(self.item_count):
+            fields[f"item_{i}_key"] = forms.CharField(
+                required=False, max_length=40, widget=forms.HiddenInput
+            )
+            fields[f"item_{i}_text"] = forms.CharField(
+                label=_("Item"), required=False, max_length=300
+            )
+            fields[f"item_{i}_help"] = forms.CharField(
+                label=_("How to do it"),
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            fields[f"item_{i}_required"] = forms.BooleanField(
+                label=_("Required"), required=False, initial=True
+            )
+            fields[f"item_{i}_field_type"] = forms.ChoiceField(
+                label=_("Answer type"), choices=FIELD_TYPE_CHOICES, required=False, initial="text"
+            )
+            fields[f"item_{i}_choices"] = forms.CharField(
+                label=_("Choices"),
+                required=False,
+                max_length=3100,
+                help_text=_("Separated by commas, e.g. late, damaged, wrong size."),
+            )
+            fields[f"item_{i}_stored_as"] = forms.CharField(
+                label=_("Stored as"),
+                required=False,
+                max_length=40,
+                validators=[key_check],
+                widget=forms.TextInput(attrs={"placeholder": _("optional")}),
+            )
+            for j in range(self.option_count):
+                fields[f"item_{i}_option_{j}_value"] = forms.CharField(
+                    required=False, max_length=40, widget=forms.HiddenInput
+                )
+                fields[f"item_{i}_option_{j}_label"] = forms.CharField(
+                    label=_("Answer"), required=False, max_length=200
+                )
+                fields[f"item_{i}_option_{j}_goto"] = forms.ChoiceField(
+                    label=_("Then go to"), choices=gotos, required=False
+                )
 
     @staticmethod
     def initial_from(item: dict[str, Any]) -> dict[str, Any]:
-        initial = {
-            k: v for k, v in item.items() if k not in ("assignee", "conditions", "checklist")
-        }
+        skip = ("assignee", "conditions", "checklist", "items")
+        initial = {k: v for k, v in item.items() if k not in skip}
         assignee = item.get("assignee") or {}
         initial.update(
             assignee_kind=assignee.get("kind"),
             role=assignee.get("role"),
             team_id=assignee.get("team_id"),
             user_id=assignee.get("user_id"),
-            checklist="\n".join(item.get("checklist") or []),
         )
         initial.update(_rules_initial(item.get("conditions")))
+        items = item.get("items")
+        if items is None:  # written before checklist items had keys: plain lines
+            lines = item.get("checklist") or []
+            items = [{"key": f"item_{n + 1}", "text": text} for n, text in enumerate(lines)]
+        information = item.get("checklist_kind") == "information"
+        for i, entry in enumerate(items[:ITEM_MAX]):
+            initial.update(
+                {
+                    f"item_{i}_key": entry.get("key", ""),
+                    f"item_{i}_text": entry.get("text", ""),
+                    f"item_{i}_help": entry.get("help", ""),
+                    f"item_{i}_required": entry.get("required", True),
+                    f"item_{i}_field_type": entry.get("field_type") or "text",
+                    f"item_{i}_choices": ", ".join(entry.get("choices") or []),
+                    f"item_{i}_stored_as": entry.get("key", "") if information else "",
+                }
+            )
+            for j, option in enumerate((entry.get("options") or [])[:OPTION_MAX]):
+                initial.update(
+                    {
+                        f"item_{i}_option_{j}_value": option.get("value", ""),
+                        f"item_{i}_option_{j}_label": option.get("label", ""),
+                        f"item_{i}_option_{j}_goto": option.get("goto", ""),
+                    }
+                )
         return initial
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        if data.get("kind") == "checklist":
+            data["items"] = self._items_clean(data)
+        return data
+
+    def _items_clean(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The checklist's filled rows as definition items, with stable keys and values.
+
+        Only the columns the chosen kind shows count; an empty row is ignored. A
+        row keeps its key (a hidden field) across edits, because tasks in flight,
+        decision answers and facts on subjects refer to it; a new row gets a
+        fresh `item_<n>`, and an information field may be named by the owner.
+        """
+        kind = data.get("checklist_kind") or "simple"
+        rows: list[tuple[int, dict[str, Any]]] = []
+        option_rows: list[list[int]] = []
+        for i in range(self.item_count):
+            entry, options = self._item_clean(i, kind, data)
+            if entry is not None:
+                rows.append((i, entry))
+                option_rows.append(options)
+        if not rows:
+            self.add_error("item_0_text", _("A checklist needs at least one item."))
+            return []
+        self._keys_assign(rows, information=kind == "information", data=data)
+        self.item_row_of = [i for i, _entry in rows]
+        self.option_row_of = option_rows
+        return [entry for _i, entry in rows]
+
+    def _item_clean(
+        self, i: int, kind: str, data: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[int]]:
+        def value(name: str) -> str:
+            return str(data.get(f"item_{i}_{name}") or "").strip()
+
+        text = value("text")
+        entry: dict[str, Any] = {
+            "key": "",
+            "text": text,
+            "required": bool(data.get(f"item_{i}_required")),
+        }
+        extras: list[str] = []
+        if kind != "simple":
+            entry["help"] = value("help")
+            extras.append(entry["help"])
+        option_rows: list[int] = []
+        unnamed: list[int] = []
+        if kind == "decision":
+            entry["options"] = []
+            for j in range(self.option_count):
+                label = value(f"option_{j}_label")
+                goto = value(f"option_{j}_goto")
+                if not label:
+                    if goto:
+                        unnamed.append(j)
+                    continue
+                entry["options"].append(
+                    {"value": value(f"option_{j}_value"), "label": label, "goto": goto}
+                )
+                option_rows.append(j)
+            extras.extend(option["label"] for option in entry["options"])
+        if kind == "information":
+            field_type = value("field_type") or "text"
+            choices = [c.strip() for c in value("choices").split(",") if c.strip()]
+            entry.update(field_type=field_type, choices=choices if field_type == "choice" else [])
+            extras.extend([entry["choices"] and value("choices"), value("stored_as")])
+        if not text:
+            # Clearing a kept item's text removes it; a new row half filled is a slip.
+            if any(extras) and not data.get(f"item_{i}_key"):
+                self.add_error(f"item_{i}_text", _("Write the item, or clear its row."))
+            return None, []
+        for j in unnamed:
+            self.add_error(
+                f"item_{i}_option_{j}_label",
+                _("Name this answer, or set its “then go to” back to the next step."),
+            )
+        if kind == "decision" and len(entry["options"]) < 2:
+            free = next(
+                (j for j in range(self.option_count) if j not in option_rows), self.option_count - 1
+            )
+            self.add_error(
+                f"item_{i}_option_{free}_label",
+                _("A question needs at least two answers to choose from."),
+            )
+        if kind == "information" and entry["field_type"] == "choice":
+            self._choices_check(i, entry["choices"])
+        return entry, option_rows
+
+    def _choices_check(self, i: int, choices: list[str]) -> None:
+        if not choices:
+            self.add_error(
+                f"item_{i}_choices", _("List the answers to choose from, separated by commas.")
+            )
+        elif len(choices) > 30:
+            self.add_error(f"item_{i}_choices", _("At most 30 choices."))
+        elif any(len(choice) > 100 for choice in choices):
+            self.add_error(f"item_{i}_choices", _("Each choice is at most 100 characters."))
+
+    def _keys_assign(
+        self, rows: list[tuple[int, dict[str, Any]]], *, information: bool, data: dict[str, Any]
+    ) -> None:
+        taken: set[str] = set()
+        for i, entry in rows:
+            named = str(data.get(f"item_{i}_stored_as") or "").strip() if information else ""
+            if named and named in taken:
+                self.add_error(
+                    f"item_{i}_stored_as",
+                    _("Another field is already stored as “%(key)s”.") % {"key": named},
+                )
+                continue
+            kept = str(data.get(f"item_{i}_key") or "")
+            if not named and re.fullmatch(KEY, kept) and kept not in taken:
+                named = kept
+            if named:
+                entry["key"] = named
+                taken.add(named)
+        for _i, entry in rows:
+            if not entry["key"]:
+                entry["key"] = _fresh_key("item", taken)
+            values: set[str] = set()
+            for option in entry.get("options", []):
+                if re.fullmatch(KEY, option["value"]) and option["value"] not in values:
+                    values.add(option["value"])
+                else:
+                    option["value"] = ""
+            for option in entry.get("options", []):
+                if not option["value"]:
+                    option["value"] = _fresh_key("answer", values)
 
     def to_item(self, key: str = "") -> dict[str, Any]:
         data = self.cleaned_data
@@ -436,12 +768,15 @@ class StepForm(forms.Form):
                 },
                 due_in_minutes=data.get("due_in_minutes") or 60,
                 priority=data.get("priority") or "normal",
-                checklist=[
-                    line.strip()
-                    for line in (data.get("checklist") or "").splitlines()
-                    if line.strip()
-                ],
+                escalate_after_minutes=data.get("escalate_after_minutes"),
             )
+            if kind == "checklist":
+                checklist_kind = data.get("checklist_kind") or "simple"
+                item.update(
+                    checklist_kind=checklist_kind,
+                    items=data.get("items") or [],
+                    on_fail=(data.get("on_fail") or "") if checklist_kind == "verification" else "",
+                )
         elif kind in ("email", "sms"):
             item.update(
                 body=data.get("body") or "",
@@ -475,6 +810,71 @@ class StepForm(forms.Form):
         elif kind == "start_sop":
             item["sop_id"] = data.get("sop_id")
         return item
+
+
+def _fresh_key(prefix: str, taken: set[str]) -> str:
+    """`<prefix>_<n>` past the highest n in use, so a new row never takes a kept row's key."""
+    numbers = [
+        int(match.group(1)) for key in taken if (match := re.fullmatch(rf"{prefix}_(\d+)", key))
+    ]
+    key = f"{prefix}_{max(numbers, default=0) + 1}"
+    taken.add(key)
+    return key
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One checklist row of a StepForm, for the template."""
+
+    number: int
+    key: forms.BoundField
+    text: forms.BoundField
+    help: forms.BoundField
+    required: forms.BoundField
+    field_type: forms.BoundField
+    choices: forms.BoundField
+    stored_as: forms.BoundField
+    options: list[tuple[forms.BoundField, forms.BoundField, forms.BoundField]]
+    empty: bool
+
+
+def item_rows(form: forms.Form) -> list[ItemRow]:
+    """The checklist rows of a step form (none for trigger and cancel forms)."""
+    rows = []
+    for i in range(getattr(form, "item_count", 0)):
+        options = [
+            (
+                form[f"item_{i}_option_{j}_value"],
+                form[f"item_{i}_option_{j}_label"],
+                form[f"item_{i}_option_{j}_goto"],
+            )
+            for j in range(getattr(form, "option_count", 0))
+        ]
+        filled = [form[f"item_{i}_{name}"] for name in ("text", "help", "choices", "stored_as")]
+        filled += [label for _value, label, _goto in options]
+        empty = not any(field.value() or field.errors for field in filled)
+        rows.append(
+            ItemRow(
+                number=i + 1,
+                key=form[f"item_{i}_key"],
+                text=form[f"item_{i}_text"],
+                help=form[f"item_{i}_help"],
+                required=form[f"item_{i}_required"],
+                field_type=form[f"item_{i}_field_type"],
+                choices=form[f"item_{i}_choices"],
+                stored_as=form[f"item_{i}_stored_as"],
+                options=options,
+                empty=empty,
+            )
+        )
+    return rows
+
+
+def item_for_form(section: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as its form edits it: an old task step with a checklist is a checklist step."""
+    if section == "steps" and item.get("kind") == "task" and item.get("checklist"):
+        return {**item, "kind": "checklist"}
+    return item
 
 
 class TransitionForm(forms.Form):

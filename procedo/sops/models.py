@@ -58,6 +58,8 @@ class Sop(models.Model):
     # Events from before are history: reading them late (a replay, a consumer
     # that was down) never starts runs of an SOP that was not live then.
     live_since = models.DateTimeField(_("live since"), null=True, blank=True)
+    # The library SOP this one was installed from: installing it twice finds this row.
+    library_key = models.CharField(max_length=60, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("SOP")
@@ -171,3 +173,134 @@ class RevisionTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state}"
+
+
+# ---------------------------------------------------------------- feedback, proposals, reading
+
+
+class FeedbackKind(models.TextChoices):
+    SLOW = "slow", _("This step is slow")
+    TRAP = "trap", _("This is a trap")
+    FASTER_WAY = "faster_way", _("There is a faster way")
+    UNCLEAR = "unclear", _("This is unclear")
+    OTHER = "other", _("Something else")
+
+
+class FeedbackState(models.TextChoices):
+    OPEN = "open", _("Open")
+    ADDRESSED = "addressed", _("Addressed")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class StepFeedback(models.Model):
+    """What a person running a step says about it, kept per SOP, revision and step."""
+
+    sop = models.ForeignKey(Sop, on_delete=models.CASCADE, related_name="feedback")
+    revision = models.ForeignKey(
+        Revision, verbose_name=_("revision"), on_delete=models.CASCADE, related_name="+"
+    )
+    step_key = models.CharField(_("step"), max_length=40)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=FeedbackKind.choices)
+    text = models.TextField(_("what happened"), blank=True, default="")
+    # Where it was given from: the task and run (ids, as a task knows its run).
+    task_id = models.BigIntegerField(null=True, blank=True)
+    run_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=12, choices=FeedbackState.choices, default=FeedbackState.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(_("note"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("step feedback")
+        verbose_name_plural = _("step feedback")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["sop", "step_key", "state"], name="sop_feedback_step")]
+
+    def __str__(self) -> str:
+        return f"{self.step_key}: {self.kind}"
+
+
+class ProposalState(models.TextChoices):
+    OPEN = "open", _("Open")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+
+
+class Proposal(models.Model):
+    """A change someone proposes; accepted, it becomes a draft revision that credits them."""
+
+    sop = models.ForeignKey(Sop, on_delete=models.CASCADE, related_name="proposals")
+    based_on = models.ForeignKey(
+        Revision, verbose_name=_("based on"), on_delete=models.CASCADE, related_name="+"
+    )
+    step_key = models.CharField(_("step"), max_length=40, blank=True, default="")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("proposed by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="sop_proposals",
+    )
+    text = models.TextField(_("what to change and why"))
+    task_id = models.BigIntegerField(null=True, blank=True)
+    run_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=12, choices=ProposalState.choices, default=ProposalState.OPEN
+    )
+    # The draft it became (accepted): the credit follows that revision to publication.
+    draft = models.ForeignKey(
+        Revision,
+        verbose_name=_("draft"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="proposals",
+    )
+    decline_reason = models.TextField(_("why not"), blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("proposal")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["sop", "state"], name="sop_proposal_state")]
+
+    def __str__(self) -> str:
+        return f"{self.sop_id}: {self.text[:40]}"
+
+
+class Acknowledgement(models.Model):
+    """A person read this revision and said so."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sop_acknowledgements"
+    )
+    revision = models.ForeignKey(
+        Revision, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    confirmed_at = models.DateTimeField(_("confirmed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("acknowledgement")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "revision"], name="sop_acknowledged_once")
+        ]
+        indexes = [models.Index(fields=["revision", "user"], name="sop_ack_revision")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.revision_id}"

@@ -33,3 +33,19 @@ urlpatterns = [
         name="item-move",
     ),
 ]
+urlpatterns += [
+    path("mine/", views.onboarding, name="mine"),
+    path("library/", views.library, name="library"),
+    path("library/install/", views.library_install, name="library-install"),
+    path("recognition/", views.recognition, name="recognition"),
+    path("<int:sop_id>/steps/<slug:step_key>/feedback/", views.feedback, name="feedback"),
+    path("<int:sop_id>/proposals/", views.proposal_create, name="proposal-create"),
+    path("feedback/<int:feedback_id>/resolve/", views.feedback_resolve, name="feedback-resolve"),
+    path("proposals/<int:proposal_id>/accept/", views.proposal_accept, name="proposal-accept"),
+    path("proposals/<int:proposal_id>/decline/", views.proposal_decline, name="proposal-decline"),
+    path(
+        "revisions/<int:revision_id>/acknowledge/",
+        views.acknowledgement_confirm,
+        name="acknowledge",
+    ),
+]

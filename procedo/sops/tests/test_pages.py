@@ -81,20 +81,24 @@ def test_a_store_owner_writes_reviews_and_publishes_an_sop_with_forms() -> None:
     assert bad.context["form"].errors["rule_0_op"]
 
     step_url = reverse("sops:item-new", args=[draft.pk, "steps"])
-    form_page = client.get(step_url + "?kind=task")
-    assert "Who" in form_page.content.decode()
+    form_page = client.get(step_url + "?kind=checklist")
+    assert "Who" in form_page.content.decode() and "Kind of checklist" in form_page.content.decode()
     assert (
         client.post(
             step_url,
             {
-                "kind": "task",
+                "kind": "checklist",
                 "title": "Call the customer",
                 "instructions": "Confirm the address and the delivery time",
                 "assignee_kind": "role",
                 "role": "operator",
                 "due_in_minutes": "15",
                 "priority": "high",
-                "checklist": "Address\nDelivery time",
+                "checklist_kind": "simple",
+                "item_0_text": "Address",
+                "item_0_required": "on",
+                "item_1_text": "",
+                "item_2_text": "Delivery time",
             },
         ).status_code
         == 302
@@ -119,8 +123,12 @@ def test_a_store_owner_writes_reviews_and_publishes_an_sop_with_forms() -> None:
     # Move the email before the call.
     client.post(reverse("sops:item-move", args=[draft.pk, "steps", 1]), {"direction": "up"})
     draft.refresh_from_db()
-    assert [s["kind"] for s in draft.definition["steps"]] == ["email", "task"]
-    assert draft.definition["steps"][1]["checklist"] == ["Address", "Delivery time"]
+    assert [s["kind"] for s in draft.definition["steps"]] == ["email", "checklist"]
+    items = draft.definition["steps"][1]["items"]
+    assert [(i["key"], i["text"], i["required"]) for i in items] == [
+        ("item_1", "Address", True),
+        ("item_2", "Delivery time", False),
+    ]
     assert draft.definition["triggers"][0]["conditions"]["rules"][0]["value"] == "100"
 
     move = reverse("sops:transition", args=[draft.pk])

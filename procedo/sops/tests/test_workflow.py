@@ -152,14 +152,12 @@ def test_the_database_refuses_a_second_published_revision() -> None:
     assert published.state == RevisionState.PUBLISHED
 
 
-def test_the_demo_store_has_two_published_sops() -> None:
+def test_the_demo_store_publishes_the_sop_library() -> None:
     from procedo.sops.demo import demo_sops_load
+    from procedo.sops.library import LIBRARY
 
     owner, manager = person(Role.OWNER), person(Role.MANAGER)
     team = team_create(name="Fulfilment", lead_id=None, actor=owner)
     demo_sops_load(owner=owner, reviewer=manager, team_id=team.pk)
     published = Revision.objects.filter(state=RevisionState.PUBLISHED).select_related("sop")
-    assert sorted(r.sop.kpi for r in published) == [
-        "order_confirmation_time",
-        "repeat_purchase_rate",
-    ]
+    assert sorted(str(r.sop.library_key) for r in published) == sorted(LIBRARY)
