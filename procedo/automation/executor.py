@@ -26,7 +26,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.template import Context
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -338,40 +337,10 @@ def _customer_of(run: Run) -> Any:
     return Customer.objects.filter(pk=customer_id).prefetch_related("identities").first()
 
 
-def template_context(run: Run, customer: Any) -> dict[str, Any]:
-    """Plain values only: a template reads them and can call nothing."""
-    context: dict[str, Any] = {
-        "sop": {"name": run.sop.name},
-        "business": {"name": business_get().name},
-        "customer": {},
-    }
-    if customer is not None:
-        context["customer"] = {
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "name": str(customer),
-            "email": next(iter(customer.emails), ""),
-            "phone": next(iter(customer.phones), ""),
-        }
-    if run.subject_type == "order":
-        from procedo.orders.models import Order
-
-        order = Order.objects.select_related("status").filter(pk=run.subject_id).first()
-        if order is not None:
-            context["order"] = {
-                "number": order.number,
-                "total": order.total,
-                "currency": order.currency,
-                "status": order.status.label,
-                "placed_at": order.placed_at,
-                "delivered_at": order.delivered_at,
-            }
-    return context
-
-
 def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
+    """Queue the step's message in the ledger, rendered by the messaging app for this subject."""
+    from procedo.messaging import rendering
     from procedo.messaging import services as messaging_services
-    from procedo.sops.validation import TEMPLATE_ENGINE
 
     customer = _customer_of(run)
     recipients = (customer.emails if spec.kind == "email" else customer.phones) if customer else []
@@ -384,17 +353,32 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
         _finish(step, now, outcome="no_recipient", state=StepState.SKIPPED)
         run_move_after(run, step, outcome=step.outcome, now=now)
         return CONTINUE
-    context = Context(template_context(run, customer), autoescape=False)
-    message = messaging_services.message_queue(
-        channel=spec.kind,
-        recipient=recipients[0],
-        customer_id=customer.pk,
-        subject=TEMPLATE_ENGINE.from_string(spec.subject).render(context).strip(),
-        body=TEMPLATE_ENGINE.from_string(spec.body).render(context),
-        template_key=spec.template_key,
-        source=f"sop_run:{run.pk}",
-        idempotency_key=step_key(run, step),
-    )
+    order_id = run.subject_id if run.subject_type == "order" else None
+    extra = {"sop": {"name": run.sop.name}}
+    try:
+        if spec.template_key:
+            text = {"body": "", "subject": "", "body_html": ""}
+        else:
+            variables = messaging_services.message_context(
+                customer_id=customer.pk, order_id=order_id, recipient=recipients[0], extra=extra
+            )
+            rendered = rendering.render(
+                subject=spec.subject, body_text=spec.body, body_html="", context=variables
+            )
+            text = {"body": rendered.body_text, "subject": rendered.subject, "body_html": ""}
+        message = messaging_services.message_queue(
+            channel=spec.kind,
+            recipient=recipients[0],
+            customer_id=customer.pk,
+            order_id=order_id,
+            template_key=spec.template_key,
+            context=extra,
+            source=f"sop_run:{run.pk}",
+            idempotency_key=step_key(run, step),
+            **text,
+        )
+    except DomainError as exc:  # the template or the address: a retry renders the same
+        raise StepError(exc.message, permanent=True) from None
     _finish(step, now, message_id=message.pk)
     run_move_after(run, step, outcome="done", now=now)
     return CONTINUE

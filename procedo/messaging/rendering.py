@@ -119,6 +119,7 @@ def order_context(order: Any) -> dict[str, Any]:
         "currency": order.currency,
         "status": order.status.label,
         "placed_at": order.placed_at,
+        "delivered_at": order.delivered_at,
         "items": [
             {
                 "name": line.description,
@@ -156,6 +157,7 @@ def sample_context() -> dict[str, Any]:
             "currency": "UAH",
             "status": "Shipped",
             "placed_at": None,
+            "delivered_at": None,
             "items": [
                 {
                     "name": "Чашка",

@@ -237,13 +237,24 @@ class ChecklistStep(TaskStep):
 
 
 class MessageStep(_Step):
-    """An email or SMS to the subject's customer, rendered from a template (Django syntax)."""
+    """An email or SMS to the subject's customer: a stored template, or a subject and text here.
+
+    Both are rendered by the messaging app (Jinja2, sandboxed, every variable
+    required): `template_key` names a `messaging.Template`; else `subject` and
+    `body` are the template.
+    """
 
     kind: Literal["email", "sms"]
     template_key: str = Field(default="", max_length=80)
     subject: str = Field(default="", max_length=300)
-    body: str = Field(min_length=1, max_length=5000)
+    body: str = Field(default="", max_length=5000)
     if_no_recipient: Literal["skip", "fail"] = "skip"
+
+    @model_validator(mode="after")
+    def _template_or_text(self) -> MessageStep:
+        if not self.template_key and not self.body.strip():
+            raise ValueError("a message needs a stored template or its text")
+        return self
 
 
 class StatusStep(_Step):

@@ -452,9 +452,18 @@ class StepForm(forms.Form):
         label=_("Text"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("Use {{ customer.first_name }}, {{ order.number }}, {{ order.total }}…"),
+        help_text=_(
+            "Leave empty to send the chosen template. Variables: {{ customer.first_name }}, "
+            "{{ order.number }}, {{ order.total }}, {{ order.tracking_url }}…; "
+            "{{ customer.first_name or 'friend' }} gives a fallback."
+        ),
     )
-    template_key = forms.CharField(label=_("Template name"), required=False, max_length=80)
+    template_key = forms.ChoiceField(
+        label=_("Stored template"),
+        choices=[],
+        required=False,
+        help_text=_("Written under Messages → Templates; used when the text is empty."),
+    )
     if_no_recipient = forms.ChoiceField(
         label=_("No address"),
         choices=[("skip", _("skip the step")), ("fail", _("fail the run"))],
@@ -487,10 +496,12 @@ class StepForm(forms.Form):
         roles: list[tuple[str, str]],
         statuses: list[tuple[str, str]],
         sops: list[tuple[int, str]],
+        templates: list[tuple[str, str]] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
         targets = [(key, title) for key, title in step_keys]
+        _set_choices(self, "template_key", [("", _("none: the text below")), *(templates or [])])
         _set_choices(self, "next", [("", _("the next step")), (END, _("end the run")), *targets])
         _set_choices(
             self,

@@ -82,7 +82,7 @@ def _all(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"match": "all", "rules": list(rules)}
 
 
-HELLO = "{{ customer.first_name|default:'Вітаємо' }}"
+HELLO = "{{ customer.first_name or 'Вітаємо' }}"
 SIGNATURE = "\n\nЗ повагою,\nкоманда {{ business.name }}"
 REPLY_HELPS = "Якщо маєте питання — просто дайте відповідь на цей лист, ми на зв'язку."
 

@@ -297,6 +297,7 @@ def _item_form(
         return TriggerForm(data, initial=initial, subject_type=sop.subject_type)
     if section == "cancel_on":
         return CancelRuleForm(data, initial=initial, subject_type=sop.subject_type)
+    from procedo.messaging.models import Template
     from procedo.orders.models import OrderStatus
 
     return StepForm(
@@ -309,6 +310,10 @@ def _item_form(
         roles=[(str(value), str(label)) for value, label in Role.choices],
         statuses=list(OrderStatus.objects.values_list("code", "label")),
         sops=[(pk, name) for pk, name in Sop.objects.exclude(pk=sop.pk).values_list("pk", "name")],
+        templates=[
+            (key, f"{name} ({channel})")
+            for key, name, channel in Template.objects.values_list("key", "name", "channel")
+        ],
     )
 
 

@@ -121,7 +121,27 @@ def test_the_vip_delivered_example_is_accepted_and_normalised(sop: Sop) -> None:
                 ]
             },
             "steps.0.body",
-            "template error",
+            "line 1",
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "kind": "email",
+                        "key": "thanks",
+                        "title": "Thank",
+                        "subject": "Hi",
+                        "body": "Dear {{ customer.first_name }},\nyour code: {{ cupon }}",
+                    }
+                ]
+            },
+            "steps.0.body",
+            "line 2: 'cupon' is undefined",
+        ),
+        (
+            {"steps": [{"kind": "sms", "key": "sms", "title": "SMS", "template_key": "nope"}]},
+            "steps.0.template_key",
+            "no template “nope”",
         ),
         ({"steps": [task_step(), task_step()]}, "steps.1.key", "is taken"),
         (
