@@ -22,6 +22,22 @@ def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
     )
 
 
+def events_held_back(*, names: list[str]) -> bool:
+    """Whether a consumer has committed events it may not read yet (an older transaction is
+    still open somewhere on the server, so the horizon holds them back)."""
+    from procedo.events.models import ConsumerCursor
+
+    cursors = {c.name: c for c in ConsumerCursor.objects.filter(name__in=names)}
+    for name in names:
+        cursor = cursors.get(name)
+        after = (
+            Q(txid__gt=cursor.txid) | Q(txid=cursor.txid, id__gt=cursor.event_id) if cursor else Q()
+        )
+        if Event.objects.filter(after).exists():
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class TimelinePage:
     events: list[Event]

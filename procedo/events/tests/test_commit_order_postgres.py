@@ -46,6 +46,8 @@ def test_an_event_committed_late_with_a_lower_id_is_still_delivered() -> None:
         # and moved its cursor past it would never see the slow one: it waits.
         services.consumer_drain(name="test", handler=handler)
         assert seen == []
+        # The dispatcher hears that something committed waits, and looks again shortly.
+        assert selectors.events_held_back(names=["test"])
         # The naive reader (id > cursor) would have taken the fast one and moved on.
         assert list(Event.objects.filter(id__gt=0).values_list("id", flat=True)) == [fast_id]
 
@@ -54,6 +56,7 @@ def test_an_event_committed_late_with_a_lower_id_is_still_delivered() -> None:
     services.consumer_drain(name="test", handler=handler)
     assert seen == ["slow.committed_second", "fast.committed_first"]
     assert services.consumer_drain(name="test", handler=handler) == 0
+    assert not selectors.events_held_back(names=["test"])
 
 
 def test_events_after_orders_by_writing_transaction() -> None:
