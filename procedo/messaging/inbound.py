@@ -17,7 +17,6 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
@@ -25,14 +24,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from procedo.core.errors import DomainError, NotFound, PermissionDenied
+from procedo.core.errors import DomainError
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel, InboundMessage, Message
-from procedo.messaging.sms import E164, twilio_signature
+from procedo.messaging.sms import E164, twilio_request_verify
 
 SUPPORT_SOURCES = ("ticket:", "support:")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -184,12 +182,7 @@ def inbound_email_receive(*, raw: bytes) -> InboundMessage:
 @transaction.atomic
 def inbound_sms_receive(*, url: str, params: Mapping[str, str], signature: str) -> InboundMessage:
     """Twilio's inbound-SMS webhook: signature checked, then stored once per MessageSid."""
-    config = getattr(settings, "PROCEDO_SMS", None)
-    if not config:
-        raise NotFound(field="provider", message=_("No SMS provider is configured."))
-    expected = twilio_signature(config["auth_token"], url, params)
-    if not hmac.compare_digest(expected, signature):
-        raise PermissionDenied(field="X-Twilio-Signature", message=_("Bad signature."))
+    twilio_request_verify(url=url, params=params, signature=signature)
     sid = params.get("MessageSid", "").strip()
     sender = params.get("From", "").strip()
     if not sid:

@@ -140,6 +140,16 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
     return base64.b64encode(digest).decode()
 
 
+def twilio_request_verify(*, url: str, params: Mapping[str, str], signature: str) -> None:
+    """A callback from the configured provider, or a refusal (no provider, a bad signature)."""
+    config = getattr(settings, "PROCEDO_SMS", None)
+    if not config:
+        raise NotFound(field="provider", message=_("No SMS provider is configured."))
+    expected = twilio_signature(config["auth_token"], url, params)
+    if not hmac.compare_digest(expected, signature):
+        raise PermissionDenied(field="X-Twilio-Signature", message=_("Bad signature."))
+
+
 FINAL_FAILURES = {"failed", "undelivered"}
 # Twilio's statuses in the order a message goes through them; final ones last.
 _RANK = {
@@ -159,12 +169,7 @@ _RANK = {
 @transaction.atomic
 def sms_status_apply(*, url: str, params: Mapping[str, str], signature: str) -> Message:
     """A delivery callback: checked against the provider's signature, then written to the row."""
-    config = getattr(settings, "PROCEDO_SMS", None)
-    if not config:
-        raise NotFound(field="provider", message=_("No SMS provider is configured."))
-    expected = twilio_signature(config["auth_token"], url, params)
-    if not hmac.compare_digest(expected, signature):
-        raise PermissionDenied(field="X-Twilio-Signature", message=_("Bad signature."))
+    twilio_request_verify(url=url, params=params, signature=signature)
     sid = params.get("MessageSid", "")
     status = params.get("MessageStatus", "")[:20]
     message = Message.objects.filter(provider_ref=sid).first() if sid else None
