@@ -91,6 +91,7 @@ def team_tasks(request: HttpRequest) -> HttpResponse:
         page = selectors.tasks_open(**filters, cursor=request.GET.get("cursor") or None)
     except DomainError:
         page = selectors.tasks_open(**filters)
+    selectors.subject_labels_attach(page.items)
     person = (
         users_all().filter(pk=filters["assignee_id"]).first() if filters["assignee_id"] else None
     )
