@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
@@ -23,6 +24,12 @@ def pytest_report_header(config: Any) -> str:
     backend = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postg") else "SQLite"
     redis = os.environ.get("REDIS_URL") or "not set (Redis tests skipped)"
     return f"procedo: database {backend}; REDIS_URL {redis}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """The .mo catalogs are generated, not committed: compile the stale ones once per session."""
+    call_command("compile_locale", verbosity=0)
 
 
 @pytest.fixture

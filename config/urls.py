@@ -16,4 +16,5 @@ urlpatterns = [
     path("messages/", include("procedo.messaging.urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch
 ]

@@ -1,4 +1,4 @@
-"""`procedo run`: migrate, load the demo store once, then serve the web and run the worker."""
+"""`procedo run`: migrate, compile translations, load the demo store once, then serve and work."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("compile_locale", verbosity=0)
         if not options["no_demo"]:
             call_command("demo", verbosity=1)
         self._supervise(options)
