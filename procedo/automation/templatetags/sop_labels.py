@@ -1,0 +1,36 @@
+"""Words for the engine's codes on pages: "Order 1042", "checklist", never "order", "set_status"."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+from procedo.automation import subjects
+
+register = template.Library()
+
+STEP_KIND_WORDS = {
+    "task": _("task"),
+    "checklist": _("checklist"),
+    "email": _("email"),
+    "sms": _("SMS"),
+    "set_status": _("status change"),
+    "add_tag": _("tag"),
+    "remove_tag": _("untag"),
+    "webhook": _("webhook"),
+    "wait": _("wait"),
+    "branch": _("branch"),
+    "start_sop": _("another SOP"),
+}
+
+
+@register.filter
+def subject_noun(subject_type: str) -> str:
+    """The kind of subject in the reader's language ("Order"); the code if it is not known."""
+    subject = subjects.SUBJECTS.get(subject_type)
+    return str(subject.label) if subject is not None else subject_type
+
+
+@register.filter
+def step_kind_word(kind: str) -> str:
+    return str(STEP_KIND_WORDS.get(kind, kind))
