@@ -21,10 +21,11 @@ from bench.timing import measure, report
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.models import Run, SweepMark
-from procedo.automation.sweeps import date_window, sweeps_run
-from procedo.core.selectors import business_get
+from procedo.automation.sweeps import sweeps_run
+from procedo.business.selectors import business_get
 from procedo.orders.services import order_pipeline_defaults_install
 from procedo.sops import services as sop_services
+from procedo.sops.matching import date_window
 from procedo.sops.models import Revision, RevisionState
 
 DAYS = 400  # dates spread evenly over this many days back from now

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from bench.timing import Measured, measure, report
-from procedo.core.services import business_update
+from procedo.business.services import business_update
 from procedo.imports.orders import import_orders
 from procedo.orders.models import Order, OrderLine
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from bench.timing import Measured, measure, report
-from procedo.core.models import Business
+from procedo.business.models import Business
 from procedo.customers.models import Customer, Identity
 from procedo.events.models import Event
 from procedo.messaging import sending, services

@@ -11,11 +11,12 @@ from procedo.accounts.api import router as accounts_router
 from procedo.accounts.auth import api_auth
 from procedo.accounts.services import TokenRejected
 from procedo.automation.api import router as runs_router
+from procedo.automation.api import sop_runs_router
 from procedo.catalog.api import router as catalog_router
 from procedo.collab.api import comments_router, notifications_router
 from procedo.core.errors import DomainError
 from procedo.customers.api import router as customers_router
-from procedo.events.api import router as events_router
+from procedo.home.api import router as events_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.sops.api import router as sops_router
@@ -64,6 +65,7 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
+api.add_router("/sops", sop_runs_router)
 api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
 api.add_router("/comments", comments_router)

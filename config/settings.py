@@ -37,8 +37,10 @@ INSTALLED_APPS = [
     "template_partials",
     "huey.contrib.djhuey",
     "procedo.core",
-    "procedo.accounts",
     "procedo.events",
+    "procedo.business",
+    "procedo.accounts",
+    "procedo.home",
     "procedo.customers",
     "procedo.catalog",
     "procedo.orders",
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "procedo.work",
     "procedo.messaging",
     "procedo.collab",
+    "procedo.demo",
 ]
 
 MIDDLEWARE = [
@@ -61,7 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "procedo.core.middleware.BusinessTimezoneMiddleware",
+    "procedo.business.middleware.BusinessTimezoneMiddleware",
     "procedo.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -79,7 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "procedo.core.context_processors.shell",
+                "procedo.home.context_processors.shell",
             ],
         },
     }
@@ -90,7 +93,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:dashboard"
+LOGIN_REDIRECT_URL = "home:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

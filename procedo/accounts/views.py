@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from procedo.accounts import selectors, services
+from procedo.accounts.decorators import requires
 from procedo.accounts.forms import TeamForm, TokenForm, UserCreateForm, UserRoleForm
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
 
 

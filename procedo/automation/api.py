@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.automation import selectors, services
 
 router = Router(tags=["runs"])
+# Runs of one SOP, under /api/sops/{id}/: the engine owns runs, the SOP is their address.
+sop_runs_router = Router(tags=["runs"])
 
 
 class RunOut(Schema):
@@ -70,6 +73,17 @@ class CancelIn(Schema):
     reason: str = ""
 
 
+class StartIn(Schema):
+    subject_type: str
+    subject_id: int
+
+
+class RunQuery(Schema):
+    state: str = ""
+    cursor: str | None = None
+    limit: int = Field(default=25, ge=1, le=200)
+
+
 def _auth(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
@@ -123,3 +137,31 @@ def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> dict[str
     permission_require(_auth(request), "sops.run")
     services.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
     return _run_detail(run_id)
+
+
+@sop_runs_router.get("/{sop_id}/runs", response=RunPageOut)
+def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> dict[str, Any]:
+    permission_require(_auth(request), "sops.view")
+    page = selectors.runs_of_sop(
+        sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@sop_runs_router.post("/{sop_id}/start", response={201: RunOut})
+def run_start_manual(
+    request: HttpRequest,
+    sop_id: int,
+    payload: StartIn,
+    idempotency_key: str = Header(..., alias="Idempotency-Key"),
+) -> Status[Any]:
+    """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
+    permission_require(_auth(request), "sops.run")
+    run = services.run_start_manual(
+        sop_id=sop_id,
+        subject_type=payload.subject_type,
+        subject_id=payload.subject_id,
+        actor=_auth(request),
+        idempotency_key=f"api:{idempotency_key}",
+    )
+    return Status(201, run)

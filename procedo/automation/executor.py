@@ -29,7 +29,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedo.automation import live, matching, subjects
 from procedo.automation.models import (
     ACTIVE_RUN_STATES,
     Run,
@@ -38,10 +37,11 @@ from procedo.automation.models import (
     StepState,
     TriggerKind,
 )
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
-from procedo.core.selectors import business_get
 from procedo.events.models import Event
 from procedo.events.services import event_record
+from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import END, Definition
 
 logger = logging.getLogger(__name__)

@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import CharField, Count, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from procedo.automation import live, subjects
-from procedo.automation.models import Run, RunStep
+from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunStep
 from procedo.core.errors import NotFound
 from procedo.core.paging import Page, keyset_page
+from procedo.messaging.registry import SopSources
+from procedo.sops import live, subjects
+from procedo.sops.kpis import KPIS
+from procedo.sops.models import Sop
+from procedo.sops.registry import RunFacts, RunRef
+from procedo.work.models import Task
 
 
 def runs_of_sop(
@@ -29,16 +36,6 @@ def runs_of_subject(*, subject_type: str, subject_id: int, limit: int = 20) -> l
         .select_related("sop", "revision")
         .order_by("-id")[:limit]
     )
-
-
-def subject_url(subject_type: str, subject_id: int) -> str:
-    subject = subjects.SUBJECTS.get(subject_type)
-    if subject is None or not subject.url_name:
-        return ""
-    try:
-        return reverse(subject.url_name, args=[subject_id])
-    except NoReverseMatch:
-        return ""
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,6 @@ class RunCard:
 
 def run_card(*, run_id: int) -> RunCard:
     """The run and every step of its pinned revision, with the rows of the steps reached."""
-    from procedo.work.models import Task
-
     run = Run.objects.select_related("sop", "revision", "started_by").filter(pk=run_id).first()
     if run is None:
         raise NotFound(field="run_id", message=_("No run %(id)s.") % {"id": run_id})
@@ -87,7 +82,7 @@ def run_card(*, run_id: int) -> RunCard:
     return RunCard(
         run=run,
         steps=views,
-        subject_url=subject_url(run.subject_type, run.subject_id),
+        subject_url=subjects.subject_url(run.subject_type, run.subject_id),
         tasks=tasks,
     )
 
@@ -129,32 +124,12 @@ def manual_sops_choices(subject_type: str) -> list[tuple[int, str]]:
     ]
 
 
-def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -> dict[str, Any]:
-    """What `automation/_subject_runs.html` shows on a subject's card: its runs, and a form
-    to start an SOP by hand (render it with the request, for the CSRF token)."""
-    from procedo.sops.forms import RunStartForm
-
-    sops = manual_sops_choices(subject_type)
-    start_form = (
-        RunStartForm(sops=sops, initial={"subject_type": subject_type, "subject_id": subject_id})
-        if sops
-        else None
-    )
-    return {
-        "runs": runs_of_subject(subject_type=subject_type, subject_id=subject_id),
-        "start_form": start_form,
-        "next_url": next_url,
-    }
-
-
 def task_sop_panel(task: Any) -> dict[str, Any] | None:
     """The task page's box: the SOP the task serves (goal, why, KPI), its run and step, subject.
 
     Shown for every task with a subject or a run; a task by hand shows its subject only.
     """
-    from procedo.sops.kpis import KPIS
-
-    url = subject_url(task.subject_type, task.subject_id) if task.subject_type else ""
+    url = subjects.subject_url(task.subject_type, task.subject_id) if task.subject_type else ""
     if task.run_id is None:
         return {"subject_url": url} if url else None
     run = Run.objects.select_related("sop", "revision").filter(pk=task.run_id).first()
@@ -182,3 +157,59 @@ def task_sop_panel(task: Any) -> dict[str, Any] | None:
         "step_key": step_key,
         "feedback_url": feedback_url,
     }
+
+
+def _in_flight_by_sop() -> dict[int, int]:
+    return dict(
+        Run.objects.filter(state__in=ACTIVE_RUN_STATES)
+        .values("sop_id")
+        .annotate(n=Count("id"))
+        .values_list("sop_id", "n")
+        .order_by()
+    )
+
+
+def _count_by_state(sop_id: int) -> dict[str, int]:
+    return dict(
+        Run.objects.filter(sop_id=sop_id)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+        .order_by()
+    )
+
+
+def _run_get(run_id: int) -> RunRef | None:
+    row = Run.objects.filter(pk=run_id).values("sop_id", "revision_id").first()
+    return RunRef(sop_id=row["sop_id"], revision_id=row["revision_id"]) if row else None
+
+
+def _step_key_get(run_step_id: int) -> str | None:
+    return RunStep.objects.filter(pk=run_step_id).values_list("step_key", flat=True).first()
+
+
+# What the SOP pages read of runs (procedo.sops.registry); registered at start-up.
+RUN_FACTS = RunFacts(
+    in_flight_by_sop=_in_flight_by_sop,
+    count_by_state=_count_by_state,
+    active_states=frozenset(ACTIVE_RUN_STATES),
+    run_get=_run_get,
+    step_key_get=_step_key_get,
+)
+
+
+def _sop_choices() -> list[tuple[int, str]]:
+    return list(Sop.objects.order_by("name", "id").values_list("id", "name"))
+
+
+def _sop_run_sources(sop_id: int) -> QuerySet[Run, dict[str, Any]]:
+    """The sources ("sop_run:<id>") of every run of one SOP: the message log's semi-join."""
+    return (
+        Run.objects.filter(sop_id=sop_id)
+        .annotate(src=Concat(Value("sop_run:"), Cast("id", output_field=CharField())))
+        .values("src")
+    )
+
+
+# How the message log filters by SOP (procedo.messaging.registry); registered at start-up.
+SOP_SOURCES = SopSources(choices=_sop_choices, sources=_sop_run_sources)

@@ -24,7 +24,6 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedo.automation import live, matching, subjects
 from procedo.automation.models import (
     ACTIVE_RUN_STATES,
     Run,
@@ -36,6 +35,7 @@ from procedo.automation.models import (
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import Conditions, Definition
 from procedo.sops.models import Sop
 

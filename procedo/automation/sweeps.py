@@ -36,9 +36,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from procedo.automation import live, matching, subjects
 from procedo.automation.models import Run, RunState, SweepMark, TriggerKind
-from procedo.core.selectors import business_get
+from procedo.business.selectors import business_get
+from procedo.sops import live, matching, subjects
+from procedo.sops.matching import date_window
 
 logger = logging.getLogger(__name__)
 
@@ -173,19 +174,6 @@ def _insert_select(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, params)
         return max(cursor.rowcount, 0)
-
-
-def date_window(
-    *, now: datetime, zone: ZoneInfo, offset_days: int, catch_up_days: int
-) -> tuple[datetime, datetime]:
-    """(after, until] in UTC: dates whose `offset_days` later passed within the catch-up window.
-
-    Computed on the wall clock of `zone`: 30 days after 10:00 is 10:00, across DST.
-    """
-    local_now = now.astimezone(zone)
-    until = (local_now - timedelta(days=offset_days)).astimezone(UTC)
-    after = (local_now - timedelta(days=offset_days + catch_up_days)).astimezone(UTC)
-    return after, until
 
 
 def _full_due(mark: SweepMark | None, now: datetime) -> bool:

@@ -8,11 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
-from procedo.automation import selectors, services
-from procedo.core.decorators import requires
+from procedo.automation import panels, selectors, services
+from procedo.automation.forms import RunCancelForm, RunStartForm
 from procedo.core.errors import DomainError, NotFound
-from procedo.sops.forms import RunCancelForm, RunStartForm
+from procedo.sops import subjects
 
 
 @requires("sops.view")
@@ -48,13 +49,13 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 @requires("sops.view")
 def subject_runs(request: HttpRequest, subject_type: str, subject_id: int) -> HttpResponse:
     """A subject's runs and the SOPs a person may start on it (linked from any subject's card)."""
-    context = selectors.subject_runs_context(
+    context = panels.subject_runs_context(
         subject_type=subject_type, subject_id=subject_id, next_url=request.path
     )
     context.update(
         subject_type=subject_type,
         subject_id=subject_id,
-        subject_url=selectors.subject_url(subject_type, subject_id),
+        subject_url=subjects.subject_url(subject_type, subject_id),
     )
     return render(request, "automation/subject_runs.html", context)
 

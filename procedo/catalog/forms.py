@@ -1,15 +1,9 @@
 from __future__ import annotations
 
-import uuid
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-
-class FormTokenMixin(forms.Form):
-    """A hidden UUID per rendered form: the idempotency key of the submit (a double click)."""
-
-    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+from procedo.core.forms import FormTokenMixin
 
 
 class ProductFilterForm(forms.Form):

@@ -9,7 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
+from procedo.business.selectors import business_get
 from procedo.catalog import selectors, services
 from procedo.catalog.forms import (
     ProductFilterForm,
@@ -18,9 +20,7 @@ from procedo.catalog.forms import (
     SkuUpdateForm,
     StockAdjustForm,
 )
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
-from procedo.core.selectors import business_get
 
 
 def _form_error(form: forms.Form, exc: DomainError) -> None:

@@ -14,17 +14,8 @@ class CollabConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.work.registry import TaskPanel, task_panel_register
 
         merge_participant_register(services.comments_move_to_customer, name="comments")
-        task_panel_register(
-            TaskPanel(
-                key="comments",
-                template="collab/_task_comments.html",
-                context=lambda task: {},
-                order=200,
-            )
-        )
         # The customer card's thread; the order card includes the panel in its template.
         card_section_register(
             CardSection(

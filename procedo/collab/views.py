@@ -9,12 +9,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from procedo.accounts.decorators import requires
 from procedo.collab import selectors, services
 from procedo.collab.forms import CommentForm, NotificationSettingForm
 from procedo.collab.models import Comment
 from procedo.collab.panel import panel_context
 from procedo.collab.subjects import comment_subject_get
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
 
 

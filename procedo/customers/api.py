@@ -16,10 +16,10 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
-from procedo.core.selectors import business_get
+from procedo.business.selectors import business_get
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
-from procedo.events.api import EventPageOut, PageQuery
+from procedo.events.schemas import EventPageOut, PageQuery
 from procedo.events.selectors import timeline_for_customer
 
 router = Router(tags=["customers"])

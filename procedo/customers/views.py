@@ -19,11 +19,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
-from procedo.core.decorators import requires
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.paging import Page
-from procedo.core.selectors import business_get
 from procedo.customers import selectors, services
 from procedo.customers.forms import (
     AddressForm,

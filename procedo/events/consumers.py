@@ -1,20 +1,18 @@
-"""Consumers of the event log that belong to the log itself."""
+"""The rollup the log keeps of itself; the home app runs it as a consumer in the business's zone."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, tzinfo
 
 from django.db.models import F
 
-from procedo.core.selectors import business_get
 from procedo.events.models import Event, EventDailyCount
 
 
-def daily_counts(events: Sequence[Event]) -> None:
-    """Add a batch to the per-day, per-type counts (days in the business's time zone)."""
-    zone = business_get().zone
+def daily_counts_add(*, events: Sequence[Event], zone: tzinfo) -> None:
+    """Add a batch to the per-day, per-type counts (days in `zone`, the business's)."""
     counts: Counter[tuple[date, str]] = Counter(
         (event.occurred_at.astimezone(zone).date(), event.event_type) for event in events
     )

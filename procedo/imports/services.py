@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
-from procedo.core.selectors import business_get
 from procedo.events.services import event_record
 from procedo.imports import customers as customer_import
 from procedo.imports import orders as order_import

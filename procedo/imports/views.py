@@ -6,7 +6,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from procedo.core.decorators import requires
+from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.imports import selectors, services
 from procedo.imports.forms import ImportForm

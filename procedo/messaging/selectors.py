@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from django.db.models import CharField, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Q, QuerySet
 
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.models import InboundMessage, Message, Template
+from procedo.messaging.registry import sop_sources
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ def messages_list(
         # "sop_run" finds every SOP run's messages; "sop_run:12" one run's.
         rows = rows.filter(source__startswith=filters.source)
     if filters.sop_id is not None:
-        rows = rows.filter(source__in=_sop_sources(filters.sop_id))
+        provider = sop_sources()
+        rows = rows.filter(source__in=provider.sources(filters.sop_id)) if provider else rows.none()
     if filters.campaign:
         # A campaign queues with source "campaign:<id>" (keys "campaign:<id>:customer:<id>").
         campaign = f"campaign:{filters.campaign}"
@@ -48,26 +48,9 @@ def messages_list(
     return keyset_page(rows, order=["-id"], cursor=cursor, limit=limit)
 
 
-def _sop_sources(sop_id: int) -> Any:
-    """The sources ("sop_run:<id>") of every run of one SOP, as a subquery (a semi-join).
-
-    The SOP executor stamps its messages with the run; the run knows its SOP.
-    Imported here, not at the top: messaging does not depend on the engine, this
-    one filter reads its table.
-    """
-    from procedo.automation.models import Run
-
-    return (
-        Run.objects.filter(sop_id=sop_id)
-        .annotate(src=Concat(Value("sop_run:"), Cast("id", output_field=CharField())))
-        .values("src")
-    )
-
-
 def sops_for_filter() -> list[tuple[int, str]]:
-    from procedo.sops.models import Sop
-
-    return list(Sop.objects.order_by("name", "id").values_list("id", "name"))
+    provider = sop_sources()
+    return provider.choices() if provider else []
 
 
 def inbound_list(

@@ -249,7 +249,7 @@ def messages_queue_many(
 def _render_many(
     channel: str, template: Template, items: list[tuple[int, Outgoing]]
 ) -> dict[int, tuple[str, str, str]]:
-    from procedo.core.selectors import business_get
+    from procedo.business.selectors import business_get
     from procedo.customers.models import Customer
 
     ids = {item.customer_id for _n, item in items if item.customer_id is not None}
@@ -318,7 +318,7 @@ def message_context(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables of a stored template for one customer (and order)."""
-    from procedo.core.selectors import business_get
+    from procedo.business.selectors import business_get
     from procedo.customers.models import Customer
     from procedo.orders.models import Order
 

@@ -22,7 +22,7 @@ from procedo.events.services import NewEvent, events_record_many
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
 
 if TYPE_CHECKING:
-    from procedo.core.models import Business
+    from procedo.business.models import Business
 
 SALT = "procedo.messaging.unsubscribe"
 # Quiet hours and the cap are the business's settings (`Business.quiet_hours_*`,
@@ -166,7 +166,7 @@ def marketing_gate(rows: list[Message], token: str, now: datetime) -> set[int]:
     A few queries per batch, whatever its size: consents, the business settings,
     the cap's counts; then one UPDATE per outcome.
     """
-    from procedo.core.selectors import business_get
+    from procedo.business.selectors import business_get
 
     marketing = [m for m in rows if m.kind == MessageKind.MARKETING]
     if not marketing:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from procedo.core.decorators import requires
+from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.messaging import inbound as inbound_services
 from procedo.messaging import selectors, services, sms, unsubscribe

@@ -1,19 +1,13 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.forms import FormTokenMixin
 from procedo.orders.models import PaymentMethod, PaymentStatus, ShipmentStatus, StatusCategory
 from procedo.orders.selectors import OrderFilters, statuses_all
-
-
-class FormTokenMixin(forms.Form):
-    """A hidden UUID per rendered form: the idempotency key of its submit (a double click)."""
-
-    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 def _status_choices() -> list[tuple[str, str]]:

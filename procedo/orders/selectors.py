@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from procedo.business.selectors import business_get
 from procedo.core.paging import Page, keyset_page
-from procedo.core.selectors import business_get
 from procedo.events.selectors import TimelinePage, timeline_for_subject
 from procedo.orders.models import (
     PAYMENT_RECEIVED,

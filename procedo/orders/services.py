@@ -32,12 +32,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
 from procedo.catalog.models import Sku
 from procedo.catalog.services import StockLine
 from procedo.catalog.validation import amount_clean, currency_clean
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.core.selectors import business_get
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.events.services import event_record

@@ -17,8 +17,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.orders import selectors, services
 from procedo.orders.forms import (

@@ -8,16 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Header, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
-from procedo.automation import selectors as run_selectors
-from procedo.automation import services as run_services
-from procedo.automation import subjects
-from procedo.automation.api import RunOut, RunPageOut
 from procedo.core.errors import NotFound
-from procedo.sops import selectors, services
+from procedo.sops import selectors, services, subjects
 from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
 from procedo.sops.kpis import KPIS
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
@@ -145,17 +141,6 @@ class PreviewOut(Schema):
     more: bool
     sample: list[tuple[int, str]]
     note: str
-
-
-class StartIn(Schema):
-    subject_type: str
-    subject_id: int
-
-
-class RunQuery(Schema):
-    state: str = ""
-    cursor: str | None = None
-    limit: int = Field(default=25, ge=1, le=200)
 
 
 def _auth(request: HttpRequest) -> Any:
@@ -366,34 +351,6 @@ def sop_update(request: HttpRequest, sop_id: int, payload: SopPatch) -> dict[str
     permission_require(_auth(request), "sops.author")
     services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
-
-
-@router.get("/{sop_id}/runs", response=RunPageOut)
-def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")
-    page = run_selectors.runs_of_sop(
-        sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
-    )
-    return {"items": page.items, "next_cursor": page.next_cursor}
-
-
-@router.post("/{sop_id}/start", response={201: RunOut})
-def run_start_manual(
-    request: HttpRequest,
-    sop_id: int,
-    payload: StartIn,
-    idempotency_key: str = Header(..., alias="Idempotency-Key"),
-) -> Status[Any]:
-    """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
-    permission_require(_auth(request), "sops.run")
-    run = run_services.run_start_manual(
-        sop_id=sop_id,
-        subject_type=payload.subject_type,
-        subject_id=payload.subject_id,
-        actor=_auth(request),
-        idempotency_key=f"api:{idempotency_key}",
-    )
-    return Status(201, run)
 
 
 @router.post("/{sop_id}/revisions", response={201: RevisionOut})

@@ -9,7 +9,6 @@ form field that shows the error.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,8 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from procedo.automation import subjects
+from procedo.core.forms import FormTokenMixin, choices_set
+from procedo.sops import subjects
 from procedo.sops.definitions import END, KEY
 from procedo.sops.kpis import kpi_choices
 from procedo.sops.models import SubjectType
@@ -103,18 +103,6 @@ TRIGGER_FIELDS: dict[str, list[str]] = {
     "schedule": ["every", "weekdays", "day_of_month", "time", "catch_up_days", "rules"],
     "manual": ["rules"],
 }
-
-
-class FormTokenMixin(forms.Form):
-    """A hidden UUID per rendered form: the idempotency key of its submit (a double click)."""
-
-    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
-
-
-def _set_choices(form: forms.Form, name: str, choices: Any) -> None:
-    field = form.fields[name]
-    assert isinstance(field, forms.ChoiceField)
-    field.choices = choices
 
 
 def error_field(form: forms.Form, path: str) -> str | None:
@@ -228,7 +216,7 @@ class SopForm(FormTokenMixin):
 
     def __init__(self, *args: Any, people: list[tuple[int, str]], editing: bool = False, **kw: Any):
         super().__init__(*args, **kw)
-        _set_choices(self, "owner_id", people)
+        choices_set(self, "owner_id", people)
         if editing:
             del self.fields["subject_type"]
 
@@ -329,9 +317,9 @@ class TriggerForm(forms.Form):
 
     def __init__(self, *args: Any, subject_type: str, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        _set_choices(self, "event_type", _event_choices(subject_type))
+        choices_set(self, "event_type", _event_choices(subject_type))
         subject = subjects.SUBJECTS[subject_type]
-        _set_choices(self, "field", [(f.name, str(f.label)) for f in subject.date_fields()])
+        choices_set(self, "field", [(f.name, str(f.label)) for f in subject.date_fields()])
         self.rule_count = _rule_fields(
             self, condition_field_choices(subject_type, with_events=True)
         )
@@ -369,7 +357,7 @@ class CancelRuleForm(forms.Form):
 
     def __init__(self, *args: Any, subject_type: str, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        _set_choices(self, "event_type", _event_choices(subject_type))
+        choices_set(self, "event_type", _event_choices(subject_type))
         self.rule_count = _rule_fields(
             self, condition_field_choices(subject_type, with_events=True)
         )
@@ -501,9 +489,9 @@ class StepForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kw)
         targets = [(key, title) for key, title in step_keys]
-        _set_choices(self, "template_key", [("", _("none: the text below")), *(templates or [])])
-        _set_choices(self, "next", [("", _("the next step")), (END, _("end the run")), *targets])
-        _set_choices(
+        choices_set(self, "template_key", [("", _("none: the text below")), *(templates or [])])
+        choices_set(self, "next", [("", _("the next step")), (END, _("end the run")), *targets])
+        choices_set(
             self,
             "on_timeout",
             [
@@ -512,15 +500,15 @@ class StepForm(forms.Form):
                 *targets,
             ],
         )
-        _set_choices(self, "then_step", [(END, _("end the run")), *targets])
-        _set_choices(self, "else_step", [(END, _("end the run")), *targets])
-        _set_choices(self, "role", [("", "—"), *roles])
-        _set_choices(self, "team_id", [("", "—"), *teams])
-        _set_choices(self, "user_id", [("", "—"), *people])
-        _set_choices(self, "status", [("", "—"), *statuses])
-        _set_choices(self, "sop_id", [("", "—"), *sops])
-        _set_choices(self, "event_type", [("", "—"), *_event_choices(subject_type)])
-        _set_choices(self, "on_fail", [("", _("the next step")), (END, _("end the run")), *targets])
+        choices_set(self, "then_step", [(END, _("end the run")), *targets])
+        choices_set(self, "else_step", [(END, _("end the run")), *targets])
+        choices_set(self, "role", [("", "—"), *roles])
+        choices_set(self, "team_id", [("", "—"), *teams])
+        choices_set(self, "user_id", [("", "—"), *people])
+        choices_set(self, "status", [("", "—"), *statuses])
+        choices_set(self, "sop_id", [("", "—"), *sops])
+        choices_set(self, "event_type", [("", "—"), *_event_choices(subject_type)])
+        choices_set(self, "on_fail", [("", _("the next step")), (END, _("end the run")), *targets])
         self.rule_count = _rule_fields(
             self, condition_field_choices(subject_type, with_events=True)
         )
@@ -902,18 +890,4 @@ class TransitionForm(forms.Form):
 
     def __init__(self, *args: Any, teams: list[tuple[int, str]] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        _set_choices(self, "pilot_team_id", [("", "—"), *(teams or [])])
-
-
-class RunStartForm(FormTokenMixin):
-    sop_id = forms.TypedChoiceField(label=_("SOP"), coerce=int, choices=[])
-    subject_type = forms.CharField(widget=forms.HiddenInput)
-    subject_id = forms.IntegerField(widget=forms.HiddenInput)
-
-    def __init__(self, *args: Any, sops: list[tuple[int, str]], **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        _set_choices(self, "sop_id", sops)
-
-
-class RunCancelForm(forms.Form):
-    reason = forms.CharField(label=_("Why"), required=False, max_length=300)
+        choices_set(self, "pilot_team_id", [("", "—"), *(teams or [])])

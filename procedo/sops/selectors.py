@@ -15,11 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from procedo.accounts.models import Team, User
-from procedo.automation import matching, subjects
-from procedo.automation.models import ACTIVE_RUN_STATES, Run
-from procedo.automation.sweeps import date_window
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
-from procedo.core.selectors import business_get
+from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
 from procedo.sops.describe import definition_lines
 from procedo.sops.kpis import KPIS
@@ -35,6 +33,8 @@ from procedo.sops.models import (
     Sop,
     StepFeedback,
 )
+from procedo.sops.registry import run_facts
+from procedo.work.models import Task, TaskState
 
 PREVIEW_COUNT_LIMIT = 1000
 
@@ -80,13 +80,7 @@ def sop_list() -> list[SopRow]:
             row.drafts += 1
         else:
             row.in_review += 1
-    for sop_id, count in (
-        Run.objects.filter(state__in=ACTIVE_RUN_STATES)
-        .values("sop_id")
-        .annotate(n=Count("id"))
-        .values_list("sop_id", "n")
-        .order_by()
-    ):
+    for sop_id, count in run_facts().in_flight_by_sop().items():
         if sop_id in rows:
             rows[sop_id].in_flight = count
     return list(rows.values())
@@ -119,20 +113,15 @@ def sop_card(*, sop_id: int) -> SopCard:
         .order_by("-number")
     )
     current = next((r for r in revisions if r.state == RevisionState.PUBLISHED), revisions[0])
-    by_state = dict(
-        Run.objects.filter(sop=sop)
-        .values("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-        .order_by()
-    )
+    facts = run_facts()
+    by_state = facts.count_by_state(sop.pk)
     return SopCard(
         sop=sop,
         kpi_label=str(KPIS[sop.kpi].label),
         revisions=revisions,
         current=current,
         current_lines=definition_lines(current.definition, subject_type=sop.subject_type),
-        in_flight=sum(by_state.get(state, 0) for state in ACTIVE_RUN_STATES),
+        in_flight=sum(by_state.get(state, 0) for state in facts.active_states),
         runs_by_state=by_state,
     )
 
@@ -198,7 +187,7 @@ def trigger_preview(
     note = ""
     if trigger.kind == "date":
         spec = subject.fields[trigger.field]
-        after, until = date_window(
+        after, until = matching.date_window(
             now=now,
             zone=business_get().zone,
             offset_days=trigger.offset_days,
@@ -245,9 +234,6 @@ def source_revision(
     A task and a run must belong to this SOP (and to each other), and a task's
     step must be the step named: feedback never lands on the wrong step.
     """
-    from procedo.automation.models import RunStep
-    from procedo.work.models import Task
-
     if task_id is not None:
         task = Task.objects.filter(pk=task_id).values("run_id", "run_step_id").first()
         if task is None:
@@ -257,11 +243,7 @@ def source_revision(
         if run_id is not None and run_id != task["run_id"]:
             raise DomainError(field="run_id", message=_("The task belongs to another run."))
         run_id = task["run_id"]
-        task_step = (
-            RunStep.objects.filter(pk=task["run_step_id"] or 0)
-            .values_list("step_key", flat=True)
-            .first()
-        )
+        task_step = run_facts().step_key_get(task["run_step_id"] or 0)
         if step_key and task_step and task_step != step_key:
             raise DomainError(
                 field="step_key",
@@ -269,14 +251,14 @@ def source_revision(
                 % {"task": task_step, "step": step_key},
             )
     if run_id is not None:
-        run = Run.objects.filter(pk=run_id).values("sop_id", "revision_id").first()
+        run = run_facts().run_get(run_id)
         if run is None:
             raise NotFound(field="run_id", message=_("No run %(id)s.") % {"id": run_id})
-        if run["sop_id"] != sop.pk:
+        if run.sop_id != sop.pk:
             raise DomainError(field="run_id", message=_("This run is of another SOP."))
-        if revision_id is not None and revision_id != run["revision_id"]:
+        if revision_id is not None and revision_id != run.revision_id:
             raise DomainError(field="revision_id", message=_("The run used another revision."))
-        revision_id = run["revision_id"]
+        revision_id = run.revision_id
     revisions = Revision.objects.filter(sop=sop)
     if revision_id is not None:
         revision = revisions.filter(pk=revision_id).first()
@@ -631,8 +613,6 @@ class Recognition:
 
 def recognition(*, period: str, now: datetime | None = None) -> Recognition:
     """Per person: SOP work completed and on time, and proposals published. Three queries."""
-    from procedo.work.models import Task, TaskState
-
     zone = business_get().zone
     since, until = period_bounds(period, now=now or timezone.now(), zone=zone)
     work = {

@@ -13,8 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
-from procedo.automation import subjects
 from procedo.core.errors import DomainError
+from procedo.sops import subjects
 from procedo.sops.definitions import END, Conditions, Definition, definition_parse
 
 

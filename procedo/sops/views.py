@@ -14,13 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
-from procedo.automation import selectors as run_selectors
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError, NotFound
-from procedo.sops import selectors, services
+from procedo.sops import selectors, services, subjects
 from procedo.sops.definitions import END
 from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.feedback_forms import DeclineForm, FeedbackForm, ProposalForm, ResolveForm
@@ -39,6 +38,7 @@ from procedo.sops.forms import (
     rule_rows,
 )
 from procedo.sops.models import Proposal, RevisionState, Sop, StepFeedback
+from procedo.sops.registry import sop_panels
 
 SECTIONS = ("triggers", "cancel_on", "steps")
 FORM_CLASSES: dict[str, Any] = {
@@ -100,13 +100,6 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
         card = selectors.sop_card(sop_id=sop_id)
     except NotFound:
         raise Http404 from None
-    state = request.GET.get("state", "")
-    try:
-        runs = run_selectors.runs_of_sop(
-            sop_id=sop_id, state=state, cursor=request.GET.get("cursor") or None
-        )
-    except DomainError:
-        runs = run_selectors.runs_of_sop(sop_id=sop_id, state=state)
     sop = card.sop
     edit_form = SopForm(
         people=_people(),
@@ -126,8 +119,7 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
     return {
         "card": card,
         "sop": sop,
-        "runs": runs,
-        "state": state,
+        "panels": sop_panels(request, card.sop),
         "edit_form": extra.get("edit_form") or edit_form,
         "can_author": user_can(request.user, "sops.author"),
         "feedback": selectors.sop_feedback(sop=sop, revision=card.current),
@@ -427,7 +419,7 @@ def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) ->
         return render(request, "sops/_preview.html", {"error": exc.message}, status=422)
     revision = selectors.revision_get(revision_id=revision_id)
     rows = [
-        (pk, label, run_selectors.subject_url(revision.sop.subject_type, pk))
+        (pk, label, subjects.subject_url(revision.sop.subject_type, pk))
         for pk, label in preview.sample
     ]
     return render(request, "sops/_preview.html", {"preview": preview, "rows": rows})

@@ -24,6 +24,7 @@ class WorkConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
+        from procedo.work.registry import TaskPanel, task_panel_register
         from procedo.work.selectors import my_open_count
         from procedo.work.services import tasks_move_to_customer
 
@@ -32,6 +33,15 @@ class WorkConfig(AppConfig):
         )
         nav_register(NavEntry("work:team", _("Team's work"), "tasks.manage", order=160))
         merge_participant_register(tasks_move_to_customer, name="tasks")
+        # The task's comment thread (procedo.collab, below work: the template is its).
+        task_panel_register(
+            TaskPanel(
+                key="comments",
+                template="collab/_task_comments.html",
+                context=lambda task: {},
+                order=200,
+            )
+        )
         # What information-gathering checklists learned about the customer.
         card_section_register(
             CardSection(

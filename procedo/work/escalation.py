@@ -41,6 +41,7 @@ from django.utils.translation import ngettext
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
+from procedo.collab.services import notify
 from procedo.events.services import NewEvent, events_record_many
 from procedo.work.models import OPEN_STATES, Task
 
@@ -192,8 +193,6 @@ def _notify(
     many_title: str,
     many_url: str,
 ) -> int:
-    from procedo.collab.services import notify
-
     if not recipient_ids:
         return 0
     if len(rows) == 1:

@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import permission_require, user_can
+from procedo.collab.services import notify
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, event_record, events_record_many
@@ -282,8 +283,6 @@ def _listing(tasks: Sequence[Task]) -> str:
 
 
 def _handover_notify(preview: HandoverPreview, *, key: str) -> int:
-    from procedo.collab.services import notify
-
     count, person = preview.count, preview.person
     holder = str(person) if person is not None else _("nobody")
     body = _listing(preview.tasks)

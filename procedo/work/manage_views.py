@@ -18,10 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.accounts.selectors import teams_all, users_all
-from procedo.core.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.work import handover, selectors
 from procedo.work.models import Task

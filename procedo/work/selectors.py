@@ -28,9 +28,9 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import ROLE_PERMISSIONS, Role
+from procedo.business.selectors import business_get
 from procedo.core.errors import NotFound
 from procedo.core.paging import Page, keyset_page
-from procedo.core.selectors import business_get
 from procedo.work.models import OPEN_STATES, ChecklistItem, SubjectFact, Task
 
 # Subjects a task can be on, by app label and model: read here, never imported.

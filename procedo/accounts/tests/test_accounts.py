@@ -164,7 +164,7 @@ def test_login_logout_and_password_change(owner: User) -> None:
     assert Event.objects.filter(event_type="user.password_changed").count() == 1
 
     client.post(reverse("accounts:logout"))
-    assert client.get(reverse("core:dashboard")).status_code == 302
+    assert client.get(reverse("home:dashboard")).status_code == 302
 
 
 def test_people_page_creates_a_person_with_a_form_error_for_bad_input(owner_client: Client) -> None:

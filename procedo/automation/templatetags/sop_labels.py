@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from procedo.automation import subjects
+from procedo.sops import subjects
 
 register = template.Library()
 

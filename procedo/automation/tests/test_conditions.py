@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from procedo.automation import subjects
+from procedo.sops import subjects
 
 TOTAL = subjects.SubjectField("event.total", "total", subjects.NUMBER)
 TO = subjects.SubjectField("event.to", "to", subjects.CHOICE)

@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from procedo.automation import executor, live
+from procedo.automation import executor
 from procedo.automation.models import Run, RunState
-from procedo.automation.sweeps import date_window, epoch, sweeps_run
+from procedo.automation.sweeps import epoch, sweeps_run
 from procedo.automation.tests.helpers import customer, deliver, order, sop_live, task_step
-from procedo.core.services import business_update
+from procedo.business.services import business_update
 from procedo.orders.services import order_change_status
+from procedo.sops import live
+from procedo.sops.matching import date_window
 from procedo.sops.models import Revision
 from procedo.work.models import Task
 

@@ -280,5 +280,5 @@ def test_not_a_duplicate_removes_the_pair(
 
 
 def test_search_box_of_the_shell_finds_customers(owner_client: Client, olena: Customer) -> None:
-    html = owner_client.get(reverse("core:search"), {"q": "ОЛЕНА"}).content.decode()
+    html = owner_client.get(reverse("home:search"), {"q": "ОЛЕНА"}).content.decode()
     assert reverse("customers:card", args=[olena.pk]) in html

@@ -138,7 +138,7 @@ def test_subject_timeline_pages_newest_first_by_keyset() -> None:
 def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_queries) -> None:
     from django.utils import timezone
 
-    from procedo.events.consumers import daily_counts
+    from procedo.home.consumers import daily_counts
 
     _record(4, event_type="a.done")
     _record(3, event_type="b.done")

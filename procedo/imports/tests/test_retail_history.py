@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.db.models import Case, DecimalField, F, Sum, When
 from django.db.models.functions import TruncMonth
 
+from procedo.business.services import business_update
 from procedo.core.countries import country_code
-from procedo.core.services import business_update
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.imports.models import ImportJob

@@ -121,7 +121,7 @@ def test_the_frequency_cap_defers_the_third_promotion(smtp: SmtpServer) -> None:
 
 
 def limits(**values: Any) -> None:
-    from procedo.core.services import business_update
+    from procedo.business.services import business_update
 
     business_update(
         name="Крамниця", time_zone="Europe/Kyiv", currency="UAH", actor_id=None, **values
@@ -166,8 +166,8 @@ def test_quiet_hours_and_the_cap_are_the_stores_settings(smtp: SmtpServer) -> No
     ],
 )
 def test_bad_limits_are_refused_naming_the_field(values: dict[str, Any], field: str) -> None:
+    from procedo.business.selectors import business_get
     from procedo.core.errors import DomainError
-    from procedo.core.selectors import business_get
 
     with pytest.raises(DomainError) as caught:
         limits(**values)
@@ -177,7 +177,7 @@ def test_bad_limits_are_refused_naming_the_field(values: dict[str, Any], field: 
 
 
 def test_the_business_page_edits_the_limits(owner_client: Client) -> None:
-    from procedo.core.selectors import business_get
+    from procedo.business.selectors import business_get
 
     form = {"name": "Крамниця", "time_zone": "Europe/Kyiv", "currency": "UAH"}
     bad = owner_client.post("/settings/", {**form, "quiet_hours_start": "22:00"})

@@ -36,7 +36,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from procedo.core.models import Business
+from procedo.business.models import Business
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
 from procedo.messaging import sending

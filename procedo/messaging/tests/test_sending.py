@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from procedo.core.models import Business
+from procedo.business.models import Business
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
 from procedo.messaging import sending, services

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from procedo.business import services as business_services
 from procedo.catalog.tests.factories import sku_create
 from procedo.catalog.tests.plans import assert_uses_index, captured_sql
-from procedo.core import services as core_services
 from procedo.orders import selectors, services
 from procedo.orders.selectors import OrderFilters
 from procedo.orders.tests.factories import customer_create, key, move, order_create, paid
@@ -20,7 +20,7 @@ KYIV = ZoneInfo("Europe/Kyiv")
 
 
 def test_list_filters_by_status_amount_customer_and_business_day() -> None:
-    core_services.business_update(
+    business_services.business_update(
         name="Shop", time_zone="Europe/Kyiv", currency="UAH", actor_id=None
     )
     cheap, dear = sku_create(price="100.00", on_hand=99), sku_create(price="900.00", on_hand=99)

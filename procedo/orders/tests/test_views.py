@@ -11,9 +11,9 @@ from django.urls import reverse
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog.tests.factories import sku_create
-from procedo.core.search import search_everywhere
 from procedo.customers.registry import card_sections
 from procedo.events.models import Event
+from procedo.home.search import search_everywhere
 from procedo.orders import selectors
 from procedo.orders.models import Order, OrderStatus, OrderTransition, Payment, Shipment
 from procedo.orders.tests.factories import customer_create, move, order_create

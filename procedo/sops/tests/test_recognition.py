@@ -11,8 +11,8 @@ from django.utils import timezone
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import event_trigger, person, sop_live, task_step
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
-from procedo.core.selectors import business_get
 from procedo.sops import selectors, services
 from procedo.work.models import Task, TaskState
 

@@ -150,14 +150,3 @@ def test_the_database_refuses_a_second_published_revision() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         Revision.objects.filter(pk=other.pk).update(state=RevisionState.PUBLISHED)
     assert published.state == RevisionState.PUBLISHED
-
-
-def test_the_demo_store_publishes_the_sop_library() -> None:
-    from procedo.sops.demo import demo_sops_load
-    from procedo.sops.library import LIBRARY
-
-    owner, manager = person(Role.OWNER), person(Role.MANAGER)
-    team = team_create(name="Fulfilment", lead_id=None, actor=owner)
-    demo_sops_load(owner=owner, reviewer=manager, team_id=team.pk)
-    published = Revision.objects.filter(state=RevisionState.PUBLISHED).select_related("sop")
-    assert sorted(str(r.sop.library_key) for r in published) == sorted(LIBRARY)

@@ -1,0 +1,50 @@
+"""What automation adds to other areas' pages: a subject's runs and the start-by-hand form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from procedo.automation import selectors
+from procedo.automation.forms import RunStartForm
+from procedo.core.errors import DomainError
+from procedo.sops.models import Sop
+
+
+def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -> dict[str, Any]:
+    """What `automation/_subject_runs.html` shows on a subject's card: its runs, and a form
+    to start an SOP by hand (render it with the request, for the CSRF token)."""
+    sops = selectors.manual_sops_choices(subject_type)
+    start_form = (
+        RunStartForm(sops=sops, initial={"subject_type": subject_type, "subject_id": subject_id})
+        if sops
+        else None
+    )
+    return {
+        "runs": selectors.runs_of_subject(subject_type=subject_type, subject_id=subject_id),
+        "start_form": start_form,
+        "next_url": next_url,
+    }
+
+
+def customer_runs(customer_id: int) -> dict[str, Any]:
+    """The customer card's section: the customer's SOP runs, and an SOP to start by hand."""
+    return subject_runs_context(
+        subject_type="customer",
+        subject_id=customer_id,
+        next_url=reverse("customers:card", args=[customer_id]),
+    )
+
+
+def sop_runs(request: HttpRequest, sop: Sop) -> dict[str, Any]:
+    """The SOP page's runs: counts by state, and a page of runs in the state asked for."""
+    state = request.GET.get("state", "")
+    try:
+        runs = selectors.runs_of_sop(
+            sop_id=sop.pk, state=state, cursor=request.GET.get("cursor") or None
+        )
+    except DomainError:  # a cursor from another filter or a crafted one: the first page
+        runs = selectors.runs_of_sop(sop_id=sop.pk, state=state)
+    return {"runs": runs, "state": state, "by_state": selectors.RUN_FACTS.count_by_state(sop.pk)}

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from procedo.business.models import Business, validate_time_zone
+from procedo.business.selectors import business_get
+from procedo.core.errors import DomainError
+from procedo.events.services import event_record
+
+_UNCHANGED: Any = object()
+
+
+def _marketing_limits(
+    current: Business,
+    quiet_hours_start: time | None,
+    quiet_hours_end: time | None,
+    marketing_cap_count: int,
+    marketing_cap_days: int,
+) -> dict[str, Any]:
+    """Quiet hours and the frequency cap of marketing mail; each refusal names its field."""
+    values = {
+        "quiet_hours_start": quiet_hours_start,
+        "quiet_hours_end": quiet_hours_end,
+        "marketing_cap_count": marketing_cap_count,
+        "marketing_cap_days": marketing_cap_days,
+    }
+    values = {k: getattr(current, k) if v is _UNCHANGED else v for k, v in values.items()}
+    start, end = values["quiet_hours_start"], values["quiet_hours_end"]
+    if (start is None) != (end is None):
+        missing = "quiet_hours_end" if end is None else "quiet_hours_start"
+        raise DomainError(
+            field=missing,
+            message=_("Give quiet hours both a start and an end, or leave both empty."),
+        )
+    if start is not None and start == end:
+        raise DomainError(
+            field="quiet_hours_end",
+            message=_("Quiet hours must end at another time than they start."),
+        )
+    count, days = values["marketing_cap_count"], values["marketing_cap_days"]
+    if not isinstance(count, int) or not 0 <= count <= 100:
+        raise DomainError(
+            field="marketing_cap_count",
+            message=_("Between 0 (no limit) and 100 marketing messages per customer."),
+        )
+    if not isinstance(days, int) or not 1 <= days <= 365:
+        raise DomainError(field="marketing_cap_days", message=_("Between 1 and 365 days."))
+    return values
+
+
+@transaction.atomic
+def business_update(
+    *,
+    name: str,
+    time_zone: str,
+    currency: str,
+    actor_id: int | None,
+    quiet_hours_start: time | None = _UNCHANGED,
+    quiet_hours_end: time | None = _UNCHANGED,
+    marketing_cap_count: int = _UNCHANGED,
+    marketing_cap_days: int = _UNCHANGED,
+) -> Business:
+    """Change the business settings; the marketing limits keep their values when not given."""
+    limits = _marketing_limits(
+        business_get(), quiet_hours_start, quiet_hours_end, marketing_cap_count, marketing_cap_days
+    )
+    try:
+        validate_time_zone(time_zone)
+    except ValidationError as exc:
+        raise DomainError(field="time_zone", message=exc.messages[0]) from exc
+    if len(currency) != 3 or not currency.isalpha():
+        raise DomainError(field="currency", message="a currency is a three-letter ISO code")
+    business, _ = Business.objects.update_or_create(
+        pk=Business.SINGLETON_ID,
+        defaults={"name": name, "time_zone": time_zone, "currency": currency.upper(), **limits},
+    )
+    event_record(
+        event_type="business.updated",
+        subject_type="business",
+        subject_id=business.pk,
+        actor_id=actor_id,
+        payload={
+            "name": name,
+            "time_zone": time_zone,
+            "currency": currency.upper(),
+            **{k: v.isoformat() if isinstance(v, time) else v for k, v in limits.items()},
+        },
+    )
+    return business

@@ -1,9 +1,0 @@
-from __future__ import annotations
-
-from procedo.core.models import Business
-
-
-def business_get() -> Business:
-    """The business settings; defaults until the owner saves their own."""
-    business = Business.objects.filter(pk=Business.SINGLETON_ID).first()
-    return business or Business(pk=Business.SINGLETON_ID)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.accounts.decorators import requires
+from procedo.business import services
+from procedo.business.forms import BusinessForm
+from procedo.business.selectors import business_get
+from procedo.core.errors import DomainError
+from procedo.events import selectors as event_selectors
+from procedo.home.search import search_everywhere
+
+
+@requires("dashboard.view")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    counts = event_selectors.event_counts(today=timezone.localdate())
+    recent = event_selectors.events_recent(limit=15)
+    peak = max((n for _day, n in counts.by_day), default=0)
+    return render(
+        request,
+        "home/dashboard.html",
+        {"counts": counts, "recent": recent.events, "peak": peak or 1},
+    )
+
+
+@requires("dashboard.view")
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = search_everywhere(query=query, user=request.user)
+    return render(request, "home/search.html", {"query": query, "results": results})
+
+
+@requires("business.change")
+def business(request: HttpRequest) -> HttpResponse:
+    current = business_get()
+    form = BusinessForm(
+        request.POST or None,
+        initial={
+            "name": current.name,
+            "time_zone": current.time_zone,
+            "currency": current.currency,
+            "quiet_hours_start": current.quiet_hours_start,
+            "quiet_hours_end": current.quiet_hours_end,
+            "marketing_cap_count": current.marketing_cap_count,
+            "marketing_cap_days": current.marketing_cap_days,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            # An empty cap keeps the stored one; empty quiet hours mean none.
+            data = {k: v for k, v in form.cleaned_data.items() if v is not None or "quiet" in k}
+            services.business_update(**data, actor_id=request.user.pk)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("home:business")
+    return render(request, "home/business.html", {"form": form}, status=422 if form.errors else 200)
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+@requires("events.view")
+def activity(request: HttpRequest) -> HttpResponse:
+    """The whole event log, newest first; htmx asks for the next page into the same table."""
+    page = event_selectors.events_recent(before=_int_or_none(request.GET.get("before")), limit=50)
+    template = "home/activity.html#rows" if request.htmx else "home/activity.html"  # type: ignore[attr-defined]
+    return render(request, template, {"page": page})

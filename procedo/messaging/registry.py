@@ -1,0 +1,30 @@
+"""How other apps let the message log be filtered by what sent the messages.
+
+An SOP run stamps its messages with `source="sop_run:<run id>"`; runs belong to the
+engine (`procedo.automation`), which stands above messaging. It registers here how
+to list its SOPs and which sources one SOP's runs have, so messaging never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SopSources:
+    choices: Callable[[], list[tuple[int, str]]]  # (sop id, name) for the filter
+    sources: Callable[[int], Any]  # the `source` values of one SOP's runs, as a subquery
+
+
+_sop_sources: SopSources | None = None
+
+
+def sop_sources_register(provider: SopSources) -> None:
+    global _sop_sources
+    _sop_sources = provider
+
+
+def sop_sources() -> SopSources | None:
+    return _sop_sources
