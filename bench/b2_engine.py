@@ -36,8 +36,8 @@ from django.utils import timezone
 from bench.timing import measure, report
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.automation import services as engine
 from procedo.automation.models import Run, RunState, RunStep
+from procedo.automation.services import engine
 from procedo.events.models import ConsumerCursor, Event
 from procedo.events.registry import consumers_all
 from procedo.events.services import NewEvent, consumer_drain, events_record_many

@@ -21,7 +21,7 @@ from bench.timing import measure, report
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.models import Run, SweepMark
-from procedo.automation.sweeps import sweeps_run
+from procedo.automation.services.sweeps import sweeps_run
 from procedo.business.selectors import business_get
 from procedo.orders.services import order_pipeline_defaults_install
 from procedo.sops import services as sop_services

@@ -10,7 +10,8 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
-from procedo.automation import selectors, services
+from procedo.automation import selectors
+from procedo.automation.services import engine, runs
 
 router = Router(tags=["runs"])
 # Runs of one SOP, under /api/sops/{id}/: the engine owns runs, the SOP is their address.
@@ -135,7 +136,7 @@ def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
 @router.post("/{run_id}/cancel", response=RunDetailOut)
 def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> dict[str, Any]:
     permission_require(_auth(request), "sops.run")
-    services.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
+    runs.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
     return _run_detail(run_id)
 
 
@@ -157,7 +158,7 @@ def run_start_manual(
 ) -> Status[Any]:
     """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
     permission_require(_auth(request), "sops.run")
-    run = services.run_start_manual(
+    run = engine.run_start_manual(
         sop_id=sop_id,
         subject_type=payload.subject_type,
         subject_id=payload.subject_id,

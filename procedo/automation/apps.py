@@ -10,7 +10,8 @@ class AutomationConfig(AppConfig):
     verbose_name = _("Automation")
 
     def ready(self) -> None:
-        from procedo.automation import panels, selectors, services
+        from procedo.automation import panels, selectors
+        from procedo.automation.services import engine, runs
         from procedo.customers.registry import (
             CardSection,
             card_section_register,
@@ -25,14 +26,14 @@ class AutomationConfig(AppConfig):
             task_panel_register,
         )
 
-        consumer_register(name=services.CONSUMER, handler=services.engine_consume)
+        consumer_register(name=engine.CONSUMER, handler=engine.engine_consume)
         run_facts_register(selectors.RUN_FACTS)
         sop_sources_register(selectors.SOP_SOURCES)
         sop_panel_register(
             SopPanel(key="runs", template="automation/_sop_runs.html", context=panels.sop_runs)
         )
-        task_closed_listener_register("automation.run_step", services.run_step_task_closed)
-        merge_participant_register(services.runs_move_to_customer, name="sop_runs")
+        task_closed_listener_register("automation.run_step", engine.run_step_task_closed)
+        merge_participant_register(runs.runs_move_to_customer, name="sop_runs")
         task_panel_register(
             TaskPanel(
                 key="sop",

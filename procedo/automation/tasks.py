@@ -12,24 +12,22 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from procedo.automation import executor
+from procedo.automation.services import steps, sweeps
 
 logger = logging.getLogger(__name__)
 
 
 @db_task()
 def automation_wake() -> None:
-    executor.runs_advance_all()
+    steps.runs_advance_all()
 
 
 @db_periodic_task(crontab(minute="*"))
 def automation_tick() -> None:
     """Once a minute: sweep time-based triggers, then advance every due run."""
-    from procedo.automation import sweeps
-
     try:
         sweeps.sweeps_run()
     except Exception:
         # A broken sweep must not stop due runs from advancing; the next tick retries it.
         logger.exception("SOP sweeps failed")
-    executor.runs_advance_all()
+    steps.runs_advance_all()

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
-from procedo.automation import panels, selectors, services
+from procedo.automation import panels, selectors
 from procedo.automation.forms import RunCancelForm, RunStartForm
+from procedo.automation.services import engine, runs
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import subjects
 
@@ -38,7 +39,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     form = RunCancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        services.run_cancel(run_id=run_id, actor=request.user, reason=reason)
+        runs.run_cancel(run_id=run_id, actor=request.user, reason=reason)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -71,7 +72,7 @@ def run_start_manual(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose an SOP to start."))
         return redirect(request.POST.get("next") or "sops:list")
     try:
-        run = services.run_start_manual(
+        run = engine.run_start_manual(
             sop_id=form.cleaned_data["sop_id"],
             subject_type=form.cleaned_data["subject_type"],
             subject_id=form.cleaned_data["subject_id"],

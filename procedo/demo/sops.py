@@ -23,17 +23,19 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from procedo.automation import executor, sweeps
-from procedo.automation import services as automation_services
 from procedo.automation.models import Run, RunStep, TriggerKind
+from procedo.automation.services import engine as automation_engine
+from procedo.automation.services import runs as automation_runs
+from procedo.automation.services import steps as executor
+from procedo.automation.services import sweeps
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.orders.models import Order
 from procedo.sops import live, services
 from procedo.sops.library import library_install
 from procedo.sops.models import Sop
-from procedo.work import services as work_services
 from procedo.work.models import Task
+from procedo.work.services import lifecycle as work_services
 
 # Steps the Fulfilment team works in the demo store (the library gives them to operators).
 TEAM_STEPS = ("confirm_call", "confirm_retry")
@@ -178,7 +180,7 @@ class _Day:
             ).values_list("subject_id", "id")
         )
         new_runs = [
-            automation_services.new_run_for(
+            automation_runs.new_run_for(
                 sop,
                 revision,
                 subject_id=order.pk,
@@ -190,7 +192,7 @@ class _Day:
             for order in orders
             if order.pk in placed
         ]
-        automation_services.runs_insert(new_runs, now=self.now)
+        automation_runs.runs_insert(new_runs, now=self.now)
         return dict(
             Run.objects.filter(sop_id=sop.id, subject_type="order").values_list("subject_id", "id")
         )
@@ -245,7 +247,7 @@ class _Day:
         )
 
     def start(self, key: str, customer_id: int, person: Any, token: str) -> int:
-        run = automation_services.run_start_manual(
+        run = automation_engine.run_start_manual(
             sop_id=self.sops[key].pk,
             subject_type="customer",
             subject_id=customer_id,

@@ -13,8 +13,10 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
-from procedo.work import handover, selectors, services
+from procedo.work import selectors
 from procedo.work.models import Task
+from procedo.work.services import handover
+from procedo.work.services import lifecycle as services
 
 router = Router(tags=["tasks"])
 

@@ -26,7 +26,7 @@ class WorkConfig(AppConfig):
         )
         from procedo.work.registry import TaskPanel, task_panel_register
         from procedo.work.selectors import my_open_count
-        from procedo.work.services import tasks_move_to_customer
+        from procedo.work.services.lifecycle import tasks_move_to_customer
 
         nav_register(
             NavEntry("work:mine", _("My work"), "tasks.view", order=150, badge=my_open_count)

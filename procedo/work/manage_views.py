@@ -23,9 +23,10 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.accounts.selectors import teams_all, users_all
 from procedo.core.errors import DomainError
-from procedo.work import handover, selectors
+from procedo.work import selectors
 from procedo.work.models import Task
 from procedo.work.selectors import Unattended
+from procedo.work.services import handover
 
 ROLES = dict(Role.choices)
 

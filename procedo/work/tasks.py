@@ -10,7 +10,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from procedo.work import escalation
+from procedo.work.services import escalation
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -23,10 +23,11 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.accounts.selectors import teams_all, users_all
 from procedo.core.errors import DomainError
-from procedo.work import selectors, services
+from procedo.work import selectors
 from procedo.work.forms import TaskCloseForm, TaskCreateForm
 from procedo.work.models import Task
 from procedo.work.registry import task_panels
+from procedo.work.services import lifecycle as services
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from conftest import PASSWORD
 from procedo.accounts.roles import Role
-from procedo.automation import executor
 from procedo.automation.models import Run
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, order, sop_with_decisions
 from procedo.work.models import Priority, Task
-from procedo.work.services import task_create
+from procedo.work.services.lifecycle import task_create
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import PASSWORD
 from procedo.accounts.roles import Role
-from procedo.automation import executor
 from procedo.automation.models import Run
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, order, sop_with_decisions
 from procedo.work.models import Task
 from tests.browser.conftest import screenshot

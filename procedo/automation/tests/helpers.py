@@ -134,7 +134,7 @@ def engine_drain(*, timeout: float = 90.0) -> int:
     one running anywhere in the cluster (other test databases included), so a
     single drain may stop short for a moment; it never skips.
     """
-    from procedo.automation.services import CONSUMER, engine_consume
+    from procedo.automation.services.engine import CONSUMER, engine_consume
 
     deadline = time.monotonic() + timeout
     handled = 0

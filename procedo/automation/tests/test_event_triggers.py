@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from procedo.accounts.roles import Role
 from procedo.accounts.services import team_create, team_set_members
-from procedo.automation import executor
 from procedo.automation.models import Run, RunState, RunStep, StepState
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import (
     customer,
     deliver,
@@ -25,8 +25,8 @@ from procedo.automation.tests.helpers import (
 from procedo.core.errors import DomainError
 from procedo.events.models import ConsumerCursor, Event
 from procedo.sops import live
-from procedo.work import services as work_services
 from procedo.work.models import Task, TaskState
+from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

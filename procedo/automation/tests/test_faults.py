@@ -22,8 +22,8 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from procedo.automation import executor
 from procedo.automation.models import Run, RunState, RunStep
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import (
     customer,
     engine_drain,
@@ -95,7 +95,7 @@ class Workers:
 
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
-    monkeypatch.setattr("procedo.automation.services._wake", lambda: None)
+    monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
 
 
 def test_r2_chaos_one_run_per_occurrence_none_skipped_and_replay_adds_nothing(

@@ -15,8 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from procedo.accounts.roles import Role
-from procedo.automation import executor, services
 from procedo.automation.models import Run, RunState, StepState
+from procedo.automation.services import engine as services
+from procedo.automation.services import runs as run_services
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import (
     customer,
     engine_drain,
@@ -33,8 +35,8 @@ from procedo.events.services import event_record
 from procedo.messaging.models import Message
 from procedo.orders.models import Order
 from procedo.orders.services import order_change_status
-from procedo.work import services as work_services
 from procedo.work.models import Task, TaskState
+from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -379,11 +381,11 @@ def test_people_start_and_cancel_runs_and_events_cancel_them_too(quiet: None) ->
     executor.runs_advance_all()
     assert Task.objects.filter(state=TaskState.OPEN).count() == 3  # 2 order.created + 1 manual
 
-    services.run_cancel(run_id=run.pk, actor=operator, reason="Customer asked")
+    run_services.run_cancel(run_id=run.pk, actor=operator, reason="Customer asked")
     run.refresh_from_db()
     assert run.state == RunState.CANCELLED and run.error == "Customer asked"
     with pytest.raises(Conflict):
-        services.run_cancel(run_id=run.pk, actor=operator)
+        run_services.run_cancel(run_id=run.pk, actor=operator)
     assert Task.objects.get(run_id=run.pk).state == TaskState.CANCELLED
 
     order_change_status(order_id=cheap.pk, to_status="cancelled", actor=None, idempotency_key=None)

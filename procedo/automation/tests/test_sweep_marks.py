@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from procedo.automation.models import Run, SweepMark
-from procedo.automation.sweeps import FULL_EVERY, MARK_OVERLAP, sweeps_run
+from procedo.automation.services.sweeps import FULL_EVERY, MARK_OVERLAP, sweeps_run
 from procedo.automation.tests.helpers import deliver, order, sop_live, task_step
 
 pytestmark = pytest.mark.django_db

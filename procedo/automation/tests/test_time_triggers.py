@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from procedo.automation import executor
 from procedo.automation.models import Run, RunState
-from procedo.automation.sweeps import epoch, sweeps_run
+from procedo.automation.services import steps as executor
+from procedo.automation.services.sweeps import epoch, sweeps_run
 from procedo.automation.tests.helpers import customer, deliver, order, sop_live, task_step
 from procedo.business.services import business_update
 from procedo.orders.services import order_change_status

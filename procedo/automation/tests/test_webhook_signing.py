@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from procedo.automation import executor, signing
 from procedo.automation.models import Run, RunState, WebhookKey
+from procedo.automation.services import signing
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,8 +18,8 @@ def main() -> None:
     django.setup()
     from django.db import close_old_connections
 
-    from procedo.automation.executor import runs_advance
-    from procedo.automation.services import CONSUMER, engine_consume
+    from procedo.automation.services.engine import CONSUMER, engine_consume
+    from procedo.automation.services.steps import runs_advance
     from procedo.events.services import consumer_run_batch
 
     mode = sys.argv[1]

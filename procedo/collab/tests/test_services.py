@@ -21,7 +21,7 @@ from procedo.messaging import sending
 from procedo.messaging.models import Message, MessageState
 from procedo.messaging.tests.conftest import SmtpServer
 from procedo.orders.models import Order
-from procedo.work import services as work_services
+from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db
 

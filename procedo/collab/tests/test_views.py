@@ -18,8 +18,8 @@ from procedo.collab.models import Comment, Notification
 from procedo.collab.tests.conftest import client_for
 from procedo.customers.models import Customer
 from procedo.orders.models import Order
-from procedo.work import services as work_services
 from procedo.work.models import Task
+from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}

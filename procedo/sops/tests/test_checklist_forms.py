@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.automation.services import checklist_route
+from procedo.automation.services.steps import checklist_route
 from procedo.automation.tests.helpers import event_trigger, person, task_step
 from procedo.core.errors import DomainError
 from procedo.sops import services as sop_services

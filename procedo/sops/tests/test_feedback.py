@@ -9,9 +9,9 @@ import pytest
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.accounts.services import team_create
-from procedo.automation import executor
 from procedo.automation.models import Run
-from procedo.automation.services import run_start_manual
+from procedo.automation.services import steps as executor
+from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import event_trigger, order, person, sop_live, task_step
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied

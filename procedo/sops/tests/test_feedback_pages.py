@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.automation import executor
-from procedo.automation.services import run_start_manual
+from procedo.automation.services import steps as executor
+from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import event_trigger, order, person, sop_live, task_step
 from procedo.sops import services
 from procedo.sops.models import (

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.automation import executor
 from procedo.automation.models import Run, RunState
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import (
     event_trigger,
     order,
@@ -190,7 +190,7 @@ def test_preview_runs_and_tasks_pages() -> None:
     preview = client.get(reverse("sops:preview", args=[revision.pk, "t1"]), HTTP_HX_REQUEST="true")
     assert preview.status_code == 200 and preview.context["preview"].count == 1
 
-    from procedo.automation.services import run_start_manual
+    from procedo.automation.services.engine import run_start_manual
 
     run_start_manual(
         sop_id=sop.pk, subject_type="order", subject_id=big.pk, actor=owner, idempotency_key="k"

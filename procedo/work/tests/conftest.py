@@ -7,7 +7,7 @@ import pytest
 def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     """No wake-ups after commit: the test drives the consumer and the executor itself."""
     monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
-    monkeypatch.setattr("procedo.automation.services._wake", lambda: None)
+    monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import person
-from procedo.work import services
 from procedo.work.models import Task, TaskState
+from procedo.work.services import lifecycle as services
 
 pytestmark = pytest.mark.django_db
 

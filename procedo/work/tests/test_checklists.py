@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from procedo.accounts.roles import Role
 from procedo.accounts.services import user_set_active
-from procedo.automation import executor
 from procedo.automation.models import Run, RunState
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import (
     customer,
     engine_drain,
@@ -21,8 +21,8 @@ from procedo.automation.tests.helpers import (
 )
 from procedo.core.errors import Conflict, DomainError, PermissionDenied
 from procedo.events.models import Event
-from procedo.work import services
 from procedo.work.models import ChecklistItem, SubjectFact, Task, TaskState
+from procedo.work.services import lifecycle as services
 
 pytestmark = pytest.mark.django_db
 

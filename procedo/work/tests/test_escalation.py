@@ -14,13 +14,14 @@ from django.utils import timezone
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
 from procedo.accounts.services import user_set_active
-from procedo.automation import executor
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
 from procedo.collab.models import Notification
 from procedo.events.models import Event
 from procedo.orders.services import order_pipeline_defaults_install
-from procedo.work import escalation, services
 from procedo.work.models import Task
+from procedo.work.services import escalation
+from procedo.work.services import lifecycle as services
 
 pytestmark = pytest.mark.django_db
 

@@ -15,11 +15,13 @@ from conftest import PASSWORD
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
 from procedo.accounts.services import api_token_issue, user_set_active
-from procedo.automation import executor
+from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
 from procedo.orders.services import order_pipeline_defaults_install
-from procedo.work import escalation, selectors, services
+from procedo.work import selectors
 from procedo.work.models import Task
+from procedo.work.services import escalation
+from procedo.work.services import lifecycle as services
 from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.django_db

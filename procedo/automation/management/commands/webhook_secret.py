@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from procedo.automation.signing import webhook_secret
+from procedo.automation.services.signing import webhook_secret
 
 
 class Command(BaseCommand):

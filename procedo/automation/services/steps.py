@@ -20,6 +20,7 @@ import logging
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,20 +38,40 @@ from procedo.automation.models import (
     StepState,
     TriggerKind,
 )
+from procedo.automation.services import signing
+from procedo.automation.services.runs import new_run_for, runs_insert, subject_customer_id
 from procedo.business.selectors import business_get
-from procedo.core.errors import DomainError
+from procedo.core.errors import DomainError, NotFound
+from procedo.customers import services as customer_services
+from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.events.services import event_record
+from procedo.messaging import rendering
+from procedo.messaging import services as messaging_services
+from procedo.orders import services as order_services
+from procedo.orders.models import Order
 from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import END, Definition
+from procedo.work.services import lifecycle as work_services
 
 logger = logging.getLogger(__name__)
 
+
 LEASE = timedelta(seconds=60)
+
+
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=8))
+
+
 MAX_ATTEMPTS = len(BACKOFF) + 1
+
+
 MAX_ITERATIONS = 10
+
+
 MAX_STEPS_PER_PASS = 50
+
+
 CONTINUE = "continue"
 
 
@@ -73,9 +94,6 @@ class WebhookCall:
 
 def step_key(run: Run, step: RunStep) -> str:
     return f"run:{run.pk}:step:{step.step_key}:{step.iteration}"
-
-
-# ---------------------------------------------------------------- claiming
 
 
 def runs_claim(*, limit: int, now: datetime) -> tuple[str, list[int]]:
@@ -157,9 +175,6 @@ def run_advance(*, run_id: int, token: str, now: datetime) -> None:
                 break
     finally:
         _release(run_id, token)
-
-
-# ---------------------------------------------------------------- one step
 
 
 def _advance_once(run_id: int, token: str, now: datetime) -> Any:
@@ -286,8 +301,6 @@ def _execute(run: Run, step: RunStep, spec: Any, definition: Definition, now: da
 
 
 def _task(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
-    from procedo.automation.services import subject_customer_id
-    from procedo.work import services as work_services
 
     assignee = spec.assignee
     due = _local_plus(now, spec.due_in_minutes)
@@ -328,8 +341,6 @@ def _task(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
 
 def _customer_of(run: Run) -> Any:
-    from procedo.automation.services import subject_customer_id
-    from procedo.customers.models import Customer
 
     customer_id = subject_customer_id(run.subject_type, run.subject_id)
     if customer_id is None:
@@ -339,8 +350,6 @@ def _customer_of(run: Run) -> Any:
 
 def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
     """Queue the step's message in the ledger, rendered by the messaging app for this subject."""
-    from procedo.messaging import rendering
-    from procedo.messaging import services as messaging_services
 
     customer = _customer_of(run)
     recipients = (customer.emails if spec.kind == "email" else customer.phones) if customer else []
@@ -385,8 +394,6 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
 
 def _set_status(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
-    from procedo.orders import services as order_services
-    from procedo.orders.models import Order
 
     current = Order.objects.filter(pk=run.subject_id).values_list("status_id", flat=True).first()
     if current is None:
@@ -408,9 +415,6 @@ def _set_status(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
 
 def _tag(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
-    from procedo.automation.services import subject_customer_id
-    from procedo.core.errors import NotFound
-    from procedo.customers import services as customer_services
 
     customer_id = subject_customer_id(run.subject_type, run.subject_id)
     if customer_id is None:
@@ -458,7 +462,6 @@ class _WebhookFailed(StepError):
 
 
 def _webhook_call(call: WebhookCall) -> None:
-    from procedo.automation import signing
 
     # Signed at each attempt: the timestamp is the attempt's, so a receiver may refuse old replays.
     signature = signing.webhook_headers(call.body, secret=signing.webhook_secret())
@@ -563,7 +566,6 @@ def _on_wake(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
 
 def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
-    from procedo.automation.services import new_run_for, runs_insert, subject_customer_id
 
     if run.depth + 1 > 5:
         raise StepError(_("SOPs started each other too deep (5 levels)."), permanent=True)
@@ -604,9 +606,6 @@ def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
     return CONTINUE
 
 
-# ---------------------------------------------------------------- failing
-
-
 def _step_failed(run_id: int, token: str, message: str, *, permanent: bool, now: datetime) -> None:
     """Count the attempt: retry later with backoff, or fail the run and tell its owner."""
     with transaction.atomic():
@@ -644,8 +643,6 @@ def _step_failed(run_id: int, token: str, message: str, *, permanent: bool, now:
 
 def run_fail(run: Run, message: str, *, now: datetime) -> None:
     """End the run as failed, cancel its open tasks, and give the SOP's owner a task about it."""
-    from procedo.automation.services import subject_customer_id
-    from procedo.work import services as work_services
 
     changed = Run.objects.filter(pk=run.pk, state__in=ACTIVE_RUN_STATES).update(
         state=RunState.FAILED, error=message, finished_at=now, wake_at=None
@@ -685,3 +682,30 @@ def run_fail(run: Run, message: str, *, now: datetime) -> None:
             "error": message,
         },
     )
+
+
+def checklist_route(spec: Any, answers: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The outcome of a checklist step from its answers, and the step it sends the run to.
+
+    A decision goes where the first answered question's option points; a
+    verification with any failed criterion goes to `on_fail`. None: the
+    step's usual next.
+    """
+    if spec.kind != "checklist":
+        return "done", None
+    if spec.checklist_kind == "decision":
+        chosen = [
+            option
+            for item in spec.items
+            for option in item.options
+            if answers.get(item.key) == option.value
+        ]
+        routed = next((option for option in chosen if option.goto), None)
+        if routed is not None:
+            return routed.value, routed.goto
+        return (chosen[0].value if chosen else "done"), None
+    if spec.checklist_kind == "verification":
+        if any(answers.get(item.key) == "failed" for item in spec.items):
+            return "failed", spec.on_fail or None
+        return "passed", None
+    return "done", None

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -335,8 +336,6 @@ def task_create_by_hand(
 ) -> Task:
     """A task a person writes: for someone active, a team or a role, on a customer or an order."""
     from django.apps import apps
-
-    from procedo.accounts.models import Team, User
 
     if not user_can(actor, "tasks.work"):
         raise PermissionDenied(field="actor", message=_("You may not create tasks."))

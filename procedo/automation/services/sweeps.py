@@ -37,6 +37,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from procedo.automation.models import Run, RunState, SweepMark, TriggerKind
+from procedo.automation.services.runs import new_run_for, runs_insert
 from procedo.business.selectors import business_get
 from procedo.sops import live, matching, subjects
 from procedo.sops.matching import date_window
@@ -262,8 +263,6 @@ def sweep_schedule(
     occurrence = f"{trigger.key}@{epoch(slot)}"
     subject = subjects.SUBJECTS[sop.subject_type]
     if subject.name == "business":
-        from procedo.automation.services import new_run_for, runs_insert
-
         if sop.revision_for(1, None) is not revision:
             return 0
         with transaction.atomic():

@@ -1,0 +1,1 @@
+"""The engine's writes: runs (rows), steps (executing them), sweeps (time), entry points."""
