@@ -34,28 +34,34 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(
-        request, {"detail": exc.message, "field": exc.field}, status=exc.status_code
-    )
+    body = {"detail": exc.message, "field": exc.field, "code": exc.code}
+    return api.create_response(request, body, status=exc.status_code)
 
 
 @api.exception_handler(ValidationError)
 def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {"msg": "invalid input", "loc": ["body"]}
     field = ".".join(str(part) for part in first["loc"][2:]) or str(first["loc"][-1])
-    body = {"detail": f"{field}: {first['msg']}", "field": field, "errors": exc.errors}
+    body = {
+        "detail": f"{field}: {first['msg']}",
+        "field": field,
+        "code": "invalid",
+        "errors": exc.errors,
+    }
     return api.create_response(request, body, status=422)
 
 
 @api.exception_handler(TokenRejected)
 def token_rejected(request: HttpRequest, exc: TokenRejected) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc), "field": "Authorization"}, status=401)
+    body = {"detail": str(exc), "field": "Authorization", "code": "unauthenticated"}
+    return api.create_response(request, body, status=401)
 
 
 @api.exception_handler(AuthenticationError)
 def authentication_required(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = _("Authentication required: send 'Authorization: Bearer <token>' or log in.")
-    return api.create_response(request, {"detail": message, "field": "Authorization"}, status=401)
+    body = {"detail": message, "field": "Authorization", "code": "unauthenticated"}
+    return api.create_response(request, body, status=401)
 
 
 api.add_router("/accounts", accounts_router)

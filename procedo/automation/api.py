@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.automation import selectors
 from procedo.automation.services import engine, runs
+from procedo.core.idempotency import api_key, idempotency_header
 
 router = Router(tags=["runs"])
 # Runs of one SOP, under /api/sops/{id}/: the engine owns runs, the SOP is their address.
@@ -154,7 +155,7 @@ def run_start_manual(
     request: HttpRequest,
     sop_id: int,
     payload: StartIn,
-    idempotency_key: str = Header(..., alias="Idempotency-Key"),
+    idempotency_key: str = idempotency_header(required=True),
 ) -> Status[Any]:
     """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
     permission_require(_auth(request), "sops.run")
@@ -163,6 +164,6 @@ def run_start_manual(
         subject_type=payload.subject_type,
         subject_id=payload.subject_id,
         actor=_auth(request),
-        idempotency_key=f"api:{idempotency_key}",
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, run)

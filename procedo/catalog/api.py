@@ -8,13 +8,14 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.catalog import selectors, services
 from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.core.errors import NotFound
+from procedo.core.idempotency import api_key, idempotency_header
 
 router = Router(tags=["catalog"])
 
@@ -155,13 +156,13 @@ def product_detail(request: HttpRequest, product_id: int) -> dict[str, Any]:
 def product_create(
     request: HttpRequest,
     payload: ProductIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     product = services.product_create(
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _product_card(product.pk))
 
@@ -219,7 +220,7 @@ def stock_adjust(
     request: HttpRequest,
     sku_id: int,
     payload: StockAdjustIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Sku:
     """A stock count (`counted`) or a correction (`delta`); every change is kept as a movement."""
     permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
@@ -229,7 +230,7 @@ def stock_adjust(
         delta=payload.delta,
         note=payload.note,
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
 
 

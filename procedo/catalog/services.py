@@ -22,7 +22,7 @@ from procedo.catalog import selectors
 from procedo.catalog.models import Product, Sku, StockMovement, StockReason
 from procedo.catalog.validation import amount_clean, currency_clean
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.events.models import Event
+from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
 
 
@@ -50,12 +50,6 @@ def _actor_id(actor: Any) -> int | None:
     return int(actor.pk)
 
 
-def _key_used(idempotency_key: str | None) -> Event | None:
-    if not idempotency_key:
-        return None
-    return Event.objects.filter(idempotency_key=idempotency_key).only("subject_id").first()
-
-
 def _search_text(product_id: int) -> str:
     product = Product.objects.only("name").get(pk=product_id)
     parts = [product.name]
@@ -77,6 +71,7 @@ def _name_clean(name: str, *, field: str = "name") -> str:
     return name
 
 
+@idempotent("product.create", replay=lambda pk: Product.objects.get(pk=pk))
 @transaction.atomic
 def product_create(
     *,
@@ -86,9 +81,6 @@ def product_create(
     actor: Any = None,
     idempotency_key: str | None = None,
 ) -> Product:
-    used = _key_used(idempotency_key)
-    if used is not None:  # a double submit of the same form: the product exists already
-        return Product.objects.get(pk=int(used.subject_id or 0))
     product = Product.objects.create(
         name=_name_clean(name), description=description.strip(), active=active
     )
@@ -247,6 +239,7 @@ def sku_update(
     return sku
 
 
+@idempotent("stock.adjust", replay=lambda pk: Sku.objects.get(pk=pk))
 @transaction.atomic
 def stock_adjust(
     *,
@@ -258,8 +251,6 @@ def stock_adjust(
     idempotency_key: str | None = None,
 ) -> Sku:
     """A stock count (`counted`: what is on the shelf) or a correction (`delta`), with a reason."""
-    if _key_used(idempotency_key):
-        return Sku.objects.get(pk=sku_id)
     note = (note or "").strip()
     if not note:
         raise DomainError(field="note", message=_("Say why the stock changes."))

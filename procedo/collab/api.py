@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
@@ -15,6 +15,7 @@ from procedo.collab import selectors, services
 from procedo.collab.models import Comment, Notification
 from procedo.collab.subjects import comment_subject_get
 from procedo.core.errors import DomainError
+from procedo.core.idempotency import api_key, idempotency_header
 
 comments_router = Router(tags=["comments"])
 notifications_router = Router(tags=["notifications"])
@@ -121,7 +122,7 @@ def comment_list(request: HttpRequest, filters: Query[CommentQuery]) -> dict[str
 def comment_create(
     request: HttpRequest,
     payload: CommentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Comment]:
     """Comment on a subject; @username and @team-name mention people, who are notified.
 
@@ -134,7 +135,7 @@ def comment_create(
         urgent=payload.urgent,
         urgent_reason=payload.urgent_reason,
         actor=_auth(request),
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, comment)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +24,7 @@ from procedo.collab.mentions import mention_user_ids, mentions_resolve
 from procedo.collab.models import Comment, Notification, NotificationKind, NotificationSetting
 from procedo.collab.subjects import CommentSubject, comment_subject_get
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
+from procedo.core.idempotency import idempotency_claim
 from procedo.events.services import event_record
 
 BODY_MAX = 10_000
@@ -81,15 +82,27 @@ def comment_create(
     Urgent needs its reason (the chat standards: not everything is urgent). A
     known key returns the comment it made: a double click posts once.
     """
-    if idempotency_key:
-        existing = Comment.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     subject = comment_subject_get(subject_type)
     if actor is not None:
         permission_require(actor, "collab.comment")
         if subject is not None:
             permission_require(actor, subject.permission)
+    # After the permission check: a replay never shows what the caller may not see.
+    claim = idempotency_claim(
+        key=idempotency_key,
+        actor=actor,
+        operation="comment.create",
+        request={
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "body": body,
+            "urgent": urgent,
+            "urgent_reason": urgent_reason,
+        },
+    )
+    if claim.replay:
+        return Comment.objects.get(pk=claim.result_id or 0)
+    idempotency_key = claim.event_key
     text = body.strip()
     if not text:
         raise DomainError(field="body", message=_("Write something first."))
@@ -122,13 +135,8 @@ def comment_create(
         urgent_reason=reason,
         idempotency_key=idempotency_key,
     )
-    try:
-        with transaction.atomic():
-            comment.save(force_insert=True)
-    except IntegrityError:
-        if idempotency_key:  # a twin committed the same key first
-            return Comment.objects.get(idempotency_key=idempotency_key)
-        raise
+    comment.save(force_insert=True)
+    claim.done(result_id=comment.pk)
     mentioned = mention_user_ids(mentions)
     event_record(
         event_type="comment.created",

@@ -1,6 +1,6 @@
 """Customers over REST: what the pages do, for programs. Thin: services and selectors decide.
 
-Errors are `{"detail", "field"}`: 422 bad input, 404 unknown id, 409 a conflict
+Errors are `{"detail", "field", "code"}`: 422 bad input, 404 unknown id, 409 a conflict
 (the email belongs to another customer, the customer was merged), 403 a role
 without `customers.view` / `customers.change`.
 """
@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.business.selectors import business_get
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
 from procedo.events.schemas import EventPageOut, PageQuery
@@ -283,14 +284,14 @@ def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> di
 def customer_create(
     request: HttpRequest,
     payload: CustomerIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """A new customer. 409 naming `email`/`phone` if one belongs to another customer already."""
     permission_require(_user(request), "customers.change")
     customer = services.customer_create(
         **payload.dict(),
         actor=_user(request),
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(customer.pk))
 
@@ -388,13 +389,13 @@ def address_add(
     request: HttpRequest,
     customer_id: int,
     payload: AddressIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Address]:
     permission_require(_user(request), "customers.change")
     address = services.address_add(
         customer_id=customer_id,
         actor=_user(request),
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
         **payload.dict(),
     )
     return Status(201, address)
@@ -428,14 +429,14 @@ def note_add(
     request: HttpRequest,
     customer_id: int,
     payload: NoteIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     permission_require(_user(request), "customers.change")
     note = services.note_add(
         customer_id=customer_id,
         body=payload.body,
         actor=_user(request),
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _note_out(note))
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotent
 from procedo.customers import normalise, selectors
 from procedo.customers.models import (
     Address,
@@ -72,13 +73,6 @@ def _record(
         payload=payload or {},
         idempotency_key=idempotency_key,
     )
-
-
-def _replayed(idempotency_key: str | None) -> Event | None:
-    # A retry or a double click reuses the key: the first write's event is the answer.
-    if not idempotency_key:
-        return None
-    return Event.objects.filter(idempotency_key=idempotency_key).first()
 
 
 def _no_customer(customer_id: int, field: str = "customer_id") -> NotFound:
@@ -251,6 +245,7 @@ def customer_search_reindex(*, customer_ids: Sequence[int]) -> int:
 # ---------------------------------------------------------------- customers
 
 
+@idempotent("customer.create", replay=lambda pk: Customer.objects.get(pk=pk))
 @transaction.atomic
 def customer_create(
     *,
@@ -274,9 +269,6 @@ def customer_create(
     raises Conflict naming "email", "phone" or "external_ref". Use
     `customer_find_or_create` to reuse the customer an identity points at.
     """
-    replay = _replayed(idempotency_key)
-    if replay is not None and replay.subject_id is not None:
-        return Customer.objects.get(pk=replay.subject_id)
     profile = _clean_profile(
         {
             "first_name": first_name,
@@ -641,6 +633,7 @@ def _consent_apply(
 # ---------------------------------------------------------------- addresses
 
 
+@idempotent("customer.address_add", replay=lambda pk: Address.objects.get(pk=pk))
 @transaction.atomic
 def address_add(
     *,
@@ -655,9 +648,6 @@ def address_add(
     country: str = "",
     idempotency_key: str | None = None,
 ) -> Address:
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Address.objects.get(pk=replay.payload["address_id"])
     customer = _live_customer(customer_id)
     if kind not in AddressKind.values:
         raise DomainError(
@@ -754,13 +744,11 @@ def tag_remove(*, customer_id: int, name: str, actor: Any) -> None:
         _record("customer.untagged", customer=customer, actor=actor, payload={"tag": tag.name})
 
 
+@idempotent("customer.note_add", replay=lambda pk: Note.objects.get(pk=pk))
 @transaction.atomic
 def note_add(
     *, customer_id: int, body: str, actor: Any, idempotency_key: str | None = None
 ) -> Note:
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Note.objects.get(pk=replay.payload["note_id"])
     customer = _live_customer(customer_id)
     text = body.strip()
     if not text:

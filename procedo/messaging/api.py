@@ -1,6 +1,6 @@
 """Messages and templates over REST: what the pages do, for programs. Thin.
 
-Errors are `{"detail", "field"}`: 422 a template that does not render (the
+Errors are `{"detail", "field", "code"}`: 422 a template that does not render (the
 message names the line), 404 an unknown id, 403 a role without `messaging.view` /
 `messaging.templates`.
 """

@@ -1,6 +1,6 @@
 """The orders' REST endpoints: thin over the order services and selectors.
 
-Errors have one shape, {"detail", "field"}: 422 for bad input (naming the
+Errors have one shape, {"detail", "field", "code"}: 422 for bad input (naming the
 field), 409 for a move the pipeline refuses or a state that changed, 404, 403.
 """
 
@@ -12,20 +12,17 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.core.errors import NotFound
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.orders import selectors, services
 from procedo.orders.models import Order, Payment, Refund, Return, Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
 
 router = Router(tags=["orders"])
-
-
-def _key(idempotency_key: str | None) -> str | None:
-    return f"api:{idempotency_key}" if idempotency_key else None
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -375,7 +372,7 @@ def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
 def order_create(
     request: HttpRequest,
     payload: OrderIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """Place an order; stock is reserved for every line or the order is refused (409)."""
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
@@ -384,7 +381,7 @@ def order_create(
         **data,
         lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(order.pk))
 
@@ -394,7 +391,7 @@ def order_change_status(
     request: HttpRequest,
     order_id: int,
     payload: OrderStatusIn,
-    idempotency_key: str = Header(..., alias="Idempotency-Key"),
+    idempotency_key: str = idempotency_header(required=True),
 ) -> dict[str, Any]:
     """Move the order along the pipeline; a move it does not allow is a 409 on `status`."""
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
@@ -403,7 +400,7 @@ def order_change_status(
         to_status=payload.status,
         note=payload.note,
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=f"api:{idempotency_key}",
+        idempotency_key=api_key(idempotency_key),
     )
     return _order_out(order)
 
@@ -413,7 +410,7 @@ def payment_record(
     request: HttpRequest,
     order_id: int,
     payload: PaymentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Payment]:
     """Record a payment; with a known `external_id` it updates that payment's status."""
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
@@ -421,7 +418,7 @@ def payment_record(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, payment)
 
@@ -431,14 +428,14 @@ def refund_record(
     request: HttpRequest,
     order_id: int,
     payload: RefundIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Refund]:
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     refund = services.refund_record(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, refund)
 
@@ -448,14 +445,14 @@ def shipment_create(
     request: HttpRequest,
     order_id: int,
     payload: ShipmentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Shipment]:
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     shipment = services.shipment_create(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, shipment)
 
@@ -465,7 +462,7 @@ def shipment_update_status(
     request: HttpRequest,
     shipment_id: int,
     payload: ShipmentStatusIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Shipment:
     """A carrier status; delivered (or in transit) moves the order where the pipeline allows."""
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
@@ -473,7 +470,7 @@ def shipment_update_status(
         shipment_id=shipment_id,
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
 
 
@@ -482,7 +479,7 @@ def return_create(
     request: HttpRequest,
     order_id: int,
     payload: ReturnIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Return]:
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     ret = services.return_create(
@@ -492,7 +489,7 @@ def return_create(
         received=payload.received,
         restock=payload.restock,
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, ret)
 
@@ -501,11 +498,11 @@ def return_create(
 def return_receive(
     request: HttpRequest,
     return_id: int,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Return:
     permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     return services.return_receive(
         return_id=return_id,
         actor=request.auth,  # type: ignore[attr-defined]
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=api_key(idempotency_key),
     )

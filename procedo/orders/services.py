@@ -1,9 +1,10 @@
 """Every write to orders: one transaction each, its events in the same transaction.
 
-Idempotency: a service given `idempotency_key` first looks for an event with
-that key; found, the work was done (a retry, a redelivery, a double click),
-so it returns what was made and writes nothing. The key is UNIQUE on the
-event, the last guard when two twins race past that check.
+Idempotency: a service given `idempotency_key` is wrapped in `@idempotent`
+(procedo/core/idempotency.py): a retry, a redelivery or a double click with the
+same request returns what the first made and writes nothing; the same key with
+another request is refused. The key, scoped to the caller, is also UNIQUE on the
+work's event: the last guard when two twins race.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from procedo.catalog.models import Sku
 from procedo.catalog.services import StockLine
 from procedo.catalog.validation import amount_clean, currency_clean
 from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotent
 from procedo.customers.models import Customer
-from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.orders.models import (
     GOODS_GONE,
@@ -76,35 +77,18 @@ STATS_CHUNK = 5000
 # --- shared -----------------------------------------------------------------------------------
 
 
-def _replayed(idempotency_key: str | None) -> Event | None:
-    if not idempotency_key:
-        return None
-    return (
-        Event.objects.filter(idempotency_key=idempotency_key)
-        .only("event_type", "subject_id", "payload")
-        .first()
-    )
-
-
-def _replayed_id(replay: Event, name: str) -> int:
-    """The id the first request made, from its event; a key reused for other work is a 409."""
-    value = (replay.payload or {}).get(name)
-    if value is None:
-        raise Conflict(
-            field="idempotency_key",
-            message=_("This idempotency key was used for a different request."),
-        )
-    return int(value)
+def _order_with_status(order_id: int) -> Order:
+    return Order.objects.select_related("status").get(pk=order_id)
 
 
 @contextmanager
-def _unique_guard(*, field: str, message: str) -> Iterator[None]:
+def _unique_guard(*, field: str, message: str, code: str = "duplicate") -> Iterator[None]:
     """Turn a unique-constraint race (a twin request committed first) into a 409 that names it."""
     try:
         with transaction.atomic():
             yield
     except IntegrityError:
-        raise Conflict(field=field, message=message) from None
+        raise Conflict(field=field, message=message, code=code) from None
 
 
 def _order_event(
@@ -131,8 +115,9 @@ def _order_event(
         event_record(**kwargs)
         return
     with _unique_guard(
-        field="idempotency_key",
+        field="Idempotency-Key",
         message=_("A request with this idempotency key is being handled; retry shortly."),
+        code="idempotency_key_in_progress",
     ):
         event_record(**kwargs)
 
@@ -360,6 +345,7 @@ def _lines_resolve(lines: Sequence[OrderLineIn], currency: str) -> list[_Line]:
     return resolved
 
 
+@idempotent("order.create", replay=lambda pk: _order_with_status(pk))
 @transaction.atomic
 def order_create(
     *,
@@ -389,14 +375,6 @@ def order_create(
     A bulk import may pass `refresh_customer_stats=False` and call
     customer_stats_refresh (or customer_stats_refresh_all) once at the end.
     """
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        if replay.event_type != "order.created":
-            raise Conflict(
-                field="idempotency_key",
-                message=_("This idempotency key was used for a different request."),
-            )
-        return Order.objects.select_related("status").get(pk=int(replay.subject_id or 0))
     external_ref = (external_ref or "").strip() or None
     if external_ref:
         existing = Order.objects.select_related("status").filter(external_ref=external_ref).first()
@@ -579,6 +557,9 @@ def _status_move(
     return order
 
 
+@idempotent(
+    "order.change_status", replay=lambda pk: Order.objects.select_related("status").get(pk=pk)
+)
 @transaction.atomic
 def order_change_status(
     *,
@@ -595,9 +576,6 @@ def order_change_status(
     returned status takes it off the shelf; the first confirm, ship, delivery
     and cancel set their timestamps.
     """
-    # A redelivery, a retry or a double click reuses the key: succeed, write nothing.
-    if _replayed(idempotency_key) is not None:
-        return Order.objects.select_related("status").get(pk=order_id)
     order = _order_get(order_id)
     target = _transition_target(order, to_status)
     return _status_move(
@@ -841,6 +819,7 @@ def _paid_check(order: Order, *, actor: Any, when: datetime) -> None:
         )
 
 
+@idempotent("payment.record", replay=lambda pk: Payment.objects.get(pk=pk))
 @transaction.atomic
 def payment_record(
     *,
@@ -857,9 +836,6 @@ def payment_record(
 
     The first time the money received covers the total, the order gets paid_at.
     """
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Payment.objects.get(pk=_replayed_id(replay, "payment_id"))
     if method not in PaymentMethod.values:
         raise DomainError(
             field="method", message=_("Unknown payment method %(m)s.") % {"m": method}
@@ -936,6 +912,7 @@ def payment_record(
     return payment
 
 
+@idempotent("refund.record", replay=lambda pk: Refund.objects.get(pk=pk))
 @transaction.atomic
 def refund_record(
     *,
@@ -948,9 +925,6 @@ def refund_record(
     reason: str = "",
 ) -> Refund:
     """Money given back; never more than was received (for the order, and for the payment)."""
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Refund.objects.get(pk=_replayed_id(replay, "refund_id"))
     external_id = (external_id or "").strip() or None
     if external_id:
         existing = Refund.objects.filter(external_id=external_id).first()
@@ -1025,6 +999,7 @@ SHIPMENT_FINAL = {
 }
 
 
+@idempotent("shipment.create", replay=lambda pk: Shipment.objects.get(pk=pk))
 @transaction.atomic
 def shipment_create(
     *,
@@ -1034,9 +1009,6 @@ def shipment_create(
     idempotency_key: str | None,
     tracking_number: str = "",
 ) -> Shipment:
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Shipment.objects.get(pk=_replayed_id(replay, "shipment_id"))
     carrier = (carrier or "").strip()
     if not carrier:
         raise DomainError(field="carrier", message=_("Name the carrier."))
@@ -1072,6 +1044,7 @@ def shipment_create(
     return shipment
 
 
+@idempotent("shipment.update_status", replay=lambda pk: Shipment.objects.get(pk=pk))
 @transaction.atomic
 def shipment_update_status(
     *,
@@ -1087,9 +1060,6 @@ def shipment_update_status(
     The order moves only where the pipeline allows it from where the order is;
     otherwise the shipment changes and the order stays for a person to handle.
     """
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Shipment.objects.get(pk=shipment_id)
     if status not in ShipmentStatus.values:
         raise DomainError(
             field="status", message=_("Unknown shipment status %(s)s.") % {"s": status}
@@ -1185,6 +1155,7 @@ def _restock(ret: Return, order: Order, actor: Any) -> None:
         )
 
 
+@idempotent("return.create", replay=lambda pk: Return.objects.get(pk=pk))
 @transaction.atomic
 def return_create(
     *,
@@ -1201,9 +1172,6 @@ def return_create(
     `received=True` records goods already in hand: they go back to stock at
     once (unless `restock` is false: damaged goods). Otherwise return_receive does it.
     """
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Return.objects.get(pk=_replayed_id(replay, "return_id"))
     if not lines:
         raise DomainError(field="lines", message=_("Say which lines come back."))
     # Locked: two returns of the same line at once must not both pass the quantity check.
@@ -1266,12 +1234,10 @@ def return_create(
     return ret
 
 
+@idempotent("return.receive", replay=lambda pk: Return.objects.get(pk=pk))
 @transaction.atomic
 def return_receive(*, return_id: int, actor: Any, idempotency_key: str | None) -> Return:
     """The returned goods arrived: back to stock (if the return says so)."""
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Return.objects.get(pk=return_id)
     ret = Return.objects.filter(pk=return_id).first()
     if ret is None:
         raise NotFound(field="return_id", message=_("No such return."))

@@ -8,11 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Router, Schema
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
 from procedo.core.errors import NotFound
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.sops import selectors, services, subjects
 from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
 from procedo.sops.kpis import KPIS
@@ -329,13 +330,13 @@ def recognition(request: HttpRequest, period: str = "month") -> dict[str, Any]:
 def sop_create(
     request: HttpRequest,
     payload: SopIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     permission_require(_auth(request), "sops.author")
     sop = services.sop_create(
         **payload.dict(),
         actor=_auth(request),
-        idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _sop_out(sop.pk))
 
@@ -494,10 +495,6 @@ class AckBoardOut(Schema):
     pending: list[AckPersonOut]
 
 
-def _key(idempotency_key: str | None) -> str | None:
-    return f"api:{idempotency_key}" if idempotency_key else None
-
-
 @router.get("/{sop_id}/feedback", response=list[FeedbackOut])
 def feedback_list(request: HttpRequest, sop_id: int, step_key: str = "") -> list[Any]:
     """The SOP's feedback, newest first (at most 300), optionally of one step."""
@@ -513,11 +510,14 @@ def feedback_leave(
     request: HttpRequest,
     sop_id: int,
     payload: FeedbackIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
     """Feedback on a step of the revision the caller ran (their task's or run's, else the live)."""
     feedback = services.feedback_leave(
-        sop_id=sop_id, actor=_auth(request), idempotency_key=_key(idempotency_key), **payload.dict()
+        sop_id=sop_id,
+        actor=_auth(request),
+        idempotency_key=api_key(idempotency_key),
+        **payload.dict(),
     )
     return Status(201, feedback)
 
@@ -540,10 +540,13 @@ def proposal_make(
     request: HttpRequest,
     sop_id: int,
     payload: ProposalIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
     proposal = services.proposal_make(
-        sop_id=sop_id, actor=_auth(request), idempotency_key=_key(idempotency_key), **payload.dict()
+        sop_id=sop_id,
+        actor=_auth(request),
+        idempotency_key=api_key(idempotency_key),
+        **payload.dict(),
     )
     return Status(201, proposal)
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from procedo.events.models import Event
+from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
 from procedo.sops import selectors
 from procedo.sops.kpis import KPIS
@@ -58,12 +58,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.DRAFT, S.RETIRED): "sops.author",
 }
 NAME_MAX = 200
-
-
-def _replayed(idempotency_key: str | None) -> Event | None:
-    if not idempotency_key:
-        return None
-    return Event.objects.filter(idempotency_key=idempotency_key).only("subject_id").first()
 
 
 def _sop_get(sop_id: int) -> Sop:
@@ -133,6 +127,7 @@ def _kpi_window_check(kpi: str, window: int | None) -> None:
         )
 
 
+@idempotent("sop.create", replay=lambda pk: Sop.objects.get(pk=pk))
 @transaction.atomic
 def sop_create(
     *,
@@ -149,9 +144,6 @@ def sop_create(
     idempotency_key: str | None = None,
 ) -> Sop:
     """A new SOP with an empty first draft (revision 1) to write its triggers and steps in."""
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Sop.objects.get(pk=int(replay.subject_id or 0))
     if subject_type not in SubjectType.values:
         raise DomainError(
             field="subject_type", message=_("Runs on an order, a customer or the business.")
@@ -588,6 +580,7 @@ def _step_check(revision: Revision, step_key: str) -> None:
         )
 
 
+@idempotent("sop.feedback_leave", replay=lambda pk: StepFeedback.objects.get(pk=pk))
 @transaction.atomic
 def feedback_leave(
     *,
@@ -602,9 +595,6 @@ def feedback_leave(
     idempotency_key: str | None = None,
 ) -> StepFeedback:
     """Feedback on one step of the revision the person ran ("slow", "a trap", "a faster way")."""
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return StepFeedback.objects.get(pk=int(replay.subject_id or 0))
     _feedback_permission(actor)
     sop = _sop_get(sop_id)
     if kind not in FeedbackKind.values:
@@ -677,6 +667,7 @@ def feedback_resolve(*, feedback_id: int, state: str, actor: Any, note: str = ""
     return feedback
 
 
+@idempotent("sop.proposal_make", replay=lambda pk: Proposal.objects.get(pk=pk))
 @transaction.atomic
 def proposal_make(
     *,
@@ -690,9 +681,6 @@ def proposal_make(
     idempotency_key: str | None = None,
 ) -> Proposal:
     """Propose a change to the SOP (or one of its steps): what to change and why."""
-    replay = _replayed(idempotency_key)
-    if replay is not None:
-        return Proposal.objects.get(pk=int(replay.subject_id or 0))
     _feedback_permission(actor)
     sop = _sop_get(sop_id)
     clean = _text_clean(text, required=True)

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
+from procedo.core.idempotency import idempotency_header
 from procedo.work import selectors
 from procedo.work.models import Task
 from procedo.work.services import handover
@@ -262,7 +263,7 @@ def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any
 def handover_do(
     request: HttpRequest,
     payload: HandoverDoIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = idempotency_header(),
 ) -> dict[str, Any]:
     """Move the open tasks to an active person or a team's queue, in one step."""
     result = handover.handover_do(

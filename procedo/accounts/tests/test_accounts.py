@@ -96,7 +96,8 @@ def test_a_role_without_permission_gets_403_and_no_data(make_user) -> None:
     response = Client().get("/api/accounts/users", headers=_bearer(issued.plaintext))
     assert response.status_code == 403
     body = response.json()
-    assert set(body) == {"detail", "field"} and "accounts.manage" in body["detail"]
+    assert set(body) == {"detail", "field", "code"} and "accounts.manage" in body["detail"]
+    assert body["code"] == "permission_denied"
 
     client = Client()
     client.force_login(viewer)

@@ -42,6 +42,7 @@ from procedo.automation.services.runs import (
 from procedo.automation.services.steps import checklist_route, run_move_after
 from procedo.automation.tasks import automation_wake
 from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotent
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.sops import live, matching, subjects
@@ -368,6 +369,7 @@ def _live_sop(sop_id: int) -> live.LiveSop:
     raise Conflict(field="sop_id", message=_("This SOP has no published revision."))
 
 
+@idempotent("sop_run.start_manual", replay=lambda pk: Run.objects.get(pk=pk))
 @transaction.atomic
 def run_start_manual(
     *, sop_id: int, subject_type: str, subject_id: int, actor: Any, idempotency_key: str

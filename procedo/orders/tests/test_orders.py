@@ -349,14 +349,15 @@ def test_a_key_reused_for_a_different_request_is_refused() -> None:
     services.order_change_status(
         order_id=order.pk, to_status="confirmed", actor=None, idempotency_key="ui:same"
     )
-    with pytest.raises(Conflict) as caught:
+    with pytest.raises(DomainError) as caught:
         services.order_create(
             lines=[OrderLineIn(sku_code="X", description="x", unit_price="1", quantity=1)],
             actor=None,
             idempotency_key="ui:same",
         )
-    assert caught.value.field == "idempotency_key" and Order.objects.count() == 1
-    with pytest.raises(Conflict):
+    assert caught.value.status_code == 422 and caught.value.code == "idempotency_key_reused"
+    assert caught.value.field == "Idempotency-Key" and Order.objects.count() == 1
+    with pytest.raises(DomainError, match="Idempotency-Key"):
         services.shipment_create(
             order_id=order.pk, carrier="x", actor=None, idempotency_key="ui:same"
         )
