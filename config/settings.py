@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "procedo.business.middleware.BusinessTimezoneMiddleware",
     "procedo.core.middleware.DatabaseUnavailableMiddleware",
+    "procedo.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -7,9 +7,9 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts import selectors, services
+from procedo.accounts.auth import requires_api
 from procedo.accounts.models import ApiToken, User
-from procedo.accounts.permissions import permission_require
-from procedo.accounts.roles import ROLE_PERMISSIONS
+from procedo.accounts.roles import ROLE_PERMISSIONS, Role
 
 router = Router(tags=["accounts"])
 
@@ -53,11 +53,18 @@ class UserOut(Schema):
 
 class UserIn(Schema):
     username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1)
-    role: str
-    email: str = ""
-    first_name: str = ""
-    last_name: str = ""
+    password: str = Field(min_length=1, max_length=128)
+    role: Role
+    email: str = Field(default="", max_length=254)
+    first_name: str = Field(default="", max_length=150)
+    last_name: str = Field(default="", max_length=150)
+
+
+class UserPatch(Schema):
+    role: Role | None = Field(default=None, description="Not above your own role.")
+    is_active: bool | None = Field(
+        default=None, description="false signs the person out of the API: their tokens end."
+    )
 
 
 def _user_out(user: User) -> UserOut:
@@ -103,19 +110,29 @@ def api_token_issue(request: HttpRequest, payload: TokenIn) -> Status[TokenIssue
     return Status(201, out)
 
 
-@router.delete("/tokens/{token_id}", response=TokenOut)
+@router.delete("/tokens/{int:token_id}", response=TokenOut)
 def api_token_revoke(request: HttpRequest, token_id: int) -> ApiToken:
     return services.api_token_revoke(token_id=token_id, actor=request.auth)  # type: ignore[attr-defined]
 
 
-@router.get("/users", response=list[UserOut])
+@router.get("/users", response=list[UserOut], auth=requires_api("accounts.manage"))
 def user_list(request: HttpRequest) -> list[UserOut]:
-    permission_require(request.auth, "accounts.manage")  # type: ignore[attr-defined]
     return [_user_out(user) for user in selectors.users_all()]
 
 
-@router.post("/users", response={201: UserOut})
+@router.post("/users", response={201: UserOut}, auth=requires_api("accounts.manage"))
 def user_create(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
-    permission_require(request.auth, "accounts.manage")  # type: ignore[attr-defined]
     user = services.user_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
     return Status(201, _user_out(user))
+
+
+@router.patch("/users/{int:user_id}", response=UserOut, auth=requires_api("accounts.manage"))
+def user_update(request: HttpRequest, user_id: int, payload: UserPatch) -> UserOut:
+    """Change a person's role or activation; only for people of your role or below."""
+    user = services.user_update(
+        user_id=user_id,
+        role=payload.role,
+        is_active=payload.is_active,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return _user_out(user)

@@ -26,6 +26,8 @@ def requires(
                 )
             return view(request, *args, **kwargs)
 
+        # Read by the role × page test (procedo/accounts/tests/test_role_matrix.py).
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
         return login_required(wrapper)
 
     return decorator

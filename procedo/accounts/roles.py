@@ -15,6 +15,22 @@ class Role(models.TextChoices):
     VIEWER = "viewer", _("Viewer")
 
 
+# Who stands above whom: nobody gives a role above their own, nor changes, deactivates
+# or revokes the tokens of someone above them; an owner is changed only by an owner.
+RANK: dict[str, int] = {
+    Role.OWNER: 100,
+    Role.MANAGER: 50,
+    Role.OPERATOR: 20,
+    Role.SUPPORT: 20,
+    Role.MARKETER: 20,
+    Role.VIEWER: 10,
+}
+
+
+def role_rank(role: str) -> int:
+    return RANK.get(role, 0)
+
+
 # Every permission a check may name. Adding one here, and to the roles that
 # have it, is all a new area needs; an unknown name is a programming error.
 READ = {"dashboard.view", "events.view", "customers.view", "orders.view", "catalog.view"}
@@ -24,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {
             "business.change",
             "accounts.manage",
+            "accounts.personal_data",
             "customers.change",
             "orders.change",
             "catalog.change",

@@ -15,14 +15,45 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.accounts.models import ApiToken, Team, User
-from procedo.accounts.roles import Role
-from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.accounts.permissions import user_can
+from procedo.accounts.roles import Role, role_rank
+from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
 
 TOKEN_PREFIX = "pro_"
 # A token is used on every API call; writing last_used_at each time would make
 # every read a write. Once a minute is precise enough to see dead tokens.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _rank(user: Any) -> int | None:
+    """The actor's rank; None for the system (a command, the worker): it may do anything."""
+    if user is None or getattr(user, "pk", None) is None:
+        return None
+    return role_rank(user.role)
+
+
+def _role_may_give(actor: Any, role: str) -> None:
+    rank = _rank(actor)
+    if rank is not None and role_rank(role) > rank:
+        raise PermissionDenied(
+            field="role",
+            code="role_too_high",
+            message=_("You cannot give a role above your own."),
+        )
+
+
+def _may_act_on(actor: Any, user: User, *, field: str = "user_id") -> None:
+    """A person acts on staff of their own rank or below; an owner only by an owner."""
+    rank = _rank(actor)
+    if rank is None or actor.pk == user.pk:
+        return
+    if role_rank(user.role) > rank or (user.role == Role.OWNER and actor.role != Role.OWNER):
+        raise PermissionDenied(
+            field=field,
+            code="role_too_high",
+            message=_("Only someone of the same role or above may change this person."),
+        )
 
 
 def _hash_secret(secret: str) -> str:
@@ -47,6 +78,7 @@ def user_create(
         raise DomainError(field="username", message=_("A username is required."))
     if role not in Role.values:
         raise DomainError(field="role", message=_("Unknown role %(role)s.") % {"role": role})
+    _role_may_give(actor, role)
     if email:
         try:
             validate_email(email)
@@ -83,6 +115,8 @@ def user_change_role(*, user_id: int, role: str, actor: Any) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise NotFound(field="user_id", message=_("No such user."))
+    _may_act_on(actor, user)
+    _role_may_give(actor, role)
     if user.role == Role.OWNER and role != Role.OWNER and not _another_active_owner(user):
         raise Conflict(field="role", message=_("The business must keep at least one owner."))
     previous = user.role
@@ -106,6 +140,7 @@ def user_set_active(*, user_id: int, active: bool, actor: Any) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise NotFound(field="user_id", message=_("No such user."))
+    _may_act_on(actor, user)
     if not active and user.role == Role.OWNER and not _another_active_owner(user):
         raise Conflict(field="is_active", message=_("The last owner cannot be deactivated."))
     if user.is_active == active:
@@ -122,6 +157,22 @@ def user_set_active(*, user_id: int, active: bool, actor: Any) -> User:
         subject=user,
         actor=actor,
     )
+    return user
+
+
+@transaction.atomic
+def user_update(
+    *, user_id: int, actor: Any, role: str | None = None, is_active: bool | None = None
+) -> User:
+    """Role and activation in one step: both change, or neither."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(field="user_id", message=_("No such user."))
+    _may_act_on(actor, user)
+    if role is not None:
+        user = user_change_role(user_id=user_id, role=role, actor=actor)
+    if is_active is not None:
+        user = user_set_active(user_id=user_id, active=is_active, actor=actor)
     return user
 
 
@@ -211,9 +262,16 @@ def api_token_issue(
 
 @transaction.atomic
 def api_token_revoke(*, token_id: int, actor: User) -> ApiToken:
-    token = ApiToken.objects.filter(pk=token_id).first()
-    if token is None or (token.user_id != actor.pk and not _can_manage(actor)):
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None or (token.user_id != actor.pk and not user_can(actor, "accounts.manage")):
         raise NotFound(field="token_id", message=_("No such token."))
+    if token.user_id != actor.pk and role_rank(token.user.role) >= role_rank(actor.role):
+        # Another person's tokens only when you outrank them.
+        raise PermissionDenied(
+            field="token_id",
+            code="role_too_high",
+            message=_("Only someone above this person's role may revoke their tokens."),
+        )
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=token.revoked_at)
@@ -224,12 +282,6 @@ def api_token_revoke(*, token_id: int, actor: User) -> ApiToken:
             payload={"prefix": token.prefix},
         )
     return token
-
-
-def _can_manage(user: User) -> bool:
-    from procedo.accounts.permissions import user_can
-
-    return user_can(user, "accounts.manage")
 
 
 class TokenRejected(Exception):

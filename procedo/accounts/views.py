@@ -14,6 +14,7 @@ from procedo.accounts import selectors, services
 from procedo.accounts.decorators import requires
 from procedo.accounts.forms import TeamForm, TokenForm, UserCreateForm, UserRoleForm
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 
 
 class LoginView(auth_views.LoginView):
@@ -32,11 +33,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-def _form_error(form: object, exc: DomainError) -> None:
-    fields = getattr(form, "fields", {})
-    form.add_error(exc.field if exc.field in fields else None, exc.message)  # type: ignore[attr-defined]
-
-
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
@@ -51,7 +47,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             )
             form = TokenForm()
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     context = {
         "form": form,
         "issued": issued,
@@ -80,7 +76,7 @@ def users(request: HttpRequest) -> HttpResponse:
         try:
             user = services.user_create(**form.cleaned_data, actor=request.user)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("%(user)s can now log in.") % {"user": user})
             return redirect("accounts:users")

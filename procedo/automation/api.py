@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.automation import selectors
 from procedo.automation.services import engine, runs
 from procedo.core.idempotency import api_key, idempotency_header
@@ -119,38 +119,34 @@ def _run_detail(run_id: int) -> dict[str, Any]:
     return {**out, "steps": steps}
 
 
-@router.get("", response=list[RunOut])
+@router.get("", response=list[RunOut], auth=requires_api("sops.view"))
 def runs_of_subject(request: HttpRequest, filters: Query[SubjectQuery]) -> list[Any]:
     """The SOP runs of one customer, order or other subject, newest first."""
-    permission_require(_auth(request), "sops.view")
     return selectors.runs_of_subject(
         subject_type=filters.subject_type, subject_id=filters.subject_id, limit=filters.limit
     )
 
 
-@router.get("/{run_id}", response=RunDetailOut)
+@router.get("/{int:run_id}", response=RunDetailOut, auth=requires_api("sops.view"))
 def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")
     return _run_detail(run_id)
 
 
-@router.post("/{run_id}/cancel", response=RunDetailOut)
+@router.post("/{int:run_id}/cancel", response=RunDetailOut, auth=requires_api("sops.run"))
 def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.run")
     runs.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
     return _run_detail(run_id)
 
 
-@sop_runs_router.get("/{sop_id}/runs", response=RunPageOut)
+@sop_runs_router.get("/{int:sop_id}/runs", response=RunPageOut, auth=requires_api("sops.view"))
 def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")
     page = selectors.runs_of_sop(
         sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@sop_runs_router.post("/{sop_id}/start", response={201: RunOut})
+@sop_runs_router.post("/{int:sop_id}/start", response={201: RunOut}, auth=requires_api("sops.run"))
 def run_start_manual(
     request: HttpRequest,
     sop_id: int,
@@ -158,7 +154,6 @@ def run_start_manual(
     idempotency_key: str = idempotency_header(required=True),
 ) -> Status[Any]:
     """Start the SOP by hand on a subject; the same Idempotency-Key returns the same run."""
-    permission_require(_auth(request), "sops.run")
     run = engine.run_start_manual(
         sop_id=sop_id,
         subject_type=payload.subject_type,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.catalog import selectors, services
 from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.core.errors import NotFound
@@ -136,9 +136,8 @@ def _product_card(product_id: int) -> dict[str, Any]:
     return _product_out(card.product, card.skus)
 
 
-@router.get("/products", response=ProductPageOut)
+@router.get("/products", response=ProductPageOut, auth=requires_api("catalog.view"))
 def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str, Any]:
-    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
     page = selectors.product_list(
         query=filters.q, active=filters.active, cursor=filters.cursor, limit=filters.limit
     )
@@ -146,19 +145,17 @@ def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-@router.get("/products/{product_id}", response=ProductOut)
+@router.get("/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.view"))
 def product_detail(request: HttpRequest, product_id: int) -> dict[str, Any]:
-    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
     return _product_card(product_id)
 
 
-@router.post("/products", response={201: ProductOut})
+@router.post("/products", response={201: ProductOut}, auth=requires_api("catalog.change"))
 def product_create(
     request: HttpRequest,
     payload: ProductIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     product = services.product_create(
         **payload.dict(),
         actor=request.auth,  # type: ignore[attr-defined]
@@ -167,9 +164,10 @@ def product_create(
     return Status(201, _product_card(product.pk))
 
 
-@router.patch("/products/{product_id}", response=ProductOut)
+@router.patch(
+    "/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.change")
+)
 def product_update(request: HttpRequest, product_id: int, payload: ProductPatch) -> dict[str, Any]:
-    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     services.product_update(
         product_id=product_id,
         **payload.dict(exclude_unset=True),
@@ -178,9 +176,10 @@ def product_update(request: HttpRequest, product_id: int, payload: ProductPatch)
     return _product_card(product_id)
 
 
-@router.post("/products/{product_id}/skus", response={201: SkuOut})
+@router.post(
+    "/products/{int:product_id}/skus", response={201: SkuOut}, auth=requires_api("catalog.change")
+)
 def sku_create(request: HttpRequest, product_id: int, payload: SkuIn) -> Status[Sku]:
-    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     sku = services.sku_create(
         product_id=product_id,
         **payload.dict(),
@@ -189,25 +188,22 @@ def sku_create(request: HttpRequest, product_id: int, payload: SkuIn) -> Status[
     return Status(201, sku)
 
 
-@router.get("/skus", response=SkuPageOut)
+@router.get("/skus", response=SkuPageOut, auth=requires_api("catalog.view"))
 def sku_list(request: HttpRequest, filters: Query[SkuQuery]) -> dict[str, Any]:
-    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
     page = selectors.sku_list(query=filters.q, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/skus/{sku_id}", response=SkuOut)
+@router.get("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.view"))
 def sku_get(request: HttpRequest, sku_id: int) -> Sku:
-    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
     sku = selectors.sku_get(sku_id=sku_id)
     if sku is None:
         raise NotFound(field="sku_id", message=_("No such SKU."))
     return sku
 
 
-@router.patch("/skus/{sku_id}", response=SkuOut)
+@router.patch("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.change"))
 def sku_update(request: HttpRequest, sku_id: int, payload: SkuPatch) -> Sku:
-    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     return services.sku_update(
         sku_id=sku_id,
         **payload.dict(exclude_unset=True),
@@ -215,7 +211,7 @@ def sku_update(request: HttpRequest, sku_id: int, payload: SkuPatch) -> Sku:
     )
 
 
-@router.post("/skus/{sku_id}/stock", response=SkuOut)
+@router.post("/skus/{int:sku_id}/stock", response=SkuOut, auth=requires_api("catalog.change"))
 def stock_adjust(
     request: HttpRequest,
     sku_id: int,
@@ -223,7 +219,6 @@ def stock_adjust(
     idempotency_key: str | None = idempotency_header(),
 ) -> Sku:
     """A stock count (`counted`) or a correction (`delta`); every change is kept as a movement."""
-    permission_require(request.auth, "catalog.change")  # type: ignore[attr-defined]
     return services.stock_adjust(
         sku_id=sku_id,
         counted=payload.counted,
@@ -234,9 +229,10 @@ def stock_adjust(
     )
 
 
-@router.get("/skus/{sku_id}/movements", response=list[MovementOut])
+@router.get(
+    "/skus/{int:sku_id}/movements", response=list[MovementOut], auth=requires_api("catalog.view")
+)
 def stock_movements_of_sku(
     request: HttpRequest, sku_id: int, page: Query[MovementQuery]
 ) -> list[StockMovement]:
-    permission_require(request.auth, "catalog.view")  # type: ignore[attr-defined]
     return selectors.stock_movements_of_sku(sku_id=sku_id, before=page.before, limit=page.limit)

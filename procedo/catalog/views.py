@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -21,10 +20,7 @@ from procedo.catalog.forms import (
     StockAdjustForm,
 )
 from procedo.core.errors import DomainError
-
-
-def _form_error(form: forms.Form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+from procedo.core.forms import refusal_add
 
 
 def _list_context(request: HttpRequest, create_form: ProductForm | None = None) -> dict[str, Any]:
@@ -69,7 +65,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             return redirect("catalog:product", product_id=product.pk)
     return render(request, "catalog/product_list.html", _list_context(request, form), status=422)
@@ -159,7 +155,7 @@ def product_update(request: HttpRequest, product_id: int) -> HttpResponse:
                 actor=request.user,
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             return redirect("catalog:product", product_id=product_id)
     return render(
@@ -187,7 +183,7 @@ def sku_create(request: HttpRequest, product_id: int) -> HttpResponse:
                 actor=request.user,
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             return _changed(request, product_id)
     return _stock_card(request, product_id, 422, sku_form=form)
@@ -211,7 +207,7 @@ def sku_update(request: HttpRequest, sku_id: int) -> HttpResponse:
                 actor=request.user,
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             return _changed(request, sku.product_id)
     return _stock_card(request, sku.product_id, 422, sku_edit=(sku_id, form))
@@ -234,7 +230,7 @@ def stock_adjust(request: HttpRequest, sku_id: int) -> HttpResponse:
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             return _changed(request, sku.product_id)
     return _stock_card(request, sku.product_id, 422, adjust=(sku_id, form))

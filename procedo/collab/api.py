@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
+from procedo.accounts.auth import requires_api
 from procedo.accounts.permissions import permission_require
 from procedo.collab import selectors, services
 from procedo.collab.models import Comment, Notification
@@ -140,9 +141,10 @@ def comment_create(
     return Status(201, comment)
 
 
-@comments_router.delete("/{comment_id}", response=CommentOut)
+@comments_router.delete(
+    "/{int:comment_id}", response=CommentOut, auth=requires_api("collab.comment")
+)
 def comment_delete(request: HttpRequest, comment_id: int) -> Comment:
-    permission_require(_auth(request), "collab.comment")
     return services.comment_delete(comment_id=comment_id, actor=_auth(request))
 
 
@@ -158,14 +160,14 @@ def notification_list(request: HttpRequest, filters: Query[NotificationQuery]) -
     return {"items": page.items, "next_cursor": page.next_cursor, "unread": unread}
 
 
-@notifications_router.post("/{notification_id}/read", response=NotificationOut)
+@notifications_router.post(
+    "/{int:notification_id}/read", response=NotificationOut, auth=requires_api("notifications.view")
+)
 def notification_read(request: HttpRequest, notification_id: int) -> Notification:
-    permission_require(_auth(request), "notifications.view")
     return services.notification_read(notification_id=notification_id, user=_auth(request))
 
 
-@notifications_router.post("/read", response=ReadAllOut)
+@notifications_router.post("/read", response=ReadAllOut, auth=requires_api("notifications.view"))
 def notifications_read_all(request: HttpRequest, payload: ReadAllIn) -> dict[str, int]:
-    permission_require(_auth(request), "notifications.view")
     marked = services.notifications_read_all(user=_auth(request), up_to_id=payload.up_to_id)
     return {"marked": marked}

@@ -16,6 +16,7 @@ from procedo.collab.models import Comment
 from procedo.collab.panel import panel_context
 from procedo.collab.subjects import comment_subject_get
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -58,7 +59,7 @@ def comment_create(request: HttpRequest, subject_type: str, subject_id: int) -> 
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
             )
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
         else:
             form = CommentForm()  # a fresh token for the next comment
     failed = bool(form.errors)

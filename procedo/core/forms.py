@@ -19,3 +19,14 @@ def choices_set(form: forms.Form, name: str, choices: Any) -> None:
     field = form.fields[name]
     assert isinstance(field, forms.ChoiceField)
     field.choices = choices
+
+
+def refusal_add(form: forms.Form, field: str, message: str) -> None:
+    """Show a service's refusal on a form: next to its field, or above the form.
+
+    An unbound form (a button with no inputs) gets an empty error list to add to.
+    """
+    if not form.is_bound:
+        form.full_clean()
+        form.cleaned_data = {}
+    form.add_error(field if field in form.fields else None, message)

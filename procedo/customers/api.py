@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.business.selectors import business_get
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.customers import selectors, services
@@ -268,10 +268,9 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-@router.get("", response=CustomerPageOut)
+@router.get("", response=CustomerPageOut, auth=requires_api("customers.view"))
 def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> dict[str, Any]:
     """Live customers (merged ones left out), one keyset page at a time."""
-    permission_require(_user(request), "customers.view")
     page = selectors.customer_list(**filters.dict())
     currency = business_get().currency
     return {
@@ -280,14 +279,13 @@ def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> di
     }
 
 
-@router.post("", response={201: CustomerDetailOut})
+@router.post("", response={201: CustomerDetailOut}, auth=requires_api("customers.change"))
 def customer_create(
     request: HttpRequest,
     payload: CustomerIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """A new customer. 409 naming `email`/`phone` if one belongs to another customer already."""
-    permission_require(_user(request), "customers.change")
     customer = services.customer_create(
         **payload.dict(),
         actor=_user(request),
@@ -296,7 +294,11 @@ def customer_create(
     return Status(201, _detail(customer.pk))
 
 
-@router.post("/find-or-create", response={200: CustomerMatchOut, 201: CustomerMatchOut})
+@router.post(
+    "/find-or-create",
+    response={200: CustomerMatchOut, 201: CustomerMatchOut},
+    auth=requires_api("customers.change"),
+)
 def customer_find_or_create(
     request: HttpRequest, payload: CustomerFindOrCreateIn
 ) -> Status[dict[str, Any]]:
@@ -304,16 +306,14 @@ def customer_find_or_create(
 
     A found customer gets what it lacked (blank names, the identity, the ref).
     """
-    permission_require(_user(request), "customers.change")
     match = services.customer_find_or_create(**payload.dict(), actor=_user(request))
     body = {"created": match.created, "customer": _detail(match.customer.pk)}
     return Status(201 if match.created else 200, body)
 
 
-@router.get("/duplicates", response=DuplicatePageOut)
+@router.get("/duplicates", response=DuplicatePageOut, auth=requires_api("customers.view"))
 def customer_duplicates(request: HttpRequest, cursor: str | None = None) -> dict[str, Any]:
     """Pairs of customers that are probably one person, newest record first."""
-    permission_require(_user(request), "customers.view")
     page = selectors.customer_duplicates(cursor=cursor)
     currency = business_get().currency
     items = [
@@ -328,70 +328,83 @@ def customer_duplicates(request: HttpRequest, cursor: str | None = None) -> dict
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-@router.get("/{customer_id}", response=CustomerDetailOut)
+@router.get("/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.view"))
 def customer_get(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     """One customer. A merged record answers with `merged_into_id` set."""
-    permission_require(_user(request), "customers.view")
     return _detail(customer_id)
 
 
-@router.patch("/{customer_id}", response=CustomerDetailOut)
+@router.patch(
+    "/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.change")
+)
 def customer_update(
     request: HttpRequest, customer_id: int, payload: CustomerPatchIn
 ) -> dict[str, Any]:
-    permission_require(_user(request), "customers.change")
     services.customer_update(
         customer_id=customer_id, actor=_user(request), **payload.dict(exclude_unset=True)
     )
     return _detail(customer_id)
 
 
-@router.get("/{customer_id}/timeline", response=EventPageOut)
+@router.get(
+    "/{int:customer_id}/timeline", response=EventPageOut, auth=requires_api("customers.view")
+)
 def customer_timeline(
     request: HttpRequest, customer_id: int, page: Query[PageQuery]
 ) -> dict[str, Any]:
     """Everything that happened to the customer (their orders too), newest first."""
-    permission_require(_user(request), "customers.view")
     timeline = timeline_for_customer(customer_id=customer_id, before=page.before, limit=page.limit)
     return {"items": timeline.events, "next_before": timeline.next_before}
 
 
-@router.post("/{customer_id}/identities", response={201: IdentityOut})
+@router.post(
+    "/{int:customer_id}/identities",
+    response={201: IdentityOut},
+    auth=requires_api("customers.change"),
+)
 def identity_add(request: HttpRequest, customer_id: int, payload: IdentityIn) -> Status[Identity]:
     """Add an email or phone; 422 names `email`/`phone` when malformed, 409 when another's."""
-    permission_require(_user(request), "customers.change")
     identity = services.identity_add(
         customer_id=customer_id, actor=_user(request), **payload.dict()
     )
     return Status(201, identity)
 
 
-@router.delete("/{customer_id}/identities/{identity_id}", response={204: None})
+@router.delete(
+    "/{int:customer_id}/identities/{int:identity_id}",
+    response={204: None},
+    auth=requires_api("customers.change"),
+)
 def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) -> Status[None]:
-    permission_require(_user(request), "customers.change")
     services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=_user(request))
     return Status(204, None)
 
 
-@router.put("/{customer_id}/identities/{identity_id}/consent", response=IdentityOut)
+@router.put(
+    "/{int:customer_id}/identities/{int:identity_id}/consent",
+    response=IdentityOut,
+    auth=requires_api("customers.change"),
+)
 def consent_set(
     request: HttpRequest, customer_id: int, identity_id: int, payload: ConsentIn
 ) -> Identity:
     """Marketing consent for this identity's channel (email, or SMS for a phone)."""
-    permission_require(_user(request), "customers.change")
     return services.consent_set(
         customer_id=customer_id, identity_id=identity_id, actor=_user(request), **payload.dict()
     )
 
 
-@router.post("/{customer_id}/addresses", response={201: AddressOut})
+@router.post(
+    "/{int:customer_id}/addresses",
+    response={201: AddressOut},
+    auth=requires_api("customers.change"),
+)
 def address_add(
     request: HttpRequest,
     customer_id: int,
     payload: AddressIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Address]:
-    permission_require(_user(request), "customers.change")
     address = services.address_add(
         customer_id=customer_id,
         actor=_user(request),
@@ -401,37 +414,39 @@ def address_add(
     return Status(201, address)
 
 
-@router.delete("/{customer_id}/addresses/{address_id}", response={204: None})
+@router.delete(
+    "/{int:customer_id}/addresses/{int:address_id}",
+    response={204: None},
+    auth=requires_api("customers.change"),
+)
 def address_remove(request: HttpRequest, customer_id: int, address_id: int) -> Status[None]:
-    permission_require(_user(request), "customers.change")
     services.address_remove(customer_id=customer_id, address_id=address_id, actor=_user(request))
     return Status(204, None)
 
 
-@router.post("/{customer_id}/tags", response=list[str])
+@router.post("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
 def tag_add(request: HttpRequest, customer_id: int, payload: TagIn) -> list[str]:
     """Tag the customer (the tag is made the first time); answers the customer's tags."""
-    permission_require(_user(request), "customers.change")
     services.tag_add(customer_id=customer_id, name=payload.name, actor=_user(request))
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
-@router.delete("/{customer_id}/tags", response=list[str])
+@router.delete("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
 def tag_remove(request: HttpRequest, customer_id: int, name: str) -> list[str]:
     """Untag (`?name=VIP`); 404 naming `tag` if no customer ever had it."""
-    permission_require(_user(request), "customers.change")
     services.tag_remove(customer_id=customer_id, name=name, actor=_user(request))
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
-@router.post("/{customer_id}/notes", response={201: NoteOut})
+@router.post(
+    "/{int:customer_id}/notes", response={201: NoteOut}, auth=requires_api("customers.change")
+)
 def note_add(
     request: HttpRequest,
     customer_id: int,
     payload: NoteIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    permission_require(_user(request), "customers.change")
     note = services.note_add(
         customer_id=customer_id,
         body=payload.body,
@@ -441,11 +456,12 @@ def note_add(
     return Status(201, _note_out(note))
 
 
-@router.post("/{customer_id}/merge", response=CustomerDetailOut)
+@router.post(
+    "/{int:customer_id}/merge", response=CustomerDetailOut, auth=requires_api("customers.change")
+)
 def customer_merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> dict[str, Any]:
     """Fold `duplicate_id` into this customer: its identities, addresses, tags, notes,
     orders and history move here, and it keeps only `merged_into_id`. Cannot be undone."""
-    permission_require(_user(request), "customers.change")
     survivor = services.customer_merge(
         survivor_id=customer_id, duplicate_id=payload.duplicate_id, actor=_user(request)
     )

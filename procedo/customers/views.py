@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -23,6 +22,7 @@ from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
+from procedo.core.forms import refusal_add
 from procedo.core.paging import Page
 from procedo.customers import selectors, services
 from procedo.customers.forms import (
@@ -43,10 +43,6 @@ from procedo.events.selectors import timeline_for_customer
 
 LIST_PAGE = 50
 TIMELINE_PAGE = 25
-
-
-def _form_error(form: Form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -70,7 +66,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
                 **form.filters(), cursor=request.GET.get("cursor") or None, limit=LIST_PAGE
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     next_query = ""
     if page.next_cursor:
         params = {key: value for key, value in request.GET.items() if key != "cursor" and value}
@@ -107,7 +103,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 idempotency_key=f"ui:{data['form_token']}",
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer})
             return redirect("customers:card", customer.pk)
@@ -206,7 +202,7 @@ def customer_update(request: HttpRequest, customer_id: int) -> HttpResponse:
                 customer_id=customer_id, actor=request.user, **form.cleaned_data
             )
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Saved."))
             return redirect("customers:card", customer_id)
@@ -234,7 +230,7 @@ def identity_add(request: HttpRequest, customer_id: int) -> HttpResponse:
             )
             form = IdentityForm()
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card_part(
         request, customer_id, "identities", failed=bool(form.errors), identity_form=form
     )
@@ -249,7 +245,7 @@ def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) ->
             customer_id=customer_id, identity_id=identity_id, actor=request.user
         )
     except DomainError as exc:
-        form.add_error(None, exc.message)
+        refusal_add(form, "", exc.message)
     return _card_part(
         request, customer_id, "identities", failed=bool(form.errors), identity_form=form
     )
@@ -294,7 +290,7 @@ def address_add(request: HttpRequest, customer_id: int) -> HttpResponse:
             )
             form = AddressForm()
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card_part(
         request, customer_id, "addresses", failed=bool(form.errors), address_form=form
     )
@@ -307,7 +303,7 @@ def address_remove(request: HttpRequest, customer_id: int, address_id: int) -> H
     try:
         services.address_remove(customer_id=customer_id, address_id=address_id, actor=request.user)
     except DomainError as exc:
-        form.add_error(None, exc.message)
+        refusal_add(form, "", exc.message)
     return _card_part(
         request, customer_id, "addresses", failed=bool(form.errors), address_form=form
     )
@@ -324,7 +320,7 @@ def tag_add(request: HttpRequest, customer_id: int) -> HttpResponse:
             )
             form = TagForm()
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card_part(request, customer_id, "tags", failed=bool(form.errors), tag_form=form)
 
 
@@ -339,7 +335,7 @@ def tag_remove(request: HttpRequest, customer_id: int) -> HttpResponse:
             )
             form = TagForm()
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card_part(request, customer_id, "tags", failed=bool(form.errors), tag_form=form)
 
 
@@ -357,7 +353,7 @@ def note_add(request: HttpRequest, customer_id: int) -> HttpResponse:
             )
             form = NoteForm()  # a fresh token for the next note
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card_part(request, customer_id, "notes", failed=bool(form.errors), note_form=form)
 
 
@@ -416,7 +412,7 @@ def customer_merge(request: HttpRequest) -> HttpResponse:
             try:
                 survivor = services.customer_merge(**form.cleaned_data, actor=request.user)
             except DomainError as exc:
-                _form_error(form, exc)
+                refusal_add(form, exc.field, exc.message)
             else:
                 messages.success(
                     request,
@@ -436,7 +432,7 @@ def customer_merge(request: HttpRequest) -> HttpResponse:
             try:
                 cards[key] = selectors.customer_card(customer_id=customer_id)
             except NotFound as exc:
-                form.add_error(None, exc.message)
+                refusal_add(form, "", exc.message)
     context = {
         "form": form,
         "survivor": cards.get("survivor_id"),

@@ -11,7 +11,9 @@ from procedo.business import services
 from procedo.business.forms import BusinessForm
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 from procedo.events import selectors as event_selectors
+from procedo.home.privacy import events_for_reader
 from procedo.home.search import search_everywhere
 
 
@@ -23,7 +25,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "home/dashboard.html",
-        {"counts": counts, "recent": recent.events, "peak": peak or 1},
+        {
+            "counts": counts,
+            "recent": events_for_reader(recent.events, reader=request.user),
+            "peak": peak or 1,
+        },
     )
 
 
@@ -55,7 +61,7 @@ def business(request: HttpRequest) -> HttpResponse:
             data = {k: v for k, v in form.cleaned_data.items() if v is not None or "quiet" in k}
             services.business_update(**data, actor_id=request.user.pk)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Settings saved."))
             return redirect("home:business")
@@ -70,5 +76,6 @@ def _int_or_none(raw: str | None) -> int | None:
 def activity(request: HttpRequest) -> HttpResponse:
     """The whole event log, newest first; htmx asks for the next page into the same table."""
     page = event_selectors.events_recent(before=_int_or_none(request.GET.get("before")), limit=50)
+    events_for_reader(page.events, reader=request.user)
     template = "home/activity.html#rows" if request.htmx else "home/activity.html"  # type: ignore[attr-defined]
     return render(request, template, {"page": page})

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 from procedo.imports import selectors, services
 from procedo.imports.forms import ImportForm
 from procedo.imports.models import ImportJob
@@ -30,7 +31,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
             )
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
         else:
             return redirect("imports:detail", job_id=job.pk)
     context = {"form": form, "jobs": selectors.import_jobs_recent()}

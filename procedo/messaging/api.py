@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.core.errors import NotFound
 from procedo.messaging import selectors, services
 from procedo.messaging.models import Message, Template
@@ -98,10 +99,9 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-@router.get("", response=MessagePageOut)
+@router.get("", response=MessagePageOut, auth=requires_api("messaging.view"))
 def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dict[str, Any]:
     """The message log, newest first, one keyset page at a time."""
-    permission_require(_user(request), "messaging.view")
     page = selectors.messages_list(
         filters=selectors.MessageFilters(
             customer_id=filters.customer,
@@ -116,37 +116,34 @@ def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dic
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/templates", response=list[TemplateOut])
+@router.get("/templates", response=list[TemplateOut], auth=requires_api("messaging.view"))
 def templates_list(request: HttpRequest) -> list[Template]:
-    permission_require(_user(request), "messaging.view")
     return selectors.templates_list()
 
 
-@router.post("/templates", response={201: TemplateOut})
+@router.post("/templates", response={201: TemplateOut}, auth=requires_api("messaging.templates"))
 def template_create(request: HttpRequest, payload: TemplateIn) -> Status:
-    permission_require(_user(request), "messaging.templates")
     return Status(
         201, services.template_save(template_id=None, actor=_user(request), **payload.dict())
     )
 
 
-@router.put("/templates/{template_id}", response=TemplateOut)
+@router.put(
+    "/templates/{int:template_id}", response=TemplateOut, auth=requires_api("messaging.templates")
+)
 def template_save(request: HttpRequest, template_id: int, payload: TemplateIn) -> Template:
-    permission_require(_user(request), "messaging.templates")
     return services.template_save(template_id=template_id, actor=_user(request), **payload.dict())
 
 
-@router.post("/templates/preview", response=PreviewOut)
+@router.post("/templates/preview", response=PreviewOut, auth=requires_api("messaging.templates"))
 def template_preview(request: HttpRequest, payload: PreviewIn) -> Any:
     """Render unsaved text for a real customer (and order); nothing is stored."""
-    permission_require(_user(request), "messaging.templates")
     return services.template_preview(**payload.dict())
 
 
-@router.get("/{message_id}", response=MessageDetailOut)
+@router.get("/{int:message_id}", response=MessageDetailOut, auth=requires_api("messaging.view"))
 def message_detail(request: HttpRequest, message_id: int) -> Message:
-    permission_require(_user(request), "messaging.view")
     message = selectors.message_get(message_id=message_id)
     if message is None:
-        raise NotFound(field="message_id", message=f"no message with id {message_id}")
+        raise NotFound(field="message_id", message=_("No message %(id)s.") % {"id": message_id})
     return message

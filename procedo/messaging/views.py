@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 from procedo.messaging import inbound as inbound_services
 from procedo.messaging import selectors, services, sms, unsubscribe
 from procedo.messaging.forms import MessageFilterForm, TemplateForm
@@ -44,7 +45,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
             else selectors.messages_list(filters=filters, cursor=cursor)
         )
     except DomainError as exc:
-        form.add_error(None, exc.message)
+        refusal_add(form, "", exc.message)
         page = selectors.messages_list(filters=filters)
     query = request.GET.copy()
     query.pop("cursor", None)
@@ -110,7 +111,7 @@ def template_save(request: HttpRequest, template_id: int | None = None) -> HttpR
                 )
                 return redirect("messaging:templates")
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                refusal_add(form, exc.field, exc.message)
     else:
         initial = {}
         if template is not None:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.orders import selectors, services
@@ -275,10 +275,9 @@ def _detail(order_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("", response=OrderPageOut)
+@router.get("", response=OrderPageOut, auth=requires_api("orders.view"))
 def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, Any]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
     page = selectors.order_list(
         filters=selectors.OrderFilters(
             status=filters.status,
@@ -321,39 +320,44 @@ def _pipeline_out() -> dict[str, Any]:
     }
 
 
-@router.get("/pipeline", response=PipelineOut)
+@router.get("/pipeline", response=PipelineOut, auth=requires_api("orders.view"))
 def pipeline_get(request: HttpRequest) -> dict[str, Any]:
-    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
     return _pipeline_out()
 
 
-@router.post("/pipeline/statuses", response={201: PipelineOut})
+@router.post(
+    "/pipeline/statuses", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
+)
 def order_status_create(request: HttpRequest, payload: StatusIn) -> Status[dict[str, Any]]:
-    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
     services.order_status_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
     return Status(201, _pipeline_out())
 
 
-@router.delete("/pipeline/statuses/{code}", response=PipelineOut)
+@router.delete(
+    "/pipeline/statuses/{code}", response=PipelineOut, auth=requires_api(PIPELINE_PERMISSION)
+)
 def order_status_delete(request: HttpRequest, code: str) -> dict[str, Any]:
     """Refused (409) while any order is in the status."""
-    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
     services.order_status_delete(code=code, actor=request.auth)  # type: ignore[attr-defined]
     return _pipeline_out()
 
 
-@router.post("/pipeline/transitions", response={201: PipelineOut})
+@router.post(
+    "/pipeline/transitions", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
+)
 def order_transition_add(request: HttpRequest, payload: TransitionIn) -> Status[dict[str, Any]]:
-    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
     services.order_transition_add(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
     return Status(201, _pipeline_out())
 
 
-@router.delete("/pipeline/transitions/{from_status}/{to_status}", response=PipelineOut)
+@router.delete(
+    "/pipeline/transitions/{from_status}/{to_status}",
+    response=PipelineOut,
+    auth=requires_api(PIPELINE_PERMISSION),
+)
 def order_transition_remove(
     request: HttpRequest, from_status: str, to_status: str
 ) -> dict[str, Any]:
-    permission_require(request.auth, PIPELINE_PERMISSION)  # type: ignore[attr-defined]
     services.order_transition_remove(
         from_status=from_status,
         to_status=to_status,
@@ -362,20 +366,18 @@ def order_transition_remove(
     return _pipeline_out()
 
 
-@router.get("/{order_id}", response=OrderDetailOut)
+@router.get("/{int:order_id}", response=OrderDetailOut, auth=requires_api("orders.view"))
 def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
-    permission_require(request.auth, "orders.view")  # type: ignore[attr-defined]
     return _detail(order_id)
 
 
-@router.post("", response={201: OrderDetailOut})
+@router.post("", response={201: OrderDetailOut}, auth=requires_api("orders.change"))
 def order_create(
     request: HttpRequest,
     payload: OrderIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """Place an order; stock is reserved for every line or the order is refused (409)."""
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     data = payload.dict(exclude={"lines"})
     order = services.order_create(
         **data,
@@ -386,7 +388,7 @@ def order_create(
     return Status(201, _detail(order.pk))
 
 
-@router.post("/{order_id}/status", response=OrderOut)
+@router.post("/{int:order_id}/status", response=OrderOut, auth=requires_api("orders.change"))
 def order_change_status(
     request: HttpRequest,
     order_id: int,
@@ -394,7 +396,6 @@ def order_change_status(
     idempotency_key: str = idempotency_header(required=True),
 ) -> dict[str, Any]:
     """Move the order along the pipeline; a move it does not allow is a 409 on `status`."""
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     order = services.order_change_status(
         order_id=order_id,
         to_status=payload.status,
@@ -405,7 +406,9 @@ def order_change_status(
     return _order_out(order)
 
 
-@router.post("/{order_id}/payments", response={201: PaymentOut})
+@router.post(
+    "/{int:order_id}/payments", response={201: PaymentOut}, auth=requires_api("orders.change")
+)
 def payment_record(
     request: HttpRequest,
     order_id: int,
@@ -413,7 +416,6 @@ def payment_record(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Payment]:
     """Record a payment; with a known `external_id` it updates that payment's status."""
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     payment = services.payment_record(
         order_id=order_id,
         **payload.dict(),
@@ -423,14 +425,15 @@ def payment_record(
     return Status(201, payment)
 
 
-@router.post("/{order_id}/refunds", response={201: RefundOut})
+@router.post(
+    "/{int:order_id}/refunds", response={201: RefundOut}, auth=requires_api("orders.change")
+)
 def refund_record(
     request: HttpRequest,
     order_id: int,
     payload: RefundIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Refund]:
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     refund = services.refund_record(
         order_id=order_id,
         **payload.dict(),
@@ -440,14 +443,15 @@ def refund_record(
     return Status(201, refund)
 
 
-@router.post("/{order_id}/shipments", response={201: ShipmentOut})
+@router.post(
+    "/{int:order_id}/shipments", response={201: ShipmentOut}, auth=requires_api("orders.change")
+)
 def shipment_create(
     request: HttpRequest,
     order_id: int,
     payload: ShipmentIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Shipment]:
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     shipment = services.shipment_create(
         order_id=order_id,
         **payload.dict(),
@@ -457,7 +461,9 @@ def shipment_create(
     return Status(201, shipment)
 
 
-@router.post("/shipments/{shipment_id}/status", response=ShipmentOut)
+@router.post(
+    "/shipments/{int:shipment_id}/status", response=ShipmentOut, auth=requires_api("orders.change")
+)
 def shipment_update_status(
     request: HttpRequest,
     shipment_id: int,
@@ -465,7 +471,6 @@ def shipment_update_status(
     idempotency_key: str | None = idempotency_header(),
 ) -> Shipment:
     """A carrier status; delivered (or in transit) moves the order where the pipeline allows."""
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     return services.shipment_update_status(
         shipment_id=shipment_id,
         **payload.dict(),
@@ -474,14 +479,15 @@ def shipment_update_status(
     )
 
 
-@router.post("/{order_id}/returns", response={201: ReturnOut})
+@router.post(
+    "/{int:order_id}/returns", response={201: ReturnOut}, auth=requires_api("orders.change")
+)
 def return_create(
     request: HttpRequest,
     order_id: int,
     payload: ReturnIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Return]:
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     ret = services.return_create(
         order_id=order_id,
         lines=[services.ReturnLineIn(**line.dict()) for line in payload.lines],
@@ -494,13 +500,14 @@ def return_create(
     return Status(201, ret)
 
 
-@router.post("/returns/{return_id}/receive", response=ReturnOut)
+@router.post(
+    "/returns/{int:return_id}/receive", response=ReturnOut, auth=requires_api("orders.change")
+)
 def return_receive(
     request: HttpRequest,
     return_id: int,
     idempotency_key: str | None = idempotency_header(),
 ) -> Return:
-    permission_require(request.auth, "orders.change")  # type: ignore[attr-defined]
     return services.return_receive(
         return_id=return_id,
         actor=request.auth,  # type: ignore[attr-defined]

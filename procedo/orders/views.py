@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 from procedo.orders import selectors, services
 from procedo.orders.forms import (
     OrderFilterForm,
@@ -33,10 +34,6 @@ from procedo.orders.forms import (
 )
 from procedo.orders.models import Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
-
-
-def _form_error(form: forms.Form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _key(form: forms.Form) -> str:
@@ -123,7 +120,7 @@ def order_change_status(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             form = OrderStatusForm()  # a fresh token for the next change
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card(request, order_id, status=422 if form.errors else 200, status_form=form)
 
 
@@ -144,7 +141,7 @@ def payment_record(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             return _card(request, order_id)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card(request, order_id, status=422, payment_form=form)
 
 
@@ -163,7 +160,7 @@ def refund_record(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             return _card(request, order_id)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card(request, order_id, status=422, refund_form=form)
 
 
@@ -182,7 +179,7 @@ def shipment_create(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             return _card(request, order_id)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card(request, order_id, status=422, shipment_form=form)
 
 
@@ -204,7 +201,7 @@ def shipment_update_status(request: HttpRequest, shipment_id: int) -> HttpRespon
             )
             return _card(request, order_id)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
     return _card(request, order_id, status=422, shipment_status=(shipment_id, form))
 
 
@@ -239,7 +236,7 @@ def order_status_create(request: HttpRequest) -> HttpResponse:
         try:
             services.order_status_create(**form.cleaned_data, actor=request.user)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Status added."))
             return redirect("orders:pipeline")
@@ -265,7 +262,7 @@ def order_transition_add(request: HttpRequest) -> HttpResponse:
         try:
             services.order_transition_add(**form.cleaned_data, actor=request.user)
         except DomainError as exc:
-            _form_error(form, exc)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Move allowed."))
             return redirect("orders:pipeline")

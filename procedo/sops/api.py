@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.sops import selectors, services, subjects
@@ -196,10 +196,9 @@ def _revision_out(revision_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("", response=list[SopListOut])
+@router.get("", response=list[SopListOut], auth=requires_api("sops.view"))
 def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
     """Every SOP: its state, KPI, runs in flight and last change."""
-    permission_require(_auth(request), "sops.view")
     return [
         {
             "id": row.sop.pk,
@@ -219,10 +218,9 @@ def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/catalog")
+@router.get("/catalog", auth=requires_api("sops.view"))
 def sop_catalog(request: HttpRequest) -> dict[str, Any]:
     """What a definition may use: KPIs, subjects and their condition fields, events, kinds."""
-    permission_require(_auth(request), "sops.view")
     return {
         "kpis": [
             {"code": k.code, "label": str(k.label), "needs_window": k.needs_window}
@@ -265,10 +263,9 @@ class OnboardingOut(Schema):
     changes: list[DiffLineOut]
 
 
-@router.get("/mine", response=list[OnboardingOut])
+@router.get("/mine", response=list[OnboardingOut], auth=requires_api("sops.view"))
 def onboarding_list(request: HttpRequest) -> list[dict[str, Any]]:
     """The published SOPs the caller's role and teams run; confirmed or not; changes since."""
-    permission_require(_auth(request), "sops.view")
     return [
         {
             "sop_id": item.sop.pk,
@@ -301,11 +298,10 @@ class RecognitionOut(Schema):
     rows: list[RecognitionRowOut]
 
 
-@router.get("/recognition", response=RecognitionOut)
+@router.get("/recognition", response=RecognitionOut, auth=requires_api("sops.view"))
 def recognition(request: HttpRequest, period: str = "month") -> dict[str, Any]:
     """Per person: SOP tasks done, on time, and proposals published; period week, month,
     last_month or quarter in the business's time zone."""
-    permission_require(_auth(request), "sops.view")
     board = selectors.recognition(period=period)
     return {
         "period": board.period,
@@ -326,13 +322,12 @@ def recognition(request: HttpRequest, period: str = "month") -> dict[str, Any]:
     }
 
 
-@router.post("", response={201: SopOut})
+@router.post("", response={201: SopOut}, auth=requires_api("sops.author"))
 def sop_create(
     request: HttpRequest,
     payload: SopIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    permission_require(_auth(request), "sops.author")
     sop = services.sop_create(
         **payload.dict(),
         actor=_auth(request),
@@ -341,42 +336,43 @@ def sop_create(
     return Status(201, _sop_out(sop.pk))
 
 
-@router.get("/{sop_id}", response=SopOut)
+@router.get("/{int:sop_id}", response=SopOut, auth=requires_api("sops.view"))
 def sop_detail(request: HttpRequest, sop_id: int) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")
     return _sop_out(sop_id)
 
 
-@router.patch("/{sop_id}", response=SopOut)
+@router.patch("/{int:sop_id}", response=SopOut, auth=requires_api("sops.author"))
 def sop_update(request: HttpRequest, sop_id: int, payload: SopPatch) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.author")
     services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
 
 
-@router.post("/{sop_id}/revisions", response={201: RevisionOut})
+@router.post(
+    "/{int:sop_id}/revisions", response={201: RevisionOut}, auth=requires_api("sops.author")
+)
 def revision_draft_create(
     request: HttpRequest, sop_id: int, payload: DraftIn
 ) -> Status[dict[str, Any]]:
-    permission_require(_auth(request), "sops.author")
     draft = services.revision_draft_create(
         sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
     )
     return Status(201, _revision_out(draft.pk))
 
 
-@router.get("/revisions/{revision_id}", response=RevisionOut)
+@router.get("/revisions/{int:revision_id}", response=RevisionOut, auth=requires_api("sops.view"))
 def revision_detail(request: HttpRequest, revision_id: int) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")
     return _revision_out(revision_id)
 
 
-@router.put("/revisions/{revision_id}/definition", response=RevisionOut)
+@router.put(
+    "/revisions/{int:revision_id}/definition",
+    response=RevisionOut,
+    auth=requires_api("sops.author"),
+)
 def revision_update(
     request: HttpRequest, revision_id: int, payload: DefinitionIn
 ) -> dict[str, Any]:
     """Save a definition; a revision out of draft never changes, so this returns a new draft."""
-    permission_require(_auth(request), "sops.author")
     revision = services.revision_update(
         revision_id=revision_id,
         definition=payload.definition,
@@ -386,25 +382,32 @@ def revision_update(
     return _revision_out(revision.pk)
 
 
-@router.post("/revisions/{revision_id}/transition", response=RevisionOut)
+@router.post(
+    "/revisions/{int:revision_id}/transition", response=RevisionOut, auth=requires_api("sops.view")
+)
 def revision_transition(
     request: HttpRequest, revision_id: int, payload: TransitionIn
 ) -> dict[str, Any]:
-    permission_require(_auth(request), "sops.view")  # each move checks its own permission
     services.revision_transition(revision_id=revision_id, actor=_auth(request), **payload.dict())
     return _revision_out(revision_id)
 
 
-@router.get("/revisions/{revision_id}/diff/{other_id}", response=list[DiffLineOut])
+@router.get(
+    "/revisions/{int:revision_id}/diff/{int:other_id}",
+    response=list[DiffLineOut],
+    auth=requires_api("sops.view"),
+)
 def revision_diff(request: HttpRequest, revision_id: int, other_id: int) -> list[Any]:
-    permission_require(_auth(request), "sops.view")
     return selectors.revision_diff(revision_id=revision_id, other_id=other_id)
 
 
-@router.get("/revisions/{revision_id}/preview/{trigger_key}", response=PreviewOut)
+@router.get(
+    "/revisions/{int:revision_id}/preview/{trigger_key}",
+    response=PreviewOut,
+    auth=requires_api("sops.view"),
+)
 def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) -> Any:
     """Which subjects the trigger would match now (counted up to 1,000)."""
-    permission_require(_auth(request), "sops.view")
     return selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
 
 
@@ -495,17 +498,18 @@ class AckBoardOut(Schema):
     pending: list[AckPersonOut]
 
 
-@router.get("/{sop_id}/feedback", response=list[FeedbackOut])
+@router.get("/{int:sop_id}/feedback", response=list[FeedbackOut], auth=requires_api("sops.view"))
 def feedback_list(request: HttpRequest, sop_id: int, step_key: str = "") -> list[Any]:
     """The SOP's feedback, newest first (at most 300), optionally of one step."""
-    permission_require(_auth(request), "sops.view")
     rows = StepFeedback.objects.filter(sop_id=sop_id).order_by("-id")
     if step_key:
         rows = rows.filter(step_key=step_key)
     return list(rows[: selectors.FEEDBACK_SHOWN])
 
 
-@router.post("/{sop_id}/feedback", response={201: FeedbackOut})
+@router.post(
+    "/{int:sop_id}/feedback", response={201: FeedbackOut}, auth=requires_api("sops.feedback")
+)
 def feedback_leave(
     request: HttpRequest,
     sop_id: int,
@@ -522,20 +526,21 @@ def feedback_leave(
     return Status(201, feedback)
 
 
-@router.post("/feedback/{feedback_id}/resolve", response=FeedbackOut)
+@router.post("/feedback/{int:feedback_id}/resolve", response=FeedbackOut)
 def feedback_resolve(request: HttpRequest, feedback_id: int, payload: ResolveIn) -> Any:
     return services.feedback_resolve(
         feedback_id=feedback_id, actor=_auth(request), **payload.dict()
     )
 
 
-@router.get("/{sop_id}/proposals", response=list[ProposalOut])
+@router.get("/{int:sop_id}/proposals", response=list[ProposalOut], auth=requires_api("sops.view"))
 def proposal_list(request: HttpRequest, sop_id: int) -> list[Any]:
-    permission_require(_auth(request), "sops.view")
     return list(Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: selectors.FEEDBACK_SHOWN])
 
 
-@router.post("/{sop_id}/proposals", response={201: ProposalOut})
+@router.post(
+    "/{int:sop_id}/proposals", response={201: ProposalOut}, auth=requires_api("sops.feedback")
+)
 def proposal_make(
     request: HttpRequest,
     sop_id: int,
@@ -551,7 +556,7 @@ def proposal_make(
     return Status(201, proposal)
 
 
-@router.post("/proposals/{proposal_id}/accept", response=RevisionOut)
+@router.post("/proposals/{int:proposal_id}/accept", response=RevisionOut)
 def proposal_accept(request: HttpRequest, proposal_id: int, payload: AcceptIn) -> dict[str, Any]:
     """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
     draft = services.proposal_accept(
@@ -560,23 +565,22 @@ def proposal_accept(request: HttpRequest, proposal_id: int, payload: AcceptIn) -
     return _revision_out(draft.pk)
 
 
-@router.post("/proposals/{proposal_id}/decline", response=ProposalOut)
+@router.post("/proposals/{int:proposal_id}/decline", response=ProposalOut)
 def proposal_decline(request: HttpRequest, proposal_id: int, payload: DeclineIn) -> Any:
     return services.proposal_decline(
         proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
     )
 
 
-@router.post("/revisions/{revision_id}/acknowledge", response=AcknowledgementOut)
+@router.post("/revisions/{int:revision_id}/acknowledge", response=AcknowledgementOut)
 def acknowledgement_confirm(request: HttpRequest, revision_id: int) -> Any:
     """The caller read this published or piloted revision; confirming twice is once."""
     return services.acknowledgement_confirm(revision_id=revision_id, actor=_auth(request))
 
 
-@router.get("/{sop_id}/acknowledgements", response=AckBoardOut)
+@router.get("/{int:sop_id}/acknowledgements", response=AckBoardOut, auth=requires_api("sops.view"))
 def acknowledgement_board(request: HttpRequest, sop_id: int) -> dict[str, Any]:
     """Who runs the live revision and has confirmed it, and who has not (404: nothing live)."""
-    permission_require(_auth(request), "sops.view")
     sop = Sop.objects.filter(pk=sop_id).first()
     if sop is None:
         raise NotFound(field="sop_id", message=_("No SOP %(id)s.") % {"id": sop_id})

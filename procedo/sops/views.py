@@ -19,6 +19,7 @@ from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import DomainError, NotFound
+from procedo.core.forms import refusal_add
 from procedo.sops import selectors, services, subjects
 from procedo.sops.definitions import END
 from procedo.sops.describe import cancel_text, step_text, trigger_text
@@ -509,7 +510,7 @@ def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
                     )
                     thanks = _("Thank you: your feedback is with the SOP's owner.")
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                refusal_add(form, exc.field, exc.message)
             else:
                 messages.success(request, thanks)
                 if not request.htmx:  # type: ignore[attr-defined]

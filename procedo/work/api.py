@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from procedo.accounts.permissions import permission_require
+from procedo.accounts.auth import requires_api
 from procedo.core.idempotency import idempotency_header
 from procedo.work import selectors
 from procedo.work.models import Task
@@ -101,49 +101,43 @@ def _auth(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-@router.get("", response=TaskPageOut)
+@router.get("", response=TaskPageOut, auth=requires_api("tasks.view"))
 def task_list(request: HttpRequest, filters: Query[TaskQuery]) -> dict[str, Any]:
     """Open tasks, soonest due first."""
-    permission_require(_auth(request), "tasks.view")
     page = selectors.tasks_open(
         user=_auth(request), mine=filters.mine, cursor=filters.cursor, limit=filters.limit
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("", response={201: TaskOut})
+@router.post("", response={201: TaskOut}, auth=requires_api("tasks.work"))
 def task_create(request: HttpRequest, payload: TaskIn) -> Status:
     """A task by hand, for a person, a team or a role."""
-    permission_require(_auth(request), "tasks.work")
     return Status(201, services.task_create_by_hand(actor=_auth(request), **payload.dict()))
 
 
-@router.get("/{task_id}", response=TaskOut)
+@router.get("/{int:task_id}", response=TaskOut, auth=requires_api("tasks.view"))
 def task_detail(request: HttpRequest, task_id: int) -> Task:
-    permission_require(_auth(request), "tasks.view")
     return selectors.task_require(task_id=task_id)
 
 
-@router.post("/{task_id}/answers", response=TaskOut)
+@router.post("/{int:task_id}/answers", response=TaskOut, auth=requires_api("tasks.work"))
 def task_answer(request: HttpRequest, task_id: int, payload: AnswersIn) -> Task:
     """Store answers of the checklist without completing the task."""
-    permission_require(_auth(request), "tasks.work")
     services.checklist_answer(task_id=task_id, actor=_auth(request), answers=payload.answers)
     return selectors.task_require(task_id=task_id)
 
 
-@router.post("/{task_id}/complete", response=TaskOut)
+@router.post("/{int:task_id}/complete", response=TaskOut, auth=requires_api("tasks.work"))
 def task_complete(request: HttpRequest, task_id: int, payload: CompleteIn) -> Task:
-    permission_require(_auth(request), "tasks.work")
     services.task_complete(
         task_id=task_id, actor=_auth(request), note=payload.note, answers=payload.answers
     )
     return selectors.task_require(task_id=task_id)
 
 
-@router.post("/{task_id}/skip", response=TaskOut)
+@router.post("/{int:task_id}/skip", response=TaskOut, auth=requires_api("tasks.work"))
 def task_skip(request: HttpRequest, task_id: int, payload: SkipIn) -> Task:
-    permission_require(_auth(request), "tasks.work")
     services.task_skip(task_id=task_id, actor=_auth(request), note=payload.note)
     return selectors.task_require(task_id=task_id)
 
@@ -231,22 +225,22 @@ def _sop_counts(by_sop: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"sop": name, "count": count} for name, count in by_sop]
 
 
-@router.get("/manage/team", response=TeamWorkOut)
+@router.get("/manage/team", response=TeamWorkOut, auth=requires_api("tasks.manage"))
 def team_work(request: HttpRequest) -> dict[str, Any]:
     """Open, overdue and escalated tasks per person and per team or role queue."""
-    permission_require(_auth(request), "tasks.manage")
     return {"people": selectors.workload_people(), "queues": selectors.workload_queues()}
 
 
-@router.get("/manage/unattended", response=UnattendedOut)
+@router.get("/manage/unattended", response=UnattendedOut, auth=requires_api("tasks.manage"))
 def tasks_unattended(request: HttpRequest) -> dict[str, Any]:
     """Open tasks nobody will do: no assignee, a deactivated person, an empty team or role."""
-    permission_require(_auth(request), "tasks.manage")
     report = selectors.tasks_unattended()
     return {"items": report.items, "total": report.total}
 
 
-@router.post("/manage/handover/preview", response=HandoverPreviewOut)
+@router.post(
+    "/manage/handover/preview", response=HandoverPreviewOut, auth=requires_api("tasks.manage")
+)
 def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any]:
     """Exactly what a hand-over would move; pass its token to /handover."""
     preview = handover.handover_preview(actor=_auth(request), **payload.dict())
@@ -259,7 +253,7 @@ def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any
     }
 
 
-@router.post("/manage/handover", response=HandoverOut)
+@router.post("/manage/handover", response=HandoverOut, auth=requires_api("tasks.manage"))
 def handover_do(
     request: HttpRequest,
     payload: HandoverDoIn,

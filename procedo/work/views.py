@@ -23,6 +23,7 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.accounts.selectors import teams_all, users_all
 from procedo.core.errors import DomainError
+from procedo.core.forms import refusal_add
 from procedo.work import selectors
 from procedo.work.forms import TaskCloseForm, TaskCreateForm
 from procedo.work.models import Task
@@ -203,7 +204,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
         try:
             task = services.task_create_by_hand(actor=request.user, **form.service_arguments())
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
         else:
             messages.success(request, _("Task “%(title)s” created.") % {"title": task.title})
             return redirect("work:detail", task_id=task.pk)

@@ -1,0 +1,27 @@
+"""Staff's personal data in the log (the address they signed in from) is for owners only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from procedo.accounts.permissions import user_can
+from procedo.events.models import Event
+
+# Payload keys that say where or on what a person works from.
+PERSONAL_KEYS = frozenset({"ip", "ip_address", "user_agent", "address"})
+HIDDEN = "—"
+
+
+def events_for_reader(events: Sequence[Event], *, reader: Any) -> list[Event]:
+    """The events as this reader may see them: personal values hidden unless they may see them.
+
+    The events are changed in memory only (the log itself never changes).
+    """
+    if user_can(reader, "accounts.personal_data"):
+        return list(events)
+    for event in events:
+        payload = event.payload or {}
+        if isinstance(payload, dict) and PERSONAL_KEYS.intersection(payload):
+            event.payload = {k: HIDDEN if k in PERSONAL_KEYS else v for k, v in payload.items()}
+    return list(events)
