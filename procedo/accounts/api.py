@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 from ninja.responses import Status
 
 from procedo.accounts import selectors, services
 from procedo.accounts.auth import requires_api
 from procedo.accounts.models import ApiToken, User
 from procedo.accounts.roles import ROLE_PERMISSIONS, Role
+from procedo.core.bounds import PathId
+from procedo.core.schemas import Schema
 
 router = Router(tags=["accounts"])
 
@@ -111,7 +113,7 @@ def api_token_issue(request: HttpRequest, payload: TokenIn) -> Status[TokenIssue
 
 
 @router.delete("/tokens/{int:token_id}", response=TokenOut)
-def api_token_revoke(request: HttpRequest, token_id: int) -> ApiToken:
+def api_token_revoke(request: HttpRequest, token_id: PathId) -> ApiToken:
     return services.api_token_revoke(token_id=token_id, actor=request.auth)  # type: ignore[attr-defined]
 
 
@@ -127,7 +129,7 @@ def user_create(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
 
 
 @router.patch("/users/{int:user_id}", response=UserOut, auth=requires_api("accounts.manage"))
-def user_update(request: HttpRequest, user_id: int, payload: UserPatch) -> UserOut:
+def user_update(request: HttpRequest, user_id: PathId, payload: UserPatch) -> UserOut:
     """Change a person's role or activation; only for people of your role or below."""
     user = services.user_update(
         user_id=user_id,

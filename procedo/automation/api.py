@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.automation import selectors
 from procedo.automation.services import engine, runs
+from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 
 router = Router(tags=["runs"])
 # Runs of one SOP, under /api/sops/{id}/: the engine owns runs, the SOP is their address.
@@ -66,23 +68,23 @@ class RunDetailOut(RunOut):
 
 
 class SubjectQuery(Schema):
-    subject_type: str
-    subject_id: int
+    subject_type: ShortText
+    subject_id: Id
     limit: int = Field(default=20, ge=1, le=200)
 
 
 class CancelIn(Schema):
-    reason: str = ""
+    reason: LongText = ""
 
 
 class StartIn(Schema):
-    subject_type: str
-    subject_id: int
+    subject_type: ShortText
+    subject_id: Id
 
 
 class RunQuery(Schema):
-    state: str = ""
-    cursor: str | None = None
+    state: ShortText = ""
+    cursor: Cursor | None = None
     limit: int = Field(default=25, ge=1, le=200)
 
 
@@ -128,18 +130,18 @@ def runs_of_subject(request: HttpRequest, filters: Query[SubjectQuery]) -> list[
 
 
 @router.get("/{int:run_id}", response=RunDetailOut, auth=requires_api("sops.view"))
-def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
+def run_detail(request: HttpRequest, run_id: PathId) -> dict[str, Any]:
     return _run_detail(run_id)
 
 
 @router.post("/{int:run_id}/cancel", response=RunDetailOut, auth=requires_api("sops.run"))
-def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> dict[str, Any]:
+def run_cancel(request: HttpRequest, run_id: PathId, payload: CancelIn) -> dict[str, Any]:
     runs.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
     return _run_detail(run_id)
 
 
 @sop_runs_router.get("/{int:sop_id}/runs", response=RunPageOut, auth=requires_api("sops.view"))
-def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> dict[str, Any]:
+def runs_of_sop(request: HttpRequest, sop_id: PathId, filters: Query[RunQuery]) -> dict[str, Any]:
     page = selectors.runs_of_sop(
         sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
     )
@@ -149,7 +151,7 @@ def runs_of_sop(request: HttpRequest, sop_id: int, filters: Query[RunQuery]) -> 
 @sop_runs_router.post("/{int:sop_id}/start", response={201: RunOut}, auth=requires_api("sops.run"))
 def run_start_manual(
     request: HttpRequest,
-    sop_id: int,
+    sop_id: PathId,
     payload: StartIn,
     idempotency_key: str = idempotency_header(required=True),
 ) -> Status[Any]:

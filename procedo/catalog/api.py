@@ -8,14 +8,16 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.catalog import selectors, services
 from procedo.catalog.models import Product, Sku, StockMovement
+from procedo.core.bounds import Amount, Cursor, Id, LongText, PathId, StockCount, StockDelta
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 
 router = Router(tags=["catalog"])
 
@@ -56,48 +58,48 @@ class SkuPageOut(Schema):
 class ProductQuery(Schema):
     q: str = Field(default="", max_length=100, description="Name or SKU, any case.")
     active: bool | None = None
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class SkuQuery(Schema):
     q: str = Field(default="", max_length=100)
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class ProductIn(Schema):
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: LongText = ""
     active: bool = True
 
 
 class ProductPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = None
+    description: LongText | None = None
     active: bool | None = None
 
 
 class SkuIn(Schema):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)
-    price: Decimal = Field(ge=0, description='A decimal string, e.g. "249.00".')
+    price: Amount = Field(ge=0, description='A decimal string, e.g. "249.00".')
     currency: str = Field(min_length=3, max_length=3)
     allow_backorder: bool = False
-    on_hand: int = Field(default=0, ge=0)
+    on_hand: StockCount = 0
 
 
 class SkuPatch(Schema):
     name: str | None = Field(default=None, max_length=200)
-    price: Decimal | None = Field(default=None, ge=0)
+    price: Amount | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     allow_backorder: bool | None = None
     active: bool | None = None
 
 
 class StockAdjustIn(Schema):
-    counted: int | None = Field(default=None, ge=0, description="What a count found on hand.")
-    delta: int | None = Field(default=None, description="Or a change: +5 found, -2 broken.")
+    counted: StockCount | None = Field(default=None, description="What a count found on hand.")
+    delta: StockDelta | None = Field(default=None, description="Or a change: +5 found, -2 broken.")
     note: str = Field(min_length=1, max_length=300, description="Why the stock changes.")
 
 
@@ -114,7 +116,7 @@ class MovementOut(Schema):
 
 
 class MovementQuery(Schema):
-    before: int | None = Field(default=None, ge=1)
+    before: Id | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
@@ -146,7 +148,7 @@ def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str
 
 
 @router.get("/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.view"))
-def product_detail(request: HttpRequest, product_id: int) -> dict[str, Any]:
+def product_detail(request: HttpRequest, product_id: PathId) -> dict[str, Any]:
     return _product_card(product_id)
 
 
@@ -167,7 +169,9 @@ def product_create(
 @router.patch(
     "/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.change")
 )
-def product_update(request: HttpRequest, product_id: int, payload: ProductPatch) -> dict[str, Any]:
+def product_update(
+    request: HttpRequest, product_id: PathId, payload: ProductPatch
+) -> dict[str, Any]:
     services.product_update(
         product_id=product_id,
         **payload.dict(exclude_unset=True),
@@ -179,7 +183,7 @@ def product_update(request: HttpRequest, product_id: int, payload: ProductPatch)
 @router.post(
     "/products/{int:product_id}/skus", response={201: SkuOut}, auth=requires_api("catalog.change")
 )
-def sku_create(request: HttpRequest, product_id: int, payload: SkuIn) -> Status[Sku]:
+def sku_create(request: HttpRequest, product_id: PathId, payload: SkuIn) -> Status[Sku]:
     sku = services.sku_create(
         product_id=product_id,
         **payload.dict(),
@@ -195,7 +199,7 @@ def sku_list(request: HttpRequest, filters: Query[SkuQuery]) -> dict[str, Any]:
 
 
 @router.get("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.view"))
-def sku_get(request: HttpRequest, sku_id: int) -> Sku:
+def sku_get(request: HttpRequest, sku_id: PathId) -> Sku:
     sku = selectors.sku_get(sku_id=sku_id)
     if sku is None:
         raise NotFound(field="sku_id", message=_("No such SKU."))
@@ -203,7 +207,7 @@ def sku_get(request: HttpRequest, sku_id: int) -> Sku:
 
 
 @router.patch("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.change"))
-def sku_update(request: HttpRequest, sku_id: int, payload: SkuPatch) -> Sku:
+def sku_update(request: HttpRequest, sku_id: PathId, payload: SkuPatch) -> Sku:
     return services.sku_update(
         sku_id=sku_id,
         **payload.dict(exclude_unset=True),
@@ -214,7 +218,7 @@ def sku_update(request: HttpRequest, sku_id: int, payload: SkuPatch) -> Sku:
 @router.post("/skus/{int:sku_id}/stock", response=SkuOut, auth=requires_api("catalog.change"))
 def stock_adjust(
     request: HttpRequest,
-    sku_id: int,
+    sku_id: PathId,
     payload: StockAdjustIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Sku:
@@ -233,6 +237,6 @@ def stock_adjust(
     "/skus/{int:sku_id}/movements", response=list[MovementOut], auth=requires_api("catalog.view")
 )
 def stock_movements_of_sku(
-    request: HttpRequest, sku_id: int, page: Query[MovementQuery]
+    request: HttpRequest, sku_id: PathId, page: Query[MovementQuery]
 ) -> list[StockMovement]:
     return selectors.stock_movements_of_sku(sku_id=sku_id, before=page.before, limit=page.limit)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
@@ -15,8 +15,10 @@ from procedo.accounts.permissions import permission_require
 from procedo.collab import selectors, services
 from procedo.collab.models import Comment, Notification
 from procedo.collab.subjects import comment_subject_get
+from procedo.core.bounds import Cursor, Id, PathId
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 
 comments_router = Router(tags=["comments"])
 notifications_router = Router(tags=["notifications"])
@@ -46,14 +48,14 @@ class CommentPageOut(Schema):
 
 class CommentQuery(Schema):
     subject_type: str = Field(min_length=1, max_length=20)
-    subject_id: int
-    cursor: str | None = None
+    subject_id: Id
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class CommentIn(Schema):
     subject_type: str = Field(min_length=1, max_length=20, examples=["order"])
-    subject_id: int
+    subject_id: Id
     body: str = Field(min_length=1, max_length=services.BODY_MAX)
     urgent: bool = False
     urgent_reason: str = Field(default="", max_length=services.REASON_MAX)
@@ -80,12 +82,12 @@ class NotificationPageOut(Schema):
 
 class NotificationQuery(Schema):
     unread: bool = False
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class ReadAllIn(Schema):
-    up_to_id: int | None = Field(default=None, description="Only notifications up to this id.")
+    up_to_id: Id | None = Field(default=None, description="Only notifications up to this id.")
 
 
 class ReadAllOut(Schema):
@@ -144,7 +146,7 @@ def comment_create(
 @comments_router.delete(
     "/{int:comment_id}", response=CommentOut, auth=requires_api("collab.comment")
 )
-def comment_delete(request: HttpRequest, comment_id: int) -> Comment:
+def comment_delete(request: HttpRequest, comment_id: PathId) -> Comment:
     return services.comment_delete(comment_id=comment_id, actor=_auth(request))
 
 
@@ -163,7 +165,7 @@ def notification_list(request: HttpRequest, filters: Query[NotificationQuery]) -
 @notifications_router.post(
     "/{int:notification_id}/read", response=NotificationOut, auth=requires_api("notifications.view")
 )
-def notification_read(request: HttpRequest, notification_id: int) -> Notification:
+def notification_read(request: HttpRequest, notification_id: PathId) -> Notification:
     return services.notification_read(notification_id=notification_id, user=_auth(request))
 
 

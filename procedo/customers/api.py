@@ -7,17 +7,19 @@ without `customers.view` / `customers.change`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.business.selectors import business_get
+from procedo.core.bounds import Cursor, Day, EmailText, Id, Moment, PathId, PhoneText, ShortText
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
 from procedo.events.schemas import EventPageOut, PageQuery
@@ -100,13 +102,13 @@ class CustomerListQuery(Schema):
     )
     tag: str = Field(default="", max_length=60, description="Only customers with this tag.")
     has_orders: bool | None = Field(default=None, description="true: with orders; false: none.")
-    last_order_after: date | None = Field(default=None, description="Last order on or after.")
-    last_order_before: date | None = Field(default=None, description="Last order before.")
+    last_order_after: Day | None = Field(default=None, description="Last order on or after.")
+    last_order_before: Day | None = Field(default=None, description="Last order before.")
     country: str = Field(default="", max_length=2)
     sort: Literal["newest", "value"] = Field(
         default="newest", description="newest: created last first; value: highest lifetime value."
     )
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=selectors.LIST_LIMIT_MAX)
 
 
@@ -117,9 +119,13 @@ class CustomerIn(Schema):
     country: str = Field(default="", max_length=2)
     source: str = Field(default="", max_length=60)
     external_ref: str | None = Field(default=None, max_length=100)
-    emails: list[str] = Field(default_factory=list, description="Written any case.")
-    phones: list[str] = Field(
-        default_factory=list, description="Written any way; local ones in the business's region."
+    emails: list[EmailText] = Field(
+        default_factory=list, max_length=20, description="Written any case."
+    )
+    phones: list[PhoneText] = Field(
+        max_length=20,
+        default_factory=list,
+        description="Written any way; local ones in the business's region.",
     )
     email_consent: Consent = "unknown"
     phone_consent: Consent = "unknown"
@@ -165,9 +171,7 @@ class IdentityIn(Schema):
 class ConsentIn(Schema):
     state: Consent
     source: str = Field(min_length=1, max_length=60, description="e.g. 'checkout', 'phone call'.")
-    changed_at: datetime | None = Field(
-        default=None, description="When they said so; now if absent."
-    )
+    changed_at: Moment | None = Field(default=None, description="When they said so; now if absent.")
 
 
 class AddressIn(Schema):
@@ -189,7 +193,7 @@ class NoteIn(Schema):
 
 
 class MergeIn(Schema):
-    duplicate_id: int = Field(ge=1, description="The customer folded into this one and retired.")
+    duplicate_id: Id = Field(ge=1, description="The customer folded into this one and retired.")
 
 
 class DuplicatePairOut(Schema):
@@ -312,7 +316,7 @@ def customer_find_or_create(
 
 
 @router.get("/duplicates", response=DuplicatePageOut, auth=requires_api("customers.view"))
-def customer_duplicates(request: HttpRequest, cursor: str | None = None) -> dict[str, Any]:
+def customer_duplicates(request: HttpRequest, cursor: Cursor | None = None) -> dict[str, Any]:
     """Pairs of customers that are probably one person, newest record first."""
     page = selectors.customer_duplicates(cursor=cursor)
     currency = business_get().currency
@@ -329,7 +333,7 @@ def customer_duplicates(request: HttpRequest, cursor: str | None = None) -> dict
 
 
 @router.get("/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.view"))
-def customer_get(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+def customer_get(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
     """One customer. A merged record answers with `merged_into_id` set."""
     return _detail(customer_id)
 
@@ -338,7 +342,7 @@ def customer_get(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     "/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.change")
 )
 def customer_update(
-    request: HttpRequest, customer_id: int, payload: CustomerPatchIn
+    request: HttpRequest, customer_id: PathId, payload: CustomerPatchIn
 ) -> dict[str, Any]:
     services.customer_update(
         customer_id=customer_id, actor=_user(request), **payload.dict(exclude_unset=True)
@@ -350,7 +354,7 @@ def customer_update(
     "/{int:customer_id}/timeline", response=EventPageOut, auth=requires_api("customers.view")
 )
 def customer_timeline(
-    request: HttpRequest, customer_id: int, page: Query[PageQuery]
+    request: HttpRequest, customer_id: PathId, page: Query[PageQuery]
 ) -> dict[str, Any]:
     """Everything that happened to the customer (their orders too), newest first."""
     timeline = timeline_for_customer(customer_id=customer_id, before=page.before, limit=page.limit)
@@ -362,7 +366,9 @@ def customer_timeline(
     response={201: IdentityOut},
     auth=requires_api("customers.change"),
 )
-def identity_add(request: HttpRequest, customer_id: int, payload: IdentityIn) -> Status[Identity]:
+def identity_add(
+    request: HttpRequest, customer_id: PathId, payload: IdentityIn
+) -> Status[Identity]:
     """Add an email or phone; 422 names `email`/`phone` when malformed, 409 when another's."""
     identity = services.identity_add(
         customer_id=customer_id, actor=_user(request), **payload.dict()
@@ -375,7 +381,7 @@ def identity_add(request: HttpRequest, customer_id: int, payload: IdentityIn) ->
     response={204: None},
     auth=requires_api("customers.change"),
 )
-def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) -> Status[None]:
+def identity_remove(request: HttpRequest, customer_id: PathId, identity_id: PathId) -> Status[None]:
     services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=_user(request))
     return Status(204, None)
 
@@ -386,7 +392,7 @@ def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) ->
     auth=requires_api("customers.change"),
 )
 def consent_set(
-    request: HttpRequest, customer_id: int, identity_id: int, payload: ConsentIn
+    request: HttpRequest, customer_id: PathId, identity_id: PathId, payload: ConsentIn
 ) -> Identity:
     """Marketing consent for this identity's channel (email, or SMS for a phone)."""
     return services.consent_set(
@@ -401,7 +407,7 @@ def consent_set(
 )
 def address_add(
     request: HttpRequest,
-    customer_id: int,
+    customer_id: PathId,
     payload: AddressIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Address]:
@@ -419,20 +425,20 @@ def address_add(
     response={204: None},
     auth=requires_api("customers.change"),
 )
-def address_remove(request: HttpRequest, customer_id: int, address_id: int) -> Status[None]:
+def address_remove(request: HttpRequest, customer_id: PathId, address_id: PathId) -> Status[None]:
     services.address_remove(customer_id=customer_id, address_id=address_id, actor=_user(request))
     return Status(204, None)
 
 
 @router.post("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
-def tag_add(request: HttpRequest, customer_id: int, payload: TagIn) -> list[str]:
+def tag_add(request: HttpRequest, customer_id: PathId, payload: TagIn) -> list[str]:
     """Tag the customer (the tag is made the first time); answers the customer's tags."""
     services.tag_add(customer_id=customer_id, name=payload.name, actor=_user(request))
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
 @router.delete("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
-def tag_remove(request: HttpRequest, customer_id: int, name: str) -> list[str]:
+def tag_remove(request: HttpRequest, customer_id: PathId, name: ShortText) -> list[str]:
     """Untag (`?name=VIP`); 404 naming `tag` if no customer ever had it."""
     services.tag_remove(customer_id=customer_id, name=name, actor=_user(request))
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
@@ -443,7 +449,7 @@ def tag_remove(request: HttpRequest, customer_id: int, name: str) -> list[str]:
 )
 def note_add(
     request: HttpRequest,
-    customer_id: int,
+    customer_id: PathId,
     payload: NoteIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
@@ -459,7 +465,7 @@ def note_add(
 @router.post(
     "/{int:customer_id}/merge", response=CustomerDetailOut, auth=requires_api("customers.change")
 )
-def customer_merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> dict[str, Any]:
+def customer_merge(request: HttpRequest, customer_id: PathId, payload: MergeIn) -> dict[str, Any]:
     """Fold `duplicate_id` into this customer: its identities, addresses, tags, notes,
     orders and history move here, and it keeps only `merged_into_id`. Cannot be undone."""
     survivor = services.customer_merge(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Field, Schema
+from ninja import Field
+
+from procedo.core.schemas import Schema
 
 
 class EventOut(Schema):
@@ -26,5 +28,5 @@ class EventPageOut(Schema):
 
 
 class PageQuery(Schema):
-    before: int | None = Field(default=None, ge=1)
+    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
     limit: int = Field(default=50, ge=1, le=500)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Path, Query, Router
 
 from procedo.accounts.auth import requires_api
+from procedo.core.bounds import PathId
 from procedo.events import selectors
 from procedo.events.schemas import EventPageOut, PageQuery
 from procedo.home.privacy import events_for_reader
@@ -27,7 +28,10 @@ def events_recent(request: HttpRequest, page: Query[PageQuery]) -> dict[str, Any
     auth=requires_api("events.view"),
 )
 def timeline_for_subject(
-    request: HttpRequest, subject_type: str, subject_id: int, page: Query[PageQuery]
+    request: HttpRequest,
+    subject_type: Annotated[str, Path(max_length=40)],
+    subject_id: PathId,
+    page: Query[PageQuery],
 ) -> dict[str, Any]:
     """The timeline of one subject (an order, a user, a team…), newest first."""
     result = selectors.timeline_for_subject(

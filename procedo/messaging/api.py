@@ -12,11 +12,13 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
+from procedo.core.schemas import Schema
 from procedo.messaging import selectors, services
 from procedo.messaging.models import Message, Template
 
@@ -56,12 +58,12 @@ class MessagePageOut(Schema):
 
 
 class MessageListQuery(Schema):
-    customer: int | None = None
-    state: str = ""
-    channel: str = ""
-    kind: str = ""
-    source: str = ""
-    cursor: str | None = None
+    customer: Id | None = None
+    state: ShortText = ""
+    channel: ShortText = ""
+    kind: ShortText = ""
+    source: ShortText = ""
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -71,8 +73,8 @@ class TemplateIn(Schema):
     channel: ChannelIn = "email"
     kind: KindIn = "transactional"
     subject: str = Field("", max_length=300)
-    body_text: str = Field(min_length=1)
-    body_html: str = ""
+    body_text: LongText = Field(min_length=1)
+    body_html: LongText = ""
 
 
 class TemplateOut(TemplateIn):
@@ -82,14 +84,14 @@ class TemplateOut(TemplateIn):
 
 class PreviewIn(Schema):
     channel: ChannelIn = "email"
-    subject: str = ""
-    body_text: str = Field(min_length=1)
-    body_html: str = ""
-    customer_id: int | None = None
-    order_id: int | None = None
+    subject: ShortText = ""
+    body_text: LongText = Field(min_length=1)
+    body_html: LongText = ""
+    customer_id: Id | None = None
+    order_id: Id | None = None
 
 
-class PreviewOut(Schema):
+class TemplatePreviewOut(Schema):
     subject: str
     body_text: str
     body_html: str
@@ -131,18 +133,20 @@ def template_create(request: HttpRequest, payload: TemplateIn) -> Status:
 @router.put(
     "/templates/{int:template_id}", response=TemplateOut, auth=requires_api("messaging.templates")
 )
-def template_save(request: HttpRequest, template_id: int, payload: TemplateIn) -> Template:
+def template_save(request: HttpRequest, template_id: PathId, payload: TemplateIn) -> Template:
     return services.template_save(template_id=template_id, actor=_user(request), **payload.dict())
 
 
-@router.post("/templates/preview", response=PreviewOut, auth=requires_api("messaging.templates"))
+@router.post(
+    "/templates/preview", response=TemplatePreviewOut, auth=requires_api("messaging.templates")
+)
 def template_preview(request: HttpRequest, payload: PreviewIn) -> Any:
     """Render unsaved text for a real customer (and order); nothing is stored."""
     return services.template_preview(**payload.dict())
 
 
 @router.get("/{int:message_id}", response=MessageDetailOut, auth=requires_api("messaging.view"))
-def message_detail(request: HttpRequest, message_id: int) -> Message:
+def message_detail(request: HttpRequest, message_id: PathId) -> Message:
     message = selectors.message_get(message_id=message_id)
     if message is None:
         raise NotFound(field="message_id", message=_("No message %(id)s.") % {"id": message_id})

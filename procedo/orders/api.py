@@ -6,18 +6,31 @@ field), 409 for a move the pipeline refuses or a state that changed, 404, 403.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.core.bounds import (
+    Amount,
+    Cursor,
+    Day,
+    Id,
+    LongText,
+    Moment,
+    PathId,
+    Quantity,
+    ShortText,
+    StatusCode,
+)
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 from procedo.orders import selectors, services
 from procedo.orders.models import Order, Payment, Refund, Return, Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
@@ -36,14 +49,14 @@ class StatusOut(Schema):
     category: str
 
 
-class TransitionOut(Schema):
+class PipelineTransitionOut(Schema):
     from_status: str
     to_status: str
 
 
 class PipelineOut(Schema):
     statuses: list[StatusOut]
-    transitions: list[TransitionOut]
+    transitions: list[PipelineTransitionOut]
 
 
 class OrderOut(Schema):
@@ -164,40 +177,42 @@ class OrderDetailOut(OrderOut):
 
 
 class OrderQuery(Schema):
-    status: str | None = None
-    placed_from: date | None = Field(default=None, description="In the business's time zone.")
-    placed_to: date | None = Field(default=None, description="Inclusive.")
-    amount_min: Decimal | None = Field(default=None, ge=0)
-    amount_max: Decimal | None = Field(default=None, ge=0)
-    customer_id: int | None = None
-    cursor: str | None = None
+    status: ShortText | None = None
+    placed_from: Day | None = Field(default=None, description="In the business's time zone.")
+    placed_to: Day | None = Field(default=None, description="Inclusive.")
+    amount_min: Amount | None = Field(default=None, ge=0)
+    amount_max: Amount | None = Field(default=None, ge=0)
+    customer_id: Id | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class OrderLineIn(Schema):
     quantity: int = Field(ge=1, le=1_000_000)
-    sku_id: int | None = None
+    sku_id: Id | None = None
     sku_code: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=300)
-    unit_price: Decimal | None = Field(default=None, ge=0, description="Default: the SKU's price.")
-    discount: Decimal = Field(default=Decimal("0"), ge=0, description="Off the whole line.")
+    unit_price: Amount | None = Field(default=None, ge=0, description="Default: the SKU's price.")
+    discount: Amount = Field(default=Decimal("0"), ge=0, description="Off the whole line.")
 
 
 class OrderIn(Schema):
     lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
-    customer_id: int | None = None
+    customer_id: Id | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
-    discount: Decimal = Field(default=Decimal("0"), ge=0)
-    shipping: Decimal = Field(default=Decimal("0"), ge=0)
+    discount: Amount = Field(default=Decimal("0"), ge=0)
+    shipping: Amount = Field(default=Decimal("0"), ge=0)
     number: str | None = Field(default=None, max_length=40)
-    status: str | None = Field(default=None, description="Default: the pipeline's first status.")
-    placed_at: datetime | None = None
+    status: ShortText | None = Field(
+        default=None, description="Default: the pipeline's first status."
+    )
+    placed_at: Moment | None = None
     channel: str = Field(default="", max_length=40)
     source: str = Field(default="", max_length=100)
     external_ref: str | None = Field(
         default=None, max_length=100, description="The shop's id; a repeat returns the same order."
     )
-    note: str = ""
+    note: LongText = ""
     reserve_stock: bool = True
 
 
@@ -207,16 +222,16 @@ class OrderStatusIn(Schema):
 
 
 class PaymentIn(Schema):
-    amount: Decimal = Field(gt=0)
-    method: str
-    status: str = "paid"
+    amount: Amount = Field(gt=0)
+    method: ShortText
+    status: ShortText = "paid"
     external_id: str | None = Field(default=None, max_length=100)
-    paid_at: datetime | None = None
+    paid_at: Moment | None = None
 
 
 class RefundIn(Schema):
-    amount: Decimal = Field(gt=0)
-    payment_id: int | None = None
+    amount: Amount = Field(gt=0)
+    payment_id: Id | None = None
     external_id: str | None = Field(default=None, max_length=100)
     reason: str = Field(default="", max_length=300)
 
@@ -227,18 +242,18 @@ class ShipmentIn(Schema):
 
 
 class ShipmentStatusIn(Schema):
-    status: str
+    status: ShortText
     note: str = Field(default="", max_length=300)
-    occurred_at: datetime | None = None
+    occurred_at: Moment | None = None
 
 
 class ReturnLineIn(Schema):
-    order_line_id: int
-    quantity: int = Field(ge=1)
+    order_line_id: Id
+    quantity: Quantity
 
 
 class ReturnIn(Schema):
-    lines: list[ReturnLineIn] = Field(min_length=1)
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=500)
     reason: str = Field(default="", max_length=300)
     received: bool = Field(default=False, description="The goods are in hand: restock now.")
     restock: bool = True
@@ -296,17 +311,17 @@ def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, An
 class StatusIn(Schema):
     code: str = Field(min_length=1, max_length=40, description="Latin letters, digits, - and _.")
     label: str = Field(min_length=1, max_length=80)
-    category: str = Field(
+    category: ShortText = Field(
         description="new, confirmed, processing, shipped, delivered, "
         "cancelled or returned: what entering the status does."
     )
-    position: int | None = Field(default=None, ge=0)
+    position: int | None = Field(default=None, ge=0, le=1000)
     is_final: bool = False
 
 
-class TransitionIn(Schema):
-    from_status: str
-    to_status: str
+class PipelineTransitionIn(Schema):
+    from_status: ShortText
+    to_status: ShortText
 
 
 def _pipeline_out() -> dict[str, Any]:
@@ -336,7 +351,7 @@ def order_status_create(request: HttpRequest, payload: StatusIn) -> Status[dict[
 @router.delete(
     "/pipeline/statuses/{code}", response=PipelineOut, auth=requires_api(PIPELINE_PERMISSION)
 )
-def order_status_delete(request: HttpRequest, code: str) -> dict[str, Any]:
+def order_status_delete(request: HttpRequest, code: StatusCode) -> dict[str, Any]:
     """Refused (409) while any order is in the status."""
     services.order_status_delete(code=code, actor=request.auth)  # type: ignore[attr-defined]
     return _pipeline_out()
@@ -345,7 +360,9 @@ def order_status_delete(request: HttpRequest, code: str) -> dict[str, Any]:
 @router.post(
     "/pipeline/transitions", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
 )
-def order_transition_add(request: HttpRequest, payload: TransitionIn) -> Status[dict[str, Any]]:
+def order_transition_add(
+    request: HttpRequest, payload: PipelineTransitionIn
+) -> Status[dict[str, Any]]:
     services.order_transition_add(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
     return Status(201, _pipeline_out())
 
@@ -356,7 +373,7 @@ def order_transition_add(request: HttpRequest, payload: TransitionIn) -> Status[
     auth=requires_api(PIPELINE_PERMISSION),
 )
 def order_transition_remove(
-    request: HttpRequest, from_status: str, to_status: str
+    request: HttpRequest, from_status: StatusCode, to_status: StatusCode
 ) -> dict[str, Any]:
     services.order_transition_remove(
         from_status=from_status,
@@ -367,7 +384,7 @@ def order_transition_remove(
 
 
 @router.get("/{int:order_id}", response=OrderDetailOut, auth=requires_api("orders.view"))
-def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def order_detail(request: HttpRequest, order_id: PathId) -> dict[str, Any]:
     return _detail(order_id)
 
 
@@ -391,7 +408,7 @@ def order_create(
 @router.post("/{int:order_id}/status", response=OrderOut, auth=requires_api("orders.change"))
 def order_change_status(
     request: HttpRequest,
-    order_id: int,
+    order_id: PathId,
     payload: OrderStatusIn,
     idempotency_key: str = idempotency_header(required=True),
 ) -> dict[str, Any]:
@@ -411,7 +428,7 @@ def order_change_status(
 )
 def payment_record(
     request: HttpRequest,
-    order_id: int,
+    order_id: PathId,
     payload: PaymentIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Payment]:
@@ -430,7 +447,7 @@ def payment_record(
 )
 def refund_record(
     request: HttpRequest,
-    order_id: int,
+    order_id: PathId,
     payload: RefundIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Refund]:
@@ -448,7 +465,7 @@ def refund_record(
 )
 def shipment_create(
     request: HttpRequest,
-    order_id: int,
+    order_id: PathId,
     payload: ShipmentIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Shipment]:
@@ -466,7 +483,7 @@ def shipment_create(
 )
 def shipment_update_status(
     request: HttpRequest,
-    shipment_id: int,
+    shipment_id: PathId,
     payload: ShipmentStatusIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Shipment:
@@ -484,7 +501,7 @@ def shipment_update_status(
 )
 def return_create(
     request: HttpRequest,
-    order_id: int,
+    order_id: PathId,
     payload: ReturnIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Return]:
@@ -505,7 +522,7 @@ def return_create(
 )
 def return_receive(
     request: HttpRequest,
-    return_id: int,
+    return_id: PathId,
     idempotency_key: str | None = idempotency_header(),
 ) -> Return:
     return services.return_receive(

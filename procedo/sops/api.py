@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.core.bounds import Id, KpiTarget, LongText, PathId, ShortText, StepKey
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
 from procedo.sops import selectors, services, subjects
 from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
 from procedo.sops.kpis import KPIS
@@ -37,7 +39,7 @@ class SopListOut(Schema):
     updated_at: datetime
 
 
-class TransitionOut(Schema):
+class RevisionTransitionOut(Schema):
     from_state: str
     to_state: str
     actor_id: int | None
@@ -59,7 +61,7 @@ class RevisionOut(Schema):
     updated_at: datetime
     definition: dict[str, Any]
     description: list[str]
-    transitions: list[TransitionOut]
+    transitions: list[RevisionTransitionOut]
 
 
 class RevisionSummaryOut(Schema):
@@ -92,43 +94,43 @@ class SopOut(Schema):
 
 class SopIn(Schema):
     name: str = Field(min_length=1, max_length=200)
-    subject_type: str = Field(description="order, customer or business")
-    owner_id: int
-    kpi: str = Field(description="A code from GET /sops/catalog")
-    goal: str = ""
-    why: str = ""
-    kpi_target: Decimal | None = None
-    kpi_window_days: int | None = None
+    subject_type: ShortText = Field(description="order, customer or business")
+    owner_id: Id
+    kpi: ShortText = Field(description="A code from GET /sops/catalog")
+    goal: LongText = ""
+    why: LongText = ""
+    kpi_target: KpiTarget | None = None
+    kpi_window_days: int | None = Field(default=None, ge=1, le=3650)
     holdout_percent: int = Field(default=0, ge=0, le=50)
 
 
 class SopPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    owner_id: int | None = None
-    goal: str | None = None
-    why: str | None = None
-    kpi: str | None = None
-    kpi_target: Decimal | None = None
-    kpi_window_days: int | None = None
+    owner_id: Id | None = None
+    goal: LongText | None = None
+    why: LongText | None = None
+    kpi: ShortText | None = None
+    kpi_target: KpiTarget | None = None
+    kpi_window_days: int | None = Field(default=None, ge=1, le=3650)
     holdout_percent: int | None = Field(default=None, ge=0, le=50)
 
 
 class DraftIn(Schema):
-    based_on_id: int | None = None
-    note: str = ""
+    based_on_id: Id | None = None
+    note: LongText = ""
 
 
 class DefinitionIn(Schema):
     definition: dict[str, Any] = Field(
         description="triggers, cancel_on and steps; see GET /sops/catalog for kinds and fields"
     )
-    note: str | None = None
+    note: LongText | None = None
 
 
-class TransitionIn(Schema):
-    to_state: str
-    comment: str = ""
-    pilot_team_id: int | None = None
+class RevisionTransitionIn(Schema):
+    to_state: ShortText
+    comment: LongText = ""
+    pilot_team_id: Id | None = None
     pilot_percent: int | None = Field(default=None, ge=1, le=100)
 
 
@@ -137,7 +139,7 @@ class DiffLineOut(Schema):
     text: str
 
 
-class PreviewOut(Schema):
+class TriggerPreviewOut(Schema):
     count: int
     more: bool
     sample: list[tuple[int, str]]
@@ -299,7 +301,9 @@ class RecognitionOut(Schema):
 
 
 @router.get("/recognition", response=RecognitionOut, auth=requires_api("sops.view"))
-def recognition(request: HttpRequest, period: str = "month") -> dict[str, Any]:
+def recognition(
+    request: HttpRequest, period: Literal["week", "month", "quarter", "year"] = "month"
+) -> dict[str, Any]:
     """Per person: SOP tasks done, on time, and proposals published; period week, month,
     last_month or quarter in the business's time zone."""
     board = selectors.recognition(period=period)
@@ -337,12 +341,12 @@ def sop_create(
 
 
 @router.get("/{int:sop_id}", response=SopOut, auth=requires_api("sops.view"))
-def sop_detail(request: HttpRequest, sop_id: int) -> dict[str, Any]:
+def sop_detail(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
     return _sop_out(sop_id)
 
 
 @router.patch("/{int:sop_id}", response=SopOut, auth=requires_api("sops.author"))
-def sop_update(request: HttpRequest, sop_id: int, payload: SopPatch) -> dict[str, Any]:
+def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[str, Any]:
     services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
 
@@ -351,7 +355,7 @@ def sop_update(request: HttpRequest, sop_id: int, payload: SopPatch) -> dict[str
     "/{int:sop_id}/revisions", response={201: RevisionOut}, auth=requires_api("sops.author")
 )
 def revision_draft_create(
-    request: HttpRequest, sop_id: int, payload: DraftIn
+    request: HttpRequest, sop_id: PathId, payload: DraftIn
 ) -> Status[dict[str, Any]]:
     draft = services.revision_draft_create(
         sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
@@ -360,7 +364,7 @@ def revision_draft_create(
 
 
 @router.get("/revisions/{int:revision_id}", response=RevisionOut, auth=requires_api("sops.view"))
-def revision_detail(request: HttpRequest, revision_id: int) -> dict[str, Any]:
+def revision_detail(request: HttpRequest, revision_id: PathId) -> dict[str, Any]:
     return _revision_out(revision_id)
 
 
@@ -370,7 +374,7 @@ def revision_detail(request: HttpRequest, revision_id: int) -> dict[str, Any]:
     auth=requires_api("sops.author"),
 )
 def revision_update(
-    request: HttpRequest, revision_id: int, payload: DefinitionIn
+    request: HttpRequest, revision_id: PathId, payload: DefinitionIn
 ) -> dict[str, Any]:
     """Save a definition; a revision out of draft never changes, so this returns a new draft."""
     revision = services.revision_update(
@@ -386,7 +390,7 @@ def revision_update(
     "/revisions/{int:revision_id}/transition", response=RevisionOut, auth=requires_api("sops.view")
 )
 def revision_transition(
-    request: HttpRequest, revision_id: int, payload: TransitionIn
+    request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
 ) -> dict[str, Any]:
     services.revision_transition(revision_id=revision_id, actor=_auth(request), **payload.dict())
     return _revision_out(revision_id)
@@ -397,16 +401,18 @@ def revision_transition(
     response=list[DiffLineOut],
     auth=requires_api("sops.view"),
 )
-def revision_diff(request: HttpRequest, revision_id: int, other_id: int) -> list[Any]:
+def revision_diff(request: HttpRequest, revision_id: PathId, other_id: PathId) -> list[Any]:
     return selectors.revision_diff(revision_id=revision_id, other_id=other_id)
 
 
 @router.get(
     "/revisions/{int:revision_id}/preview/{trigger_key}",
-    response=PreviewOut,
+    response=TriggerPreviewOut,
     auth=requires_api("sops.view"),
 )
-def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) -> Any:
+def trigger_preview(
+    request: HttpRequest, revision_id: PathId, trigger_key: Annotated[str, Path(max_length=40)]
+) -> Any:
     """Which subjects the trigger would match now (counted up to 1,000)."""
     return selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
 
@@ -416,11 +422,11 @@ def trigger_preview(request: HttpRequest, revision_id: int, trigger_key: str) ->
 
 class FeedbackIn(Schema):
     step_key: str = Field(min_length=1, max_length=40)
-    kind: str = Field(description="slow, trap, faster_way, unclear or other")
+    kind: ShortText = Field(description="slow, trap, faster_way, unclear or other")
     text: str = Field(default="", max_length=4000)
-    task_id: int | None = None
-    run_id: int | None = None
-    revision_id: int | None = None
+    task_id: Id | None = None
+    run_id: Id | None = None
+    revision_id: Id | None = None
 
 
 class FeedbackOut(Schema):
@@ -441,16 +447,16 @@ class FeedbackOut(Schema):
 
 
 class ResolveIn(Schema):
-    state: str = Field(description="addressed or dismissed")
+    state: ShortText = Field(description="addressed or dismissed")
     note: str = Field(default="", max_length=4000)
 
 
 class ProposalIn(Schema):
     text: str = Field(min_length=1, max_length=4000)
     step_key: str = Field(default="", max_length=40)
-    task_id: int | None = None
-    run_id: int | None = None
-    revision_id: int | None = None
+    task_id: Id | None = None
+    run_id: Id | None = None
+    revision_id: Id | None = None
 
 
 class ProposalOut(Schema):
@@ -499,7 +505,7 @@ class AckBoardOut(Schema):
 
 
 @router.get("/{int:sop_id}/feedback", response=list[FeedbackOut], auth=requires_api("sops.view"))
-def feedback_list(request: HttpRequest, sop_id: int, step_key: str = "") -> list[Any]:
+def feedback_list(request: HttpRequest, sop_id: PathId, step_key: StepKey = "") -> list[Any]:
     """The SOP's feedback, newest first (at most 300), optionally of one step."""
     rows = StepFeedback.objects.filter(sop_id=sop_id).order_by("-id")
     if step_key:
@@ -512,7 +518,7 @@ def feedback_list(request: HttpRequest, sop_id: int, step_key: str = "") -> list
 )
 def feedback_leave(
     request: HttpRequest,
-    sop_id: int,
+    sop_id: PathId,
     payload: FeedbackIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
@@ -527,14 +533,14 @@ def feedback_leave(
 
 
 @router.post("/feedback/{int:feedback_id}/resolve", response=FeedbackOut)
-def feedback_resolve(request: HttpRequest, feedback_id: int, payload: ResolveIn) -> Any:
+def feedback_resolve(request: HttpRequest, feedback_id: PathId, payload: ResolveIn) -> Any:
     return services.feedback_resolve(
         feedback_id=feedback_id, actor=_auth(request), **payload.dict()
     )
 
 
 @router.get("/{int:sop_id}/proposals", response=list[ProposalOut], auth=requires_api("sops.view"))
-def proposal_list(request: HttpRequest, sop_id: int) -> list[Any]:
+def proposal_list(request: HttpRequest, sop_id: PathId) -> list[Any]:
     return list(Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: selectors.FEEDBACK_SHOWN])
 
 
@@ -543,7 +549,7 @@ def proposal_list(request: HttpRequest, sop_id: int) -> list[Any]:
 )
 def proposal_make(
     request: HttpRequest,
-    sop_id: int,
+    sop_id: PathId,
     payload: ProposalIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
@@ -557,7 +563,7 @@ def proposal_make(
 
 
 @router.post("/proposals/{int:proposal_id}/accept", response=RevisionOut)
-def proposal_accept(request: HttpRequest, proposal_id: int, payload: AcceptIn) -> dict[str, Any]:
+def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn) -> dict[str, Any]:
     """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
     draft = services.proposal_accept(
         proposal_id=proposal_id, actor=_auth(request), into_draft=payload.into_draft
@@ -566,20 +572,20 @@ def proposal_accept(request: HttpRequest, proposal_id: int, payload: AcceptIn) -
 
 
 @router.post("/proposals/{int:proposal_id}/decline", response=ProposalOut)
-def proposal_decline(request: HttpRequest, proposal_id: int, payload: DeclineIn) -> Any:
+def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: DeclineIn) -> Any:
     return services.proposal_decline(
         proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
     )
 
 
 @router.post("/revisions/{int:revision_id}/acknowledge", response=AcknowledgementOut)
-def acknowledgement_confirm(request: HttpRequest, revision_id: int) -> Any:
+def acknowledgement_confirm(request: HttpRequest, revision_id: PathId) -> Any:
     """The caller read this published or piloted revision; confirming twice is once."""
     return services.acknowledgement_confirm(revision_id=revision_id, actor=_auth(request))
 
 
 @router.get("/{int:sop_id}/acknowledgements", response=AckBoardOut, auth=requires_api("sops.view"))
-def acknowledgement_board(request: HttpRequest, sop_id: int) -> dict[str, Any]:
+def acknowledgement_board(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
     """Who runs the live revision and has confirmed it, and who has not (404: nothing live)."""
     sop = Sop.objects.filter(pk=sop_id).first()
     if sop is None:

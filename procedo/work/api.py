@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.core.bounds import Cursor, Id, LongText, Moment, PathId, ShortText
 from procedo.core.idempotency import idempotency_header
+from procedo.core.schemas import Schema
 from procedo.work import selectors
 from procedo.work.models import Task
 from procedo.work.services import handover
@@ -63,20 +65,20 @@ class TaskPageOut(Schema):
 
 class TaskQuery(Schema):
     mine: bool = Field(default=True, description="Only the caller's, their teams' and role's.")
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 
 class TaskIn(Schema):
     title: str = Field(min_length=1, max_length=200)
-    instructions: str = ""
-    subject_type: str = ""
-    subject_id: int | None = None
-    assignee_user_id: int | None = None
-    assignee_team_id: int | None = None
-    assignee_role: str = ""
-    due_at: datetime | None = None
-    priority: str = "normal"
+    instructions: LongText = ""
+    subject_type: ShortText = ""
+    subject_id: Id | None = None
+    assignee_user_id: Id | None = None
+    assignee_team_id: Id | None = None
+    assignee_role: ShortText = ""
+    due_at: Moment | None = None
+    priority: ShortText = "normal"
 
 
 class AnswersIn(Schema):
@@ -87,14 +89,14 @@ class AnswersIn(Schema):
 
 
 class CompleteIn(Schema):
-    note: str = ""
+    note: LongText = ""
     answers: dict[str, Any] | None = Field(
         default=None, description="Answers to store before completing (see /answers)."
     )
 
 
 class SkipIn(Schema):
-    note: str = Field(min_length=1)
+    note: LongText = Field(min_length=1)
 
 
 def _auth(request: HttpRequest) -> Any:
@@ -117,19 +119,19 @@ def task_create(request: HttpRequest, payload: TaskIn) -> Status:
 
 
 @router.get("/{int:task_id}", response=TaskOut, auth=requires_api("tasks.view"))
-def task_detail(request: HttpRequest, task_id: int) -> Task:
+def task_detail(request: HttpRequest, task_id: PathId) -> Task:
     return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{int:task_id}/answers", response=TaskOut, auth=requires_api("tasks.work"))
-def task_answer(request: HttpRequest, task_id: int, payload: AnswersIn) -> Task:
+def task_answer(request: HttpRequest, task_id: PathId, payload: AnswersIn) -> Task:
     """Store answers of the checklist without completing the task."""
     services.checklist_answer(task_id=task_id, actor=_auth(request), answers=payload.answers)
     return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{int:task_id}/complete", response=TaskOut, auth=requires_api("tasks.work"))
-def task_complete(request: HttpRequest, task_id: int, payload: CompleteIn) -> Task:
+def task_complete(request: HttpRequest, task_id: PathId, payload: CompleteIn) -> Task:
     services.task_complete(
         task_id=task_id, actor=_auth(request), note=payload.note, answers=payload.answers
     )
@@ -137,7 +139,7 @@ def task_complete(request: HttpRequest, task_id: int, payload: CompleteIn) -> Ta
 
 
 @router.post("/{int:task_id}/skip", response=TaskOut, auth=requires_api("tasks.work"))
-def task_skip(request: HttpRequest, task_id: int, payload: SkipIn) -> Task:
+def task_skip(request: HttpRequest, task_id: PathId, payload: SkipIn) -> Task:
     services.task_skip(task_id=task_id, actor=_auth(request), note=payload.note)
     return selectors.task_require(task_id=task_id)
 
@@ -180,14 +182,16 @@ class UnattendedOut(Schema):
 
 
 class HandoverIn(Schema):
-    from_user_id: int | None = Field(default=None, description="Whose open tasks move.")
-    task_ids: list[int] | None = Field(default=None, description="Or these open tasks.")
-    to_user_id: int | None = Field(default=None, description="An active person…")
-    to_team_id: int | None = Field(default=None, description="…or a team's queue.")
+    from_user_id: Id | None = Field(default=None, description="Whose open tasks move.")
+    task_ids: list[Id] | None = Field(
+        default=None, max_length=500, description="Or these open tasks."
+    )
+    to_user_id: Id | None = Field(default=None, description="An active person…")
+    to_team_id: Id | None = Field(default=None, description="…or a team's queue.")
 
 
 class HandoverDoIn(HandoverIn):
-    token: str | None = Field(
+    token: ShortText | None = Field(
         default=None, description="The preview's token: refuse if what moves has changed."
     )
 
