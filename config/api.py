@@ -48,7 +48,12 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(TokenRejected)
 def token_rejected(request: HttpRequest, exc: TokenRejected) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc), "field": "Authorization"}, status=401)
+    response = api.create_response(
+        request, {"detail": str(exc), "field": "Authorization"}, status=exc.status_code
+    )
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(AuthenticationError)
