@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from procedo.accounts import selectors, services
@@ -64,6 +65,8 @@ def _form_error(form: object, exc: DomainError) -> None:
     form.add_error(exc.field if exc.field in fields else None, exc.message)  # type: ignore[attr-defined]
 
 
+# A new token's secret is on this page once: no cache (the browser's, a proxy's) may keep it.
+@never_cache
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
