@@ -53,8 +53,12 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(TokenRejected)
 def token_rejected(request: HttpRequest, exc: TokenRejected) -> HttpResponse:
-    body = {"detail": str(exc), "field": "Authorization", "code": "unauthenticated"}
-    return api.create_response(request, body, status=401)
+    code = "throttled" if exc.status_code == 429 else "unauthenticated"
+    body = {"detail": str(exc), "field": "Authorization", "code": code}
+    response = api.create_response(request, body, status=exc.status_code)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(AuthenticationError)

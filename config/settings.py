@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from procedo.core.envconfig import (
     database_from_env,
     env_flag,
+    env_int,
     env_list,
     huey_from_env,
     secret_key,
@@ -33,6 +35,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
+    "ninja",  # the API docs from its own static files, not a CDN
     "django_htmx",
     "template_partials",
     "huey.contrib.djhuey",
@@ -55,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -67,6 +73,8 @@ MIDDLEWARE = [
     "procedo.business.middleware.BusinessTimezoneMiddleware",
     "procedo.core.middleware.DatabaseUnavailableMiddleware",
     "procedo.core.middleware.DomainErrorMiddleware",
+    # Last, as axes asks: it turns a refused log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -92,7 +100,24 @@ TEMPLATES = [
 DATABASES = {"default": database_from_env(VAR_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A cache every worker process shares (local memory would give each gunicorn worker
+# its own counters): failed API tokens per address, one lockout event per lockout.
+# Its table is created by a migration (procedo/accounts/migrations).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "procedo_cache",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
+}
+
 AUTH_USER_MODEL = "accounts.User"
+# axes refuses a log-in while the account or the address is locked; ModelBackend checks
+# the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -128,6 +153,49 @@ STORAGES = {
 
 HUEY = huey_from_env(VAR_DIR, immediate=False)
 
+# Brute force (django-axes): 10 wrong passwords for one username, or from one address
+# whatever the usernames, lock that username or address for 15 minutes after the last
+# failure. Each (username) and (address) is counted on its own: a (username, address)
+# pair would never reach the limit before either of them does. A wrong password while
+# locked counts too, so a guesser stays locked. A successful log-in clears only that
+# username's failures from that address (procedo/accounts/signals.py): axes' own reset
+# would also clear the address's guesses at other usernames, so anyone with an account
+# could log in between guesses at a colleague's password and never be locked.
+# `procedo axes_reset` or the Team page unlocks sooner.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "procedo.accounts.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "procedo.accounts.views.login_locked_out"
+# Successful log-ins are already `user.logged_in` events; axes' own access log would be a
+# second, ever-growing copy.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False  # no start-up banner on every `procedo` command
+# How many reverse proxies stand in front and append to X-Forwarded-For; with 0 the
+# client's address is the connection's (procedo/accounts/clients.py).
+PROCEDO_PROXY_COUNT = env_int("PROCEDO_PROXY_COUNT", 0, low=0, high=5)
+# Wrong API tokens (malformed or unknown) from one address: after 20 within 15 minutes,
+# every bearer token from there gets 429 until the window ends.
+PROCEDO_API_TOKEN_FAILURE_LIMIT = 20
+PROCEDO_API_TOKEN_FAILURE_WINDOW = timedelta(minutes=15)
+
+# Only our own files: no inline script, style or event handler anywhere (htmx's
+# indicator style is off in base.html); data: for the favicon and the API docs' icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -153,6 +221,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # axes logs each log-in at INFO; its failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
         # Huey logs every task at INFO; wake-ups run once per transaction, so
         # only the consumer's start/stop and problems are worth a line.
         "huey": {"handlers": ["console"], "level": "WARNING", "propagate": False},

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 from ninja import Field, Router
 from ninja.responses import Status
 
@@ -99,7 +100,11 @@ def api_token_list(request: HttpRequest) -> list[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenIssuedOut})
-def api_token_issue(request: HttpRequest, payload: TokenIn) -> Status[TokenIssuedOut]:
+def api_token_issue(
+    request: HttpRequest, payload: TokenIn, response: HttpResponse
+) -> Status[TokenIssuedOut]:
+    # The secret is in this body and nowhere else: no cache may keep a copy.
+    patch_cache_control(response, no_store=True)
     issued = services.api_token_issue(
         user=request.auth,  # type: ignore[attr-defined]
         name=payload.name,

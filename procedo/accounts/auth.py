@@ -14,11 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import ngettext
 from ninja.security import HttpBearer, SessionAuth
 from ninja.security.base import AuthBase
 
+from procedo.accounts import throttle
+from procedo.accounts.clients import client_address
 from procedo.accounts.permissions import permission_require
-from procedo.accounts.services import api_token_authenticate
+from procedo.accounts.services import TokenThrottled, TokenUnknown, api_token_authenticate
 
 
 class ApiTokenAuth(HttpBearer):
@@ -32,7 +35,26 @@ class ApiTokenAuth(HttpBearer):
         # Raises TokenRejected (401 with the reason) for a bad token, rather
         # than falling through to the session: a caller who sent a token
         # wants to hear what is wrong with it.
-        user = api_token_authenticate(plaintext=token)
+        address = client_address(request)
+        wait = throttle.api_token_wait_seconds(address=address)
+        if wait:
+            minutes = -(-wait // 60)
+            raise TokenThrottled(
+                ngettext(
+                    "Too many invalid API tokens from this address; try again in %(minutes)d"
+                    " minute.",
+                    "Too many invalid API tokens from this address; try again in %(minutes)d"
+                    " minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+                retry_after=wait,
+            )
+        try:
+            user = api_token_authenticate(plaintext=token)
+        except TokenUnknown:
+            throttle.api_token_failure_count(address=address)
+            raise
         request.user = user
         if self.permission:
             permission_require(user, self.permission)  # 403 naming the permission

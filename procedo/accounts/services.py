@@ -2,18 +2,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts import selectors
 from procedo.accounts.models import ApiToken, Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role, role_rank
@@ -187,6 +193,86 @@ def user_logged_in(*, user: User, ip: str | None) -> None:
     event_record(event_type="user.logged_in", subject=user, actor=user, payload={"ip": ip})
 
 
+def _lockout_key(kind: str, value: str | None) -> str:
+    # Hashed: a username is whatever was typed into the form.
+    return f"login-lockout:{kind}:" + hashlib.sha256((value or "").encode()).hexdigest()[:32]
+
+
+@transaction.atomic
+def user_locked_out(*, username: str | None, address: str | None) -> bool:
+    """Records `user.locked_out` once per lockout; True if this call recorded it.
+
+    axes reports every refused attempt while a username or an address is locked;
+    a cache key per locked username and per locked address (living as long as the
+    cool-off) keeps that to one event, and a guesser who keeps going past the
+    cool-off gets another. The key is written in this transaction (the cache is a
+    table of this database), so it commits or vanishes with the event.
+    """
+    failures = selectors.login_failures(username=username, address=address)
+    cool_off = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    values = {"username": username, "address": address}
+    locked = [
+        kind
+        for kind, count in failures.items()
+        if count >= settings.AXES_FAILURE_LIMIT
+        and cache.add(_lockout_key(kind, values[kind]), 1, timeout=cool_off)
+    ]
+    if not locked:
+        return False
+    user = User.objects.filter(username=username).first() if username else None
+    event_record(
+        event_type="user.locked_out",
+        subject=user,
+        actor_label=address or "",
+        payload={
+            "username": username or "",
+            "address": address or "",
+            "locked": locked,
+            "failures": max(failures.values()),
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def login_lock_release(*, kind: str, value: str, actor: Any) -> int:
+    """Lets a locked username or address log in again now; the number of records cleared."""
+    value = value.strip()
+    if kind == "address":
+        try:
+            value = str(ipaddress.ip_address(value))
+        except ValueError:
+            raise DomainError(field="value", message=_("Not an IP address.")) from None
+        attempts = AccessAttempt.objects.filter(ip_address=value)
+    elif kind == "username":
+        if not value:
+            raise DomainError(field="value", message=_("A username is required."))
+        attempts = AccessAttempt.objects.filter(username=value)
+    else:
+        raise DomainError(field="kind", message=_("Unlock a username or an address."))
+    pairs = list(attempts.values_list("username", "ip_address").distinct())
+    if not pairs:
+        raise NotFound(field="value", message=_("%(value)s is not locked.") % {"value": value})
+    # Its attempts also counted towards the other side of each pair: forget those
+    # lockout notes too, so a new lockout there is recorded again.
+    cache.delete_many(
+        [_lockout_key("username", username) for username, _ip in pairs]
+        + [_lockout_key("address", ip) for _username, ip in pairs]
+    )
+    if kind == "address":
+        cleared = AxesProxyHandler.reset_attempts(ip_address=value)
+    else:
+        cleared = AxesProxyHandler.reset_attempts(username=value)
+    user = User.objects.filter(username=value).first() if kind == "username" else None
+    event_record(
+        event_type="user.unlocked",
+        subject=user,
+        actor=actor,
+        payload={kind: value, "attempts_cleared": cleared},
+    )
+    return cleared
+
+
 @transaction.atomic
 def team_create(*, name: str, lead_id: int | None, actor: Any) -> Team:
     name = name.strip()
@@ -287,15 +373,32 @@ def api_token_revoke(*, token_id: int, actor: User) -> ApiToken:
 class TokenRejected(Exception):
     """The bearer token is malformed, unknown, revoked or expired (HTTP 401)."""
 
+    status_code = 401
+    retry_after: int | None = None
+
+
+class TokenUnknown(TokenRejected):
+    """Malformed, or no such token: what guessing looks like, so it is counted per address."""
+
+
+class TokenThrottled(TokenRejected):
+    """Too many unknown tokens from this address lately (HTTP 429, Retry-After)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 def api_token_authenticate(*, plaintext: str) -> User:
     """The active user a bearer token belongs to, or TokenRejected saying why."""
     if not plaintext.startswith(TOKEN_PREFIX) or plaintext.count("_") < 2:
-        raise TokenRejected(_("Malformed API token."))
+        raise TokenUnknown(_("Malformed API token."))
     prefix, _sep, secret = plaintext[len(TOKEN_PREFIX) :].partition("_")
     token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
-        raise TokenRejected(_("Invalid API token."))
+        raise TokenUnknown(_("Invalid API token."))
     if token.revoked_at is not None:
         raise TokenRejected(_("This API token was revoked."))
     now = timezone.now()

@@ -14,4 +14,5 @@ urlpatterns = [
     path("users/<int:user_id>/role/", views.user_change_role, name="user_role"),
     path("users/<int:user_id>/active/", views.user_set_active, name="user_active"),
     path("teams/", views.team_create, name="team_create"),
+    path("lockouts/release/", views.login_lock_release, name="lock_release"),
 ]

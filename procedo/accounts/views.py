@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import math
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -8,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from procedo.accounts import selectors, services
@@ -22,6 +28,28 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """The log-in page, saying when to try again (axes' AXES_LOCKOUT_CALLABLE).
+
+    Every refused attempt starts the cool-off anew, so it ends one cool-off from now.
+    """
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    minutes = math.ceil(seconds / 60)
+    message = ngettext(
+        "Too many failed log-ins for this account or from this address. "
+        "Try again in %(minutes)d minute.",
+        "Too many failed log-ins for this account or from this address. "
+        "Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+    context = {"lockout": message, "next": request.POST.get("next", "")}
+    response = render(request, "accounts/login.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:profile")
@@ -33,6 +61,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
+# A new token's secret is on this page once: no cache (the browser's, a proxy's) may keep it.
+@never_cache
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
@@ -86,6 +116,8 @@ def users(request: HttpRequest) -> HttpResponse:
         "teams": selectors.teams_all(),
         "team_form": TeamForm(),
         "role_form": UserRoleForm(),
+        "lockouts": selectors.login_lockouts(),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
     }
     return render(request, "accounts/users.html", context, status=422 if form.errors else 200)
 
@@ -134,4 +166,18 @@ def team_create(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
     else:
         messages.error(request, _("A team needs a name."))
+    return redirect("accounts:users")
+
+
+@require_POST
+@requires("accounts.manage")
+def login_lock_release(request: HttpRequest) -> HttpResponse:
+    value = request.POST.get("value", "")[:255]
+    try:
+        services.login_lock_release(
+            kind=request.POST.get("kind", "")[:20], value=value, actor=request.user
+        )
+        messages.success(request, _("Unlocked: %(value)s.") % {"value": value})
+    except DomainError as exc:
+        messages.error(request, exc.message)
     return redirect("accounts:users")

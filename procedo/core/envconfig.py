@@ -43,6 +43,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"expected {low} to {high}, got {value}")
+    return value
+
+
 def var_dir(base_dir: Path) -> Path:
     path = Path(os.environ.get("PROCEDO_VAR") or base_dir / "var").resolve()
     try:

@@ -15,6 +15,7 @@ CODES: dict[str, str] = {
     "conflict": "The request contradicts the current state; reload and decide again.",
     "permission_denied": "Your role does not allow this; `detail` names the permission.",
     "unauthenticated": "No valid credentials: send `Authorization: Bearer <token>` or log in.",
+    "throttled": "Too many attempts; wait for the seconds in `Retry-After`.",
     # specific situations a program may want to handle
     "too_large": "A number, a length or a file is over the stated limit.",
     "idempotency_key_reused": (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -65,7 +67,17 @@ def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
     return render(request, "messaging/inbound_detail.html", {"inbound": inbound, "raw": raw})
 
 
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+
+
+def _email_html_shown(view: _View) -> _View:
+    # An email's HTML is shown in a sandboxed srcdoc iframe, which runs no script and takes
+    # this page's Content-Security-Policy: let it keep its own inline styles and images.
+    return cast(_View, csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["https:"]})(view))
+
+
 @requires("messaging.view")
+@_email_html_shown
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = selectors.message_get(message_id=message_id)
     if message is None:
@@ -87,6 +99,7 @@ def templates_list(request: HttpRequest) -> HttpResponse:
 
 
 @requires("messaging.templates")
+@_email_html_shown
 def template_save(request: HttpRequest, template_id: int | None = None) -> HttpResponseBase:
     template = None
     if template_id is not None:

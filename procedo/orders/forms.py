@@ -28,7 +28,7 @@ class OrderFilterForm(forms.Form):
         min_value=0,
         max_digits=14,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"style": "width:7rem"}),
+        widget=forms.NumberInput(attrs={"class": "w-7"}),
     )
     amount_max = forms.DecimalField(
         label=_("to"),
@@ -36,13 +36,13 @@ class OrderFilterForm(forms.Form):
         min_value=0,
         max_digits=14,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"style": "width:7rem"}),
+        widget=forms.NumberInput(attrs={"class": "w-7"}),
     )
     customer = forms.IntegerField(
         label=_("Customer id"),
         required=False,
         min_value=1,
-        widget=forms.NumberInput(attrs={"style": "width:6rem"}),
+        widget=forms.NumberInput(attrs={"class": "w-6"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

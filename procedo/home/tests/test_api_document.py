@@ -47,9 +47,13 @@ def _unbounded(document: dict[str, Any]) -> list[str]:
             if form in ("date", "date-time"):
                 if "between" not in schema.get("description", ""):
                     found.append(f"{where}: a {form} without its range")
-            elif "enum" not in schema and form not in ("uuid", "binary"):
-                if "maxLength" not in schema and "pattern" not in schema:
-                    found.append(f"{where}: text without maxLength")
+            elif (
+                "enum" not in schema
+                and form not in ("uuid", "binary")
+                and "maxLength" not in schema
+                and "pattern" not in schema
+            ):
+                found.append(f"{where}: text without maxLength")
         elif kind in ("integer", "number") and "maximum" not in schema:
             found.append(f"{where}: a {kind} without maximum")
 
