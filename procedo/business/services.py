@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from procedo.business.models import Business, validate_time_zone
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
+from procedo.core.money import currency_clean
 from procedo.events.services import event_record
 
 _UNCHANGED: Any = object()
@@ -73,8 +74,7 @@ def business_update(
         validate_time_zone(time_zone)
     except ValidationError as exc:
         raise DomainError(field="time_zone", message=exc.messages[0]) from exc
-    if len(currency) != 3 or not currency.isalpha():
-        raise DomainError(field="currency", message="a currency is a three-letter ISO code")
+    currency = currency_clean(currency)
     business, _ = Business.objects.update_or_create(
         pk=Business.SINGLETON_ID,
         defaults={"name": name, "time_zone": time_zone, "currency": currency.upper(), **limits},

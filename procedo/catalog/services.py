@@ -20,9 +20,10 @@ from django.utils.translation import gettext as _
 
 from procedo.catalog import selectors
 from procedo.catalog.models import Product, Sku, StockMovement, StockReason
-from procedo.catalog.validation import amount_clean, currency_clean
+from procedo.core.bounds import MAX_STOCK, number_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
+from procedo.core.money import amount_clean, currency_clean
 from procedo.events.services import NewEvent, event_record, events_record_many
 
 
@@ -153,8 +154,7 @@ def sku_create(
         )
     currency = currency_clean(currency)
     price = amount_clean(price, currency, field="price")
-    if on_hand < 0:
-        raise DomainError(field="on_hand", message=_("Stock on hand cannot be negative."))
+    number_check(on_hand, field="on_hand", low=0, high=MAX_STOCK)
     if not Product.objects.filter(pk=product_id).exists():
         raise NotFound(field="product_id", message=_("No such product."))
     taken = Conflict(field="code", message=_("The code %(code)s is taken.") % {"code": code})
@@ -254,6 +254,8 @@ def stock_adjust(
     note = (note or "").strip()
     if not note:
         raise DomainError(field="note", message=_("Say why the stock changes."))
+    number_check(counted, field="counted", low=0, high=MAX_STOCK)
+    number_check(delta, field="delta", low=-MAX_STOCK, high=MAX_STOCK)
     if (counted is None) == (delta is None):
         raise DomainError(field="counted", message=_("Give either the counted stock or a change."))
     sku = Sku.objects.filter(pk=sku_id).first()

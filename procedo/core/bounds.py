@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path
 from pydantic import AfterValidator
 
+from procedo.core.errors import DomainError
+
 MAX_ID = 2**63 - 1  # a 64-bit signed integer: the primary keys of both databases
 # Money: columns are DECIMAL(14, 2); an order's total stays below 10¹⁰ so that the
 # sum of a customer's orders (lifetime value, the same column) can never overflow.
@@ -74,3 +76,24 @@ StatusCode = Annotated[str, Path(max_length=40)]
 StepKey = Annotated[str, Field(max_length=40)]
 ShortText = Annotated[str, Field(max_length=SHORT_TEXT)]
 LongText = Annotated[str, Field(max_length=LONG_TEXT)]
+
+
+def moment_check(value: datetime | date | None, *, field: str) -> None:
+    """The same range as `Moment`, for values that reach a service from a form or an import."""
+    if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise DomainError(
+            field=field,
+            message=_("Give a date between %(first)s and %(last)s.")
+            % {"first": EARLIEST_YEAR, "last": LATEST_YEAR},
+        )
+
+
+def number_check(
+    value: int | Decimal | None, *, field: str, low: int | Decimal, high: int | Decimal
+) -> None:
+    if value is not None and not low <= value <= high:
+        raise DomainError(
+            field=field,
+            code="too_large",
+            message=_("Give a number from %(low)s to %(high)s.") % {"low": low, "high": high},
+        )

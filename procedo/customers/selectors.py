@@ -269,7 +269,8 @@ def _duplicate_pairs_sql(*, after: bool) -> str:
 
 def _duplicate_cursor(cursor: str) -> tuple[int, int]:
     newer, _sep, older = cursor.partition("-")
-    if not (newer.isdigit() and older.isdigit()):
+    # Ids are 64-bit: a longer number would overflow the database's integer.
+    if not (newer.isdigit() and older.isdigit()) or max(len(newer), len(older)) > 18:
         raise DomainError(field="cursor", message=_("This page cursor is not valid."))
     return int(newer), int(older)
 

@@ -37,9 +37,10 @@ from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
 from procedo.catalog.models import Sku
 from procedo.catalog.services import StockLine
-from procedo.catalog.validation import amount_clean, currency_clean
+from procedo.core.bounds import moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
+from procedo.core.money import amount_clean, currency_clean, money_format
 from procedo.customers.models import Customer
 from procedo.events.services import event_record
 from procedo.orders.models import (
@@ -400,6 +401,7 @@ def order_create(
     ]
     holds_stock = reserve_stock and initial.category in HOLDS_STOCK and bool(stock_lines)
     now = timezone.now()
+    moment_check(placed_at, field="placed_at")
     placed = placed_at or now
     order = Order(
         number=number or _next_number(),
@@ -489,6 +491,7 @@ def _status_move(
     changed_at: datetime | None,
     note: str = "",
 ) -> Order:
+    moment_check(changed_at, field="changed_at")
     now = changed_at or timezone.now()
     at = Value(now, output_field=DateTimeField())
     category = target.category
@@ -883,6 +886,14 @@ def payment_record(
         )
         payment = existing
     else:
+        received, refunded = _money_received(order.pk)
+        if amount > order.total - (received - refunded):
+            # More than the order can take: a typo or a payment of another order.
+            raise DomainError(
+                field="amount",
+                message=_("At most %(n)s is still due on this order.")
+                % {"n": money_format(max(order.total - received + refunded, ZERO), order.currency)},
+            )
         with _unique_guard(field="external_id", message=_("This payment was recorded meanwhile.")):
             payment = Payment.objects.create(
                 order=order,

@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from procedo.core.bounds import MAX_ORDER_TOTAL
 from procedo.core.errors import DomainError
-from procedo.core.money import money_quantize
+from procedo.core.money import money_format, money_quantize
 
 ZERO = Decimal("0")
 
@@ -82,10 +83,20 @@ def order_totals(
             % {"amount": subtotal - line_discounts},
         )
     discount_total = line_discounts + order_discount
+    total = subtotal - discount_total + shipping
+    if max(subtotal, total) > MAX_ORDER_TOTAL:
+        # Beyond this a customer's lifetime value could overflow its column and every
+        # list showing it would fail: refused here, whatever sent it.
+        raise DomainError(
+            field="lines",
+            code="too_large",
+            message=_("An order's total is at most %(max)s.")
+            % {"max": money_format(MAX_ORDER_TOTAL, currency)},
+        )
     return OrderTotals(
         line_totals=tuple(line_totals),
         subtotal=subtotal,
         discount_total=discount_total,
         shipping_total=shipping,
-        total=subtotal - discount_total + shipping,
+        total=total,
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
+from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
@@ -98,6 +99,7 @@ def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
         raw = values["kpi_target"]
         try:
             clean["kpi_target"] = None if raw in (None, "") else Decimal(str(raw))
+            number_check(clean["kpi_target"], field="kpi_target", low=-MAX_AMOUNT, high=MAX_AMOUNT)
         except InvalidOperation:
             raise DomainError(field="kpi_target", message=_("The target is a number.")) from None
     if "kpi_window_days" in values:
