@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -14,7 +16,7 @@ from procedo.automation.api import router as runs_router
 from procedo.automation.api import sop_runs_router
 from procedo.catalog.api import router as catalog_router
 from procedo.collab.api import comments_router, notifications_router
-from procedo.core.errors import DomainError
+from procedo.core.errors import CODES, DomainError
 from procedo.customers.api import router as customers_router
 from procedo.home.api import router as events_router
 from procedo.messaging.api import router as messaging_router
@@ -22,10 +24,54 @@ from procedo.orders.api import router as orders_router
 from procedo.sops.api import router as sops_router
 from procedo.work.api import router as tasks_router
 
-api = NinjaAPI(
+_ERROR_STATUSES = {
+    "401": "No valid credentials (or too many bad tokens: 429).",
+    "403": "Your role does not allow this; `detail` names the permission.",
+    "404": "No such object.",
+    "409": "The request contradicts the current state.",
+    "422": "A value is refused; `field` names it.",
+    "429": "Too many attempts; see `Retry-After`.",
+}
+
+
+class ProcedoAPI(NinjaAPI):
+    """Documents the one error shape, with every `code` a program may branch on."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema["components"].setdefault("schemas", {})["Error"] = {
+            "title": "Error",
+            "type": "object",
+            "required": ["detail", "field", "code"],
+            "properties": {
+                "detail": {"type": "string", "description": "For people, in their language."},
+                "field": {"type": "string", "description": "The input it is about."},
+                "code": {
+                    "type": "string",
+                    "enum": sorted(CODES),
+                    "description": "\n".join(f"- `{c}`: {text}" for c, text in CODES.items()),
+                },
+            },
+        }
+        error = {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        }
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _ERROR_STATUSES.items():
+                    responses.setdefault(status, {"description": description, **error})
+        return schema
+
+
+api = ProcedoAPI(
     title="Procedo API",
     version="1",
-    description="Every page of Procedo is also an endpoint here.",
+    description=(
+        "Every page of Procedo is also an endpoint here. Errors have one shape, "
+        "`{detail, field, code}` (see the `Error` schema for every code). "
+        "Writes take an `Idempotency-Key` header (kept 24 hours)."
+    ),
     docs_url="/docs",
     auth=api_auth,
     urls_namespace="api",
