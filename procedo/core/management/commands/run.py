@@ -171,7 +171,7 @@ class Command(BaseCommand):
         worker = Child("worker", [sys.executable, "-m", "procedo", "run_huey"])
         children = [web, worker]
         # The wildcard addresses cannot be visited; their loopback twin can.
-        wildcards = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+        wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
         local_host = wildcards.get(host, host)
         url = f"http://{host_port(local_host, port)}/"
 
