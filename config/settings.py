@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
 from procedo.core.envconfig import (
+    base_url_from_env,
     database_from_env,
     env_flag,
     env_int,
     env_list,
+    env_origins,
     huey_from_env,
+    phone_region_from_env,
     secret_key,
     var_dir,
 )
@@ -25,7 +27,7 @@ VAR_DIR = var_dir(BASE_DIR)
 DEBUG = env_flag("PROCEDO_DEBUG")
 SECRET_KEY = secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -233,11 +235,11 @@ LOGGING = {
 
 EVENT_BATCH_SIZE = 500
 # Where a phone written without "+country" is from (ISO 3166 alpha-2).
-PROCEDO_PHONE_REGION = os.environ.get("PROCEDO_PHONE_REGION", "UA").upper()
+PROCEDO_PHONE_REGION = phone_region_from_env("UA")
 
 # Outbound email (procedo/messaging/emailconfig.py documents EMAIL_URL's forms).
 PROCEDO_EMAIL = email_from_env()
 DEFAULT_FROM_EMAIL = from_email_from_env()
 PROCEDO_SMS = sms_from_env()  # SMS_URL, e.g. twilio://SID:TOKEN@api.twilio.com/?from=%2B1…
 # Where links in messages (unsubscribe) point: this installation as people reach it.
-PROCEDO_BASE_URL = os.environ.get("PROCEDO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+PROCEDO_BASE_URL = base_url_from_env("http://127.0.0.1:8000")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -11,16 +12,32 @@ def main(argv: list[str] | None = None) -> None:
     from procedo.core.envconfig import ConfigError
 
     try:
+        _settings_module_check(os.environ["DJANGO_SETTINGS_MODULE"])
         import django
 
         django.setup()
+
+        from django.core.management import execute_from_command_line
+
+        # Commands raise ConfigError too (`procedo run` for HOST, PORT and the backends).
+        execute_from_command_line(["procedo", *(sys.argv[1:] if argv is None else argv)])
     except ConfigError as exc:
         sys.stderr.write(f"procedo: configuration error: {exc}\n")
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        # Ctrl-C during start-up (a migration, the demo store): no traceback.
+        raise SystemExit(130) from None
 
-    from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["procedo", *(sys.argv[1:] if argv is None else argv)])
+def _settings_module_check(name: str) -> None:
+    from procedo.core.envconfig import ConfigError
+
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError("DJANGO_SETTINGS_MODULE", f"no module named {name!r}")
 
 
 if __name__ == "__main__":

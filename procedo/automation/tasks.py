@@ -25,9 +25,13 @@ def automation_wake() -> None:
 @db_periodic_task(crontab(minute="*"))
 def automation_tick() -> None:
     """Once a minute: sweep time-based triggers, then advance every due run."""
+    started = 0
     try:
-        sweeps.sweeps_run()
+        started = sweeps.sweeps_run()
     except Exception:
         # A broken sweep must not stop due runs from advancing; the next tick retries it.
         logger.exception("SOP sweeps failed")
-    steps.runs_advance_all()
+    advanced = steps.runs_advance_all()
+    # A line when the tick did something, none for an idle minute.
+    if started or advanced:
+        logger.info("tick: %d run(s) started by schedules, %d advanced", started, advanced)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+import phonenumbers
 
 
 class ConfigError(Exception):
@@ -131,7 +132,7 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
         # result is harmless and storing results would only grow the queue.
         "results": False,
         "consumer": {
-            "workers": int(os.environ.get("PROCEDO_WORKERS", "2")),
+            "workers": env_int("PROCEDO_WORKERS", 2, low=1, high=64),
             "worker_type": "thread",
             "periodic": True,
             "check_worker_health": True,
@@ -142,7 +143,12 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
         },
     }
     if redis_url:
-        if urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        try:
+            parts = urlsplit(redis_url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ConfigError("REDIS_URL", f"cannot parse it ({exc})") from None
+        if parts.scheme not in {"redis", "rediss", "unix"}:
             raise ConfigError("REDIS_URL", "expected redis://host:port/db")
         return {**common, "huey_class": "huey.RedisHuey", "url": redis_url}
     return {
@@ -150,3 +156,53 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
         "huey_class": "huey.SqliteHuey",
         "filename": str(var / "huey.sqlite3"),
     }
+
+
+def env_origins(name: str) -> list[str]:
+    """CSRF_TRUSTED_ORIGINS: each entry a scheme and a host, as Django's check insists."""
+    origins = env_list(name, [])
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(name, f"expected https://host entries, got {origin!r}")
+    return origins
+
+
+def base_url_from_env(default: str) -> str:
+    """PROCEDO_BASE_URL: where people reach this installation, for links in messages."""
+    url = (os.environ.get("PROCEDO_BASE_URL") or default).strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError("PROCEDO_BASE_URL", f"cannot parse it ({exc})") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError("PROCEDO_BASE_URL", f"expected https://host[:port], got {url!r}")
+    return url
+
+
+def phone_region_from_env(default: str) -> str:
+    region = (os.environ.get("PROCEDO_PHONE_REGION") or default).strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            "PROCEDO_PHONE_REGION", f"expected a two-letter country code such as UA, got {region!r}"
+        )
+    return region
+
+
+def int_parse(name: str, raw: str, *, low: int, high: int) -> int:
+    """A number given on the command line, checked as env_int checks the environment's."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"expected {low} to {high}, got {value}")
+    return value
+
+
+def port_parse(name: str, raw: str) -> int:
+    try:
+        return int_parse(name, raw, low=1, high=65535)
+    except ConfigError:
+        raise ConfigError(name, f"expected a TCP port from 1 to 65535, got {raw!r}") from None

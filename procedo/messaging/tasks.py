@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from procedo.messaging.sending import messages_send_due
+
+logger = logging.getLogger(__name__)
 
 
 @db_task()
@@ -17,4 +21,13 @@ def messages_dispatch() -> None:
 @db_periodic_task(crontab(minute="*"))
 def messages_tick() -> None:
     """Every minute, whatever happened to the wake-ups: retries, leases, deferred mail."""
-    messages_send_due()
+    report = messages_send_due()
+    # A line when the tick did something, none for an idle minute.
+    if report.handled:
+        logger.info(
+            "tick: %d message(s) sent, %d to retry, %d failed, %d of unknown fate",
+            report.sent,
+            report.retrying,
+            report.failed,
+            report.unknown,
+        )

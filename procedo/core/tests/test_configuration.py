@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,48 @@ def test_an_unreachable_redis_stops_run_with_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "REDIS_URL: cannot reach Redis" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"PORT": "abc"}, [], "PORT: expected a TCP port from 1 to 65535, got 'abc'"),
+        ({"PORT": "0"}, [], "PORT: expected a TCP port from 1 to 65535, got '0'"),
+        ({}, ["--port", "99999"], "--port: expected a TCP port from 1 to 65535, got '99999'"),
+        ({}, ["--web-workers", "none"], "--web-workers: expected a whole number, got 'none'"),
+        ({"HOST": "no-such-host.invalid"}, [], "HOST: cannot resolve 'no-such-host.invalid'"),
+        ({"PROCEDO_WORKERS": "x"}, [], "PROCEDO_WORKERS: expected a whole number, got 'x'"),
+        ({"PROCEDO_WORKERS": "0"}, [], "PROCEDO_WORKERS: expected 1 to 64, got 0"),
+        ({"CSRF_TRUSTED_ORIGINS": "crm.example.com"}, [], "CSRF_TRUSTED_ORIGINS: expected"),
+        ({"PROCEDO_PHONE_REGION": "XX"}, [], "PROCEDO_PHONE_REGION: expected a two-letter"),
+        ({"PROCEDO_BASE_URL": "crm.example.com"}, [], "PROCEDO_BASE_URL: expected https://"),
+        ({"PROCEDO_BASE_URL": "https://crm:x/"}, [], "PROCEDO_BASE_URL: cannot parse it"),
+        ({"REDIS_URL": "redis://127.0.0.1:x/0"}, [], "REDIS_URL: cannot parse it"),
+        ({"DJANGO_SETTINGS_MODULE": "config.nope"}, [], "DJANGO_SETTINGS_MODULE: no module"),
+    ],
+)
+def test_a_bad_setting_stops_run_with_one_line_naming_it(
+    env: dict[str, str], args: list[str], named: str, tmp_path: Path
+) -> None:
+    result = _procedo("run", "--no-demo", *args, env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"procedo: configuration error: {named}")
+    # Nothing was started or written: the check comes before the database is touched.
+    assert not (tmp_path / "var" / "procedo.sqlite3").exists()
+
+
+def test_a_port_in_use_stops_run_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _procedo("run", "--no-demo", env={"PORT": port}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"procedo: configuration error: PORT: 127.0.0.1:{port} is already in use"
+    ]
 
 
 def test_a_bad_flag_value_names_the_variable(tmp_path: Path) -> None:
