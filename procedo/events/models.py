@@ -116,6 +116,7 @@ class FailureState(models.TextChoices):
 
 
 OPEN_FAILURE_STATES = (FailureState.RETRYING, FailureState.PARKED, FailureState.WAITING)
+FAILURE_REASON_MAX = 500
 
 
 class ConsumerFailure(models.Model):
@@ -144,7 +145,7 @@ class ConsumerFailure(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    note = models.CharField(_("reason"), max_length=500, blank=True, default="")
+    note = models.CharField(_("reason"), max_length=FAILURE_REASON_MAX, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.events import registry, selectors
 from procedo.events.models import (
+    FAILURE_REASON_MAX,
     OPEN_FAILURE_STATES,
     ConsumerCursor,
     ConsumerFailure,
@@ -192,7 +193,6 @@ RETRY_CAP = timedelta(minutes=10)
 RETRIES_PER_DRAIN = 100
 ERROR_MAX = 1000
 TRACEBACK_MAX = 4000
-REASON_MAX = 500
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -616,10 +616,11 @@ def consumer_failure_dismiss(*, failure_id: int, actor: Any, reason: str) -> Con
     reason = reason.strip()
     if not reason:
         raise DomainError(field="reason", message=_("Say why this event needs no handling."))
-    if len(reason) > REASON_MAX:
+    if len(reason) > FAILURE_REASON_MAX:
         raise DomainError(
             field="reason",
-            message=_("At most %(max)s characters.") % {"max": REASON_MAX},
+            code="too_large",
+            message=_("At most %(max)s characters.") % {"max": FAILURE_REASON_MAX},
         )
     failure = _failure_locked(failure_id)
     if failure.state == FailureState.DISMISSED:
