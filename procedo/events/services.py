@@ -226,8 +226,9 @@ class _Pass:
     is split in halves and each is tried again, down to single events. One bad
     event among 500 costs about 2·log2(500) ≈ 18 handler calls instead of 500
     (event by event), and the writes for every good event are kept exactly
-    once, in order: a failed try rolls its savepoint back. With `ordered_by_subject`, events of a
-    subject that has a failing event are held back instead of handled.
+    once, in order: a failed try rolls its savepoint back. With
+    `ordered_by_subject`, events of a subject that has a failing event are held
+    back instead of handled.
     """
 
     handler: EventHandler
