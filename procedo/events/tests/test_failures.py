@@ -418,3 +418,20 @@ def test_the_page_speaks_ukrainian(register: Callable[..., Flaky], owner_client:
         assert text in page, text
     for english in ("Stuck events", "tries", "Retry", "Waits behind", "next try", "parked<"):
         assert english not in page, english
+
+
+def test_the_list_and_the_counts_are_one_query_each(
+    register: Callable[..., Flaky], django_assert_num_queries: Any
+) -> None:
+    register(bad={0, 1, 2})
+    _record([(0, 1), (1, 2), (2, 3), (3, 4)])
+    _drain()
+    with django_assert_num_queries(1):
+        page = selectors.consumer_failures(show="open", limit=2)
+        described = [(f.event.event_type, f.event.subject_id, f.resolved_by) for f in page.failures]
+    assert described == [("thing.happened", 3, None), ("thing.happened", 2, None)]
+    assert page.next_before == page.failures[-1].id
+    rest = selectors.consumer_failures(show="open", before=page.next_before, limit=2)
+    assert [f.event.subject_id for f in rest.failures] == [1] and rest.next_before is None
+    with django_assert_num_queries(1):
+        assert selectors.consumer_failure_counts() == {"retrying": 3, "parked": 0, "waiting": 0}
