@@ -99,4 +99,10 @@ ROLE_PERMISSIONS = {
     | (set() if role == Role.VIEWER else {"collab.comment"})
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# The event log's failures (procedo/events): owners and managers see the events a
+# consumer failed on, and retry or dismiss them.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"events.failures"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

@@ -26,7 +26,9 @@ class AutomationConfig(AppConfig):
             task_panel_register,
         )
 
-        consumer_register(name=engine.CONSUMER, handler=engine.engine_consume)
+        consumer_register(
+            name=engine.CONSUMER, handler=engine.engine_consume, label=_("SOP automation")
+        )
         run_facts_register(selectors.RUN_FACTS)
         sop_sources_register(selectors.SOP_SOURCES)
         sop_panel_register(

@@ -104,3 +104,63 @@ class EventDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.event_type}: {self.count}"
+
+
+class FailureState(models.TextChoices):
+    RETRYING = "retrying", _("retrying")
+    PARKED = "parked", _("parked")
+    # Strict order per subject only: an event behind an earlier failing one of its subject.
+    WAITING = "waiting", _("waiting")
+    RESOLVED = "resolved", _("resolved")
+    DISMISSED = "dismissed", _("dismissed")
+
+
+OPEN_FAILURE_STATES = (FailureState.RETRYING, FailureState.PARKED, FailureState.WAITING)
+FAILURE_REASON_MAX = 500
+
+
+class ConsumerFailure(models.Model):
+    """An event a consumer's handler failed on, or (strict order) one that waits behind it.
+
+    The consumer's cursor has moved past the event; this row is what keeps it
+    from being skipped: it is retried with backoff, then parked for a person
+    (docs/architecture.md, "When a handler fails").
+    """
+
+    consumer = models.CharField(_("consumer"), max_length=80)
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="+"
+    )
+    state = models.CharField(
+        _("state"), max_length=12, choices=FailureState.choices, default=FailureState.RETRYING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # "ExceptionType: message", bounded; the traceback's tail for whoever fixes the handler.
+    error = models.TextField(_("error"), blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(_("reason"), max_length=FAILURE_REASON_MAX, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("event failure")
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event"], name="consumer_failure_unique")
+        ]
+        indexes = [
+            # The drain's "which retries are due" and the strict order's blocked subjects.
+            models.Index(
+                fields=["consumer", "state", "next_attempt_at"], name="consumer_failure_due"
+            ),
+            # The page and the navigation badge: open rows by state, newest first.
+            models.Index(fields=["state", "id"], name="consumer_failure_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} × event {self.event_id}: {self.state}"

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.utils.functional import Promise
+
 if TYPE_CHECKING:
     from procedo.events.models import Event
 
@@ -16,13 +18,36 @@ EventHandler = Callable[[Sequence["Event"]], None]
 class Consumer:
     name: str
     handler: EventHandler
+    # What the owner reads on the failures page ("SOP automation"); the name if empty.
+    label: str | Promise = ""
+    # False (the default): when the handler fails on an event, the events after it keep
+    # flowing and the failed one is retried, then parked, on its own. True: later events
+    # of the same subject wait behind it, in order (docs/architecture.md).
+    ordered_by_subject: bool = False
 
 
 _consumers: dict[str, Consumer] = {}
 
 
-def consumer_register(*, name: str, handler: EventHandler) -> None:
-    _consumers[name] = Consumer(name=name, handler=handler)
+def consumer_register(
+    *,
+    name: str,
+    handler: EventHandler,
+    label: str | Promise = "",
+    ordered_by_subject: bool = False,
+) -> None:
+    _consumers[name] = Consumer(
+        name=name, handler=handler, label=label, ordered_by_subject=ordered_by_subject
+    )
+
+
+def consumer_unregister(name: str) -> None:
+    """For tests that register a consumer of their own."""
+    _consumers.pop(name, None)
+
+
+def consumer_get(name: str) -> Consumer | None:
+    return _consumers.get(name)
 
 
 def consumers_all() -> list[Consumer]:

@@ -3,9 +3,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
-from procedo.events.models import Event, EventDailyCount, VisibleHorizon
+from procedo.events.models import (
+    OPEN_FAILURE_STATES,
+    ConsumerFailure,
+    Event,
+    EventDailyCount,
+    FailureState,
+    VisibleHorizon,
+)
 
 
 def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
@@ -96,3 +103,49 @@ def event_counts(*, today: date, days: int = 14) -> EventCounts:
         )
     ]
     return EventCounts(total=total, today=per_day.get(today, 0), by_day=by_day)
+
+
+# What the failures page and the API filter on: "open" is what still needs handling.
+FAILURE_FILTERS: dict[str, tuple[str, ...]] = {
+    "open": tuple(OPEN_FAILURE_STATES),
+    **{state.value: (state.value,) for state in FailureState},
+}
+
+
+@dataclass(frozen=True)
+class FailurePage:
+    failures: list[ConsumerFailure]
+    next_before: int | None
+
+
+def consumer_failures(
+    *, show: str = "open", consumer: str = "", before: int | None = None, limit: int = 50
+) -> FailurePage:
+    """Events consumers failed on (or that wait behind one), newest first, paged by keyset."""
+    queryset = ConsumerFailure.objects.filter(state__in=FAILURE_FILTERS[show])
+    if consumer:
+        queryset = queryset.filter(consumer=consumer)
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(
+        queryset.select_related("event", "event__actor", "resolved_by").order_by("-id")[: limit + 1]
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return FailurePage(failures=rows, next_before=rows[-1].id if has_more else None)
+
+
+def consumer_failure_counts() -> dict[str, int]:
+    """How many failures are in each open state (one GROUP BY over the open rows)."""
+    counts = dict(
+        ConsumerFailure.objects.filter(state__in=OPEN_FAILURE_STATES)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return {state.value: counts.get(state.value, 0) for state in OPEN_FAILURE_STATES}
+
+
+def consumer_failures_parked_count() -> int:
+    """The navigation badge: parked events wait for a person (retrying ones may still pass)."""
+    return ConsumerFailure.objects.filter(state=FailureState.PARKED).count()

@@ -23,10 +23,15 @@ HELD_BACK_RETRIES = 30
 def _drain_all() -> None:
     for consumer in consumers_all():
         try:
-            consumer_drain(name=consumer.name, handler=consumer.handler)
+            consumer_drain(
+                name=consumer.name,
+                handler=consumer.handler,
+                ordered_by_subject=consumer.ordered_by_subject,
+            )
         except Exception:
-            # One broken consumer must not starve the others; its cursor stays
-            # where it was and the next tick retries the same batch.
+            # A handler's failure on an event never gets here (the drain records it
+            # against the event and moves on); this is the database itself failing.
+            # One consumer must not starve the others; its cursor stays where it was.
             logger.exception("event consumer %s failed", consumer.name)
 
 

@@ -8,4 +8,15 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("settings/", views.business, name="business"),
     path("activity/", views.activity, name="activity"),
+    path("activity/failures/", views.consumer_failures, name="failures"),
+    path(
+        "activity/failures/<int:failure_id>/retry/",
+        views.consumer_failure_retry,
+        name="failure-retry",
+    ),
+    path(
+        "activity/failures/<int:failure_id>/dismiss/",
+        views.consumer_failure_dismiss,
+        name="failure-dismiss",
+    ),
 ]

@@ -3,8 +3,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.business import services
@@ -13,6 +15,8 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
 from procedo.events import selectors as event_selectors
+from procedo.events import services as event_services
+from procedo.events.models import FAILURE_REASON_MAX, FailureState
 from procedo.home.privacy import events_for_reader
 from procedo.home.search import search_everywhere
 
@@ -79,3 +83,67 @@ def activity(request: HttpRequest) -> HttpResponse:
     events_for_reader(page.events, reader=request.user)
     template = "home/activity.html#rows" if request.htmx else "home/activity.html"  # type: ignore[attr-defined]
     return render(request, template, {"page": page})
+
+
+def _show(raw: str | None) -> str:
+    return raw if raw in event_selectors.FAILURE_FILTERS else "open"
+
+
+def _failures_page(request: HttpRequest, show: str, *, status: int = 200) -> HttpResponse:
+    page = event_selectors.consumer_failures(
+        show=show, before=_int_or_none(request.GET.get("before")), limit=50
+    )
+    events_for_reader([failure.event for failure in page.failures], reader=request.user)
+    context = {
+        "page": page,
+        "show": show,
+        "counts": event_selectors.consumer_failure_counts(),
+        "filters": [("open", _("Needs handling"))]
+        + [(state.value, state.label) for state in FailureState],
+        "max_attempts": event_services.MAX_ATTEMPTS,
+        "reason_max": FAILURE_REASON_MAX,
+    }
+    return render(request, "home/failures.html", context, status=status)
+
+
+@requires("events.failures")
+def consumer_failures(request: HttpRequest) -> HttpResponse:
+    """Events a consumer failed on: retrying, parked for a person, or waiting behind one."""
+    return _failures_page(request, _show(request.GET.get("show")))
+
+
+def _back_to_failures(request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse('home:failures')}?show={_show(request.POST.get('show'))}")
+
+
+@require_POST
+@requires("events.failures")
+def consumer_failure_retry(request: HttpRequest, failure_id: int) -> HttpResponse:
+    try:
+        failure = event_services.consumer_failure_retry(failure_id=failure_id, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _failures_page(request, _show(request.POST.get("show")), status=exc.status_code)
+    if failure.state == FailureState.RESOLVED:
+        messages.success(request, _("Event %(id)s went through.") % {"id": failure.event_id})
+    else:
+        messages.error(
+            request,
+            _("Event %(id)s failed again: %(error)s")
+            % {"id": failure.event_id, "error": failure.error},
+        )
+    return _back_to_failures(request)
+
+
+@require_POST
+@requires("events.failures")
+def consumer_failure_dismiss(request: HttpRequest, failure_id: int) -> HttpResponse:
+    try:
+        event_services.consumer_failure_dismiss(
+            failure_id=failure_id, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _failures_page(request, _show(request.POST.get("show")), status=exc.status_code)
+    messages.success(request, _("The event is dismissed."))
+    return _back_to_failures(request)

@@ -6,6 +6,7 @@ from django import template
 from django.utils.html import format_html, format_html_join
 
 from procedo.events.models import Event
+from procedo.events.registry import consumer_get
 
 register = template.Library()
 
@@ -33,3 +34,10 @@ def event_actor(event: Event) -> str:
     if event.actor_id and event.actor is not None:
         return format_html("{}", str(event.actor))
     return event.actor_label or "system"
+
+
+@register.simple_tag
+def consumer_label(name: str) -> str:
+    """The consumer in words ("SOP automation"); its name if it registered no label."""
+    consumer = consumer_get(name)
+    return str(consumer.label) if consumer is not None and consumer.label else name

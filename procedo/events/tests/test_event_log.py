@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from procedo.events import selectors, services
-from procedo.events.models import ConsumerCursor, Event, EventDailyCount
+from procedo.events.models import ConsumerCursor, ConsumerFailure, Event, EventDailyCount
 from procedo.events.services import EventOutsideTransaction, NewEvent, event_record
 
 # Transactional: on PostgreSQL a consumer reads only transactions that have
@@ -72,15 +72,11 @@ def test_events_record_many_writes_every_row_in_chunks() -> None:
 
 
 class Collector:
-    def __init__(self, fail_on: int | None = None) -> None:
+    def __init__(self) -> None:
         self.seen: list[int] = []
-        self.fail_on = fail_on
 
     def __call__(self, events: Sequence[Event]) -> None:
-        for event in events:
-            if event.payload.get("i") == self.fail_on:
-                raise RuntimeError("handler crashed")
-            self.seen.append(event.payload["i"])
+        self.seen.extend(event.payload["i"] for event in events)
 
 
 def test_consumer_reads_every_event_once_in_order_across_batches() -> None:
@@ -96,13 +92,22 @@ def test_consumer_reads_every_event_once_in_order_across_batches() -> None:
     assert cursor.event_id == Event.objects.order_by("-id").first().id  # type: ignore[union-attr]
 
 
-def test_a_crashing_handler_leaves_its_batch_to_be_read_again() -> None:
+def test_a_worker_dying_mid_batch_leaves_the_batch_to_be_read_again() -> None:
     _record(6)
-    crashing = Collector(fail_on=3)
-    with pytest.raises(RuntimeError):
-        services.consumer_drain(name="test", handler=crashing, batch_size=2)
-    # Batches [0,1] committed; [2,3] rolled back with the cursor.
-    assert crashing.seen == [0, 1, 2]
+
+    dying = Collector()
+
+    def dies_on_3(events: Sequence[Event]) -> None:
+        dying(events)
+        if 3 in dying.seen:
+            # Not an exception a handler raises: the process ends (a SIGTERM, an OOM kill).
+            raise SystemExit("worker killed")
+
+    with pytest.raises(SystemExit):
+        services.consumer_drain(name="test", handler=dies_on_3, batch_size=2)
+    # Batch [0,1] committed; [2,3] rolled back with the cursor, and nothing was recorded.
+    assert dying.seen == [0, 1, 2, 3]
+    assert not ConsumerFailure.objects.exists()
     healthy = Collector()
     services.consumer_drain(name="test", handler=healthy, batch_size=2)
     assert healthy.seen == [2, 3, 4, 5]
