@@ -32,6 +32,8 @@ _ERROR_STATUSES = {
     "422": "A value is refused; `field` names it.",
     "429": "Too many attempts; see `Retry-After`.",
 }
+# Answered by the web server before Procedo sees the request: a request line over 4 KB.
+_TOO_LONG = {"414": {"description": "The address is too long (over 4 KB)."}}
 
 
 class ProcedoAPI(NinjaAPI):
@@ -61,6 +63,8 @@ class ProcedoAPI(NinjaAPI):
                 responses = operation.setdefault("responses", {})
                 for status, description in _ERROR_STATUSES.items():
                     responses.setdefault(status, {"description": description, **error})
+                if operation is operations.get("get"):
+                    responses.update(_TOO_LONG)
         return schema
 
 

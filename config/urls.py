@@ -17,3 +17,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch
 ]
+
+handler404 = "procedo.home.views.not_found"

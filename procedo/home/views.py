@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -147,3 +147,13 @@ def consumer_failure_dismiss(request: HttpRequest, failure_id: int) -> HttpRespo
         return _failures_page(request, _show(request.POST.get("show")), status=exc.status_code)
     messages.success(request, _("The event is dismissed."))
     return _back_to_failures(request)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 in the shape of the place asked: the API's error JSON, or a page for people."""
+    message = _("There is nothing at this address.")
+    if request.path.startswith("/api/"):
+        body = {"detail": message, "field": "path", "code": "not_found"}
+        return JsonResponse(body, status=404)
+    context = {"title": _("Not found"), "message": message}
+    return render(request, "core/refused.html", context, status=404)
