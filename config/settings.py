@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from procedo.core.envconfig import (
     database_from_env,
     env_flag,
+    env_int,
     env_list,
     huey_from_env,
     secret_key,
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the body (CsrfViewMiddleware does): 413 unread.
+    "procedo.core.middleware.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +126,23 @@ STORAGES = {
 }
 
 HUEY = huey_from_env(VAR_DIR, immediate=False)
+
+# Bounded work (docs/architecture.md, "Imports"). An upload past PROCEDO_MAX_UPLOAD_MB
+# is refused with 413 and nothing is stored: by its Content-Length before it is read,
+# and by the bytes as they stream in (procedo/core/uploads.py). Django spools a file
+# over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file rather than memory.
+_MB = 1024 * 1024
+PROCEDO_MAX_UPLOAD_BYTES = env_int("PROCEDO_MAX_UPLOAD_MB", 200, maximum=100_000) * _MB
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * _MB
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * _MB  # a request's fields other than files (JSON, forms)
+FILE_UPLOAD_HANDLERS = [
+    "procedo.core.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# An import file, once uncompressed, is read a line at a time and refused past these.
+PROCEDO_IMPORT_MAX_BYTES = env_int("PROCEDO_IMPORT_MAX_MB", 2048, maximum=1_000_000) * _MB
+PROCEDO_IMPORT_MAX_ROWS = env_int("PROCEDO_IMPORT_MAX_ROWS", 2_000_000)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

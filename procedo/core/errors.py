@@ -22,3 +22,7 @@ class Conflict(DomainError):
 
 class PermissionDenied(DomainError):
     status_code = 403
+
+
+class TooLarge(DomainError):
+    status_code = 413

@@ -3,12 +3,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.core import uploads
 from procedo.core.selectors import business_get
 
 logger = logging.getLogger(__name__)
@@ -64,3 +66,29 @@ class DatabaseUnavailableMiddleware:
             response["Retry-After"] = "5"
             return response
         return None
+
+
+class RequestSizeMiddleware:
+    """A body declared larger than the upload limit is refused with 413 before it is read.
+
+    Listed before CsrfViewMiddleware, which would read it. A view marked
+    `upload_limited` answers with its own page instead; JSON under /api/.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if not uploads.declared_too_large(request) or getattr(view, "upload_limited", False):
+            return None
+        message = uploads.upload_limit_message()
+        if request.path.startswith("/api/"):
+            multipart = request.content_type == "multipart/form-data"
+            body = {"detail": message, "field": "file" if multipart else "body"}
+            return JsonResponse(body, status=413)
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
