@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the body (CsrfViewMiddleware does): 413 unread.
     "procedo.core.middleware.RequestSizeMiddleware",
+    # Before anything queries: the whole request waits at most PROCEDO_DB_LOCK_WAIT for a lock.
+    "procedo.core.middleware.DatabaseLockWaitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +91,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env(VAR_DIR)}
+# A web request's writer waits this many seconds for a lock (SQLite's busy timeout,
+# PostgreSQL's lock_timeout), then answers 503 with Retry-After; reads go on meanwhile.
+# The worker and the CLI keep the connection's own wait (30 s on SQLite).
+PROCEDO_DB_LOCK_WAIT = env_int("PROCEDO_DB_LOCK_WAIT", 5, maximum=600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
