@@ -140,7 +140,7 @@ HUEY = huey_from_env(VAR_DIR, immediate=False)
 _MB = 1024 * 1024
 PROCEDO_MAX_UPLOAD_BYTES = env_int("PROCEDO_MAX_UPLOAD_MB", 200, maximum=100_000) * _MB
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * _MB
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * _MB  # a request's fields other than files (JSON, forms)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * _MB // 2  # Django's: a body's fields and JSON, files aside
 FILE_UPLOAD_HANDLERS = [
     "procedo.core.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -148,7 +148,7 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # An import file, once uncompressed, is read a line at a time and refused past these.
 PROCEDO_IMPORT_MAX_BYTES = env_int("PROCEDO_IMPORT_MAX_MB", 2048, maximum=1_000_000) * _MB
-PROCEDO_IMPORT_MAX_ROWS = env_int("PROCEDO_IMPORT_MAX_ROWS", 2_000_000)
+PROCEDO_IMPORT_MAX_ROWS = env_int("PROCEDO_IMPORT_MAX_ROWS", 2_000_000, maximum=10_000_000_000)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
