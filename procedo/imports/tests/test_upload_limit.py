@@ -44,7 +44,7 @@ def test_a_body_declared_too_large_is_refused_unread_on_the_page(owner_client: C
     response = _post(owner_client, 2 * MB)
     assert response.status_code == 413  # type: ignore[attr-defined]
     page = response.content.decode()  # type: ignore[attr-defined]
-    assert MESSAGE in page and "<form" in page
+    assert MESSAGE in page and "<form" in page and "Up to 1 MB; uncompressed" in page
     assert not ImportJob.objects.exists() and _stored() == before
 
 
