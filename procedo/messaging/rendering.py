@@ -215,6 +215,12 @@ def _replace_size(text: Any, old: Any, new: Any, count: Any = -1) -> int:
     return len(text) + times * max(0, len(new) - len(old))
 
 
+def _wrap_size(text: str, width: Any, wrapstring: Any) -> int:
+    # A break at most at each space or line end, and every `width` characters of a long word.
+    breaks = text.count(" ") + text.count("\n") + len(text) // max(1, _width(width)) + 1
+    return len(text) + breaks * len(str(wrapstring or "\n"))
+
+
 def _join_size(items: list[Any], separator: Any) -> int:
     return sum(_text_size(item) for item in items) + len(str(separator)) * len(items)
 
@@ -235,8 +241,8 @@ _FILTER_SIZE: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] =
     "indent": lambda v, a, k: (
         len(str(v)) + (str(v).count("\n") + 1) * _width(_arg(a, k, 0, "width", 4))
     ),
-    "wordwrap": lambda v, a, k: (
-        len(str(v)) * (1 + len(str(_arg(a, k, 3, "wrapstring", None) or "\n")))
+    "wordwrap": lambda v, a, k: _wrap_size(
+        str(v), _arg(a, k, 0, "width", 79), _arg(a, k, 2, "wrapstring", None)
     ),
     "replace": lambda v, a, k: _replace_size(
         v, _arg(a, k, 0, "old", ""), _arg(a, k, 1, "new", ""), _arg(a, k, 2, "count", None)

@@ -156,3 +156,19 @@ def test_a_stored_template_past_its_budget_fails_its_message_with_the_reason() -
         )
     assert caught.value.field == "body_text" and caught.value.message == f"line 1: {LOOPS}"
     assert not Message.objects.exists()
+
+
+def test_wrapping_a_long_text_is_allowed_and_a_long_wrap_string_is_not() -> None:
+    words = "слово " * 25_000  # 150,000 characters
+    rendered = rendering.render(
+        subject="s", body_text="{{ words|wordwrap(60) }}", body_html="", context={"words": words}
+    )
+    assert max(len(line) for line in rendered.body_text.splitlines()) <= 60
+    with pytest.raises(DomainError) as caught:
+        rendering.render(
+            subject="s",
+            body_text="{{ words|wordwrap(5, true, 'x' * 1000) }}",
+            body_html="",
+            context={"words": words},
+        )
+    assert caught.value.message.endswith(LONG)
