@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import zoneinfo
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from django.db import connection, transaction
 
 from bench.timing import Measured, measure, report
 from procedo.business.services import business_update
+from procedo.imports.csvfiles import RejectedReport
 from procedo.imports.orders import import_orders
 from procedo.orders.models import Order, OrderLine
 
@@ -29,7 +31,10 @@ def run(*, scale: float) -> None:
     london = zoneinfo.ZoneInfo("Europe/London")
 
     def importer() -> int:
-        result = import_orders(path=RETAIL, source="bench", currency="GBP", zone=london)
+        with RejectedReport(Path(tempfile.gettempdir()) / "b4-rejected.csv") as rejected:
+            result = import_orders(
+                path=RETAIL, source="bench", currency="GBP", zone=london, report=rejected
+            )
         return result.rows_total
 
     # One import untimed first: it creates the catalog and the customers, which

@@ -64,6 +64,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the body (CsrfViewMiddleware does): 413 unread.
+    "procedo.core.middleware.RequestSizeMiddleware",
+    # Before anything queries: the whole request waits at most PROCEDO_DB_LOCK_WAIT for a lock.
+    "procedo.core.middleware.DatabaseLockWaitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +104,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env(VAR_DIR)}
+# A web request's writer waits this many seconds for a lock (SQLite's busy timeout,
+# PostgreSQL's lock_timeout), then answers 503 with Retry-After; reads go on meanwhile.
+# The worker and the CLI keep the connection's own wait (30 s on SQLite).
+PROCEDO_DB_LOCK_WAIT = env_int("PROCEDO_DB_LOCK_WAIT", 5, high=600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A cache every worker process shares (local memory would give each gunicorn worker
@@ -197,6 +205,23 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# Bounded work (docs/architecture.md, "Imports"). An upload past PROCEDO_MAX_UPLOAD_MB
+# is refused with 413 and nothing is stored: by its Content-Length before it is read,
+# and by the bytes as they stream in (procedo/core/uploads.py). Django spools a file
+# over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file rather than memory.
+_MB = 1024 * 1024
+PROCEDO_MAX_UPLOAD_BYTES = env_int("PROCEDO_MAX_UPLOAD_MB", 200, high=100_000) * _MB
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * _MB
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * _MB // 2  # Django's: a body's fields and JSON, files aside
+FILE_UPLOAD_HANDLERS = [
+    "procedo.core.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# An import file, once uncompressed, is read a line at a time and refused past these.
+PROCEDO_IMPORT_MAX_BYTES = env_int("PROCEDO_IMPORT_MAX_MB", 2048, high=1_000_000) * _MB
+PROCEDO_IMPORT_MAX_ROWS = env_int("PROCEDO_IMPORT_MAX_ROWS", 2_000_000, high=10_000_000_000)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

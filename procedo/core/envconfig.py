@@ -44,7 +44,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_int(name: str, default: int, *, low: int, high: int) -> int:
+def env_int(name: str, default: int, *, low: int = 1, high: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -16,6 +16,7 @@ CODES: dict[str, str] = {
     "permission_denied": "Your role does not allow this; `detail` names the permission.",
     "unauthenticated": "No valid credentials: send `Authorization: Bearer <token>` or log in.",
     "throttled": "Too many attempts; wait for the seconds in `Retry-After`.",
+    "unavailable": "The database is busy or out of reach; nothing was saved. Retry later.",
     # specific situations a program may want to handle
     "too_large": "A number, a length or a file is over the stated limit.",
     "idempotency_key_reused": (
@@ -59,3 +60,8 @@ class Conflict(DomainError):
 class PermissionDenied(DomainError):
     status_code = 403
     default_code = "permission_denied"
+
+
+class TooLarge(DomainError):
+    status_code = 413
+    default_code = "too_large"

@@ -2,19 +2,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
+from contextvars import ContextVar
+from typing import Any
 
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from procedo.core import uploads
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 logger = logging.getLogger(__name__)
 
 
 class DatabaseUnavailableMiddleware:
-    """A database that cannot be reached answers 503, so clients retry; never a 200 for nothing."""
+    """A database that is locked or cannot be reached answers 503 with Retry-After, never a 500.
+
+    A writer that waited its bounded time for a lock (`DatabaseLockWaitMiddleware`)
+    gets "busy, nothing was saved"; an unreachable database "unavailable". Pages
+    get a small page that needs no database; /api/ gets JSON in the API's shape.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -23,16 +37,111 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, OperationalError | InterfaceError):
-            logger.error("database unavailable: %s", exception)
-            response = HttpResponse(
-                _("The database is unavailable; please retry shortly."),
-                status=503,
-                content_type="text/plain; charset=utf-8",
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        text = str(exception).lower()
+        # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
+        if "locked" in text or "lock timeout" in text:
+            logger.warning("database busy, answered 503: %s", exception)
+            message = _(
+                "Another change is being saved; nothing was saved. Please try again in a moment."
             )
-            response["Retry-After"] = "5"
-            return response
-        return None
+        else:
+            logger.error("database unavailable: %s", exception)
+            message = _("The database is unavailable; please retry shortly.")
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                {"detail": message, "field": "database", "code": "unavailable"}, status=503
+            )
+        else:
+            page = render_to_string(
+                "core/unavailable.html", {"message": message, "language": get_language()}
+            )
+            response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+RETRY_AFTER_SECONDS = 5
+_in_request: ContextVar[bool] = ContextVar("procedo_in_request", default=False)
+
+
+def _lock_wait(conn: BaseDatabaseWrapper, seconds: float | None) -> None:
+    """The time a statement of `conn` waits for a lock; None: the connection's own again."""
+    if conn.vendor == "sqlite":
+        if seconds is None:
+            seconds = conn.settings_dict["OPTIONS"].get("timeout", 5)
+        with conn.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    elif conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            if seconds is None:
+                cursor.execute("RESET lock_timeout")
+            else:
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{seconds}s"])
+
+
+def _lock_wait_on_connect(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if _in_request.get():
+        _lock_wait(connection, settings.PROCEDO_DB_LOCK_WAIT)
+
+
+class DatabaseLockWaitMiddleware:
+    """A web request waits at most PROCEDO_DB_LOCK_WAIT seconds (5) for a lock, then gets 503.
+
+    SQLite's busy timeout, PostgreSQL's lock_timeout. Reads are not held up: SQLite in WAL
+    mode and PostgreSQL let them run beside a writer. The worker and the CLI keep the
+    connection's own wait (30 s on SQLite): an import batch may wait for a web writer,
+    a person should not wait for an import.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        connection_created.connect(_lock_wait_on_connect, dispatch_uid="procedo.lock_wait")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        marked = _in_request.set(True)
+        try:
+            if connection.connection is not None:  # opened before this request (tests)
+                _lock_wait(connection, settings.PROCEDO_DB_LOCK_WAIT)
+            return self.get_response(request)
+        finally:
+            _in_request.reset(marked)
+            # A failed transaction that is not ours refuses statements; the
+            # connection is rolled back or closed before it is used again.
+            if connection.connection is not None:
+                with suppress(DatabaseError):
+                    _lock_wait(connection, None)
+
+
+class RequestSizeMiddleware:
+    """A body declared larger than the upload limit is refused with 413 before it is read.
+
+    Listed before CsrfViewMiddleware, which would read it. A view marked
+    `upload_limited` answers with its own page instead; JSON under /api/.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if not uploads.declared_too_large(request) or getattr(view, "upload_limited", False):
+            return None
+        message = uploads.upload_limit_message()
+        if request.path.startswith("/api/"):
+            multipart = request.content_type == "multipart/form-data"
+            body = {
+                "detail": message,
+                "field": "file" if multipart else "body",
+                "code": "too_large",
+            }
+            return JsonResponse(body, status=413)
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
 
 
 class DomainErrorMiddleware:

@@ -1,8 +1,14 @@
 """Reading an import file: header mapping and per-row validation, no database.
 
-A file is refused whole only when its header cannot be understood (an unknown
-or missing column); otherwise every row is judged on its own and a bad row is
-reported with its line number and reason while the good rows go in.
+A file is refused whole when its header cannot be understood (an unknown or
+missing column) or when it is larger than the stated limits; otherwise every
+row is judged on its own and a bad row is reported with its line number and
+reason while the good rows go in.
+
+Files are read as a stream, line by line, with every size bounded: the bytes
+after decompression, the characters of one line and the number of rows
+(`ReadLimits`, from settings). A 400 KB gzip that inflates to gigabytes is
+refused at the limit, having held one line at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -18,6 +26,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
@@ -79,21 +88,150 @@ class RowError(ValueError):
     """One field of one row is unusable; the message says which and why."""
 
 
-def open_text(path: Path) -> IO[str]:
-    """A CSV file, gzip-compressed or not, as UTF-8 text (a BOM from Excel is dropped)."""
-    raw = path.open("rb")
-    head = raw.read(2)
-    raw.seek(0)
-    # The returned wrapper owns (and closes) both streams.
-    stream = gzip.open(raw) if head == b"\x1f\x8b" else raw  # noqa: SIM115
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+@dataclass(frozen=True)
+class ReadLimits:
+    max_bytes: int  # after decompression
+    max_rows: int
+    max_line: int  # characters of one physical line
+
+    @classmethod
+    def from_settings(cls) -> ReadLimits:
+        return cls(
+            max_bytes=settings.PROCEDO_IMPORT_MAX_BYTES,
+            max_rows=settings.PROCEDO_IMPORT_MAX_ROWS,
+            max_line=IMPORT_MAX_LINE,
+        )
 
 
-def rows(handle: IO[str]) -> Iterator[tuple[int, list[str]]]:
+# A line of a shop export is well under a kilobyte; csv's own field limit is 128 KB.
+IMPORT_MAX_LINE = 1024 * 1024
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g}"
+
+
+class _Bounded(io.RawIOBase):
+    """The decompressed bytes of a file, refused past `limit` before they are read."""
+
+    def __init__(self, inner: io.BufferedIOBase | IO[bytes], limit: int) -> None:
+        super().__init__()
+        self._inner, self._limit, self.count = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer)
+        # Never more than one byte past the limit: enough to know it was passed.
+        room = self._limit + 1 - self.count
+        try:
+            data = self._inner.read(max(0, min(len(view), room)))
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip
+            raise DomainError(
+                field="file", message=_("The file cannot be uncompressed (%(e)s).") % {"e": exc}
+            ) from None
+        view[: len(data)] = data
+        self.count += len(data)
+        if self.count > self._limit:
+            raise DomainError(
+                field="file",
+                message=_(
+                    "The file is larger than %(limit)s MB once uncompressed "
+                    "(the limit, PROCEDO_IMPORT_MAX_MB)."
+                )
+                % {"limit": _megabytes(self._limit)},
+            )
+        return len(data)
+
+
+@contextmanager
+def open_text(path: Path, limits: ReadLimits | None = None) -> Iterator[IO[str]]:
+    """A CSV file, gzip-compressed or not, as UTF-8 text (a BOM from Excel is dropped).
+
+    Every stream opened here is closed here: GzipFile does not close a file
+    object it was given, so the raw file is closed by the `with`, not by the wrapper.
+    """
+    limits = limits or ReadLimits.from_settings()
+    with path.open("rb") as raw, ExitStack() as opened:
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        plain: io.BufferedIOBase | IO[bytes] = raw
+        if compressed:
+            plain = opened.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        bounded = io.BufferedReader(_Bounded(plain, limits.max_bytes))
+        yield opened.enter_context(io.TextIOWrapper(bounded, encoding="utf-8-sig", newline=""))
+
+
+def _lines(handle: IO[str], limit: int) -> Iterator[str]:
+    """The file's physical lines, none longer than `limit` characters (one is held at a time)."""
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) > limit:
+            raise DomainError(
+                field="file",
+                message=_("Line %(line)s is longer than %(limit)s characters; is this a CSV file?")
+                % {"line": number, "limit": limit},
+            )
+        yield line
+
+
+def rows(handle: IO[str], limits: ReadLimits | None = None) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields), numbering physical lines as an editor shows them (header = 1)."""
-    reader = csv.reader(handle)
-    for fields in reader:
+    limits = limits or ReadLimits.from_settings()
+    reader = csv.reader(_lines(handle, limits.max_line))
+    for count, fields in enumerate(reader):
+        # The header is row 0: `max_rows` counts data rows.
+        if count > limits.max_rows:
+            raise DomainError(
+                field="file",
+                message=_(
+                    "The file has more than %(limit)s rows (the limit, PROCEDO_IMPORT_MAX_ROWS)."
+                )
+                % {"limit": limits.max_rows},
+            )
         yield reader.line_num, fields
+
+
+@contextmanager
+def read_csv(
+    path: Path, columns: tuple[Column, ...], limits: ReadLimits | None = None
+) -> Iterator[tuple[dict[str, int], Iterator[tuple[int, list[str]]]]]:
+    """The header's column map and the non-blank data rows, read as a stream.
+
+    An unreadable header refuses the file; so does unreadable text further on,
+    naming the last line read. Used twice per import: a first pass that checks
+    the whole file against the limits before anything is written, then the import.
+    """
+    with open_text(path, limits) as handle:
+        reader = rows(handle, limits)
+        try:
+            _first_line, header = next(reader)
+        except StopIteration:
+            raise DomainError(field="file", message=_("The file is empty.")) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                field="file", message=_("Not a UTF-8 CSV file (%(e)s).") % {"e": exc}
+            ) from None
+        yield header_map(header, columns), _data_rows(reader)
+
+
+def _data_rows(reader: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    line = 1
+    while True:
+        try:
+            line, fields = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                field="file",
+                message=_("The file cannot be read past line %(line)s (%(e)s).")
+                % {"line": line, "e": exc},
+            ) from None
+        if "".join(fields).strip():
+            yield line, fields
 
 
 def cell(fields: list[str], mapping: Mapping[str, int], name: str) -> str:
@@ -173,11 +311,29 @@ def parse_datetime(value: str, *, field: str, zone: tzinfo) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 
-def rejected_report(rejected: list[Rejected], path: Path) -> None:
-    """The rejected rows as CSV: line number, reason, then the row as it was in the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "reason", "row"])
-        for item in rejected:
-            writer.writerow([item.line, item.reason, *item.raw])
+class RejectedReport:
+    """The rejected rows as CSV (line, reason, then the row as it was), written as they are found.
+
+    However many rows a file gets wrong, none of them waits in memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.count = 0
+        self._handle = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(["line", "reason", "row"])
+
+    def add(self, item: Rejected) -> None:
+        self._writer.writerow([item.line, item.reason, *item.raw])
+        self.count += 1
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> RejectedReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,5 +1,9 @@
 """Importing customers from a CSV file, set-based: a batch of rows is a handful of queries.
 
+The file is read as a stream, twice: a first pass checks it whole against the
+limits (nothing is written from a file that is refused), the second writes a
+batch at a time.
+
 A row whose external ref, email or phone is already known is "already present"
 and left as it is, so importing the same file twice changes nothing. A bad
 email, phone, country or consent value rejects its row, with line and reason;
@@ -8,9 +12,8 @@ so does a second row of the file for the same email, phone or ref.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +37,12 @@ from procedo.customers.services import customer_search_reindex
 from procedo.events.services import NewEvent, events_record_many
 from procedo.imports.csvfiles import (
     Column,
+    ReadLimits,
     Rejected,
+    RejectedReport,
     RowError,
     cells_reader,
-    header_map,
-    open_text,
-    rows,
+    read_csv,
 )
 
 CUSTOMER_COLUMNS = (
@@ -102,7 +105,7 @@ class CustomerImportResult:
     rows_total: int = 0
     created: int = 0
     existing: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rows_rejected: int = 0
 
 
 def _consent(value: str, name: str) -> str:
@@ -174,56 +177,44 @@ def import_customers(
     *,
     path: Path,
     source: str,
+    report: RejectedReport,
     actor: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    limits: ReadLimits | None = None,
 ) -> CustomerImportResult:
+    limits = limits or ReadLimits.from_settings()
     result = CustomerImportResult()
+    with read_csv(path, CUSTOMER_COLUMNS, limits) as (_mapping, data):
+        result.rows_total = sum(1 for _row in data)
     people: list[_Person] = []
+    # Each email, phone and ref of the file once: the line that had it first.
     seen: dict[str, int] = {}
-    with open_text(path) as handle:
-        reader = rows(handle)
-        try:
-            _first_line, header = next(reader)
-        except StopIteration:
-            raise DomainError(field="file", message=_("The file is empty.")) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DomainError(
-                field="file", message=_("Not a UTF-8 CSV file (%(e)s).") % {"e": exc}
-            ) from None
-        read_cells = cells_reader(header_map(header, CUSTOMER_COLUMNS), _CELLS)
-        try:
-            for line, raw in reader:
-                if not "".join(raw).strip():
-                    continue
-                result.rows_total += 1
-                try:
-                    person = _parse(line, raw, read_cells(raw), source)
-                except RowError as exc:
-                    result.rejected.append(Rejected(line=line, reason=str(exc), raw=raw))
-                    continue
-                keys = [
-                    k for k in (person.ref, person.email, person.phone and person.phone.e164) if k
-                ]
-                twin = next((seen[k] for k in keys if k in seen), None)
-                if twin is not None:
-                    result.rejected.append(
-                        Rejected(
-                            line=line,
-                            reason=_("the same customer as line %(line)s") % {"line": twin},
-                            raw=raw,
-                        )
-                    )
-                    continue
-                seen.update((k, line) for k in keys)
-                people.append(person)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DomainError(
-                field="file", message=_("The file cannot be read (%(e)s).") % {"e": exc}
-            ) from None
-    for start in range(0, len(people), BATCH):
-        _write(people[start : start + BATCH], source=source, actor=actor, result=result)
-        if progress:
-            progress(min(start + BATCH, len(people)), result.rows_total)
+    with read_csv(path, CUSTOMER_COLUMNS, limits) as (mapping, data):
+        read_cells = cells_reader(mapping, _CELLS)
+        for done, (line, raw) in enumerate(data, start=1):
+            try:
+                person = _parse(line, raw, read_cells(raw), source)
+            except RowError as exc:
+                report.add(Rejected(line=line, reason=str(exc), raw=raw))
+                continue
+            keys = [k for k in (person.ref, person.email, person.phone and person.phone.e164) if k]
+            twin = next((seen[k] for k in keys if k in seen), None)
+            if twin is not None:
+                reason = _("the same customer as line %(line)s") % {"line": twin}
+                report.add(Rejected(line=line, reason=reason, raw=raw))
+                continue
+            seen.update((k, line) for k in keys)
+            people.append(person)
+            if len(people) >= BATCH:
+                _write(people, source=source, actor=actor, result=result)
+                people = []
+                if progress:
+                    progress(done, result.rows_total)
+    if people:
+        _write(people, source=source, actor=actor, result=result)
+    if progress:
+        progress(result.rows_total, result.rows_total)
+    result.rows_rejected = report.count
     return result
 
 

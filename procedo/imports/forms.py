@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from procedo.imports.models import ImportKind
@@ -30,3 +34,14 @@ class ImportForm(forms.Form):
         required=False,
         help_text=_("For times written without an offset; empty: the business time zone."),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The limits are settings: stated where the file is chosen, not found out after.
+        self.fields["file"].help_text = gettext(
+            "Up to %(upload)s MB; uncompressed, up to %(plain)s MB and %(rows)s rows."
+        ) % {
+            "upload": settings.PROCEDO_MAX_UPLOAD_BYTES // (1024 * 1024),
+            "plain": settings.PROCEDO_IMPORT_MAX_BYTES // (1024 * 1024),
+            "rows": f"{settings.PROCEDO_IMPORT_MAX_ROWS:,}",
+        }

@@ -1,7 +1,10 @@
 """Importing order history from a CSV file: one order per order number, lines grouped under it.
 
-Reads the whole file once, judges every row, then writes what is valid in
-batches with bulk inserts. Rules for history (documented in the import page):
+Reads the file as a stream, twice: a first pass checks it whole against the
+limits and learns each SKU's description; the second judges every row and
+writes what is valid in batches with bulk inserts, holding only the orders
+still open (memory stays flat whatever the file). Rules for history
+(documented in the import page):
 
 - An order whose lines all have negative quantities is a return document (a
   credit note, e.g. the retail file's "C…" invoices): it is stored as an order
@@ -13,6 +16,10 @@ batches with bulk inserts. Rules for history (documented in the import page):
   its order, so no order is written with lines missing.
 - An order number that exists already is left as it is: importing the same
   file twice changes nothing.
+- An order's lines lie together in the file (a few lines of another order
+  between them are fine, as in the retail file): a line that comes more than
+  ORDER_WINDOW_ROWS rows after its order's previous one, or past an order's
+  ORDER_MAX_LINES lines, is rejected with the reason.
 
 Imported orders enter the status "delivered" (or "returned"), reserve no
 stock and record "order.imported", not "order.created": history must not
@@ -21,7 +28,7 @@ start the SOPs that greet new orders.
 
 from __future__ import annotations
 
-import csv
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -46,15 +53,15 @@ from procedo.customers.models import Customer
 from procedo.events.services import NewEvent, events_record_many
 from procedo.imports.csvfiles import (
     Column,
+    ReadLimits,
     Rejected,
+    RejectedReport,
     RowError,
     cells_reader,
-    header_map,
-    open_text,
     parse_datetime,
     parse_decimal,
     parse_int,
-    rows,
+    read_csv,
 )
 from procedo.orders.models import (
     Order,
@@ -88,6 +95,12 @@ ORDER_COLUMNS = (
     Column("currency", ()),
 )
 ORDERS_PER_BATCH = 2000
+# The retail file's longest invoice has 1,114 lines, and one invoice has two
+# lines of another between its own: an order quiet for this many rows is complete.
+ORDER_MAX_LINES = 5000
+ORDER_WINDOW_ROWS = 5000
+# Rows of open orders held at most (tens of megabytes); past it the oldest are completed.
+HELD_MAX_ROWS = 50_000
 HISTORY_CATEGORY = {
     OrderKind.SALE: StatusCategory.DELIVERED,
     OrderKind.RETURN: StatusCategory.RETURNED,
@@ -116,13 +129,20 @@ class _Row:
 @dataclass
 class _Order:
     number: str
+    first_line: int
     rows: list[_Row] = field(default_factory=list)
     # (line, raw) of this order's rows that failed on their own.
     rejected: list[Rejected] = field(default_factory=list)
+    last_index: int = 0  # the data row where it was last seen
+    too_long: bool = False
 
     @property
     def first(self) -> _Row:
         return self.rows[0]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + len(self.rejected)
 
 
 @dataclass
@@ -133,7 +153,7 @@ class ImportResult:
     lines_created: int = 0
     customers_created: int = 0
     skus_created: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rows_rejected: int = 0
 
 
 Progress = Callable[[int, int], None]
@@ -219,50 +239,33 @@ def _parse_row(
     )
 
 
-def _read(path: Path, *, currency: str, zone: tzinfo, result: ImportResult) -> dict[str, _Order]:
-    orders: dict[str, _Order] = {}
-    with open_text(path) as handle:
-        reader = rows(handle)
-        try:
-            _first_line, header = next(reader)
-        except StopIteration:
-            raise DomainError(field="file", message=_("The file is empty.")) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DomainError(
-                field="file", message=_("Not a UTF-8 CSV file (%(e)s).") % {"e": exc}
-            ) from None
-        mapping = header_map(header, ORDER_COLUMNS)
-        # The lines of one order share a timestamp and most prices repeat:
-        # parse each distinct text once.
-        when = lru_cache(maxsize=65536)(partial(parse_datetime, field="placed_at", zone=zone))
-        money = lru_cache(maxsize=65536)(partial(parse_decimal, field="unit_price"))
+def _descriptions(
+    path: Path, limits: ReadLimits, *, currency: str, zone: tzinfo
+) -> tuple[int, dict[str, str]]:
+    """The first pass: the whole file checked against the limits, its rows, each SKU's name.
+
+    A file over a limit is refused here, before anything is written. A SKU is
+    named by the first valid line that describes it (not by a write-off's
+    "damaged"), and can then be created for lines elsewhere that do not.
+    """
+    total = 0
+    descriptions: dict[str, str] = {}
+    with read_csv(path, ORDER_COLUMNS, limits) as (mapping, data):
         read_cells = cells_reader(mapping, _ROW_CELLS)
-        while True:
-            try:
-                line, fields = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise DomainError(
-                    field="file",
-                    message=_("The file cannot be read past line %(line)s (%(e)s).")
-                    % {"line": result.rows_total + 1, "e": exc},
-                ) from None
-            if not "".join(fields).strip():
-                continue
-            result.rows_total += 1
+        when = partial(parse_datetime, field="placed_at", zone=zone)
+        money = partial(parse_decimal, field="unit_price")
+        for line, fields in data:
+            total += 1
             values = read_cells(fields)
-            number = values[0]
-            order = orders.get(number)
-            if order is None:
-                order = orders[number] = _Order(number=number)
+            sku, description = values[1], values[2]
+            if not sku or not description or sku in descriptions:
+                continue
             try:
-                order.rows.append(
-                    _parse_row(line, fields, values, currency=currency, when=when, money=money)
-                )
-            except RowError as exc:
-                order.rejected.append(Rejected(line=line, reason=str(exc), raw=fields))
-    return orders
+                _parse_row(line, fields, values, currency=currency, when=when, money=money)
+            except RowError:
+                continue
+            descriptions[sku] = description[:200]
+    return total, descriptions
 
 
 def _judge(order: _Order, known_skus: set[str], descriptions: dict[str, str]) -> str | None:
@@ -284,14 +287,13 @@ def _judge(order: _Order, known_skus: set[str], descriptions: dict[str, str]) ->
     return None
 
 
-def _reject_order(order: _Order, reason: str, result: ImportResult) -> None:
-    result.rejected.extend(order.rejected)
-    failed = {item.line for item in order.rejected}
-    result.rejected.extend(
-        Rejected(line=row.line, reason=reason, raw=row.raw)
-        for row in order.rows
-        if row.line not in failed
-    )
+def _reject_order(order: _Order, reason: str, report: RejectedReport) -> None:
+    rejected = [
+        *order.rejected,
+        *(Rejected(line=row.line, reason=reason, raw=row.raw) for row in order.rows),
+    ]
+    for item in sorted(rejected, key=lambda item: item.line):
+        report.add(item)
 
 
 def import_orders(
@@ -300,51 +302,133 @@ def import_orders(
     source: str,
     currency: str,
     zone: tzinfo,
+    report: RejectedReport,
     actor: Any = None,
     progress: Progress | None = None,
+    limits: ReadLimits | None = None,
 ) -> ImportResult:
-    """Import an order-history CSV (see the module's rules); returns counts and rejected rows."""
+    """Import an order-history CSV (see the module's rules); rejected rows go to `report`."""
+    limits = limits or ReadLimits.from_settings()
     result = ImportResult()
-    orders = _read(path, currency=currency.upper(), zone=zone, result=result)
+    currency = currency.upper()
+    result.rows_total, descriptions = _descriptions(path, limits, currency=currency, zone=zone)
+    # Open orders, the one seen longest ago first; and the orders already judged.
+    open_orders: OrderedDict[str, _Order] = OrderedDict()
+    closed: dict[str, int] = {}
+    ready: list[_Order] = []
+    held = 0
 
-    descriptions: dict[str, str] = {}
-    prices: dict[str, tuple[Decimal, str]] = {}
-    for order in orders.values():
-        for row in order.rows:
-            if row.description:
-                descriptions.setdefault(row.sku, row.description)
-            prices.setdefault(row.sku, (row.unit_price, row.currency))
-    known_skus = skus_known(codes=list(prices))
+    def complete(order: _Order, read: int) -> None:
+        closed[order.number] = order.first_line
+        if not order.too_long:
+            ready.append(order)
+        if len(ready) >= ORDERS_PER_BATCH:
+            _import_batch(
+                ready, descriptions, source=source, actor=actor, result=result, report=report
+            )
+            ready.clear()
+            if progress:
+                progress(read, result.rows_total)
 
+    def reject(line: int, reason: str, fields: list[str]) -> None:
+        report.add(Rejected(line=line, reason=reason, raw=fields))
+
+    with read_csv(path, ORDER_COLUMNS, limits) as (mapping, data):
+        # The lines of one order share a timestamp and most prices repeat:
+        # parse each distinct text once.
+        when = lru_cache(maxsize=65536)(partial(parse_datetime, field="placed_at", zone=zone))
+        money = lru_cache(maxsize=65536)(partial(parse_decimal, field="unit_price"))
+        read_cells = cells_reader(mapping, _ROW_CELLS)
+        for index, (line, fields) in enumerate(data):
+            values = read_cells(fields)
+            number = values[0]
+            order = open_orders.get(number)
+            if order is None:
+                if number in closed:
+                    reject(
+                        line,
+                        _(
+                            "order %(number)s was complete before this line (it starts at "
+                            "line %(first)s): an order's lines must be together in the file"
+                        )
+                        % {"number": number, "first": closed[number]},
+                        fields,
+                    )
+                    continue
+                order = open_orders[number] = _Order(number=number, first_line=line)
+            else:
+                open_orders.move_to_end(number)
+            order.last_index = index
+            if order.too_long:
+                reject(line, _too_long(number), fields)
+                continue
+            try:
+                order.rows.append(
+                    _parse_row(line, fields, values, currency=currency, when=when, money=money)
+                )
+            except RowError as exc:
+                order.rejected.append(Rejected(line=line, reason=str(exc), raw=fields))
+            held += 1
+            if order.size > ORDER_MAX_LINES:
+                held -= order.size
+                _reject_order(order, _too_long(number), report)
+                order.rows, order.rejected, order.too_long = [], [], True
+            while open_orders:
+                oldest = next(iter(open_orders.values()))
+                if oldest.last_index >= index - ORDER_WINDOW_ROWS and held <= HELD_MAX_ROWS:
+                    break
+                open_orders.popitem(last=False)
+                held -= oldest.size
+                complete(oldest, index + 1)
+    for order in list(open_orders.values()):
+        complete(order, result.rows_total)
+    if ready:
+        _import_batch(ready, descriptions, source=source, actor=actor, result=result, report=report)
+    if progress:
+        progress(result.rows_total, result.rows_total)
+    result.rows_rejected = report.count
+    return result
+
+
+def _too_long(number: str) -> str:
+    return _("order %(number)s has more than %(limit)s lines") % {
+        "number": number,
+        "limit": ORDER_MAX_LINES,
+    }
+
+
+def _import_batch(
+    batch: list[_Order],
+    descriptions: dict[str, str],
+    *,
+    source: str,
+    actor: Any,
+    result: ImportResult,
+    report: RejectedReport,
+) -> None:
+    known_skus = skus_known(codes=list({row.sku for order in batch for row in order.rows}))
     sound: list[_Order] = []
-    for order in orders.values():
+    for order in batch:
         reason = _judge(order, known_skus, descriptions)
         if reason is None:
             sound.append(order)
         else:
-            _reject_order(order, reason, result)
-    result.rejected.sort(key=lambda item: item.line)
-
-    used = {row.sku for order in sound for row in order.rows}
+            _reject_order(order, reason, report)
+    # A new SKU's price is the first it sold at.
+    prices: dict[str, tuple[Decimal, str]] = {}
+    for order in sound:
+        for row in order.rows:
+            prices.setdefault(row.sku, (row.unit_price, row.currency))
     sku_ids = skus_ensure(
         items=[
             SkuSeen(code=code, name=descriptions.get(code, code), price=price, currency=cur)
             for code, (price, cur) in prices.items()
-            if code in used
         ],
         actor=actor,
         source=source,
     )
-    result.skus_created = len(used - known_skus)
-
-    done = 0
-    for start in range(0, len(sound), ORDERS_PER_BATCH):
-        batch = sound[start : start + ORDERS_PER_BATCH]
-        _write_batch(batch, sku_ids=sku_ids, source=source, actor=actor, result=result)
-        done += sum(len(order.rows) for order in batch)
-        if progress:
-            progress(done, result.rows_total)
-    return result
+    result.skus_created += len(set(prices) - known_skus)
+    _write_batch(sound, sku_ids=sku_ids, source=source, actor=actor, result=result)
 
 
 def _customer_ids(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import uuid
 import zoneinfo
 from datetime import timedelta
@@ -18,11 +17,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.business.selectors import business_get
-from procedo.core.errors import DomainError, NotFound
+from procedo.core.errors import DomainError, NotFound, TooLarge
+from procedo.core.uploads import upload_limit, upload_limit_message
 from procedo.events.services import event_record
 from procedo.imports import customers as customer_import
 from procedo.imports import orders as order_import
-from procedo.imports.csvfiles import rejected_report
+from procedo.imports.csvfiles import RejectedReport
 from procedo.imports.models import ImportJob, ImportKind, ImportState
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def import_job_create(
     )
     safe_name = re.sub(r"[^\w.\-]+", "_", Path(file_name).name)[-120:] or "import.csv"
     stored = _imports_dir() / f"{uuid.uuid4().hex}-{safe_name}"
-    with stored.open("wb") as target:
-        shutil.copyfileobj(content, target, length=1024 * 1024)
+    _store(content, stored)
     job = ImportJob.objects.create(
         kind=kind,
         file_name=Path(file_name).name[:255],
@@ -104,6 +103,21 @@ def import_job_create(
 
         transaction.on_commit(lambda: import_run(job.pk))
     return job
+
+
+def _store(content: IO[bytes], stored: Path) -> None:
+    """Copy the file a megabyte at a time; past the upload limit, refuse it and keep nothing."""
+    limit, size = upload_limit(), 0
+    try:
+        with stored.open("wb") as target:
+            while chunk := content.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(field="file", message=upload_limit_message())
+                target.write(chunk)
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        raise
 
 
 def _claim(job_id: int) -> bool:
@@ -133,45 +147,48 @@ def import_job_run(*, job_id: int) -> ImportJob:
             rows_done=done, rows_total=total, heartbeat_at=timezone.now()
         )
 
+    report_path = _imports_dir() / f"report-{job_id}.csv"
     try:
-        if job.kind == ImportKind.ORDERS:
-            orders = order_import.import_orders(
-                path=Path(job.stored_path),
-                source=job.source,
-                currency=job.currency,
-                zone=zoneinfo.ZoneInfo(job.time_zone),
-                actor=job.created_by,
-                progress=progress,
-            )
-            rows_total, rejected = orders.rows_total, orders.rejected
-            counts = (orders.orders_created, orders.orders_existing, orders.lines_created)
-        else:
-            people = customer_import.import_customers(
-                path=Path(job.stored_path),
-                source=job.source,
-                actor=job.created_by,
-                progress=progress,
-            )
-            rows_total, rejected = people.rows_total, people.rejected
-            counts = (people.created, people.existing, 0)
+        with RejectedReport(report_path) as report:
+            if job.kind == ImportKind.ORDERS:
+                orders = order_import.import_orders(
+                    path=Path(job.stored_path),
+                    source=job.source,
+                    currency=job.currency,
+                    zone=zoneinfo.ZoneInfo(job.time_zone),
+                    report=report,
+                    actor=job.created_by,
+                    progress=progress,
+                )
+                rows_total = orders.rows_total
+                counts = (orders.orders_created, orders.orders_existing, orders.lines_created)
+            else:
+                people = customer_import.import_customers(
+                    path=Path(job.stored_path),
+                    source=job.source,
+                    report=report,
+                    actor=job.created_by,
+                    progress=progress,
+                )
+                rows_total = people.rows_total
+                counts = (people.created, people.existing, 0)
     except DomainError as exc:
+        report_path.unlink(missing_ok=True)
         return _finish(job_id, state=ImportState.REFUSED, error=exc.message)
     except Exception as exc:
         logger.exception("import %s failed", job_id)
         _finish(job_id, state=ImportState.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    report = _imports_dir() / f"report-{job_id}.csv"
-    rejected_report(rejected, report)
     return _finish(
         job_id,
         state=ImportState.DONE,
         rows_total=rows_total,
         rows_done=rows_total,
-        rows_rejected=len(rejected),
+        rows_rejected=report.count,
         created_count=counts[0],
         existing_count=counts[1],
         lines_count=counts[2],
-        report_path=str(report),
+        report_path=str(report_path),
     )
 
 

@@ -9,15 +9,24 @@ from django.views.decorators.http import require_http_methods
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.uploads import upload_limit_message, upload_limited, upload_too_large
 from procedo.imports import selectors, services
 from procedo.imports.forms import ImportForm
 from procedo.imports.models import ImportJob
 
 
+@upload_limited
 @require_http_methods(["GET", "POST"])
 @requires("imports.run")
 def import_list(request: HttpRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None, request.FILES or None)
+    # Declared too large, the body stays unread; or it passed the limit while being read.
+    if not upload_too_large(request):
+        form = ImportForm(request.POST or None, request.FILES or None)
+    if upload_too_large(request):
+        form = ImportForm()
+        form.errors["file"] = form.error_class([upload_limit_message()])
+        context = {"form": form, "jobs": selectors.import_jobs_recent()}
+        return render(request, "imports/list.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -32,10 +41,13 @@ def import_list(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             refusal_add(form, exc.field, exc.message)
+            status = exc.status_code
         else:
             return redirect("imports:detail", job_id=job.pk)
+    else:
+        status = 422 if form.errors else 200
     context = {"form": form, "jobs": selectors.import_jobs_recent()}
-    return render(request, "imports/list.html", context, status=422 if form.errors else 200)
+    return render(request, "imports/list.html", context, status=status)
 
 
 @requires("imports.run")

@@ -154,6 +154,7 @@ def hook() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
     server.shutdown()
+    server.server_close()
 
 
 def test_a_failing_webhook_is_retried_with_backoff_then_fails_the_run(

@@ -61,6 +61,7 @@ def receiver() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
     server.shutdown()
+    server.server_close()
 
 
 def _webhook_sop(url: str) -> None:

@@ -143,3 +143,21 @@ def test_redis_url_switches_the_queue_with_no_code_change(redis_url: str, tmp_pa
         os.environ.pop("REDIS_URL", None)
     expected = "huey.RedisHuey" if redis_url else "huey.SqliteHuey"
     assert config["huey_class"] == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("PROCEDO_MAX_UPLOAD_MB", "lots", "expected a whole number, got 'lots'"),
+        ("PROCEDO_IMPORT_MAX_ROWS", "0", "expected a number between 1 and 10000000000, got 0"),
+        ("PROCEDO_DB_LOCK_WAIT", "3600", "expected a number between 1 and 600, got 3600"),
+    ],
+)
+def test_a_bad_limit_stops_with_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, problem: str
+) -> None:
+    result = _procedo("check", env={variable: value}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"procedo: configuration error: {variable}: {problem}"
+    ]

@@ -21,12 +21,14 @@ from procedo.events.models import Event
 from procedo.imports.models import ImportJob
 from procedo.orders.models import Order, OrderKind, OrderLine, Payment
 
-RETAIL = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "data"
-    / "retail"
-    / "online_retail.csv.gz"
+# ../shared beside the project: the checkout's parent, or a worktree's grandparent.
+RETAIL = next(
+    (
+        found
+        for parent in Path(__file__).resolve().parents
+        if (found := parent / "shared" / "data" / "retail" / "online_retail.csv.gz").exists()
+    ),
+    Path("shared/data/retail/online_retail.csv.gz"),
 )
 LONDON = ZoneInfo("Europe/London")
 CENT = Decimal("0.01")

@@ -1,0 +1,86 @@
+"""A writer held up by another's lock answers 503 (Retry-After) after a bounded wait; reads go on.
+
+Another connection really holds the lock (SQLite's BEGIN IMMEDIATE on the same
+file; on PostgreSQL a table lock that lets reads through), as the worker's import
+batch or a second web process would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from procedo.customers.models import Customer
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+BUSY = "Another change is being saved; nothing was saved. Please try again in a moment."
+
+
+@pytest.fixture
+def locked() -> Iterator[None]:
+    """Another connection holds the write lock on the customers while the test runs."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        other: Any = sqlite3.connect(settings["NAME"], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        other = psycopg.connect(
+            dbname=settings["NAME"],
+            user=settings["USER"],
+            password=settings["PASSWORD"] or None,
+            host=settings["HOST"] or None,
+            port=settings["PORT"] or None,
+        )
+        # SHARE lets SELECT through and makes INSERT wait, as a writer's batch does.
+        other.execute("LOCK TABLE customers_customer IN SHARE MODE")
+    try:
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+@override_settings(PROCEDO_DB_LOCK_WAIT=1)
+def test_a_page_that_writes_answers_503_and_a_page_that_reads_answers_200(
+    owner_client: Client, locked: None
+) -> None:
+    response = owner_client.post(
+        reverse("customers:create"),
+        {"first_name": "Оксана", "email": "o@example.com", "form_token": str(uuid.uuid4())},
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert BUSY in response.content.decode()
+
+    assert owner_client.get(reverse("customers:list")).status_code == 200
+
+
+@override_settings(PROCEDO_DB_LOCK_WAIT=1)
+def test_the_api_answers_503_in_json_and_reads_go_on(owner_client: Client, locked: None) -> None:
+    response = owner_client.post(
+        "/api/customers", {"first_name": "Оксана"}, content_type="application/json"
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {"detail": BUSY, "field": None}
+
+    assert owner_client.get("/api/customers").status_code == 200
+
+
+@override_settings(PROCEDO_DB_LOCK_WAIT=1)
+def test_once_the_lock_is_gone_the_same_write_goes_through(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/api/customers", {"first_name": "Оксана"}, content_type="application/json"
+    )
+    assert response.status_code == 201 and Customer.objects.count() == 1
