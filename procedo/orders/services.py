@@ -32,6 +32,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
@@ -593,13 +594,13 @@ def order_change_status(
 # The pipeline a new installation starts with (migration 0002 writes the same).
 DEFAULT_STATUSES = [
     # code, label, position, category, final
-    ("new", "New", 10, StatusCategory.NEW, False),
-    ("confirmed", "Confirmed", 20, StatusCategory.CONFIRMED, False),
-    ("packed", "Packed", 30, StatusCategory.PROCESSING, False),
-    ("shipped", "Shipped", 40, StatusCategory.SHIPPED, False),
-    ("delivered", "Delivered", 50, StatusCategory.DELIVERED, True),
-    ("cancelled", "Cancelled", 60, StatusCategory.CANCELLED, True),
-    ("returned", "Returned", 70, StatusCategory.RETURNED, True),
+    ("new", gettext_noop("New"), 10, StatusCategory.NEW, False),
+    ("confirmed", gettext_noop("Confirmed"), 20, StatusCategory.CONFIRMED, False),
+    ("packed", gettext_noop("Packed"), 30, StatusCategory.PROCESSING, False),
+    ("shipped", gettext_noop("Shipped"), 40, StatusCategory.SHIPPED, False),
+    ("delivered", gettext_noop("Delivered"), 50, StatusCategory.DELIVERED, True),
+    ("cancelled", gettext_noop("Cancelled"), 60, StatusCategory.CANCELLED, True),
+    ("returned", gettext_noop("Returned"), 70, StatusCategory.RETURNED, True),
 ]
 DEFAULT_TRANSITIONS = [
     ("new", "confirmed"),
