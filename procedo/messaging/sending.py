@@ -244,13 +244,32 @@ class SendReport:
         return self.sent + self.retrying + self.failed + self.unknown
 
 
+# The rows in `unknown` that recovery queues again by itself: transactional email,
+# which carries the same Message-ID every time, so a receiver (or its mail client)
+# can tell a second copy for what it is. An SMS has nothing of the kind, and a
+# promotion twice is spam: those stay `unknown` for a person to decide
+# (`services.message_mark_sent` / `message_resend`).
+RESENT_AUTOMATICALLY = Q(
+    channel=Channel.EMAIL, kind=MessageKind.TRANSACTIONAL, attempts__lt=MAX_ATTEMPTS
+)
+
+
+def resent_automatically(message: Message) -> bool:
+    """RESENT_AUTOMATICALLY, for a row in hand."""
+    return (
+        message.channel == Channel.EMAIL
+        and message.kind == MessageKind.TRANSACTIONAL
+        and message.attempts < MAX_ATTEMPTS
+    )
+
+
 def messages_recover(*, now: datetime) -> dict[str, int]:
-    """Leases of dead senders, and transactional mail whose fate is unknown.
+    """Leases of dead senders, and transactional email whose fate is unknown.
 
     A row claimed but never handed over goes back to the queue: the server never
-    saw it. A row handed over becomes `unknown`. Transactional mail in `unknown` is
-    queued again with its Message-ID (a receipt twice beats none); marketing mail
-    stays `unknown` (a promotion twice is spam).
+    saw it. A row handed over becomes `unknown`. Transactional email in `unknown`
+    is queued again with its Message-ID (a receipt twice beats none); marketing
+    email and every SMS stay `unknown` (see RESENT_AUTOMATICALLY).
     """
     expired = Q(state=MessageState.SENDING, claimed_until__lt=now)
     released = Message.objects.filter(expired, handed_over_at__isnull=True).update(
@@ -268,11 +287,9 @@ def messages_recover(*, now: datetime) -> dict[str, int]:
         },
     )
     resend = _recover_move(
-        Message.objects.filter(
-            state=MessageState.UNKNOWN,
-            kind=MessageKind.TRANSACTIONAL,
-            attempts__lt=MAX_ATTEMPTS,
-        ).filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)),
+        Message.objects.filter(RESENT_AUTOMATICALLY, state=MessageState.UNKNOWN).filter(
+            Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)
+        ),
         event_type="message.requeued",
         reason="re-sent with the same Message-ID after an unknown outcome",
         fields={"state": MessageState.QUEUED, "handed_over_at": None},
@@ -398,8 +415,10 @@ def _finish(
         else:
             fields.update(handed_over_at=None, deferred_until=now + backoff(attempts))
     if state == MessageState.UNKNOWN:
-        # Transactional mail is re-sent after a pause (recovery); marketing stays here.
-        fields["deferred_until"] = now + backoff(attempts)
+        # Transactional email is re-sent after a pause (recovery); the rest stays
+        # here for a person, with nothing to wait for.
+        later = now + backoff(attempts)
+        fields["deferred_until"] = later if resent_automatically(message) else None
     if state == MessageState.SENT:
         fields["sent_at"] = now
     fields["state"] = state
