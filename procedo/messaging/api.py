@@ -2,7 +2,7 @@
 
 Errors are `{"detail", "field"}`: 422 a template that does not render (the
 message names the line), 404 an unknown id, 403 a role without `messaging.view` /
-`messaging.templates`.
+`messaging.templates`, 409 a decision on a message that no longer waits for one.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
 from procedo.accounts.permissions import permission_require
@@ -36,7 +36,9 @@ class MessageOut(Schema):
     message_id: str = Field(description="The email's Message-ID, the same on every attempt.")
     attempts: int
     answer: str = Field(description="The server's last answer, e.g. '550 5.1.1 No such user'.")
-    reason: str = Field(description="Why it was suppressed, deferred or given up.")
+    reason: str = Field(
+        description="Why it was suppressed, deferred or given up, or who decided its fate."
+    )
     deferred_until: datetime | None
     sent_at: datetime | None
     source: str
@@ -60,6 +62,9 @@ class MessageListQuery(Schema):
     channel: str = ""
     kind: str = ""
     source: str = ""
+    needs_decision: bool = Field(
+        False, description="Only `unknown` messages the sender will not send again by itself."
+    )
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=200)
 
@@ -98,6 +103,14 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
+# An Event's idempotency key is at most 200 characters, "api:" included.
+IdempotencyKey = Header(default=None, alias="Idempotency-Key", max_length=150)
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    return f"api:{idempotency_key}" if idempotency_key else None
+
+
 @router.get("", response=MessagePageOut)
 def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dict[str, Any]:
     """The message log, newest first, one keyset page at a time."""
@@ -109,6 +122,7 @@ def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dic
             channel=filters.channel,
             kind=filters.kind,
             source=filters.source,
+            needs_decision=filters.needs_decision,
         ),
         cursor=filters.cursor,
         limit=filters.limit,
@@ -150,3 +164,32 @@ def message_detail(request: HttpRequest, message_id: int) -> Message:
     if message is None:
         raise NotFound(field="message_id", message=f"no message with id {message_id}")
     return message
+
+
+@router.post("/{message_id}/mark-sent", response=MessageDetailOut)
+def message_mark_sent(
+    request: HttpRequest, message_id: int, idempotency_key: str | None = IdempotencyKey
+) -> Message:
+    """A message in `unknown` did arrive (a person checked): it becomes `sent`.
+
+    409 on `state` if it is neither `unknown` nor already `sent`. The same
+    Idempotency-Key answers as the first time.
+    """
+    permission_require(_user(request), "messaging.templates")
+    return services.message_mark_sent(
+        message_id=message_id, actor=_user(request), idempotency_key=_key(idempotency_key)
+    )
+
+
+@router.post("/{message_id}/resend", response=MessageDetailOut)
+def message_resend(
+    request: HttpRequest, message_id: int, idempotency_key: str | None = IdempotencyKey
+) -> Message:
+    """Send a message in `unknown` again (it may arrive twice): queued now, with who asked.
+
+    409 on `state` if it is not `unknown`. The same Idempotency-Key queues it once.
+    """
+    permission_require(_user(request), "messaging.templates")
+    return services.message_resend(
+        message_id=message_id, actor=_user(request), idempotency_key=_key(idempotency_key)
+    )

@@ -16,10 +16,11 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from procedo.core.errors import DomainError
+from procedo.accounts.models import User
+from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
-from procedo.messaging import sending
+from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
 from procedo.messaging.sms import twilio_signature
@@ -247,3 +248,45 @@ def test_sms_handed_over_by_a_sender_that_died_stays_unknown_email_receipts_go_a
     assert twilio.requests == []
     requeued = Event.objects.filter(event_type="message.requeued")
     assert list(requeued.values_list("subject_id", flat=True)) == [email.pk]
+
+
+def test_a_person_marks_an_unknown_sms_sent_or_sends_it_again(
+    impatient: type[Twilio], owner: User
+) -> None:
+    checked, again = sms("s:1"), sms("s:2", "+380671234568")
+    impatient.lose_answer = "slow"
+    assert sending.messages_send_due(channels=("sms",)).unknown == 2
+    impatient.released.set()
+    impatient.lose_answer = ""
+
+    for _ in range(2):  # a double click, or the same answer twice: one decision
+        services.message_mark_sent(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
+    services.message_mark_sent(message_id=checked.pk, actor=owner)  # already sent: as is
+    for _ in range(2):
+        services.message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:b")
+    checked.refresh_from_db()
+    again.refresh_from_db()
+    assert checked.state == MessageState.SENT and checked.sent_at is not None
+    assert checked.reason == "marked sent by owner"
+    assert again.state == MessageState.QUEUED and again.handed_over_at is None
+    decisions = Event.objects.filter(
+        event_type__in=["message.marked_sent", "message.resend_requested"]
+    )
+    assert sorted(decisions.values_list("event_type", "subject_id", "actor_id")) == [
+        ("message.marked_sent", checked.pk, owner.pk),
+        ("message.resend_requested", again.pk, owner.pk),
+    ]
+    # Sent again because a person said so: the provider gets it a second time, once.
+    assert sending.messages_send_due(channels=("sms",)).sent == 1
+    recover_for_hours(3)
+    assert [r["form"]["To"] for r in impatient.requests].count(again.recipient) == 2
+    assert [r["form"]["To"] for r in impatient.requests].count(checked.recipient) == 1
+
+    with pytest.raises(Conflict) as refused:  # it is sent now: nothing to decide
+        services.message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:c")
+    assert refused.value.field == "state"
+    with pytest.raises(Conflict) as reused:  # a key of another decision
+        services.message_resend(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
+    assert reused.value.field == "idempotency_key"
+    with pytest.raises(NotFound):
+        services.message_mark_sent(message_id=again.pk + 100, actor=owner)
