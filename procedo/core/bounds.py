@@ -66,6 +66,14 @@ Moment = Annotated[
 ]
 Day = Annotated[date, AfterValidator(_plausible_moment), Field(description=f"A day {_YEARS}.")]
 Cursor = Annotated[str, Field(max_length=200, description="`next_cursor` of the page before.")]
+# Every list in the API pages the same way: `cursor` in, `next_cursor` out, and
+# `limit` rows a page, 50 unless asked, at most PAGE_LIMIT_MAX (a 422 naming `limit`).
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 200
+PageLimit = Annotated[
+    int,
+    Field(ge=1, le=PAGE_LIMIT_MAX, description=f"Rows a page, 1 to {PAGE_LIMIT_MAX}."),
+]
 # A KPI's target: the column is DECIMAL(12, 2).
 KpiTarget = Annotated[
     Decimal, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, max_digits=12, decimal_places=2)

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from procedo.core.errors import DomainError
+
 
 class FormTokenMixin(forms.Form):
     """A hidden UUID per rendered form: the idempotency key of its submit (a double click)."""
@@ -30,3 +32,15 @@ def refusal_add(form: forms.Form, field: str, message: str) -> None:
         form.full_clean()
         form.cleaned_data = {}
     form.add_error(field if field in form.fields else None, message)
+
+
+def filters_valid(form: forms.Form) -> forms.Form:
+    """A list's filter form for an export: its first error is a refusal naming the filter.
+
+    A page shows a bad filter next to its field; an export has no page to show it on,
+    and must not write a file with the filter left out.
+    """
+    if not form.is_valid():
+        name, errors = next(iter(form.errors.items()))
+        raise DomainError(field=name, message=f"{name}: {errors[0]}")
+    return form

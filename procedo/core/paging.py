@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -118,3 +118,25 @@ def keyset_page(
     rows = rows[:limit]
     next_cursor = _encode([getattr(rows[-1], f) for f in fields]) if has_more and rows else None
     return Page(items=rows, next_cursor=next_cursor)
+
+
+EXPORT_BATCH = 2000
+
+
+def keyset_all(
+    queryset: QuerySet[M], *, order: Sequence[str], batch: int = EXPORT_BATCH
+) -> Iterator[M]:
+    """Every row of `queryset` in `order`, read `batch` rows per query (for exports).
+
+    Short queries one after another, not one cursor held open: on PostgreSQL a
+    transaction open for the whole of a long export would hold back every reader of
+    the event log (they read only transactions older than the oldest running one).
+    Each batch runs the queryset's prefetches for its own rows.
+    """
+    cursor: str | None = None
+    while True:
+        page = keyset_page(queryset, order=order, cursor=cursor, limit=batch)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

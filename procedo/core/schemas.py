@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import ninja
 from django.utils.translation import gettext as _
@@ -27,3 +27,20 @@ class Schema(ninja.Schema):
         if _has_nul(value):
             raise ValueError(_("Text cannot contain NUL characters."))
         return value
+
+
+# A list as a file (procedo/core/exports.py): the `format` parameter and the documented answer.
+ExportFormat = Literal["csv", "xlsx"]
+EXPORT_RESPONSE: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "The file, streamed: CSV in UTF-8 with a BOM, or XLSX.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
+    }
+}

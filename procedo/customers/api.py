@@ -11,17 +11,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.business.selectors import business_get
-from procedo.core.bounds import Cursor, Day, EmailText, Id, Moment, PathId, PhoneText, ShortText
+from procedo.core.bounds import (
+    PAGE_LIMIT_DEFAULT,
+    Cursor,
+    Day,
+    EmailText,
+    Id,
+    Moment,
+    PageLimit,
+    PathId,
+    PhoneText,
+    ShortText,
+)
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
+from procedo.events.exports import export_stream
 from procedo.events.schemas import EventPageOut, PageQuery, event_items
 from procedo.events.selectors import timeline_for_customer
 
@@ -94,11 +107,16 @@ class CustomerPageOut(Schema):
     )
 
 
-class CustomerListQuery(Schema):
-    search: str = Field(
+class CustomerFilters(Schema):
+    """The customers page's filters, by the page's names."""
+
+    q: str = Field(
         default="",
         max_length=100,
         description="Prefix of a name, company, email or phone (any format: 0671234567, +380…).",
+    )
+    search: str = Field(
+        default="", max_length=100, description="The former name of `q`.", deprecated=True
     )
     tag: str = Field(default="", max_length=60, description="Only customers with this tag.")
     has_orders: bool | None = Field(default=None, description="true: with orders; false: none.")
@@ -108,8 +126,20 @@ class CustomerListQuery(Schema):
     sort: Literal["newest", "value"] = Field(
         default="newest", description="newest: created last first; value: highest lifetime value."
     )
+
+    def selection(self) -> dict[str, Any]:
+        """The selector's keyword arguments."""
+        chosen = self.dict(exclude={"q", "search", "cursor", "limit", "format"})
+        return {**chosen, "search": self.q or self.search}
+
+
+class CustomerListQuery(CustomerFilters):
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=selectors.LIST_LIMIT_MAX)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class CustomerExportQuery(CustomerFilters):
+    format: ExportFormat = "csv"
 
 
 class CustomerIn(Schema):
@@ -275,12 +305,38 @@ def _user(request: HttpRequest) -> Any:
 @router.get("", response=CustomerPageOut, auth=requires_api("customers.view"))
 def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> dict[str, Any]:
     """Live customers (merged ones left out), one keyset page at a time."""
-    page = selectors.customer_list(**filters.dict())
+    page = selectors.customer_list(
+        **filters.selection(), cursor=filters.cursor, limit=filters.limit
+    )
     currency = business_get().currency
     return {
         "items": [_listed(customer, currency) for customer in page.items],
         "next_cursor": page.next_cursor,
     }
+
+
+@router.get(
+    "/export",
+    auth=requires_api("customers.view"),
+    openapi_extra=EXPORT_RESPONSE,
+)
+def customer_export(
+    request: HttpRequest, filters: Query[CustomerExportQuery]
+) -> StreamingHttpResponse:
+    """The customers as a CSV (UTF-8 with a BOM) or XLSX file, with the list's filters.
+
+    Streamed; recorded in the log (`list.exported`) since it carries personal data.
+    An unknown filter is a 422 naming it.
+    """
+    return export_stream(
+        request=request,
+        actor=_user(request),
+        list_name="customers",
+        fmt=filters.format,
+        filters=filters_known(request.GET, CustomerExportQuery.model_fields),
+        columns=selectors.CUSTOMER_COLUMNS,
+        rows=selectors.customer_export_rows(**filters.selection()),
+    )
 
 
 @router.post("", response={201: CustomerDetailOut}, auth=requires_api("customers.change"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet, TextChoices
@@ -12,8 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from procedo.core.bounds import PAGE_LIMIT_MAX
 from procedo.core.errors import DomainError, NotFound
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.customers import normalise
 from procedo.customers.models import (
     LIVE,
@@ -40,7 +44,7 @@ SORT_ORDERS = {
     CustomerSort.NEWEST: ["-created_at", "-id"],
     CustomerSort.VALUE: ["-lifetime_value", "-id"],
 }
-LIST_LIMIT_MAX = 200
+LIST_LIMIT_MAX = PAGE_LIMIT_MAX
 
 
 def _identities() -> Prefetch[str, QuerySet[Identity], str]:
@@ -52,7 +56,7 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def customer_list(
+def _customers_filtered(
     *,
     search: str = "",
     tag: str = "",
@@ -61,26 +65,12 @@ def customer_list(
     last_order_before: date | None = None,
     country: str = "",
     sort: str = CustomerSort.NEWEST,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[Customer]:
-    """Live customers, newest first or by lifetime value, one keyset page at a time.
-
-    `search` is a prefix of any name word, full name (either way round),
-    company, email, or phone written any way ("067 123 45 67", "+38067…");
-    case-insensitive for every alphabet. `last_order_after` is on or after
-    that day, `last_order_before` before it. Three queries: the page, its
-    identities and its tags.
-    """
+) -> tuple[QuerySet[Customer], list[str]]:
+    """The list's rows and their keyset order, for a page or an export."""
     if sort not in SORT_ORDERS:
         raise DomainError(
             field="sort",
             message=_("Sort by one of %(sorts)s.") % {"sorts": ", ".join(CustomerSort.values)},
-        )
-    if not 1 <= limit <= LIST_LIMIT_MAX:
-        raise DomainError(
-            field="limit",
-            message=_("A page holds 1 to %(max)s customers.") % {"max": LIST_LIMIT_MAX},
         )
     prefix = normalise.search_prefix(search)
     if prefix:
@@ -104,7 +94,55 @@ def customer_list(
     if country.strip():
         queryset = queryset.filter(country=normalise.country_normalise(country))
     queryset = queryset.prefetch_related(_identities(), "tags")
-    return keyset_page(queryset, order=SORT_ORDERS[CustomerSort(sort)], cursor=cursor, limit=limit)
+    return queryset, SORT_ORDERS[CustomerSort(sort)]
+
+
+def customer_list(*, cursor: str | None = None, limit: int = 50, **filters: Any) -> Page[Customer]:
+    """Live customers, newest first or by lifetime value, one keyset page at a time.
+
+    Filters (`_customers_filtered`): `search` is a prefix of any name word, full
+    name (either way round), company, email, or phone written any way ("067 123 45
+    67", "+38067…"); case-insensitive for every alphabet. `last_order_after` is on
+    or after that day, `last_order_before` before it; `tag`, `has_orders`,
+    `country`, `sort`. Three queries: the page, its identities and its tags.
+    """
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise DomainError(
+            field="limit",
+            message=_("A page holds 1 to %(max)s customers.") % {"max": LIST_LIMIT_MAX},
+        )
+    queryset, order = _customers_filtered(**filters)
+    return keyset_page(queryset, order=order, cursor=cursor, limit=limit)
+
+
+def _identity_values(customer: Customer, kind: str) -> list[str]:
+    return [i.value for i in customer.identities.all() if i.kind == kind]
+
+
+# The customers list as a file (procedo/core/exports.py): the columns a spreadsheet gets.
+CUSTOMER_COLUMNS = (
+    Column(gettext_lazy("ID"), lambda c: c.pk),
+    Column(gettext_lazy("First name"), lambda c: c.first_name),
+    Column(gettext_lazy("Last name"), lambda c: c.last_name),
+    Column(gettext_lazy("Company"), lambda c: c.company),
+    Column(gettext_lazy("Emails"), lambda c: _identity_values(c, IdentityKind.EMAIL)),
+    Column(gettext_lazy("Phones"), lambda c: _identity_values(c, IdentityKind.PHONE)),
+    Column(gettext_lazy("Tags"), lambda c: [tag.name for tag in c.tags.all()]),
+    Column(gettext_lazy("Country"), lambda c: c.country),
+    Column(gettext_lazy("Orders"), lambda c: c.orders_count),
+    Column(gettext_lazy("Lifetime value"), lambda c: c.lifetime_value),
+    Column(gettext_lazy("First order"), lambda c: c.first_order_at),
+    Column(gettext_lazy("Last order"), lambda c: c.last_order_at),
+    Column(gettext_lazy("Source"), lambda c: c.source),
+    Column(gettext_lazy("External ref"), lambda c: c.external_ref),
+    Column(gettext_lazy("Created"), lambda c: c.created_at),
+)
+
+
+def customer_export_rows(**filters: Any) -> Iterator[Customer]:
+    """Every customer the list shows with these filters, read in batches for a file."""
+    queryset, order = _customers_filtered(**filters)
+    return keyset_all(queryset, order=order)
 
 
 def _term_matches(prefix: str) -> QuerySet[CustomerSearchTerm, int]:

@@ -6,6 +6,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
+    path("export/", views.customer_export, name="export"),
     path("duplicates/", views.customer_duplicates, name="duplicates"),
     path("duplicates/dismiss/", views.duplicate_dismiss, name="duplicate_dismiss"),
     path("merge/", views.customer_merge, name="merge"),

@@ -22,7 +22,8 @@ from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
-from procedo.core.forms import refusal_add
+from procedo.core.exports import export_format, filters_known
+from procedo.core.forms import filters_valid, refusal_add
 from procedo.core.paging import Page
 from procedo.customers import selectors, services
 from procedo.customers.forms import (
@@ -39,6 +40,7 @@ from procedo.customers.forms import (
 )
 from procedo.customers.models import ConsentState, Customer
 from procedo.customers.registry import card_sections
+from procedo.events.exports import export_stream
 from procedo.events.selectors import timeline_for_customer
 
 LIST_PAGE = 50
@@ -83,6 +85,24 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     if htmx:
         template += "#rows" if htmx.target == "more-row" else "#results"
     return render(request, template, context, status=422 if form.errors else 200)
+
+
+@requires("customers.view")
+def customer_export(request: HttpRequest) -> HttpResponse:
+    """The list as a file, with the filters the page has applied (`?format=csv|xlsx`)."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, CustomerFilterForm.base_fields)
+    form = CustomerFilterForm(request.GET, tags=selectors.tags_all())
+    filters_valid(form)
+    return export_stream(
+        request=request,
+        actor=request.user,
+        list_name="customers",
+        fmt=fmt,
+        filters=applied,
+        columns=selectors.CUSTOMER_COLUMNS,
+        rows=selectors.customer_export_rows(**form.filters()),
+    )
 
 
 @requires("customers.change")

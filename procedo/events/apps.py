@@ -7,6 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = "Event log"
 
     def ready(self) -> None:
-        from procedo.events.timeline import failure_sentences_register
+        from procedo.events.timeline import export_sentences_register, failure_sentences_register
 
         failure_sentences_register()
+        export_sentences_register()

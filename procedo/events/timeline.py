@@ -184,3 +184,32 @@ def failure_sentences_register() -> None:
     sentence_register(
         "consumer_failure.dismissed", gettext_lazy("%(actor)s dismissed a stuck event")
     )
+
+
+def export_sentences_register() -> None:
+    """Lists taken out as files: they carry personal data, so the log tells who and what."""
+    from django.utils.translation import gettext_lazy
+
+    from procedo.events.exports import LISTS
+
+    def what(event: Event, names: Names) -> Mapping[str, Any]:
+        payload = event.payload or {}
+        label = LISTS.get(str(payload.get("list")), payload.get("list", ""))
+        filters = payload.get("filters") or {}
+        return {
+            "list": label,
+            "format": str(payload.get("format", "")).upper(),
+            "filters": ", ".join(f"{k}={v}" for k, v in filters.items()) or "-",
+            "rows": payload.get("rows", 0),
+        }
+
+    sentence_register(
+        "list.exported",
+        gettext_lazy("%(actor)s exported %(list)s as %(format)s (filters: %(filters)s)"),
+        what,
+    )
+    sentence_register(
+        "list.export_finished",
+        gettext_lazy("%(actor)s's export of %(list)s ended after %(rows)s rows"),
+        what,
+    )
