@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
@@ -14,10 +14,22 @@ from ninja.responses import Status
 from procedo.accounts.auth import requires_api
 from procedo.catalog import selectors, services
 from procedo.catalog.models import Product, Sku, StockMovement
-from procedo.core.bounds import Amount, Cursor, Id, LongText, PathId, StockCount, StockDelta
+from procedo.core.bounds import (
+    PAGE_LIMIT_DEFAULT,
+    Amount,
+    Cursor,
+    Id,
+    LongText,
+    PageLimit,
+    PathId,
+    StockCount,
+    StockDelta,
+)
 from procedo.core.errors import NotFound
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
+from procedo.events.exports import export_stream
 
 router = Router(tags=["catalog"])
 
@@ -55,17 +67,26 @@ class SkuPageOut(Schema):
     next_cursor: str | None
 
 
-class ProductQuery(Schema):
+class ProductFilterQuery(Schema):
+    """The products page's filters, by the page's names."""
+
     q: str = Field(default="", max_length=100, description="Name or SKU, any case.")
     active: bool | None = None
+
+
+class ProductQuery(ProductFilterQuery):
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class ProductExportQuery(ProductFilterQuery):
+    format: ExportFormat = "csv"
 
 
 class SkuQuery(Schema):
     q: str = Field(default="", max_length=100)
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
 
 
 class ProductIn(Schema):
@@ -145,6 +166,25 @@ def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str
     )
     items = [_product_out(product, list(product.skus.all())) for product in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/products/export", auth=requires_api("catalog.view"), openapi_extra=EXPORT_RESPONSE)
+def product_export(
+    request: HttpRequest, filters: Query[ProductExportQuery]
+) -> StreamingHttpResponse:
+    """Products with their stock, one row per SKU, as a CSV (UTF-8 with a BOM) or XLSX file.
+
+    The list's filters; streamed and recorded in the log (`list.exported`).
+    """
+    return export_stream(
+        request=request,
+        actor=request.auth,  # type: ignore[attr-defined]
+        list_name="products",
+        fmt=filters.format,
+        filters=filters_known(request.GET, ProductExportQuery.model_fields),
+        columns=selectors.PRODUCT_COLUMNS,
+        rows=selectors.product_export_rows(query=filters.q, active=filters.active),
+    )
 
 
 @router.get("/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.view"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy
 
 from procedo.catalog.models import Product, Sku, StockMovement
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 
 PRODUCT_ORDER = ("name", "id")
 SKU_ORDER = ("code",)  # unique, so it is a complete keyset
@@ -32,6 +35,43 @@ def product_list(
         Prefetch("skus", queryset=Sku.objects.order_by("code"))
     )
     return keyset_page(products, order=PRODUCT_ORDER, cursor=cursor, limit=limit)
+
+
+def _sku_value(read: Callable[[Sku], Any]) -> Callable[[tuple[Product, Sku | None]], Any]:
+    return lambda row: read(row[1]) if row[1] is not None else None
+
+
+# The products list as a file, one row per SKU with its stock (a product without SKUs:
+# one row with the SKU columns empty).
+PRODUCT_COLUMNS = (
+    Column(gettext_lazy("Product ID"), lambda row: row[0].pk),
+    Column(gettext_lazy("Product"), lambda row: row[0].name),
+    Column(gettext_lazy("Product active"), lambda row: row[0].active),
+    Column(gettext_lazy("SKU"), _sku_value(lambda sku: sku.code)),
+    Column(gettext_lazy("Variant"), _sku_value(lambda sku: sku.name)),
+    Column(gettext_lazy("Price"), _sku_value(lambda sku: sku.price)),
+    Column(gettext_lazy("Currency"), _sku_value(lambda sku: sku.currency)),
+    Column(gettext_lazy("On hand"), _sku_value(lambda sku: sku.on_hand)),
+    Column(gettext_lazy("Reserved"), _sku_value(lambda sku: sku.reserved)),
+    Column(gettext_lazy("Available"), _sku_value(lambda sku: sku.on_hand - sku.reserved)),
+    Column(gettext_lazy("Backorder allowed"), _sku_value(lambda sku: sku.allow_backorder)),
+    Column(gettext_lazy("SKU active"), _sku_value(lambda sku: sku.active)),
+)
+
+
+def product_export_rows(
+    *, query: str = "", active: bool | None = None
+) -> Iterator[tuple[Product, Sku | None]]:
+    """(product, SKU) for every SKU of every product the list shows, read in batches."""
+    products = _products(query=query, active=active).prefetch_related(
+        Prefetch("skus", queryset=Sku.objects.order_by("code"))
+    )
+    for product in keyset_all(products, order=PRODUCT_ORDER):
+        skus = list(product.skus.all())
+        if not skus:
+            yield product, None
+        for sku in skus:
+            yield product, sku
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ app_name = "catalog"
 urlpatterns = [
     path("", views.products, name="products"),
     path("new/", views.product_create, name="product-create"),
+    path("export/", views.product_export, name="product-export"),
     path("<int:product_id>/", views.product, name="product"),
     path("<int:product_id>/edit/", views.product_update, name="product-update"),
     path("<int:product_id>/skus/", views.sku_create, name="sku-create"),

@@ -20,7 +20,9 @@ from procedo.catalog.forms import (
     StockAdjustForm,
 )
 from procedo.core.errors import DomainError
-from procedo.core.forms import refusal_add
+from procedo.core.exports import export_format, filters_known
+from procedo.core.forms import filters_valid, refusal_add
+from procedo.events.exports import export_stream
 
 
 def _list_context(request: HttpRequest, create_form: ProductForm | None = None) -> dict[str, Any]:
@@ -49,6 +51,26 @@ def _list_context(request: HttpRequest, create_form: ProductForm | None = None) 
 @requires("catalog.view")
 def products(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/product_list.html", _list_context(request))
+
+
+@requires("catalog.view")
+def product_export(request: HttpRequest) -> HttpResponse:
+    """The products with their stock as a file (`?format=csv|xlsx`), with the page's filters."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, ProductFilterForm.base_fields)
+    filters = ProductFilterForm(request.GET)
+    filters_valid(filters)
+    return export_stream(
+        request=request,
+        actor=request.user,
+        list_name="products",
+        fmt=fmt,
+        filters=applied,
+        columns=selectors.PRODUCT_COLUMNS,
+        rows=selectors.product_export_rows(
+            query=filters.cleaned_data["q"], active=filters.active_value()
+        ),
+    )
 
 
 @require_POST

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -124,18 +124,25 @@ EXPORT_BATCH = 2000
 
 
 def keyset_all(
-    queryset: QuerySet[M], *, order: Sequence[str], batch: int = EXPORT_BATCH
+    queryset: QuerySet[M],
+    *,
+    order: Sequence[str],
+    batch: int = EXPORT_BATCH,
+    each_batch: Callable[[list[M]], object] | None = None,
 ) -> Iterator[M]:
     """Every row of `queryset` in `order`, read `batch` rows per query (for exports).
 
     Short queries one after another, not one cursor held open: on PostgreSQL a
     transaction open for the whole of a long export would hold back every reader of
     the event log (they read only transactions older than the oldest running one).
-    Each batch runs the queryset's prefetches for its own rows.
+    Each batch runs the queryset's prefetches for its own rows, then `each_batch`
+    (what a list attaches to a page of rows at once, e.g. its subjects' names).
     """
     cursor: str | None = None
     while True:
         page = keyset_page(queryset, order=order, cursor=cursor, limit=batch)
+        if each_batch is not None:
+            each_batch(page.items)
         yield from page.items
         if page.next_cursor is None:
             return

@@ -10,27 +10,31 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import (
+    PAGE_LIMIT_DEFAULT,
     Amount,
     Cursor,
     Day,
     Id,
     LongText,
     Moment,
+    PageLimit,
     PathId,
     Quantity,
     ShortText,
     StatusCode,
 )
 from procedo.core.errors import NotFound
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
+from procedo.events.exports import export_stream
 from procedo.orders import selectors, services
 from procedo.orders.models import Order, Payment, Refund, Return, Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
@@ -176,15 +180,37 @@ class OrderDetailOut(OrderOut):
 # --- input ------------------------------------------------------------------------------------
 
 
-class OrderQuery(Schema):
+class OrderFilterQuery(Schema):
+    """The orders page's filters, by the page's names."""
+
     status: ShortText | None = None
     placed_from: Day | None = Field(default=None, description="In the business's time zone.")
     placed_to: Day | None = Field(default=None, description="Inclusive.")
     amount_min: Amount | None = Field(default=None, ge=0)
     amount_max: Amount | None = Field(default=None, ge=0)
-    customer_id: Id | None = None
+    customer: Id | None = Field(default=None, description="The customer's id.")
+    customer_id: Id | None = Field(
+        default=None, description="The former name of `customer`.", deprecated=True
+    )
+
+    def selection(self) -> selectors.OrderFilters:
+        return selectors.OrderFilters(
+            status=self.status,
+            placed_from=self.placed_from,
+            placed_to=self.placed_to,
+            amount_min=self.amount_min,
+            amount_max=self.amount_max,
+            customer_id=self.customer or self.customer_id,
+        )
+
+
+class OrderQuery(OrderFilterQuery):
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class OrderExportQuery(OrderFilterQuery):
+    format: ExportFormat = "csv"
 
 
 class OrderLineIn(Schema):
@@ -294,18 +320,26 @@ def _detail(order_id: int) -> dict[str, Any]:
 def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, Any]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     page = selectors.order_list(
-        filters=selectors.OrderFilters(
-            status=filters.status,
-            placed_from=filters.placed_from,
-            placed_to=filters.placed_to,
-            amount_min=filters.amount_min,
-            amount_max=filters.amount_max,
-            customer_id=filters.customer_id,
-        ),
-        cursor=filters.cursor,
-        limit=filters.limit,
+        filters=filters.selection(), cursor=filters.cursor, limit=filters.limit
     )
     return {"items": [_order_out(order) for order in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/export", auth=requires_api("orders.view"), openapi_extra=EXPORT_RESPONSE)
+def order_export(request: HttpRequest, filters: Query[OrderExportQuery]) -> StreamingHttpResponse:
+    """The orders as a CSV (UTF-8 with a BOM) or XLSX file, with the list's filters.
+
+    Streamed, and recorded in the log (`list.exported`). An unknown filter is a 422 naming it.
+    """
+    return export_stream(
+        request=request,
+        actor=request.auth,  # type: ignore[attr-defined]
+        list_name="orders",
+        fmt=filters.format,
+        filters=filters_known(request.GET, OrderExportQuery.model_fields),
+        columns=selectors.ORDER_COLUMNS,
+        rows=selectors.order_export_rows(filters.selection()),
+    )
 
 
 class StatusIn(Schema):

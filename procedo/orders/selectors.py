@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils.translation import gettext_lazy
 
 from procedo.business.selectors import business_get
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.events.selectors import TimelinePage, timeline_for_subject
 from procedo.orders.models import (
     PAYMENT_RECEIVED,
@@ -79,6 +81,38 @@ def order_list(
     """
     queryset = orders_filtered(filters or OrderFilters(), zone=zone)
     return keyset_page(queryset, order=ORDER_KEYSET, cursor=cursor, limit=limit)
+
+
+def _customer_name(order: Order) -> str:
+    return str(order.customer) if order.customer_id else ""
+
+
+# The orders list as a file (procedo/core/exports.py).
+ORDER_COLUMNS = (
+    Column(gettext_lazy("Number"), lambda o: o.number),
+    Column(gettext_lazy("Placed"), lambda o: o.placed_at),
+    Column(gettext_lazy("Kind"), lambda o: o.get_kind_display()),
+    Column(gettext_lazy("Status"), lambda o: o.status.label),
+    Column(gettext_lazy("Customer ID"), lambda o: o.customer_id),
+    Column(gettext_lazy("Customer"), _customer_name),
+    Column(gettext_lazy("Currency"), lambda o: o.currency),
+    Column(gettext_lazy("Subtotal"), lambda o: o.subtotal),
+    Column(gettext_lazy("Discount"), lambda o: o.discount_total),
+    Column(gettext_lazy("Shipping"), lambda o: o.shipping_total),
+    Column(gettext_lazy("Total"), lambda o: o.total),
+    Column(gettext_lazy("Paid"), lambda o: o.paid_at),
+    Column(gettext_lazy("Shipped"), lambda o: o.shipped_at),
+    Column(gettext_lazy("Delivered"), lambda o: o.delivered_at),
+    Column(gettext_lazy("Cancelled"), lambda o: o.cancelled_at),
+    Column(gettext_lazy("Channel"), lambda o: o.channel),
+    Column(gettext_lazy("Source"), lambda o: o.source),
+    Column(gettext_lazy("External ref"), lambda o: o.external_ref),
+)
+
+
+def order_export_rows(filters: OrderFilters) -> Iterator[Order]:
+    """Every order the list shows with these filters, read in batches for a file."""
+    return keyset_all(orders_filtered(filters), order=ORDER_KEYSET)
 
 
 def orders_of_customer(customer_id: int, limit: int = 10) -> list[Order]:

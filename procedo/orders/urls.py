@@ -1,10 +1,11 @@
 from django.urls import path
 
-from procedo.orders import views
+from procedo.orders import export_views, views
 
 app_name = "orders"
 urlpatterns = [
     path("", views.order_list, name="list"),
+    path("export/", export_views.order_export, name="export"),
     path("<int:order_id>/", views.order_detail, name="detail"),
     path("<int:order_id>/status/", views.order_change_status, name="change-status"),
     path("<int:order_id>/payments/", views.payment_record, name="payment-record"),

@@ -8,14 +8,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
-from procedo.core.bounds import Cursor, Id, LongText, Moment, PathId, ShortText
+from procedo.core.bounds import (
+    PAGE_LIMIT_DEFAULT,
+    Cursor,
+    Id,
+    LongText,
+    Moment,
+    PageLimit,
+    PathId,
+    ShortText,
+)
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
+from procedo.events.exports import export_stream
 from procedo.work import selectors
 from procedo.work.models import Task
 from procedo.work.services import handover
@@ -63,10 +74,37 @@ class TaskPageOut(Schema):
     next_cursor: str | None
 
 
-class TaskQuery(Schema):
-    mine: bool = Field(default=True, description="Only the caller's, their teams' and role's.")
+class TaskFilterQuery(Schema):
+    """The open tasks page's filter, by the page's name."""
+
+    all: bool = Field(default=False, description="Every open task, not only the caller's.")
+    mine: bool | None = Field(
+        default=None, description="The former, opposite, name of `all`.", deprecated=True
+    )
+
+    def selection(self) -> dict[str, Any]:
+        return {"mine": self.mine if self.mine is not None else not self.all}
+
+
+class TaskQuery(TaskFilterQuery):
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class TaskExportQuery(TaskFilterQuery):
+    format: ExportFormat = "csv"
+
+
+class TeamTaskQuery(Schema):
+    """The manager's view's filters, by its page's names (all open tasks without them)."""
+
+    assignee: Id | None = Field(default=None, description="A person's own tasks.")
+    team: Id | None = Field(default=None, description="A team's queue (nobody has taken them).")
+    role: ShortText = Field(default="", description="A role's queue (no person, no team).")
+    overdue: bool = False
+    escalated: bool = False
+    cursor: Cursor | None = None
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
 
 
 class TaskIn(Schema):
@@ -107,7 +145,36 @@ def _auth(request: HttpRequest) -> Any:
 def task_list(request: HttpRequest, filters: Query[TaskQuery]) -> dict[str, Any]:
     """Open tasks, soonest due first."""
     page = selectors.tasks_open(
-        user=_auth(request), mine=filters.mine, cursor=filters.cursor, limit=filters.limit
+        user=_auth(request), **filters.selection(), cursor=filters.cursor, limit=filters.limit
+    )
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/export", auth=requires_api("tasks.view"), openapi_extra=EXPORT_RESPONSE)
+def task_export(request: HttpRequest, filters: Query[TaskExportQuery]) -> StreamingHttpResponse:
+    """The open tasks as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
+    return export_stream(
+        request=request,
+        actor=_auth(request),
+        list_name="tasks",
+        fmt=filters.format,
+        filters=filters_known(request.GET, TaskExportQuery.model_fields),
+        columns=selectors.TASK_COLUMNS,
+        rows=selectors.task_export_rows(user=_auth(request), **filters.selection()),
+    )
+
+
+@router.get("/manage/tasks", response=TaskPageOut, auth=requires_api("tasks.manage"))
+def team_task_list(request: HttpRequest, filters: Query[TeamTaskQuery]) -> dict[str, Any]:
+    """The open tasks behind a number of the manager's view, soonest due first."""
+    page = selectors.tasks_open(
+        assignee_id=filters.assignee,
+        team_id=filters.team,
+        role=filters.role,
+        overdue=filters.overdue,
+        escalated=filters.escalated,
+        cursor=filters.cursor,
+        limit=filters.limit,
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -121,6 +188,21 @@ def task_create(request: HttpRequest, payload: TaskIn) -> Status:
 @router.get("/{int:task_id}", response=TaskOut, auth=requires_api("tasks.view"))
 def task_detail(request: HttpRequest, task_id: PathId) -> Task:
     return selectors.task_require(task_id=task_id)
+
+
+@router.post("/{int:task_id}/take", response=TaskOut, auth=requires_api("tasks.work"))
+def task_take(request: HttpRequest, task_id: PathId) -> Task:
+    """Take a task from a team's or a role's queue: it becomes the caller's.
+
+    409 naming `assignee_user_id` when someone else has it; taking your own again is a no-op.
+    """
+    return services.task_take(task_id=task_id, actor=_auth(request))
+
+
+@router.post("/{int:task_id}/release", response=TaskOut, auth=requires_api("tasks.work"))
+def task_release(request: HttpRequest, task_id: PathId) -> Task:
+    """Give a task you took back to its team's or role's queue (409 if it has none)."""
+    return services.task_release(task_id=task_id, actor=_auth(request))
 
 
 @router.post("/{int:task_id}/answers", response=TaskOut, auth=requires_api("tasks.work"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -25,12 +25,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import ROLE_PERMISSIONS, Role
 from procedo.business.selectors import business_get
 from procedo.core.errors import NotFound
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.work.models import OPEN_STATES, ChecklistItem, SubjectFact, Task
 
 # Subjects a task can be on, by app label and model: read here, never imported.
@@ -58,6 +60,38 @@ def _open() -> QuerySet[Task]:
     )
 
 
+def _tasks_filtered(
+    *,
+    user: Any = None,
+    mine: bool = False,
+    assignee_id: int | None = None,
+    team_id: int | None = None,
+    role: str = "",
+    overdue: bool = False,
+    escalated: bool = False,
+    now: datetime | None = None,
+) -> QuerySet[Task]:
+    tasks = _open().prefetch_related("items")
+    if mine and user is not None:
+        tasks = _for_user(tasks, user)
+    if assignee_id is not None:
+        tasks = tasks.filter(assignee_user_id=assignee_id)
+    if team_id is not None:
+        tasks = tasks.filter(assignee_user__isnull=True, assignee_team_id=team_id)
+    if role:
+        tasks = tasks.filter(
+            assignee_user__isnull=True, assignee_team__isnull=True, assignee_role=role
+        )
+    if overdue:
+        tasks = tasks.filter(due_at__lt=now or timezone.now())
+    if escalated:
+        tasks = tasks.filter(escalated_at__isnull=False)
+    return tasks.annotate(due_sort=Coalesce("due_at", Value(_NEVER, output_field=DateTimeField())))
+
+
+TASK_ORDER = ("due_sort", "id")
+
+
 def tasks_open(
     *,
     user: Any = None,
@@ -77,23 +111,45 @@ def tasks_open(
     a team's queue and `role` a role's queue (tasks nobody has taken yet),
     `overdue` past due, `escalated` escalated already.
     """
-    tasks = _open().prefetch_related("items")
-    if mine and user is not None:
-        tasks = _for_user(tasks, user)
-    if assignee_id is not None:
-        tasks = tasks.filter(assignee_user_id=assignee_id)
-    if team_id is not None:
-        tasks = tasks.filter(assignee_user__isnull=True, assignee_team_id=team_id)
-    if role:
-        tasks = tasks.filter(
-            assignee_user__isnull=True, assignee_team__isnull=True, assignee_role=role
-        )
-    if overdue:
-        tasks = tasks.filter(due_at__lt=now or timezone.now())
-    if escalated:
-        tasks = tasks.filter(escalated_at__isnull=False)
-    tasks = tasks.annotate(due_sort=Coalesce("due_at", Value(_NEVER, output_field=DateTimeField())))
-    return keyset_page(tasks, order=["due_sort", "id"], cursor=cursor, limit=limit)
+    tasks = _tasks_filtered(
+        user=user,
+        mine=mine,
+        assignee_id=assignee_id,
+        team_id=team_id,
+        role=role,
+        overdue=overdue,
+        escalated=escalated,
+        now=now,
+    )
+    return keyset_page(tasks, order=TASK_ORDER, cursor=cursor, limit=limit)
+
+
+def _holder(task: Task) -> str:
+    return str(task.assignee_user or task.assignee_team or task.get_assignee_role_display())
+
+
+# The open tasks as a file (procedo/core/exports.py).
+TASK_COLUMNS = (
+    Column(gettext_lazy("ID"), lambda t: t.pk),
+    Column(gettext_lazy("Title"), lambda t: t.title),
+    Column(gettext_lazy("State"), lambda t: t.get_state_display()),
+    Column(gettext_lazy("Priority"), lambda t: t.get_priority_display()),
+    Column(gettext_lazy("Assignee"), _holder),
+    Column(gettext_lazy("Due"), lambda t: t.due_at),
+    Column(gettext_lazy("About"), lambda t: getattr(t, "subject_label", "")),
+    Column(gettext_lazy("Subject type"), lambda t: t.subject_type),
+    Column(gettext_lazy("Subject ID"), lambda t: t.subject_id),
+    Column(gettext_lazy("SOP run"), lambda t: t.run_id),
+    Column(gettext_lazy("Escalated"), lambda t: t.escalated_at),
+    Column(gettext_lazy("Created"), lambda t: t.created_at),
+)
+
+
+def task_export_rows(**filters: Any) -> Iterator[Task]:
+    """Every open task the list shows with these filters (`tasks_open`'s), read in batches."""
+    return keyset_all(
+        _tasks_filtered(**filters), order=TASK_ORDER, each_batch=subject_labels_attach
+    )
 
 
 def task_get(*, task_id: int) -> Task | None:

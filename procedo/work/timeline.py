@@ -45,6 +45,11 @@ def timeline_register() -> None:
     sentence = sentence_register
     sentence("task.created", gettext_lazy("%(actor)s created the task “%(task)s”"), _params)
     sentence("task.taken", gettext_lazy("%(actor)s took the task “%(task)s”"), _params)
+    sentence(
+        "task.released",
+        gettext_lazy("%(actor)s gave the task “%(task)s” back to its queue"),
+        _params,
+    )
     sentence("task.started", gettext_lazy("%(actor)s started “%(task)s”"), _params)
     sentence(
         "task.answered", gettext_lazy("%(actor)s answered the checklist of “%(task)s”"), _params

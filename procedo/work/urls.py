@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.my_work, name="mine"),
     path("open/", views.task_list, name="list"),
     path("new/", views.task_create, name="create"),
+    path("export/", views.task_export, name="export"),
     path("team/", manage_views.team_work, name="team"),
     path("team/tasks/", manage_views.team_tasks, name="team_tasks"),
     path("team/unattended/", manage_views.unattended, name="unattended"),
@@ -16,4 +17,5 @@ urlpatterns = [
     path("<int:task_id>/complete/", views.task_complete, name="complete"),
     path("<int:task_id>/skip/", views.task_skip, name="skip"),
     path("<int:task_id>/take/", views.task_take, name="take"),
+    path("<int:task_id>/release/", views.task_release, name="release"),
 ]

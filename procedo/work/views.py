@@ -23,7 +23,9 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.accounts.selectors import teams_all, users_all
 from procedo.core.errors import DomainError
+from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import refusal_add
+from procedo.events.exports import export_stream
 from procedo.work import selectors
 from procedo.work.forms import TaskCloseForm, TaskCreateForm
 from procedo.work.models import Task
@@ -179,6 +181,34 @@ def task_take(request: HtmxHttpRequest, task_id: int) -> HttpResponse:
         return render(request, "work/_task_row.html", context)
     messages.success(request, _("“%(title)s” is yours now.") % {"title": task.title})
     return redirect("work:detail", task_id=task.pk)
+
+
+@require_POST
+@requires("tasks.work")
+def task_release(request: HttpRequest, task_id: int) -> HttpResponse:
+    try:
+        task = services.task_release(task_id=task_id, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("work:detail", task_id=task_id)
+    messages.success(request, _("“%(title)s” is back in its queue.") % {"title": task.title})
+    return redirect("work:mine")
+
+
+@requires("tasks.view")
+def task_export(request: HttpRequest) -> HttpResponse:
+    """The open tasks as a file (`?format=csv|xlsx`); `all=1` as on the list: every open task."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, ["all"])
+    return export_stream(
+        request=request,
+        actor=request.user,
+        list_name="tasks",
+        fmt=fmt,
+        filters=applied,
+        columns=selectors.TASK_COLUMNS,
+        rows=selectors.task_export_rows(user=request.user, mine=applied.get("all") != "1"),
+    )
 
 
 def _assignee_choices() -> list[tuple[str, Any]]:

@@ -392,3 +392,29 @@ def task_take(*, task_id: int, actor: Any) -> Task:
     task.refresh_from_db()
     _record("task.taken", task, actor=actor, payload={"assignee_user_id": actor.pk})
     return task
+
+
+@transaction.atomic
+def task_release(*, task_id: int, actor: Any) -> Task:
+    """Give a taken task back to its team's or role's queue, for someone else to take."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(field="task_id", message=_("No task %(id)s.") % {"id": task_id})
+    if task.assignee_user_id != actor.pk:
+        raise Conflict(
+            field="assignee_user_id", message=_("Only the person who has the task gives it back.")
+        )
+    if task.assignee_team_id is None and not task.assignee_role:
+        raise Conflict(
+            field="assignee_user_id",
+            message=_("This task has no team or role queue to go back to."),
+        )
+    # Compare-and-set: a task completed or reassigned meanwhile stays as it is.
+    released = Task.objects.filter(pk=task.pk, assignee_user=actor, state__in=OPEN_STATES).update(
+        assignee_user=None
+    )
+    if not released:
+        raise Conflict(field="state", message=_("This task is closed or is no longer yours."))
+    task.refresh_from_db()
+    _record("task.released", task, actor=actor, payload={})
+    return task
