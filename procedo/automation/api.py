@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.automation import selectors
 from procedo.automation.services import engine, runs
-from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
+from procedo.core.bounds import Cursor, Id, LongText, PageLimit, PathId, ShortText
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
+from procedo.events.exports import export_stream
 
 router = Router(tags=["runs"])
 # Runs of one SOP, under /api/sops/{id}/: the engine owns runs, the SOP is their address.
@@ -85,7 +87,12 @@ class StartIn(Schema):
 class RunQuery(Schema):
     state: ShortText = ""
     cursor: Cursor | None = None
-    limit: int = Field(default=25, ge=1, le=200)
+    limit: PageLimit = 25
+
+
+class RunExportQuery(Schema):
+    state: ShortText = ""
+    format: ExportFormat = "csv"
 
 
 def _auth(request: HttpRequest) -> Any:
@@ -146,6 +153,24 @@ def runs_of_sop(request: HttpRequest, sop_id: PathId, filters: Query[RunQuery]) 
         sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@sop_runs_router.get(
+    "/{int:sop_id}/runs/export", auth=requires_api("sops.view"), openapi_extra=EXPORT_RESPONSE
+)
+def run_export(
+    request: HttpRequest, sop_id: PathId, filters: Query[RunExportQuery]
+) -> StreamingHttpResponse:
+    """The SOP's runs as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
+    return export_stream(
+        request=request,
+        actor=_auth(request),
+        list_name="runs",
+        fmt=filters.format,
+        filters={"sop": sop_id, **filters_known(request.GET, RunExportQuery.model_fields)},
+        columns=selectors.RUN_COLUMNS,
+        rows=selectors.run_export_rows(sop_id=sop_id, state=filters.state),
+    )
 
 
 @sop_runs_router.post("/{int:sop_id}/start", response={201: RunOut}, auth=requires_api("sops.run"))

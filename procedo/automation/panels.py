@@ -47,4 +47,9 @@ def sop_runs(request: HttpRequest, sop: Sop) -> dict[str, Any]:
         )
     except DomainError:  # a cursor from another filter or a crafted one: the first page
         runs = selectors.runs_of_sop(sop_id=sop.pk, state=state)
-    return {"runs": runs, "state": state, "by_state": selectors.RUN_FACTS.count_by_state(sop.pk)}
+    return {
+        "sop_id": sop.pk,
+        "runs": runs,
+        "state": state,
+        "by_state": selectors.RUN_FACTS.count_by_state(sop.pk),
+    }

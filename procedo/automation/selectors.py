@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,10 +10,12 @@ from django.db.models import CharField, Count, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunStep
 from procedo.core.errors import NotFound
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.messaging.registry import SopSources
 from procedo.sops import live, subjects
 from procedo.sops.kpis import KPIS
@@ -28,6 +31,33 @@ def runs_of_sop(
     if state:
         runs = runs.filter(state=state)
     return keyset_page(runs, order=["-id"], cursor=cursor, limit=limit)
+
+
+def _run_subject(run: Run) -> str:
+    return f"{run.subject_type} {run.subject_id}"
+
+
+# An SOP's runs as a file (procedo/core/exports.py).
+RUN_COLUMNS = (
+    Column(gettext_lazy("Run"), lambda r: r.pk),
+    Column(gettext_lazy("Revision"), lambda r: r.revision.number),
+    Column(gettext_lazy("Subject"), _run_subject),
+    Column(gettext_lazy("Started by"), lambda r: r.get_trigger_kind_display()),
+    Column(gettext_lazy("Trigger"), lambda r: r.trigger_key),
+    Column(gettext_lazy("State"), lambda r: r.get_state_display()),
+    Column(gettext_lazy("Pilot"), lambda r: r.pilot),
+    Column(gettext_lazy("Current step"), lambda r: r.current_step),
+    Column(gettext_lazy("Started"), lambda r: r.created_at),
+    Column(gettext_lazy("Ended"), lambda r: r.finished_at),
+)
+
+
+def run_export_rows(*, sop_id: int, state: str = "") -> Iterator[Run]:
+    """Every run of the SOP in `state` (all: ""), newest first, read in batches."""
+    runs = Run.objects.filter(sop_id=sop_id).select_related("revision")
+    if state:
+        runs = runs.filter(state=state)
+    return keyset_all(runs, order=["-id"])
 
 
 def runs_of_subject(*, subject_type: str, subject_id: int, limit: int = 20) -> list[Run]:

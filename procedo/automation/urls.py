@@ -7,5 +7,6 @@ urlpatterns = [
     path("start/", views.run_start_manual, name="start"),
     path("of/<slug:subject_type>/<int:subject_id>/", views.subject_runs, name="subject"),
     path("<int:run_id>/", views.run_detail, name="run"),
+    path("sop/<int:sop_id>/export/", views.run_export, name="export"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
 ]

@@ -14,6 +14,8 @@ from procedo.automation import panels, selectors
 from procedo.automation.forms import RunCancelForm, RunStartForm
 from procedo.automation.services import engine, runs
 from procedo.core.errors import DomainError, NotFound
+from procedo.core.exports import export_format, filters_known
+from procedo.events.exports import export_stream
 from procedo.sops import subjects
 
 
@@ -83,3 +85,19 @@ def run_start_manual(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect(request.POST.get("next") or "sops:list")
     return redirect("automation:run", run_id=run.pk)
+
+
+@requires("sops.view")
+def run_export(request: HttpRequest, sop_id: int) -> HttpResponse:
+    """An SOP's runs as a file (`?format=csv|xlsx`), with the page's `state` filter."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, ["state"])
+    return export_stream(
+        request=request,
+        actor=request.user,
+        list_name="runs",
+        fmt=fmt,
+        filters={"sop": sop_id, **applied},
+        columns=selectors.RUN_COLUMNS,
+        rows=selectors.run_export_rows(sop_id=sop_id, state=applied.get("state", "")),
+    )

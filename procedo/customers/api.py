@@ -35,7 +35,7 @@ from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
 from procedo.events.exports import export_stream
-from procedo.events.schemas import EventPageOut, PageQuery, event_items
+from procedo.events.schemas import EventPageOut, PageQuery, event_page
 from procedo.events.selectors import timeline_for_customer
 
 router = Router(tags=["customers"])
@@ -116,7 +116,10 @@ class CustomerFilters(Schema):
         description="Prefix of a name, company, email or phone (any format: 0671234567, +380…).",
     )
     search: str = Field(
-        default="", max_length=100, description="The former name of `q`.", deprecated=True
+        default="",
+        max_length=100,
+        description="The former name of `q`.",
+        json_schema_extra={"deprecated": True},
     )
     tag: str = Field(default="", max_length=60, description="Only customers with this tag.")
     has_orders: bool | None = Field(default=None, description="true: with orders; false: none.")
@@ -413,8 +416,10 @@ def customer_timeline(
     request: HttpRequest, customer_id: PathId, page: Query[PageQuery]
 ) -> dict[str, Any]:
     """Everything that happened to the customer (their orders too), newest first."""
-    timeline = timeline_for_customer(customer_id=customer_id, before=page.before, limit=page.limit)
-    return {"items": event_items(timeline.events), "next_before": timeline.next_before}
+    timeline = timeline_for_customer(
+        customer_id=customer_id, before=page.before_id(), limit=page.limit
+    )
+    return event_page(timeline.events, timeline.next_before)
 
 
 @router.post(

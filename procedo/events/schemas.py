@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from django.utils.translation import gettext as _
 from ninja import Field
 
-from procedo.core.schemas import Schema
+from procedo.core.bounds import PAGE_LIMIT_DEFAULT, Cursor, Day, Id, PageLimit
+from procedo.core.errors import DomainError
+from procedo.core.schemas import ExportFormat, Schema
 from procedo.events.models import FAILURE_REASON_MAX, ConsumerFailure, Event
 from procedo.events.registry import consumer_get
 from procedo.events.timeline import timeline_lines
@@ -48,14 +51,69 @@ def event_items(events: Sequence[Event]) -> list[dict[str, Any]]:
     ]
 
 
+def _id_cursor(next_before: int | None) -> str | None:
+    return str(next_before) if next_before is not None else None
+
+
+class IdPaging(Schema):
+    """`cursor`/`limit` as on every list, for lists paged by id (the log, the failures)."""
+
+    cursor: Cursor | None = None
+    before: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="The former `cursor`.",
+        json_schema_extra={"deprecated": True},
+    )
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+    def before_id(self) -> int | None:
+        """The id to start below: a 422 naming `cursor` when it is not one of ours."""
+        if self.cursor is None:
+            return self.before
+        if not self.cursor.isdigit() or not 1 <= int(self.cursor) <= 2**63 - 1:
+            raise DomainError(
+                field="cursor", message=_("This page cursor is not valid; start again.")
+            )
+        return int(self.cursor)
+
+
 class EventPageOut(Schema):
     items: list[EventOut]
-    next_before: int | None = Field(description="Pass as `before` for the next (older) page.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+    next_before: int | None = Field(
+        description="The former `next_cursor`.", json_schema_extra={"deprecated": True}
+    )
 
 
-class PageQuery(Schema):
-    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    limit: int = Field(default=50, ge=1, le=500)
+def event_page(events: Sequence[Event], next_before: int | None) -> dict[str, Any]:
+    return {
+        "items": event_items(events),
+        "next_cursor": _id_cursor(next_before),
+        "next_before": next_before,
+    }
+
+
+class PageQuery(IdPaging):
+    pass
+
+
+class ActivityQuery(Schema):
+    """The activity page's filters, by the page's names."""
+
+    person: Id | None = Field(default=None, description="Whose actions (a user's id).")
+    kind: str = Field(default="", max_length=40, description="What: one of the page's kinds.")
+    since: Day | None = Field(default=None, description="From this day (business time zone).")
+    until: Day | None = Field(default=None, description="To this day, inclusive.")
+
+
+class ActivityPageQuery(ActivityQuery, IdPaging):
+    pass
+
+
+class ActivityExportQuery(ActivityQuery):
+    format: ExportFormat = "csv"
 
 
 class FailureOut(Schema):
@@ -82,16 +140,21 @@ class FailureOut(Schema):
 
 class FailurePageOut(Schema):
     items: list[FailureOut]
-    next_before: int | None = Field(description="Pass as `before` for the next (older) page.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+    next_before: int | None = Field(
+        description="The former `next_cursor`.", json_schema_extra={"deprecated": True}
+    )
 
 
-class FailureQuery(Schema):
+def failure_page(failures: Sequence[ConsumerFailure], next_before: int | None) -> dict[str, Any]:
+    return {"items": failures, "next_cursor": _id_cursor(next_before), "next_before": next_before}
+
+
+class FailureQuery(IdPaging):
     show: Literal["open", "retrying", "parked", "waiting", "resolved", "dismissed"] = Field(
         default="open", description="`open`: retrying, parked and waiting."
     )
     consumer: str = Field(default="", max_length=80)
-    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    limit: int = Field(default=50, ge=1, le=500)
 
 
 class DismissIn(Schema):

@@ -2,33 +2,72 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Path, Query, Router
 
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import PathId
+from procedo.core.exports import filters_known
+from procedo.core.forms import filters_valid
+from procedo.core.schemas import EXPORT_RESPONSE
 from procedo.events import selectors, services
+from procedo.events.exports import export_stream
 from procedo.events.models import ConsumerFailure
 from procedo.events.schemas import (
+    ActivityExportQuery,
+    ActivityPageQuery,
+    ActivityQuery,
     DismissIn,
     EventPageOut,
     FailureOut,
     FailurePageOut,
     FailureQuery,
     PageQuery,
-    event_items,
+    event_page,
+    failure_page,
 )
+from procedo.home.forms import ActivityFilterForm
 from procedo.home.privacy import events_for_reader
 
 router = Router(tags=["events"])
 
 
+def _activity_selection(filters: ActivityQuery) -> dict[str, Any]:
+    """The activity page's own form reads the filters: the same kinds, days and zone."""
+    data = {k: v for k, v in filters.dict(include=set(ActivityQuery.model_fields)).items()}
+    form = ActivityFilterForm({k: v for k, v in data.items() if v not in (None, "")})
+    filters_valid(form)
+    return form.selection()
+
+
 @router.get("", response=EventPageOut, auth=requires_api("events.view"))
-def events_recent(request: HttpRequest, page: Query[PageQuery]) -> dict[str, Any]:
-    """The whole log, newest first."""
-    result = selectors.events_recent(before=page.before, limit=page.limit)
+def events_recent(request: HttpRequest, page: Query[ActivityPageQuery]) -> dict[str, Any]:
+    """The log, newest first, with the activity page's filters (who, what, when)."""
+    result = selectors.events_filtered(
+        **_activity_selection(page), before=page.before_id(), limit=page.limit
+    )
     items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
-    return {"items": event_items(items), "next_before": result.next_before}
+    return event_page(items, result.next_before)
+
+
+@router.get("/export", auth=requires_api("events.view"), openapi_extra=EXPORT_RESPONSE)
+def events_export(
+    request: HttpRequest, filters: Query[ActivityExportQuery]
+) -> StreamingHttpResponse:
+    """The activity log as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
+    reader = request.auth  # type: ignore[attr-defined]
+    return export_stream(
+        request=request,
+        actor=reader,
+        list_name="events",
+        fmt=filters.format,
+        filters=filters_known(request.GET, ActivityExportQuery.model_fields),
+        columns=selectors.EVENT_COLUMNS,
+        rows=selectors.event_export_rows(
+            prepare=lambda events: events_for_reader(events, reader=reader),
+            **_activity_selection(filters),
+        ),
+    )
 
 
 @router.get(
@@ -44,10 +83,10 @@ def timeline_for_subject(
 ) -> dict[str, Any]:
     """The timeline of one subject (an order, a user, a team…), newest first."""
     result = selectors.timeline_for_subject(
-        subject_type=subject_type, subject_id=subject_id, before=page.before, limit=page.limit
+        subject_type=subject_type, subject_id=subject_id, before=page.before_id(), limit=page.limit
     )
     items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
-    return {"items": event_items(items), "next_before": result.next_before}
+    return event_page(items, result.next_before)
 
 
 @router.get("/failures", response=FailurePageOut, auth=requires_api("events.failures"))
@@ -55,10 +94,13 @@ def consumer_failures(request: HttpRequest, filters: Query[FailureQuery]) -> dic
     """Events a consumer failed on, newest first: retried with backoff, then parked for a person
     (`open`: retrying, parked, and waiting behind a failing event of the same subject)."""
     page = selectors.consumer_failures(
-        show=filters.show, consumer=filters.consumer, before=filters.before, limit=filters.limit
+        show=filters.show,
+        consumer=filters.consumer,
+        before=filters.before_id(),
+        limit=filters.limit,
     )
     events_for_reader([f.event for f in page.failures], reader=request.auth)  # type: ignore[attr-defined]
-    return {"items": page.failures, "next_before": page.next_before}
+    return failure_page(page.failures, page.next_before)
 
 
 @router.post(

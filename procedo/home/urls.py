@@ -8,6 +8,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("settings/", views.business, name="business"),
     path("activity/", views.activity, name="activity"),
+    path("activity/export/", views.activity_export, name="activity-export"),
     path("activity/failures/", views.consumer_failures, name="failures"),
     path(
         "activity/failures/<int:failure_id>/retry/",

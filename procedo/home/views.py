@@ -13,9 +13,11 @@ from procedo.business import services
 from procedo.business.forms import BusinessForm
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
-from procedo.core.forms import refusal_add
+from procedo.core.exports import export_format, filters_known
+from procedo.core.forms import filters_valid, refusal_add
 from procedo.events import selectors as event_selectors
 from procedo.events import services as event_services
+from procedo.events.exports import export_stream
 from procedo.events.models import FAILURE_REASON_MAX, FailureState
 from procedo.events.timeline import timeline_lines
 from procedo.home.forms import ActivityFilterForm
@@ -91,6 +93,28 @@ def activity(request: HttpRequest) -> HttpResponse:
     query.pop("before", None)
     context = {"page": page, "form": form, "query": query.urlencode()}
     return render(request, template, context, status=200 if not form.errors else 422)
+
+
+@requires("events.view")
+def activity_export(request: HttpRequest) -> HttpResponse:
+    """The log as a file (`?format=csv|xlsx`), with the activity page's filters."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, ActivityFilterForm.base_fields)
+    form = ActivityFilterForm(request.GET)
+    filters_valid(form)
+    reader = request.user
+    return export_stream(
+        request=request,
+        actor=reader,
+        list_name="events",
+        fmt=fmt,
+        filters=applied,
+        columns=event_selectors.EVENT_COLUMNS,
+        rows=event_selectors.event_export_rows(
+            prepare=lambda events: events_for_reader(events, reader=reader),
+            **form.selection(),
+        ),
+    )
 
 
 def _show(raw: str | None) -> str:

@@ -10,16 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
-from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
+from procedo.core.bounds import (
+    PAGE_LIMIT_DEFAULT,
+    Cursor,
+    Id,
+    LongText,
+    PageLimit,
+    PathId,
+    ShortText,
+)
 from procedo.core.errors import NotFound
+from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
-from procedo.core.schemas import Schema
+from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
+from procedo.events.exports import export_stream
 from procedo.messaging import selectors, services
 from procedo.messaging.models import Message, Template
 
@@ -60,17 +70,43 @@ class MessagePageOut(Schema):
     next_cursor: str | None
 
 
-class MessageListQuery(Schema):
+class MessageFilterQuery(Schema):
+    """The message log page's filters, by the page's names."""
+
     customer: Id | None = None
     state: ShortText = ""
     channel: ShortText = ""
     kind: ShortText = ""
-    source: ShortText = ""
-    needs_decision: bool = Field(
+    source: ShortText = Field("", description="A prefix: `sop_run` for every run's messages.")
+    sop: Id | None = Field(None, description="The messages of this SOP's runs.")
+    campaign: ShortText = ""
+    decision: bool = Field(
         False, description="Only `unknown` messages the sender will not send again by itself."
     )
+    needs_decision: bool = Field(
+        False, description="The former name of `decision`.", json_schema_extra={"deprecated": True}
+    )
+
+    def selection(self) -> selectors.MessageFilters:
+        return selectors.MessageFilters(
+            customer_id=self.customer,
+            state=self.state,
+            channel=self.channel,
+            kind=self.kind,
+            source=self.source,
+            sop_id=self.sop,
+            campaign=self.campaign,
+            needs_decision=self.decision or self.needs_decision,
+        )
+
+
+class MessageListQuery(MessageFilterQuery):
     cursor: Cursor | None = None
-    limit: int = Field(50, ge=1, le=200)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class MessageExportQuery(MessageFilterQuery):
+    format: ExportFormat = "csv"
 
 
 class TemplateIn(Schema):
@@ -111,18 +147,25 @@ def _user(request: HttpRequest) -> Any:
 def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dict[str, Any]:
     """The message log, newest first, one keyset page at a time."""
     page = selectors.messages_list(
-        filters=selectors.MessageFilters(
-            customer_id=filters.customer,
-            state=filters.state,
-            channel=filters.channel,
-            kind=filters.kind,
-            source=filters.source,
-            needs_decision=filters.needs_decision,
-        ),
-        cursor=filters.cursor,
-        limit=filters.limit,
+        filters=filters.selection(), cursor=filters.cursor, limit=filters.limit
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/export", auth=requires_api("messaging.view"), openapi_extra=EXPORT_RESPONSE)
+def messages_export(
+    request: HttpRequest, filters: Query[MessageExportQuery]
+) -> StreamingHttpResponse:
+    """The message log as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
+    return export_stream(
+        request=request,
+        actor=_user(request),
+        list_name="messages",
+        fmt=filters.format,
+        filters=filters_known(request.GET, MessageExportQuery.model_fields),
+        columns=selectors.MESSAGE_COLUMNS,
+        rows=selectors.message_export_rows(filters.selection()),
+    )
 
 
 @router.get("/templates", response=list[TemplateOut], auth=requires_api("messaging.view"))

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from procedo.messaging.models import Channel, MessageKind, MessageState
+from procedo.messaging.selectors import MessageFilters
 
 
 def _blank(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -37,6 +38,20 @@ class MessageFilterForm(forms.Form):
         sop_field = self.fields["sop"]
         assert isinstance(sop_field, forms.TypedChoiceField)
         sop_field.choices = _blank([(str(pk), name) for pk, name in sops or []])
+
+    def filters(self) -> MessageFilters:
+        """The selector's filters; call after is_valid()."""
+        data = self.cleaned_data
+        return MessageFilters(
+            customer_id=data["customer"],
+            state=data["state"],
+            channel=data["channel"],
+            kind=data["kind"],
+            source=data["source"].strip(),
+            sop_id=data["sop"],
+            campaign=data["campaign"].strip(),
+            needs_decision=data["decision"],
+        )
 
 
 class TemplateForm(forms.Form):

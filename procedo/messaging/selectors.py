@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy
 
-from procedo.core.paging import Page, keyset_page
+from procedo.core.exports import Column
+from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.messaging.models import InboundMessage, Message, MessageState, Template
 from procedo.messaging.registry import sop_sources
 from procedo.messaging.sending import RESENT_AUTOMATICALLY
@@ -34,10 +37,7 @@ def messages_needing_decision_count() -> int:
     return Message.objects.filter(needs_decision()).count()
 
 
-def messages_list(
-    *, filters: MessageFilters, cursor: str | None = None, limit: int = 50
-) -> Page[Message]:
-    """Newest first, by keyset on id (the log grows without bound; OFFSET would not keep up)."""
+def _messages_filtered(filters: MessageFilters) -> QuerySet[Message]:
     rows: QuerySet[Message] = Message.objects.defer("body", "body_html")
     if filters.customer_id is not None:
         rows = rows.filter(customer_id=filters.customer_id)
@@ -59,7 +59,38 @@ def messages_list(
         # A campaign queues with source "campaign:<id>" (keys "campaign:<id>:customer:<id>").
         campaign = f"campaign:{filters.campaign}"
         rows = rows.filter(Q(source=campaign) | Q(source__startswith=f"{campaign}:"))
-    return keyset_page(rows, order=["-id"], cursor=cursor, limit=limit)
+    return rows
+
+
+def messages_list(
+    *, filters: MessageFilters, cursor: str | None = None, limit: int = 50
+) -> Page[Message]:
+    """Newest first, by keyset on id (the log grows without bound; OFFSET would not keep up)."""
+    return keyset_page(_messages_filtered(filters), order=["-id"], cursor=cursor, limit=limit)
+
+
+# The message log as a file (procedo/core/exports.py): what was sent, to whom, how it went.
+MESSAGE_COLUMNS = (
+    Column(gettext_lazy("ID"), lambda m: m.pk),
+    Column(gettext_lazy("Queued"), lambda m: m.created_at),
+    Column(gettext_lazy("Channel"), lambda m: m.get_channel_display()),
+    Column(gettext_lazy("Kind"), lambda m: m.get_kind_display()),
+    Column(gettext_lazy("To"), lambda m: m.recipient),
+    Column(gettext_lazy("Customer ID"), lambda m: m.customer_id),
+    Column(gettext_lazy("Subject"), lambda m: m.subject),
+    Column(gettext_lazy("Template"), lambda m: m.template_key),
+    Column(gettext_lazy("State"), lambda m: m.get_state_display()),
+    Column(gettext_lazy("Attempts"), lambda m: m.attempts),
+    Column(gettext_lazy("Sent"), lambda m: m.sent_at),
+    Column(gettext_lazy("Delivery"), lambda m: m.delivery_status),
+    Column(gettext_lazy("Reason"), lambda m: m.reason),
+    Column(gettext_lazy("Source"), lambda m: m.source),
+)
+
+
+def message_export_rows(filters: MessageFilters) -> Iterator[Message]:
+    """Every message the log shows with these filters, newest first, read in batches."""
+    return keyset_all(_messages_filtered(filters), order=["-id"])
 
 
 def sops_for_filter() -> list[tuple[int, str]]:

@@ -6,6 +6,7 @@ app_name = "messaging"
 
 urlpatterns = [
     path("", views.messages_list, name="list"),
+    path("export/", views.messages_export, name="export"),
     path("<int:message_id>/", views.message_detail, name="detail"),
     path("<int:message_id>/mark-sent/", views.message_mark_sent, name="mark-sent"),
     path("<int:message_id>/resend/", views.message_resend, name="resend"),

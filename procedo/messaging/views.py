@@ -17,7 +17,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError
-from procedo.core.forms import refusal_add
+from procedo.core.exports import export_format, filters_known
+from procedo.core.forms import filters_valid, refusal_add
+from procedo.events.exports import export_stream
 from procedo.messaging import inbound as inbound_services
 from procedo.messaging import selectors, services, sms, unsubscribe
 from procedo.messaging.forms import MessageDecisionForm, MessageFilterForm, TemplateForm
@@ -31,18 +33,8 @@ def messages_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.MessageFilters()
     received = False
     if form.is_valid():
-        data = form.cleaned_data
-        received = data["direction"] == "inbound"
-        filters = selectors.MessageFilters(
-            customer_id=data["customer"],
-            state=data["state"],
-            channel=data["channel"],
-            kind=data["kind"],
-            source=data["source"].strip(),
-            sop_id=data["sop"],
-            campaign=data["campaign"].strip(),
-            needs_decision=data["decision"],
-        )
+        received = form.cleaned_data["direction"] == "inbound"
+        filters = form.filters()
     cursor = request.GET.get("cursor")
     try:
         page: Any = (
@@ -62,6 +54,28 @@ def messages_list(request: HttpRequest) -> HttpResponse:
     else:
         context["decision_count"] = selectors.messages_needing_decision_count()
     return render(request, template, context)
+
+
+@requires("messaging.view")
+def messages_export(request: HttpRequest) -> HttpResponse:
+    """The message log as a file (`?format=csv|xlsx`), with the page's filters."""
+    fmt = export_format(request.GET.get("format"))
+    applied = filters_known(request.GET, MessageFilterForm.base_fields)
+    form = MessageFilterForm(request.GET, sops=selectors.sops_for_filter())
+    filters_valid(form)
+    if form.cleaned_data["direction"] == "inbound":
+        raise DomainError(
+            field="direction", message=_("Messages we sent are exported; received ones are not.")
+        )
+    return export_stream(
+        request=request,
+        actor=request.user,
+        list_name="messages",
+        fmt=fmt,
+        filters=applied,
+        columns=selectors.MESSAGE_COLUMNS,
+        rows=selectors.message_export_rows(form.filters()),
+    )
 
 
 @requires("messaging.view")

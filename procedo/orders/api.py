@@ -190,7 +190,9 @@ class OrderFilterQuery(Schema):
     amount_max: Amount | None = Field(default=None, ge=0)
     customer: Id | None = Field(default=None, description="The customer's id.")
     customer_id: Id | None = Field(
-        default=None, description="The former name of `customer`.", deprecated=True
+        default=None,
+        description="The former name of `customer`.",
+        json_schema_extra={"deprecated": True},
     )
 
     def selection(self) -> selectors.OrderFilters:

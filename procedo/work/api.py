@@ -79,7 +79,9 @@ class TaskFilterQuery(Schema):
 
     all: bool = Field(default=False, description="Every open task, not only the caller's.")
     mine: bool | None = Field(
-        default=None, description="The former, opposite, name of `all`.", deprecated=True
+        default=None,
+        description="The former, opposite, name of `all`.",
+        json_schema_extra={"deprecated": True},
     )
 
     def selection(self) -> dict[str, Any]:
