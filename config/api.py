@@ -18,6 +18,7 @@ from procedo.catalog.api import router as catalog_router
 from procedo.collab.api import comments_router, notifications_router
 from procedo.core.errors import CODES, DomainError
 from procedo.customers.api import router as customers_router
+from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
@@ -118,6 +119,7 @@ def authentication_required(request: HttpRequest, exc: AuthenticationError) -> H
     return api.create_response(request, body, status=401)
 
 
+api.add_router("", home_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/events", events_router)
 api.add_router("/customers", customers_router)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
@@ -9,9 +10,9 @@ from ninja.responses import Status
 
 from procedo.accounts import selectors, services
 from procedo.accounts.auth import requires_api
-from procedo.accounts.models import ApiToken, User
+from procedo.accounts.models import ApiToken, Team, User
 from procedo.accounts.roles import ROLE_PERMISSIONS, Role
-from procedo.core.bounds import PathId
+from procedo.core.bounds import MAX_ITEMS, Id, PathId
 from procedo.core.schemas import Schema
 
 router = Router(tags=["accounts"])
@@ -143,3 +144,91 @@ def user_update(request: HttpRequest, user_id: PathId, payload: UserPatch) -> Us
         actor=request.auth,  # type: ignore[attr-defined]
     )
     return _user_out(user)
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    lead_id: int | None
+    member_ids: list[int]
+    created_at: datetime
+
+
+class TeamIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    lead_id: Id | None = Field(default=None, description="An active user; made a member too.")
+
+
+class TeamMembersIn(Schema):
+    member_ids: list[Id] = Field(max_length=MAX_ITEMS, description="The whole membership.")
+
+
+class LockoutOut(Schema):
+    kind: Literal["username", "address"]
+    value: str
+    failures: int
+    until: datetime
+
+
+class LockReleaseIn(Schema):
+    kind: Literal["username", "address"]
+    value: str = Field(min_length=1, max_length=255)
+
+
+class LockReleaseOut(Schema):
+    attempts_cleared: int
+
+
+def _team_out(team: Team) -> dict[str, Any]:
+    return {
+        "id": team.pk,
+        "name": team.name,
+        "lead_id": team.lead_id,
+        "member_ids": sorted(member.pk for member in team.members.all()),
+        "created_at": team.created_at,
+    }
+
+
+@router.get("/teams", response=list[TeamOut], auth=requires_api("accounts.manage"))
+def team_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """Every team with its lead and members (the people page's teams)."""
+    return [_team_out(team) for team in selectors.teams_all()]
+
+
+@router.post("/teams", response={201: TeamOut}, auth=requires_api("accounts.manage"))
+def team_create(request: HttpRequest, payload: TeamIn) -> Status[dict[str, Any]]:
+    """A new team; 409 naming `name` if one has it already (any case)."""
+    team = services.team_create(
+        name=payload.name,
+        lead_id=payload.lead_id,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return Status(201, _team_out(selectors.teams_all().get(pk=team.pk)))
+
+
+@router.put("/teams/{int:team_id}/members", response=TeamOut, auth=requires_api("accounts.manage"))
+def team_members_set(request: HttpRequest, team_id: PathId, payload: TeamMembersIn) -> Any:
+    """Set the team's members to exactly these people; 422 naming `member_ids` for an unknown id."""
+    services.team_set_members(
+        team_id=team_id,
+        member_ids=list(payload.member_ids),
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return _team_out(selectors.teams_all().get(pk=team_id))
+
+
+@router.get("/lockouts", response=list[LockoutOut], auth=requires_api("accounts.manage"))
+def login_lockouts(request: HttpRequest) -> list[selectors.Lockout]:
+    """Usernames and addresses refused at log-in now, after too many failed attempts."""
+    return selectors.login_lockouts()
+
+
+@router.post("/lockouts/release", response=LockReleaseOut, auth=requires_api("accounts.manage"))
+def login_lock_release(request: HttpRequest, payload: LockReleaseIn) -> dict[str, int]:
+    """Let a locked username or address log in again now; 404 naming `value` if not locked."""
+    cleared = services.login_lock_release(
+        kind=payload.kind,
+        value=payload.value,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return {"attempts_cleared": cleared}

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Field, Query, Router
+from ninja import Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
@@ -72,7 +72,7 @@ class RunDetailOut(RunOut):
 class SubjectQuery(Schema):
     subject_type: ShortText
     subject_id: Id
-    limit: int = Field(default=20, ge=1, le=200)
+    limit: PageLimit = 20
 
 
 class CancelIn(Schema):

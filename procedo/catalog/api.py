@@ -13,12 +13,11 @@ from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.catalog import selectors, services
-from procedo.catalog.models import Product, Sku, StockMovement
+from procedo.catalog.models import Product, Sku
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
     Amount,
     Cursor,
-    Id,
     LongText,
     PageLimit,
     PathId,
@@ -137,8 +136,13 @@ class MovementOut(Schema):
 
 
 class MovementQuery(Schema):
-    before: Id | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Cursor | None = None
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
+
+
+class MovementPageOut(Schema):
+    items: list[MovementOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
 
 
 def _product_out(product: Product, skus: list[Sku]) -> dict[str, Any]:
@@ -274,9 +278,11 @@ def stock_adjust(
 
 
 @router.get(
-    "/skus/{int:sku_id}/movements", response=list[MovementOut], auth=requires_api("catalog.view")
+    "/skus/{int:sku_id}/movements", response=MovementPageOut, auth=requires_api("catalog.view")
 )
 def stock_movements_of_sku(
     request: HttpRequest, sku_id: PathId, page: Query[MovementQuery]
-) -> list[StockMovement]:
-    return selectors.stock_movements_of_sku(sku_id=sku_id, before=page.before, limit=page.limit)
+) -> dict[str, Any]:
+    """The SKU's stock history, newest first."""
+    movements = selectors.stock_movements_page(sku_id=sku_id, cursor=page.cursor, limit=page.limit)
+    return {"items": movements.items, "next_cursor": movements.next_cursor}

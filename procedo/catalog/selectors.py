@@ -120,6 +120,14 @@ def stock_movements_of_sku(
     return list(movements.select_related("actor").order_by("-id")[:limit])
 
 
+def stock_movements_page(
+    *, sku_id: int, cursor: str | None = None, limit: int = 50
+) -> Page[StockMovement]:
+    """The SKU's stock history, newest first, one keyset page at a time (the API's)."""
+    movements = StockMovement.objects.filter(sku_id=sku_id).select_related("actor")
+    return keyset_page(movements, order=["-id"], cursor=cursor, limit=limit)
+
+
 def sku_ids_by_code(*, codes: Sequence[str]) -> dict[str, int]:
     """code -> id for the codes the catalog has (chunked IN lists: set-based for importers)."""
     known: dict[str, int] = {}

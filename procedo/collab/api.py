@@ -15,7 +15,7 @@ from procedo.accounts.permissions import permission_require
 from procedo.collab import selectors, services
 from procedo.collab.models import Comment, Notification
 from procedo.collab.subjects import comment_subject_get
-from procedo.core.bounds import Cursor, Id, PathId
+from procedo.core.bounds import PAGE_LIMIT_DEFAULT, Cursor, Id, PageLimit, PathId
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
@@ -50,7 +50,7 @@ class CommentQuery(Schema):
     subject_type: str = Field(min_length=1, max_length=20)
     subject_id: Id
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
 
 
 class CommentIn(Schema):
@@ -83,7 +83,7 @@ class NotificationPageOut(Schema):
 class NotificationQuery(Schema):
     unread: bool = False
     cursor: Cursor | None = None
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: PageLimit = PAGE_LIMIT_DEFAULT
 
 
 class ReadAllIn(Schema):
@@ -173,3 +173,27 @@ def notification_read(request: HttpRequest, notification_id: PathId) -> Notifica
 def notifications_read_all(request: HttpRequest, payload: ReadAllIn) -> dict[str, int]:
     marked = services.notifications_read_all(user=_auth(request), up_to_id=payload.up_to_id)
     return {"marked": marked}
+
+
+class NotificationSettingOut(Schema):
+    notify_by_email: bool = Field(description="Also tell me by email (the bell always shows).")
+
+
+@notifications_router.get(
+    "/settings", response=NotificationSettingOut, auth=requires_api("notifications.view")
+)
+def notification_setting_get(request: HttpRequest) -> dict[str, bool]:
+    return {"notify_by_email": selectors.notification_email_on(user=_auth(request))}
+
+
+@notifications_router.put(
+    "/settings", response=NotificationSettingOut, auth=requires_api("notifications.view")
+)
+def notification_setting_set(
+    request: HttpRequest, payload: NotificationSettingOut
+) -> dict[str, bool]:
+    """Whether the caller's notifications also come by email."""
+    setting = services.notification_setting_set(
+        user=_auth(request), notify_by_email=payload.notify_by_email
+    )
+    return {"notify_by_email": setting.notify_by_email}

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Annotated, Any
 
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Path, Query, Router
+from django.utils import timezone
+from ninja import Field, Path, Query, Router
 
 from procedo.accounts.auth import requires_api
+from procedo.business import services as business_services
+from procedo.business.selectors import business_get
 from procedo.core.bounds import PathId
 from procedo.core.exports import filters_known
 from procedo.core.forms import filters_valid
-from procedo.core.schemas import EXPORT_RESPONSE
+from procedo.core.schemas import EXPORT_RESPONSE, Schema
 from procedo.events import selectors, services
 from procedo.events.exports import export_stream
 from procedo.events.models import ConsumerFailure
@@ -18,16 +22,19 @@ from procedo.events.schemas import (
     ActivityPageQuery,
     ActivityQuery,
     DismissIn,
+    EventOut,
     EventPageOut,
     FailureOut,
     FailurePageOut,
     FailureQuery,
     PageQuery,
+    event_items,
     event_page,
     failure_page,
 )
 from procedo.home.forms import ActivityFilterForm
 from procedo.home.privacy import events_for_reader
+from procedo.home.search import search_everywhere
 
 router = Router(tags=["events"])
 
@@ -128,3 +135,101 @@ def consumer_failure_dismiss(
     )
     events_for_reader([failure.event], reader=request.auth)  # type: ignore[attr-defined]
     return failure
+
+
+# The shell's own pages: the dashboard, search across areas, the business settings.
+home_router = Router(tags=["home"])
+
+
+class DayCountOut(Schema):
+    day: date
+    events: int
+
+
+class DashboardOut(Schema):
+    events_total: int
+    events_today: int
+    by_day: list[DayCountOut] = Field(description="The last 14 days in the business time zone.")
+    recent: list[EventOut] = Field(description="The 15 latest events.")
+
+
+class SearchHitOut(Schema):
+    area: str
+    title: str
+    detail: str
+    url: str
+
+
+class BusinessOut(Schema):
+    name: str
+    time_zone: str
+    currency: str = Field(description="ISO 4217.")
+    quiet_hours_start: time | None = Field(description="Marketing waits from (business time).")
+    quiet_hours_end: time | None
+    marketing_cap_count: int = Field(description="Marketing messages per customer; 0: no cap.")
+    marketing_cap_days: int
+
+
+class BusinessPatch(Schema):
+    """Only the fields sent change; quiet hours go in pairs (both null: none)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    time_zone: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+    marketing_cap_count: int | None = Field(default=None, ge=0, le=100)
+    marketing_cap_days: int | None = Field(default=None, ge=1, le=365)
+
+
+def _business_out() -> BusinessOut:
+    business = business_get()
+    return BusinessOut.model_validate(business, from_attributes=True)
+
+
+@home_router.get("/dashboard", response=DashboardOut, auth=requires_api("dashboard.view"))
+def dashboard(request: HttpRequest) -> dict[str, Any]:
+    """What the dashboard shows: event counts by day and the latest events."""
+    counts = selectors.event_counts(today=timezone.localdate())
+    recent = selectors.events_recent(limit=15)
+    items = events_for_reader(recent.events, reader=request.auth)  # type: ignore[attr-defined]
+    return {
+        "events_total": counts.total,
+        "events_today": counts.today,
+        "by_day": [{"day": day, "events": n} for day, n in counts.by_day],
+        "recent": event_items(items),
+    }
+
+
+@home_router.get("/search", response=list[SearchHitOut], auth=requires_api("dashboard.view"))
+def search(
+    request: HttpRequest, q: Annotated[str, Query(max_length=100)] = ""
+) -> list[dict[str, str]]:
+    """Search every area the caller may see (`q`: 2 characters at least), 10 hits an area."""
+    found = search_everywhere(query=q, user=request.auth)  # type: ignore[attr-defined]
+    return [
+        {"area": str(provider.label), "title": hit.title, "detail": hit.detail, "url": hit.url}
+        for provider, hits in found
+        for hit in hits
+    ]
+
+
+@home_router.get("/business", response=BusinessOut, auth=requires_api("business.change"))
+def business_settings(request: HttpRequest) -> BusinessOut:
+    """The business settings page: name, time zone, currency, quiet hours and the cap."""
+    return _business_out()
+
+
+@home_router.patch("/business", response=BusinessOut, auth=requires_api("business.change"))
+def business_update(request: HttpRequest, payload: BusinessPatch) -> BusinessOut:
+    """Change the settings sent; a refusal names its field (e.g. `time_zone`, `quiet_hours_end`)."""
+    current = business_get()
+    sent = payload.dict(exclude_unset=True)
+    business_services.business_update(
+        name=sent.pop("name", None) or current.name,
+        time_zone=sent.pop("time_zone", None) or current.time_zone,
+        currency=sent.pop("currency", None) or current.currency,
+        actor_id=request.auth.pk,  # type: ignore[attr-defined]
+        **sent,
+    )
+    return _business_out()

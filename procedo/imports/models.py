@@ -39,6 +39,9 @@ class ImportJob(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     existing_count = models.PositiveIntegerField(default=0)
     lines_count = models.PositiveIntegerField(default=0)
+    # SHA-256 of the file as uploaded: the same file again finds this job instead of
+    # importing twice (a job that failed is not found: its file may be tried again).
+    content_sha256 = models.CharField(max_length=64, blank=True, default="")
     report_path = models.CharField(max_length=500, blank=True, default="")
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(
@@ -51,9 +54,19 @@ class ImportJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a column: set by import_job_create when the file had been imported before.
+    reused = False
+
     class Meta:
         verbose_name = _("import")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "content_sha256"],
+                condition=~models.Q(content_sha256="") & ~models.Q(state="failed"),
+                name="importjob_same_file_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} import {self.file_name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,8 +23,10 @@ from procedo.core.uploads import upload_limit, upload_limit_message
 from procedo.events.services import event_record
 from procedo.imports import customers as customer_import
 from procedo.imports import orders as order_import
-from procedo.imports.csvfiles import RejectedReport
+from procedo.imports.csvfiles import RejectedReport, read_csv
+from procedo.imports.customers import CUSTOMER_COLUMNS
 from procedo.imports.models import ImportJob, ImportKind, ImportState
+from procedo.imports.orders import ORDER_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +75,12 @@ def import_job_create(
     actor: Any = None,
     in_worker: bool = True,
 ) -> ImportJob:
-    """Store the file under var/media/imports; nothing is read yet.
+    """Store the file under var/media/imports and check its header; no row is read yet.
 
+    The same file (its SHA-256) of the same kind imports once: sent again, by the page,
+    the API or the CLI, it answers with the job it made the first time (`reused` set)
+    and stores nothing, unless that job failed. A file whose header is not one of the
+    kind's CSV headers (not a CSV, another kind's file) is refused here, naming `file`.
     `in_worker`: wake the worker after commit (web uploads); the CLI runs the
     job itself. Either way the periodic tick takes up a job nobody ran.
     """
@@ -82,16 +89,34 @@ def import_job_create(
     )
     safe_name = re.sub(r"[^\w.\-]+", "_", Path(file_name).name)[-120:] or "import.csv"
     stored = _imports_dir() / f"{uuid.uuid4().hex}-{safe_name}"
-    _store(content, stored)
-    job = ImportJob.objects.create(
-        kind=kind,
-        file_name=Path(file_name).name[:255],
-        stored_path=str(stored),
-        source=source,
-        currency=currency,
-        time_zone=time_zone,
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
+    digest = _store(content, stored)
+    try:
+        _header_check(kind, stored)
+        same = _same_file(kind, digest)
+        if same is not None:
+            stored.unlink(missing_ok=True)
+            return same
+        try:
+            with transaction.atomic():
+                job = ImportJob.objects.create(
+                    kind=kind,
+                    file_name=Path(file_name).name[:255],
+                    stored_path=str(stored),
+                    content_sha256=digest,
+                    source=source,
+                    currency=currency,
+                    time_zone=time_zone,
+                    created_by=actor if getattr(actor, "pk", None) else None,
+                )
+        except IntegrityError:  # the same file, sent twice at once: the other one won
+            same = _same_file(kind, digest)
+            if same is None:
+                raise
+            stored.unlink(missing_ok=True)
+            return same
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        raise
     event_record(
         event_type="import.queued",
         subject=job,
@@ -105,19 +130,42 @@ def import_job_create(
     return job
 
 
-def _store(content: IO[bytes], stored: Path) -> None:
-    """Copy the file a megabyte at a time; past the upload limit, refuse it and keep nothing."""
-    limit, size = upload_limit(), 0
+def _store(content: IO[bytes], stored: Path) -> str:
+    """Copy the file a megabyte at a time; past the upload limit, refuse it and keep nothing.
+
+    Returns the SHA-256 of what was stored.
+    """
+    limit, size, digest = upload_limit(), 0, hashlib.sha256()
     try:
         with stored.open("wb") as target:
             while chunk := content.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(field="file", message=upload_limit_message())
+                digest.update(chunk)
                 target.write(chunk)
     except BaseException:
         stored.unlink(missing_ok=True)
         raise
+    return digest.hexdigest()
+
+
+def _header_check(kind: str, stored: Path) -> None:
+    """Refuse now, naming `file`, what the worker would refuse at its first line."""
+    columns = ORDER_COLUMNS if kind == ImportKind.ORDERS else CUSTOMER_COLUMNS
+    with read_csv(stored, columns):
+        pass
+
+
+def _same_file(kind: str, digest: str) -> ImportJob | None:
+    job = (
+        ImportJob.objects.filter(kind=kind, content_sha256=digest)
+        .exclude(state=ImportState.FAILED)
+        .first()
+    )
+    if job is not None:
+        job.reused = True
+    return job
 
 
 def _claim(job_id: int) -> bool:

@@ -236,3 +236,29 @@ def message_resend(
     return services.message_resend(
         message_id=message_id, actor=_user(request), idempotency_key=api_key(idempotency_key)
     )
+
+
+class InboundOut(Schema):
+    id: int
+    channel: str
+    sender: str
+    recipient: str
+    subject: str
+    body: str
+    customer_id: int | None
+    in_reply_to_id: int | None = Field(description="Our message it answers, if it was matched.")
+    is_support_reply: bool
+    received_at: datetime
+    raw: str = Field(description="The message as received (RFC 822, or the webhook's form).")
+
+
+@router.get("/inbound/{int:inbound_id}", response=InboundOut, auth=requires_api("messaging.view"))
+def inbound_detail(request: HttpRequest, inbound_id: PathId) -> dict[str, Any]:
+    """A message a customer sent us, with what it was matched to."""
+    inbound = selectors.inbound_get(inbound_id=inbound_id)
+    if inbound is None:
+        raise NotFound(field="inbound_id", message=_("No such received message."))
+    return {
+        **{name: getattr(inbound, name) for name in InboundOut.model_fields if name != "raw"},
+        "raw": bytes(inbound.raw).decode("utf-8", "replace"),
+    }

@@ -387,7 +387,9 @@ def revision_update(
 
 
 @router.post(
-    "/revisions/{int:revision_id}/transition", response=RevisionOut, auth=requires_api("sops.view")
+    "/revisions/{int:revision_id}/transition",
+    response=RevisionOut,
+    auth=requires_api("sops.author"),
 )
 def revision_transition(
     request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
@@ -608,3 +610,56 @@ def acknowledgement_board(request: HttpRequest, sop_id: PathId) -> dict[str, Any
         "confirmed": [person(row) for row in board.confirmed],
         "pending": [person(row) for row in board.pending],
     }
+
+
+class LibraryEntryOut(Schema):
+    key: str
+    name: str
+    subject_type: str
+    goal: str
+    why: str
+    kpi: str
+    definition: dict[str, Any] = Field(description="Triggers, cancel rules and steps, as data.")
+    sop_id: int | None = Field(description="The SOP it was installed as; null if not yet.")
+
+
+class LibraryInstallIn(Schema):
+    keys: list[Annotated[str, Field(max_length=80)]] | None = Field(
+        default=None, max_length=100, description="Library keys; null installs every entry."
+    )
+
+
+class LibraryInstallOut(Schema):
+    installed: list[int] = Field(description="SOPs made now, each with a draft to adapt.")
+    already: list[int] = Field(description="SOPs installed before, left as they are.")
+
+
+@router.get("/library", response=list[LibraryEntryOut], auth=requires_api("sops.view"))
+def library_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """The ready SOPs the store can install, and which are installed already."""
+    from procedo.sops import library
+
+    installed = library.library_installed()
+    return [
+        {
+            "key": key,
+            "name": str(entry.name),
+            "subject_type": entry.subject_type,
+            "goal": str(entry.goal),
+            "why": str(entry.why),
+            "kpi": entry.kpi,
+            "definition": dict(entry.definition),
+            "sop_id": installed[key].pk if key in installed else None,
+        }
+        for key, entry in library.LIBRARY.items()
+    ]
+
+
+@router.post("/library/install", response=LibraryInstallOut, auth=requires_api("sops.author"))
+def library_install(request: HttpRequest, payload: LibraryInstallIn) -> dict[str, list[int]]:
+    """Install library SOPs as drafts owned by the caller. Installing twice makes nothing new;
+    an unknown key is a 422 naming `keys` and installs nothing."""
+    from procedo.sops import library
+
+    result = library.library_install(keys=payload.keys, actor=_auth(request))
+    return {"installed": [sop.pk for sop in result], "already": [sop.pk for sop in result.already]}

@@ -164,7 +164,7 @@ def test_api_creates_products_and_skus_and_adjusts_stock(owner: User) -> None:
     listed = client.get("/api/catalog/products?q=плед", **auth).json()
     assert [p["skus"][0]["code"] for p in listed["items"]] == ["BLANKET-1"]
     movements = client.get(f"/api/catalog/skus/{sku_id}/movements", **auth).json()
-    assert [m["delta_on_hand"] for m in movements] == [3, 2]
+    assert [m["delta_on_hand"] for m in movements["items"]] == [3, 2]
 
 
 def test_api_errors_name_the_field(owner: User, make_user: Callable[..., User]) -> None:

@@ -95,7 +95,8 @@ def test_a_file_with_an_unknown_column_is_refused_whole(tmp_path: Path) -> None:
     with pytest.raises(CommandError) as caught:
         call_command("import", "orders", str(path))
     assert "Unknown columns: colour" in str(caught.value)
-    assert ImportJob.objects.get().state == ImportState.REFUSED
+    # Refused as it arrives, from its header: no job, no stored file.
+    assert not ImportJob.objects.exists()
     assert not Order.objects.exists()
 
 
@@ -194,8 +195,17 @@ def test_customers_import_sets_identities_consent_tags_and_rejects_bad_rows(
     assert [c.pk for c in customer_list(search="ОЛЕНА").items] == [olena.pk]
     assert [c.pk for c in customer_list(search="0671234567").items] == [olena.pk]
 
+    # The same file again is the same job: imported once.
+    first = ImportJob.objects.get()
+    with pytest.raises(SystemExit):
+        call_command("import", "customers", str(path), "--source", "oldcrm")
+    assert list(ImportJob.objects.all()) == [first]
+    assert Customer.objects.count() == 2
+    # A file with the same rows and one more blank line is another file: its rows are
+    # found in the store and nothing is added.
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     with pytest.raises(SystemExit):
         call_command("import", "customers", str(path), "--source", "oldcrm")
     again = ImportJob.objects.latest("id")
-    assert (again.created_count, again.existing_count) == (0, 2)
+    assert again != first and (again.created_count, again.existing_count) == (0, 2)
     assert Customer.objects.count() == 2

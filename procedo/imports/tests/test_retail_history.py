@@ -41,12 +41,12 @@ pytestmark = [
 ]
 
 
-def _import() -> int:
+def _import(path: Path = RETAIL) -> int:
     with pytest.raises(SystemExit) as exited:
         call_command(
             "import",
             "orders",
-            str(RETAIL),
+            str(path),
             "--source",
             "retail",
             "--currency",
@@ -86,7 +86,7 @@ def _expected_from_csv(rejected: set[int]) -> dict[tuple[str, str], Decimal]:
     return dict(totals)
 
 
-def test_the_whole_retail_file_imports_and_its_totals_match_the_csv() -> None:
+def test_the_whole_retail_file_imports_and_its_totals_match_the_csv(tmp_path: Path) -> None:
     business_update(name="Gift shop", time_zone="Europe/London", currency="GBP", actor_id=None)
     assert _import() == 3  # some rows rejected, each with its reason
 
@@ -135,7 +135,13 @@ def test_the_whole_retail_file_imports_and_its_totals_match_the_csv() -> None:
         Customer.objects.count(),
         Event.objects.exclude(event_type__startswith="import.").count(),
     )
+    first = ImportJob.objects.get()
     assert _import() == 3
+    assert list(ImportJob.objects.all()) == [first]  # the same bytes: the same job
+    # The same rows in other bytes (compressed again) are read again: every order is found.
+    again = tmp_path / "retail-again.csv.gz"
+    again.write_bytes(gzip.compress(gzip.decompress(RETAIL.read_bytes()), compresslevel=1))
+    assert _import(again) == 3
     second = ImportJob.objects.latest("id")
     assert (second.created_count, second.existing_count) == (0, 24_546)
     assert before == (
