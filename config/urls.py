@@ -19,3 +19,8 @@ urlpatterns = [
 ]
 
 handler404 = "procedo.home.views.not_found"
+
+# Pages with no API twin, and why (procedo/home/tests/test_api_twins.py).
+PAGE_ONLY = {
+    "set_language": "the browser's language; the API answers in Accept-Language's",
+}

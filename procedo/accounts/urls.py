@@ -16,3 +16,19 @@ urlpatterns = [
     path("teams/", views.team_create, name="team_create"),
     path("lockouts/release/", views.login_lock_release, name="lock_release"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py), or why it has none.
+API_TWINS = {
+    "profile": ("me", "api_token_list", "api_token_issue"),
+    "token_revoke": ("api_token_revoke",),
+    "users": ("user_list", "user_create", "team_list", "login_lockouts"),
+    "user_role": ("user_update",),
+    "user_active": ("user_update",),
+    "team_create": ("team_create", "team_members_set"),
+    "lock_release": ("login_lock_release",),
+}
+PAGE_ONLY = {
+    "login": "a browser's session; a program sends an API token instead",
+    "logout": "ends a browser's session; a program revokes its token",
+    "password_change": "a person's password, typed by that person; programs hold tokens",
+}

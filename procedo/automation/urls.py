@@ -10,3 +10,12 @@ urlpatterns = [
     path("sop/<int:sop_id>/export/", views.run_export, name="export"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "start": ("run_start_manual",),
+    "subject": ("runs_of_subject",),
+    "run": ("run_detail",),
+    "export": ("run_export",),
+    "cancel": ("run_cancel",),
+}

@@ -13,3 +13,15 @@ urlpatterns = [
     path("skus/<int:sku_id>/", views.sku_update, name="sku-update"),
     path("skus/<int:sku_id>/stock/", views.stock_adjust, name="stock-adjust"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "products": ("product_list",),
+    "product-create": ("product_create",),
+    "product-export": ("product_export",),
+    "product": ("product_detail", "stock_movements_of_sku"),
+    "product-update": ("product_update",),
+    "sku-create": ("sku_create",),
+    "sku-update": ("sku_update", "sku_get"),
+    "stock-adjust": ("stock_adjust",),
+}

@@ -17,3 +17,15 @@ urlpatterns = [
     ),
     path("comments/<int:comment_id>/delete/", views.comment_delete, name="comment-delete"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "notifications": ("notification_list",),
+    "bell": ("notification_list",),
+    "read-all": ("notifications_read_all",),
+    "settings": ("notification_setting_set", "notification_setting_get"),
+    "open": ("notification_read",),
+    "read": ("notification_read",),
+    "comment-create": ("comment_create",),
+    "comment-delete": ("comment_delete",),
+}

@@ -391,13 +391,13 @@ def customer_duplicates(request: HttpRequest, cursor: Cursor | None = None) -> d
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-class DismissIn(Schema):
+class DuplicateDismissIn(Schema):
     customer_id: Id
     other_id: Id = Field(description="The other customer of the pair.")
 
 
 @router.post("/duplicates/dismiss", response={204: None}, auth=requires_api("customers.change"))
-def duplicate_dismiss(request: HttpRequest, payload: DismissIn) -> Status[None]:
+def duplicate_dismiss(request: HttpRequest, payload: DuplicateDismissIn) -> Status[None]:
     """The two are different people: the pair is not proposed again (a repeat changes nothing)."""
     services.duplicate_dismiss(
         customer_id=payload.customer_id, other_id=payload.other_id, actor=_user(request)

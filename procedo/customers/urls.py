@@ -34,3 +34,24 @@ urlpatterns = [
     path("<int:customer_id>/tags/remove/", views.tag_remove, name="tag_remove"),
     path("<int:customer_id>/notes/", views.note_add, name="note_add"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "list": ("customer_list",),
+    "create": ("customer_create",),
+    "export": ("customer_export",),
+    "duplicates": ("customer_duplicates",),
+    "duplicate_dismiss": ("duplicate_dismiss",),
+    "merge": ("customer_merge", "customer_get"),
+    "card": ("customer_get",),
+    "update": ("customer_update",),
+    "timeline": ("customer_timeline",),
+    "identity_add": ("identity_add",),
+    "identity_remove": ("identity_remove",),
+    "consent_set": ("consent_set",),
+    "address_add": ("address_add",),
+    "address_remove": ("address_remove",),
+    "tag_add": ("tag_add",),
+    "tag_remove": ("tag_remove",),
+    "note_add": ("note_add",),
+}

@@ -170,14 +170,17 @@ class BusinessOut(Schema):
     marketing_cap_days: int
 
 
+QuietTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
 class BusinessPatch(Schema):
     """Only the fields sent change; quiet hours go in pairs (both null: none)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     time_zone: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
+    quiet_hours_start: QuietTime | None = Field(default=None, description="HH:MM")
+    quiet_hours_end: QuietTime | None = Field(default=None, description="HH:MM")
     marketing_cap_count: int | None = Field(default=None, ge=0, le=100)
     marketing_cap_days: int | None = Field(default=None, ge=1, le=365)
 
@@ -225,6 +228,11 @@ def business_update(request: HttpRequest, payload: BusinessPatch) -> BusinessOut
     """Change the settings sent; a refusal names its field (e.g. `time_zone`, `quiet_hours_end`)."""
     current = business_get()
     sent = payload.dict(exclude_unset=True)
+    if not sent:
+        return _business_out()  # nothing sent, nothing changed, nothing recorded
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        if sent.get(name) is not None:
+            sent[name] = time.fromisoformat(sent[name])
     business_services.business_update(
         name=sent.pop("name", None) or current.name,
         time_zone=sent.pop("time_zone", None) or current.time_zone,

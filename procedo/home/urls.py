@@ -21,3 +21,16 @@ urlpatterns = [
         name="failure-dismiss",
     ),
 ]
+
+# Each page's twin in the API: the operations that read and do what it does, through the
+# same services with the same permission (procedo/home/tests/test_api_twins.py checks it).
+API_TWINS = {
+    "dashboard": ("dashboard",),
+    "search": ("search",),
+    "business": ("business_settings", "business_update"),
+    "activity": ("events_recent",),
+    "activity-export": ("events_export",),
+    "failures": ("consumer_failures",),
+    "failure-retry": ("consumer_failure_retry",),
+    "failure-dismiss": ("consumer_failure_dismiss",),
+}

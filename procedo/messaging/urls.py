@@ -19,3 +19,22 @@ urlpatterns = [
     path("sms/inbound/", views.inbound_sms_receive, name="sms-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe_apply, name="unsubscribe"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py), or why it has none.
+API_TWINS = {
+    "list": ("messages_list",),
+    "export": ("messages_export",),
+    "detail": ("message_detail",),
+    "mark-sent": ("message_mark_sent",),
+    "resend": ("message_resend",),
+    "templates": ("templates_list",),
+    "template-new": ("template_create",),
+    "template-edit": ("template_save",),
+    "template-preview": ("template_preview",),
+    "inbound-detail": ("inbound_detail",),
+}
+PAGE_ONLY = {
+    "sms-status": "Twilio's delivery callback, checked by its signature",
+    "sms-inbound": "Twilio's inbound webhook, checked by its signature",
+    "unsubscribe": "the recipient's signed link in a marketing email",
+}

@@ -22,3 +22,20 @@ urlpatterns = [
     path("pipeline/transitions/", views.order_transition_add, name="transition-add"),
     path("pipeline/transitions/remove/", views.order_transition_remove, name="transition-remove"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "list": ("order_list",),
+    "export": ("order_export",),
+    "detail": ("order_detail",),
+    "change-status": ("order_change_status",),
+    "payment-record": ("payment_record",),
+    "refund-record": ("refund_record",),
+    "shipment-create": ("shipment_create",),
+    "shipment-update-status": ("shipment_update_status",),
+    "pipeline": ("pipeline_get",),
+    "status-create": ("order_status_create",),
+    "status-delete": ("order_status_delete",),
+    "transition-add": ("order_transition_add",),
+    "transition-remove": ("order_transition_remove",),
+}

@@ -624,9 +624,10 @@ class LibraryEntryOut(Schema):
 
 
 class LibraryInstallIn(Schema):
-    keys: list[Annotated[str, Field(max_length=80)]] | None = Field(
-        default=None, max_length=100, description="Library keys; null installs every entry."
+    keys: list[Annotated[str, Field(max_length=80)]] = Field(
+        default_factory=list, max_length=100, description="The library keys to install."
     )
+    all: bool = Field(default=False, description="Install every entry (`keys` left out).")
 
 
 class LibraryInstallOut(Schema):
@@ -661,5 +662,6 @@ def library_install(request: HttpRequest, payload: LibraryInstallIn) -> dict[str
     an unknown key is a 422 naming `keys` and installs nothing."""
     from procedo.sops import library
 
-    result = library.library_install(keys=payload.keys, actor=_auth(request))
+    keys = None if payload.all else payload.keys
+    result = library.library_install(keys=keys, actor=_auth(request))
     return {"installed": [sop.pk for sop in result], "already": [sop.pk for sop in result.already]}

@@ -49,3 +49,31 @@ urlpatterns += [
         name="acknowledge",
     ),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py). The definition's
+# editor changes one trigger or step a page at a time; a program sends the whole
+# definition (`revision_update`), checked by the same validation.
+API_TWINS = {
+    "list": ("sop_list",),
+    "create": ("sop_create", "sop_catalog"),
+    "detail": ("sop_detail", "runs_of_sop", "feedback_list", "proposal_list"),
+    "update": ("sop_update",),
+    "draft-create": ("revision_draft_create",),
+    "revision": ("revision_detail", "revision_diff", "acknowledgement_board"),
+    "transition": ("revision_transition",),
+    "preview": ("trigger_preview",),
+    "item-new": ("revision_update",),
+    "item": ("revision_update",),
+    "item-remove": ("revision_update",),
+    "item-move": ("revision_update",),
+    "mine": ("onboarding_list",),
+    "library": ("library_list",),
+    "library-install": ("library_install",),
+    "recognition": ("recognition",),
+    "feedback": ("feedback_leave",),
+    "proposal-create": ("proposal_make",),
+    "feedback-resolve": ("feedback_resolve",),
+    "proposal-accept": ("proposal_accept",),
+    "proposal-decline": ("proposal_decline",),
+    "acknowledge": ("acknowledgement_confirm",),
+}

@@ -19,3 +19,21 @@ urlpatterns = [
     path("<int:task_id>/take/", views.task_take, name="take"),
     path("<int:task_id>/release/", views.task_release, name="release"),
 ]
+
+# Each page's twin in the API (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "mine": ("task_list",),
+    "list": ("task_list",),
+    "create": ("task_create",),
+    "export": ("task_export",),
+    "team": ("team_work",),
+    "team_tasks": ("team_task_list",),
+    "unattended": ("tasks_unattended",),
+    "handover": ("handover_preview", "handover_do"),
+    "detail": ("task_detail",),
+    "answer": ("task_answer",),
+    "complete": ("task_complete",),
+    "skip": ("task_skip",),
+    "take": ("task_take",),
+    "release": ("task_release",),
+}
