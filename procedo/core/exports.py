@@ -115,7 +115,7 @@ def _csv_text(value: Any) -> str:
 def _csv_chunks(
     headers: Sequence[str], columns: Sequence[Column], rows: Iterable[Any], zone: tzinfo
 ) -> Iterator[bytes | int]:
-    """The file's bytes; after each chunk, the number of rows written so far (an int)."""
+    """The file's bytes; before each chunk, the number of rows it ends with (an int)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(BOM)
@@ -125,12 +125,12 @@ def _csv_chunks(
         writer.writerow([_csv_text(_plain(column.value(row), zone)) for column in columns])
         count += 1
         if buffer.tell() >= CHUNK:
-            yield buffer.getvalue().encode("utf-8")
             yield count
+            yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
     yield count
+    yield buffer.getvalue().encode("utf-8")
 
 
 def _xlsx_chunks(
@@ -216,7 +216,7 @@ def export_response(
             complete = True
         finally:
             # Also when the reader goes away (the server closes this generator):
-            # the log then says how many rows were written before that.
+            # the log then says how many rows were handed to the server before that.
             finished(written, complete)
 
     stamp = timezone.localdate(timezone=zone).isoformat()
