@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -88,7 +88,7 @@ def run_start_manual(request: HttpRequest) -> HttpResponse:
 
 
 @requires("sops.view")
-def run_export(request: HttpRequest, sop_id: int) -> HttpResponse:
+def run_export(request: HttpRequest, sop_id: int) -> StreamingHttpResponse:
     """An SOP's runs as a file (`?format=csv|xlsx`), with the page's `state` filter."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, ["state"])

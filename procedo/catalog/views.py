@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -54,7 +54,7 @@ def products(request: HttpRequest) -> HttpResponse:
 
 
 @requires("catalog.view")
-def product_export(request: HttpRequest) -> HttpResponse:
+def product_export(request: HttpRequest) -> StreamingHttpResponse:
     """The products with their stock as a file (`?format=csv|xlsx`), with the page's filters."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, ProductFilterForm.base_fields)

@@ -86,7 +86,7 @@ def filters_known(query: QueryDict, allowed: Iterable[str]) -> dict[str, str]:
                 message=_("%(name)s is not a filter of this list; its filters: %(known)s.")
                 % {"name": name, "known": ", ".join(sorted(allowed)) or "-"},
             )
-    return {name: query[name] for name in query if name != "format" and query[name] != ""}
+    return {name: str(query[name]) for name in query if name != "format" and query[name] != ""}
 
 
 def _plain(value: Any, zone: tzinfo) -> Any:

@@ -115,8 +115,21 @@ def customer_list(*, cursor: str | None = None, limit: int = 50, **filters: Any)
     return keyset_page(queryset, order=order, cursor=cursor, limit=limit)
 
 
-def _identity_values(customer: Customer, kind: str) -> list[str]:
-    return [i.value for i in customer.identities.all() if i.kind == kind]
+def _export_attach(customers: list[Customer]) -> None:
+    """A batch's emails, phones and tags in two queries (prefetch_related builds a queryset
+    per customer, which cost more than the rest of a million-row export together)."""
+    ids = [customer.pk for customer in customers]
+    found: dict[int, dict[str, list[str]]] = {
+        pk: {"email": [], "phone": [], "tag": []} for pk in ids
+    }
+    identities = Identity.objects.filter(customer_id__in=ids).order_by("kind", "id")
+    for customer_id, kind, value in identities.values_list("customer_id", "kind", "value"):
+        found[customer_id][kind].append(value)
+    tags = CustomerTag.objects.filter(customer_id__in=ids).order_by("tag__name")
+    for customer_id, name in tags.values_list("customer_id", "tag__name"):
+        found[customer_id]["tag"].append(name)
+    for customer in customers:
+        customer.exported = found[customer.pk]  # type: ignore[attr-defined]
 
 
 # The customers list as a file (procedo/core/exports.py): the columns a spreadsheet gets.
@@ -125,9 +138,9 @@ CUSTOMER_COLUMNS = (
     Column(gettext_lazy("First name"), lambda c: c.first_name),
     Column(gettext_lazy("Last name"), lambda c: c.last_name),
     Column(gettext_lazy("Company"), lambda c: c.company),
-    Column(gettext_lazy("Emails"), lambda c: _identity_values(c, IdentityKind.EMAIL)),
-    Column(gettext_lazy("Phones"), lambda c: _identity_values(c, IdentityKind.PHONE)),
-    Column(gettext_lazy("Tags"), lambda c: [tag.name for tag in c.tags.all()]),
+    Column(gettext_lazy("Emails"), lambda c: c.exported[IdentityKind.EMAIL]),
+    Column(gettext_lazy("Phones"), lambda c: c.exported[IdentityKind.PHONE]),
+    Column(gettext_lazy("Tags"), lambda c: c.exported["tag"]),
     Column(gettext_lazy("Country"), lambda c: c.country),
     Column(gettext_lazy("Orders"), lambda c: c.orders_count),
     Column(gettext_lazy("Lifetime value"), lambda c: c.lifetime_value),
@@ -142,7 +155,7 @@ CUSTOMER_COLUMNS = (
 def customer_export_rows(**filters: Any) -> Iterator[Customer]:
     """Every customer the list shows with these filters, read in batches for a file."""
     queryset, order = _customers_filtered(**filters)
-    return keyset_all(queryset, order=order)
+    return keyset_all(queryset.prefetch_related(None), order=order, each_batch=_export_attach)
 
 
 def _term_matches(prefix: str) -> QuerySet[CustomerSearchTerm, int]:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -88,7 +88,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 
 @requires("customers.view")
-def customer_export(request: HttpRequest) -> HttpResponse:
+def customer_export(request: HttpRequest) -> StreamingHttpResponse:
     """The list as a file, with the filters the page has applied (`?format=csv|xlsx`)."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, CustomerFilterForm.base_fields)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -96,7 +96,7 @@ def activity(request: HttpRequest) -> HttpResponse:
 
 
 @requires("events.view")
-def activity_export(request: HttpRequest) -> HttpResponse:
+def activity_export(request: HttpRequest) -> StreamingHttpResponse:
     """The log as a file (`?format=csv|xlsx`), with the activity page's filters."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, ActivityFilterForm.base_fields)

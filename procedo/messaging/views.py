@@ -7,7 +7,7 @@ from typing import Any, TypeVar, cast
 
 from csp.decorators import csp_update
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -57,7 +57,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
 
 
 @requires("messaging.view")
-def messages_export(request: HttpRequest) -> HttpResponse:
+def messages_export(request: HttpRequest) -> StreamingHttpResponse:
     """The message log as a file (`?format=csv|xlsx`), with the page's filters."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, MessageFilterForm.base_fields)

@@ -3,7 +3,7 @@ which the order pages change often)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 
 from procedo.accounts.decorators import requires
 from procedo.core.exports import export_format, filters_known
@@ -14,7 +14,7 @@ from procedo.orders.forms import OrderFilterForm
 
 
 @requires("orders.view")
-def order_export(request: HttpRequest) -> HttpResponse:
+def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """`?format=csv|xlsx` with the list's filters; an unknown filter is refused by name."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, OrderFilterForm.base_fields)

@@ -147,9 +147,8 @@ TASK_COLUMNS = (
 
 def task_export_rows(**filters: Any) -> Iterator[Task]:
     """Every open task the list shows with these filters (`tasks_open`'s), read in batches."""
-    return keyset_all(
-        _tasks_filtered(**filters), order=TASK_ORDER, each_batch=subject_labels_attach
-    )
+    tasks = _tasks_filtered(**filters).prefetch_related(None)  # a file shows no items
+    return keyset_all(tasks, order=TASK_ORDER, each_batch=subject_labels_attach)
 
 
 def task_get(*, task_id: int) -> Task | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.html import format_html
@@ -196,7 +196,7 @@ def task_release(request: HttpRequest, task_id: int) -> HttpResponse:
 
 
 @requires("tasks.view")
-def task_export(request: HttpRequest) -> HttpResponse:
+def task_export(request: HttpRequest) -> StreamingHttpResponse:
     """The open tasks as a file (`?format=csv|xlsx`); `all=1` as on the list: every open task."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, ["all"])

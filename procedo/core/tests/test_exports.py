@@ -157,7 +157,7 @@ def test_every_list_exports_from_its_page_and_the_api(
     issued = account_services.api_token_issue(
         user=owner, name="exports", expires_in_days=None, actor=owner
     )
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
     from_page = owner_client.get(page, {**filters, "format": "csv"})
     from_api = Client().get(api, {**filters, "format": "xlsx"}, **auth)
@@ -184,7 +184,7 @@ def test_an_unknown_filter_is_refused_by_name_and_nothing_is_exported(
     issued = account_services.api_token_issue(
         user=owner, name="exports", expires_in_days=None, actor=owner
     )
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
     refused = Client().get(api, {"colour": "red"}, **auth)
     assert refused.status_code == 422
@@ -209,7 +209,7 @@ def test_a_reader_who_goes_away_is_recorded_with_the_rows_written(owner: User) -
         Customer.objects.create(first_name=f"Покупець {n}", last_name="x" * 40)
     request = RequestFactory().get("/customers/export/")
     request.user = owner
-    response = customer_export(request)
+    response: Any = customer_export(request)
     first = next(iter(response.streaming_content))
     assert first.startswith(b"\xef\xbb\xbf")
     # What the server does when the connection drops (without the end of a request's

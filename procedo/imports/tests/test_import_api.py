@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 LINES = 20_000
 
 
-def _bearer(user: User) -> dict[str, str]:
+def _bearer(user: User) -> dict[str, Any]:
     issued = account_services.api_token_issue(
         user=user, name="shop script", expires_in_days=None, actor=user
     )
@@ -38,7 +38,7 @@ def _first_lines(path: Path, count: int) -> bytes:
         return "".join(handle.readline() for _ in range(count)).encode("utf-8")
 
 
-def _send(client: Client, auth: dict[str, str], content: bytes, **fields: str) -> Any:
+def _send(client: Client, auth: dict[str, Any], content: bytes, **fields: str) -> Any:
     upload = io.BytesIO(content)
     upload.name = fields.pop("name", "retail-head.csv")
     data = {"kind": "orders", "source": "retail", **fields, "file": upload}
@@ -71,7 +71,7 @@ def test_the_retail_file_through_the_api_imports_once_and_reports_its_rejected_r
 
     report = client.get(polled["report_url"], **auth)
     assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(report.getvalue().decode("utf-8-sig"))))
     assert len(rows) - 1 == polled["rows_rejected"]
 
     # The same bytes again: the same job, answered 200, nothing read or written again.
