@@ -16,6 +16,7 @@ from procedo.automation.api import router as runs_router
 from procedo.automation.api import sop_runs_router
 from procedo.catalog.api import router as catalog_router
 from procedo.collab.api import comments_router, notifications_router
+from procedo.core.bounds import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from procedo.core.errors import CODES, DomainError
 from procedo.customers.api import router as customers_router
 from procedo.home.api import home_router
@@ -70,14 +71,49 @@ class ProcedoAPI(NinjaAPI):
         return schema
 
 
+_DESCRIPTION = f"""\
+Every page of Procedo is also an endpoint here, with the same service, permission and
+errors underneath. Errors have one shape, `{{detail, field, code}}` (see the `Error`
+schema for every code). Writes take an `Idempotency-Key` header (kept 24 hours).
+
+## Lists: one paging and filtering convention
+
+- Every list answers `{{items, next_cursor}}` and takes `cursor` and `limit`.
+- `cursor` is opaque: pass the `next_cursor` of the page before, with the same
+  filters; `next_cursor` is `null` on the last page. Pages are keyset pages, so the
+  millionth row comes as fast as the first and rows added meanwhile are not repeated.
+- `limit` is the rows a page: {PAGE_LIMIT_DEFAULT} unless asked (an SOP's runs: 25), at
+  most **{PAGE_LIMIT_MAX}** on every list; more is a 422 naming `limit`.
+- Filters have the names the pages use in their addresses (`q`, `tag`, `customer`,
+  `status`, `all`, `decision`, `person`, `kind`, `since`, `until` …), so a filtered
+  page's query string works here too. Older names (`search`, `customer_id`, `mine`,
+  `needs_decision`, `before`) still work and are marked deprecated.
+
+## Exports
+
+`GET …/export?format=csv|xlsx` with the list's filters (customers, orders, products
+with stock, tasks, an SOP's runs, messages, events) streams the whole filtered list as
+a file: CSV in UTF-8 with a byte order mark, or XLSX with typed cells (a new sheet
+every 1,048,575 rows). A filter the list does not have, or another format, is a 422
+naming it and nothing is exported. An export needs the permission of the list (403
+naming it) and is recorded in the activity log: `list.exported` before the first
+byte, `list.export_finished` with the row count at the end.
+
+## Imports
+
+`POST /api/imports` (`multipart/form-data`: `kind` orders|customers, `file`, and
+optionally `source`, `currency`, `time_zone`) answers at once: 202 with a new job, or
+200 with the job the same file (by its SHA-256) made before, so sending a file twice
+imports it once. A file that is not the kind's CSV is a 422 naming `file`, and nothing
+is kept. Poll the job's `url` (`state`, `percent`, counts) until `state` is `done`,
+`refused` or `failed`; `report_url` then gives the rejected rows (line, reason, the
+row as it was) as CSV.
+"""
+
 api = ProcedoAPI(
     title="Procedo API",
     version="1",
-    description=(
-        "Every page of Procedo is also an endpoint here. Errors have one shape, "
-        "`{detail, field, code}` (see the `Error` schema for every code). "
-        "Writes take an `Idempotency-Key` header (kept 24 hours)."
-    ),
+    description=_DESCRIPTION,
     docs_url="/docs",
     auth=api_auth,
     urls_namespace="api",
