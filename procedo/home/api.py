@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Query, Router
+from pydantic import field_validator
 
 from procedo.accounts.auth import requires_api
 from procedo.business import services as business_services
@@ -164,10 +165,19 @@ class BusinessOut(Schema):
     name: str
     time_zone: str
     currency: str = Field(description="ISO 4217.")
-    quiet_hours_start: time | None = Field(description="Marketing waits from (business time).")
-    quiet_hours_end: time | None
+    quiet_hours_start: str | None = Field(
+        description="Marketing waits from (business time), HH:MM."
+    )
+    quiet_hours_end: str | None = Field(description="HH:MM")
     marketing_cap_count: int = Field(description="Marketing messages per customer; 0: no cap.")
     marketing_cap_days: int
+
+    @field_validator("quiet_hours_start", "quiet_hours_end", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        # HH:MM as the PATCH takes them: OpenAPI's `time` format is RFC 3339's, which
+        # needs an offset, and a quiet hour is a wall-clock time in the business's zone.
+        return value.strftime("%H:%M") if isinstance(value, time) else value
 
 
 QuietTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
