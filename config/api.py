@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -151,6 +152,17 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     else:
         body = {"detail": str(exc), "field": "", "code": "invalid"}
     return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(MultiPartParserError)
+def multipart_refused(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """An upload (`POST /api/imports`) whose multipart body cannot be read: nothing is kept."""
+    body = {
+        "detail": _("The body cannot be read: send multipart/form-data with its boundary."),
+        "field": "body",
+        "code": "invalid",
+    }
+    return api.create_response(request, body, status=400)
 
 
 @api.exception_handler(TokenRejected)

@@ -101,6 +101,18 @@ def test_a_file_that_is_not_the_kinds_csv_is_refused_naming_the_file(
     assert not ImportJob.objects.exists() and not Order.objects.exists()
 
 
+def test_a_body_that_is_not_multipart_is_refused_in_the_one_error_shape(owner: User) -> None:
+    refused = Client().post(
+        "/api/imports",
+        b"order_number,sku\n1,A\n",
+        content_type="multipart/form-data",  # no boundary: the body cannot be split
+        **_bearer(owner),
+    )
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "body" and "multipart" in refused.json()["detail"]
+    assert not ImportJob.objects.exists()
+
+
 def test_a_role_without_the_import_permission_is_refused_before_the_file_is_read(
     make_user: Callable[..., User],
 ) -> None:
