@@ -29,7 +29,7 @@ from procedo.sops.api import router as sops_router
 from procedo.work.api import router as tasks_router
 
 _ERROR_STATUSES = {
-    "400": "The body is not what the operation reads (not JSON, or not UTF-8).",
+    "400": "The body is not what the operation reads (not JSON, not UTF-8, not multipart).",
     "401": "No valid credentials (or too many bad tokens: 429).",
     "403": "Your role does not allow this; `detail` names the permission.",
     "404": "No such object.",
