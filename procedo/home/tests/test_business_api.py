@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import Client
 
 from procedo.accounts import services as account_services
@@ -12,7 +14,8 @@ def test_quiet_hours_are_read_back_as_they_are_written(owner: User) -> None:
     token = account_services.api_token_issue(
         user=owner, name="settings", expires_in_days=None, actor=owner
     ).plaintext
-    client, auth = Client(), {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    client = Client()
 
     changed = client.patch(
         "/api/business",
