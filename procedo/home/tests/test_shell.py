@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
@@ -31,6 +31,9 @@ def test_money_is_shown_with_its_currency() -> None:
     assert money_format(Decimal("-0.005"), "EUR") == "−0.01\u00a0€"
     assert money_format(Decimal("12"), "JPY") == "12\u00a0JPY"
     assert money_format(None, "UAH") == "—"
+    # One decimal mark per language: a Ukrainian reader gets the comma.
+    with translation.override("uk"):
+        assert money_format(Decimal("1234.5"), "UAH") == "1\u202f234,50\u00a0₴"
 
 
 def test_keyset_paging_walks_every_row_once_in_order() -> None:
