@@ -39,6 +39,8 @@ class Tick:
 class BarChart:
     bars: list[Bar]
     ticks: list[Tick]
+    # A level drawn across the bars, such as a goal's target.
+    reference: Tick | None = None
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -58,12 +60,17 @@ def _nice_step(top: float) -> float:
 
 
 def bar_chart(
-    points: list[tuple[str, Decimal | int, str]], *, value_label: object, every: int = 1
+    points: list[tuple[str, Decimal | int, str]],
+    *,
+    value_label: object,
+    every: int = 1,
+    reference: tuple[Decimal, str] | None = None,
 ) -> BarChart:
     """`points` are (label, value, title); `value_label(v)` writes an axis value; every
-    `every`-th label is shown so thirty days do not overlap."""
+    `every`-th label is shown so thirty days do not overlap; `reference` is a level and its
+    label (a target) drawn across."""
     values = [float(value) for _label, value, _title in points]
-    top = max([0.0, *values])
+    top = max([0.0, *values, float(reference[0]) if reference else 0.0])
     step = _nice_step(top)
     ceiling = step * max(1, -(-top // step)) if top else step
     plot_height = HEIGHT - BOTTOM - 8
@@ -89,4 +96,8 @@ def bar_chart(
         y = HEIGHT - BOTTOM - level / ceiling * plot_height
         ticks.append(Tick(y=round(y, 1), label=value_label(level)))  # type: ignore[operator]
         level += step
-    return BarChart(bars=bars, ticks=ticks)
+    level_line = None
+    if reference is not None:
+        y = HEIGHT - BOTTOM - max(0.0, float(reference[0])) / ceiling * plot_height
+        level_line = Tick(y=round(y, 1), label=reference[1])
+    return BarChart(bars=bars, ticks=ticks, reference=level_line)
