@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -23,7 +24,7 @@ def _later(days: int = 90) -> object:
     return timezone.localdate() + timedelta(days=days)
 
 
-def _goal(owner: User, name: str = "More customers buy again", **extra: object) -> Goal:
+def _goal(owner: User, name: str = "More customers buy again", **extra: Any) -> Goal:
     fields: dict[str, object] = {
         "kpi": "repeat_purchase_rate",
         "target": "25",
@@ -45,7 +46,7 @@ def _goal(owner: User, name: str = "More customers buy again", **extra: object) 
     ],
 )
 def test_a_goal_that_makes_no_sense_is_refused_naming_the_field(
-    owner: User, changes: dict[str, object], field: str
+    owner: User, changes: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(DomainError) as refused:
         _goal(owner, **changes)
