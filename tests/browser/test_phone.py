@@ -87,20 +87,20 @@ def _menu_open(page: Any) -> None:
     assert page.locator("#sidenav").is_visible()
 
 
-@pytest.mark.parametrize("language", ["en", "uk"])
-def test_every_page_from_the_navigation_fits_a_phone(
-    browser: Any, live_server: Any, demo: DemoLogin, language: str
-) -> None:
-    page = _phone(browser, live_server, language=language)
-    _login(page, live_server, demo.username, demo.password)
-    _menu_open(page)
+def _crawl(page: Any, live_server: Any, name: str) -> tuple[dict[str, str], list[str]]:
+    """Visit every page the navigation leads to and every kind of page one tap further,
+    screenshotting each as test-results/screenshots/<name>-<page>.png; return the pages seen
+    (shape -> first path) and those that scroll sideways."""
+    toggle = page.locator(".menu-toggle")
+    if toggle.is_visible():
+        _menu_open(page)
     menu = [
         str(page.locator("#sidenav a").nth(i).get_attribute("href"))
         for i in range(page.locator("#sidenav a").count())
     ]
     assert len(menu) >= 12, menu  # the owner sees every area
 
-    seen: dict[str, str] = {}  # shape -> the first path of that shape
+    seen: dict[str, str] = {}
     too_wide: list[str] = []
 
     def visit(path: str) -> list[str]:
@@ -112,8 +112,8 @@ def test_every_page_from_the_navigation_fits_a_phone(
         overflow = _fits(page)
         if overflow:
             too_wide.append(f"{path}: {overflow}")
-            name = _shape(path).strip("/").replace("/", "-")
-            screenshot(page, f"phone-too-wide-{language}-{name}")
+        shot = _shape(path).strip("/").replace("/", "-") or "home"
+        screenshot(page, f"{name}-{shot}")
         hrefs = page.eval_on_selector_all(
             "main a[href^='/']:not([download])", "links => links.map(a => a.getAttribute('href'))"
         )
@@ -128,10 +128,35 @@ def test_every_page_from_the_navigation_fits_a_phone(
             continue
         seen[_shape(path)] = path
         visit(path)
+    return seen, too_wide
 
+
+@pytest.mark.parametrize("language", ["en", "uk"])
+def test_every_page_from_the_navigation_fits_a_phone(
+    browser: Any, live_server: Any, demo: DemoLogin, language: str
+) -> None:
+    page = _phone(browser, live_server, language=language)
+    _login(page, live_server, demo.username, demo.password)
+    seen, too_wide = _crawl(page, live_server, f"phone-{language}")
     assert too_wide == [], "\n".join(too_wide)
     # Lists, cards of customers, orders, products, SOPs, runs, tasks, messages and more.
     assert len(seen) >= 30, sorted(seen)
+
+
+def test_every_page_at_desktop_size(browser: Any, live_server: Any, demo: DemoLogin) -> None:
+    """The same pages on a laptop keep their grid (no menu button, tables stay tables) and
+    fit too; the screenshots sit beside the phone ones for comparison."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    _login(page, live_server, demo.username, demo.password)
+    assert not page.locator(".menu-toggle").is_visible()
+    assert page.locator("#sidenav").is_visible()
+    seen, too_wide = _crawl(page, live_server, "desktop")
+    assert too_wide == [], "\n".join(too_wide)
+    assert len(seen) >= 30, sorted(seen)
+    page.goto(f"{live_server.url}/customers/")
+    assert page.locator("main table thead").first.is_visible()
+    context.close()
 
 
 def test_a_picker_works_through_a_checklist_on_a_phone(
