@@ -231,6 +231,11 @@ def test_a_courier_finds_an_order_by_tracking_number_and_marks_it_delivered(
     search = page.locator(".topbar .search input")
     search.click()
     search.type("20450000012245", delay=20)
+    # What they type is readable: the box's text is not the colour of its background.
+    ink, paper = search.evaluate(
+        "el => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]"
+    )
+    assert ink != paper, ink
     suggestion = page.locator("#search-suggest a", has_text=f"#{order.number}")
     suggestion.wait_for()
     screenshot(page, "phone-search-tracking")
