@@ -13,7 +13,7 @@ from decimal import Decimal
 # The drawing's own units; the SVG scales to its box.
 WIDTH = 640
 HEIGHT = 200
-LEFT = 64  # room for the value axis' labels
+LEFT = 88  # room for the value axis labels
 BOTTOM = 24  # room for the day labels
 
 
@@ -67,7 +67,7 @@ def bar_chart(
     reference: tuple[Decimal, str] | None = None,
 ) -> BarChart:
     """`points` are (label, value, title); `value_label(v)` writes an axis value; every
-    `every`-th label is shown so thirty days do not overlap; `reference` is a level and its
+    `every`-th label (back from the last) is shown so thirty days do not overlap; `reference` is a level and its
     label (a target) drawn across."""
     values = [float(value) for _label, value, _title in points]
     top = max([0.0, *values, float(reference[0]) if reference else 0.0])
@@ -86,7 +86,8 @@ def bar_chart(
                 height=round(height, 1),
                 label=label,
                 title=title,
-                show_label=index % every == 0 or index == len(points) - 1,
+                # Counted back from the last bar: today always has its label.
+                show_label=(len(points) - 1 - index) % every == 0,
                 anchor="end" if index == len(points) - 1 else "start",
             )
         )
