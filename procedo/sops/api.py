@@ -16,10 +16,14 @@ from procedo.core.bounds import Id, KpiTarget, LongText, PathId, ShortText, Step
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.sops import selectors, services, subjects
+from procedo.sops import selectors, subjects
 from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
 from procedo.sops.kpis import KPIS
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
+from procedo.sops.services import acknowledgement as acknowledgement_services
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 router = Router(tags=["sops"])
 
@@ -332,7 +336,7 @@ def sop_create(
     payload: SopIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    sop = services.sop_create(
+    sop = sop_services.sop_create(
         **payload.dict(),
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -347,7 +351,7 @@ def sop_detail(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
 
 @router.patch("/{int:sop_id}", response=SopOut, auth=requires_api("sops.author"))
 def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[str, Any]:
-    services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
+    sop_services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
 
 
@@ -357,7 +361,7 @@ def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[
 def revision_draft_create(
     request: HttpRequest, sop_id: PathId, payload: DraftIn
 ) -> Status[dict[str, Any]]:
-    draft = services.revision_draft_create(
+    draft = revision_services.revision_draft_create(
         sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
     )
     return Status(201, _revision_out(draft.pk))
@@ -377,7 +381,7 @@ def revision_update(
     request: HttpRequest, revision_id: PathId, payload: DefinitionIn
 ) -> dict[str, Any]:
     """Save a definition; a revision out of draft never changes, so this returns a new draft."""
-    revision = services.revision_update(
+    revision = revision_services.revision_update(
         revision_id=revision_id,
         definition=payload.definition,
         actor=_auth(request),
@@ -392,7 +396,9 @@ def revision_update(
 def revision_transition(
     request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
 ) -> dict[str, Any]:
-    services.revision_transition(revision_id=revision_id, actor=_auth(request), **payload.dict())
+    revision_services.revision_transition(
+        revision_id=revision_id, actor=_auth(request), **payload.dict()
+    )
     return _revision_out(revision_id)
 
 
@@ -523,7 +529,7 @@ def feedback_leave(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
     """Feedback on a step of the revision the caller ran (their task's or run's, else the live)."""
-    feedback = services.feedback_leave(
+    feedback = feedback_services.feedback_leave(
         sop_id=sop_id,
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -534,7 +540,7 @@ def feedback_leave(
 
 @router.post("/feedback/{int:feedback_id}/resolve", response=FeedbackOut)
 def feedback_resolve(request: HttpRequest, feedback_id: PathId, payload: ResolveIn) -> Any:
-    return services.feedback_resolve(
+    return feedback_services.feedback_resolve(
         feedback_id=feedback_id, actor=_auth(request), **payload.dict()
     )
 
@@ -553,7 +559,7 @@ def proposal_make(
     payload: ProposalIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
-    proposal = services.proposal_make(
+    proposal = feedback_services.proposal_make(
         sop_id=sop_id,
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -565,7 +571,7 @@ def proposal_make(
 @router.post("/proposals/{int:proposal_id}/accept", response=RevisionOut)
 def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn) -> dict[str, Any]:
     """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
-    draft = services.proposal_accept(
+    draft = feedback_services.proposal_accept(
         proposal_id=proposal_id, actor=_auth(request), into_draft=payload.into_draft
     )
     return _revision_out(draft.pk)
@@ -573,7 +579,7 @@ def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn
 
 @router.post("/proposals/{int:proposal_id}/decline", response=ProposalOut)
 def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: DeclineIn) -> Any:
-    return services.proposal_decline(
+    return feedback_services.proposal_decline(
         proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
     )
 
@@ -581,7 +587,9 @@ def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: Decline
 @router.post("/revisions/{int:revision_id}/acknowledge", response=AcknowledgementOut)
 def acknowledgement_confirm(request: HttpRequest, revision_id: PathId) -> Any:
     """The caller read this published or piloted revision; confirming twice is once."""
-    return services.acknowledgement_confirm(revision_id=revision_id, actor=_auth(request))
+    return acknowledgement_services.acknowledgement_confirm(
+        revision_id=revision_id, actor=_auth(request)
+    )
 
 
 @router.get("/{int:sop_id}/acknowledgements", response=AckBoardOut, auth=requires_api("sops.view"))

@@ -31,8 +31,9 @@ from django.utils.translation import gettext_lazy as _
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.services import event_record
-from procedo.sops import services
 from procedo.sops.models import Sop
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 DAY = 24 * 60
 
@@ -1241,7 +1242,7 @@ def _keys_clean(keys: Sequence[str] | None) -> list[str]:
 
 
 def _install_one(entry: LibraryEntry, *, actor: Any) -> Sop:
-    sop = services.sop_create(
+    sop = sop_services.sop_create(
         name=str(entry.name),
         subject_type=entry.subject_type,
         owner_id=actor.pk,
@@ -1258,7 +1259,7 @@ def _install_one(entry: LibraryEntry, *, actor: Any) -> Sop:
     Sop.objects.filter(pk=sop.pk).update(library_key=entry.key)
     sop.library_key = entry.key
     draft = sop.revisions.get()
-    services.revision_update(
+    revision_services.revision_update(
         revision_id=draft.pk,
         definition=dict(entry.definition),
         actor=actor,

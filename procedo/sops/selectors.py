@@ -126,6 +126,13 @@ def sop_card(*, sop_id: int) -> SopCard:
     )
 
 
+def sop_get(*, sop_id: int) -> Sop:
+    sop = Sop.objects.filter(pk=sop_id).first()
+    if sop is None:
+        raise NotFound(field="sop_id", message=_("No SOP %(id)s.") % {"id": sop_id})
+    return sop
+
+
 def revision_get(*, revision_id: int) -> Revision:
     revision = Revision.objects.select_related("sop", "author", "pilot_team").filter(pk=revision_id)
     found = revision.first()

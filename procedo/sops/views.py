@@ -20,7 +20,7 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.forms import refusal_add
-from procedo.sops import selectors, services, subjects
+from procedo.sops import selectors, subjects
 from procedo.sops.definitions import END
 from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.feedback_forms import DeclineForm, FeedbackForm, ProposalForm, ResolveForm
@@ -40,6 +40,10 @@ from procedo.sops.forms import (
 )
 from procedo.sops.models import Proposal, RevisionState, Sop, StepFeedback
 from procedo.sops.registry import sop_panels
+from procedo.sops.services import acknowledgement as acknowledgement_services
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 SECTIONS = ("triggers", "cancel_on", "steps")
 FORM_CLASSES: dict[str, Any] = {
@@ -88,7 +92,7 @@ def sop_create(request: HttpRequest) -> HttpResponse:
         data = dict(form.cleaned_data)
         token = data.pop("form_token")
         try:
-            sop = services.sop_create(**data, actor=request.user, idempotency_key=f"ui:{token}")
+            sop = sop_services.sop_create(**data, actor=request.user, idempotency_key=f"ui:{token}")
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -146,7 +150,7 @@ def sop_update(request: HttpRequest, sop_id: int) -> HttpResponse:
         data = dict(form.cleaned_data)
         data.pop("form_token")
         try:
-            services.sop_update(sop_id=sop_id, actor=request.user, **data)
+            sop_services.sop_update(sop_id=sop_id, actor=request.user, **data)
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -225,7 +229,7 @@ def _moves(request: HttpRequest, state: str) -> list[tuple[str, str]]:
         (to_state, str(label))
         for (from_state, to_state), label in _MOVE_LABELS.items()
         if from_state == state
-        and user_can(request.user, services.TRANSITIONS[(from_state, to_state)])
+        and user_can(request.user, revision_services.TRANSITIONS[(from_state, to_state)])
     ]
 
 
@@ -240,7 +244,7 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
     form = TransitionForm(request.POST, teams=_teams())
     if form.is_valid():
         try:
-            revision = services.revision_transition(
+            revision = revision_services.revision_transition(
                 revision_id=revision_id,
                 to_state=form.cleaned_data["to_state"],
                 actor=request.user,
@@ -269,7 +273,7 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
 def revision_draft_create(request: HttpRequest, sop_id: int) -> HttpResponse:
     based_on = request.POST.get("based_on_id")
     try:
-        draft = services.revision_draft_create(
+        draft = revision_services.revision_draft_create(
             sop_id=sop_id,
             actor=request.user,
             based_on_id=int(based_on) if based_on and based_on.isdigit() else None,
@@ -345,7 +349,7 @@ def revision_item(
         if form.is_valid():
             item = form.to_item(key=(existing or {}).get("key", ""))  # type: ignore[attr-defined]
             try:
-                saved = services.revision_item_save(
+                saved = revision_services.revision_item_save(
                     revision_id=revision.pk,
                     section=section,
                     item=item,
@@ -386,7 +390,7 @@ def revision_item_remove(
     request: HttpRequest, revision_id: int, section: str, index: int
 ) -> HttpResponse:
     try:
-        saved = services.revision_item_remove(
+        saved = revision_services.revision_item_remove(
             revision_id=revision_id, section=section, index=index, actor=request.user
         )
     except DomainError as exc:
@@ -402,7 +406,7 @@ def revision_item_move(
 ) -> HttpResponse:
     offset = -1 if request.POST.get("direction") == "up" else 1
     try:
-        saved = services.revision_item_move(
+        saved = revision_services.revision_item_move(
             revision_id=revision_id, section=section, index=index, offset=offset, actor=request.user
         )
     except DomainError as exc:
@@ -487,7 +491,7 @@ def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 if what == "proposal":
-                    services.proposal_make(
+                    feedback_services.proposal_make(
                         sop_id=sop.pk,
                         step_key=step_key,
                         text=data["text"],
@@ -498,7 +502,7 @@ def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
                     )
                     thanks = _("Thank you: the SOP's owner will look at your proposal.")
                 else:
-                    services.feedback_leave(
+                    feedback_services.feedback_leave(
                         sop_id=sop.pk,
                         step_key=step_key,
                         kind=data["kind"],
@@ -545,7 +549,7 @@ def proposal_create(request: HttpRequest, sop_id: int) -> HttpResponse:
     form = ProposalForm(request.POST)
     if form.is_valid():
         try:
-            services.proposal_make(
+            feedback_services.proposal_make(
                 sop_id=sop_id,
                 text=form.cleaned_data["text"],
                 actor=request.user,
@@ -575,7 +579,7 @@ def feedback_resolve(request: HttpRequest, feedback_id: int) -> HttpResponse:
         messages.error(request, _("Addressed or dismissed."))
         return _to_feedback(item)
     try:
-        services.feedback_resolve(
+        feedback_services.feedback_resolve(
             feedback_id=feedback_id,
             state=form.cleaned_data["state"],
             note=form.cleaned_data["note"],
@@ -593,7 +597,7 @@ def proposal_accept(request: HttpRequest, proposal_id: int) -> HttpResponse:
     if sop_id is None:
         raise Http404
     try:
-        draft = services.proposal_accept(
+        draft = feedback_services.proposal_accept(
             proposal_id=proposal_id,
             actor=request.user,
             into_draft=request.POST.get("into_draft") == "1",
@@ -620,7 +624,7 @@ def proposal_decline(request: HttpRequest, proposal_id: int) -> HttpResponse:
         raise Http404
     form = DeclineForm(request.POST)
     try:
-        services.proposal_decline(
+        feedback_services.proposal_decline(
             proposal_id=proposal_id,
             actor=request.user,
             reason=form.data.get("reason", ""),
@@ -637,7 +641,9 @@ def proposal_decline(request: HttpRequest, proposal_id: int) -> HttpResponse:
 @requires("sops.view")
 def acknowledgement_confirm(request: HttpRequest, revision_id: int) -> HttpResponse:
     try:
-        services.acknowledgement_confirm(revision_id=revision_id, actor=request.user)
+        acknowledgement_services.acknowledgement_confirm(
+            revision_id=revision_id, actor=request.user
+        )
     except NotFound:
         raise Http404 from None
     except DomainError as exc:

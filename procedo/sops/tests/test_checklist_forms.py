@@ -14,10 +14,11 @@ from procedo.accounts.roles import Role
 from procedo.automation.services.steps import checklist_route
 from procedo.automation.tests.helpers import event_trigger, person, task_step
 from procedo.core.errors import DomainError
-from procedo.sops import services as sop_services
 from procedo.sops.definitions import definition_parse
 from procedo.sops.forms import StepForm, error_field
 from procedo.sops.models import Revision
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def _draft(owner: User, steps: list[dict[str, Any]], triggers: Any = None) -> Re
         idempotency_key=f"test:{owner.pk}",
     )
     draft = sop.revisions.get()
-    return sop_services.revision_update(
+    return revision_services.revision_update(
         revision_id=draft.pk,
         definition={"triggers": triggers or [event_trigger()], "steps": steps},
         actor=owner,
@@ -249,7 +250,7 @@ def test_the_definitions_refusal_of_a_goto_lands_on_the_row_the_owner_sees() -> 
     )
     assert form.is_valid(), form.errors
     with pytest.raises(DomainError) as caught:
-        sop_services.revision_item_save(
+        revision_services.revision_item_save(
             revision_id=draft.pk, section="steps", item=form.to_item(), index=None, actor=owner
         )
     assert caught.value.field == "steps.3.items.1.options.1.goto"

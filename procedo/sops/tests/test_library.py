@@ -16,10 +16,11 @@ from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import person
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.models import Event
-from procedo.sops import library, services
+from procedo.sops import library
 from procedo.sops.definitions import definition_parse
 from procedo.sops.library import LIBRARY, library_install
 from procedo.sops.models import Revision, RevisionState, Sop
+from procedo.sops.services import revisions as revision_services
 from procedo.sops.validation import definition_clean
 
 pytestmark = pytest.mark.django_db
@@ -81,9 +82,13 @@ def test_install_all_makes_drafts_that_pass_review_and_publish() -> None:
         draft = sop.revisions.get()
         assert draft.state == RevisionState.DRAFT and sop.owner_id == owner.pk
         assert draft.definition["steps"]
-        services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-        services.revision_transition(revision_id=draft.pk, to_state="approved", actor=manager)
-        services.revision_transition(revision_id=draft.pk, to_state="published", actor=manager)
+        revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="approved", actor=manager
+        )
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="published", actor=manager
+        )
     assert Revision.objects.filter(state=RevisionState.PUBLISHED).count() == len(LIBRARY)
     events = Event.objects.filter(event_type="sop.library_installed")
     assert sorted(e.payload["library_key"] for e in events) == sorted(LIBRARY)

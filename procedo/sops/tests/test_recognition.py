@@ -13,7 +13,9 @@ from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import event_trigger, person, sop_live, task_step
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
-from procedo.sops import selectors, services
+from procedo.sops import selectors
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
 from procedo.work.models import Task, TaskState
 
 pytestmark = pytest.mark.django_db
@@ -89,16 +91,18 @@ def test_work_done_on_time_and_published_proposals_per_person(
     owner, reviewer = person(Role.OWNER), person(Role.MANAGER)
     definition = {"triggers": [event_trigger()], "steps": [task_step()]}
     sop, _published = sop_live(definition=definition, owner=owner, reviewer=reviewer)
-    proposal = services.proposal_make(sop_id=sop.pk, text="Call before noon", actor=carol)
-    draft = services.proposal_accept(proposal_id=proposal.pk, actor=owner)
-    services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-    services.revision_transition(
+    proposal = feedback_services.proposal_make(sop_id=sop.pk, text="Call before noon", actor=carol)
+    draft = feedback_services.proposal_accept(proposal_id=proposal.pk, actor=owner)
+    revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="approved", actor=reviewer, comment="ok"
     )
-    services.revision_transition(revision_id=draft.pk, to_state="published", actor=reviewer)
+    revision_services.revision_transition(
+        revision_id=draft.pk, to_state="published", actor=reviewer
+    )
     other, _rev = sop_live(definition=definition, owner=owner, reviewer=reviewer, name="Other")
-    waiting = services.proposal_make(sop_id=other.pk, text="Shorter script", actor=bob)
-    services.proposal_accept(proposal_id=waiting.pk, actor=owner)
+    waiting = feedback_services.proposal_make(sop_id=other.pk, text="Shorter script", actor=bob)
+    feedback_services.proposal_accept(proposal_id=waiting.pk, actor=owner)
 
     # Aggregated in SQL: the business, the tasks, the proposals, the people.
     with django_assert_num_queries(4):
