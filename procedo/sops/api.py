@@ -17,7 +17,7 @@ from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 from procedo.sops import selectors, subjects
-from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
+from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_catalog
 from procedo.sops.kpis import KPIS
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
 from procedo.sops.services import acknowledgement as acknowledgement_services
@@ -226,7 +226,10 @@ def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get("/catalog", auth=requires_api("sops.view"))
 def sop_catalog(request: HttpRequest) -> dict[str, Any]:
-    """What a definition may use: KPIs, subjects and their condition fields, events, kinds."""
+    """What a definition may use: KPIs, subjects and their condition fields, events, kinds.
+
+    `kinds` documents every trigger and step kind: its label and its fields (JSON Schema).
+    """
     return {
         "kpis": [
             {"code": k.code, "label": str(k.label), "needs_window": k.needs_window}
@@ -253,8 +256,13 @@ def sop_catalog(request: HttpRequest) -> dict[str, Any]:
             }
             for spec in subjects.EVENTS.values()
         },
-        "trigger_kinds": TRIGGER_KINDS,
-        "step_kinds": STEP_KINDS,
+        "trigger_kinds": list(TRIGGER_KINDS),
+        "step_kinds": list(STEP_KINDS),
+        # Each kind's label and the JSON schema of its fields, as a definition writes them.
+        "kinds": {
+            "triggers": {key: kind_catalog(kind) for key, kind in TRIGGER_KINDS.items()},
+            "steps": {key: kind_catalog(kind) for key, kind in STEP_KINDS.items()},
+        },
     }
 
 

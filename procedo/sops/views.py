@@ -24,20 +24,12 @@ from procedo.sops import selectors, subjects
 from procedo.sops.definitions import END
 from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.feedback_forms import DeclineForm, FeedbackForm, ProposalForm, ResolveForm
-from procedo.sops.forms import (
-    STEP_FIELDS,
-    STEP_KIND_CHOICES,
-    TRIGGER_FIELDS,
-    CancelRuleForm,
-    SopForm,
-    StepForm,
-    TransitionForm,
-    TriggerForm,
-    error_field,
-    item_for_form,
-    item_rows,
-    rule_rows,
-)
+from procedo.sops.forms.checklist import item_rows
+from procedo.sops.forms.common import ItemForm, error_field, rule_rows
+from procedo.sops.forms.sop import SopForm, TransitionForm
+from procedo.sops.forms.steps import StepChoices, item_for_form
+from procedo.sops.forms.triggers import CancelRuleForm
+from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_choices
 from procedo.sops.models import Proposal, RevisionState, Sop, StepFeedback
 from procedo.sops.registry import sop_panels
 from procedo.sops.services import acknowledgement as acknowledgement_services
@@ -46,11 +38,6 @@ from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
 
 SECTIONS = ("triggers", "cancel_on", "steps")
-FORM_CLASSES: dict[str, Any] = {
-    "triggers": TriggerForm,
-    "cancel_on": CancelRuleForm,
-    "steps": StepForm,
-}
 
 
 def _people() -> list[tuple[int, str]]:
@@ -204,7 +191,7 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
         "others": others,
         "diff": diff,
         "compare": other_id or (revision.based_on_id and str(revision.based_on_id)) or "",
-        "step_kinds": STEP_KIND_CHOICES,
+        "step_kinds": kind_choices(STEP_KINDS),
         "credits": list(revision.proposals.select_related("author").order_by("id")),
     }
 
@@ -287,19 +274,29 @@ def revision_draft_create(request: HttpRequest, sop_id: int) -> HttpResponse:
 # ---------------------------------------------------------------- items of a draft
 
 
-def _item_form(
-    section: str, sop: Sop, definition: dict[str, Any], data: Any = None, initial: Any = None
-) -> forms.Form:
+def _form_class(section: str, kind: str) -> type[ItemForm]:
     if section == "triggers":
-        return TriggerForm(data, initial=initial, subject_type=sop.subject_type)
+        return TRIGGER_KINDS[kind].form
     if section == "cancel_on":
-        return CancelRuleForm(data, initial=initial, subject_type=sop.subject_type)
+        return CancelRuleForm
+    return STEP_KINDS[kind].form
+
+
+def _item_form(
+    section: str,
+    kind: str,
+    sop: Sop,
+    definition: dict[str, Any],
+    data: Any = None,
+    initial: Any = None,
+) -> ItemForm:
+    if section != "steps":
+        form_class = _form_class(section, kind)
+        return form_class(data, initial=initial, kind=kind, subject_type=sop.subject_type)
     from procedo.messaging.models import Template
     from procedo.orders.models import OrderStatus
 
-    return StepForm(
-        data,
-        initial=initial,
+    choices = StepChoices(
         subject_type=sop.subject_type,
         step_keys=[(s["key"], f"{s['title']} [{s['key']}]") for s in definition.get("steps", [])],
         people=_people(),
@@ -312,14 +309,7 @@ def _item_form(
             for key, name, channel in Template.objects.values_list("key", "name", "channel")
         ],
     )
-
-
-def _visible_fields(section: str, kind: str) -> list[str]:
-    if section == "steps":
-        return ["title", *STEP_FIELDS.get(kind, []), "next"]
-    if section == "triggers":
-        return TRIGGER_FIELDS.get(kind, [])
-    return ["event_type", "rules"]
+    return STEP_KINDS[kind].form(data, initial=initial, kind=kind, choices=choices)
 
 
 @requires("sops.author")
@@ -339,15 +329,15 @@ def revision_item(
         raise Http404
     existing = item_for_form(section, items[index]) if index is not None else None
     kind = (existing or {}).get("kind") or request.GET.get("kind") or request.POST.get("kind") or ""
-    if section == "steps" and kind not in dict(STEP_KIND_CHOICES):
+    if section == "steps" and kind not in STEP_KINDS:
         kind = "task"
-    if section == "triggers" and not kind:
+    if section == "triggers" and kind not in TRIGGER_KINDS:
         kind = "event"
     status = 200
     if request.method == "POST":
-        form = _item_form(section, revision.sop, definition, data=request.POST)
+        form = _item_form(section, kind, revision.sop, definition, data=request.POST)
         if form.is_valid():
-            item = form.to_item(key=(existing or {}).get("key", ""))  # type: ignore[attr-defined]
+            item = form.to_item(key=(existing or {}).get("key", ""))
             try:
                 saved = revision_services.revision_item_save(
                     revision_id=revision.pk,
@@ -364,10 +354,8 @@ def revision_item(
                 return redirect("sops:revision", revision_id=saved.pk)
         status = 422
     else:
-        initial: dict[str, Any] = {"kind": kind}
-        if existing is not None:
-            initial.update(FORM_CLASSES[section].initial_from(existing))
-        form = _item_form(section, revision.sop, definition, initial=initial)
+        initial = _form_class(section, kind).initial_from(existing) if existing else {}
+        form = _item_form(section, kind, revision.sop, definition, initial=initial)
     context = {
         "revision": revision,
         "sop": revision.sop,
@@ -375,10 +363,11 @@ def revision_item(
         "index": index,
         "kind": kind,
         "form": form,
-        "visible": _visible_fields(section, kind),
+        "visible": form.visible(),
         "rule_rows": rule_rows(form),
         "item_rows": item_rows(form),
-        "step_kinds": STEP_KIND_CHOICES,
+        "step_kinds": kind_choices(STEP_KINDS),
+        "trigger_kinds": kind_choices(TRIGGER_KINDS),
         "end": END,
     }
     return render(request, "sops/item_form.html", context, status=status)
@@ -721,7 +710,7 @@ def library(request: HttpRequest) -> HttpResponse:
                     for step in definition["steps"]
                 ],
                 "people_steps": sum(
-                    step["kind"] in ("task", "checklist") for step in definition["steps"]
+                    STEP_KINDS[step["kind"]].by_person for step in definition["steps"]
                 ),
                 "sop": sop,
                 "revision": latest.get(sop.pk) if sop else None,
