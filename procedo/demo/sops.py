@@ -95,7 +95,8 @@ def demo_sops_load(
     *, owner: Any, reviewer: Any, team_id: int, staff: Mapping[str, Any] | None = None
 ) -> DemoSops:
     """The library, published; with `staff` (procedo.demo.load's), work in flight as well."""
-    installed = library_install(keys=None, actor=owner)
+    # A Ukrainian store: its SOPs are written in Ukrainian (the answers below are too).
+    installed = library_install(keys=None, actor=owner, language="uk")
     for sop in installed:
         _publish(sop, author=owner, reviewer=reviewer, team_id=team_id)
     sops = {str(sop.library_key): sop for sop in installed}

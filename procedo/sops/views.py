@@ -687,7 +687,8 @@ def library(request: HttpRequest) -> HttpResponse:
     for revision in Revision.objects.filter(sop__in=list(installed.values())).order_by("-number"):
         latest.setdefault(revision.sop_id, revision)
     entries = []
-    for key, entry in sop_library.LIBRARY.items():
+    for key, source in sop_library.LIBRARY.items():
+        entry = source.translated()  # in the reader's language
         definition = entry.definition
         subject_type = entry.subject_type
         sop = installed.get(key)
