@@ -11,14 +11,15 @@ from django.utils.translation import gettext as _
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.services import event_record
-from procedo.sops import selectors
 from procedo.sops.models import LIVE_STATES, Acknowledgement, Revision
+from procedo.sops.selectors import audience as audience_selectors
+from procedo.sops.selectors import sops as sop_selectors
 
 
 @transaction.atomic
 def acknowledgement_confirm(*, revision_id: int, actor: Any) -> Acknowledgement:
     """The person read this revision. Twice is once: the first confirmation stands."""
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     if not user_can(actor, "sops.view"):
         raise PermissionDenied(
             field="permission",
@@ -55,7 +56,7 @@ def acknowledgement_request(revision: Revision) -> None:
     from procedo.collab.services import notify
 
     recipients = list(
-        selectors.acknowledgement_pending(revision=revision).values_list("pk", flat=True)
+        audience_selectors.acknowledgement_pending(revision=revision).values_list("pk", flat=True)
     )
     if not recipients:
         return

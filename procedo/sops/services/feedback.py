@@ -17,7 +17,6 @@ from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
-from procedo.sops import selectors
 from procedo.sops.models import (
     FeedbackKind,
     FeedbackState,
@@ -28,6 +27,7 @@ from procedo.sops.models import (
     Sop,
     StepFeedback,
 )
+from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import revisions
 
 TEXT_MAX = 4000
@@ -92,7 +92,7 @@ def feedback_leave(
 ) -> StepFeedback:
     """Feedback on one step of the revision the person ran ("slow", "a trap", "a faster way")."""
     _feedback_permission(actor)
-    sop = selectors.sop_get(sop_id=sop_id)
+    sop = sop_selectors.sop_get(sop_id=sop_id)
     if kind not in FeedbackKind.values:
         raise DomainError(
             field="kind",
@@ -102,7 +102,7 @@ def feedback_leave(
     step_key = (step_key or "").strip()
     if not step_key:
         raise DomainError(field="step_key", message=_("Which step is it about?"))
-    revision = selectors.source_revision(
+    revision = sop_selectors.source_revision(
         sop, step_key=step_key, revision_id=revision_id, task_id=task_id, run_id=run_id
     )
     _step_check(revision, step_key)
@@ -178,10 +178,10 @@ def proposal_make(
 ) -> Proposal:
     """Propose a change to the SOP (or one of its steps): what to change and why."""
     _feedback_permission(actor)
-    sop = selectors.sop_get(sop_id=sop_id)
+    sop = sop_selectors.sop_get(sop_id=sop_id)
     clean = _text_clean(text, required=True)
     step_key = (step_key or "").strip()
-    revision = selectors.source_revision(
+    revision = sop_selectors.source_revision(
         sop, step_key=step_key, revision_id=revision_id, task_id=task_id, run_id=run_id
     )
     if step_key:

@@ -20,7 +20,6 @@ from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
-from procedo.sops import selectors
 from procedo.sops.models import (
     LIVE_STATES,
     Revision,
@@ -28,6 +27,7 @@ from procedo.sops.models import (
     RevisionTransition,
     Sop,
 )
+from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import acknowledgement
 from procedo.sops.validation import definition_clean
 
@@ -62,7 +62,7 @@ def revision_draft_create(
     *, sop_id: int, actor: Any, based_on_id: int | None = None, note: str = ""
 ) -> Revision:
     """A new draft copying `based_on` (default: the published revision, else the latest)."""
-    sop = selectors.sop_get(sop_id=sop_id)
+    sop = sop_selectors.sop_get(sop_id=sop_id)
     revisions = Revision.objects.filter(sop=sop)
     if based_on_id is not None:
         base = revisions.filter(pk=based_on_id).first()
@@ -117,7 +117,7 @@ def revision_update(
     *, revision_id: int, definition: dict[str, Any], actor: Any, note: str | None = None
 ) -> Revision:
     """Save a definition; refused with the bad field named. A non-draft makes a new draft."""
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     clean = definition_clean(
         definition, subject_type=revision.sop.subject_type, sop_id=revision.sop_id
     )
@@ -231,7 +231,7 @@ def revision_transition(
     pilot_percent: int | None = None,
 ) -> Revision:
     """Move a revision along the workflow; each move is recorded with who, when and why."""
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     from_state = revision.state
     permission = TRANSITIONS.get((from_state, to_state))
     if permission is None:
@@ -321,7 +321,7 @@ def revision_item_save(
     """Put a trigger, cancel rule or step at `index` (None: append); a new one gets a key."""
     if section not in ("triggers", "cancel_on", "steps"):
         raise DomainError(field="section", message=_("No such part of an SOP."))
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     definition = _definition(revision)
     items = definition[section]
     item = dict(item)
@@ -338,7 +338,7 @@ def revision_item_save(
 
 
 def revision_item_remove(*, revision_id: int, section: str, index: int, actor: Any) -> Revision:
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     definition = _definition(revision)
     items = definition.get(section)
     if items is None or not 0 <= index < len(items):
@@ -351,7 +351,7 @@ def revision_item_move(
     *, revision_id: int, section: str, index: int, offset: int, actor: Any
 ) -> Revision:
     """Move an item up (offset -1) or down (+1); steps run in this order."""
-    revision = selectors.revision_get(revision_id=revision_id)
+    revision = sop_selectors.revision_get(revision_id=revision_id)
     definition = _definition(revision)
     items = definition.get(section)
     target = index + offset

@@ -13,9 +13,9 @@ from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
-from procedo.sops import selectors
 from procedo.sops.kpis import KPIS
 from procedo.sops.models import Revision, Sop, SubjectType
+from procedo.sops.selectors import sops as sop_selectors
 
 NAME_MAX = 200
 
@@ -131,7 +131,7 @@ def sop_create(
 @transaction.atomic
 def sop_update(*, sop_id: int, actor: Any, **changes: Any) -> Sop:
     """Change the SOP's name, owner, goal, why, KPI and target, or holdout (not its subject)."""
-    sop = selectors.sop_get(sop_id=sop_id)
+    sop = sop_selectors.sop_get(sop_id=sop_id)
     unknown = set(changes) - {
         "name",
         "goal",

@@ -16,7 +16,6 @@ from procedo.automation.tests.helpers import event_trigger, order, person, sop_l
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.models import Event
-from procedo.sops import selectors
 from procedo.sops.models import (
     Acknowledgement,
     FeedbackState,
@@ -27,6 +26,7 @@ from procedo.sops.models import (
     Sop,
     StepFeedback,
 )
+from procedo.sops.selectors import audience as audience_selectors
 from procedo.sops.services import acknowledgement as acknowledgement_services
 from procedo.sops.services import feedback as feedback_services
 from procedo.sops.services import revisions as revision_services
@@ -288,7 +288,7 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
     )
     assert asked == {operators[0].pk, operators[1].pk, packer.pk}
     acknowledgement_services.acknowledgement_confirm(revision_id=first.pk, actor=operators[0])
-    board = selectors.acknowledgement_board(sop=sop)
+    board = audience_selectors.acknowledgement_board(sop=sop)
     assert {row.user.pk for row in board.confirmed} == {operators[0].pk}
     assert {row.user.pk for row in board.pending} == {operators[1].pk, packer.pk}
 
@@ -304,12 +304,12 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
         ).count()
         == 2
     )
-    board = selectors.acknowledgement_board(sop=sop)
+    board = audience_selectors.acknowledgement_board(sop=sop)
     assert board.revision is not None and board.revision.pk == second.pk
     pending = {row.user.pk: row.last_number for row in board.pending}
     assert pending == {operators[0].pk: first.number, operators[1].pk: None, packer.pk: None}
 
-    items = selectors.onboarding_list(user=operators[0])
+    items = audience_selectors.onboarding_list(user=operators[0])
     assert [(item.sop.pk, item.confirmed, item.confirmed_number) for item in items] == [
         (sop.pk, False, first.number)
     ]
@@ -318,8 +318,8 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
     assert any(op == "-" and "Call the customer" in text for op, text in changes)
     assert all(op != " " for op, _text in changes)
     acknowledgement_services.acknowledgement_confirm(revision_id=second.pk, actor=operators[0])
-    items = selectors.onboarding_list(user=operators[0])
+    items = audience_selectors.onboarding_list(user=operators[0])
     assert items[0].confirmed and items[0].changes == []
     # The team member runs it through the team; a viewer has nothing to read.
-    assert [item.sop.pk for item in selectors.onboarding_list(user=packer)] == [sop.pk]
-    assert selectors.onboarding_list(user=person(Role.VIEWER)) == []
+    assert [item.sop.pk for item in audience_selectors.onboarding_list(user=packer)] == [sop.pk]
+    assert audience_selectors.onboarding_list(user=person(Role.VIEWER)) == []
