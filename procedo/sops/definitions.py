@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, model_validator
 
 from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS
-from procedo.sops.schemas import END, KEY, CancelRule, Conditions, Rule, Strict
+from procedo.sops.schemas import END, CancelRule, Conditions, Strict
 
-__all__ = ["END", "KEY", "Conditions", "Definition", "Rule", "definition_parse"]
+# END and Conditions are read from here by the engine, as before the schemas had their module.
+__all__ = ["END", "Conditions", "Definition", "definition_parse"]
 
 
 def _tagged_union(schemas: Any) -> Any:

@@ -25,6 +25,9 @@ from procedo.sops.checks import (
 from procedo.sops.definitions import END, Definition, definition_parse
 from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS
 
+# The tags pydantic puts in a location after a list index ("steps", 2, "task", ...).
+_KIND_TAGS = {*TRIGGER_KINDS, *STEP_KINDS}
+
 
 def _path(loc: tuple[Any, ...]) -> str:
     """Pydantic's location without the discriminator tags: ("steps", 2, "task", "title")."""
@@ -36,10 +39,6 @@ def _path(loc: tuple[Any, ...]) -> str:
             parts.append(str(part))
         previous = part
     return ".".join(parts)
-
-
-# The tags pydantic puts in a location after a list index ("steps", 2, "task", ...).
-_KIND_TAGS = {*TRIGGER_KINDS, *STEP_KINDS}
 
 
 def _shape(raw: Any) -> Definition:
