@@ -10,6 +10,7 @@ here plus its parts. `procedo/sops/tests/test_kinds.py` holds every entry to tha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -190,9 +191,16 @@ def kind_choices(kinds: Mapping[str, TriggerKind | StepKind]) -> list[tuple[str,
     return [(key, str(kind.label)) for key, kind in kinds.items()]
 
 
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    # Building them all costs tens of milliseconds per catalog request; the schemas
+    # never change while the process runs. Callers only serialise the result.
+    return schema.model_json_schema()
+
+
 def kind_catalog(kind: TriggerKind | StepKind) -> dict[str, Any]:
     """A kind as the API's catalog documents it: its label and the JSON schema of its fields."""
-    entry: dict[str, Any] = {"label": str(kind.label), "schema": kind.schema.model_json_schema()}
+    entry: dict[str, Any] = {"label": str(kind.label), "schema": _json_schema(kind.schema)}
     if isinstance(kind, StepKind):
         entry["by_person"] = kind.by_person
     return entry
