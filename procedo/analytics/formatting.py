@@ -7,7 +7,8 @@ from decimal import Decimal
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from procedo.analytics.kpis import Unit
+from procedo.analytics.kpis import KPIS, Unit
+from procedo.business.selectors import business_get
 from procedo.core.money import money_format
 
 
@@ -33,3 +34,11 @@ def kpi_change(change: Decimal | None) -> str:
         return ""
     sign = "+" if change > 0 else "−" if change < 0 else "±"
     return f"{sign}{number_format(abs(change), 1, use_l10n=True)} %"
+
+
+def kpi_target_text(kpi_code: str, target: Decimal | None) -> str:
+    """An SOP's or a goal's target written in its KPI's unit ("25.0 %", "15 min", "1 200.00 ₴");
+    empty when there is none."""
+    if target is None or kpi_code not in KPIS:
+        return ""
+    return kpi_value(Decimal(target), KPIS[kpi_code].unit, business_get().currency)

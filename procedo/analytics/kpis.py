@@ -79,9 +79,12 @@ class Kpi:
     measure: Measurer
     # KPIs "within N days" take their N; None means the KPI has no window.
     default_window: int | None = None
+    # The N is part of what is being promised ("repeat purchase within 30 days"): an SOP
+    # or a goal must state it rather than take the default.
+    needs_window: bool = False
 
     @property
-    def needs_window(self) -> bool:
+    def has_window(self) -> bool:
         return self.default_window is not None
 
 
@@ -413,6 +416,7 @@ KPIS: dict[str, Kpi] = {
             ),
             repeat_purchase_rate,
             default_window=90,
+            needs_window=True,
         ),
         Kpi(
             "churn_rate",

@@ -36,7 +36,7 @@ def kpi_get(code: str) -> Kpi:
 
 
 def window_clean(kpi: Kpi, window: int | None) -> int | None:
-    if not kpi.needs_window:
+    if not kpi.has_window:
         return None
     number_check(window, field="window", low=1, high=MAX_WINDOW_DAYS)
     return window or kpi.default_window

@@ -74,7 +74,7 @@ def _deadline_clean(deadline: date) -> date:
 
 
 def _window_clean(kpi_code: str, window: int | None) -> int | None:
-    if not KPIS[kpi_code].needs_window:
+    if not KPIS[kpi_code].has_window:
         return None
     number_check(window, field="kpi_window_days", low=1, high=MAX_WINDOW_DAYS)
     return window or KPIS[kpi_code].default_window

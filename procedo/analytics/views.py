@@ -12,6 +12,7 @@ from procedo.accounts.permissions import user_can
 from procedo.analytics import services
 from procedo.analytics.forms import GoalForm, PeriodForm
 from procedo.analytics.periods import period_clean
+from procedo.analytics.registry import goal_panels
 from procedo.analytics.selectors import (
     cohort_retention,
     goal_chart,
@@ -113,6 +114,7 @@ def goal(request: HttpRequest, goal_id: int) -> HttpResponse:
         {
             "progress": progress,
             "chart": chart,
+            "panels": goal_panels(progress.goal),
             "currency": business.currency,
             "may_manage": user_can(request.user, "goals.manage"),
         },

@@ -13,6 +13,7 @@ class AutomationConfig(AppConfig):
         from procedo.automation.timeline import timeline_register
 
         timeline_register()
+        from procedo.analytics.registry import GoalPanel, goal_panel_register
         from procedo.automation import panels, selectors
         from procedo.automation.services import engine, runs
         from procedo.customers.registry import (
@@ -36,6 +37,9 @@ class AutomationConfig(AppConfig):
         sop_sources_register(selectors.SOP_SOURCES)
         sop_panel_register(
             SopPanel(key="runs", template="automation/_sop_runs.html", context=panels.sop_runs)
+        )
+        goal_panel_register(
+            GoalPanel(key="sops", template="automation/_goal_sops.html", context=panels.goal_sops)
         )
         sop_panel_register(
             SopPanel(

@@ -11,12 +11,13 @@ from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
+from procedo.analytics.formatting import kpi_target_text
+from procedo.analytics.kpis import KPIS
 from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep
 from procedo.core.errors import NotFound
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.registry import SopSources
 from procedo.sops import live, subjects
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import Sop
 from procedo.sops.registry import RunFacts, RunRef
 from procedo.work.models import Task
@@ -155,6 +156,7 @@ def task_sop_panel(task: Any) -> dict[str, Any] | None:
         "run": run,
         "sop": run.sop,
         "kpi": KPIS.get(run.sop.kpi),
+        "target": kpi_target_text(run.sop.kpi, run.sop.kpi_target),
         "step_key": step_key,
         "feedback_url": feedback_url,
     }

@@ -67,8 +67,8 @@ def bar_chart(
     reference: tuple[Decimal, str] | None = None,
 ) -> BarChart:
     """`points` are (label, value, title); `value_label(v)` writes an axis value; every
-    `every`-th label (back from the last) is shown so thirty days do not overlap; `reference` is a level and its
-    label (a target) drawn across."""
+    `every`-th label (back from the last) is shown so thirty days do not overlap;
+    `reference` is a level and its label (a target) drawn across."""
     values = [float(value) for _label, value, _title in points]
     top = max([0.0, *values, float(reference[0]) if reference else 0.0])
     step = _nice_step(top)

@@ -16,13 +16,13 @@ from ninja import Field, Path, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.analytics.kpis import KPIS
 from procedo.core.bounds import Id, KpiTarget, LongText, PathId, ShortText, StepKey
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 from procedo.sops import subjects
 from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_catalog
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
 from procedo.sops.selectors import audience as audience_selectors
 from procedo.sops.selectors import feedback as feedback_selectors
@@ -95,6 +95,7 @@ class SopOut(Schema):
     kpi_target: Decimal | None
     kpi_window_days: int | None
     holdout_percent: int
+    serves_id: int | None = Field(description="The goal it serves (GET /api/analytics/goals).")
     runs_in_flight: int
     runs_by_state: dict[str, int]
     updated_at: datetime
@@ -113,6 +114,7 @@ class SopIn(Schema):
     kpi_target: KpiTarget | None = None
     kpi_window_days: int | None = Field(default=None, ge=1, le=3650)
     holdout_percent: int = Field(default=0, ge=0, le=50)
+    serves_id: Id | None = None
 
 
 class SopPatch(Schema):
@@ -124,6 +126,7 @@ class SopPatch(Schema):
     kpi_target: KpiTarget | None = None
     kpi_window_days: int | None = Field(default=None, ge=1, le=3650)
     holdout_percent: int | None = Field(default=None, ge=0, le=50)
+    serves_id: Id | None = None
 
 
 class DraftIn(Schema):
@@ -176,6 +179,7 @@ def _sop_out(sop_id: int) -> dict[str, Any]:
         "kpi_target": sop.kpi_target,
         "kpi_window_days": sop.kpi_window_days,
         "holdout_percent": sop.holdout_percent,
+        "serves_id": sop.serves_id,
         "runs_in_flight": card.in_flight,
         "runs_by_state": card.runs_by_state,
         "updated_at": sop.updated_at,

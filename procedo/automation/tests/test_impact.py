@@ -15,8 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 
+from procedo.accounts.models import User
 from procedo.analytics.kpis import sale_orders
+from procedo.analytics.services import goal_create
 from procedo.analytics.tests.test_retail import RETAIL, _subset
 from procedo.automation.impact import sop_impact
 from procedo.automation.models import Run, RunState
@@ -28,8 +31,8 @@ from procedo.core.errors import DomainError
 from procedo.customers.models import Customer
 from procedo.orders.tests.factories import order_create
 from procedo.sops import live
-from procedo.sops import services as sop_services
 from procedo.sops.models import Sop
+from procedo.sops.services import sops as sop_services
 
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2011, 7, 1, 9, tzinfo=LONDON)
@@ -177,3 +180,29 @@ def test_the_sop_page_and_the_api_say_honestly_when_there_is_not_enough_data(
     assert impact["holdout"]["measured"] is False and impact["holdout"]["difference"] is None
     assert impact["summary"].startswith("Not enough data yet")
     assert owner_client.get("/api/sops/999999/impact").json()["field"] == "sop_id"
+
+
+def test_a_goal_page_lists_the_sops_serving_it_with_what_each_contributed(
+    owner_client: Client, owner: User
+) -> None:
+    business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
+    goal = goal_create(
+        name="Bring silent customers back",
+        kpi="reactivation_rate",
+        target="10",
+        deadline=timezone.localdate() + timedelta(days=60),
+        actor=owner,
+    )
+    sop_id = _win_back_runs([Customer.objects.create(first_name=f"К{n}").pk for n in range(5)])
+    refused = owner_client.patch(
+        f"/api/sops/{sop_id}", {"serves_id": 999_999}, content_type="application/json"
+    )
+    assert refused.status_code == 422 and refused.json()["field"] == "serves_id"
+    served = owner_client.patch(
+        f"/api/sops/{sop_id}", {"serves_id": goal.pk}, content_type="application/json"
+    )
+    assert served.json()["serves_id"] == goal.pk
+    page = owner_client.get(f"/analytics/goals/{goal.pk}/").content.decode()
+    assert "SOPs serving this goal" in page and "Win back the silent" in page
+    assert "Not enough data yet:" in page
+    assert "Bring silent customers back" in owner_client.get(f"/sops/{sop_id}/").content.decode()

@@ -13,7 +13,7 @@ from procedo.accounts.roles import Role
 from procedo.customers import services as customer_services
 from procedo.orders import services as order_services
 from procedo.orders.tests.factories import order_create
-from procedo.sops import services as sop_services
+from procedo.sops.services import sops as sop_services
 
 pytestmark = pytest.mark.django_db
 

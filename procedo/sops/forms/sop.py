@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from procedo.analytics.kpis import kpi_choices
 from procedo.core.forms import FormTokenMixin, choices_set
-from procedo.sops.kpis import kpi_choices
 from procedo.sops.models import SubjectType
 
 
@@ -37,6 +37,14 @@ class SopForm(FormTokenMixin):
         min_value=1,
         help_text=_("For the repeat-purchase rate: within how many days."),
     )
+    serves_id = forms.TypedChoiceField(
+        label=_("Serves the goal"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[],
+        help_text=_("The goal's page shows what this SOP contributes to it."),
+    )
     holdout_percent = forms.IntegerField(
         label=_("Holdout %"),
         min_value=0,
@@ -45,9 +53,17 @@ class SopForm(FormTokenMixin):
         help_text=_("This share of subjects is recorded but not treated, to measure the effect."),
     )
 
-    def __init__(self, *args: Any, people: list[tuple[int, str]], editing: bool = False, **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        people: list[tuple[int, str]],
+        goals: list[tuple[int, str]],
+        editing: bool = False,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
         choices_set(self, "owner_id", people)
+        choices_set(self, "serves_id", [("", _("No goal")), *goals])
         if editing:
             del self.fields["subject_type"]
 

@@ -43,9 +43,9 @@ from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from procedo.accounts.permissions import user_can
+from procedo.analytics.kpis import KPIS
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.services import event_record
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import Sop, SubjectType
 from procedo.sops.schemas import KEY
 from procedo.sops.services import revisions as revision_services

@@ -13,12 +13,13 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.analytics.formatting import kpi_target_text
+from procedo.analytics.kpis import KPIS
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
 from procedo.sops.describe import definition_lines
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import (
     Revision,
     RevisionState,
@@ -35,6 +36,7 @@ PREVIEW_COUNT_LIMIT = 1000
 class SopRow:
     sop: Sop
     kpi_label: str
+    target: str = ""  # the KPI's target in its unit ("25.0 %"), empty without one
     published: int | None = None
     pilot: int | None = None
     drafts: int = 0
@@ -57,7 +59,14 @@ class SopRow:
 def sop_list() -> list[SopRow]:
     """Every SOP with its state, KPI, runs in flight and last change: three queries."""
     sops = list(Sop.objects.select_related("owner").order_by("-updated_at", "-id"))
-    rows = {sop.pk: SopRow(sop=sop, kpi_label=str(KPIS[sop.kpi].label)) for sop in sops}
+    rows = {
+        sop.pk: SopRow(
+            sop=sop,
+            kpi_label=str(KPIS[sop.kpi].label),
+            target=kpi_target_text(sop.kpi, sop.kpi_target),
+        )
+        for sop in sops
+    }
     for sop_id, number, state in Revision.objects.exclude(state=RevisionState.RETIRED).values_list(
         "sop_id", "number", "state"
     ):
@@ -82,6 +91,7 @@ def sop_list() -> list[SopRow]:
 class SopCard:
     sop: Sop
     kpi_label: str
+    target: str
     revisions: list[Revision]
     current: Revision
     current_lines: list[str]
@@ -110,6 +120,7 @@ def sop_card(*, sop_id: int) -> SopCard:
     return SopCard(
         sop=sop,
         kpi_label=str(KPIS[sop.kpi].label),
+        target=kpi_target_text(sop.kpi, sop.kpi_target),
         revisions=revisions,
         current=current,
         current_lines=definition_lines(current.definition, subject_type=sop.subject_type),

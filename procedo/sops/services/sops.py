@@ -9,11 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.analytics.kpis import KPIS
+from procedo.analytics.models import Goal
 from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import Revision, Sop, SubjectType
 from procedo.sops.selectors import sops as sop_selectors
 
@@ -57,6 +58,11 @@ def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
         if not 0 <= holdout <= 50:
             raise DomainError(field="holdout_percent", message=_("Between 0 and 50 percent."))
         clean["holdout_percent"] = holdout
+    if "serves_id" in values:
+        goal_id = values["serves_id"] or None
+        if goal_id is not None and not Goal.objects.filter(pk=goal_id).exists():
+            raise DomainError(field="serves_id", message=_("There is no such goal."))
+        clean["serves_id"] = goal_id
     if "owner_id" in values:
         from procedo.accounts.models import User
 
@@ -88,6 +94,7 @@ def sop_create(
     kpi_target: Decimal | str | None = None,
     kpi_window_days: int | None = None,
     holdout_percent: int = 0,
+    serves_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Sop:
     """A new SOP with an empty first draft (revision 1) to write its triggers and steps in."""
@@ -104,6 +111,7 @@ def sop_create(
             "kpi_target": kpi_target,
             "kpi_window_days": kpi_window_days,
             "holdout_percent": holdout_percent,
+            "serves_id": serves_id,
             "owner_id": owner_id,
         }
     )
@@ -140,6 +148,7 @@ def sop_update(*, sop_id: int, actor: Any, **changes: Any) -> Sop:
         "kpi_target",
         "kpi_window_days",
         "holdout_percent",
+        "serves_id",
         "owner_id",
     }
     if unknown:

@@ -15,6 +15,8 @@ from procedo.accounts.decorators import requires
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
+from procedo.analytics.models import GoalState
+from procedo.analytics.selectors import goals_list
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import subjects
 from procedo.sops.definitions import END
@@ -41,6 +43,20 @@ def _people() -> list[tuple[int, str]]:
     return [(user.pk, str(user)) for user in User.objects.filter(is_active=True)]
 
 
+def _goals() -> list[tuple[int, str]]:
+    """Every goal, active ones first: an SOP may still point at one achieved or dropped."""
+    goals = sorted(goals_list(state=""), key=lambda goal: goal.state != GoalState.ACTIVE)
+    return [
+        (
+            goal.pk,
+            goal.name
+            if goal.state == GoalState.ACTIVE
+            else f"{goal.name} ({goal.get_state_display()})",
+        )
+        for goal in goals
+    ]
+
+
 def _teams() -> list[tuple[int, str]]:
     return [(team.pk, team.name) for team in Team.objects.all()]
 
@@ -62,7 +78,8 @@ def _list_page(
 ) -> HttpResponse:
     context = {
         "rows": sop_selectors.sop_list(),
-        "form": form or SopForm(people=_people(), initial={"owner_id": request.user.pk}),
+        "form": form
+        or SopForm(people=_people(), goals=_goals(), initial={"owner_id": request.user.pk}),
         "can_author": user_can(request.user, "sops.author"),
     }
     return render(request, "sops/sop_list.html", context, status=status)
@@ -71,7 +88,7 @@ def _list_page(
 @require_POST
 @requires("sops.author")
 def sop_create(request: HttpRequest) -> HttpResponse:
-    form = SopForm(request.POST, people=_people())
+    form = SopForm(request.POST, people=_people(), goals=_goals())
     if form.is_valid():
         data = dict(form.cleaned_data)
         token = data.pop("form_token")
@@ -92,6 +109,7 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
     sop = card.sop
     edit_form = SopForm(
         people=_people(),
+        goals=_goals(),
         editing=True,
         initial={
             "name": sop.name,
@@ -102,6 +120,7 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
             "kpi_target": sop.kpi_target,
             "kpi_window_days": sop.kpi_window_days,
             "holdout_percent": sop.holdout_percent,
+            "serves_id": sop.serves_id,
         },
     )
     acks = audience_selectors.acknowledgement_board(sop=sop)
@@ -129,7 +148,7 @@ def sop_detail(request: HttpRequest, sop_id: int) -> HttpResponse:
 @require_POST
 @requires("sops.author")
 def sop_update(request: HttpRequest, sop_id: int) -> HttpResponse:
-    form = SopForm(request.POST, people=_people(), editing=True)
+    form = SopForm(request.POST, people=_people(), goals=_goals(), editing=True)
     if form.is_valid():
         data = dict(form.cleaned_data)
         data.pop("form_token")

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
+from procedo.analytics.formatting import kpi_target_text
+from procedo.analytics.kpis import KPIS
 from procedo.core.errors import DomainError
 from procedo.sops import library as sop_library
 from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.kinds import STEP_KINDS
-from procedo.sops.kpis import KPIS
 from procedo.sops.models import Revision, SubjectType
 
 
@@ -38,7 +39,7 @@ def library(request: HttpRequest) -> HttpResponse:
                 "entry": entry,
                 "subject": SubjectType(subject_type).label,
                 "kpi": KPIS[entry.kpi].label,
-                "kpi_unit": KPIS[entry.kpi].unit,
+                "target": kpi_target_text(entry.kpi, entry.kpi_target),
                 "triggers": [
                     trigger_text(t, subject_type=subject_type) for t in definition["triggers"]
                 ],
