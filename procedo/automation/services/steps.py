@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -333,6 +333,15 @@ def runs_advance_all(*, now: datetime | None = None, max_rounds: int = 100) -> i
         if not claimed:
             break
     return total
+
+
+def runs_next_wake_at(*, now: datetime) -> datetime | None:
+    """The earliest moment after `now` at which a run in flight falls due (a wait ends, a
+    step's retry is due): the executor's timer is set for it."""
+    found: datetime | None = Run.objects.filter(
+        state__in=ACTIVE_RUN_STATES, wake_at__gt=now
+    ).aggregate(at=Min("wake_at"))["at"]
+    return found
 
 
 def run_advance(*, run_id: int, token: str, now: datetime) -> None:
