@@ -8,26 +8,15 @@ batch, one transaction per batch with the cursor). The baseline, measured in
 the same run on the same database, is a raw batched INSERT of as many run rows
 as the engine made; the ratio is its time over the engine's.
 
-B2b, latency: a separate writer process appends order events at a steady rate
-while the product's own path turns them into tasks: a real Huey consumer
-(`procedo run_huey`, as `procedo run` starts it) woken by the commit of each
-write, draining the engine consumer, whose commit wakes the executor, which
-creates each run's first task. Reported: p50/p95/max from the event's
-occurred_at to the task's created_at (goal p95 < 2 s).
+B2b, latency through the product's own path, is its own id (bench/b2b_latency.py):
+it needs B2's SOPs but none of its 100,000 events.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import statistics
-import subprocess
-import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
@@ -36,14 +25,14 @@ from django.utils import timezone
 from bench.timing import measure, report
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.automation.models import Run, RunState, RunStep
+from procedo.automation.models import Run, RunStep
 from procedo.automation.services import engine
 from procedo.events.models import ConsumerCursor, Event
-from procedo.events.registry import consumers_all
 from procedo.events.services import NewEvent, consumer_drain, events_record_many
 from procedo.orders.models import Order, OrderStatus
 from procedo.orders.services import order_pipeline_defaults_install
-from procedo.sops import services as sop_services
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 STATUSES = ["confirmed", "packed", "shipped", "delivered"]
 BATCH = 500
@@ -106,21 +95,34 @@ def _definitions() -> list[tuple[dict[str, Any], int]]:
     return matching + silent
 
 
-def _setup(events: int) -> None:
+def _publish(
+    name: str, definition: dict[str, Any], *, owner: User, reviewer: User, holdout: int = 0
+) -> None:
+    sop = sop_services.sop_create(
+        name=name,
+        subject_type="order",
+        owner_id=owner.pk,
+        kpi="order_confirmation_time",
+        holdout_percent=holdout,
+        actor=owner,
+    )
+    draft = sop.revisions.get()
+    revision_services.revision_update(revision_id=draft.pk, definition=definition, actor=owner)
+    for state, actor in (("review", owner), ("approved", reviewer), ("published", reviewer)):
+        revision_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
+
+
+def _sops() -> tuple[User, User]:
+    """The 20 SOPs of B2 (once per database) and the people who publish them."""
+    owner = User.objects.filter(username="b2-owner").first()
+    reviewer = User.objects.filter(username="b2-reviewer").first()
+    if owner is not None and reviewer is not None:
+        return owner, reviewer
     order_pipeline_defaults_install()
     owner = User.objects.create_user(username="b2-owner", password="x", role=Role.OWNER)
     reviewer = User.objects.create_user(username="b2-reviewer", password="x", role=Role.MANAGER)
     cancel = _rule("event.to", "eq", "cancelled")
     for n, (trigger, holdout) in enumerate(_definitions()):
-        sop = sop_services.sop_create(
-            name=f"B2 SOP {n}",
-            subject_type="order",
-            owner_id=owner.pk,
-            kpi="order_confirmation_time",
-            holdout_percent=holdout,
-            actor=owner,
-        )
-        draft = sop.revisions.get()
         definition = {
             "triggers": [trigger],
             "cancel_on": [
@@ -128,10 +130,11 @@ def _setup(events: int) -> None:
             ],
             "steps": [_task("first"), _task("second")],
         }
-        sop_services.revision_update(revision_id=draft.pk, definition=definition, actor=owner)
-        for state, actor in (("review", owner), ("approved", reviewer), ("published", reviewer)):
-            sop_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
+        _publish(f"B2 SOP {n}", definition, owner=owner, reviewer=reviewer, holdout=holdout)
+    return owner, reviewer
 
+
+def _orders(count: int) -> None:
     rng = random.Random(2)
     now = timezone.now()
     status = OrderStatus.objects.get(code="new")
@@ -148,10 +151,15 @@ def _setup(events: int) -> None:
                 channel=rng.choice(["web", "instagram", "phone-app"]),
                 placed_at=now - timedelta(minutes=i),
             )
-            for i in range(events // 5)
+            for i in range(count)
         ),
         batch_size=2000,
     )
+
+
+def _setup(events: int) -> None:
+    _sops()
+    _orders(events // 5)
     new_events: list[NewEvent] = []
     for order_id, total in Order.objects.order_by("id").values_list("id", "total"):
         new_events.append(
@@ -272,133 +280,3 @@ def run(*, scale: float) -> None:
     report("B2", f"engine, batches of {BATCH} (N={total:,})", measured, baseline, ">= 0.25")
     print(f"  B2   raw INSERT of runs: {len(rows) / baseline.seconds:,.0f} rows/s")
     _reset()
-    run_latency(scale=scale)
-
-
-# (events per second, seconds between the writer's commits, seconds): a busy store, then a
-# quiet one whose orders come 15 s apart, so each finds the consumer idle and backed off.
-LATENCY_RATES = ((40.0, 0.1, 0.0), (1 / 15, 15.0, 90.0))
-
-
-def _write_steadily(seconds: float, rate: float, tick: float) -> None:
-    """The writer process: order events at `rate`/s, a transaction every `tick` seconds."""
-    orders = list(Order.objects.values_list("id", "total"))
-    rng = random.Random(5)
-    per_tick = max(1, round(rate * tick))
-    started = time.monotonic()
-    ticks = 0
-    while time.monotonic() - started < seconds:
-        batch = []
-        for _ in range(per_tick):
-            order_id, total = rng.choice(orders)
-            batch.append(
-                NewEvent(
-                    event_type="order.created",
-                    subject_type="order",
-                    subject_id=order_id,
-                    payload={"status": "new", "total": str(total), "currency": "UAH"},
-                )
-            )
-        with transaction.atomic():
-            events_record_many(batch)  # its commit enqueues the consumers' wake-up
-        ticks += 1
-        pause = started + ticks * tick - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-
-
-def _cursors_to_the_end() -> int:
-    """Every consumer skips the throughput part's events: B2b times only what the writer adds."""
-    last = Event.objects.order_by("-txid", "-id").values_list("txid", "id").first() or (0, 0)
-    for consumer in consumers_all():
-        ConsumerCursor.objects.update_or_create(
-            name=consumer.name, defaults={"txid": last[0], "event_id": last[1]}
-        )
-    return int(last[1])
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def run_latency(*, scale: float) -> None:
-    seconds = max(10.0, 30.0 * scale)
-    env = {**os.environ}
-    log = Path(env.get("PROCEDO_VAR", ".")) / "b2b-huey.log"
-    with log.open("wb") as output:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "procedo", "run_huey", "--workers", "2"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for rate, tick, fixed in LATENCY_RATES:
-            _latency_at(rate=rate, tick=tick, seconds=fixed or seconds, env=env)
-    finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    _reset()
-
-
-def _latency_at(*, rate: float, tick: float, seconds: float, env: dict[str, str]) -> None:
-    _reset()
-    first_id = _cursors_to_the_end()
-    time.sleep(3)  # the consumer has been idle a while, as between a quiet store's orders
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from bench.b2_engine import _write_steadily;"
-            f" _write_steadily({seconds!r}, {rate!r}, {tick!r})",
-        ],
-        env=env,
-        check=True,
-    )
-    written = Event.objects.filter(id__gt=first_id, event_type="order.created").count()
-    last_id = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        behind = ConsumerCursor.objects.filter(name=engine.CONSUMER, event_id__lt=last_id).exists()
-        pending = Run.objects.filter(
-            event_id__gt=first_id, state=RunState.RUNNING, wake_at__isnull=False
-        ).exists()
-        if not behind and not pending:
-            break
-        time.sleep(0.5)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.occurred_at, r.created_at, t.created_at FROM work_task t"
-            " JOIN automation_runstep s ON s.id = t.run_step_id"
-            " JOIN automation_run r ON r.id = s.run_id"
-            " JOIN events_event e ON e.id = r.event_id"
-            " WHERE e.id > %s",
-            [first_id],
-        )
-        rows = cursor.fetchall()
-
-    def moment(value: Any) -> datetime:
-        # SQLite hands back the text Django stored; PostgreSQL an aware datetime.
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return value
-
-    lags, to_run = [], []
-    for occurred, run_at, task_at in rows:
-        lags.append((moment(task_at) - moment(occurred)).total_seconds())
-        to_run.append((moment(run_at) - moment(occurred)).total_seconds())
-    runs = Run.objects.filter(event_id__gt=first_id).exclude(state=RunState.HELD_OUT).count()
-    if not lags:
-        print(f"  B2b  no task was created from {written:,} events (consumer not running?)")
-        return
-    print(
-        f"  B2b  event → task, {rate:g} events/s for {seconds:.0f} s: {written:,} events →"
-        f" {len(lags):,} tasks of {runs:,} runs; p50 {statistics.median(lags):.2f} s,"
-        f" p95 {_percentile(lags, 0.95):.2f} s, max {max(lags):.2f} s (goal p95 < 2 s);"
-        f" event → run p95 {_percentile(to_run, 0.95):.2f} s"
-    )

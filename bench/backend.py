@@ -25,13 +25,23 @@ def main() -> int:
     call_command("collectstatic", interactive=False, verbosity=0)  # pages render as in production
     print(f"\n{args.label} ({connection.vendor}), {os.cpu_count()} cores, scale {args.scale}")
 
-    from bench import b0_events, b2_engine, b3_sweeps, b4_import, b5_lists, b6_campaign, b8_peers
+    from bench import (
+        b0_events,
+        b2_engine,
+        b2b_latency,
+        b3_sweeps,
+        b4_import,
+        b5_lists,
+        b6_campaign,
+        b8_peers,
+    )
 
     selected = {item.strip().upper() for item in args.only.split(",") if item.strip()}
     status = 0
     for bench_id, module in [
         ("B0", b0_events),
         ("B2", b2_engine),
+        ("B2B", b2b_latency),
         ("B3", b3_sweeps),
         ("B4", b4_import),
         ("B5", b5_lists),

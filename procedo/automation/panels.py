@@ -6,9 +6,13 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
-from procedo.automation import selectors
+from procedo.analytics.impact import BINARY, outcome_of
+from procedo.analytics.models import Goal
+from procedo.automation import impact, selectors
 from procedo.automation.forms import RunStartForm
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.sops.models import Sop
 
@@ -53,3 +57,28 @@ def sop_runs(request: HttpRequest, sop: Sop) -> dict[str, Any]:
         "state": state,
         "by_state": selectors.RUN_FACTS.count_by_state(sop.pk),
     }
+
+
+def sop_impact(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:
+    """The SOP page's "Effect on the KPI": nothing for an SOP whose KPI is not measured
+    subject by subject (the analytics page shows it for the whole store)."""
+    if outcome_of(sop.kpi, sop.subject_type) is None:
+        return None
+    return {
+        "impact": impact.sop_impact(sop=sop),
+        "binary": BINARY,
+        "currency": business_get().currency,
+    }
+
+
+def goal_sops(goal: Goal) -> dict[str, Any]:
+    """The goal page's SOPs: each serving SOP with what it measurably contributed."""
+    rows = []
+    for sop in Sop.objects.filter(serves=goal).order_by("name"):
+        if outcome_of(sop.kpi, sop.subject_type) is None:
+            verdict = _("Its KPI is not measured subject by subject.")
+        else:
+            found = impact.sop_impact(sop=sop)
+            verdict = found.holdout_verdict or found.pilot_verdict
+        rows.append({"sop": sop, "verdict": verdict})
+    return {"rows": rows, "goal": goal}

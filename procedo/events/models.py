@@ -31,7 +31,18 @@ class WritingTransactionId(models.Expression):
 
 
 class VisibleHorizon(models.Expression):
-    """Transaction ids below this have all ended: no row with a smaller txid can still appear."""
+    """Transaction ids below this have all ended in this database: no row with a smaller
+    txid can still appear.
+
+    The statement's snapshot lists every transaction running on the server, in
+    every database; its oldest (`pg_snapshot_xmin`) let another database's long
+    transaction hold this log back (a test suite's 25 s UPDATE next door held it
+    for 25 s). A transaction writes in one database only, so the running ones
+    that `pg_stat_activity` places in another database are left out; any it
+    cannot place (ended since, a prepared transaction, stats hidden from this
+    role) still count, which errs on the side of waiting. `backend_xid` is the
+    32-bit form of the snapshot's 64-bit ids.
+    """
 
     output_field = models.BigIntegerField()
 
@@ -39,7 +50,15 @@ class VisibleHorizon(models.Expression):
         return "1", []
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        return "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)", []
+        return (
+            "(SELECT COALESCE("
+            "(SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x"
+            " WHERE mod(x::text::bigint, 4294967296) NOT IN ("
+            "SELECT a.backend_xid::text::bigint FROM pg_stat_activity AS a"
+            " WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database())),"
+            " pg_snapshot_xmax(s)::text::bigint)"
+            " FROM pg_current_snapshot() AS s)"
+        ), []
 
 
 class Event(models.Model):

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy
 
 from procedo.core.exports import Column
 from procedo.core.paging import keyset_all
 from procedo.events.models import (
     OPEN_FAILURE_STATES,
+    ConsumerCursor,
     ConsumerFailure,
     Event,
     EventDailyCount,
@@ -36,20 +38,38 @@ def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
     )
 
 
-def events_held_back(*, names: list[str]) -> bool:
-    """Whether a consumer has committed events it may not read yet (an older transaction is
-    still open somewhere on the server, so the horizon holds them back)."""
-    from procedo.events.models import ConsumerCursor
-
+def _unread(names: list[str]) -> QuerySet[Event]:
+    """Committed events after the cursor of any of these consumers."""
     cursors = {c.name: c for c in ConsumerCursor.objects.filter(name__in=names)}
+    after = Q()
     for name in names:
         cursor = cursors.get(name)
-        after = (
-            Q(txid__gt=cursor.txid) | Q(txid=cursor.txid, id__gt=cursor.event_id) if cursor else Q()
-        )
-        if Event.objects.filter(after).exists():
-            return True
-    return False
+        if cursor is None:
+            return Event.objects.all()
+        after |= Q(txid__gt=cursor.txid) | Q(txid=cursor.txid, id__gt=cursor.event_id)
+    return Event.objects.filter(after)
+
+
+def events_held_back(*, names: list[str]) -> bool:
+    """Whether a consumer has committed events it has not read: after a drain, those an older
+    transaction still open in this database holds back (the horizon), or newer ones."""
+    return _unread(names).exists()
+
+
+def events_unread_last_txid(*, names: list[str]) -> int | None:
+    """The highest writing transaction among the committed events some consumer has not read."""
+    found: int | None = _unread(names).aggregate(last=Max("txid"))["last"]
+    return found
+
+
+def events_horizon() -> int:
+    """The visible horizon now: events of transactions below it may be read (`VisibleHorizon`)."""
+    sql, params = VisibleHorizon().as_sql(None, connection)
+    if connection.vendor == "postgresql":
+        sql, params = VisibleHorizon().as_postgresql(None, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        return int(cursor.fetchone()[0])
 
 
 @dataclass

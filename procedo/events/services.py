@@ -178,9 +178,10 @@ def _wake_consumers_on_commit() -> None:
 
 
 def _wake_consumers() -> None:
+    from procedo.events import wakeups
     from procedo.events.tasks import events_dispatch
 
-    events_dispatch()
+    wakeups.wake(events_dispatch)
 
 
 # ---------------------------------------------------------------- consumers

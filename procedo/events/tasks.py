@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import connection
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from procedo.events import wakeups
 from procedo.events.registry import consumers_all
-from procedo.events.selectors import events_held_back
+from procedo.events.selectors import events_horizon, events_unread_last_txid
 from procedo.events.services import consumer_drain
 
 logger = logging.getLogger(__name__)
 
-# On PostgreSQL a drain may stop short of committed events while an older transaction
-# anywhere on the server is still open; look again a second later, for up to this long,
-# instead of leaving them to the minute's tick (make bench, B2b: event → task p95).
+# On PostgreSQL a drain stops short of committed events while an older transaction of this
+# database is still open (a worker's step, a web request, an import's batch). Their writing
+# part lasts milliseconds, so the dispatcher watches the horizon and reads those events the
+# moment it passes them. Before, it looked again a second later (two, with Huey's one-second
+# scheduler), and every write started a chain of such looks of its own (make bench, B2b).
+# A transaction still open after HELD_BACK_WAIT frees the worker thread: one delayed look a
+# second follows, up to HELD_BACK_RETRIES times; the minute's tick reads what is left then.
+HELD_BACK_WAIT = 0.25
+HELD_BACK_POLL = 0.01
 HELD_BACK_RETRIES = 30
 
 
@@ -35,17 +43,30 @@ def _drain_all() -> None:
             logger.exception("event consumer %s failed", consumer.name)
 
 
+def _drain_held_back(attempt: int) -> None:
+    """Drain again as soon as the horizon passes the events this drain found held back."""
+    wanted = events_unread_last_txid(names=[consumer.name for consumer in consumers_all()])
+    if wanted is None:
+        return
+    deadline = time.monotonic() + HELD_BACK_WAIT
+    while events_horizon() <= wanted:
+        if time.monotonic() >= deadline:
+            if attempt < HELD_BACK_RETRIES:
+                wakeups.wake(events_dispatch, delay=1, attempt=attempt + 1)
+            return
+        time.sleep(HELD_BACK_POLL)
+    _drain_all()
+
+
 @db_task()
 def events_dispatch(attempt: int = 0) -> None:
-    # No task lock: the cursor row lock already makes concurrent drains take
-    # turns, and a wake-up dropped by a lock could leave fresh events waiting.
+    # Taken first: an event committed from now on enqueues the next wake-up, and one
+    # committed before is read below. No task lock: the cursor row lock already makes
+    # concurrent drains take turns.
+    wakeups.taken(events_dispatch, later=attempt > 0)
     _drain_all()
-    if (
-        connection.vendor == "postgresql"
-        and attempt < HELD_BACK_RETRIES
-        and events_held_back(names=[consumer.name for consumer in consumers_all()])
-    ):
-        events_dispatch.schedule(kwargs={"attempt": attempt + 1}, delay=1)
+    if connection.vendor == "postgresql":
+        _drain_held_back(attempt)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -6,6 +6,7 @@ app_name = "home"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("search/", views.search, name="search"),
+    path("search/suggest/", views.suggest, name="suggest"),
     path("settings/", views.business, name="business"),
     path("activity/", views.activity, name="activity"),
     path("activity/export/", views.activity_export, name="activity-export"),
@@ -27,6 +28,7 @@ urlpatterns = [
 API_TWINS = {
     "dashboard": ("dashboard",),
     "search": ("search",),
+    "suggest": ("search",),
     "business": ("business_settings", "business_update"),
     "activity": ("events_recent",),
     "activity-export": ("events_export",),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy
 
 from procedo.core.exports import Column
@@ -135,3 +136,14 @@ def templates_list() -> list[Template]:
 
 def template_get(*, template_id: int) -> Template | None:
     return Template.objects.filter(pk=template_id).first()
+
+
+def message_counts_since(since: datetime) -> dict[str, int]:
+    """Messages created since then, by state (sent, failed, queued, …): one grouped query."""
+    return dict(
+        Message.objects.filter(created_at__gte=since)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("state", "n")
+    )

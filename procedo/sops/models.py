@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from procedo.sops.kpis import kpi_choices
+from procedo.analytics.kpis import kpi_choices
 
 
 class SubjectType(models.TextChoices):
@@ -47,6 +47,16 @@ class Sop(models.Model):
         _("KPI target"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     kpi_window_days = models.PositiveIntegerField(_("KPI window (days)"), null=True, blank=True)
+    # The goal (procedo/analytics) this SOP is written to move: its page shows the SOP's
+    # measured contribution.
+    serves = models.ForeignKey(
+        "analytics.Goal",
+        verbose_name=_("serves the goal"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sops",
+    )
     holdout_percent = models.PositiveSmallIntegerField(
         _("holdout %"),
         default=0,

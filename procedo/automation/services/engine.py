@@ -43,6 +43,7 @@ from procedo.automation.services.steps import checklist_route, run_move_after
 from procedo.automation.tasks import automation_wake
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
+from procedo.events import wakeups
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.sops import live, matching, subjects
@@ -356,8 +357,7 @@ def wake_on_commit() -> None:
 
 
 def _wake() -> None:
-
-    automation_wake()
+    wakeups.wake(automation_wake)
 
 
 def _live_sop(sop_id: int) -> live.LiveSop:

@@ -20,7 +20,7 @@ from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from procedo.events.services import event_record
+from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.work import checklists
 from procedo.work.models import (
     OPEN_STATES,
@@ -45,6 +45,70 @@ def _record(event_type: str, task: Task, *, actor: Any, payload: dict[str, Any])
         actor=actor,
         payload={"title": task.title, **payload},
     )
+
+
+def _task_build(
+    *,
+    title: str,
+    actor: Any = None,
+    instructions: str = "",
+    checklist_kind: str = "",
+    checklist: Sequence[Mapping[str, Any]] = (),
+    subject_type: str = "",
+    subject_id: int | None = None,
+    customer_id: int | None = None,
+    run_id: int | None = None,
+    run_step_id: int | None = None,
+    assignee_user_id: int | None = None,
+    assignee_team_id: int | None = None,
+    assignee_role: str = "",
+    due_at: datetime | None = None,
+    priority: str = Priority.NORMAL,
+    idempotency_key: str | None = None,
+    escalate_after_minutes: int | None = None,
+) -> tuple[Task, list[dict[str, Any]]]:
+    """The unsaved task and its checklist items' fields, once every field is checked."""
+    clean_title = " ".join(title.split())[:TITLE_MAX]
+    if not clean_title:
+        raise DomainError(field="title", message=_("A task needs a title."))
+    if assignee_user_id is None and assignee_team_id is None and not assignee_role:
+        raise DomainError(field="assignee", message=_("A task needs a person, a team or a role."))
+    if assignee_role and assignee_role not in Role.values:
+        raise DomainError(field="assignee_role", message=_("No such role."))
+    if priority not in Priority.values:
+        raise DomainError(field="priority", message=_("No such priority."))
+    if checklist and checklist_kind not in ChecklistKind.values:
+        raise DomainError(field="checklist_kind", message=_("No such kind of checklist."))
+    task = Task(
+        title=clean_title,
+        instructions=instructions,
+        checklist_kind=checklist_kind if checklist else "",
+        escalate_after_minutes=escalate_after_minutes,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        customer_id=customer_id,
+        run_id=run_id,
+        run_step_id=run_step_id,
+        assignee_user_id=assignee_user_id,
+        assignee_team_id=assignee_team_id,
+        assignee_role=assignee_role,
+        due_at=due_at,
+        priority=priority,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        idempotency_key=idempotency_key,
+    )
+    items = checklists.items_from_spec(checklist, kind=checklist_kind) if checklist else []
+    return task, items
+
+
+def _created_payload(task: Task) -> dict[str, Any]:
+    return {
+        "assignee_user_id": task.assignee_user_id,
+        "assignee_team_id": task.assignee_team_id,
+        "assignee_role": task.assignee_role,
+        "due_at": task.due_at,
+        "run_id": task.run_id,
+    }
 
 
 @transaction.atomic
@@ -77,22 +141,12 @@ def task_create(
         existing = Task.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    clean_title = " ".join(title.split())[:TITLE_MAX]
-    if not clean_title:
-        raise DomainError(field="title", message=_("A task needs a title."))
-    if assignee_user_id is None and assignee_team_id is None and not assignee_role:
-        raise DomainError(field="assignee", message=_("A task needs a person, a team or a role."))
-    if assignee_role and assignee_role not in Role.values:
-        raise DomainError(field="assignee_role", message=_("No such role."))
-    if priority not in Priority.values:
-        raise DomainError(field="priority", message=_("No such priority."))
-    if checklist and checklist_kind not in ChecklistKind.values:
-        raise DomainError(field="checklist_kind", message=_("No such kind of checklist."))
-    task = Task(
-        title=clean_title,
+    task, items = _task_build(
+        title=title,
+        actor=actor,
         instructions=instructions,
-        checklist_kind=checklist_kind if checklist else "",
-        escalate_after_minutes=escalate_after_minutes,
+        checklist_kind=checklist_kind,
+        checklist=checklist,
         subject_type=subject_type,
         subject_id=subject_id,
         customer_id=customer_id,
@@ -103,8 +157,8 @@ def task_create(
         assignee_role=assignee_role,
         due_at=due_at,
         priority=priority,
-        created_by=actor if getattr(actor, "pk", None) else None,
         idempotency_key=idempotency_key,
+        escalate_after_minutes=escalate_after_minutes,
     )
     try:
         with transaction.atomic():
@@ -113,24 +167,44 @@ def task_create(
         if idempotency_key:  # a twin committed the same key first
             return Task.objects.get(idempotency_key=idempotency_key)
         raise
-    if checklist:
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(task=task, **row)
-            for row in checklists.items_from_spec(checklist, kind=checklist_kind)
-        )
-    _record(
-        "task.created",
-        task,
-        actor=actor,
-        payload={
-            "assignee_user_id": assignee_user_id,
-            "assignee_team_id": assignee_team_id,
-            "assignee_role": assignee_role,
-            "due_at": due_at,
-            "run_id": run_id,
-        },
-    )
+    if items:
+        ChecklistItem.objects.bulk_create(ChecklistItem(task=task, **row) for row in items)
+    _record("task.created", task, actor=actor, payload=_created_payload(task))
     return task
+
+
+@transaction.atomic
+def tasks_create_many(items: Sequence[Mapping[str, Any]]) -> dict[str, Task]:
+    """Many keyed tasks at once, each as `task_create` would make it (no actor): one query
+    for the keys made already, one multi-row INSERT for the tasks, one for their checklist
+    items, one for their events. Returns every key's task, the new and those found.
+
+    For the SOP executor, which starts the first steps of hundreds of runs at a time
+    (make bench, B2b). A key a twin inserts meanwhile fails the whole call (UNIQUE): the
+    caller makes them one by one with `task_create`, which answers a twin's key with its task.
+    """
+    keys = [str(item["idempotency_key"]) for item in items]
+    found = {
+        task.idempotency_key or "": task for task in Task.objects.filter(idempotency_key__in=keys)
+    }
+    built = [_task_build(**item) for item in items if item["idempotency_key"] not in found]
+    if built:
+        tasks = Task.objects.bulk_create([task for task, _items in built])
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(task=task, **row) for task, rows in built for row in rows
+        )
+        events_record_many(
+            NewEvent(
+                event_type="task.created",
+                subject_type="task",
+                subject_id=task.pk,
+                customer_id=task.customer_id,
+                payload={"title": task.title, **_created_payload(task)},
+            )
+            for task in tasks
+        )
+        found.update((task.idempotency_key or "", task) for task in tasks)
+    return found
 
 
 def task_can_work(*, task: Task, user: Any) -> bool:

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from procedo.analytics import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("goals/", views.goals, name="goals"),
+    path("goals/new/", views.goal_create, name="goal-create"),
+    path("goals/<int:goal_id>/", views.goal, name="goal"),
+    path("goals/<int:goal_id>/state/", views.goal_state, name="goal-state"),
+]
+
+# Each page's API operations (procedo/home/tests/test_api_twins.py).
+API_TWINS = {
+    "overview": ("kpi_catalog", "kpi_reading", "cohorts"),
+    "goals": ("goals",),
+    "goal-create": ("goal_create",),
+    "goal": ("goal_detail",),
+    "goal-state": ("goal_update",),
+}
