@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from procedo.analytics.formatting import kpi_target_text
 from procedo.analytics.kpis import KPIS
 from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep
+from procedo.business.selectors import business_get
 from procedo.core.errors import NotFound
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.registry import SopSources
@@ -156,7 +157,9 @@ def task_sop_panel(task: Any) -> dict[str, Any] | None:
         "run": run,
         "sop": run.sop,
         "kpi": KPIS.get(run.sop.kpi),
-        "target": kpi_target_text(run.sop.kpi, run.sop.kpi_target),
+        "target": kpi_target_text(
+            run.sop.kpi, run.sop.kpi_target, currency=business_get().currency
+        ),
         "step_key": step_key,
         "feedback_url": feedback_url,
     }
