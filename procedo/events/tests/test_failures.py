@@ -14,13 +14,13 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone, translation
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError
 from procedo.events import registry, selectors, services
 from procedo.events.models import ConsumerFailure, Event, EventDailyCount, FailureState
 from procedo.events.services import MAX_ATTEMPTS, event_record, retry_delay
+from procedo.testing import bearer, logged_in
 
 # Transactional: on PostgreSQL a consumer reads only transactions that have ended.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,11 +107,6 @@ def _drain(now: datetime | None = None) -> None:
 
 def _failure_of(i: int) -> ConsumerFailure:
     return ConsumerFailure.objects.select_related("event").get(event__payload__i=i)
-
-
-def _bearer(user: User) -> dict[str, Any]:
-    issued = account_services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
-    return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
 
 def test_one_bad_event_is_retried_with_backoff_then_parked_while_the_rest_flow(
@@ -280,8 +275,7 @@ def test_the_owner_sees_parked_events_and_retries_one_after_the_fix(
     assert 'Stuck events <span class="badge">1</span>' in html
 
     operator = make_user(Role.OPERATOR)
-    forbidden = Client()
-    forbidden.force_login(operator)
+    forbidden = logged_in(operator)
     assert forbidden.get("/activity/failures/").status_code == 403
     assert "Stuck events" not in forbidden.get("/activity/").content.decode()
 
@@ -319,7 +313,7 @@ def test_the_api_lists_retries_and_dismisses_failures(
     _record([(i, 7) for i in range(6)])
     _drain()
     _park(2)
-    client, auth = Client(), _bearer(owner)
+    client, auth = Client(), bearer(owner)
 
     listed = client.get("/api/events/failures", **auth)
     assert listed.status_code == 200
@@ -362,7 +356,7 @@ def test_the_api_lists_retries_and_dismisses_failures(
     assert client.get("/api/events/failures", **auth).json()["items"] == []
 
     operator = make_user(Role.OPERATOR)
-    denied = Client().get("/api/events/failures", **_bearer(operator))
+    denied = Client().get("/api/events/failures", **bearer(operator))
     assert denied.status_code == 403
 
 

@@ -42,6 +42,7 @@ from procedo.events.models import Event
 from procedo.messaging import sending
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import Outgoing, messages_queue_many
+from procedo.testing import child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,27 +80,11 @@ class FaultyServer:
         return "250 2.0.0 Ok: queued"
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
 class Senders:
     """Sender processes that the test kills and restarts."""
 
     def __init__(self, tmp_path: Path, smtp_port: int, count: int) -> None:
-        self.env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=_database_url(),
-            PROCEDO_VAR=str(tmp_path),
-            EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}/?timeout=5",
-        )
+        self.env = child_env(tmp_path, EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}/?timeout=5")
         self.procs = [self._start() for _ in range(count)]
         self.kills = 0
 

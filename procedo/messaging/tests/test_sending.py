@@ -16,7 +16,7 @@ from procedo.events.models import Event
 from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
-from procedo.messaging.tests.conftest import SmtpServer
+from procedo.testing import SmtpServer
 
 pytestmark = pytest.mark.django_db
 

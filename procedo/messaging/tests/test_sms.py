@@ -19,7 +19,7 @@ from procedo.messaging import sending
 from procedo.messaging.models import Message, MessageState
 from procedo.messaging.services import message_queue
 from procedo.messaging.sms import twilio_signature
-from procedo.messaging.tests.conftest import free_port
+from procedo.testing import free_port
 
 pytestmark = pytest.mark.django_db
 SID, TOKEN = "AC0123456789abcdef0123456789abcdef", "secret-token"

@@ -12,14 +12,9 @@ from procedo.accounts.roles import Role
 from procedo.customers import services as customer_services
 from procedo.messaging.models import Message, Template
 from procedo.messaging.services import message_queue
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_log_filters_and_shows_the_whole_message(owner_client: Client) -> None:
@@ -89,10 +84,10 @@ def test_the_editor_refuses_a_bad_template_and_previews_a_real_customer(
 
 
 def test_who_may_do_what(make_user: Callable[..., User]) -> None:
-    viewer = login(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     assert viewer.get("/messages/").status_code == 200
     assert viewer.get("/messages/templates/new/").status_code == 403
-    marketer = login(make_user(Role.MARKETER))
+    marketer = logged_in(make_user(Role.MARKETER))
     assert marketer.get("/messages/templates/new/").status_code == 200
     assert Client().get("/messages/").status_code == 302
 
