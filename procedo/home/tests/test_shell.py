@@ -12,8 +12,9 @@ from procedo.core.errors import DomainError
 from procedo.core.money import money_format
 from procedo.core.paging import keyset_page
 from procedo.events.models import Event
-from procedo.events.services import consumer_drain, event_record
+from procedo.events.services import event_record
 from procedo.home.consumers import daily_counts
+from procedo.testing import consumer_catch_up
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_keyset_paging_walks_every_row_once_in_order() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_dashboard_shows_event_counts_and_recent_events(owner_client: Client) -> None:
-    consumer_drain(name="events.daily_counts", handler=daily_counts)
+    consumer_catch_up(name="events.daily_counts", handler=daily_counts)
     response = owner_client.get(reverse("home:dashboard"))
     assert response.status_code == 200
     body = response.content.decode()
