@@ -37,7 +37,7 @@ from procedo.messaging.models import Message
 from procedo.testing import child_env
 from procedo.work.models import Task
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # Events written by the chaos test; `PROCEDO_CHAOS_EVENTS=50000` runs the full R2.
 CHAOS_EVENTS = int(os.environ.get("PROCEDO_CHAOS_EVENTS", "4000"))

@@ -20,7 +20,7 @@ from procedo.sops.matching import date_window
 from procedo.sops.models import Revision
 from procedo.work.models import Task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

@@ -15,7 +15,7 @@ from procedo.events.models import ConsumerCursor, Event
 from procedo.events.services import event_record
 from procedo.testing import child_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])

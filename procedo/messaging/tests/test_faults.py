@@ -44,7 +44,7 @@ from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import Outgoing, messages_queue_many
 from procedo.testing import child_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 MESSAGES = int(os.environ.get("PROCEDO_R3_MESSAGES", "1500"))
 MARKETING_SHARE = 3  # every third message is marketing

@@ -137,6 +137,7 @@ def test_the_command_lists_installs_and_refuses_unknown_keys() -> None:
     assert "installed as SOP" in _command("--list")
 
 
+@pytest.mark.slow
 def test_the_command_exits_non_zero_on_an_unknown_key() -> None:
     import subprocess
     import sys
