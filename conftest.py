@@ -121,6 +121,20 @@ def postgres_only() -> None:
 
 
 @pytest.fixture(scope="session")
+def live_server(live_server: Any) -> Iterator[Any]:
+    """pytest-django's live server, with Nagle's algorithm off on its connections.
+
+    Django's handler writes a response's headers and its body in two sends; with Nagle on,
+    the body waits for the client's delayed ACK of the headers. Schemathesis spent most of
+    its run on that wait (both processes asleep), and every browser test paid it too."""
+    from django.test.testcases import QuietWSGIRequestHandler
+
+    QuietWSGIRequestHandler.disable_nagle_algorithm = True
+    yield live_server
+    QuietWSGIRequestHandler.disable_nagle_algorithm = False
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
