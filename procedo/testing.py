@@ -92,7 +92,7 @@ def browser_log_in(page: Any, live_server: Any, username: str) -> None:
 
 
 def consumer_catch_up(
-    *, name: str, handler: EventHandler, timeout: float = 60.0, **options: Any
+    *, name: str, handler: EventHandler, timeout: float = 120.0, **options: Any
 ) -> int:
     """Drain consumer `name` until it has read every event committed so far; the events read.
 
@@ -108,8 +108,29 @@ def consumer_catch_up(
         if not event_selectors.events_held_back(names=[name]):
             return read
         if time.monotonic() > deadline:
-            raise AssertionError(f"the consumer {name} did not catch up with the log")
+            raise AssertionError(
+                f"the consumer {name} did not catch up with the log in {timeout:.0f} s; "
+                f"the oldest transaction on the server: {oldest_transaction()}"
+            )
         time.sleep(0.05)
+
+
+def oldest_transaction() -> str:
+    """What holds a PostgreSQL reader's horizon back: the oldest transaction on the server
+    with a transaction id, whichever database it is in."""
+    if connection.vendor != "postgresql":
+        return "none (SQLite)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT datname, pid, state, now() - xact_start, left(query, 120)"
+            " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            " ORDER BY xact_start LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return "none"
+    database, pid, state, age, query = row
+    return f"database {database}, pid {pid}, {state} for {age}: {query}"
 
 
 def child_env(var: Path, **extra: str) -> dict[str, str]:

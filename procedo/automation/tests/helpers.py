@@ -113,7 +113,7 @@ def deliver(order_id: int, *, actor: Any = None, at: datetime | None = None) -> 
         )
 
 
-def engine_drain(*, timeout: float = 90.0) -> int:
+def engine_drain(*, timeout: float = 120.0) -> int:
     """Drain the engine's consumer until it has read every event written so far."""
     from procedo.automation.services.engine import CONSUMER, engine_consume
 
