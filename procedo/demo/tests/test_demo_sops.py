@@ -42,7 +42,7 @@ def demo_store(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[s
     """A small demo store (the real loader, fewer orders) with the library at work; once."""
     from procedo.demo.sops import demo_sops_load
 
-    sizes = DemoSizes(customers=200, orders=700, days=60, live_days=4, duplicate_pairs=4, notes=6)
+    sizes = DemoSizes(customers=100, orders=250, days=30, live_days=4, duplicate_pairs=4, notes=6)
     with django_db_blocker.unblock(), transaction.atomic():
         order_pipeline_defaults_install()
         business_services.business_update(
