@@ -113,6 +113,13 @@ def deliver(order_id: int, *, actor: Any = None, at: datetime | None = None) -> 
         )
 
 
+def delivered(at: datetime) -> int:
+    """A new order, delivered `at`; its id."""
+    made = order()
+    deliver(made.pk, at=at)
+    return made.pk
+
+
 def engine_drain(*, timeout: float = 120.0) -> int:
     """Drain the engine's consumer until it has read every event written so far."""
     from procedo.automation.services.engine import CONSUMER, engine_consume
