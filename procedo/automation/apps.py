@@ -10,6 +10,9 @@ class AutomationConfig(AppConfig):
     verbose_name = _("Automation")
 
     def ready(self) -> None:
+        from procedo.automation.timeline import timeline_register
+
+        timeline_register()
         from procedo.automation import panels, selectors
         from procedo.automation.services import engine, runs
         from procedo.customers.registry import (
@@ -33,6 +36,14 @@ class AutomationConfig(AppConfig):
         sop_sources_register(selectors.SOP_SOURCES)
         sop_panel_register(
             SopPanel(key="runs", template="automation/_sop_runs.html", context=panels.sop_runs)
+        )
+        sop_panel_register(
+            SopPanel(
+                key="impact",
+                template="automation/_sop_impact.html",
+                context=panels.sop_impact,
+                order=50,
+            )
         )
         task_closed_listener_register("automation.run_step", engine.run_step_task_closed)
         merge_participant_register(runs.runs_move_to_customer, name="sop_runs")
