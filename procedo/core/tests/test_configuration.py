@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test starts the real `procedo` command: a Python and Django start-up apiece.
+pytestmark = pytest.mark.slow
+
 
 def _procedo(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     inherited = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,14 @@ from pathlib import Path
 import pytest
 from gunicorn.ctl.client import ControlClient
 
+from procedo.testing import free_port
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds children via /proc"),
 ]
 
 WEB, WORKER = "gunicorn", "run_huey"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
@@ -142,7 +137,7 @@ def start(migrated: Path, tmp_path: Path) -> Iterator[Callable[[str], Procedo]]:
         var, log = tmp_path / name / "var", tmp_path / name / "log"
         shutil.copytree(migrated, var)
         log.mkdir(parents=True)
-        port = _free_port()
+        port = free_port()
         argv = ["run", "--no-demo", "--port", str(port), "--web-workers", "1"]
         with (log / "stdout").open("wb") as out, (log / "stderr").open("wb") as err:
             process = subprocess.Popen(

@@ -4,9 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
@@ -14,31 +12,14 @@ from procedo.catalog.tests.factories import sku_create
 from procedo.events.models import Event
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, move, order_create
+from procedo.testing import api_caller
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def api(owner: User) -> Callable[..., Any]:
-    return _api_for(owner)
-
-
-def _api_for(user: User) -> Callable[..., Any]:
-    issued = account_services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
-    client = Client()
-    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
-
-    def call(method: str, path: str, body: Any = None, **headers: str) -> Any:
-        extra: dict[str, Any] = {
-            f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()
-        }
-        if method == "get":
-            return client.get(f"/api/orders{path}", body or {}, **auth, **extra)
-        return getattr(client, method)(
-            f"/api/orders{path}", body or {}, content_type="application/json", **auth, **extra
-        )
-
-    return call
+    return api_caller(owner, "/api/orders")
 
 
 def test_create_an_order_and_read_it_back(api: Callable[..., Any]) -> None:
@@ -162,7 +143,7 @@ def test_payments_shipments_returns_and_refunds(api: Callable[..., Any]) -> None
 
 def test_a_viewer_reads_but_gets_403_on_changes(make_user: Callable[..., User]) -> None:
     order = order_create()
-    viewer = _api_for(make_user(Role.VIEWER))
+    viewer = api_caller(make_user(Role.VIEWER), "/api/orders")
     assert viewer("get", "").status_code == 200
     forbidden = viewer(
         "post", f"/{order.pk}/status", {"status": "confirmed"}, **{"Idempotency-Key": "v1"}
@@ -201,6 +182,6 @@ def test_the_pipeline_is_edited_through_the_api_by_managers_only(
     bad = api("post", "/pipeline/statuses", {"code": "x", "label": "x", "category": "lost"})
     assert bad.status_code == 422 and bad.json()["field"] == "category"
 
-    operator = _api_for(make_user(Role.OPERATOR))
+    operator = api_caller(make_user(Role.OPERATOR), "/api/orders")
     assert operator("get", "/pipeline").status_code == 200
     assert operator("delete", "/pipeline/statuses/awaiting_payment").status_code == 403

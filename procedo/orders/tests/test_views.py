@@ -17,14 +17,9 @@ from procedo.home.search import search_everywhere
 from procedo.orders import selectors
 from procedo.orders.models import Order, OrderStatus, OrderTransition, Payment, Shipment
 from procedo.orders.tests.factories import customer_create, move, order_create
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _token() -> str:
@@ -117,7 +112,7 @@ def test_payment_and_shipment_forms(owner_client: Client) -> None:
 
 def test_viewer_reads_but_every_change_is_403(make_user: Callable[..., User]) -> None:
     order = order_create()
-    viewer = _client(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     page = viewer.get(reverse("orders:detail", args=[order.pk]))
     assert page.status_code == 200 and b'name="status"' not in page.content
     for url, data in [
@@ -142,7 +137,7 @@ def test_viewer_reads_but_every_change_is_403(make_user: Callable[..., User]) ->
 
 
 def test_manager_edits_the_pipeline(make_user: Callable[..., User]) -> None:
-    manager = _client(make_user(Role.MANAGER))
+    manager = logged_in(make_user(Role.MANAGER))
     assert manager.get(reverse("orders:pipeline")).status_code == 200
     added = manager.post(
         reverse("orders:status-create"),
