@@ -124,7 +124,7 @@ _cursors: weakref.WeakKeyDictionary[BaseDatabaseWrapper, tuple[Any, bool, Cursor
 def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     logged = db.queries_logged
     held = _cursors.get(db)
-    if held is not None and held[0] is db.connection and held[1] is logged:
+    if held is not None and held[0] is db.connection and held[1] == logged:
         return held[2]
     cursor = db.cursor()
     _cursors[db] = (db.connection, logged, cursor)
