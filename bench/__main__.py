@@ -9,22 +9,23 @@ here asserts a time.
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.timing import scale_argument
+
 
 def _postgres_bench_url(url: str, name: str) -> str | None:
     try:
         import psycopg
-        from psycopg import sql
 
         with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:
         print(f"PostgreSQL: skipped ({type(exc).__name__}: {exc})")
         return None
@@ -32,30 +33,25 @@ def _postgres_bench_url(url: str, name: str) -> str | None:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and math.isfinite(value)):  # NaN compares false
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
-    return value
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--scale", type=_scale, default=1.0, help="shrink N for a quick run")
+    parser.add_argument(
+        "--scale", type=scale_argument, default=1.0, help="shrink N for a quick run (> 0)"
+    )
     parser.add_argument("--only", default="", help="comma-separated ids, e.g. B0")
     args = parser.parse_args()
+    # The PostgreSQL database the bench drops and recreates (B8 adds <name>_b8_<crm> ones):
+    # another name keeps two people's runs on one server apart.
+    bench_db = os.environ.get("PROCEDO_BENCH_DB", "procedo_bench")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", bench_db):
+        parser.error(f"PROCEDO_BENCH_DB must be a lower-case identifier, not {bench_db!r}")
 
     backends: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="procedo-bench-") as var:
         backends.append(("SQLite", f"sqlite:///{var}/bench.sqlite3"))
         pg_url = os.environ.get("DATABASE_URL", "")
         if pg_url.startswith("postgres"):
-            bench_url = _postgres_bench_url(
-                pg_url, os.environ.get("PROCEDO_BENCH_DB", "procedo_bench")
-            )
+            bench_url = _postgres_bench_url(pg_url, bench_db)
             if bench_url:
                 backends.append(("PostgreSQL", bench_url))
         else:

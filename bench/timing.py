@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+def scale_argument(value: str) -> float:
+    """argparse type of --scale: a finite number greater than 0 (N is scaled by it)."""
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale > 0):
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {value!r}")
+    return scale
 
 
 @dataclass(frozen=True)

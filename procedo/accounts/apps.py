@@ -8,6 +8,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from procedo.accounts.timeline import timeline_register
+
+        timeline_register()
         from procedo.accounts import signals  # noqa: F401
         from procedo.accounts.search import people_search
         from procedo.core.navigation import NavEntry, nav_register

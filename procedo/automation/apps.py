@@ -10,6 +10,9 @@ class AutomationConfig(AppConfig):
     verbose_name = _("Automation")
 
     def ready(self) -> None:
+        from procedo.automation.timeline import timeline_register
+
+        timeline_register()
         from procedo.automation import panels, selectors
         from procedo.automation.services import engine, runs
         from procedo.customers.registry import (

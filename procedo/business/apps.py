@@ -7,3 +7,8 @@ class BusinessConfig(AppConfig):
     name = "procedo.business"
     label = "business"
     verbose_name = "Business"
+
+    def ready(self) -> None:
+        from procedo.business.timeline import timeline_register
+
+        timeline_register()

@@ -8,6 +8,9 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
+        from procedo.catalog.timeline import timeline_register
+
+        timeline_register()
         from procedo.catalog.search import product_search
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.core.search import search_provider_register

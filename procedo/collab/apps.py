@@ -8,6 +8,9 @@ class CollabConfig(AppConfig):
     verbose_name = _("Comments and notifications")
 
     def ready(self) -> None:
+        from procedo.collab.timeline import timeline_register
+
+        timeline_register()
         from procedo.collab import services
         from procedo.customers.registry import (
             CardSection,

@@ -22,7 +22,7 @@ from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 from procedo.customers import selectors, services
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
-from procedo.events.schemas import EventPageOut, PageQuery
+from procedo.events.schemas import EventPageOut, PageQuery, event_items
 from procedo.events.selectors import timeline_for_customer
 
 router = Router(tags=["customers"])
@@ -369,7 +369,7 @@ def customer_timeline(
 ) -> dict[str, Any]:
     """Everything that happened to the customer (their orders too), newest first."""
     timeline = timeline_for_customer(customer_id=customer_id, before=page.before, limit=page.limit)
-    return {"items": timeline.events, "next_before": timeline.next_before}
+    return {"items": event_items(timeline.events), "next_before": timeline.next_before}
 
 
 @router.post(

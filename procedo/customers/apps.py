@@ -8,6 +8,9 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from procedo.customers.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.core.search import search_provider_register
         from procedo.customers.search import customer_search

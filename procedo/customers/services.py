@@ -14,7 +14,7 @@ nothing matches.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,8 +42,7 @@ from procedo.customers.models import (
     Tag,
 )
 from procedo.customers.registry import merge_participants
-from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services import event_record, events_move_to_customer
 
 PROFILE_LIMITS = {"first_name": 150, "last_name": 150, "company": 200, "source": 60}
 ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "region": 100, "postcode": 20}
@@ -820,7 +819,7 @@ def customer_merge(*, survivor_id: int, duplicate_id: int, actor: Any) -> Custom
     ).delete()
     moved["tags"] = CustomerTag.objects.filter(customer=duplicate).update(customer=survivor)
     moved["notes"] = Note.objects.filter(customer=duplicate).update(customer=survivor)
-    moved["events"] = Event.objects.filter(customer_id=duplicate.pk).update(customer_id=survivor.pk)
+    moved["events"] = events_move_to_customer(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
     DuplicateDismissal.objects.filter(Q(customer_a=duplicate) | Q(customer_b=duplicate)).delete()
     # Flatten: whoever was merged into the duplicate now points at the survivor.
     Customer.objects.filter(merged_into=duplicate).update(merged_into=survivor)
@@ -894,3 +893,24 @@ def duplicate_dismiss(*, customer_id: int, other_id: int, actor: Any) -> None:
             actor=actor,
             payload={"other_id": second},
         )
+
+
+FIGURES = frozenset({"orders_count", "lifetime_value", "first_order_at", "last_order_at"})
+FIGURES_CHUNK = 5000
+
+
+def customer_figures_set(*, customer_ids: Sequence[int] | None, figures: Mapping[str, Any]) -> int:
+    """Write the figures the orders give a customer (count, lifetime value, first and last
+    order), as SQL expressions evaluated per row: one UPDATE per 5,000 customers, or one for
+    all (`customer_ids=None`). Figures only: no event, they follow from the orders' events."""
+    unknown = set(figures) - FIGURES
+    if unknown:
+        raise ValueError(f"not a customer figure: {sorted(unknown)}")
+    live = Customer.objects.all()
+    if customer_ids is None:
+        return live.update(**figures)
+    updated = 0
+    for start in range(0, len(customer_ids), FIGURES_CHUNK):
+        chunk = list(customer_ids[start : start + FIGURES_CHUNK])
+        updated += live.filter(pk__in=chunk).update(**figures)
+    return updated

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field
 
 from procedo.core.schemas import Schema
-from procedo.events.models import FAILURE_REASON_MAX, ConsumerFailure
+from procedo.events.models import FAILURE_REASON_MAX, ConsumerFailure, Event
 from procedo.events.registry import consumer_get
+from procedo.events.timeline import timeline_lines
 
 
 class EventOut(Schema):
@@ -22,6 +24,28 @@ class EventOut(Schema):
     actor_label: str
     payload: dict[str, Any]
     occurred_at: datetime
+    summary: str = Field(
+        default="", description="What happened, as a sentence in the caller's language."
+    )
+
+
+def event_items(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Events for EventOut, each with its sentence (the names on the page looked up once)."""
+    return [
+        {
+            "id": line.event.pk,
+            "event_type": line.event.event_type,
+            "subject_type": line.event.subject_type,
+            "subject_id": line.event.subject_id,
+            "customer_id": line.event.customer_id,
+            "actor_id": line.event.actor_id,
+            "actor_label": line.event.actor_label,
+            "payload": line.event.payload or {},
+            "occurred_at": line.event.occurred_at,
+            "summary": line.plain,
+        }
+        for line in timeline_lines(events)
+    ]
 
 
 class EventPageOut(Schema):

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from django.db.models import Count, Q, QuerySet, Sum
 
@@ -13,6 +14,7 @@ from procedo.events.models import (
     FailureState,
     VisibleHorizon,
 )
+from procedo.events.timeline import TimelineLine, timeline_lines
 
 
 def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
@@ -45,10 +47,18 @@ def events_held_back(*, names: list[str]) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@dataclass
 class TimelinePage:
     events: list[Event]
     next_before: int | None
+    _lines: list[TimelineLine] | None = field(default=None, repr=False)
+
+    @property
+    def lines(self) -> list[TimelineLine]:
+        """The events as sentences in the reader's language (their names looked up once)."""
+        if self._lines is None:
+            self._lines = timeline_lines(self.events)
+        return self._lines
 
 
 def _page(queryset: QuerySet[Event], *, before: int | None, limit: int) -> TimelinePage:
@@ -77,6 +87,31 @@ def timeline_for_customer(
 
 def events_recent(*, before: int | None = None, limit: int = 20) -> TimelinePage:
     return _page(Event.objects.all(), before=before, limit=limit)
+
+
+def events_filtered(
+    *,
+    actor_id: int | None = None,
+    type_prefixes: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> TimelinePage:
+    """The log narrowed by who, what (event type prefixes such as "order.") and when."""
+    events = Event.objects.all()
+    if actor_id is not None:
+        events = events.filter(actor_id=actor_id)
+    if type_prefixes:
+        what = Q()
+        for prefix in type_prefixes:
+            what |= Q(event_type__startswith=prefix)
+        events = events.filter(what)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    return _page(events, before=before, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -696,3 +696,9 @@ def consumer_failure_dismiss(*, failure_id: int, actor: Any, reason: str) -> Con
         payload=_failure_payload(failure, reason=reason, released=released),
     )
     return failure
+
+
+def events_move_to_customer(*, survivor_id: int, duplicate_id: int) -> int:
+    """A merged duplicate's timeline becomes the survivor's: the events say the same things,
+    only whose timeline they are on changes. Called inside the merge's transaction."""
+    return Event.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)

@@ -16,6 +16,7 @@ from procedo.events.schemas import (
     FailurePageOut,
     FailureQuery,
     PageQuery,
+    event_items,
 )
 from procedo.home.privacy import events_for_reader
 
@@ -27,7 +28,7 @@ def events_recent(request: HttpRequest, page: Query[PageQuery]) -> dict[str, Any
     """The whole log, newest first."""
     result = selectors.events_recent(before=page.before, limit=page.limit)
     items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
-    return {"items": items, "next_before": result.next_before}
+    return {"items": event_items(items), "next_before": result.next_before}
 
 
 @router.get(
@@ -46,7 +47,7 @@ def timeline_for_subject(
         subject_type=subject_type, subject_id=subject_id, before=page.before, limit=page.limit
     )
     items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
-    return {"items": items, "next_before": result.next_before}
+    return {"items": event_items(items), "next_before": result.next_before}
 
 
 @router.get("/failures", response=FailurePageOut, auth=requires_api("events.failures"))

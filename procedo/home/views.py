@@ -17,6 +17,8 @@ from procedo.core.forms import refusal_add
 from procedo.events import selectors as event_selectors
 from procedo.events import services as event_services
 from procedo.events.models import FAILURE_REASON_MAX, FailureState
+from procedo.events.timeline import timeline_lines
+from procedo.home.forms import ActivityFilterForm
 from procedo.home.privacy import events_for_reader
 from procedo.home.search import search_everywhere
 
@@ -31,7 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "home/dashboard.html",
         {
             "counts": counts,
-            "recent": events_for_reader(recent.events, reader=request.user),
+            "recent": timeline_lines(events_for_reader(recent.events, reader=request.user)),
             "peak": peak or 1,
         },
     )
@@ -79,10 +81,16 @@ def _int_or_none(raw: str | None) -> int | None:
 @requires("events.view")
 def activity(request: HttpRequest) -> HttpResponse:
     """The whole event log, newest first; htmx asks for the next page into the same table."""
-    page = event_selectors.events_recent(before=_int_or_none(request.GET.get("before")), limit=50)
+    form = ActivityFilterForm(request.GET or None)
+    page = event_selectors.events_filtered(
+        **form.selection(), before=_int_or_none(request.GET.get("before")), limit=50
+    )
     events_for_reader(page.events, reader=request.user)
     template = "home/activity.html#rows" if request.htmx else "home/activity.html"  # type: ignore[attr-defined]
-    return render(request, template, {"page": page})
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {"page": page, "form": form, "query": query.urlencode()}
+    return render(request, template, context, status=200 if not form.errors else 422)
 
 
 def _show(raw: str | None) -> str:

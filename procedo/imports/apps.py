@@ -8,6 +8,9 @@ class ImportsConfig(AppConfig):
     verbose_name = "Imports"
 
     def ready(self) -> None:
+        from procedo.imports.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
 
         nav_register(NavEntry("imports:list", _("Import"), "imports.run", order=800))

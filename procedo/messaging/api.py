@@ -2,7 +2,7 @@
 
 Errors are `{"detail", "field", "code"}`: 422 a template that does not render (the
 message names the line), 404 an unknown id, 403 a role without `messaging.view` /
-`messaging.templates`.
+`messaging.templates`, 409 a decision on a message that no longer waits for one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ninja.responses import Status
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 from procedo.messaging import selectors, services
 from procedo.messaging.models import Message, Template
@@ -39,7 +40,9 @@ class MessageOut(Schema):
     message_id: str = Field(description="The email's Message-ID, the same on every attempt.")
     attempts: int
     answer: str = Field(description="The server's last answer, e.g. '550 5.1.1 No such user'.")
-    reason: str = Field(description="Why it was suppressed, deferred or given up.")
+    reason: str = Field(
+        description="Why it was suppressed, deferred or given up, or who decided its fate."
+    )
     deferred_until: datetime | None
     sent_at: datetime | None
     source: str
@@ -63,6 +66,9 @@ class MessageListQuery(Schema):
     channel: ShortText = ""
     kind: ShortText = ""
     source: ShortText = ""
+    needs_decision: bool = Field(
+        False, description="Only `unknown` messages the sender will not send again by itself."
+    )
     cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=200)
 
@@ -111,6 +117,7 @@ def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dic
             channel=filters.channel,
             kind=filters.kind,
             source=filters.source,
+            needs_decision=filters.needs_decision,
         ),
         cursor=filters.cursor,
         limit=filters.limit,
@@ -151,3 +158,38 @@ def message_detail(request: HttpRequest, message_id: PathId) -> Message:
     if message is None:
         raise NotFound(field="message_id", message=_("No message %(id)s.") % {"id": message_id})
     return message
+
+
+@router.post(
+    "/{int:message_id}/mark-sent",
+    response=MessageDetailOut,
+    auth=requires_api("messaging.templates"),
+)
+def message_mark_sent(
+    request: HttpRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
+) -> Message:
+    """A message in `unknown` did arrive (a person checked): it becomes `sent`.
+
+    409 on `state` if it is neither `unknown` nor already `sent`. The same
+    Idempotency-Key answers as the first time.
+    """
+    return services.message_mark_sent(
+        message_id=message_id, actor=_user(request), idempotency_key=api_key(idempotency_key)
+    )
+
+
+@router.post(
+    "/{int:message_id}/resend",
+    response=MessageDetailOut,
+    auth=requires_api("messaging.templates"),
+)
+def message_resend(
+    request: HttpRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
+) -> Message:
+    """Send a message in `unknown` again (it may arrive twice): queued now, with who asked.
+
+    409 on `state` if it is not `unknown`. The same Idempotency-Key queues it once.
+    """
+    return services.message_resend(
+        message_id=message_id, actor=_user(request), idempotency_key=api_key(idempotency_key)
+    )

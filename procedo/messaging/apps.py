@@ -8,6 +8,9 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
+        from procedo.messaging.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.customers.registry import (
             CardSection,

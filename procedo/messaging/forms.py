@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -22,6 +23,7 @@ class MessageFilterForm(forms.Form):
     source = forms.CharField(label=_("source"), required=False, max_length=80)
     sop = forms.TypedChoiceField(label=_("SOP"), required=False, coerce=int, empty_value=None)
     campaign = forms.CharField(label=_("campaign"), required=False, max_length=60)
+    decision = forms.BooleanField(label=_("needs a decision"), required=False)
     direction = forms.ChoiceField(
         label=_("direction"),
         required=False,
@@ -49,3 +51,9 @@ class TemplateForm(forms.Form):
     )
     preview_customer = forms.IntegerField(label=_("preview for customer #"), required=False)
     preview_order = forms.IntegerField(label=_("and order #id"), required=False)
+
+
+class MessageDecisionForm(forms.Form):
+    """Mark as sent / send again, for a message in `unknown`: a double click is one decision."""
+
+    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)

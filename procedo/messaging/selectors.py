@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from procedo.core.paging import Page, keyset_page
-from procedo.messaging.models import InboundMessage, Message, Template
+from procedo.messaging.models import InboundMessage, Message, MessageState, Template
 from procedo.messaging.registry import sop_sources
+from procedo.messaging.sending import RESENT_AUTOMATICALLY
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,17 @@ class MessageFilters:
     source: str = ""
     sop_id: int | None = None
     campaign: str = ""
+    needs_decision: bool = False
+
+
+def needs_decision() -> Q:
+    """`unknown` rows the sender will not send again by itself: a person says sent, or again."""
+    return Q(state=MessageState.UNKNOWN) & ~RESENT_AUTOMATICALLY
+
+
+def messages_needing_decision_count() -> int:
+    # `unknown` is in the partial index of active rows: a count over a few rows.
+    return Message.objects.filter(needs_decision()).count()
 
 
 def messages_list(
@@ -31,6 +43,8 @@ def messages_list(
         rows = rows.filter(customer_id=filters.customer_id)
     if filters.state:
         rows = rows.filter(state=filters.state)
+    if filters.needs_decision:
+        rows = rows.filter(needs_decision())
     if filters.channel:
         rows = rows.filter(channel=filters.channel)
     if filters.kind:

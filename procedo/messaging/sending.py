@@ -27,6 +27,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
+from django.utils.encoding import punycode
 
 from procedo.events.services import NewEvent, event_record, events_record_many, subject_ref
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
@@ -68,6 +69,20 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {text}".strip()
 
 
+def _envelope_address(address: str) -> str:
+    """The address as an SMTP command carries it: an internationalised domain in punycode.
+
+    Django's validator accepts `olena@приклад.укр`, and smtplib, which writes
+    commands in ASCII, would raise UnicodeEncodeError in the middle of a batch.
+    A non-ASCII local part (it needs SMTPUTF8) raises UnicodeError here instead:
+    that message fails, alone.
+    """
+    local, at, domain = address.strip().rpartition("@")
+    address = f"{local}@{punycode(domain)}" if at else domain
+    address.encode("ascii")
+    return address
+
+
 def _outcome_of_reply(code: int, text: bytes | str) -> Outcome:
     answer = _reply(code, text)
     if 200 <= code < 300:
@@ -78,7 +93,7 @@ def _outcome_of_reply(code: int, text: bytes | str) -> Outcome:
 
 
 class SmtpTransport:
-    """One SMTP connection for a batch, reopened if the server closes it (421)."""
+    """One SMTP connection for a batch, opened again after a 421 or a session RSET cannot clean."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -108,42 +123,55 @@ class SmtpTransport:
         return conn
 
     def send(self, message: Message, payload: bytes) -> Outcome:
+        try:
+            envelope_from = _envelope_address(message.from_email.rsplit("<", 1)[-1].rstrip(">"))
+            envelope_to = _envelope_address(message.recipient)
+        except UnicodeError as exc:
+            return Outcome(MessageState.FAILED, f"cannot write the address for SMTP: {exc}")
         if self.conn is None:
             self.conn = self._open()
         conn = self.conn
-        envelope_from = message.from_email.rsplit("<", 1)[-1].rstrip(">").strip()
         try:
             options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
             code, text = conn.mail(envelope_from, options)
-            if code != 250:
-                self._reset()
-                return _outcome_of_reply(code, text)
-            code, text = conn.rcpt(message.recipient)
+            if code == 250:
+                code, text = conn.rcpt(envelope_to)
             if code not in (250, 251):
-                self._reset()
-                return _outcome_of_reply(code, text)
+                return self._failed_transaction(code, text)
         except (OSError, smtplib.SMTPException) as exc:
             # Before DATA: the server has not got the message; try again later.
             self._drop()
             return Outcome(MessageState.QUEUED, f"{type(exc).__name__}: {exc}")
         try:
             code, text = conn.data(payload)
+        except smtplib.SMTPDataError as exc:
+            # smtplib raises this for any reply to the DATA command but 354, before
+            # a byte of the message is written: the server refused, it did not get it.
+            return self._failed_transaction(exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPException) as exc:
             # DATA was in flight: the server may have accepted it before we lost it.
             self._drop()
             return Outcome(MessageState.UNKNOWN, f"{type(exc).__name__}: {exc}")
-        if code == 421:
+        if 200 <= code < 300:
+            return _outcome_of_reply(code, text)
+        return self._failed_transaction(code, text)
+
+    def _failed_transaction(self, code: int, text: bytes | str) -> Outcome:
+        """The outcome of a refused MAIL, RCPT or DATA, once the session is clean for the next.
+
+        Going on in a session that the server closed, or broke, after refusing one
+        message made every later message of the batch fail with it (a server that
+        answers 500 to everything once confused; a disconnect charged to the next
+        message). So: RSET, and unless it answers 250 the next message gets a new
+        connection.
+        """
+        reset = 0  # 421: the server is closing the connection; no RSET then
+        if code != 421 and self.conn is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                reset, _ = self.conn.rset()
+        if reset != 250:
             self._drop()
         return _outcome_of_reply(code, text)
-
-    def _reset(self) -> None:
-        try:
-            assert self.conn is not None
-            code, _ = self.conn.rset()
-            if code == 421:
-                self._drop()
-        except (OSError, smtplib.SMTPException):
-            self._drop()
 
     def _drop(self) -> None:
         if self.conn is not None:
@@ -216,13 +244,32 @@ class SendReport:
         return self.sent + self.retrying + self.failed + self.unknown
 
 
+# The rows in `unknown` that recovery queues again by itself: transactional email,
+# which carries the same Message-ID every time, so a receiver (or its mail client)
+# can tell a second copy for what it is. An SMS has nothing of the kind, and a
+# promotion twice is spam: those stay `unknown` for a person to decide
+# (`services.message_mark_sent` / `message_resend`).
+RESENT_AUTOMATICALLY = Q(
+    channel=Channel.EMAIL, kind=MessageKind.TRANSACTIONAL, attempts__lt=MAX_ATTEMPTS
+)
+
+
+def resent_automatically(message: Message) -> bool:
+    """RESENT_AUTOMATICALLY, for a row in hand."""
+    return (
+        message.channel == Channel.EMAIL
+        and message.kind == MessageKind.TRANSACTIONAL
+        and message.attempts < MAX_ATTEMPTS
+    )
+
+
 def messages_recover(*, now: datetime) -> dict[str, int]:
-    """Leases of dead senders, and transactional mail whose fate is unknown.
+    """Leases of dead senders, and transactional email whose fate is unknown.
 
     A row claimed but never handed over goes back to the queue: the server never
-    saw it. A row handed over becomes `unknown`. Transactional mail in `unknown` is
-    queued again with its Message-ID (a receipt twice beats none); marketing mail
-    stays `unknown` (a promotion twice is spam).
+    saw it. A row handed over becomes `unknown`. Transactional email in `unknown`
+    is queued again with its Message-ID (a receipt twice beats none); marketing
+    email and every SMS stay `unknown` (see RESENT_AUTOMATICALLY).
     """
     expired = Q(state=MessageState.SENDING, claimed_until__lt=now)
     released = Message.objects.filter(expired, handed_over_at__isnull=True).update(
@@ -240,11 +287,9 @@ def messages_recover(*, now: datetime) -> dict[str, int]:
         },
     )
     resend = _recover_move(
-        Message.objects.filter(
-            state=MessageState.UNKNOWN,
-            kind=MessageKind.TRANSACTIONAL,
-            attempts__lt=MAX_ATTEMPTS,
-        ).filter(Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)),
+        Message.objects.filter(RESENT_AUTOMATICALLY, state=MessageState.UNKNOWN).filter(
+            Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)
+        ),
         event_type="message.requeued",
         reason="re-sent with the same Message-ID after an unknown outcome",
         fields={"state": MessageState.QUEUED, "handed_over_at": None},
@@ -370,8 +415,10 @@ def _finish(
         else:
             fields.update(handed_over_at=None, deferred_until=now + backoff(attempts))
     if state == MessageState.UNKNOWN:
-        # Transactional mail is re-sent after a pause (recovery); marketing stays here.
-        fields["deferred_until"] = now + backoff(attempts)
+        # Transactional email is re-sent after a pause (recovery); the rest stays
+        # here for a person, with nothing to wait for.
+        later = now + backoff(attempts)
+        fields["deferred_until"] = later if resent_automatically(message) else None
     if state == MessageState.SENT:
         fields["sent_at"] = now
     fields["state"] = state

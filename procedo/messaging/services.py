@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from procedo.core.errors import DomainError, NotFound
+from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.messaging import rendering
-from procedo.messaging.models import Channel, Message, MessageKind, Template
+from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Template
 
 
 def _from_domain(from_email: str) -> str:
@@ -283,6 +284,96 @@ def _render_many(
         )
         out[n] = (result.subject, result.body_text, result.body_html)
     return out
+
+
+@idempotent("message.mark_sent", replay=lambda pk: Message.objects.get(pk=pk))
+@transaction.atomic
+def message_mark_sent(
+    *, message_id: int, actor: Any, idempotency_key: str | None = None
+) -> Message:
+    """A person checked that an `unknown` message arrived (asked the customer, read the log).
+
+    Again on a message already `sent` changes nothing: the answer is the same.
+    """
+    message = _message_for_decision(message_id)
+    if message.state == MessageState.SENT:
+        return message
+    now = timezone.now()
+    fields = {
+        "state": MessageState.SENT,
+        # When it went to the server or provider, as near as the ledger knows.
+        "sent_at": message.handed_over_at or now,
+        "deferred_until": None,
+        "reason": f"marked sent by {_actor_name(actor)}"[:200],
+    }
+    return _decide(message, actor, "message.marked_sent", fields, idempotency_key)
+
+
+@idempotent("message.resend", replay=lambda pk: Message.objects.get(pk=pk))
+@transaction.atomic
+def message_resend(*, message_id: int, actor: Any, idempotency_key: str | None = None) -> Message:
+    """A person chose to send an `unknown` message again: queued now, recorded with who chose.
+
+    The only way an SMS or a marketing email leaves `unknown` for another attempt:
+    the customer may get it twice, and a person decided that is better than never.
+    An email keeps its Message-ID.
+    """
+    message = _message_for_decision(message_id)
+    fields = {
+        "state": MessageState.QUEUED,
+        "handed_over_at": None,
+        "deferred_until": None,
+        "reason": f"sent again at the request of {_actor_name(actor)}"[:200],
+    }
+    message = _decide(message, actor, "message.resend_requested", fields, idempotency_key)
+    _wake_sender_on_commit()
+    return message
+
+
+def _message_for_decision(message_id: int) -> Message:
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        raise NotFound(field="message_id", message=_("No message %(id)s.") % {"id": message_id})
+    return message
+
+
+def _decide(
+    message: Message,
+    actor: Any,
+    event_type: str,
+    fields: dict[str, Any],
+    idempotency_key: str | None,
+) -> Message:
+    if message.state != MessageState.UNKNOWN:
+        raise Conflict(
+            field="state",
+            message=_(
+                "Only a message whose outcome is unknown waits for a decision; it is %(state)s."
+            )
+            % {"state": message.get_state_display().lower()},
+        )
+    # Compare-and-set: the sender's recovery (which re-queues transactional email)
+    # or another person deciding at the same moment shows as 0 rows.
+    changed = Message.objects.filter(pk=message.pk, state=MessageState.UNKNOWN).update(
+        claim_token="", claimed_until=None, **fields
+    )
+    if changed != 1:
+        raise Conflict(field="state", message=_("The message changed meanwhile; reload the page."))
+    event_record(
+        event_type=event_type,
+        subject=message,
+        customer_id=message.customer_id,
+        actor=actor,
+        payload={"channel": message.channel, "kind": message.kind, "answer": message.answer[:200]},
+        idempotency_key=idempotency_key,
+    )
+    message.refresh_from_db()
+    return message
+
+
+def _actor_name(actor: Any) -> str:
+    name = actor.get_username() if actor is not None and hasattr(actor, "get_username") else ""
+    return name or "a person"
 
 
 def _wake_sender_on_commit() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import re
 import socket
@@ -47,6 +48,13 @@ def e164_require(number: str, *, field: str = "recipient") -> str:
     return number
 
 
+# The answers Twilio documents as "not taken, try again": too many requests, and
+# the service unavailable. Only these are retried: an SMS has no Message-ID a
+# phone could dedupe a second copy on, so whatever may have reached the provider
+# ends `unknown` for a person to decide, and is never sent again by itself.
+RETRY_STATUSES = frozenset({429, 503})
+
+
 class SmsProvider(Protocol):
     def send(self, *, to: str, body: str, status_callback: str) -> Any: ...
 
@@ -77,10 +85,11 @@ class TwilioProvider:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=cfg["timeout"]) as response:  # noqa: S310
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
+            try:
+                with urllib.request.urlopen(request, timeout=cfg["timeout"]) as response:  # noqa: S310
+                    status, raw = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                status, raw = exc.code, exc.read()
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ConnectionRefusedError | socket.gaierror):
                 raise TransportDown(f"{type(exc.reason).__name__}: {exc.reason}") from exc
@@ -88,6 +97,9 @@ class TwilioProvider:
             return Outcome(MessageState.UNKNOWN, f"{type(exc.reason).__name__}: {exc.reason}")
         except TimeoutError as exc:
             return Outcome(MessageState.UNKNOWN, f"timeout: {exc}")
+        except (OSError, http.client.HTTPException) as exc:
+            # The request went; the answer was cut off (reset, closed, a partial body).
+            return Outcome(MessageState.UNKNOWN, f"{type(exc).__name__}: {exc}")
         try:
             data = json.loads(raw or b"{}")
         except ValueError:
@@ -99,8 +111,11 @@ class TwilioProvider:
                 provider_ref=str(data.get("sid", "")),
             )
         answer = f"{status} {data.get('code', '')} {data.get('message', raw[:200])}".strip()
-        if status == 429 or status >= 500:
+        if status in RETRY_STATUSES:
             return Outcome(MessageState.QUEUED, answer)
+        if status >= 500:
+            # A 500, or a gateway's 502/504, may come after Twilio created the message.
+            return Outcome(MessageState.UNKNOWN, answer)
         return Outcome(MessageState.FAILED, answer)
 
 

@@ -10,16 +10,19 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from procedo.accounts.decorators import requires
+from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
 from procedo.messaging import inbound as inbound_services
 from procedo.messaging import selectors, services, sms, unsubscribe
-from procedo.messaging.forms import MessageFilterForm, TemplateForm
-from procedo.messaging.sending import message_mime
+from procedo.messaging.forms import MessageDecisionForm, MessageFilterForm, TemplateForm
+from procedo.messaging.models import Message
+from procedo.messaging.sending import message_mime, resent_automatically
 
 
 @requires("messaging.view")
@@ -38,6 +41,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
             source=data["source"].strip(),
             sop_id=data["sop"],
             campaign=data["campaign"].strip(),
+            needs_decision=data["decision"],
         )
     cursor = request.GET.get("cursor")
     try:
@@ -55,6 +59,8 @@ def messages_list(request: HttpRequest) -> HttpResponse:
     template = "messaging/messages_list.html"
     if getattr(request, "htmx", False):
         template += "#rows"
+    else:
+        context["decision_count"] = selectors.messages_needing_decision_count()
     return render(request, template, context)
 
 
@@ -79,6 +85,12 @@ def _email_html_shown(view: _View) -> _View:
 @requires("messaging.view")
 @_email_html_shown
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    return _message_page(request, message_id)
+
+
+def _message_page(
+    request: HttpRequest, message_id: int, *, error: str = "", status: int = 200
+) -> HttpResponse:
     message = selectors.message_get(message_id=message_id)
     if message is None:
         raise Http404
@@ -88,7 +100,46 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             raw = message_mime(message).decode("utf-8", "replace")
         except Exception as exc:  # shown, not raised: the log must open whatever the row holds
             raw = str(exc)
-    return render(request, "messaging/message_detail.html", {"message": message, "raw": raw})
+    context = {
+        "message": message,
+        "raw": raw,
+        "resent_automatically": resent_automatically(message),
+        "can_decide": user_can(request.user, "messaging.templates"),
+        # Two tokens: a decision's key replays only the same decision.
+        "mark_form": MessageDecisionForm(),
+        "resend_form": MessageDecisionForm(),
+        "decision_error": error,
+    }
+    return render(request, "messaging/message_detail.html", context, status=status)
+
+
+def _message_decide(
+    request: HttpRequest, message_id: int, service: Callable[..., Message]
+) -> HttpResponseBase:
+    form = MessageDecisionForm(request.POST)
+    if not form.is_valid():
+        return _message_page(request, message_id, error=_("Reload the page."), status=422)
+    try:
+        service(
+            message_id=message_id,
+            actor=request.user,
+            idempotency_key=f"ui:{form.cleaned_data['form_token']}",
+        )
+    except DomainError as exc:
+        return _message_page(request, message_id, error=exc.message, status=exc.status_code)
+    return redirect("messaging:detail", message_id=message_id)
+
+
+@require_POST
+@requires("messaging.templates")
+def message_mark_sent(request: HttpRequest, message_id: int) -> HttpResponseBase:
+    return _message_decide(request, message_id, services.message_mark_sent)
+
+
+@require_POST
+@requires("messaging.templates")
+def message_resend(request: HttpRequest, message_id: int) -> HttpResponseBase:
+    return _message_decide(request, message_id, services.message_resend)
 
 
 @requires("messaging.view")

@@ -8,6 +8,9 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
+        from procedo.orders.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.core.search import search_provider_register
         from procedo.customers.registry import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -44,6 +45,12 @@ class OrderStatus(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def label_display(self) -> str:
+        """The label in the reader's language: the default statuses are translated, a label
+        the business wrote itself is shown as written."""
+        return gettext(self.label)
 
 
 class OrderTransition(models.Model):

@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
@@ -42,6 +43,7 @@ from procedo.core.bounds import moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean, money_format
+from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.events.services import event_record
 from procedo.orders.models import (
@@ -73,7 +75,6 @@ ORDER_COUNTER = "order"
 FIRST_ORDER_NUMBER = 1000
 # Stock is held for an order while it is in one of these.
 HOLDS_STOCK = frozenset({StatusCategory.NEW, StatusCategory.CONFIRMED, StatusCategory.PROCESSING})
-STATS_CHUNK = 5000
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -245,24 +246,23 @@ def _stats_updates(currency: str) -> dict[str, Any]:
 def customer_stats_refresh(*, customer_ids: Iterable[int | None]) -> int:
     """Recompute first/last order, order count and lifetime value of these customers.
 
-    One UPDATE with correlated subqueries per 5,000 customers (cancelled orders
-    do not count), whatever the number of orders: safe for bulk use. Returns
-    the number of customers updated.
+    The figures are the orders' (cancelled ones do not count), written by the customers'
+    own service as one UPDATE with correlated subqueries per chunk of customers, whatever
+    the number of orders: safe for bulk use. Returns the number of customers updated.
     """
     ids = sorted({int(pk) for pk in customer_ids if pk is not None})
     if not ids:
         return 0
-    updates = _stats_updates(business_get().currency)
-    updated = 0
-    for start in range(0, len(ids), STATS_CHUNK):
-        chunk = ids[start : start + STATS_CHUNK]
-        updated += Customer.objects.filter(pk__in=chunk).update(**updates)
-    return updated
+    return customer_services.customer_figures_set(
+        customer_ids=ids, figures=_stats_updates(business_get().currency)
+    )
 
 
 def customer_stats_refresh_all() -> int:
     """The same for every customer in one UPDATE: after a bulk import, or to repair drift."""
-    return Customer.objects.update(**_stats_updates(business_get().currency))
+    return customer_services.customer_figures_set(
+        customer_ids=None, figures=_stats_updates(business_get().currency)
+    )
 
 
 @transaction.atomic
@@ -659,13 +659,13 @@ def order_change_status(
 # The pipeline a new installation starts with (migration 0002 writes the same).
 DEFAULT_STATUSES = [
     # code, label, position, category, final
-    ("new", "New", 10, StatusCategory.NEW, False),
-    ("confirmed", "Confirmed", 20, StatusCategory.CONFIRMED, False),
-    ("packed", "Packed", 30, StatusCategory.PROCESSING, False),
-    ("shipped", "Shipped", 40, StatusCategory.SHIPPED, False),
-    ("delivered", "Delivered", 50, StatusCategory.DELIVERED, True),
-    ("cancelled", "Cancelled", 60, StatusCategory.CANCELLED, True),
-    ("returned", "Returned", 70, StatusCategory.RETURNED, True),
+    ("new", gettext_noop("New"), 10, StatusCategory.NEW, False),
+    ("confirmed", gettext_noop("Confirmed"), 20, StatusCategory.CONFIRMED, False),
+    ("packed", gettext_noop("Packed"), 30, StatusCategory.PROCESSING, False),
+    ("shipped", gettext_noop("Shipped"), 40, StatusCategory.SHIPPED, False),
+    ("delivered", gettext_noop("Delivered"), 50, StatusCategory.DELIVERED, True),
+    ("cancelled", gettext_noop("Cancelled"), 60, StatusCategory.CANCELLED, True),
+    ("returned", gettext_noop("Returned"), 70, StatusCategory.RETURNED, True),
 ]
 DEFAULT_TRANSITIONS = [
     ("new", "confirmed"),

@@ -8,6 +8,9 @@ class SopsConfig(AppConfig):
     verbose_name = _("SOPs")
 
     def ready(self) -> None:
+        from procedo.sops.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
 
         nav_register(NavEntry("sops:list", _("SOPs"), "sops.view", order=400))

@@ -18,6 +18,9 @@ class WorkConfig(AppConfig):
     verbose_name = _("Work")
 
     def ready(self) -> None:
+        from procedo.work.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.customers.registry import (
             CardSection,

@@ -149,8 +149,8 @@ def test_redis_url_switches_the_queue_with_no_code_change(redis_url: str, tmp_pa
     ("variable", "value", "problem"),
     [
         ("PROCEDO_MAX_UPLOAD_MB", "lots", "expected a whole number, got 'lots'"),
-        ("PROCEDO_IMPORT_MAX_ROWS", "0", "expected a number between 1 and 10000000000, got 0"),
-        ("PROCEDO_DB_LOCK_WAIT", "3600", "expected a number between 1 and 600, got 3600"),
+        ("PROCEDO_IMPORT_MAX_ROWS", "0", "expected 1 to 10000000000, got 0"),
+        ("PROCEDO_DB_LOCK_WAIT", "3600", "expected 1 to 600, got 3600"),
     ],
 )
 def test_a_bad_limit_stops_with_one_line_naming_it(

@@ -73,7 +73,7 @@ def test_the_api_answers_503_in_json_and_reads_go_on(owner_client: Client, locke
     )
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
-    assert response.json() == {"detail": BUSY, "field": None}
+    assert response.json() == {"detail": BUSY, "field": "database", "code": "unavailable"}
 
     assert owner_client.get("/api/customers").status_code == 200
 

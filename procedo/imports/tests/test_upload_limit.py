@@ -78,4 +78,4 @@ def test_the_api_answers_413_in_json_naming_the_field() -> None:
     body = json.dumps({"note": "x" * (2 * MB)})
     response = Client().post("/api/customers", body, content_type="application/json")
     assert response.status_code == 413
-    assert response.json() == {"detail": MESSAGE, "field": "body"}
+    assert response.json() == {"detail": MESSAGE, "field": "body", "code": "too_large"}

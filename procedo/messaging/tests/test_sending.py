@@ -16,7 +16,7 @@ from procedo.events.models import Event
 from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
-from procedo.messaging.tests.conftest import SmtpServer
+from procedo.messaging.tests.conftest import Recorder, SmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +258,122 @@ def test_a_campaign_batch_queues_each_key_once_and_refuses_a_bad_address_whole(
     assert queued == 0 and Message.objects.count() == 5
     assert Event.objects.filter(event_type="message.queued").count() == 5
     assert sending.messages_send_due().sent == 5 and len(smtp.recorder.received) == 5
+
+
+class OneBadReply(Recorder):
+    """Refuses one message of a batch at one phase; then the session goes on as `after` says.
+
+    after: "clean" (the server is fine), "closes" (it drops the connection at the
+    next command), "broken" (it answers 500 to everything in that session, RSET
+    included, until the sender connects again).
+    """
+
+    BAD = "bad@example.com"
+
+    def __init__(self, phase: str, after: str) -> None:
+        super().__init__()
+        self.phase, self.after = phase, after
+        self.connections: set[int] = set()
+
+    def _spoilt(self, server: Any, session: Any) -> str | None:
+        self.connections.add(id(session))
+        state = getattr(session, "spoilt", "")
+        if state == "closes":
+            server.transport.close()
+            return "421 never read"
+        if state == "broken":
+            return "500 5.5.1 Error: session is broken"
+        return None
+
+    def _refused(self, session: Any, reply: str) -> str:
+        if self.after != "clean":
+            session.spoilt = self.after
+        return reply
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        spoilt = self._spoilt(server, session)
+        if spoilt:
+            return spoilt
+        # The bad message is the 4th: MAIL FROM does not say which message it is.
+        self.mails = getattr(self, "mails", 0) + 1
+        if self.phase == "mail" and self.mails == 4:
+            return self._refused(session, "500 5.5.2 Error: bad syntax")
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        spoilt = self._spoilt(server, session)
+        if spoilt:
+            return spoilt
+        if address == self.BAD and self.phase == "rcpt":
+            return self._refused(session, "550 5.1.1 No such user")
+        if address == self.BAD and self.phase == "data-command":
+            # Taken, yet not kept: the DATA command is answered 503 (no recipients).
+            self._refused(session, "")
+            return "250 OK"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+    async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:
+        return self._spoilt(server, session) or "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.phase == "data-end" and envelope.rcpt_tos == [self.BAD]:
+            return self._refused(session, "554 5.7.1 Message rejected")
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("after", ["clean", "closes", "broken"])
+@pytest.mark.parametrize("phase", ["mail", "rcpt", "data-command", "data-end"])
+def test_one_refused_message_fails_alone_and_the_rest_of_the_batch_is_sent(
+    smtp_port: int, phase: str, after: str
+) -> None:
+    messages = [
+        message_queue(
+            channel="email",
+            recipient=OneBadReply.BAD if i == 3 else f"buyer{i}@example.com",
+            subject=f"Замовлення №{i}",
+            body="Дякуємо!",
+            idempotency_key=f"k:{i}",
+        )
+        for i in range(20)
+    ]
+    server = SmtpServer(smtp_port)
+    server.recorder = handler = OneBadReply(phase, after)
+    server.start()
+    try:
+        report = sending.messages_send_due()
+    finally:
+        server.stop()
+    bad = messages.pop(3)
+    bad.refresh_from_db()
+    # Its own outcome: refused before the server took it, so failed, never unknown.
+    assert bad.state == MessageState.FAILED and bad.answer[:3] in {"500", "550", "503", "554"}
+    assert (report.sent, report.failed, report.retrying, report.unknown) == (19, 1, 0, 0)
+    # Every other message went at its first attempt, none charged for the bad one's session.
+    rows = Message.objects.filter(pk__in=[m.pk for m in messages])
+    assert set(rows.values_list("state", "attempts")) == {(MessageState.SENT, 1)}
+    assert sorted(handler.message_ids()) == sorted(m.message_id for m in messages)
+    # A spoilt session was left for a new connection; a clean one was kept.
+    assert len(handler.connections) == (1 if after == "clean" else 2)
+
+
+def test_an_internationalised_domain_goes_in_punycode_and_does_not_stop_the_batch(
+    smtp: SmtpServer,
+) -> None:
+    first = message_queue(
+        channel="email", recipient="olena@приклад.укр", body="Привіт", idempotency_key="idn"
+    )
+    second = message_queue(
+        channel="email", recipient="taras@example.com", body="Привіт", idempotency_key="ascii"
+    )
+    assert sending.messages_send_due().sent == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.state == second.state == MessageState.SENT
+    assert smtp.recorder.message_ids() == [first.message_id, second.message_id]
+    assert smtp.recorder.received[0]["To"] == "olena@xn--80aikifvh.xn--j1amh"

@@ -10,6 +10,7 @@ from django.test import Client
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.customers import services as customer_services
+from procedo.events.models import Event
 from procedo.messaging.models import Message, Template
 from procedo.messaging.services import message_queue
 
@@ -159,3 +160,103 @@ def test_the_log_filters_by_sop_and_campaign(owner_client: Client) -> None:
     assert "Весняний розпродаж" not in by_sop and "Після покупки" in by_sop  # the select
     by_campaign = owner_client.get("/messages/", {"campaign": "42"}).content.decode()
     assert "Весняний розпродаж" in by_campaign and "Інша кампанія" not in by_campaign
+
+
+def _unknown(key: str, channel: str = "sms") -> Message:
+    """A message whose outcome was lost: what the sender leaves for a person."""
+    recipient = "+380671234567" if channel == "sms" else "o@example.com"
+    message = message_queue(
+        channel=channel,
+        recipient=recipient,
+        body="Ваше замовлення вже в дорозі",
+        idempotency_key=key,
+        kind="marketing" if channel == "email" else "transactional",
+    )
+    Message.objects.filter(pk=message.pk).update(
+        state="unknown", attempts=1, answer="timeout: timed out"
+    )
+    return message
+
+
+def test_the_page_of_an_unknown_sms_offers_a_decision_and_records_it(
+    make_user: Callable[..., User],
+) -> None:
+    checked, again = _unknown("u:1"), _unknown("u:2")
+    _unknown("u:3", channel="email")
+    message_queue(channel="sms", recipient="+380671234568", body="…", idempotency_key="q")
+    viewer, marketer = make_user(Role.VIEWER), make_user(Role.MARKETER)
+
+    listed = login(viewer).get("/messages/").content.decode()
+    assert 'id="needs-decision"' in listed and "3 need a decision" in listed
+    only = login(viewer).get("/messages/", {"decision": "on"}).content.decode()
+    assert "+380671234567" in only and "+380671234568" not in only
+    page = login(viewer).get(f"/messages/{checked.pk}/").content.decode()
+    assert "never sends it again by itself" in page and "/mark-sent/" not in page
+    assert login(viewer).post(f"/messages/{checked.pk}/mark-sent/").status_code == 403
+
+    client = login(marketer)
+    page = client.get(f"/messages/{checked.pk}/").content.decode()
+    assert (
+        f"/messages/{checked.pk}/mark-sent/" in page and f"/messages/{checked.pk}/resend/" in page
+    )
+    token = {"form_token": "7f1c7c53-7d7e-4a44-9f55-1d0f2d6a0b11"}
+    for _ in range(2):  # a double click: one decision
+        done = client.post(f"/messages/{checked.pk}/mark-sent/", token)
+        assert done.status_code == 302 and done["Location"] == f"/messages/{checked.pk}/"
+    resent = client.post(
+        f"/messages/{again.pk}/resend/", {"form_token": "1f1c7c53-7d7e-4a44-9f55-1d0f2d6a0b11"}
+    )
+    assert resent.status_code == 302
+    checked.refresh_from_db()
+    again.refresh_from_db()
+    assert (checked.state, again.state) == ("sent", "queued")
+    events = Event.objects.filter(
+        subject_type="message", subject_id__in=[checked.pk, again.pk]
+    ).exclude(event_type="message.queued")
+    assert sorted(events.values_list("event_type", "actor_id")) == [
+        ("message.marked_sent", marketer.pk),
+        ("message.resend_requested", marketer.pk),
+    ]
+    # Decided already: the page says so and changes nothing.
+    late = client.post(
+        f"/messages/{again.pk}/mark-sent/", {"form_token": "2f1c7c53-7d7e-4a44-9f55-1d0f2d6a0b11"}
+    )
+    assert late.status_code == 409 and "it is queued" in late.content.decode()
+    assert client.post(f"/messages/{again.pk}/resend/", {}).status_code == 422
+    assert "1 needs a decision" in client.get("/messages/").content.decode()
+
+
+def test_the_api_decides_an_unknown_message_once_per_key(
+    make_user: Callable[..., User], owner_client: Client
+) -> None:
+    checked, again = _unknown("u:1"), _unknown("u:2", channel="email")
+    listed = owner_client.get("/api/messages", {"needs_decision": "true"}).json()
+    assert {m["id"] for m in listed["items"]} == {checked.pk, again.pk}
+    operator = login(make_user(Role.OPERATOR))
+    refused = operator.post(f"/api/messages/{checked.pk}/mark-sent")
+    assert refused.status_code == 403 and refused.json()["field"] == "permission"
+
+    for _ in range(2):
+        done = owner_client.post(
+            f"/api/messages/{checked.pk}/mark-sent", headers={"Idempotency-Key": "a-1"}
+        )
+        assert done.status_code == 200 and done.json()["state"] == "sent"
+        resent = owner_client.post(
+            f"/api/messages/{again.pk}/resend", headers={"Idempotency-Key": "a-2"}
+        )
+        assert resent.status_code == 200 and resent.json()["state"] == "queued"
+    assert Event.objects.filter(event_type="message.resend_requested").count() == 1
+    assert Event.objects.filter(event_type="message.marked_sent").count() == 1
+    conflict = owner_client.post(f"/api/messages/{again.pk}/resend")
+    assert conflict.status_code == 409 and conflict.json()["field"] == "state"
+    reused = owner_client.post(
+        f"/api/messages/{again.pk}/mark-sent", headers={"Idempotency-Key": "a-1"}
+    )
+    assert reused.status_code == 422 and reused.json()["field"] == "Idempotency-Key"
+    missing = owner_client.post("/api/messages/999999/resend")
+    assert missing.status_code == 404 and missing.json()["field"] == "message_id"
+    too_long = owner_client.post(
+        f"/api/messages/{again.pk}/resend", headers={"Idempotency-Key": "k" * 300}
+    )
+    assert too_long.status_code == 422
+    assert owner_client.get("/api/messages", {"needs_decision": "true"}).json()["items"] == []
