@@ -184,8 +184,9 @@ def customer_list(
     """Live customers, newest first or by lifetime value, one keyset page at a time.
 
     `search` is a prefix of any name word, full name (either way round),
-    company, email, or phone written any way ("067 123 45 67", "+38067…");
-    case-insensitive for every alphabet. `last_order_after` is on or after
+    company, email, or phone written any way ("067 123 45 67", "+38067…"),
+    or 4 to 9 last digits of a phone ("2245"); case-insensitive for every
+    alphabet. `last_order_after` is on or after
     that day, `last_order_before` before it. Three queries, written out (the
     list is the busiest read, and the ORM's compiling and model building cost
     several times the queries themselves): the page, its identities, its tags;
@@ -214,15 +215,23 @@ def customer_list(
         # every live customer in list order and probe each against the matches.
         # A range, not LIKE: it seeks the (term, customer) index on both databases
         # (the column is COLLATE "C" on PostgreSQL), and compares Cyrillic exactly.
+        # A phone's last digits are a second range, over the reversed tails, in the
+        # same WHERE: both databases seek the index twice (PostgreSQL's BitmapOr,
+        # SQLite's MULTI-INDEX OR), where two IN (…) subqueries OR-ed on the
+        # customer would make PostgreSQL filter every customer.
         # Merged customers have no terms (services._reindex); the join re-checks it.
-        upper = normalise.prefix_upper_bound(prefix)
-        term_range = "t.term >= %s" if upper is None else "t.term >= %s AND t.term < %s"
+        ranges: list[str] = []
+        for start in (prefix, normalise.search_suffix(search)):
+            if not start:
+                continue
+            upper = normalise.prefix_upper_bound(start)
+            ranges.append("t.term >= %s" if upper is None else "(t.term >= %s AND t.term < %s)")
+            params.extend([start] if upper is None else [start, upper])
         where.append(
             f"{c}.id IN (SELECT t.customer_id FROM {table['term']} t"  # noqa: S608
             f" INNER JOIN {table['customer']} m ON t.customer_id = m.id"
-            f" WHERE m.merged_into_id IS NULL AND {term_range})"
+            f" WHERE m.merged_into_id IS NULL AND ({' OR '.join(ranges)}))"
         )
-        params.extend([prefix] if upper is None else [prefix, upper])
     else:
         where.append(f"{c}.merged_into_id IS NULL")
     if tag.strip():

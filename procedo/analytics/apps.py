@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalyticsConfig(AppConfig):
+    name = "procedo.analytics"
+    verbose_name = _("Analytics")
+
+    def ready(self) -> None:
+        from procedo.analytics.timeline import timeline_register
+        from procedo.core.navigation import NavEntry, nav_register
+
+        timeline_register()
+
+        nav_register(NavEntry("analytics:overview", _("Analytics"), "analytics.view", order=150))
+        nav_register(NavEntry("analytics:goals", _("Goals"), "analytics.view", order=160))
