@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 MakeCustomer = Callable[..., Customer]
 
 
-def _names(customers: list[Customer]) -> list[str]:
+def _names(customers: list[selectors.ListedCustomer]) -> list[str]:
     return [str(customer) for customer in customers]
 
 
@@ -55,14 +55,14 @@ def others(make_customer: MakeCustomer) -> list[Customer]:
 def test_search_finds_a_phone_written_any_way(
     olena: Customer, others: list[Customer], query: str
 ) -> None:
-    assert selectors.customer_list(search=query).items == [olena]
+    assert [c.pk for c in selectors.customer_list(search=query).items] == [olena.pk]
 
 
 @pytest.mark.parametrize("query", ["4567", "34567", "45 67", "3-45-67", "671234567"])
 def test_search_finds_a_phone_by_its_last_digits(
     olena: Customer, others: list[Customer], query: str
 ) -> None:
-    assert selectors.customer_list(search=query).items == [olena]
+    assert [c.pk for c in selectors.customer_list(search=query).items] == [olena.pk]
 
 
 def test_last_digits_match_the_end_of_a_phone_only(
@@ -85,7 +85,7 @@ def test_a_merged_customer_is_not_found_by_last_digits(
     survivor = make_customer(first_name="Ліна", phones=["050 111 22 33"])
     duplicate = make_customer(first_name="Ліна", phones=["050 999 22 33"])
     services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
-    assert selectors.customer_list(search="2233").items == [survivor]
+    assert [c.pk for c in selectors.customer_list(search="2233").items] == [survivor.pk]
 
 
 @pytest.mark.parametrize(
@@ -145,9 +145,9 @@ def test_merged_customers_are_not_listed_nor_found(make_customer: MakeCustomer) 
     survivor = make_customer(first_name="Олена", last_name="Коваленко")
     duplicate = make_customer(first_name="Олена", last_name="Коваленко", phones=["0671234567"])
     services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
-    assert selectors.customer_list().items == [survivor]
-    assert selectors.customer_list(search="олена").items == [survivor]
-    assert selectors.customer_list(search="0671234567").items == [survivor]
+    assert [c.pk for c in selectors.customer_list().items] == [survivor.pk]
+    assert [c.pk for c in selectors.customer_list(search="олена").items] == [survivor.pk]
+    assert [c.pk for c in selectors.customer_list(search="0671234567").items] == [survivor.pk]
 
 
 @pytest.mark.parametrize("sort", ["newest", "value"])
@@ -203,7 +203,7 @@ def test_a_page_is_three_queries_whatever_its_size(
     # The page, its identities, its tags: never one query per customer.
     with django_assert_num_queries(3):
         page = selectors.customer_list(search="олена", tag="vip", limit=25)
-        rendered = [(c.emails, c.phones, [t.name for t in c.tags.all()]) for c in page.items]
+        rendered = [(c.emails, c.phones, c.tags) for c in page.items]
     assert len(rendered) == 25 and page.next_cursor
 
 

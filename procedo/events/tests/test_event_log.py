@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from procedo.events import selectors, services
 from procedo.events.models import ConsumerCursor, ConsumerFailure, Event, EventDailyCount
@@ -32,6 +33,20 @@ def test_event_record_refuses_to_write_outside_a_transaction() -> None:
     with pytest.raises(EventOutsideTransaction):
         event_record(event_type="thing.happened")
     assert not Event.objects.exists()
+
+
+def test_event_record_keeps_one_cursor_yet_is_logged_and_survives_a_reconnect() -> None:
+    _record(1, event_type="a.first")  # the cursor is made while queries are not logged
+    with CaptureQueriesContext(connection) as captured:
+        _record(1, event_type="a.logged")
+    assert [q for q in captured.captured_queries if "INSERT INTO" in q["sql"]], captured
+    connection.close()  # a new DB-API connection: the old cursor cannot be used
+    _record(1, event_type="a.reconnected")
+    assert list(Event.objects.order_by("id").values_list("event_type", flat=True)) == [
+        "a.first",
+        "a.logged",
+        "a.reconnected",
+    ]
 
 
 def test_event_commits_and_rolls_back_with_the_change() -> None:
