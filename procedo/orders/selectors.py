@@ -17,10 +17,12 @@ from procedo.catalog.models import Sku
 from procedo.core.errors import DomainError
 from procedo.core.paging import Page, keyset_page
 from procedo.customers import selectors as customer_selectors
+from procedo.customers.models import Address, AddressKind, Customer, Identity
 from procedo.customers.normalise import phone_normalise
 from procedo.events.selectors import TimelinePage, timeline_for_subject
 from procedo.orders.models import (
     PAYMENT_RECEIVED,
+    DeliveryCarrier,
     Order,
     OrderLine,
     OrderStatus,
@@ -414,3 +416,54 @@ def order_preview(
 
 def statuses_all() -> list[OrderStatus]:
     return list(OrderStatus.objects.order_by("position", "id"))
+
+
+@dataclass(frozen=True)
+class WorkSubject:
+    """What a person doing a task about an order or a customer needs beside the checklist:
+    who (to call or write), where the parcel goes, and what is in it."""
+
+    customer: Customer | None
+    order: Order | None
+    lines: list[OrderLine]
+    address: str  # the order's delivery place, else the customer's latest shipping address
+
+
+def work_subject(*, subject_type: str, subject_id: int | None) -> WorkSubject | None:
+    """The task page's subject box (four queries at most); None for other subjects."""
+    if subject_id is None or subject_type not in ("order", "customer"):
+        return None
+    order = None
+    lines: list[OrderLine] = []
+    customer_id: int | None = subject_id
+    if subject_type == "order":
+        order = Order.objects.select_related("status").filter(pk=subject_id).first()
+        if order is None:
+            return None
+        lines = list(OrderLine.objects.filter(order_id=order.pk).order_by("id"))
+        customer_id = order.customer_id
+    customer = None
+    if customer_id is not None:
+        customer = (
+            Customer.objects.prefetch_related(
+                Prefetch("identities", queryset=Identity.objects.order_by("kind", "id"))
+            )
+            .filter(pk=customer_id)
+            .first()
+        )
+    address = order.delivery_place if order is not None else ""
+    if order is not None and order.delivery_carrier == DeliveryCarrier.PICKUP:
+        address = str(DeliveryCarrier.PICKUP.label)
+    if not address and customer is not None:
+        kept = (
+            Address.objects.filter(customer_id=customer.pk, kind=AddressKind.SHIPPING)
+            .order_by("-id")
+            .first()
+        )
+        address = str(kept) if kept is not None else ""
+    return WorkSubject(customer=customer, order=order, lines=lines, address=address)
+
+
+def work_subject_panel(*, subject_type: str, subject_id: int | None) -> dict[str, object] | None:
+    subject = work_subject(subject_type=subject_type, subject_id=subject_id)
+    return {"subject": subject} if subject is not None else None
