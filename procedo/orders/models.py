@@ -404,15 +404,7 @@ class Shipment(models.Model):
     class Meta:
         verbose_name = _("shipment")
         ordering = ["id"]
-        indexes = [
-            models.Index(fields=["carrier", "tracking_number"], name="shipment_tracking"),
-            # The orders list finds an order by its tracking number alone, whatever the carrier.
-            models.Index(
-                fields=["tracking_number"],
-                name="shipment_tracking_number",
-                condition=~models.Q(tracking_number=""),
-            ),
-        ]
+        indexes = [models.Index(fields=["carrier", "tracking_number"], name="shipment_tracking")]
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_number}".strip()

@@ -78,9 +78,5 @@ class Migration(migrations.Migration):
             model_name='order',
             index=models.Index(condition=models.Q(('recipient_phone', ''), _negated=True), fields=['recipient_phone'], name='order_recipient_phone'),
         ),
-        migrations.AddIndex(
-            model_name='shipment',
-            index=models.Index(condition=models.Q(('tracking_number', ''), _negated=True), fields=['tracking_number'], name='shipment_tracking_number'),
-        ),
         migrations.RunPython(editable_while_not_processed, migrations.RunPython.noop),
     ]
