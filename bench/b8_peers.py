@@ -297,13 +297,14 @@ def _worker(
         timer.start()
         result: dict[str, Any] | None = None
         try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                if line.startswith(RESULT_PREFIX):
-                    result = json.loads(line[len(RESULT_PREFIX) :])
-                else:
-                    print(line, end="", flush=True)
-            code = process.wait()
+            with process:  # closes its stdout pipe, whatever happens
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if line.startswith(RESULT_PREFIX):
+                        result = json.loads(line[len(RESULT_PREFIX) :])
+                    else:
+                        print(line, end="", flush=True)
+                code = process.wait()
         finally:
             timer.cancel()
         if stopped.is_set():

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from procedo.accounts.api import router as accounts_router
 from procedo.accounts.auth import api_auth
@@ -25,6 +25,7 @@ from procedo.sops.api import router as sops_router
 from procedo.work.api import router as tasks_router
 
 _ERROR_STATUSES = {
+    "400": "The body is not what the operation reads (not JSON, or not UTF-8).",
     "401": "No valid credentials (or too many bad tokens: 429).",
     "403": "Your role does not allow this; `detail` names the permission.",
     "404": "No such object.",
@@ -63,8 +64,7 @@ class ProcedoAPI(NinjaAPI):
                 responses = operation.setdefault("responses", {})
                 for status, description in _ERROR_STATUSES.items():
                     responses.setdefault(status, {"description": description, **error})
-                if operation is operations.get("get"):
-                    responses.update(_TOO_LONG)
+                responses.update(_TOO_LONG)
         return schema
 
 
@@ -99,6 +99,20 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         "errors": exc.errors,
     }
     return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja's own refusals in the one shape: a body that is not JSON is the common one."""
+    if exc.status_code == 400:
+        body = {
+            "detail": _("The body cannot be read: send JSON in UTF-8."),
+            "field": "body",
+            "code": "invalid",
+        }
+    else:
+        body = {"detail": str(exc), "field": "", "code": "invalid"}
+    return api.create_response(request, body, status=exc.status_code)
 
 
 @api.exception_handler(TokenRejected)

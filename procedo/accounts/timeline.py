@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from procedo.accounts.models import ApiToken, Team, User
 from procedo.accounts.roles import Role
 from procedo.events.models import Event
-from procedo.events.timeline import Names, sentence_register, subject_register
+from procedo.events.timeline import HIDDEN, Names, sentence_register, subject_register
 
 
 def _people(ids: Sequence[int]) -> Mapping[int, str]:
@@ -52,6 +52,20 @@ def _members(event: Event, _names: Names) -> dict[str, Any]:
     return {"added": len(payload.get("added") or []), "removed": len(payload.get("removed") or [])}
 
 
+def _signed_in_words(event: Event) -> Any:
+    # The address only for readers who may see staff's personal data (home/privacy.py).
+    shown = (event.payload or {}).get("ip") not in (None, "", HIDDEN)
+    return (
+        gettext_lazy("%(subject)s signed in from %(ip)s")
+        if shown
+        else gettext_lazy("%(subject)s signed in")
+    )
+
+
+def _signed_in(event: Event, _names: Names) -> dict[str, Any]:
+    return {"ip": (event.payload or {}).get("ip", "")}
+
+
 def timeline_register() -> None:
     subject_register("user", names=_people, url_name="accounts:users")
     subject_register("team", names=_teams, url_name="accounts:users")
@@ -68,7 +82,7 @@ def timeline_register() -> None:
     sentence_register(
         "user.deactivated", gettext_lazy("%(actor)s stopped %(subject)s from signing in")
     )
-    sentence_register("user.logged_in", gettext_lazy("%(subject)s signed in"))
+    sentence_register("user.logged_in", _signed_in_words, _signed_in)
     sentence_register("user.password_changed", gettext_lazy("%(subject)s changed their password"))
     sentence_register(
         "user.locked_out",

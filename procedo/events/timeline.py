@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from procedo.events.models import Event
 
 Params = Callable[["Event", "Names"], Mapping[str, Any]]
+# What a reader sees in place of a value they may not see (staff's personal data).
+HIDDEN = "—"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class Subject:
 
 @dataclass(frozen=True)
 class Sentence:
-    text: str | Promise
+    # The words, or a function choosing them for the event ("signed in" / "… from 1.2.3.4").
+    text: str | Promise | Callable[[Event], str | Promise]
     params: Params | None = None
 
 
@@ -51,7 +54,11 @@ _sentences: dict[str, Sentence] = {}
 _subjects: dict[str, Subject] = {}
 
 
-def sentence_register(event_type: str, text: str | Promise, params: Params | None = None) -> None:
+def sentence_register(
+    event_type: str,
+    text: str | Promise | Callable[[Event], str | Promise],
+    params: Params | None = None,
+) -> None:
     _sentences[event_type] = Sentence(text=text, params=params)
 
 
@@ -167,7 +174,11 @@ def timeline_lines(events: Sequence[Event]) -> list[TimelineLine]:
             if event.subject_type
             else mark_safe(""),
         )
-        text = str(sentence.text) if sentence is not None else _fallback(event)
+        if sentence is None:
+            text = _fallback(event)
+        else:
+            words = sentence.text
+            text = str(words(event) if callable(words) else words)
         try:
             rendered = text % values
         except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder

@@ -7,10 +7,10 @@ from typing import Any
 
 from procedo.accounts.permissions import user_can
 from procedo.events.models import Event
+from procedo.events.timeline import HIDDEN
 
 # Payload keys that say where or on what a person works from.
 PERSONAL_KEYS = frozenset({"ip", "ip_address", "user_agent", "address"})
-HIDDEN = "—"
 
 
 def events_for_reader(events: Sequence[Event], *, reader: Any) -> list[Event]:

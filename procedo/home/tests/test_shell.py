@@ -50,7 +50,7 @@ def test_dashboard_shows_event_counts_and_recent_events(owner_client: Client) ->
     response = owner_client.get(reverse("home:dashboard"))
     assert response.status_code == 200
     body = response.content.decode()
-    assert "events recorded" in body and "user.created" in body
+    assert "events recorded" in body and "as Owner" in body
     assert response.context["counts"].total == Event.objects.count()
 
 

@@ -285,8 +285,8 @@ def test_a_person_marks_an_unknown_sms_sent_or_sends_it_again(
     with pytest.raises(Conflict) as refused:  # it is sent now: nothing to decide
         services.message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:c")
     assert refused.value.field == "state"
-    with pytest.raises(Conflict) as reused:  # a key of another decision
+    with pytest.raises(DomainError) as reused:  # a key of another decision
         services.message_resend(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
-    assert reused.value.field == "idempotency_key"
+    assert reused.value.field == "Idempotency-Key" and reused.value.code == "idempotency_key_reused"
     with pytest.raises(NotFound):
         services.message_mark_sent(message_id=again.pk + 100, actor=owner)

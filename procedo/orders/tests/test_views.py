@@ -62,7 +62,7 @@ def test_card_shows_only_the_moves_the_pipeline_allows(owner_client: Client) -> 
     body = page.content.decode()
     assert 'value="confirmed"' in body and 'value="cancelled"' in body
     assert 'value="shipped"' not in body and 'value="delivered"' not in body
-    assert "VASE-1" in body and f'placed order <a href="/orders/{order.pk}/">{order.number}' in body
+    assert "VASE-1" in body and f'placed order <a href="/orders/{order.pk}/">' in body
 
 
 def test_status_buttons_move_the_order_through_htmx_once_per_token(owner_client: Client) -> None:
