@@ -161,9 +161,8 @@ def _stats_updates(currency: str) -> dict[str, Any]:
     )
     counted = not_cancelled.filter(kind=OrderKind.SALE)
     per_customer = counted.values("customer_id")
-    # A return document credits its total back; a sale whose goods all came back
-    # (its status means returned) is worth nothing. Both are in the log, so a sale
-    # and its imported credit note still add up to zero.
+    # A return document (an imported credit note) credits its total back against a sale
+    # that stays where it was; a sale a person moved to a returned status is worth nothing.
     signed_total = Case(When(kind=OrderKind.RETURN, then=-F("total")), default=F("total"))
     valued = not_cancelled.exclude(kind=OrderKind.SALE, status__category=StatusCategory.RETURNED)
     return {
