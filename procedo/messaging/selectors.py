@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.models import InboundMessage, Message, MessageState, Template
@@ -112,3 +113,14 @@ def templates_list() -> list[Template]:
 
 def template_get(*, template_id: int) -> Template | None:
     return Template.objects.filter(pk=template_id).first()
+
+
+def message_counts_since(since: datetime) -> dict[str, int]:
+    """Messages created since then, by state (sent, failed, queued, …): one grouped query."""
+    return dict(
+        Message.objects.filter(created_at__gte=since)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("state", "n")
+    )
