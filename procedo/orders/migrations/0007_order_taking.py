@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('customers', '0004_customertag_drop_redundant_indexes'),
-        ('orders', '0005_order_delivered_index'),
+        ('orders', '0006_shipment_tracking_number'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
