@@ -160,6 +160,7 @@ def test_an_operator_takes_edits_and_moves_orders(
             "input[name=line_qty]"
         )
         quantity.fill("3")
+        _total_is(page, "217000")  # 250 + 3 × 640: the totals follow before anything is saved
         _shot(page, "edit", size, language)
         page.click("#order-form button[type=submit]")
         page.wait_for_selector(".flash .msg")
