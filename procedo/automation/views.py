@@ -14,6 +14,7 @@ from procedo.automation import panels, selectors
 from procedo.automation.forms import RunCancelForm, RunStartForm
 from procedo.automation.services import engine, runs
 from procedo.core.errors import DomainError, NotFound
+from procedo.events.timeline import Names
 from procedo.sops import subjects
 
 
@@ -57,6 +58,7 @@ def subject_runs(request: HttpRequest, subject_type: str, subject_id: int) -> Ht
         subject_type=subject_type,
         subject_id=subject_id,
         subject_url=subjects.subject_url(subject_type, subject_id),
+        subject_name=Names([]).name(subject_type, subject_id),
     )
     return render(request, "automation/subject_runs.html", context)
 

@@ -312,6 +312,15 @@ def customer_list(
     return Page(items=items, next_cursor=next_cursor)
 
 
+def customer_ids_matching(*, query: str) -> QuerySet[CustomerSearchTerm, int]:
+    """The ids of live customers the list's search finds for `query`, as a subquery for
+    other apps' filters (orders of customers named "Олена Ков")."""
+    prefix = normalise.search_prefix(query)
+    if not prefix:
+        return CustomerSearchTerm.objects.none().values_list("customer_id", flat=True)
+    return _term_matches(prefix)
+
+
 def customer_get(*, customer_id: int) -> Customer:
     """One customer with identities and tags; merged ones too (callers follow `merged_into`)."""
     customer = (

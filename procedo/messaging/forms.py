@@ -27,7 +27,11 @@ class MessageFilterForm(forms.Form):
     direction = forms.ChoiceField(
         label=_("direction"),
         required=False,
-        choices=[("", _("sent by us")), ("inbound", _("received"))],
+        choices=[
+            ("", _("sent to customers")),
+            ("staff", _("staff notifications")),
+            ("inbound", _("received")),
+        ],
     )
 
     def __init__(

@@ -23,6 +23,12 @@ class MessageFilters:
     sop_id: int | None = None
     campaign: str = ""
     needs_decision: bool = False
+    # Staff notifications (a task escalated, a review asked) apart from customers' messages.
+    staff: bool = False
+
+
+# What procedo.collab queues when it emails a person about their work ("notification:<kind>").
+STAFF_SOURCE = "notification:"
 
 
 def needs_decision() -> Q:
@@ -40,6 +46,8 @@ def messages_list(
 ) -> Page[Message]:
     """Newest first, by keyset on id (the log grows without bound; OFFSET would not keep up)."""
     rows: QuerySet[Message] = Message.objects.defer("body", "body_html")
+    staff = Q(source__startswith=STAFF_SOURCE)
+    rows = rows.filter(staff) if filters.staff else rows.exclude(staff)
     if filters.customer_id is not None:
         rows = rows.filter(customer_id=filters.customer_id)
     if filters.state:

@@ -42,6 +42,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
             sop_id=data["sop"],
             campaign=data["campaign"].strip(),
             needs_decision=data["decision"],
+            staff=data["direction"] == "staff",
         )
     cursor = request.GET.get("cursor")
     try:
@@ -55,7 +56,14 @@ def messages_list(request: HttpRequest) -> HttpResponse:
         page = selectors.messages_list(filters=filters)
     query = request.GET.copy()
     query.pop("cursor", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "received": received}
+    direction = form.cleaned_data.get("direction", "") if form.is_bound and form.is_valid() else ""
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "received": received,
+        "direction": direction,
+    }
     template = "messaging/messages_list.html"
     if getattr(request, "htmx", False):
         template += "#rows"

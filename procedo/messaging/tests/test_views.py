@@ -255,3 +255,30 @@ def test_the_api_decides_an_unknown_message_once_per_key(
     )
     assert too_long.status_code == 422
     assert owner_client.get("/api/messages", {"needs_decision": "true"}).json()["items"] == []
+
+
+def test_staff_notifications_are_apart_from_customers_messages(owner_client: Client) -> None:
+    message_queue(
+        channel="email",
+        recipient="buyer@example.com",
+        subject="Your order is on its way",
+        body="Hi",
+        idempotency_key="to-customer",
+    )
+    message_queue(
+        channel="email",
+        recipient="olena@shop.example",
+        subject="Task escalated to you",
+        body="Call the customer",
+        source="notification:task.escalated",
+        idempotency_key="to-staff",
+    )
+
+    to_customers = owner_client.get("/messages/").content.decode()
+    to_staff = owner_client.get("/messages/?direction=staff").content.decode()
+
+    assert "Your order is on its way" in to_customers
+    assert "Task escalated to you" not in to_customers
+    assert "Task escalated to you" in to_staff
+    assert "Your order is on its way" not in to_staff
+    assert 'href="/messages/?direction=staff" class="active"' in to_staff
