@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -30,6 +32,17 @@ def pytest_report_header(config: Any) -> str:
 def compiled_translations() -> None:
     """The .mo catalogs are generated, not committed: compile the stale ones once per session."""
     call_command("compile_locale", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def email_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default transport's outbox, one per test: never the installation's var/outbox."""
+    directory = tmp_path / "outbox"
+    if settings.PROCEDO_EMAIL["backend"] == "outbox":
+        monkeypatch.setattr(
+            settings, "PROCEDO_EMAIL", {**settings.PROCEDO_EMAIL, "directory": str(directory)}
+        )
+    return directory
 
 
 @pytest.fixture
