@@ -242,10 +242,7 @@ class OutboxTransport:
         pass
 
 
-def outbox_path(message: Message, directory: Path | None = None) -> Path:
-    if directory is None:
-        directory = outbox_directory()
-        assert directory is not None, "the outbox is not the configured transport"
+def outbox_path(message: Message, directory: Path) -> Path:
     return directory / f"{message.pk}.eml"
 
 
