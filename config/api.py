@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from procedo.accounts.api import router as accounts_router
 from procedo.accounts.auth import api_auth
 from procedo.accounts.services import TokenRejected
+from procedo.analytics.api import router as analytics_router
 from procedo.automation.api import router as runs_router
 from procedo.automation.api import sop_runs_router
 from procedo.catalog.api import router as catalog_router
@@ -133,6 +134,7 @@ def authentication_required(request: HttpRequest, exc: AuthenticationError) -> H
 
 
 api.add_router("/accounts", accounts_router)
+api.add_router("/analytics", analytics_router)
 api.add_router("/events", events_router)
 api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)

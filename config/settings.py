@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "procedo.work",
     "procedo.messaging",
     "procedo.collab",
+    "procedo.analytics",
     "procedo.demo",
 ]
 

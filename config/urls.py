@@ -12,6 +12,7 @@ urlpatterns = [
     path("sops/", include("procedo.sops.urls")),
     path("tasks/", include("procedo.work.urls")),
     path("imports/", include("procedo.imports.urls")),
+    path("analytics/", include("procedo.analytics.urls")),
     path("messages/", include("procedo.messaging.urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),

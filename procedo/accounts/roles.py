@@ -105,4 +105,10 @@ ROLE_PERMISSIONS = {
     role: permissions | ({"events.failures"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Analytics (procedo/analytics): the business's numbers (revenue among them) are for those
+# who steer it and those who report on it, not for the people who process orders.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"analytics.view"} if role not in (Role.OPERATOR, Role.SUPPORT) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

@@ -1,0 +1,55 @@
+"""The period a page's numbers are about: a preset, or days picked by hand."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from procedo.core.bounds import EARLIEST_YEAR, LATEST_YEAR
+
+PRESETS: dict[str, tuple[Any, int]] = {
+    "7": (_("Last 7 days"), 7),
+    "30": (_("Last 30 days"), 30),
+    "90": (_("Last 90 days"), 90),
+    "365": (_("Last 365 days"), 365),
+}
+
+
+class PeriodForm(forms.Form):
+    days = forms.ChoiceField(
+        label=_("Period"),
+        required=False,
+        choices=[(key, label) for key, (label, _days) in PRESETS.items()]
+        + [("custom", _("Days I pick"))],
+    )
+    first = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("first", "last"):
+            value = data.get(name)
+            if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+                self.add_error(name, _("Give a date between %(first)s and %(last)s.") % {
+                    "first": EARLIEST_YEAR, "last": LATEST_YEAR})  # fmt: skip
+        if data.get("days") == "custom" or (data.get("first") and data.get("last")):
+            if not data.get("first"):
+                self.add_error("first", _("Pick the first day."))
+            if not data.get("last"):
+                self.add_error("last", _("Pick the last day."))
+        else:
+            days = PRESETS.get(data.get("days") or "30", PRESETS["30"])[1]
+            data["first"] = self.today - timedelta(days=days - 1)
+            data["last"] = self.today
+        return data

@@ -1,0 +1,143 @@
+"""Reading the KPI catalog: a KPI over a period against the period before, and cohorts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
+
+from procedo.analytics.kpis import KPIS, Kpi, Measure, sale_orders
+from procedo.analytics.periods import Period
+from procedo.core.bounds import number_check
+from procedo.core.errors import NotFound
+from procedo.customers.models import Customer
+
+# Fewer subjects than this and a rate or an average says more about chance than about
+# the store: pages show "not enough data yet" instead of the number.
+ENOUGH = 20
+MAX_WINDOW_DAYS = 3650
+
+
+def kpi_get(code: str) -> Kpi:
+    kpi = KPIS.get(code)
+    if kpi is None:
+        raise NotFound(field="kpi", message=_("There is no such KPI."))
+    return kpi
+
+
+def window_clean(kpi: Kpi, window: int | None) -> int | None:
+    if not kpi.needs_window:
+        return None
+    number_check(window, field="window", low=1, high=MAX_WINDOW_DAYS)
+    return window or kpi.default_window
+
+
+@dataclass(frozen=True)
+class KpiReading:
+    kpi: Kpi
+    period: Period
+    window: int | None
+    now: Measure
+    before: Measure
+
+    @property
+    def enough(self) -> bool:
+        return self.now.value is not None and (self.kpi.code in _SUMS or self.now.base >= ENOUGH)
+
+    @property
+    def change(self) -> Decimal | None:
+        """The change against the period before, in percent of the earlier value."""
+        if self.now.value is None or not self.before.value:
+            return None
+        return ((self.now.value - self.before.value) * 100 / abs(self.before.value)).quantize(
+            Decimal("0.1")
+        )
+
+    @property
+    def better(self) -> bool | None:
+        change = self.change
+        if change is None or change == 0:
+            return None
+        return (change > 0) == self.kpi.higher_is_better
+
+
+# Totals are facts at any size; rates and averages need a base to mean something.
+_SUMS = frozenset({"revenue", "orders"})
+
+
+def kpi_read(*, code: str, period: Period, window: int | None = None) -> KpiReading:
+    kpi = kpi_get(code)
+    window = window_clean(kpi, window)
+    return KpiReading(
+        kpi=kpi,
+        period=period,
+        window=window,
+        now=kpi.measure(period, window),
+        before=kpi.measure(period.before(), window),
+    )
+
+
+def kpis_read(*, period: Period, codes: list[str] | None = None) -> list[KpiReading]:
+    return [kpi_read(code=code, period=period) for code in codes or list(KPIS)]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    month: date
+    customers: int
+    # Share of the cohort (percent) that ordered in its month, the month after, …
+    retained: list[Decimal]
+
+
+def cohort_retention(*, period: Period) -> list[Cohort]:
+    """Customers grouped by the month of their first order (in the period), and the share of
+    each group that ordered in each month from then: two grouped queries."""
+    rows = (
+        sale_orders()
+        .annotate(
+            cohort=TruncMonth("customer__first_order_at", tzinfo=period.zone),
+            month=TruncMonth("placed_at", tzinfo=period.zone),
+        )
+        .filter(
+            customer__first_order_at__gte=period.start,
+            customer__first_order_at__lt=period.end,
+        )
+        .values("cohort", "month")
+        .annotate(customers=Count("customer_id", distinct=True))
+        .order_by("cohort", "month")
+    )
+    sizes = {
+        row["cohort"].date(): row["customers"]
+        for row in Customer.objects.filter(
+            first_order_at__gte=period.start, first_order_at__lt=period.end
+        )
+        .annotate(cohort=TruncMonth("first_order_at", tzinfo=period.zone))
+        .values("cohort")
+        .annotate(customers=Count("id"))
+        .order_by()
+    }
+    active: dict[date, dict[int, int]] = {month: {} for month in sizes}
+    for row in rows:
+        cohort, month = row["cohort"].date(), row["month"].date()
+        offset = (month.year - cohort.year) * 12 + month.month - cohort.month
+        active.setdefault(cohort, {})[offset] = row["customers"]
+    cohorts = []
+    for month, by_offset in sorted(active.items()):
+        size = sizes.get(month, 0)
+        if not size:
+            continue
+        cohorts.append(
+            Cohort(
+                month=month,
+                customers=size,
+                retained=[
+                    (Decimal(by_offset.get(k, 0)) * 100 / size).quantize(Decimal("0.1"))
+                    for k in range(max(by_offset, default=0) + 1)
+                ],
+            )
+        )
+    return cohorts

@@ -1,0 +1,71 @@
+"""The analytics page in a browser: a store owner picks a period and reads the numbers, on a
+desktop and on a phone, in English and in Ukrainian."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from conftest import PASSWORD
+from procedo.accounts.models import User
+from procedo.business.services import business_update
+from procedo.catalog.tests.factories import sku_create
+from procedo.orders import services as order_services
+from procedo.orders.tests.factories import customer_create, order_create
+from tests.browser.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _store() -> None:
+    order_services.order_pipeline_defaults_install()
+    business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
+    sku = sku_create(price="420.00", on_hand=1000)
+    now = timezone.now()
+    # Thirty customers over half a year, a third of them back a month after their first order.
+    for n in range(30):
+        customer = customer_create(f"Клієнт {n}")
+        first = now - timedelta(days=20 + 6 * n)
+        order_create((sku, 1 + n % 3), customer=customer, placed_at=first, status="delivered")
+        if n % 3 == 0:
+            order_create(
+                (sku, 1),
+                customer=customer,
+                placed_at=first + timedelta(days=30),
+                status="delivered",
+            )
+
+
+def _login(page: Any, live_server: Any) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1")
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_the_owner_reads_a_years_numbers_and_cohorts(
+    browser: Any, live_server: Any, owner: User, width: int, height: int, size: str
+) -> None:
+    _store()
+    for language in ("en-GB", "uk-UA"):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=language)
+        page = context.new_page()
+        _login(page, live_server)
+        page.goto(f"{live_server.url}/analytics/")
+        page.select_option("#id_days", "365")
+        page.click("form.filter-bar button[type=submit]")
+        page.wait_for_selector("table.cohorts")
+        revenue = page.locator(
+            ".kpi", has=page.locator("h2", has_text="Revenue" if language == "en-GB" else "Виручка")
+        )
+        assert "₴" in revenue.locator(".value").inner_text()
+        assert page.locator("table.cohorts tbody tr").count() >= 6
+        screenshot(page, f"analytics-{size}-{language[:2]}")
+        # Nothing wider than the screen: the cohort table scrolls inside its box.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        context.close()
