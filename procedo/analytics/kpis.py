@@ -112,7 +112,7 @@ def sale_orders() -> QuerySet[Order]:
     )
 
 
-def _valued() -> QuerySet[Order]:
+def valued_orders() -> QuerySet[Order]:
     """The documents that carry revenue: sales not wholly returned, and return documents."""
     return (
         _in_currency()
@@ -122,7 +122,7 @@ def _valued() -> QuerySet[Order]:
 
 
 # A return document credits its total back.
-_SIGNED_CENTS = Case(
+SIGNED_CENTS = Case(
     When(kind=OrderKind.RETURN, then=-_cents(F("total"))),
     default=_cents(F("total")),
     output_field=BigIntegerField(),
@@ -144,7 +144,7 @@ def _rate(part: int, whole: int) -> Measure:
 
 def revenue(period: Period, _window: int | None = None) -> Measure:
     figures = (
-        _valued().filter(_placed_in(period)).aggregate(cents=Sum(_SIGNED_CENTS), n=Count("id"))
+        valued_orders().filter(_placed_in(period)).aggregate(cents=Sum(SIGNED_CENTS), n=Count("id"))
     )
     return Measure(value=_money(figures["cents"]), base=figures["n"])
 
@@ -200,10 +200,10 @@ def repeat_purchase_rate(period: Period, window: int | None) -> Measure:
 
 def _spend_within(period: Period, days: int) -> Measure:
     spent = (
-        _valued()
+        valued_orders()
         .filter(**_window_after_first(days))
         .values("customer_id")
-        .annotate(cents=Sum(_SIGNED_CENTS))
+        .annotate(cents=Sum(SIGNED_CENTS))
         .values("cents")
     )
     figures = (
@@ -254,7 +254,7 @@ def reactivation_rate(period: Period, window: int | None) -> Measure:
 
 def lifetime_value(period: Period, _window: int | None = None) -> Measure:
     """Net revenue per customer, all their history up to the end of the period."""
-    valued = _valued().filter(customer__isnull=False, placed_at__lt=period.end)
+    valued = valued_orders().filter(customer__isnull=False, placed_at__lt=period.end)
     base = (
         sale_orders()
         .filter(customer__isnull=False, placed_at__lt=period.end)
@@ -264,7 +264,7 @@ def lifetime_value(period: Period, _window: int | None = None) -> Measure:
     )
     if not base:
         return Measure(value=None, base=0)
-    cents = valued.aggregate(cents=Sum(_SIGNED_CENTS))["cents"]
+    cents = valued.aggregate(cents=Sum(SIGNED_CENTS))["cents"]
     return Measure(value=(_money(cents) / base).quantize(Decimal("0.01")), base=base)
 
 

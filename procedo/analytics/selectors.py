@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils.translation import gettext as _
 
-from procedo.analytics.kpis import KPIS, Kpi, Measure, sale_orders
+from procedo.analytics.kpis import KPIS, SIGNED_CENTS, Kpi, Measure, sale_orders, valued_orders
 from procedo.analytics.periods import Period
 from procedo.core.bounds import number_check
 from procedo.core.errors import NotFound
 from procedo.customers.models import Customer
+from procedo.orders.models import Order, OrderKind, OrderStatus
 
 # Fewer subjects than this and a rate or an average says more about chance than about
 # the store: pages show "not enough data yet" instead of the number.
@@ -141,3 +142,64 @@ def cohort_retention(*, period: Period) -> list[Cohort]:
             )
         )
     return cohorts
+
+
+@dataclass(frozen=True)
+class DayFigure:
+    day: date
+    revenue: Decimal
+    orders: int
+
+
+def revenue_by_day(*, period: Period) -> list[DayFigure]:
+    """Revenue and orders of each day of the period (days without any included), by the
+    catalog's definitions: one grouped query."""
+    rows = {
+        row["day"]: row
+        for row in valued_orders()
+        .filter(placed_at__gte=period.start, placed_at__lt=period.end)
+        .annotate(day=TruncDate("placed_at", tzinfo=period.zone))
+        .values("day")
+        .annotate(
+            cents=Sum(SIGNED_CENTS),
+            orders=Count("id", filter=Q(kind=OrderKind.SALE, total__gt=0)),
+        )
+        .order_by()
+    }
+    figures = []
+    for offset in range(period.days):
+        day = period.first + timedelta(days=offset)
+        row = rows.get(day)
+        figures.append(
+            DayFigure(
+                day=day,
+                revenue=Decimal(row["cents"] or 0) / 100 if row else Decimal(0),
+                orders=row["orders"] if row else 0,
+            )
+        )
+    return figures
+
+
+@dataclass(frozen=True)
+class Waiting:
+    status: OrderStatus
+    orders: int
+    oldest: datetime  # the earliest moment one of them entered the status
+
+
+def orders_waiting() -> list[Waiting]:
+    """Orders in each status that still needs work (not final), with how long the oldest
+    has been there: one grouped query."""
+    statuses = {status.code: status for status in OrderStatus.objects.filter(is_final=False)}
+    rows = (
+        Order.objects.filter(status_id__in=list(statuses))
+        .values("status_id")
+        .annotate(n=Count("id"), oldest=Min("status_changed_at"))
+        .order_by()
+    )
+    found = {row["status_id"]: row for row in rows}
+    return [
+        Waiting(status=status, orders=found[code]["n"], oldest=found[code]["oldest"])
+        for code, status in statuses.items()
+        if code in found
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,6 +11,8 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.analytics.impact import BINARY, Effect, Group
+from procedo.automation import impact as impact_selectors
 from procedo.automation import selectors
 from procedo.automation.services import engine, runs
 from procedo.core.bounds import Cursor, Id, LongText, PathId, ShortText
@@ -164,3 +167,67 @@ def run_start_manual(
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, run)
+
+
+class GroupOut(Schema):
+    subjects: int
+    value: float | None = Field(
+        description="Percent who did it (a rate KPI) or spend per subject (a money KPI)."
+    )
+
+
+class EffectOut(Schema):
+    kind: str = Field(description="binary: a rate, in percentage points; spend: money per subject")
+    treated: GroupOut
+    compared_with: GroupOut
+    difference: Decimal | None
+    low: Decimal | None = Field(description="The 95 % confidence interval's low end.")
+    high: Decimal | None
+    measured: bool = Field(description="The interval leaves zero out.")
+    more_needed: int | None = Field(description="Subjects still needed to tell the difference.")
+    verdict: str
+
+
+class ImpactOut(Schema):
+    sop_id: int
+    kpi: str
+    window_days: int
+    holdout: EffectOut | None = Field(description="Treated against held out.")
+    pilot: EffectOut | None = Field(description="The pilot revision against the published one.")
+    summary: str
+
+
+def _effect_out(effect: Effect | None, text: str) -> dict[str, Any] | None:
+    if effect is None:
+        return None
+    scale = 100 if effect.kind == BINARY else 0.01
+
+    def group(g: Group) -> dict[str, Any]:
+        return {"subjects": g.subjects, "value": g.mean * scale if g.subjects else None}
+
+    return {
+        "kind": effect.kind,
+        "treated": group(effect.treated),
+        "compared_with": group(effect.held_out),
+        "difference": effect.difference,
+        "low": effect.low,
+        "high": effect.high,
+        "measured": effect.measured,
+        "more_needed": effect.more_needed,
+        "verdict": text,
+    }
+
+
+@sop_runs_router.get("/{int:sop_id}/impact", response=ImpactOut, auth=requires_api("sops.view"))
+def sop_impact(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
+    """Whether the SOP moved its KPI: its treated subjects against those it held out (and a
+    pilot revision against the published one), with a 95 % interval and a verdict in words."""
+    impact = impact_selectors.sop_impact_of(sop_id=sop_id)
+    return {
+        "sop_id": impact.sop.pk,
+        "kpi": impact.sop.kpi,
+        "window_days": impact.window_days,
+        "holdout": _effect_out(impact.holdout, impact.holdout_verdict),
+        "pilot": _effect_out(impact.pilot, impact.pilot_verdict),
+        "summary": impact.holdout_verdict or impact.pilot_verdict,
+    }

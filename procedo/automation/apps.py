@@ -37,6 +37,14 @@ class AutomationConfig(AppConfig):
         sop_panel_register(
             SopPanel(key="runs", template="automation/_sop_runs.html", context=panels.sop_runs)
         )
+        sop_panel_register(
+            SopPanel(
+                key="impact",
+                template="automation/_sop_impact.html",
+                context=panels.sop_impact,
+                order=50,
+            )
+        )
         task_closed_listener_register("automation.run_step", engine.run_step_task_closed)
         merge_participant_register(runs.runs_move_to_customer, name="sop_runs")
         task_panel_register(

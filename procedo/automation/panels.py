@@ -7,8 +7,10 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from procedo.automation import selectors
+from procedo.analytics.impact import BINARY, outcome_of
+from procedo.automation import impact, selectors
 from procedo.automation.forms import RunStartForm
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.sops.models import Sop
 
@@ -48,3 +50,15 @@ def sop_runs(request: HttpRequest, sop: Sop) -> dict[str, Any]:
     except DomainError:  # a cursor from another filter or a crafted one: the first page
         runs = selectors.runs_of_sop(sop_id=sop.pk, state=state)
     return {"runs": runs, "state": state, "by_state": selectors.RUN_FACTS.count_by_state(sop.pk)}
+
+
+def sop_impact(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:
+    """The SOP page's "Effect on the KPI": nothing for an SOP whose KPI is not measured
+    subject by subject (the analytics page shows it for the whole store)."""
+    if outcome_of(sop.kpi, sop.subject_type) is None:
+        return None
+    return {
+        "impact": impact.sop_impact(sop=sop),
+        "binary": BINARY,
+        "currency": business_get().currency,
+    }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, Count, QuerySet, Value
+from django.db.models import CharField, Count, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunStep
+from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep
 from procedo.core.errors import NotFound
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.registry import SopSources
@@ -213,3 +214,22 @@ def _sop_run_sources(sop_id: int) -> QuerySet[Run, dict[str, Any]]:
 
 # How the message log filters by SOP (procedo.messaging.registry); registered at start-up.
 SOP_SOURCES = SopSources(choices=_sop_choices, sources=_sop_run_sources)
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    started: int
+    completed: int
+    failed: int
+    in_flight: int
+
+
+def run_counts_since(since: datetime) -> RunCounts:
+    """The morning page's SOP figures in one aggregate query (held-out runs are not work)."""
+    figures = Run.objects.exclude(state=RunState.HELD_OUT).aggregate(
+        started=Count("id", filter=Q(created_at__gte=since)),
+        completed=Count("id", filter=Q(finished_at__gte=since, state=RunState.COMPLETED)),
+        failed=Count("id", filter=Q(finished_at__gte=since, state=RunState.FAILED)),
+        in_flight=Count("id", filter=Q(state__in=ACTIVE_RUN_STATES)),
+    )
+    return RunCounts(**figures)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import pycountry
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 
 from procedo.core.bounds import MAX_AMOUNT
@@ -27,7 +28,8 @@ def money_quantize(amount: Decimal, currency: str) -> Decimal:
 
 
 def money_format(amount: Decimal | int | str | None, currency: str) -> str:
-    """`1234.5, "UAH"` -> `1 234.50 ₴`: thin-space thousands, the symbol after the number."""
+    """`1234.5, "UAH"` -> `1 234.50 ₴` (`1 234,50 ₴` in Ukrainian): thin-space thousands,
+    the reader's decimal mark, the symbol after the number."""
     if amount is None:
         return "—"
     value = money_quantize(Decimal(amount), currency)
@@ -37,7 +39,8 @@ def money_format(amount: Decimal | int | str | None, currency: str) -> str:
     while whole:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
-    number = "\u202f".join(groups) + (f".{fraction}" if fraction else "")
+    mark = get_format("DECIMAL_SEPARATOR")
+    number = "\u202f".join(groups) + (f"{mark}{fraction}" if fraction else "")
     symbol = _SYMBOLS.get(currency.upper(), currency.upper())
     return f"{sign}{number}\u00a0{symbol}"
 

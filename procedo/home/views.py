@@ -19,6 +19,7 @@ from procedo.events import services as event_services
 from procedo.events.models import FAILURE_REASON_MAX, FailureState
 from procedo.events.timeline import timeline_lines
 from procedo.home.forms import ActivityFilterForm
+from procedo.home.morning import morning
 from procedo.home.privacy import events_for_reader
 from procedo.home.search import search_everywhere
 
@@ -32,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "home/dashboard.html",
         {
+            "morning": morning(user=request.user),
             "counts": counts,
             "recent": timeline_lines(events_for_reader(recent.events, reader=request.user)),
             "peak": peak or 1,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from procedo.core.paging import Page, keyset_page
 from procedo.messaging.models import InboundMessage, Message, MessageState, Provider, Template
@@ -111,6 +112,17 @@ def templates_list() -> list[Template]:
 
 def template_get(*, template_id: int) -> Template | None:
     return Template.objects.filter(pk=template_id).first()
+
+
+def message_counts_since(since: datetime) -> dict[str, int]:
+    """Messages created since then, by state (sent, failed, queued, …): one grouped query."""
+    return dict(
+        Message.objects.filter(created_at__gte=since)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("state", "n")
+    )
 
 
 @dataclass(frozen=True)

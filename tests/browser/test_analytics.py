@@ -69,3 +69,20 @@ def test_the_owner_reads_a_years_numbers_and_cohorts(
         # Nothing wider than the screen: the cohort table scrolls inside its box.
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         context.close()
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_the_morning_page_shows_sales_a_chart_and_what_waits(
+    browser: Any, live_server: Any, owner: User, width: int, height: int, size: str
+) -> None:
+    _store()
+    order_create((sku_create(price="99.00", on_hand=5), 1))  # placed now: waits as "New"
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="uk-UA")
+    page = context.new_page()
+    _login(page, live_server)
+    page.wait_for_selector("svg.chart")
+    assert page.locator("table.sales thead th").nth(1).text_content() == "Сьогодні"
+    assert "₴" in page.locator("table.sales tbody td").first.inner_text()
+    assert page.locator("svg.chart rect.bar").count() == 30
+    screenshot(page, f"morning-{size}-uk")
+    context.close()

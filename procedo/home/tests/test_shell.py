@@ -1,19 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
 
+from procedo.accounts.models import User
 from procedo.business.selectors import business_get
+from procedo.business.services import business_update
+from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import DomainError
 from procedo.core.money import money_format
 from procedo.core.paging import keyset_page
 from procedo.events.models import Event
 from procedo.events.services import consumer_drain, event_record
 from procedo.home.consumers import daily_counts
+from procedo.orders.services import order_pipeline_defaults_install
+from procedo.orders.tests.factories import order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +31,9 @@ def test_money_is_shown_with_its_currency() -> None:
     assert money_format(Decimal("-0.005"), "EUR") == "−0.01\u00a0€"
     assert money_format(Decimal("12"), "JPY") == "12\u00a0JPY"
     assert money_format(None, "UAH") == "—"
+    # One decimal mark per language: a Ukrainian reader gets the comma.
+    with translation.override("uk"):
+        assert money_format(Decimal("1234.5"), "UAH") == "1\u202f234,50\u00a0₴"
 
 
 def test_keyset_paging_walks_every_row_once_in_order() -> None:
@@ -45,13 +56,33 @@ def test_keyset_paging_walks_every_row_once_in_order() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_shows_event_counts_and_recent_events(owner_client: Client) -> None:
+def test_the_dashboard_is_the_morning_page(
+    owner_client: Client, make_user: Callable[..., User]
+) -> None:
+    order_pipeline_defaults_install()
+    business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
+    sku = sku_create(price="1200.00", on_hand=50)
+    order_create((sku, 1), placed_at=timezone.now() - timedelta(hours=1))  # new, waiting
+    order_create((sku, 2), placed_at=timezone.now() - timedelta(days=10), status="delivered")
     consumer_drain(name="events.daily_counts", handler=daily_counts)
     response = owner_client.get(reverse("home:dashboard"))
     assert response.status_code == 200
     body = response.content.decode()
-    assert "events recorded" in body and "as Owner" in body
+    morning = response.context["morning"]
+    today, week, month = morning.sales
+    assert (week.orders.now.value, week.orders.before.value) == (1, 1)
+    assert today.revenue.now.value == Decimal("1200.00")
+    assert month.revenue.now.value == Decimal("3600.00") and month.orders.now.value == 2
+    assert "3\u202f600.00\xa0₴" in body and "<svg" in body
+    assert [(w.status.code, w.orders) for w in morning.waiting] == [("new", 1)]
+    assert "the oldest for" in body and "as Owner" in body
     assert response.context["counts"].total == Event.objects.count()
+    # An operator works the orders but does not see the business's revenue.
+    operator = Client()
+    operator.force_login(make_user(role="operator"))
+    page = operator.get(reverse("home:dashboard"))
+    assert page.context["morning"].sales is None
+    assert "Revenue, last 30 days" not in page.content.decode()
 
 
 def test_business_settings_validate_and_record_the_change(owner_client: Client) -> None:

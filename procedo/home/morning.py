@@ -1,0 +1,113 @@
+"""The morning page: what a store owner needs to see first each day, one selector per block.
+
+Each block reads its own app's selectors; the sales block only for those who may see the
+business's numbers (analytics.view). Every figure links to the list it counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from procedo.accounts.permissions import user_can
+from procedo.analytics.periods import Period, period_ending
+from procedo.analytics.selectors import (
+    KpiReading,
+    Waiting,
+    kpi_read,
+    orders_waiting,
+    revenue_by_day,
+)
+from procedo.automation.selectors import RunCounts, run_counts_since
+from procedo.business.selectors import business_get
+from procedo.core.charts import BarChart, bar_chart
+from procedo.core.money import money_format
+from procedo.messaging.selectors import message_counts_since
+from procedo.work.selectors import Load, workload_people
+
+SPANS = (1, 7, 30)
+
+
+@dataclass(frozen=True)
+class SalesColumn:
+    days: int
+    period: Period
+    revenue: KpiReading
+    orders: KpiReading
+    average: KpiReading
+
+
+@dataclass(frozen=True)
+class Morning:
+    today: date
+    currency: str
+    sales: list[SalesColumn] | None  # None: the reader may not see the business's numbers
+    chart: BarChart | None
+    waiting: list[Waiting]
+    overdue: list[Load]
+    runs: RunCounts
+    messages: dict[str, int]
+
+
+def _axis_money(currency: str) -> Any:
+    def label(value: float) -> str:
+        return money_format(Decimal(str(round(value))), currency).replace(".00", "")
+
+    return label
+
+
+def morning(*, user: Any) -> Morning:
+    business = business_get()
+    today = timezone.localdate()
+    zone = business.zone
+    sales = chart = None
+    if user_can(user, "analytics.view"):
+        sales = []
+        for days in SPANS:
+            period = period_ending(today=today, days=days, zone=zone)
+            sales.append(
+                SalesColumn(
+                    days=days,
+                    period=period,
+                    revenue=kpi_read(code="revenue", period=period),
+                    orders=kpi_read(code="orders", period=period),
+                    average=kpi_read(code="average_order_value", period=period),
+                )
+            )
+        figures = revenue_by_day(period=period_ending(today=today, days=30, zone=zone))
+        chart = bar_chart(
+            [
+                (
+                    date_format(figure.day, "j E"),
+                    figure.revenue,
+                    _("%(day)s: %(amount)s, %(orders)s orders")
+                    % {
+                        "day": date_format(figure.day, "D j E"),
+                        "amount": money_format(figure.revenue, business.currency),
+                        "orders": figure.orders,
+                    },
+                )
+                for figure in figures
+            ],
+            value_label=_axis_money(business.currency),
+            every=7,
+        )
+    week_ago = timezone.now() - timedelta(days=7)
+    return Morning(
+        today=today,
+        currency=business.currency,
+        sales=sales,
+        chart=chart,
+        waiting=orders_waiting() if user_can(user, "orders.view") else [],
+        overdue=[load for load in workload_people() if load.overdue][:8]
+        if user_can(user, "tasks.manage")
+        else [],
+        runs=run_counts_since(week_ago),
+        messages=message_counts_since(week_ago),
+    )
