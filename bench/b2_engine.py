@@ -43,7 +43,8 @@ from procedo.events.registry import consumers_all
 from procedo.events.services import NewEvent, consumer_drain, events_record_many
 from procedo.orders.models import Order, OrderStatus
 from procedo.orders.services import order_pipeline_defaults_install
-from procedo.sops import services as sop_services
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 STATUSES = ["confirmed", "packed", "shipped", "delivered"]
 BATCH = 500
@@ -128,9 +129,9 @@ def _setup(events: int) -> None:
             ],
             "steps": [_task("first"), _task("second")],
         }
-        sop_services.revision_update(revision_id=draft.pk, definition=definition, actor=owner)
+        revision_services.revision_update(revision_id=draft.pk, definition=definition, actor=owner)
         for state, actor in (("review", owner), ("approved", reviewer), ("published", reviewer)):
-            sop_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
+            revision_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
 
     rng = random.Random(2)
     now = timezone.now()

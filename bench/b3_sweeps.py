@@ -24,9 +24,10 @@ from procedo.automation.models import Run, SweepMark
 from procedo.automation.services.sweeps import sweeps_run
 from procedo.business.selectors import business_get
 from procedo.orders.services import order_pipeline_defaults_install
-from procedo.sops import services as sop_services
 from procedo.sops.matching import date_window
 from procedo.sops.models import Revision, RevisionState
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 DAYS = 400  # dates spread evenly over this many days back from now
 
@@ -137,11 +138,11 @@ def _sop(name: str, subject_type: str, trigger: dict[str, Any]) -> Revision:
     )
     draft = sop.revisions.get()
     step = {"kind": "add_tag", "key": "tag", "title": "Tag", "tag": "swept"}
-    sop_services.revision_update(
+    revision_services.revision_update(
         revision_id=draft.pk, definition={"triggers": [trigger], "steps": [step]}, actor=owner
     )
     for state, actor in (("review", owner), ("approved", reviewer), ("published", reviewer)):
-        sop_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
+        revision_services.revision_transition(revision_id=draft.pk, to_state=state, actor=actor)
     return Revision.objects.get(pk=draft.pk)
 
 

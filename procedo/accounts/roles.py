@@ -106,9 +106,12 @@ ROLE_PERMISSIONS = {
     for role, permissions in ROLE_PERMISSIONS.items()
 }
 # Analytics (procedo/analytics): the business's numbers (revenue among them) are for those
-# who steer it and those who report on it, not for the people who process orders.
+# who steer it and those who report on it, not for the people who process orders;
+# goals are set by those who steer it.
 ROLE_PERMISSIONS = {
-    role: permissions | ({"analytics.view"} if role not in (Role.OPERATOR, Role.SUPPORT) else set())
+    role: permissions
+    | ({"analytics.view"} if role not in (Role.OPERATOR, Role.SUPPORT) else set())
+    | ({"goals.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

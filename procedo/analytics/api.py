@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Path, Query, Router
+from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
+from procedo.analytics import services
 from procedo.analytics.kpis import KPIS, Kpi
+from procedo.analytics.models import Goal
 from procedo.analytics.periods import Period, period_clean
-from procedo.analytics.selectors import MAX_WINDOW_DAYS, cohort_retention, kpi_read
+from procedo.analytics.selectors import (
+    MAX_WINDOW_DAYS,
+    cohort_retention,
+    goal_get,
+    goal_progress,
+    goals_list,
+    kpi_read,
+)
 from procedo.business.selectors import business_get
-from procedo.core.bounds import Day
+from procedo.core.bounds import MAX_AMOUNT, Day, PathId, ShortText
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 
 router = Router(tags=["analytics"])
@@ -129,3 +140,109 @@ def cohorts(request: HttpRequest, query: Query[PeriodQuery]) -> list[dict[str, A
         {"month": c.month, "customers": c.customers, "retained": c.retained}
         for c in cohort_retention(period=_period(query))
     ]
+
+
+def _actor(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+class GoalIn(Schema):
+    name: ShortText
+    kpi: Annotated[str, Field(max_length=40, description="A code of `GET /api/analytics/kpis`.")]
+    target: Annotated[
+        Decimal,
+        Field(
+            ge=-MAX_AMOUNT,
+            le=MAX_AMOUNT,
+            decimal_places=2,
+            description="In the KPI's unit: percent 0-100, minutes, the business's currency.",
+        ),
+    ]
+    deadline: Day
+    kpi_window_days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS)
+    focus_reason: Annotated[
+        str, Field(max_length=300, description="Needed with three goals active already.")
+    ] = ""
+
+
+class GoalPatch(Schema):
+    name: ShortText | None = None
+    target: Annotated[Decimal, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, decimal_places=2)] | None = None
+    deadline: Day | None = None
+    kpi_window_days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS)
+    state: Literal["active", "achieved", "dropped"] | None = None
+    focus_reason: Annotated[str, Field(max_length=300)] | None = None
+
+
+class MonthOut(Schema):
+    month: date
+    value: Decimal | None
+
+
+class GoalOut(Schema):
+    id: int
+    name: str
+    kpi: str
+    kpi_window_days: int | None
+    target: Decimal
+    deadline: date
+    state: str
+    focus_reason: str
+    current: Decimal | None = Field(description="The KPI over the last 30 days.")
+    reached: bool | None
+    days_left: int
+    months: list[MonthOut] = Field(description="The KPI each of the last six months.")
+
+
+def _goal_out(goal: Goal) -> dict[str, Any]:
+    progress = goal_progress(goal, today=timezone.localdate(), zone=business_get().zone)
+    return {
+        "id": goal.pk,
+        "name": goal.name,
+        "kpi": goal.kpi,
+        "kpi_window_days": goal.kpi_window_days,
+        "target": goal.target,
+        "deadline": goal.deadline,
+        "state": goal.state,
+        "focus_reason": goal.focus_reason,
+        "current": progress.now.value,
+        "reached": progress.reached,
+        "days_left": progress.days_left,
+        "months": [{"month": m.month, "value": m.value} for m in progress.months],
+    }
+
+
+class GoalQuery(Schema):
+    state: Literal["active", "achieved", "dropped", ""] = "active"
+
+
+@router.get("/goals", response=list[GoalOut], auth=requires_api("analytics.view"))
+def goals(request: HttpRequest, query: Query[GoalQuery]) -> list[dict[str, Any]]:
+    """Goals (the active ones unless asked otherwise) with their KPI against the target."""
+    return [_goal_out(goal) for goal in goals_list(state=query.state)]
+
+
+@router.post("/goals", response={201: GoalOut}, auth=requires_api("goals.manage"))
+def goal_create(
+    request: HttpRequest, payload: GoalIn, idempotency_key: str | None = idempotency_header()
+) -> Status[dict[str, Any]]:
+    """Set a goal. A fourth active goal needs `focus_reason` (422 naming it)."""
+    goal = services.goal_create(
+        **payload.dict(),
+        actor=_actor(request),
+        idempotency_key=api_key(idempotency_key),
+    )
+    return Status(201, _goal_out(goal))
+
+
+@router.get("/goals/{int:goal_id}", response=GoalOut, auth=requires_api("analytics.view"))
+def goal_detail(request: HttpRequest, goal_id: PathId) -> dict[str, Any]:
+    return _goal_out(goal_get(goal_id))
+
+
+@router.patch("/goals/{int:goal_id}", response=GoalOut, auth=requires_api("goals.manage"))
+def goal_update(request: HttpRequest, goal_id: PathId, payload: GoalPatch) -> dict[str, Any]:
+    """Change the aim, target, deadline or window, or close the goal (achieved, dropped)."""
+    changes = payload.dict(exclude_unset=True)
+    goal = services.goal_update(goal_id=goal_id, actor=_actor(request), **changes)
+    return _goal_out(goal)

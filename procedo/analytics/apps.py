@@ -7,6 +7,10 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self) -> None:
+        from procedo.analytics.timeline import timeline_register
         from procedo.core.navigation import NavEntry, nav_register
 
+        timeline_register()
+
         nav_register(NavEntry("analytics:overview", _("Analytics"), "analytics.view", order=150))
+        nav_register(NavEntry("analytics:goals", _("Goals"), "analytics.view", order=160))

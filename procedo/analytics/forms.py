@@ -8,7 +8,10 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from procedo.core.bounds import EARLIEST_YEAR, LATEST_YEAR
+from procedo.analytics.kpis import kpi_choices
+from procedo.analytics.selectors import MAX_WINDOW_DAYS
+from procedo.core.bounds import EARLIEST_YEAR, LATEST_YEAR, SHORT_TEXT
+from procedo.core.forms import FormTokenMixin
 
 PRESETS: dict[str, tuple[Any, int]] = {
     "7": (_("Last 7 days"), 7),
@@ -53,3 +56,29 @@ class PeriodForm(forms.Form):
             data["first"] = self.today - timedelta(days=days - 1)
             data["last"] = self.today
         return data
+
+
+class GoalForm(FormTokenMixin):
+    name = forms.CharField(
+        label=_("Aim"),
+        max_length=SHORT_TEXT,
+        help_text=_('What the business wants, in its own words: "More customers buy again".'),
+    )
+    kpi = forms.ChoiceField(label=_("KPI"), choices=kpi_choices)
+    kpi_window_days = forms.IntegerField(
+        label=_("Within N days"),
+        required=False,
+        min_value=1,
+        max_value=MAX_WINDOW_DAYS,
+        help_text=_("For a KPI counted within N days; empty takes its usual window."),
+    )
+    target = forms.DecimalField(
+        label=_("Target"), max_digits=14, decimal_places=2, help_text=_("In the KPI's unit.")
+    )
+    deadline = forms.DateField(label=_("By"), widget=forms.DateInput(attrs={"type": "date"}))
+    focus_reason = forms.CharField(
+        label=_("Why another goal"),
+        required=False,
+        max_length=300,
+        help_text=_("Needed when three goals are active already."),
+    )

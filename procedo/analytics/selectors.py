@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from procedo.analytics.formatting import kpi_value
 from procedo.analytics.kpis import KPIS, SIGNED_CENTS, Kpi, Measure, sale_orders, valued_orders
+from procedo.analytics.models import Goal
 from procedo.analytics.periods import Period
 from procedo.core.bounds import number_check
+from procedo.core.charts import BarChart, bar_chart
 from procedo.core.errors import NotFound
 from procedo.customers.models import Customer
 from procedo.orders.models import Order, OrderKind, OrderStatus
@@ -203,3 +208,87 @@ def orders_waiting() -> list[Waiting]:
         for code, status in statuses.items()
         if code in found
     ]
+
+
+@dataclass(frozen=True)
+class MonthValue:
+    month: date
+    value: Decimal | None
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: Goal
+    kpi: Kpi
+    now: Measure  # the KPI over the last 30 days
+    months: list[MonthValue]  # the last six calendar months, oldest first
+    days_left: int
+
+    @property
+    def reached(self) -> bool | None:
+        if self.now.value is None:
+            return None
+        if self.kpi.higher_is_better:
+            return self.now.value >= self.goal.target
+        return self.now.value <= self.goal.target
+
+
+def _month_period(first: date, zone: ZoneInfo) -> Period:
+    next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return Period(first=first, last=next_month - timedelta(days=1), zone=zone)
+
+
+def goal_progress(goal: Goal, *, today: date, zone: ZoneInfo) -> GoalProgress:
+    kpi = kpi_get(goal.kpi)
+    window = goal.kpi_window_days
+    months = []
+    first = today.replace(day=1)
+    for _month in range(6):
+        months.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    return GoalProgress(
+        goal=goal,
+        kpi=kpi,
+        now=kpi.measure(Period(first=today - timedelta(days=29), last=today, zone=zone), window),
+        months=[
+            MonthValue(month=month, value=kpi.measure(_month_period(month, zone), window).value)
+            for month in reversed(months)
+        ],
+        days_left=(goal.deadline - today).days,
+    )
+
+
+def goals_list(*, state: str = "active") -> list[Goal]:
+    goals = Goal.objects.select_related("owner")
+    return list(goals.filter(state=state) if state else goals)
+
+
+def goal_get(goal_id: int) -> Goal:
+    goal = Goal.objects.select_related("owner").filter(pk=goal_id).first()
+    if goal is None:
+        raise NotFound(field="goal_id", message=_("There is no such goal."))
+    return goal
+
+
+def goal_chart(progress: GoalProgress, *, currency: str) -> BarChart:
+    """The KPI month by month with the target drawn across."""
+    unit = progress.kpi.unit
+
+    def written(value: Decimal | float | None) -> str:
+        return kpi_value(None if value is None else Decimal(str(round(value, 2))), unit, currency)
+
+    return bar_chart(
+        [
+            (
+                date_format(month.month, "M Y"),
+                month.value or 0,
+                f"{date_format(month.month, 'F Y')}: {written(month.value)}",
+            )
+            for month in progress.months
+        ],
+        value_label=written,
+        reference=(
+            progress.goal.target,
+            _("target %(value)s") % {"value": written(progress.goal.target)},
+        ),
+    )

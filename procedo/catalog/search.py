@@ -39,4 +39,6 @@ def _find_products(query: str, limit: int) -> list[SearchHit]:
     return hits
 
 
-product_search = SearchProvider(label=_("Products"), permission="catalog.view", find=_find_products)
+product_search = SearchProvider(
+    label=_("Products"), permission="catalog.view", find=_find_products, order=400
+)

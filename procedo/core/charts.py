@@ -13,7 +13,7 @@ from decimal import Decimal
 # The drawing's own units; the SVG scales to its box.
 WIDTH = 640
 HEIGHT = 200
-LEFT = 64  # room for the value axis' labels
+LEFT = 88  # room for the value axis labels
 BOTTOM = 24  # room for the day labels
 
 
@@ -39,6 +39,8 @@ class Tick:
 class BarChart:
     bars: list[Bar]
     ticks: list[Tick]
+    # A level drawn across the bars, such as a goal's target.
+    reference: Tick | None = None
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -58,12 +60,17 @@ def _nice_step(top: float) -> float:
 
 
 def bar_chart(
-    points: list[tuple[str, Decimal | int, str]], *, value_label: object, every: int = 1
+    points: list[tuple[str, Decimal | int, str]],
+    *,
+    value_label: object,
+    every: int = 1,
+    reference: tuple[Decimal, str] | None = None,
 ) -> BarChart:
     """`points` are (label, value, title); `value_label(v)` writes an axis value; every
-    `every`-th label is shown so thirty days do not overlap."""
+    `every`-th label (back from the last) is shown so thirty days do not overlap; `reference` is a level and its
+    label (a target) drawn across."""
     values = [float(value) for _label, value, _title in points]
-    top = max([0.0, *values])
+    top = max([0.0, *values, float(reference[0]) if reference else 0.0])
     step = _nice_step(top)
     ceiling = step * max(1, -(-top // step)) if top else step
     plot_height = HEIGHT - BOTTOM - 8
@@ -79,7 +86,8 @@ def bar_chart(
                 height=round(height, 1),
                 label=label,
                 title=title,
-                show_label=index % every == 0 or index == len(points) - 1,
+                # Counted back from the last bar: today always has its label.
+                show_label=(len(points) - 1 - index) % every == 0,
                 anchor="end" if index == len(points) - 1 else "start",
             )
         )
@@ -89,4 +97,8 @@ def bar_chart(
         y = HEIGHT - BOTTOM - level / ceiling * plot_height
         ticks.append(Tick(y=round(y, 1), label=value_label(level)))  # type: ignore[operator]
         level += step
-    return BarChart(bars=bars, ticks=ticks)
+    level_line = None
+    if reference is not None:
+        y = HEIGHT - BOTTOM - max(0.0, float(reference[0])) / ceiling * plot_height
+        level_line = Tick(y=round(y, 1), label=reference[1])
+    return BarChart(bars=bars, ticks=ticks, reference=level_line)

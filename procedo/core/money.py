@@ -41,8 +41,11 @@ def money_format(amount: Decimal | int | str | None, currency: str) -> str:
         whole = whole[:-3]
     mark = get_format("DECIMAL_SEPARATOR")
     number = "\u202f".join(groups) + (f"{mark}{fraction}" if fraction else "")
-    symbol = _SYMBOLS.get(currency.upper(), currency.upper())
-    return f"{sign}{number}\u00a0{symbol}"
+    return f"{sign}{number}\u00a0{currency_symbol(currency)}"
+
+
+def currency_symbol(currency: str) -> str:
+    return _SYMBOLS.get(currency.upper(), currency.upper())
 
 
 # ISO 4217 codes that are not money a shop takes: precious metals, testing, none.

@@ -20,13 +20,18 @@ class SearchProvider:
     label: str | Promise
     permission: str
     find: Callable[[str, int], list[SearchHit]]
+    # Where its group stands on the search page and in the suggestions (customers first).
+    order: int = 500
 
 
 _providers: list[SearchProvider] = []
 
 
 def search_provider_register(provider: SearchProvider) -> None:
-    _providers.append(provider)
+    """Called from an app's ready(); registering the same provider twice keeps one."""
+    if provider not in _providers:
+        _providers.append(provider)
+        _providers.sort(key=lambda item: item.order)
 
 
 def search_providers() -> list[SearchProvider]:

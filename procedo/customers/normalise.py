@@ -20,6 +20,10 @@ from procedo.core.errors import DomainError
 from procedo.customers.models import IdentityKind
 
 PHONE_TAIL_DIGITS = 9
+# A phone is found by its last digits ("2245") through a term holding its tail reversed
+# behind this mark ("~765432176"): "ends with" becomes a prefix range, which an index seeks.
+PHONE_SUFFIX_MARK = "~"
+PHONE_SUFFIX_MIN = 4
 TERM_MAX = 100
 SEARCH_TEXT_MAX = 500
 _SPACES = re.compile(r"\s+")
@@ -140,12 +144,31 @@ def search_index(
                 phone = phone_normalise(value)
             except DomainError:  # stored before a metadata update made it invalid
                 forms = [_digits(value)]
+                tail = forms[0][-PHONE_TAIL_DIGITS:]
             else:
                 forms = [_digits(phone.e164), phone.national_digits, phone.significant_digits]
+                tail = phone.tail
             terms.update(forms)
+            if tail:
+                terms.add(phone_suffix_term(tail))
             haystack.extend(dict.fromkeys(forms))
     text = " ".join(part for part in haystack if part)[:SEARCH_TEXT_MAX]
     return SearchIndex(text=text, terms={term[:TERM_MAX] for term in terms if term})
+
+
+def phone_suffix_term(digits: str) -> str:
+    """The term a phone ending in `digits` holds, or a query for such phones seeks."""
+    return PHONE_SUFFIX_MARK + digits[::-1]
+
+
+def search_suffix(query: str) -> str:
+    """For a query of 4 to 9 digits written like a phone ("2245", "22 45"): the prefix of the
+    reversed-tail terms of the phones ending in them; else ""."""
+    key = text_key(query)
+    digits = _digits(key)
+    if _PHONE_LIKE.match(key) and PHONE_SUFFIX_MIN <= len(digits) <= PHONE_TAIL_DIGITS:
+        return phone_suffix_term(digits)
+    return ""
 
 
 def search_prefix(query: str) -> str:

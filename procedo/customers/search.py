@@ -25,5 +25,5 @@ def _find_customers(query: str, limit: int) -> list[SearchHit]:
 
 
 customer_search = SearchProvider(
-    label=_("Customers"), permission="customers.view", find=_find_customers
+    label=_("Customers"), permission="customers.view", find=_find_customers, order=100
 )

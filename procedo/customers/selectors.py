@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet, TextChoices
+from django.db.models import Prefetch, Q, QuerySet, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -67,9 +67,10 @@ def customer_list(
     """Live customers, newest first or by lifetime value, one keyset page at a time.
 
     `search` is a prefix of any name word, full name (either way round),
-    company, email, or phone written any way ("067 123 45 67", "+38067…");
-    case-insensitive for every alphabet. `last_order_after` is on or after
-    that day, `last_order_before` before it. Three queries: the page, its
+    company, email, or phone written any way ("067 123 45 67", "+38067…"),
+    or 4 to 9 last digits of a phone ("2245"); case-insensitive for every
+    alphabet. `last_order_after` is on or after that day, `last_order_before`
+    before it. Three queries: the page, its
     identities and its tags.
     """
     if sort not in SORT_ORDERS:
@@ -87,7 +88,9 @@ def customer_list(
         # Driven by the term index: fetch the few matches by id, then sort them.
         # With the LIVE condition here the planner may instead walk every live
         # customer in list order and probe each against the matches.
-        queryset = Customer.objects.filter(pk__in=_term_matches(prefix))
+        queryset = Customer.objects.filter(
+            pk__in=_term_matches(prefix, normalise.search_suffix(search))
+        )
     else:
         queryset = Customer.objects.filter(LIVE)
     if tag.strip():
@@ -107,14 +110,23 @@ def customer_list(
     return keyset_page(queryset, order=SORT_ORDERS[CustomerSort(sort)], cursor=cursor, limit=limit)
 
 
-def _term_matches(prefix: str) -> QuerySet[CustomerSearchTerm, int]:
+def _term_range(prefix: str) -> Q:
+    upper = normalise.prefix_upper_bound(prefix)
+    return Q(term__gte=prefix) if upper is None else Q(term__gte=prefix, term__lt=upper)
+
+
+def _term_matches(prefix: str, suffix: str = "") -> QuerySet[CustomerSearchTerm, int]:
     # A range, not LIKE: it seeks the (term, customer) index on both databases
     # (the column is COLLATE "C" on PostgreSQL), and compares Cyrillic exactly.
+    # A phone's last digits are a second range, over the reversed tails, in the
+    # same WHERE: both databases seek the index twice (PostgreSQL's BitmapOr,
+    # SQLite's MULTI-INDEX OR), where two IN (…) subqueries OR-ed on the
+    # customer would make PostgreSQL filter every customer.
     # Merged customers have no terms (services._reindex); the join re-checks it.
-    terms = CustomerSearchTerm.objects.filter(term__gte=prefix, customer__merged_into=None)
-    upper = normalise.prefix_upper_bound(prefix)
-    if upper is not None:
-        terms = terms.filter(term__lt=upper)
+    ranges = _term_range(prefix)
+    if suffix:
+        ranges |= _term_range(suffix)
+    terms = CustomerSearchTerm.objects.filter(ranges, customer__merged_into=None)
     return terms.values_list("customer_id", flat=True)
 
 

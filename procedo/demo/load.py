@@ -11,7 +11,7 @@ from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.business import services as business_services
-from procedo.demo.commerce import demo_commerce_load
+from procedo.demo.commerce import FULL_SIZE, DemoSizes, demo_commerce_load
 from procedo.demo.sops import demo_sops_load
 
 DEMO_OWNER = "owner"
@@ -34,8 +34,11 @@ class DemoLogin:
     created: bool
 
 
-def demo_store_load() -> DemoLogin | None:
-    """Load the demo store unless anyone has an account already; returns the new owner login."""
+def demo_store_load(*, sizes: DemoSizes = FULL_SIZE) -> DemoLogin | None:
+    """Load the demo store unless anyone has an account already; returns the new owner login.
+
+    `sizes` smaller than the full store serve tests that need the whole demo, staff and
+    SOPs and work in flight, in seconds (tests/browser/test_phone.py)."""
     if User.objects.exists():
         return None
     password = secrets.token_urlsafe(9)
@@ -76,6 +79,6 @@ def demo_store_load() -> DemoLogin | None:
         account_services.team_set_members(
             team_id=care.pk, member_ids=[staff["maksym"].pk, staff["iryna"].pk], actor=owner
         )
-        demo_commerce_load(owner=owner, staff=staff)
+        demo_commerce_load(owner=owner, staff=staff, sizes=sizes)
         demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk, staff=staff)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)

@@ -31,9 +31,10 @@ from procedo.automation.services import sweeps
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.orders.models import Order
-from procedo.sops import live, services
+from procedo.sops import live
 from procedo.sops.library import library_install
 from procedo.sops.models import Sop
+from procedo.sops.services import revisions as revision_services
 from procedo.work.models import Task
 from procedo.work.services import lifecycle as work_services
 
@@ -75,24 +76,27 @@ def _adapted(definition: Mapping[str, Any], team_id: int) -> dict[str, Any]:
 def _publish(sop: Sop, *, author: Any, reviewer: Any, team_id: int) -> None:
     draft = sop.revisions.get()
     if sop.library_key == "order_fulfilment":
-        services.revision_update(
+        revision_services.revision_update(
             revision_id=draft.pk,
             definition=_adapted(draft.definition, team_id),
             actor=author,
             note="Підтвердження замовлень — команда Fulfilment",
         )
-    services.revision_transition(revision_id=draft.pk, to_state="review", actor=author)
-    services.revision_transition(
+    revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=author)
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="approved", actor=reviewer, comment="Погоджено"
     )
-    services.revision_transition(revision_id=draft.pk, to_state="published", actor=reviewer)
+    revision_services.revision_transition(
+        revision_id=draft.pk, to_state="published", actor=reviewer
+    )
 
 
 def demo_sops_load(
     *, owner: Any, reviewer: Any, team_id: int, staff: Mapping[str, Any] | None = None
 ) -> DemoSops:
     """The library, published; with `staff` (procedo.demo.load's), work in flight as well."""
-    installed = library_install(keys=None, actor=owner)
+    # A Ukrainian store: its SOPs are written in Ukrainian (the answers below are too).
+    installed = library_install(keys=None, actor=owner, language="uk")
     for sop in installed:
         _publish(sop, author=owner, reviewer=reviewer, team_id=team_id)
     sops = {str(sop.library_key): sop for sop in installed}

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from procedo.accounts.permissions import user_can
@@ -27,7 +26,7 @@ from procedo.analytics.selectors import (
 from procedo.automation.selectors import RunCounts, run_counts_since
 from procedo.business.selectors import business_get
 from procedo.core.charts import BarChart, bar_chart
-from procedo.core.money import money_format
+from procedo.core.money import currency_symbol, money_format
 from procedo.messaging.selectors import message_counts_since
 from procedo.work.selectors import Load, workload_people
 
@@ -56,8 +55,11 @@ class Morning:
 
 
 def _axis_money(currency: str) -> Any:
+    """Whole amounts on the value axis: "1 500 ₴", never "1 500,00 ₴"."""
+
     def label(value: float) -> str:
-        return money_format(Decimal(str(round(value))), currency).replace(".00", "")
+        whole = number_format(round(value), 0, use_l10n=True, force_grouping=True)
+        return f"{whole}\u00a0{currency_symbol(currency)}"
 
     return label
 
@@ -84,7 +86,7 @@ def morning(*, user: Any) -> Morning:
         chart = bar_chart(
             [
                 (
-                    date_format(figure.day, "j E"),
+                    date_format(figure.day, "j.m"),
                     figure.revenue,
                     _("%(day)s: %(amount)s, %(orders)s orders")
                     % {

@@ -7,12 +7,16 @@ from typing import Any
 from procedo.accounts.permissions import user_can
 from procedo.core.search import SearchHit, SearchProvider, search_providers
 
+SEARCH_QUERY_MIN = 2
+SEARCH_QUERY_MAX = 100
+
 
 def search_everywhere(
     *, query: str, user: Any, limit: int = 10
 ) -> list[tuple[SearchProvider, list[SearchHit]]]:
-    query = query.strip()
-    if len(query) < 2:
+    # Longer than any name, email, phone or number anyone types; a pasted page is cut.
+    query = query.strip()[:SEARCH_QUERY_MAX]
+    if len(query) < SEARCH_QUERY_MIN:
         return []
     return [
         (provider, provider.find(query, limit))

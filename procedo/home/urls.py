@@ -6,6 +6,7 @@ app_name = "home"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("search/", views.search, name="search"),
+    path("search/suggest/", views.suggest, name="suggest"),
     path("settings/", views.business, name="business"),
     path("activity/", views.activity, name="activity"),
     path("activity/failures/", views.consumer_failures, name="failures"),

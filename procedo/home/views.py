@@ -21,7 +21,9 @@ from procedo.events.timeline import timeline_lines
 from procedo.home.forms import ActivityFilterForm
 from procedo.home.morning import morning
 from procedo.home.privacy import events_for_reader
-from procedo.home.search import search_everywhere
+from procedo.home.search import SEARCH_QUERY_MAX, SEARCH_QUERY_MIN, search_everywhere
+
+SUGGEST_LIMIT = 5
 
 
 @requires("dashboard.view")
@@ -46,6 +48,17 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     results = search_everywhere(query=query, user=request.user)
     return render(request, "home/search.html", {"query": query, "results": results})
+
+
+@requires("dashboard.view")
+def suggest(request: HttpRequest) -> HttpResponse:
+    """What the header search box shows under itself as people type (htmx, debounced)."""
+    query = request.GET.get("q", "").strip()[:SEARCH_QUERY_MAX]
+    if len(query) < SEARCH_QUERY_MIN:
+        return HttpResponse("")  # empty: the box's suggestion list hides (app.css, .suggest:empty)
+    results = search_everywhere(query=query, user=request.user, limit=SUGGEST_LIMIT)
+    found = [(provider, hits) for provider, hits in results if hits]
+    return render(request, "home/_suggest.html", {"query": query, "results": found})
 
 
 @requires("business.change")

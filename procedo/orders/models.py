@@ -293,7 +293,11 @@ class Shipment(models.Model):
     class Meta:
         verbose_name = _("shipment")
         ordering = ["id"]
-        indexes = [models.Index(fields=["carrier", "tracking_number"], name="shipment_tracking")]
+        indexes = [
+            models.Index(fields=["carrier", "tracking_number"], name="shipment_tracking"),
+            # The search box finds an order by its tracking number alone, carrier unknown.
+            models.Index(fields=["tracking_number"], name="shipment_tracking_number"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_number}".strip()

@@ -1,4 +1,8 @@
-"""The SOPs' REST endpoints: the same list, card, revisions, workflow and preview as the pages."""
+"""The SOPs' REST endpoints: the same list, card, revisions, workflow and preview as the pages.
+
+Over 600 lines on purpose: one router (one tag in the API document) whose thin endpoints
+each mirror a service, with the schemas they answer in beside them.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,17 @@ from procedo.core.bounds import Id, KpiTarget, LongText, PathId, ShortText, Step
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.sops import selectors, services, subjects
-from procedo.sops.definitions import STEP_KINDS, TRIGGER_KINDS
+from procedo.sops import subjects
+from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_catalog
 from procedo.sops.kpis import KPIS
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
+from procedo.sops.selectors import audience as audience_selectors
+from procedo.sops.selectors import feedback as feedback_selectors
+from procedo.sops.selectors import sops as sop_selectors
+from procedo.sops.services import acknowledgement as acknowledgement_services
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 router = Router(tags=["sops"])
 
@@ -151,7 +162,7 @@ def _auth(request: HttpRequest) -> Any:
 
 
 def _sop_out(sop_id: int) -> dict[str, Any]:
-    card = selectors.sop_card(sop_id=sop_id)
+    card = sop_selectors.sop_card(sop_id=sop_id)
     sop = card.sop
     return {
         "id": sop.pk,
@@ -177,7 +188,7 @@ def _sop_out(sop_id: int) -> dict[str, Any]:
 def _revision_out(revision_id: int) -> dict[str, Any]:
     from procedo.sops.describe import definition_lines
 
-    revision: Revision = selectors.revision_get(revision_id=revision_id)
+    revision: Revision = sop_selectors.revision_get(revision_id=revision_id)
     return {
         "id": revision.pk,
         "sop_id": revision.sop_id,
@@ -216,13 +227,16 @@ def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
             "runs_in_flight": row.in_flight,
             "updated_at": row.sop.updated_at,
         }
-        for row in selectors.sop_list()
+        for row in sop_selectors.sop_list()
     ]
 
 
 @router.get("/catalog", auth=requires_api("sops.view"))
 def sop_catalog(request: HttpRequest) -> dict[str, Any]:
-    """What a definition may use: KPIs, subjects and their condition fields, events, kinds."""
+    """What a definition may use: KPIs, subjects and their condition fields, events, kinds.
+
+    `kinds` documents every trigger and step kind: its label and its fields (JSON Schema).
+    """
     return {
         "kpis": [
             {"code": k.code, "label": str(k.label), "needs_window": k.needs_window}
@@ -249,8 +263,13 @@ def sop_catalog(request: HttpRequest) -> dict[str, Any]:
             }
             for spec in subjects.EVENTS.values()
         },
-        "trigger_kinds": TRIGGER_KINDS,
-        "step_kinds": STEP_KINDS,
+        "trigger_kinds": list(TRIGGER_KINDS),
+        "step_kinds": list(STEP_KINDS),
+        # Each kind's label and the JSON schema of its fields, as a definition writes them.
+        "kinds": {
+            "triggers": {key: kind_catalog(kind) for key, kind in TRIGGER_KINDS.items()},
+            "steps": {key: kind_catalog(kind) for key, kind in STEP_KINDS.items()},
+        },
     }
 
 
@@ -279,7 +298,7 @@ def onboarding_list(request: HttpRequest) -> list[dict[str, Any]]:
             "confirmed_at": item.confirmed_at,
             "changes": item.changes,
         }
-        for item in selectors.onboarding_list(user=_auth(request))
+        for item in audience_selectors.onboarding_list(user=_auth(request))
     ]
 
 
@@ -306,7 +325,7 @@ def recognition(
 ) -> dict[str, Any]:
     """Per person: SOP tasks done, on time, and proposals published; period week, month,
     last_month or quarter in the business's time zone."""
-    board = selectors.recognition(period=period)
+    board = feedback_selectors.recognition(period=period)
     return {
         "period": board.period,
         "since": board.since,
@@ -332,7 +351,7 @@ def sop_create(
     payload: SopIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    sop = services.sop_create(
+    sop = sop_services.sop_create(
         **payload.dict(),
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -347,7 +366,7 @@ def sop_detail(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
 
 @router.patch("/{int:sop_id}", response=SopOut, auth=requires_api("sops.author"))
 def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[str, Any]:
-    services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
+    sop_services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
 
 
@@ -357,7 +376,7 @@ def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[
 def revision_draft_create(
     request: HttpRequest, sop_id: PathId, payload: DraftIn
 ) -> Status[dict[str, Any]]:
-    draft = services.revision_draft_create(
+    draft = revision_services.revision_draft_create(
         sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
     )
     return Status(201, _revision_out(draft.pk))
@@ -377,7 +396,7 @@ def revision_update(
     request: HttpRequest, revision_id: PathId, payload: DefinitionIn
 ) -> dict[str, Any]:
     """Save a definition; a revision out of draft never changes, so this returns a new draft."""
-    revision = services.revision_update(
+    revision = revision_services.revision_update(
         revision_id=revision_id,
         definition=payload.definition,
         actor=_auth(request),
@@ -392,7 +411,9 @@ def revision_update(
 def revision_transition(
     request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
 ) -> dict[str, Any]:
-    services.revision_transition(revision_id=revision_id, actor=_auth(request), **payload.dict())
+    revision_services.revision_transition(
+        revision_id=revision_id, actor=_auth(request), **payload.dict()
+    )
     return _revision_out(revision_id)
 
 
@@ -402,7 +423,7 @@ def revision_transition(
     auth=requires_api("sops.view"),
 )
 def revision_diff(request: HttpRequest, revision_id: PathId, other_id: PathId) -> list[Any]:
-    return selectors.revision_diff(revision_id=revision_id, other_id=other_id)
+    return sop_selectors.revision_diff(revision_id=revision_id, other_id=other_id)
 
 
 @router.get(
@@ -414,7 +435,7 @@ def trigger_preview(
     request: HttpRequest, revision_id: PathId, trigger_key: Annotated[str, Path(max_length=40)]
 ) -> Any:
     """Which subjects the trigger would match now (counted up to 1,000)."""
-    return selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
+    return sop_selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
 
 
 # ---------------------------------------------------------------- feedback, proposals, reading
@@ -510,7 +531,7 @@ def feedback_list(request: HttpRequest, sop_id: PathId, step_key: StepKey = "") 
     rows = StepFeedback.objects.filter(sop_id=sop_id).order_by("-id")
     if step_key:
         rows = rows.filter(step_key=step_key)
-    return list(rows[: selectors.FEEDBACK_SHOWN])
+    return list(rows[: feedback_selectors.FEEDBACK_SHOWN])
 
 
 @router.post(
@@ -523,7 +544,7 @@ def feedback_leave(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
     """Feedback on a step of the revision the caller ran (their task's or run's, else the live)."""
-    feedback = services.feedback_leave(
+    feedback = feedback_services.feedback_leave(
         sop_id=sop_id,
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -534,14 +555,16 @@ def feedback_leave(
 
 @router.post("/feedback/{int:feedback_id}/resolve", response=FeedbackOut)
 def feedback_resolve(request: HttpRequest, feedback_id: PathId, payload: ResolveIn) -> Any:
-    return services.feedback_resolve(
+    return feedback_services.feedback_resolve(
         feedback_id=feedback_id, actor=_auth(request), **payload.dict()
     )
 
 
 @router.get("/{int:sop_id}/proposals", response=list[ProposalOut], auth=requires_api("sops.view"))
 def proposal_list(request: HttpRequest, sop_id: PathId) -> list[Any]:
-    return list(Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: selectors.FEEDBACK_SHOWN])
+    return list(
+        Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: feedback_selectors.FEEDBACK_SHOWN]
+    )
 
 
 @router.post(
@@ -553,7 +576,7 @@ def proposal_make(
     payload: ProposalIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
-    proposal = services.proposal_make(
+    proposal = feedback_services.proposal_make(
         sop_id=sop_id,
         actor=_auth(request),
         idempotency_key=api_key(idempotency_key),
@@ -565,7 +588,7 @@ def proposal_make(
 @router.post("/proposals/{int:proposal_id}/accept", response=RevisionOut)
 def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn) -> dict[str, Any]:
     """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
-    draft = services.proposal_accept(
+    draft = feedback_services.proposal_accept(
         proposal_id=proposal_id, actor=_auth(request), into_draft=payload.into_draft
     )
     return _revision_out(draft.pk)
@@ -573,7 +596,7 @@ def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn
 
 @router.post("/proposals/{int:proposal_id}/decline", response=ProposalOut)
 def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: DeclineIn) -> Any:
-    return services.proposal_decline(
+    return feedback_services.proposal_decline(
         proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
     )
 
@@ -581,7 +604,9 @@ def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: Decline
 @router.post("/revisions/{int:revision_id}/acknowledge", response=AcknowledgementOut)
 def acknowledgement_confirm(request: HttpRequest, revision_id: PathId) -> Any:
     """The caller read this published or piloted revision; confirming twice is once."""
-    return services.acknowledgement_confirm(revision_id=revision_id, actor=_auth(request))
+    return acknowledgement_services.acknowledgement_confirm(
+        revision_id=revision_id, actor=_auth(request)
+    )
 
 
 @router.get("/{int:sop_id}/acknowledgements", response=AckBoardOut, auth=requires_api("sops.view"))
@@ -590,11 +615,11 @@ def acknowledgement_board(request: HttpRequest, sop_id: PathId) -> dict[str, Any
     sop = Sop.objects.filter(pk=sop_id).first()
     if sop is None:
         raise NotFound(field="sop_id", message=_("No SOP %(id)s.") % {"id": sop_id})
-    board = selectors.acknowledgement_board(sop=sop)
+    board = audience_selectors.acknowledgement_board(sop=sop)
     if board.revision is None:
         raise NotFound(field="revision", message=_("No revision of this SOP is live."))
 
-    def person(row: selectors.AckRow) -> dict[str, Any]:
+    def person(row: audience_selectors.AckRow) -> dict[str, Any]:
         return {
             "user_id": row.user.pk,
             "name": str(row.user),

@@ -1,4 +1,9 @@
-"""A definition in words: what the SOP page shows and what a diff between revisions compares."""
+"""A definition in words: what the SOP page shows and what a diff between revisions compares.
+
+Each trigger and step kind has its sentence here; `procedo.sops.kinds` says which is
+whose, and `trigger_text` / `step_text` look it up (imported when called: the registry
+imports these functions).
+"""
 
 from __future__ import annotations
 
@@ -41,31 +46,42 @@ def conditions_text(
     return joiner.join(parts)
 
 
-def trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
-    kind = trigger.get("kind")
-    if kind == "event":
-        spec = subjects.EVENTS.get(trigger.get("event_type", ""))
-        text = _("When: %(event)s") % {"event": spec.label if spec else trigger.get("event_type")}
-    elif kind == "date":
-        subject = subjects.SUBJECTS[subject_type]
-        text = _("%(days)s days after %(field)s") % {
-            "days": trigger.get("offset_days"),
-            "field": _field_label(subject, trigger.get("field", ""), ""),
+def event_trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    spec = subjects.EVENTS.get(trigger.get("event_type", ""))
+    return _("When: %(event)s") % {"event": spec.label if spec else trigger.get("event_type")}
+
+
+def date_trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    subject = subjects.SUBJECTS[subject_type]
+    return _("%(days)s days after %(field)s") % {
+        "days": trigger.get("offset_days"),
+        "field": _field_label(subject, trigger.get("field", ""), ""),
+    }
+
+
+def schedule_trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    every = trigger.get("every")
+    if every == "week":
+        days = ", ".join(WEEKDAYS[d] for d in trigger.get("weekdays", []))
+        return _("Every %(days)s at %(time)s") % {"days": days, "time": trigger.get("time")}
+    if every == "month":
+        return _("Monthly on day %(day)s at %(time)s") % {
+            "day": trigger.get("day_of_month"),
+            "time": trigger.get("time"),
         }
-    elif kind == "schedule":
-        every = trigger.get("every")
-        if every == "week":
-            days = ", ".join(WEEKDAYS[d] for d in trigger.get("weekdays", []))
-            text = _("Every %(days)s at %(time)s") % {"days": days, "time": trigger.get("time")}
-        elif every == "month":
-            text = _("Monthly on day %(day)s at %(time)s") % {
-                "day": trigger.get("day_of_month"),
-                "time": trigger.get("time"),
-            }
-        else:
-            text = _("Every day at %(time)s") % {"time": trigger.get("time")}
-    else:
-        text = _("Started by a person")
+    return _("Every day at %(time)s") % {"time": trigger.get("time")}
+
+
+def manual_trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Started by a person")
+
+
+def trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
+    """One line: when the SOP starts, and on which subjects."""
+    from procedo.sops.kinds import TRIGGER_KINDS
+
+    kind = TRIGGER_KINDS.get(str(trigger.get("kind")))
+    text = kind.describe(trigger, subject_type=subject_type) if kind else str(trigger.get("kind"))
     where = conditions_text(
         trigger.get("conditions"),
         subject_type=subject_type,
@@ -111,59 +127,81 @@ def _item_text(item: Mapping[str, Any]) -> str:
     return f"{item.get('text')} ({answers})"
 
 
+def person_step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    """A task or a checklist: who, by when, and the checklist's items."""
+    text = _("Task for %(who)s, due in %(minutes)s min") % {
+        "who": _assignee_text(step.get("assignee", {})),
+        "minutes": step.get("due_in_minutes"),
+    }
+    items = step.get("items") or [{"text": line} for line in step.get("checklist") or []]
+    if items:
+        kind_code = step.get("checklist_kind") or ChecklistKind.SIMPLE
+        text += "; " + _("checklist (%(kind)s): %(items)s") % {
+            "kind": ChecklistKind(kind_code).label if kind_code in ChecklistKind.values else "",
+            "items": "; ".join(_item_text(item) for item in items),
+        }
+    if step.get("on_fail"):
+        text += "; " + _("a failed check goes to %(step)s") % {"step": step["on_fail"]}
+    return text
+
+
+def email_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Email: %(subject)s") % {"subject": step.get("subject")}
+
+
+def sms_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("SMS: %(body)s") % {"body": (step.get("body") or "")[:80]}
+
+
+def status_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Set the order's status to %(status)s") % {"status": step.get("status")}
+
+
+def add_tag_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Tag the customer “%(tag)s”") % {"tag": step.get("tag")}
+
+
+def remove_tag_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Untag the customer “%(tag)s”") % {"tag": step.get("tag")}
+
+
+def webhook_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    return _("Call the webhook %(url)s") % {"url": step.get("url")}
+
+
+def wait_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    if step.get("minutes"):
+        return _("Wait %(minutes)s min") % {"minutes": step.get("minutes")}
+    spec = subjects.EVENTS.get(step.get("event_type", ""))
+    return _("Wait for %(event)s (at most %(minutes)s min, then %(then)s)") % {
+        "event": spec.label if spec else step.get("event_type"),
+        "minutes": step.get("timeout_minutes"),
+        "then": step.get("on_timeout") or _("the next step"),
+    }
+
+
+def branch_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    where = conditions_text(step.get("conditions"), subject_type=subject_type) or _("always")
+    return _("If %(where)s go to %(then)s, else to %(else)s") % {
+        "where": where,
+        "then": step.get("then_step"),
+        "else": step.get("else_step"),
+    }
+
+
+def start_sop_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    from procedo.sops.models import Sop
+
+    sop = Sop.objects.filter(pk=int(step.get("sop_id") or 0)).first()
+    return _("Start the SOP “%(name)s”") % {"name": sop or step.get("sop_id")}
+
+
 def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     """One line: what the step does (its title is shown beside it)."""
-    kind = step.get("kind")
-    if kind in ("task", "checklist"):
-        text = _("Task for %(who)s, due in %(minutes)s min") % {
-            "who": _assignee_text(step.get("assignee", {})),
-            "minutes": step.get("due_in_minutes"),
-        }
-        items = step.get("items") or [{"text": line} for line in step.get("checklist") or []]
-        if items:
-            kind_code = step.get("checklist_kind") or ChecklistKind.SIMPLE
-            text += "; " + _("checklist (%(kind)s): %(items)s") % {
-                "kind": ChecklistKind(kind_code).label if kind_code in ChecklistKind.values else "",
-                "items": "; ".join(_item_text(item) for item in items),
-            }
-        if step.get("on_fail"):
-            text += "; " + _("a failed check goes to %(step)s") % {"step": step["on_fail"]}
-    elif kind == "email":
-        text = _("Email: %(subject)s") % {"subject": step.get("subject")}
-    elif kind == "sms":
-        text = _("SMS: %(body)s") % {"body": (step.get("body") or "")[:80]}
-    elif kind == "set_status":
-        text = _("Set the order's status to %(status)s") % {"status": step.get("status")}
-    elif kind == "add_tag":
-        text = _("Tag the customer “%(tag)s”") % {"tag": step.get("tag")}
-    elif kind == "remove_tag":
-        text = _("Untag the customer “%(tag)s”") % {"tag": step.get("tag")}
-    elif kind == "webhook":
-        text = _("Call the webhook %(url)s") % {"url": step.get("url")}
-    elif kind == "wait":
-        if step.get("minutes"):
-            text = _("Wait %(minutes)s min") % {"minutes": step.get("minutes")}
-        else:
-            spec = subjects.EVENTS.get(step.get("event_type", ""))
-            text = _("Wait for %(event)s (at most %(minutes)s min, then %(then)s)") % {
-                "event": spec.label if spec else step.get("event_type"),
-                "minutes": step.get("timeout_minutes"),
-                "then": step.get("on_timeout") or _("the next step"),
-            }
-    elif kind == "branch":
-        where = conditions_text(step.get("conditions"), subject_type=subject_type) or _("always")
-        text = _("If %(where)s go to %(then)s, else to %(else)s") % {
-            "where": where,
-            "then": step.get("then_step"),
-            "else": step.get("else_step"),
-        }
-    elif kind == "start_sop":
-        from procedo.sops.models import Sop
+    from procedo.sops.kinds import STEP_KINDS
 
-        sop = Sop.objects.filter(pk=int(step.get("sop_id") or 0)).first()
-        text = _("Start the SOP “%(name)s”") % {"name": sop or step.get("sop_id")}
-    else:
-        text = str(kind)
+    kind = STEP_KINDS.get(str(step.get("kind")))
+    text = kind.describe(step, subject_type=subject_type) if kind else str(step.get("kind"))
     if step.get("next"):
         text += " → " + str(step["next"])
     return text

@@ -12,7 +12,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from procedo.events.models import Event
 from procedo.sops import subjects
-from procedo.sops.definitions import Conditions
+from procedo.sops.schemas import Conditions
 
 logger = logging.getLogger(__name__)
 

@@ -1,51 +1,55 @@
 from django.urls import path
 
-from procedo.sops import views
+from procedo.sops.views import authoring, feedback, library
 
 app_name = "sops"
 urlpatterns = [
-    path("", views.sop_list, name="list"),
-    path("new/", views.sop_create, name="create"),
-    path("<int:sop_id>/", views.sop_detail, name="detail"),
-    path("<int:sop_id>/edit/", views.sop_update, name="update"),
-    path("<int:sop_id>/drafts/", views.revision_draft_create, name="draft-create"),
-    path("revisions/<int:revision_id>/", views.revision_detail, name="revision"),
-    path("revisions/<int:revision_id>/move/", views.revision_transition, name="transition"),
+    path("", authoring.sop_list, name="list"),
+    path("new/", authoring.sop_create, name="create"),
+    path("<int:sop_id>/", authoring.sop_detail, name="detail"),
+    path("<int:sop_id>/edit/", authoring.sop_update, name="update"),
+    path("<int:sop_id>/drafts/", authoring.revision_draft_create, name="draft-create"),
+    path("revisions/<int:revision_id>/", authoring.revision_detail, name="revision"),
+    path("revisions/<int:revision_id>/move/", authoring.revision_transition, name="transition"),
     path(
         "revisions/<int:revision_id>/preview/<slug:trigger_key>/",
-        views.trigger_preview,
+        authoring.trigger_preview,
         name="preview",
     ),
-    path("revisions/<int:revision_id>/<slug:section>/new/", views.revision_item, name="item-new"),
+    path(
+        "revisions/<int:revision_id>/<slug:section>/new/", authoring.revision_item, name="item-new"
+    ),
     path(
         "revisions/<int:revision_id>/<slug:section>/<int:index>/",
-        views.revision_item,
+        authoring.revision_item,
         name="item",
     ),
     path(
         "revisions/<int:revision_id>/<slug:section>/<int:index>/remove/",
-        views.revision_item_remove,
+        authoring.revision_item_remove,
         name="item-remove",
     ),
     path(
         "revisions/<int:revision_id>/<slug:section>/<int:index>/move/",
-        views.revision_item_move,
+        authoring.revision_item_move,
         name="item-move",
     ),
 ]
 urlpatterns += [
-    path("mine/", views.onboarding, name="mine"),
-    path("library/", views.library, name="library"),
-    path("library/install/", views.library_install, name="library-install"),
-    path("recognition/", views.recognition, name="recognition"),
-    path("<int:sop_id>/steps/<slug:step_key>/feedback/", views.feedback, name="feedback"),
-    path("<int:sop_id>/proposals/", views.proposal_create, name="proposal-create"),
-    path("feedback/<int:feedback_id>/resolve/", views.feedback_resolve, name="feedback-resolve"),
-    path("proposals/<int:proposal_id>/accept/", views.proposal_accept, name="proposal-accept"),
-    path("proposals/<int:proposal_id>/decline/", views.proposal_decline, name="proposal-decline"),
+    path("mine/", feedback.onboarding, name="mine"),
+    path("library/", library.library, name="library"),
+    path("library/install/", library.library_install, name="library-install"),
+    path("recognition/", feedback.recognition, name="recognition"),
+    path("<int:sop_id>/steps/<slug:step_key>/feedback/", feedback.feedback, name="feedback"),
+    path("<int:sop_id>/proposals/", feedback.proposal_create, name="proposal-create"),
+    path("feedback/<int:feedback_id>/resolve/", feedback.feedback_resolve, name="feedback-resolve"),
+    path("proposals/<int:proposal_id>/accept/", feedback.proposal_accept, name="proposal-accept"),
+    path(
+        "proposals/<int:proposal_id>/decline/", feedback.proposal_decline, name="proposal-decline"
+    ),
     path(
         "revisions/<int:revision_id>/acknowledge/",
-        views.acknowledgement_confirm,
+        feedback.acknowledgement_confirm,
         name="acknowledge",
     ),
 ]

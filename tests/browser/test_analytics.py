@@ -85,4 +85,5 @@ def test_the_morning_page_shows_sales_a_chart_and_what_waits(
     assert "₴" in page.locator("table.sales tbody td").first.inner_text()
     assert page.locator("svg.chart rect.bar").count() == 30
     screenshot(page, f"morning-{size}-uk")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()

@@ -1,38 +1,9 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import template
-from django.utils.formats import number_format
-from django.utils.translation import gettext as _
 
-from procedo.analytics.kpis import Unit
-from procedo.core.money import money_format
+from procedo.analytics.formatting import kpi_change, kpi_value
 
 register = template.Library()
-
-
-@register.simple_tag
-def kpi_value(value: Decimal | None, unit: str, currency: str) -> str:
-    """A KPI's value as a person reads it: money in the business's currency, a rate in
-    percent, a duration in minutes or hours, with the reader's decimal mark."""
-    if value is None:
-        return "—"
-    if unit == Unit.MONEY:
-        return money_format(value, currency)
-    if unit == Unit.PERCENT:
-        return _("%(n)s %%") % {"n": number_format(value, 1, use_l10n=True)}
-    if unit == Unit.MINUTES:
-        return _("%(n)s min") % {"n": number_format(value, 0, use_l10n=True)}
-    if unit == Unit.HOURS:
-        return _("%(n)s h") % {"n": number_format(value, 1, use_l10n=True)}
-    decimals = 0 if value == value.to_integral_value() else 1
-    return number_format(value, decimals, use_l10n=True, force_grouping=True)
-
-
-@register.simple_tag
-def kpi_change(change: Decimal | None) -> str:
-    if change is None:
-        return ""
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
-    return f"{sign}{number_format(abs(change), 1, use_l10n=True)} %"
+register.simple_tag(kpi_value)
+register.simple_tag(kpi_change)

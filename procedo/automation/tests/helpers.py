@@ -20,8 +20,9 @@ from procedo.events.services import consumer_drain
 from procedo.orders import services as order_services
 from procedo.orders.models import Order
 from procedo.orders.services import OrderLineIn
-from procedo.sops import services as sop_services
 from procedo.sops.models import Revision, RevisionState, Sop
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 _counter = itertools.count(1)
 
@@ -85,13 +86,15 @@ def sop_live(
         )
         draft = sop.revisions.get()
     else:
-        draft = sop_services.revision_draft_create(sop_id=sop.pk, actor=owner)
-    draft = sop_services.revision_update(revision_id=draft.pk, definition=definition, actor=owner)
-    sop_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-    sop_services.revision_transition(
+        draft = revision_services.revision_draft_create(sop_id=sop.pk, actor=owner)
+    draft = revision_services.revision_update(
+        revision_id=draft.pk, definition=definition, actor=owner
+    )
+    revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="approved", actor=reviewer, comment="ok"
     )
-    revision = sop_services.revision_transition(
+    revision = revision_services.revision_transition(
         revision_id=draft.pk, to_state=state, actor=reviewer, **pilot
     )
     return sop, revision

@@ -140,7 +140,8 @@ def test_the_user_menu_switches_the_interface_to_ukrainian(owner_client: Client)
     assert 'name="language" value="en"' in page
 
     dashboard = owner_client.get("/").content.decode()
-    assert "Активність за останні 14 днів" in dashboard
+    assert "Активність у Procedo за останні 14 днів" in dashboard
+    assert "Замовлення, що чекають" in dashboard
 
     owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert ">My work<" in owner_client.get("/tasks/").content.decode()

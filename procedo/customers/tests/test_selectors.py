@@ -60,6 +60,36 @@ def test_search_finds_a_phone_written_any_way(
     assert selectors.customer_list(search=query).items == [olena]
 
 
+@pytest.mark.parametrize("query", ["4567", "34567", "45 67", "3-45-67", "671234567"])
+def test_search_finds_a_phone_by_its_last_digits(
+    olena: Customer, others: list[Customer], query: str
+) -> None:
+    assert selectors.customer_list(search=query).items == [olena]
+
+
+def test_last_digits_match_the_end_of_a_phone_only(
+    make_customer: MakeCustomer, olena: Customer, owner: User
+) -> None:
+    courier = make_customer(first_name="Богдан", phones=["+380 93 555 22 45"])
+    make_customer(first_name="Середина", phones=["+380 93 224 51 11"])  # 2245 inside
+    make_customer(first_name="Пошта", emails=["2245@example.com"])  # a word, not a phone
+    assert _names(selectors.customer_list(search="2245").items) == ["Пошта", "Богдан"]
+    # Three digits are too few to mean "ends with": only prefixes, as before.
+    assert selectors.customer_list(search="245").items == []
+    (phone,) = courier.identities.filter(kind="phone")
+    services.identity_remove(customer_id=courier.pk, identity_id=phone.pk, actor=owner)
+    assert _names(selectors.customer_list(search="2245").items) == ["Пошта"]
+
+
+def test_a_merged_customer_is_not_found_by_last_digits(
+    make_customer: MakeCustomer, owner: User
+) -> None:
+    survivor = make_customer(first_name="Ліна", phones=["050 111 22 33"])
+    duplicate = make_customer(first_name="Ліна", phones=["050 999 22 33"])
+    services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
+    assert selectors.customer_list(search="2233").items == [survivor]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -238,6 +268,8 @@ TAG_INDEX = ("customer_tag_by_tag", "customer_tag_unique", "customers_customerta
         ({"search": "0671234"}, TERM_INDEX),
         ({"search": "ім'я1"}, TERM_INDEX),
         ({"search": "ім'я1", "sort": "value"}, TERM_INDEX),
+        ({"search": "2245"}, TERM_INDEX),
+        ({"search": "22 45", "sort": "value"}, TERM_INDEX),
     ],
 )
 def test_list_queries_seek_an_index_instead_of_scanning_customers(

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import event_trigger, person, sop_live, task_step
-from procedo.sops import services
+from procedo.sops.services import acknowledgement as acknowledgement_services
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
 from procedo.work.models import Task, TaskState
 from tests.browser.conftest import SCREENSHOTS, screenshot
 
@@ -44,37 +46,41 @@ def test_feedback_acknowledgement_and_recognition_pages(
     sop, first = sop_live(
         definition=definition, owner=owner, reviewer=reviewer, name="Confirm new orders"
     )
-    services.acknowledgement_confirm(revision_id=first.pk, actor=anna)
-    services.feedback_leave(
+    acknowledgement_services.acknowledgement_confirm(revision_id=first.pk, actor=anna)
+    feedback_services.feedback_leave(
         sop_id=sop.pk,
         step_key="confirm",
         kind="trap",
         text="Half the numbers have no country code",
         actor=anna,
     )
-    services.feedback_leave(sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=ivan)
-    proposal = services.proposal_make(
+    feedback_services.feedback_leave(
+        sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=ivan
+    )
+    proposal = feedback_services.proposal_make(
         sop_id=sop.pk,
         step_key="confirm",
         text="Send an SMS first; call only if there is no answer in 10 minutes.",
         actor=anna,
     )
-    services.proposal_make(
+    feedback_services.proposal_make(
         sop_id=sop.pk, step_key="pack", text="Keep boxes by the packing desk", actor=ivan
     )
     # Anna's proposal becomes revision 2, published: she is credited and asked to read it.
-    draft = services.proposal_accept(proposal_id=proposal.pk, actor=owner)
+    draft = feedback_services.proposal_accept(proposal_id=proposal.pk, actor=owner)
     changed = dict(definition)
     changed["steps"] = [
         task_step("confirm", title="SMS, then call", instructions="Call after 10 minutes."),
         task_step("pack", title="Pack the order"),
     ]
-    services.revision_update(revision_id=draft.pk, definition=changed, actor=owner)
-    services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-    services.revision_transition(
+    revision_services.revision_update(revision_id=draft.pk, definition=changed, actor=owner)
+    revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="approved", actor=reviewer, comment="ok"
     )
-    services.revision_transition(revision_id=draft.pk, to_state="published", actor=reviewer)
+    revision_services.revision_transition(
+        revision_id=draft.pk, to_state="published", actor=reviewer
+    )
     now = timezone.now()
     for who, late in ((anna, 0), (anna, 0), (anna, 1), (ivan, 0), (ivan, 1), (ivan, 1)):
         Task.objects.create(

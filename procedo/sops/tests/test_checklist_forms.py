@@ -14,10 +14,13 @@ from procedo.accounts.roles import Role
 from procedo.automation.services.steps import checklist_route
 from procedo.automation.tests.helpers import event_trigger, person, task_step
 from procedo.core.errors import DomainError
-from procedo.sops import services as sop_services
 from procedo.sops.definitions import definition_parse
-from procedo.sops.forms import StepForm, error_field
+from procedo.sops.forms.checklist import ChecklistForm
+from procedo.sops.forms.common import error_field
+from procedo.sops.forms.steps import StepChoices
 from procedo.sops.models import Revision
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +47,7 @@ def _draft(owner: User, steps: list[dict[str, Any]], triggers: Any = None) -> Re
         idempotency_key=f"test:{owner.pk}",
     )
     draft = sop.revisions.get()
-    return sop_services.revision_update(
+    return revision_services.revision_update(
         revision_id=draft.pk,
         definition={"triggers": triggers or [event_trigger()], "steps": steps},
         actor=owner,
@@ -225,9 +228,8 @@ def test_the_definitions_refusal_of_a_goto_lands_on_the_row_the_owner_sees() -> 
     draft = _targets(owner)
     steps = [(s["key"], s["title"]) for s in draft.definition["steps"]]
     # A step deleted by someone else since the page was drawn is still offered here.
-    form = StepForm(
+    form = ChecklistForm(
         {
-            "kind": "checklist",
             "title": "Ask",
             **WHO,
             "checklist_kind": "decision",
@@ -239,17 +241,16 @@ def test_the_definitions_refusal_of_a_goto_lands_on_the_row_the_owner_sees() -> 
             "item_2_option_3_label": "Fit",
             "item_2_option_3_goto": "gone",
         },
-        subject_type="order",
-        step_keys=[*steps, ("gone", "Deleted meanwhile")],
-        people=[],
-        teams=[],
-        roles=[("operator", "Operator")],
-        statuses=[],
-        sops=[],
+        kind="checklist",
+        choices=StepChoices(
+            subject_type="order",
+            step_keys=[*steps, ("gone", "Deleted meanwhile")],
+            roles=[("operator", "Operator")],
+        ),
     )
     assert form.is_valid(), form.errors
     with pytest.raises(DomainError) as caught:
-        sop_services.revision_item_save(
+        revision_services.revision_item_save(
             revision_id=draft.pk, section="steps", item=form.to_item(), index=None, actor=owner
         )
     assert caught.value.field == "steps.3.items.1.options.1.goto"

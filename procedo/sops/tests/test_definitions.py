@@ -9,8 +9,9 @@ import pytest
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import event_trigger, person, sop_live, task_step
 from procedo.core.errors import DomainError
-from procedo.sops import services
 from procedo.sops.models import Sop
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sop() -> Sop:
     owner = person(Role.OWNER)
-    return services.sop_create(
+    return sop_services.sop_create(
         name="Thank you after delivery",
         subject_type="order",
         owner_id=owner.pk,
@@ -30,7 +31,7 @@ def sop() -> Sop:
 
 def _save(sop: Sop, definition: dict[str, Any]) -> dict[str, Any]:
     draft = sop.revisions.get(number=1)
-    return services.revision_update(
+    return revision_services.revision_update(
         revision_id=draft.pk, definition=definition, actor=None
     ).definition
 
@@ -203,9 +204,9 @@ def test_a_cycle_of_start_another_sop_is_refused() -> None:
         owner=owner,
     )
     # first → second would close the loop second → first.
-    draft = services.revision_draft_create(sop_id=first.pk, actor=owner)
+    draft = revision_services.revision_draft_create(sop_id=first.pk, actor=owner)
     with pytest.raises(DomainError) as caught:
-        services.revision_update(
+        revision_services.revision_update(
             revision_id=draft.pk,
             definition={
                 "triggers": [event_trigger()],
@@ -216,7 +217,7 @@ def test_a_cycle_of_start_another_sop_is_refused() -> None:
     assert caught.value.field == "steps.0.sop_id"
     assert "cycle" in caught.value.message
     with pytest.raises(DomainError) as itself:
-        services.revision_update(
+        revision_services.revision_update(
             revision_id=draft.pk,
             definition={
                 "steps": [{"kind": "start_sop", "key": "go", "title": "Go", "sop_id": first.pk}]

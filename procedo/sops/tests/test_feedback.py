@@ -16,7 +16,6 @@ from procedo.automation.tests.helpers import event_trigger, order, person, sop_l
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.models import Event
-from procedo.sops import selectors, services
 from procedo.sops.models import (
     Acknowledgement,
     FeedbackState,
@@ -27,6 +26,10 @@ from procedo.sops.models import (
     Sop,
     StepFeedback,
 )
+from procedo.sops.selectors import audience as audience_selectors
+from procedo.sops.services import acknowledgement as acknowledgement_services
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
 from procedo.work.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -65,23 +68,23 @@ def test_feedback_on_a_step_not_in_the_revision_names_the_step_and_changes_nothi
     sop, revision, _owner, _reviewer = live
     operator = person(Role.OPERATOR)
     with pytest.raises(DomainError) as caught:
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="ship", kind="slow", text="", actor=operator
         )
     assert caught.value.field == "step_key" and "ship" in caught.value.message
     assert f"Revision {revision.number}" in caught.value.message
     with pytest.raises(DomainError) as kind:
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="confirm", kind="annoying", text="", actor=operator
         )
     assert kind.value.field == "kind"
     with pytest.raises(DomainError) as words:  # "a faster way" says nothing without words
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="confirm", kind="faster_way", text="  ", actor=operator
         )
     assert words.value.field == "text"
     with pytest.raises(PermissionDenied):
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="confirm", kind="slow", text="", actor=person(Role.VIEWER)
         )
     assert not StepFeedback.objects.exists()
@@ -102,7 +105,7 @@ def test_feedback_from_a_task_lands_on_the_revision_the_run_used(
     # A newer revision is published meanwhile: the feedback is about what the person ran.
     second = _publish(owner, reviewer, sop, _definition(task_step("confirm", title="Call now")))
     assert second.number > first.number
-    feedback = services.feedback_leave(
+    feedback = feedback_services.feedback_leave(
         sop_id=sop.pk,
         step_key="confirm",
         kind="trap",
@@ -113,7 +116,7 @@ def test_feedback_from_a_task_lands_on_the_revision_the_run_used(
     )
     assert (feedback.revision_id, feedback.task_id) == (first.pk, task.pk)
     assert feedback.run_id is None  # as given; the run is known through the task
-    again = services.feedback_leave(
+    again = feedback_services.feedback_leave(
         sop_id=sop.pk,
         step_key="confirm",
         kind="trap",
@@ -124,13 +127,13 @@ def test_feedback_from_a_task_lands_on_the_revision_the_run_used(
     )
     assert again.pk == feedback.pk and StepFeedback.objects.count() == 1
     with pytest.raises(DomainError) as wrong_step:
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=operator, task_id=task.pk
         )
     assert wrong_step.value.field == "step_key"
     other, _rev = sop_live(definition=_definition(), owner=owner, reviewer=reviewer, name="Other")
     with pytest.raises(DomainError) as other_sop:
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=other.pk,
             step_key="confirm",
             kind="slow",
@@ -140,7 +143,7 @@ def test_feedback_from_a_task_lands_on_the_revision_the_run_used(
         )
     assert other_sop.value.field == "run_id"
     with pytest.raises(NotFound) as no_task:
-        services.feedback_leave(
+        feedback_services.feedback_leave(
             sop_id=sop.pk, step_key="confirm", kind="slow", text="", actor=operator, task_id=999999
         )
     assert no_task.value.field == "task_id"
@@ -151,15 +154,17 @@ def test_the_owner_resolves_feedback_once_and_others_may_not(
 ) -> None:
     sop, _revision, owner, _reviewer = live
     operator = person(Role.OPERATOR)
-    feedback = services.feedback_leave(
+    feedback = feedback_services.feedback_leave(
         sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=operator
     )
     with pytest.raises(PermissionDenied):
-        services.feedback_resolve(feedback_id=feedback.pk, state="dismissed", actor=operator)
+        feedback_services.feedback_resolve(
+            feedback_id=feedback.pk, state="dismissed", actor=operator
+        )
     with pytest.raises(DomainError) as bad:
-        services.feedback_resolve(feedback_id=feedback.pk, state="open", actor=owner)
+        feedback_services.feedback_resolve(feedback_id=feedback.pk, state="open", actor=owner)
     assert bad.value.field == "state"
-    done = services.feedback_resolve(
+    done = feedback_services.feedback_resolve(
         feedback_id=feedback.pk, state="addressed", actor=owner, note="Two packers now"
     )
     assert (done.state, done.resolved_by_id, done.resolution) == (
@@ -169,7 +174,7 @@ def test_the_owner_resolves_feedback_once_and_others_may_not(
     )
     assert done.resolved_at is not None
     with pytest.raises(Conflict):
-        services.feedback_resolve(feedback_id=feedback.pk, state="dismissed", actor=owner)
+        feedback_services.feedback_resolve(feedback_id=feedback.pk, state="dismissed", actor=owner)
     assert StepFeedback.objects.get().state == FeedbackState.ADDRESSED
 
 
@@ -181,15 +186,15 @@ def test_an_accepted_proposal_becomes_a_draft_that_credits_its_author(
 ) -> None:
     sop, revision, owner, _reviewer = live
     operator = person(Role.OPERATOR, first_name="Іван", last_name="Пакувальник")
-    proposal = services.proposal_make(
+    proposal = feedback_services.proposal_make(
         sop_id=sop.pk, step_key="pack", text="Pack fragile items first", actor=operator
     )
     assert proposal.based_on_id == revision.pk
     # The owner hears of it in the app.
     assert Notification.objects.filter(recipient=owner, kind="proposal").count() == 1
     with pytest.raises(PermissionDenied):
-        services.proposal_accept(proposal_id=proposal.pk, actor=operator)
-    draft = services.proposal_accept(proposal_id=proposal.pk, actor=owner)
+        feedback_services.proposal_accept(proposal_id=proposal.pk, actor=operator)
+    draft = feedback_services.proposal_accept(proposal_id=proposal.pk, actor=owner)
     assert draft.state == RevisionState.DRAFT and draft.based_on_id == revision.pk
     assert draft.definition == revision.definition
     assert "Іван Пакувальник" in draft.note and "Pack fragile items first" in draft.note
@@ -201,16 +206,16 @@ def test_an_accepted_proposal_becomes_a_draft_that_credits_its_author(
     )
     assert Notification.objects.filter(recipient=operator, kind="proposal").count() == 1
     with pytest.raises(Conflict):
-        services.proposal_accept(proposal_id=proposal.pk, actor=owner)
+        feedback_services.proposal_accept(proposal_id=proposal.pk, actor=owner)
 
     # A second proposal while that draft is open: said clearly, nothing made...
-    second = services.proposal_make(sop_id=sop.pk, text="Add a gift note", actor=operator)
+    second = feedback_services.proposal_make(sop_id=sop.pk, text="Add a gift note", actor=operator)
     with pytest.raises(Conflict) as busy:
-        services.proposal_accept(proposal_id=second.pk, actor=owner)
+        feedback_services.proposal_accept(proposal_id=second.pk, actor=owner)
     assert busy.value.field == "draft" and f"Revision {draft.number}" in busy.value.message
     assert Revision.objects.filter(sop=sop, state=RevisionState.DRAFT).count() == 1
     # ...unless the owner adds it to that draft.
-    same = services.proposal_accept(proposal_id=second.pk, actor=owner, into_draft=True)
+    same = feedback_services.proposal_accept(proposal_id=second.pk, actor=owner, into_draft=True)
     assert same.pk == draft.pk and "Add a gift note" in same.note
     assert set(same.proposals.values_list("pk", flat=True)) == {proposal.pk, second.pk}
 
@@ -219,22 +224,22 @@ def test_accepting_a_declined_proposal_is_a_conflict(
     live: tuple[Sop, Revision, User, User],
 ) -> None:
     sop, _revision, owner, _reviewer = live
-    proposal = services.proposal_make(
+    proposal = feedback_services.proposal_make(
         sop_id=sop.pk, text="Skip the call for repeat customers", actor=person(Role.OPERATOR)
     )
     with pytest.raises(DomainError) as no_reason:
-        services.proposal_decline(proposal_id=proposal.pk, actor=owner, reason=" ")
+        feedback_services.proposal_decline(proposal_id=proposal.pk, actor=owner, reason=" ")
     assert no_reason.value.field == "reason"
-    services.proposal_decline(
+    feedback_services.proposal_decline(
         proposal_id=proposal.pk, actor=owner, reason="Repeat customers also change addresses"
     )
     with pytest.raises(Conflict) as caught:
-        services.proposal_accept(proposal_id=proposal.pk, actor=owner)
+        feedback_services.proposal_accept(proposal_id=proposal.pk, actor=owner)
     assert caught.value.field == "state"
     assert Revision.objects.filter(sop=sop, state=RevisionState.DRAFT).count() == 0
     assert Proposal.objects.get().decline_reason == "Repeat customers also change addresses"
     with pytest.raises(DomainError) as empty:
-        services.proposal_make(sop_id=sop.pk, text="", actor=owner)
+        feedback_services.proposal_make(sop_id=sop.pk, text="", actor=owner)
     assert empty.value.field == "text"
 
 
@@ -246,12 +251,16 @@ def test_acknowledging_a_draft_is_refused_and_confirming_twice_is_once(
 ) -> None:
     sop, revision, owner, _reviewer = live
     operator = person(Role.OPERATOR)
-    draft = services.revision_draft_create(sop_id=sop.pk, actor=owner)
+    draft = revision_services.revision_draft_create(sop_id=sop.pk, actor=owner)
     with pytest.raises(DomainError) as caught:
-        services.acknowledgement_confirm(revision_id=draft.pk, actor=operator)
+        acknowledgement_services.acknowledgement_confirm(revision_id=draft.pk, actor=operator)
     assert caught.value.field == "revision_id" and "draft" in caught.value.message
-    first = services.acknowledgement_confirm(revision_id=revision.pk, actor=operator)
-    second = services.acknowledgement_confirm(revision_id=revision.pk, actor=operator)
+    first = acknowledgement_services.acknowledgement_confirm(
+        revision_id=revision.pk, actor=operator
+    )
+    second = acknowledgement_services.acknowledgement_confirm(
+        revision_id=revision.pk, actor=operator
+    )
     assert first.pk == second.pk and Acknowledgement.objects.count() == 1
     assert Event.objects.filter(event_type="sop_revision.acknowledged").count() == 1
 
@@ -278,8 +287,8 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
         )
     )
     assert asked == {operators[0].pk, operators[1].pk, packer.pk}
-    services.acknowledgement_confirm(revision_id=first.pk, actor=operators[0])
-    board = selectors.acknowledgement_board(sop=sop)
+    acknowledgement_services.acknowledgement_confirm(revision_id=first.pk, actor=operators[0])
+    board = audience_selectors.acknowledgement_board(sop=sop)
     assert {row.user.pk for row in board.confirmed} == {operators[0].pk}
     assert {row.user.pk for row in board.pending} == {operators[1].pk, packer.pk}
 
@@ -295,12 +304,12 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
         ).count()
         == 2
     )
-    board = selectors.acknowledgement_board(sop=sop)
+    board = audience_selectors.acknowledgement_board(sop=sop)
     assert board.revision is not None and board.revision.pk == second.pk
     pending = {row.user.pk: row.last_number for row in board.pending}
     assert pending == {operators[0].pk: first.number, operators[1].pk: None, packer.pk: None}
 
-    items = selectors.onboarding_list(user=operators[0])
+    items = audience_selectors.onboarding_list(user=operators[0])
     assert [(item.sop.pk, item.confirmed, item.confirmed_number) for item in items] == [
         (sop.pk, False, first.number)
     ]
@@ -308,9 +317,9 @@ def test_publishing_asks_the_people_who_run_it_and_the_page_shows_who_has_not(
     assert any(op == "+" and "Call within 15 minutes" in text for op, text in changes)
     assert any(op == "-" and "Call the customer" in text for op, text in changes)
     assert all(op != " " for op, _text in changes)
-    services.acknowledgement_confirm(revision_id=second.pk, actor=operators[0])
-    items = selectors.onboarding_list(user=operators[0])
+    acknowledgement_services.acknowledgement_confirm(revision_id=second.pk, actor=operators[0])
+    items = audience_selectors.onboarding_list(user=operators[0])
     assert items[0].confirmed and items[0].changes == []
     # The team member runs it through the team; a viewer has nothing to read.
-    assert [item.sop.pk for item in selectors.onboarding_list(user=packer)] == [sop.pk]
-    assert selectors.onboarding_list(user=person(Role.VIEWER)) == []
+    assert [item.sop.pk for item in audience_selectors.onboarding_list(user=packer)] == [sop.pk]
+    assert audience_selectors.onboarding_list(user=person(Role.VIEWER)) == []

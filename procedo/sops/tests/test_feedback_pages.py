@@ -11,7 +11,6 @@ from procedo.accounts.roles import Role
 from procedo.automation.services import steps as executor
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import event_trigger, order, person, sop_live, task_step
-from procedo.sops import services
 from procedo.sops.models import (
     Acknowledgement,
     FeedbackState,
@@ -22,6 +21,8 @@ from procedo.sops.models import (
     Sop,
     StepFeedback,
 )
+from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import revisions as revision_services
 from procedo.work.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -119,14 +120,16 @@ def test_the_owner_triages_feedback_and_proposals_on_the_sop_page(
 ) -> None:
     sop, _revision, owner = live
     operator = person(Role.OPERATOR, first_name="Olena", last_name="Operator")
-    slow = services.feedback_leave(
+    slow = feedback_services.feedback_leave(
         sop_id=sop.pk, step_key="pack", kind="slow", text="Boxes are far", actor=operator
     )
-    services.feedback_leave(sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=operator)
-    keep = services.proposal_make(
+    feedback_services.feedback_leave(
+        sop_id=sop.pk, step_key="pack", kind="slow", text="", actor=operator
+    )
+    keep = feedback_services.proposal_make(
         sop_id=sop.pk, step_key="pack", text="Keep boxes by the desk", actor=operator
     )
-    drop = services.proposal_make(sop_id=sop.pk, text="Stop calling", actor=operator)
+    drop = feedback_services.proposal_make(sop_id=sop.pk, text="Stop calling", actor=operator)
     client = _client(owner)
     page = client.get(reverse("sops:detail", args=[sop.pk]))
     html = page.content.decode()
@@ -158,7 +161,7 @@ def test_the_owner_triages_feedback_and_proposals_on_the_sop_page(
     assert "This proposal was declined." in again.content.decode()
     assert Proposal.objects.get(pk=drop.pk).state == ProposalState.DECLINED
     # An operator may not triage.
-    other = services.feedback_leave(
+    other = feedback_services.feedback_leave(
         sop_id=sop.pk, step_key="confirm", kind="unclear", text="Which phone?", actor=operator
     )
     _client(operator).post(
@@ -250,7 +253,7 @@ def test_the_api_names_the_bad_field_and_refuses_what_cannot_be(
     )
     assert conflict.status_code == 409 and conflict.json()["field"] == "state"
 
-    draft = services.revision_draft_create(sop_id=sop.pk, actor=owner)
+    draft = revision_services.revision_draft_create(sop_id=sop.pk, actor=owner)
     refused = operator.post(f"/api/sops/revisions/{draft.pk}/acknowledge")
     assert refused.status_code == 422 and refused.json()["field"] == "revision_id"
     for _twice in range(2):

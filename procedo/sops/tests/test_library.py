@@ -1,25 +1,31 @@
-"""The library of ready SOPs: every entry validates, installs once, and the demo runs them."""
+"""The library of ready SOPs: data files that validate, translate, install once, and run."""
 
 from __future__ import annotations
 
+import ast
+import json
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.pofile import read_po
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import person
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.models import Event
-from procedo.sops import library, services
+from procedo.sops import library
 from procedo.sops.definitions import definition_parse
-from procedo.sops.library import LIBRARY, library_install
+from procedo.sops.library import LIBRARY, LIBRARY_DIR, library_install, library_load, library_words
 from procedo.sops.models import Revision, RevisionState, Sop
+from procedo.sops.services import revisions as revision_services
 from procedo.sops.validation import definition_clean
 
 pytestmark = pytest.mark.django_db
@@ -81,9 +87,13 @@ def test_install_all_makes_drafts_that_pass_review_and_publish() -> None:
         draft = sop.revisions.get()
         assert draft.state == RevisionState.DRAFT and sop.owner_id == owner.pk
         assert draft.definition["steps"]
-        services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-        services.revision_transition(revision_id=draft.pk, to_state="approved", actor=manager)
-        services.revision_transition(revision_id=draft.pk, to_state="published", actor=manager)
+        revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="approved", actor=manager
+        )
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="published", actor=manager
+        )
     assert Revision.objects.filter(state=RevisionState.PUBLISHED).count() == len(LIBRARY)
     events = Event.objects.filter(event_type="sop.library_installed")
     assert sorted(e.payload["library_key"] for e in events) == sorted(LIBRARY)
@@ -117,6 +127,120 @@ def test_an_operator_may_not_install() -> None:
     with pytest.raises(PermissionDenied):
         library_install(keys=["complaint"], actor=person(Role.OPERATOR))
     assert not Sop.objects.exists()
+
+
+# ---------------------------------------------------------------- data files and their words
+
+PO = Path(__file__).resolve().parents[2] / "locale" / "uk" / "LC_MESSAGES" / "django.po"
+
+
+def test_each_file_is_one_sop_named_by_its_key() -> None:
+    files = sorted(path.stem for path in LIBRARY_DIR.glob("*.json"))
+    assert files == sorted(LIBRARY)
+    for key, entry in LIBRARY.items():
+        raw = json.loads((LIBRARY_DIR / f"{key}.json").read_text(encoding="utf-8"))
+        assert raw["key"] == key == entry.key and raw["definition"] == entry.definition
+    # Orders' SOPs come first on the page, then customers'.
+    subjects = [entry.subject_type for entry in LIBRARY.values()]
+    assert subjects == sorted(subjects, key=["order", "customer", "business"].index)
+
+
+def test_strings_py_lists_exactly_the_words_of_the_files() -> None:
+    """makemessages reads strings.py; it must say what the files say, no more, no less."""
+    tree = ast.parse((LIBRARY_DIR / "strings.py").read_text(encoding="utf-8"))
+    listed = [
+        ast.literal_eval(node.args[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "gettext_noop"
+    ]
+    words = [word for _file, word in library_words()]
+    assert listed == words, "run: procedo sops_library --strings > procedo/sops/library/strings.py"
+    # The words are what people read, never a key, a tag or a code.
+    assert "Confirm the order by phone" in words and "Outcome of the call" in words
+    assert not {"confirm_call", "order.created", "operator", "win-back", "VIP"} & set(words)
+
+
+def test_every_word_of_the_library_has_its_ukrainian_translation() -> None:
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    missing = [word for _file, word in library_words() if not (catalog.get(word) or _NONE).string]
+    assert missing == []
+
+
+class _NONE:
+    string = ""
+
+
+def test_a_store_gets_the_library_in_the_language_it_installs_in() -> None:
+    owner = person(Role.OWNER)
+    library_install(keys=["order_fulfilment"], actor=owner, language="uk")
+    sop = Sop.objects.get(library_key="order_fulfilment")
+    steps = {step["key"]: step for step in sop.revisions.get().definition["steps"]}
+    assert sop.name.startswith("Нове замовлення")
+    assert steps["confirm_call"]["title"] == "Підтвердити замовлення дзвінком"
+    assert steps["confirm_call"]["items"][0]["options"][1]["label"] == (
+        "Клієнт просить змінити замовлення"
+    )
+    assert "команда {{ business.name }}" in steps["tracking_email"]["body"]
+    assert steps["mark_confirmed"]["status"] == "confirmed"  # codes are never translated
+
+    with translation.override("en"):  # the person's language, when none is named
+        library_install(keys=["complaint"], actor=owner)
+    complaint = Sop.objects.get(library_key="complaint").revisions.get().definition
+    gather = next(step for step in complaint["steps"] if step["key"] == "gather")
+    assert gather["title"] == "Gather the details of the complaint"
+    assert gather["items"][1]["choices"][0] == "Damaged goods"
+    assert [
+        e.payload["language"]
+        for e in Event.objects.filter(event_type="sop.library_installed").order_by("id")
+    ] == ["uk", "en"]
+    with pytest.raises(DomainError) as caught:
+        library_install(keys=["win_back"], actor=owner, language="xx")
+    assert caught.value.field == "language"
+
+
+def _library_copy(tmp_path: Path, key: str, change: Any) -> Path:
+    raw = json.loads((LIBRARY_DIR / f"{key}.json").read_text(encoding="utf-8"))
+    change(raw)
+    (tmp_path / f"{key}.json").write_text(json.dumps(raw), encoding="utf-8")
+    return tmp_path
+
+
+def test_a_file_with_bad_metadata_is_refused_naming_the_file_and_the_field(tmp_path: Path) -> None:
+    def unknown_kpi(raw: dict[str, Any]) -> None:
+        raw["kpi"] = "happiness"
+
+    with pytest.raises(DomainError) as caught:
+        library_load(_library_copy(tmp_path, "complaint", unknown_kpi))
+    assert caught.value.field == "kpi" and caught.value.message.startswith("complaint.json: kpi:")
+
+    (tmp_path / "complaint.json").write_text('{"key": "complaint",', encoding="utf-8")
+    with pytest.raises(DomainError, match=r"complaint\.json: line 1"):
+        library_load(tmp_path)
+
+    def renamed(raw: dict[str, Any]) -> None:
+        raw["key"] = "grievance"
+
+    with pytest.raises(DomainError, match="not the file's name"):
+        library_load(_library_copy(tmp_path, "complaint", renamed))
+
+
+def test_a_file_whose_definition_fails_is_refused_and_nothing_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unknown_role(raw: dict[str, Any]) -> None:
+        raw["definition"]["steps"][2]["assignee"]["role"] = "astronaut"
+
+    broken = library_load(_library_copy(tmp_path, "complaint", unknown_role))
+    monkeypatch.setattr(library, "LIBRARY", {**LIBRARY, **broken})
+    owner = person(Role.OWNER)
+    events = Event.objects.count()
+    with pytest.raises(DomainError) as caught:
+        library_install(keys=["vip_recognition", "complaint"], actor=owner)
+    assert caught.value.field == "steps.2.assignee.role"
+    assert caught.value.message.startswith("complaint.json: steps.2.assignee.role:")
+    assert "astronaut" in caught.value.message
+    assert not Sop.objects.exists() and Event.objects.count() == events
 
 
 # ---------------------------------------------------------------- the command
@@ -171,7 +295,11 @@ def test_the_library_page_lists_entries_and_installs(django_assert_max_num_queri
         page = client.get(reverse("sops:library"))
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Підтвердити замовлення дзвінком" in text and "Install all" in text
+    assert "Confirm the order by phone" in text and "Install all" in text
+    client.post(reverse("set_language"), {"language": "uk"})
+    text = client.get(reverse("sops:library")).content.decode()
+    assert "Підтвердити замовлення дзвінком" in text and "Confirm the order" not in text
+    client.post(reverse("set_language"), {"language": "en"})
     response = client.post(reverse("sops:library-install"), {"key": "complaint"})
     assert response.status_code == 302
     sop = Sop.objects.get(library_key="complaint")

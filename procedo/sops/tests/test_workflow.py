@@ -9,8 +9,9 @@ from procedo.accounts.services import team_create
 from procedo.automation.tests.helpers import event_trigger, person, sop_live, task_step
 from procedo.core.errors import Conflict, DomainError, PermissionDenied
 from procedo.events.models import Event
-from procedo.sops import services
 from procedo.sops.models import Revision, RevisionState, RevisionTransition
+from procedo.sops.services import revisions as revision_services
+from procedo.sops.services import sops as sop_services
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ DEFINITION = {"triggers": [event_trigger()], "steps": [task_step()]}
 
 def test_an_sop_starts_with_a_draft_and_its_fields_are_checked() -> None:
     owner = person(Role.OWNER)
-    sop = services.sop_create(
+    sop = sop_services.sop_create(
         name="  Confirm   new orders ",
         subject_type="order",
         owner_id=owner.pk,
@@ -33,13 +34,13 @@ def test_an_sop_starts_with_a_draft_and_its_fields_are_checked() -> None:
     assert [(r.number, r.state) for r in sop.revisions.all()] == [(1, RevisionState.DRAFT)]
     assert Event.objects.filter(event_type="sop.created", subject_id=sop.pk).exists()
     with pytest.raises(DomainError) as bad_kpi:
-        services.sop_update(sop_id=sop.pk, actor=owner, kpi="happiness")
+        sop_services.sop_update(sop_id=sop.pk, actor=owner, kpi="happiness")
     assert bad_kpi.value.field == "kpi"
     with pytest.raises(DomainError) as window:
-        services.sop_update(sop_id=sop.pk, actor=owner, kpi="repeat_purchase_rate")
+        sop_services.sop_update(sop_id=sop.pk, actor=owner, kpi="repeat_purchase_rate")
     assert window.value.field == "kpi_window_days"
     with pytest.raises(DomainError) as holdout:
-        services.sop_update(sop_id=sop.pk, actor=owner, holdout_percent=70)
+        sop_services.sop_update(sop_id=sop.pk, actor=owner, holdout_percent=70)
     assert holdout.value.field == "holdout_percent"
 
 
@@ -47,7 +48,7 @@ def test_review_needs_another_manager_or_owner_and_every_move_is_recorded() -> N
     author = person(Role.MANAGER)
     operator = person(Role.OPERATOR)
     reviewer = person(Role.OWNER)
-    sop = services.sop_create(
+    sop = sop_services.sop_create(
         name="Call VIPs",
         subject_type="order",
         owner_id=author.pk,
@@ -56,28 +57,38 @@ def test_review_needs_another_manager_or_owner_and_every_move_is_recorded() -> N
     )
     draft = sop.revisions.get()
     with pytest.raises(DomainError) as empty:
-        services.revision_transition(revision_id=draft.pk, to_state="review", actor=author)
+        revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=author)
     assert empty.value.field == "definition"
-    services.revision_update(revision_id=draft.pk, definition=DEFINITION, actor=author)
-    services.revision_transition(
+    revision_services.revision_update(revision_id=draft.pk, definition=DEFINITION, actor=author)
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="review", actor=author, comment="v1"
     )
 
     with pytest.raises(PermissionDenied) as own:
-        services.revision_transition(revision_id=draft.pk, to_state="approved", actor=author)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="approved", actor=author
+        )
     assert "author" in own.value.message
     with pytest.raises(PermissionDenied):
-        services.revision_transition(revision_id=draft.pk, to_state="approved", actor=operator)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="approved", actor=operator
+        )
     with pytest.raises(DomainError) as no_reason:
-        services.revision_transition(revision_id=draft.pk, to_state="draft", actor=reviewer)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="draft", actor=reviewer
+        )
     assert no_reason.value.field == "comment"
 
-    services.revision_transition(
+    revision_services.revision_transition(
         revision_id=draft.pk, to_state="approved", actor=reviewer, comment="Looks right"
     )
     with pytest.raises(Conflict):
-        services.revision_transition(revision_id=draft.pk, to_state="review", actor=reviewer)
-    services.revision_transition(revision_id=draft.pk, to_state="published", actor=reviewer)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="review", actor=reviewer
+        )
+    revision_services.revision_transition(
+        revision_id=draft.pk, to_state="published", actor=reviewer
+    )
 
     moves = list(
         RevisionTransition.objects.filter(revision=draft).values_list(
@@ -98,15 +109,21 @@ def test_one_published_revision_and_live_revisions_never_change() -> None:
     sop, first = sop_live(definition=DEFINITION, owner=owner, reviewer=reviewer)
 
     changed = {"triggers": [event_trigger()], "steps": [task_step(title="Call within 5 min")]}
-    edited = services.revision_update(revision_id=first.pk, definition=changed, actor=owner)
+    edited = revision_services.revision_update(
+        revision_id=first.pk, definition=changed, actor=owner
+    )
     assert edited.pk != first.pk and edited.state == RevisionState.DRAFT
     assert edited.number == 2 and edited.based_on_id == first.pk
     first.refresh_from_db()
     assert first.definition["steps"][0]["title"] == "Call the customer"
 
-    services.revision_transition(revision_id=edited.pk, to_state="review", actor=owner)
-    services.revision_transition(revision_id=edited.pk, to_state="approved", actor=reviewer)
-    services.revision_transition(revision_id=edited.pk, to_state="published", actor=reviewer)
+    revision_services.revision_transition(revision_id=edited.pk, to_state="review", actor=owner)
+    revision_services.revision_transition(
+        revision_id=edited.pk, to_state="approved", actor=reviewer
+    )
+    revision_services.revision_transition(
+        revision_id=edited.pk, to_state="published", actor=reviewer
+    )
     states = dict(Revision.objects.filter(sop=sop).values_list("number", "state"))
     assert states == {1: RevisionState.RETIRED, 2: RevisionState.PUBLISHED}
     retired = RevisionTransition.objects.get(revision=first, to_state="retired")
@@ -118,27 +135,31 @@ def test_a_pilot_runs_for_a_team_or_a_percentage_not_both() -> None:
     reviewer = person(Role.MANAGER)
     team = team_create(name="Night shift", lead_id=None, actor=owner)
     sop, _published = sop_live(definition=DEFINITION, owner=owner, reviewer=reviewer)
-    draft = services.revision_draft_create(sop_id=sop.pk, actor=owner)
-    services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
-    services.revision_transition(revision_id=draft.pk, to_state="approved", actor=reviewer)
+    draft = revision_services.revision_draft_create(sop_id=sop.pk, actor=owner)
+    revision_services.revision_transition(revision_id=draft.pk, to_state="review", actor=owner)
+    revision_services.revision_transition(revision_id=draft.pk, to_state="approved", actor=reviewer)
     with pytest.raises(DomainError) as neither:
-        services.revision_transition(revision_id=draft.pk, to_state="pilot", actor=reviewer)
+        revision_services.revision_transition(
+            revision_id=draft.pk, to_state="pilot", actor=reviewer
+        )
     assert neither.value.field == "pilot_team_id"
     with pytest.raises(DomainError):
-        services.revision_transition(
+        revision_services.revision_transition(
             revision_id=draft.pk,
             to_state="pilot",
             actor=reviewer,
             pilot_team_id=team.pk,
             pilot_percent=10,
         )
-    piloted = services.revision_transition(
+    piloted = revision_services.revision_transition(
         revision_id=draft.pk, to_state="pilot", actor=reviewer, pilot_team_id=team.pk
     )
     assert piloted.state == RevisionState.PILOT and piloted.pilot_team_id == team.pk
     assert Revision.objects.filter(sop=sop, state=RevisionState.PUBLISHED).count() == 1
     # Piloted revisions are immutable too.
-    again = services.revision_update(revision_id=piloted.pk, definition=DEFINITION, actor=owner)
+    again = revision_services.revision_update(
+        revision_id=piloted.pk, definition=DEFINITION, actor=owner
+    )
     assert again.pk != piloted.pk
 
 

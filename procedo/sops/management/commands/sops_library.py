@@ -1,15 +1,27 @@
-"""`procedo sops_library --list | --install KEY ... | --all [--owner USERNAME]`."""
+"""`procedo sops_library --list | --install KEY ... | --all [--owner USERNAME] [--language uk]`.
+
+`--strings` prints `procedo/sops/library/strings.py` (the library's words for
+makemessages) after a library file changed.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core.errors import DomainError
-from procedo.sops.library import LIBRARY, PENDING, library_install, library_installed
+from procedo.sops.library import (
+    LIBRARY,
+    PENDING,
+    library_install,
+    library_installed,
+    strings_module,
+)
 
 
 class Command(BaseCommand):
@@ -23,15 +35,30 @@ class Command(BaseCommand):
         action.add_argument("--list", action="store_true", help="list the library")
         action.add_argument("--install", nargs="*", metavar="KEY", help="install these entries")
         action.add_argument("--all", action="store_true", help="install every entry")
+        action.add_argument(
+            "--strings",
+            action="store_true",
+            help="print strings.py: the library's words for makemessages",
+        )
         parser.add_argument(
             "--owner",
             default="",
             help="username who owns the installed SOPs (default: the first active owner)",
         )
+        parser.add_argument(
+            "--language",
+            default=settings.LANGUAGE_CODE,
+            choices=[code for code, _name in settings.LANGUAGES],
+            help="the language of the SOPs' texts (default: %(default)s)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["strings"]:
+            self.stdout.write(strings_module(), ending="")
+            return
         if options["list"]:
-            self._list()
+            with translation.override(options["language"]):
+                self._list()
             return
         keys: list[str] | None = None if options["all"] else list(options["install"] or [])
         if keys is not None and not keys:
@@ -43,7 +70,7 @@ class Command(BaseCommand):
             )
         owner = self._owner(options["owner"])
         try:
-            result = library_install(keys=keys, actor=owner)
+            result = library_install(keys=keys, actor=owner, language=options["language"])
         except DomainError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from None
         if result:
@@ -70,7 +97,8 @@ class Command(BaseCommand):
 
     def _list(self) -> None:
         installed = library_installed()
-        for key, entry in LIBRARY.items():
+        for key, source in LIBRARY.items():
+            entry = source.translated()
             sop = installed.get(key)
             where = f"installed as SOP {sop.pk}" if sop else "not installed"
             self.stdout.write(f"{key:<20} {entry.subject_type:<9} {where:<22} {entry.name}")

@@ -1,0 +1,2 @@
+"""Reading SOPs: SOPs and their revisions (sops), who runs and read them (audience), feedback
+and recognition (feedback)."""

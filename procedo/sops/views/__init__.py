@@ -1,0 +1,1 @@
+"""SOP pages (thin views): authoring SOPs and revisions, feedback and reading, the library."""
