@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 .PHONY: run test test-fast bench lint
 
 $(BIN)/python:
+	@echo "== Creating the virtual environment $(VENV)/ (first time only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "== Installing Procedo and its dependencies into $(VENV)/ (first time only, about a minute)"
 	$(BIN)/pip install --quiet -e .
 	touch $@
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,17 @@ def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     """No wake-ups after commit: the test drives the consumer and the executor itself."""
     monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
     monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
+
+
+@pytest.fixture(autouse=True)
+def email_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default transport's outbox, one per test: never the installation's var/outbox."""
+    directory = tmp_path / "outbox"
+    if settings.PROCEDO_EMAIL["backend"] == "outbox":
+        monkeypatch.setattr(
+            settings, "PROCEDO_EMAIL", {**settings.PROCEDO_EMAIL, "directory": str(directory)}
+        )
+    return directory
 
 
 @pytest.fixture

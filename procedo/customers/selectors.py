@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Prefetch, QuerySet, TextChoices
+from django.db.models import Field, Prefetch, Q, QuerySet, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -313,12 +313,16 @@ def customer_list(
 
 
 def customer_ids_matching(*, query: str) -> QuerySet[CustomerSearchTerm, int]:
-    """The ids of live customers the list's search finds for `query`, as a subquery for
-    other apps' filters (orders of customers named "Олена Ков")."""
+    """The ids of live customers the list's search finds for `query` (the same term ranges
+    as the list's SQL), as a subquery for other apps' filters (orders of customers named
+    "Олена Ков")."""
     prefix = normalise.search_prefix(query)
     if not prefix:
         return CustomerSearchTerm.objects.none().values_list("customer_id", flat=True)
-    return _term_matches(prefix)
+    upper = normalise.prefix_upper_bound(prefix)
+    ranges = Q(term__gte=prefix) if upper is None else Q(term__gte=prefix, term__lt=upper)
+    terms = CustomerSearchTerm.objects.filter(ranges, customer__merged_into=None)
+    return terms.values_list("customer_id", flat=True)
 
 
 def customer_get(*, customer_id: int) -> Customer:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
 
 from django.db.models import Count, Q, QuerySet
 
 from procedo.core.paging import Page, keyset_page
-from procedo.messaging.models import InboundMessage, Message, MessageState, Template
+from procedo.messaging.models import InboundMessage, Message, MessageState, Provider, Template
 from procedo.messaging.registry import sop_sources
-from procedo.messaging.sending import RESENT_AUTOMATICALLY
+from procedo.messaging.sending import RESENT_AUTOMATICALLY, outbox_directory, outbox_path
+
+# Headers worth showing a person from the outbox copy; the rest is in the raw text.
+OUTBOX_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe")
 
 
 @dataclass(frozen=True)
@@ -123,4 +130,45 @@ def message_counts_since(since: datetime) -> dict[str, int]:
         .annotate(n=Count("id"))
         .order_by()
         .values_list("state", "n")
+    )
+
+
+@dataclass(frozen=True)
+class OutboxCopy:
+    """An email as the outbox holds it: what the recipient would have got."""
+
+    path: Path
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+    raw: str
+
+
+def email_outbox() -> Path | None:
+    """The outbox directory when email goes there (EMAIL_URL=outbox, the default)."""
+    return outbox_directory()
+
+
+def message_outbox_copy(*, message: Message) -> OutboxCopy | None:
+    """The outbox's file of a message delivered there; None if it went elsewhere or is gone."""
+    if message.provider != Provider.OUTBOX or message.state != MessageState.SENT:
+        return None
+    directory = outbox_directory()
+    if directory is None:  # delivered to an outbox once, configured for SMTP since
+        return None
+    path = outbox_path(message, directory)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    return OutboxCopy(
+        path=path,
+        headers=[(name, str(parsed[name])) for name in OUTBOX_HEADERS if parsed[name]],
+        text=text_part.get_content() if isinstance(text_part, EmailMessage) else "",
+        html=html_part.get_content() if isinstance(html_part, EmailMessage) else "",
+        raw=raw.decode("utf-8", "replace"),
     )

@@ -69,6 +69,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
         template += "#rows"
     else:
         context["decision_count"] = selectors.messages_needing_decision_count()
+        context["outbox"] = selectors.email_outbox()
     return render(request, template, context)
 
 
@@ -103,7 +104,10 @@ def _message_page(
     if message is None:
         raise Http404
     raw = ""
-    if message.channel == "email":
+    outbox_copy = selectors.message_outbox_copy(message=message)
+    if outbox_copy is not None:
+        raw = outbox_copy.raw  # the bytes delivered, not a rendering of the row again
+    elif message.channel == "email":
         try:
             raw = message_mime(message).decode("utf-8", "replace")
         except Exception as exc:  # shown, not raised: the log must open whatever the row holds
@@ -111,6 +115,7 @@ def _message_page(
     context = {
         "message": message,
         "raw": raw,
+        "outbox_copy": outbox_copy,
         "resent_automatically": resent_automatically(message),
         "can_decide": user_can(request.user, "messaging.templates"),
         # Two tokens: a decision's key replays only the same decision.

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
 from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import product_create, sku_create
@@ -15,6 +14,7 @@ from procedo.customers.models import Identity
 from procedo.orders import services
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, order_create
+from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from conftest import PASSWORD
 from procedo.accounts.roles import Role
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import sop_live, task_step
@@ -18,6 +17,7 @@ from procedo.catalog.tests.factories import product_create, sku_create
 from procedo.customers import services as customer_services
 from procedo.orders import services
 from procedo.orders.services import DeliveryIn, OrderLineIn
+from procedo.testing import PASSWORD
 from procedo.work.services.lifecycle import task_complete, task_create
 from tests.browser.conftest import screenshot
 

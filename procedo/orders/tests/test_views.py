@@ -218,7 +218,7 @@ def _field_html(body: str, name: str) -> str:
 
 def test_an_operator_takes_an_order_for_a_new_customer(make_user: Callable[..., User]) -> None:
     olena = make_user(Role.OPERATOR, username="olena")
-    client = _client(olena)
+    client = logged_in(olena)
     page = client.get(reverse("orders:create"))
     assert page.status_code == 200 and b'name="phone"' in page.content
     vase = sku_create(code="VASE-S", price="640.00", on_hand=3)
@@ -273,7 +273,7 @@ def test_bad_order_input_shows_next_to_its_field_and_saves_nothing(
 def test_an_order_from_the_customer_card_goes_to_that_customer(
     make_user: Callable[..., User],
 ) -> None:
-    client = _client(make_user(Role.OPERATOR))
+    client = logged_in(make_user(Role.OPERATOR))
     customer = customer_create("Ганна")
     section = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
     assert f'href="/orders/new/?customer={customer.pk}"' in section
@@ -285,7 +285,7 @@ def test_an_order_from_the_customer_card_goes_to_that_customer(
         _order_form(customer_id=customer.pk, phone="", line_sku=[sku.pk], line_qty=["1"]),
     )
     assert Order.objects.get().customer_id == customer.pk
-    viewer = _client(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     card = viewer.get(reverse("customers:card", args=[customer.pk])).content.decode()
     assert "/orders/new/" not in card
 
@@ -422,7 +422,7 @@ def test_bulk_moves_and_asks_before_calling_orders_delivered(owner_client: Clien
 
 
 def test_the_pipeline_page_switches_a_status_editable(make_user: Callable[..., User]) -> None:
-    client = _client(make_user(Role.MANAGER))
+    client = logged_in(make_user(Role.MANAGER))
     response = client.post(reverse("orders:status-update", args=["packed"]), {"editable": "1"})
     assert response.status_code == 302 and OrderStatus.objects.get(code="packed").editable
     page = client.get(reverse("orders:pipeline")).content.decode()
