@@ -100,7 +100,7 @@ def run(*, scale: float) -> None:
     # measures the log itself.
     import procedo.events.services as services
 
-    services._wake_consumers_on_commit = lambda: None
+    services._wake_consumers = lambda: None
 
     raw1 = measure(raw_tx_of_one, reset=_truncate)
     helper1 = measure(helper_tx_of_one, reset=_truncate)

@@ -157,7 +157,7 @@ def _measure(data: Path) -> dict[str, Any]:
 
     from procedo.accounts.models import User
     from procedo.accounts.roles import Role
-    from procedo.core.paging import _encode
+    from procedo.core.paging import cursor_encode
     from procedo.customers.models import Customer
     from procedo.customers.services import customer_create
 
@@ -171,7 +171,7 @@ def _measure(data: Path) -> dict[str, Any]:
     ]
     cases = {
         "first page": ({}, probes.page_size),
-        "deep page": ({"cursor": _encode(list(before))}, probes.page_size),
+        "deep page": ({"cursor": cursor_encode(list(before))}, probes.page_size),
         "search email": ({"search": probes.email}, 1),
         "search name prefix": ({"search": probes.name_prefix}, probes.page_size),
     }

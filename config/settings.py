@@ -17,6 +17,7 @@ from procedo.core.envconfig import (
     huey_from_env,
     phone_region_from_env,
     secret_key,
+    served_url_from_env,
     var_dir,
 )
 from procedo.messaging.emailconfig import email_from_env, from_email_from_env, sms_from_env
@@ -264,8 +265,9 @@ EVENT_BATCH_SIZE = 500
 PROCEDO_PHONE_REGION = phone_region_from_env("UA")
 
 # Outbound email (procedo/messaging/emailconfig.py documents EMAIL_URL's forms).
-PROCEDO_EMAIL = email_from_env()
+PROCEDO_EMAIL = email_from_env(VAR_DIR)
 DEFAULT_FROM_EMAIL = from_email_from_env()
 PROCEDO_SMS = sms_from_env()  # SMS_URL, e.g. twilio://SID:TOKEN@api.twilio.com/?from=%2B1…
-# Where links in messages (unsubscribe) point: this installation as people reach it.
-PROCEDO_BASE_URL = base_url_from_env("http://127.0.0.1:8000")
+# Where links in messages (unsubscribe, tasks) point: this installation as people reach it.
+# Unset, the address HOST and PORT serve; `procedo run --port` exports it to its children.
+PROCEDO_BASE_URL = base_url_from_env(served_url_from_env())

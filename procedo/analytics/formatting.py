@@ -8,7 +8,6 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from procedo.analytics.kpis import KPIS, Unit
-from procedo.business.selectors import business_get
 from procedo.core.money import money_format
 
 
@@ -36,9 +35,9 @@ def kpi_change(change: Decimal | None) -> str:
     return f"{sign}{number_format(abs(change), 1, use_l10n=True)} %"
 
 
-def kpi_target_text(kpi_code: str, target: Decimal | None) -> str:
+def kpi_target_text(kpi_code: str, target: Decimal | None, *, currency: str) -> str:
     """An SOP's or a goal's target written in its KPI's unit ("25.0 %", "15 min", "1 200.00 ₴");
-    empty when there is none."""
+    empty when there is none. `currency` is the business's (read once per page, not per row)."""
     if target is None or kpi_code not in KPIS:
         return ""
-    return kpi_value(Decimal(target), KPIS[kpi_code].unit, business_get().currency)
+    return kpi_value(Decimal(target), KPIS[kpi_code].unit, currency)

@@ -12,12 +12,15 @@ from procedo.analytics.impact import BINARY, outcome_of
 from procedo.analytics.models import Goal
 from procedo.automation import impact, selectors
 from procedo.automation.forms import RunStartForm
+from procedo.automation.models import Run
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.sops.models import Sop
 
 
-def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -> dict[str, Any]:
+def subject_runs_context(
+    *, subject_type: str, subject_id: int, next_url: str, runs: list[Run] | None = None
+) -> dict[str, Any]:
     """What `automation/_subject_runs.html` shows on a subject's card: its runs, and a form
     to start an SOP by hand (render it with the request, for the CSRF token)."""
     sops = selectors.manual_sops_choices(subject_type)
@@ -27,18 +30,22 @@ def subject_runs_context(*, subject_type: str, subject_id: int, next_url: str) -
         else None
     )
     return {
-        "runs": selectors.runs_of_subject(subject_type=subject_type, subject_id=subject_id),
+        "runs": runs
+        if runs is not None
+        else selectors.runs_of_subject(subject_type=subject_type, subject_id=subject_id),
         "start_form": start_form,
         "next_url": next_url,
     }
 
 
 def customer_runs(customer_id: int) -> dict[str, Any]:
-    """The customer card's section: the customer's SOP runs, and an SOP to start by hand."""
+    """The customer card's section: the SOP runs on the customer and on their orders, and
+    an SOP to start on the customer by hand."""
     return subject_runs_context(
         subject_type="customer",
         subject_id=customer_id,
         next_url=reverse("customers:card", args=[customer_id]),
+        runs=selectors.runs_of_customer(customer_id=customer_id),
     )
 
 

@@ -16,9 +16,11 @@ from django.utils.translation import gettext_lazy
 from procedo.analytics.formatting import kpi_target_text
 from procedo.analytics.kpis import KPIS
 from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep
+from procedo.business.selectors import business_get
 from procedo.core.errors import NotFound
 from procedo.core.exports import Column
 from procedo.core.paging import Page, keyset_all, keyset_page
+from procedo.events.timeline import Names
 from procedo.messaging.registry import SopSources
 from procedo.sops import live, subjects
 from procedo.sops.models import Sop
@@ -32,7 +34,9 @@ def runs_of_sop(
     runs = Run.objects.filter(sop_id=sop_id).select_related("revision")
     if state:
         runs = runs.filter(state=state)
-    return keyset_page(runs, order=["-id"], cursor=cursor, limit=limit)
+    page = keyset_page(runs, order=["-id"], cursor=cursor, limit=limit)
+    subject_names_attach(list(page.items))
+    return page
 
 
 def _run_subject(run: Run) -> str:
@@ -63,11 +67,34 @@ def run_export_rows(*, sop_id: int, state: str = "") -> Iterator[Run]:
 
 
 def runs_of_subject(*, subject_type: str, subject_id: int, limit: int = 20) -> list[Run]:
-    return list(
-        Run.objects.filter(subject_type=subject_type, subject_id=subject_id)
-        .select_related("sop", "revision")
-        .order_by("-id")[:limit]
+    return subject_names_attach(
+        list(
+            Run.objects.filter(subject_type=subject_type, subject_id=subject_id)
+            .select_related("sop", "revision")
+            .order_by("-id")[:limit]
+        )
     )
+
+
+def runs_of_customer(*, customer_id: int, limit: int = 20) -> list[Run]:
+    """Every SOP run on a customer and on their orders, newest first."""
+    from django.apps import apps
+
+    orders = apps.get_model("orders", "Order").objects.filter(customer_id=customer_id)
+    about = Q(subject_type="customer", subject_id=customer_id) | Q(
+        subject_type="order", subject_id__in=orders.values("pk")
+    )
+    runs = Run.objects.filter(about).select_related("sop", "revision").order_by("-id")
+    return subject_names_attach(list(runs[:limit]))
+
+
+def subject_names_attach(runs: list[Run]) -> list[Run]:
+    """Give each run `subject_name` (the order's number, the customer's name), never its id:
+    one query per kind of subject."""
+    names = Names(runs)
+    for run in runs:
+        run.subject_name = names.name(run.subject_type, run.subject_id)  # type: ignore[attr-defined]
+    return runs
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,7 @@ def run_card(*, run_id: int) -> RunCard:
         if step.key not in reached
     ]
     tasks = {task.pk: task for task in Task.objects.filter(run_id=run.pk)}
+    subject_names_attach([run])
     return RunCard(
         run=run,
         steps=views,
@@ -186,7 +214,9 @@ def task_sop_panel(task: Any) -> dict[str, Any] | None:
         "run": run,
         "sop": run.sop,
         "kpi": KPIS.get(run.sop.kpi),
-        "target": kpi_target_text(run.sop.kpi, run.sop.kpi_target),
+        "target": kpi_target_text(
+            run.sop.kpi, run.sop.kpi_target, currency=business_get().currency
+        ),
         "step_key": step_key,
         "feedback_url": feedback_url,
     }

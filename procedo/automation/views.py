@@ -16,6 +16,7 @@ from procedo.automation.services import engine, runs
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.exports import export_format, filters_known
 from procedo.events.exports import export_stream
+from procedo.events.timeline import Names
 from procedo.sops import subjects
 
 
@@ -59,6 +60,7 @@ def subject_runs(request: HttpRequest, subject_type: str, subject_id: int) -> Ht
         subject_type=subject_type,
         subject_id=subject_id,
         subject_url=subjects.subject_url(subject_type, subject_id),
+        subject_name=Names([]).name(subject_type, subject_id),
     )
     return render(request, "automation/subject_runs.html", context)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy
 
 from procedo.catalog.models import Product, Sku, StockMovement
@@ -104,6 +104,27 @@ def sku_list(*, query: str = "", cursor: str | None = None, limit: int = 50) -> 
     if query.strip():
         skus = skus.filter(product__search_text__contains=query.strip().casefold())
     return keyset_page(skus, order=SKU_ORDER, cursor=cursor, limit=limit)
+
+
+def skus_for_sale(*, query: str, limit: int = 10) -> list[Sku]:
+    """SKUs a person can put on an order, found by code or by any word of the product's
+    or variant's name, with their stock: an exact code first, then by code. One query."""
+    needle = query.strip()[:100]
+    if not needle:
+        return []
+    skus = (
+        Sku.objects.select_related("product")
+        .filter(active=True, product__active=True)
+        .filter(Q(code__iexact=needle) | Q(product__search_text__contains=needle.casefold()))
+        .annotate(exact=Case(When(code__iexact=needle, then=Value(0)), default=Value(1)))
+        .order_by("exact", "code")
+    )
+    return list(skus[:limit])
+
+
+def skus_by_ids(*, ids: Sequence[int]) -> dict[int, Sku]:
+    """SKUs with their products and stock, by id (an order form shown again after an error)."""
+    return {sku.pk: sku for sku in Sku.objects.select_related("product").filter(pk__in=ids)}
 
 
 def sku_get(*, sku_id: int) -> Sku | None:

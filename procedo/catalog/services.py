@@ -30,6 +30,8 @@ from procedo.events.services import NewEvent, event_record, events_record_many
 class OutOfStock(Conflict):
     """A line asks for more than a SKU without backorder has free; names the SKU."""
 
+    default_code = "out_of_stock"
+
     def __init__(self, *, sku_code: str, available: int, requested: int, field: str) -> None:
         super().__init__(
             field=field,

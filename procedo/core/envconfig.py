@@ -184,6 +184,23 @@ def base_url_from_env(default: str) -> str:
     return url
 
 
+# The wildcard addresses cannot be visited; their loopback twin can.
+LOOPBACK_OF_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
+
+
+def served_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches `procedo run` listening on host:port."""
+    host = LOOPBACK_OF_WILDCARD.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def served_url_from_env() -> str:
+    """PROCEDO_BASE_URL's default: the address HOST and PORT make `procedo run` serve."""
+    return served_url(
+        os.environ.get("HOST") or "127.0.0.1", port_parse("PORT", os.environ.get("PORT") or "8000")
+    )
+
+
 def phone_region_from_env(default: str) -> str:
     region = (os.environ.get("PROCEDO_PHONE_REGION") or default).strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:

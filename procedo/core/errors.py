@@ -26,6 +26,7 @@ CODES: dict[str, str] = {
     "transition_not_allowed": "The pipeline or workflow does not allow this move.",
     "stale": "The object changed meanwhile; reload it and try again.",
     "out_of_stock": "Not enough stock for a line.",
+    "not_editable": "The object's state no longer allows changing it (an order past editing).",
     "duplicate": "Something with this identity exists already.",
     "merged": "The customer was merged into another one; change that one instead.",
     "role_too_high": "You cannot give, change or act on a role above your own.",

@@ -10,17 +10,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from django.db import connection
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[T]):
+    items: list[T]
     next_cursor: str | None
 
 
@@ -80,6 +82,37 @@ def _decode(cursor: str, fields: Sequence[Field[Any, Any]]) -> list[Any]:
     if not isinstance(raw, list) or len(raw) != len(fields):
         raise _refused()
     return [_value(value, field) for value, field in zip(raw, fields, strict=True)]
+
+
+def cursor_encode(values: Sequence[Any]) -> str:
+    """The cursor of a row whose ordering keys are `values` (for pages read in raw SQL)."""
+    return _encode(values)
+
+
+def keyset_sql(
+    columns: Sequence[tuple[str, Field[Any, Any], bool]], cursor: str
+) -> tuple[str, list[Any]]:
+    """The WHERE condition of the rows after `cursor`, for a page read in raw SQL.
+
+    `columns` are (SQL column, model field, descending) in the page's order, the
+    last one unique; the values are checked against the fields as in
+    `keyset_page`, and come back ready to bind.
+    """
+    values = _decode(cursor, [field for _sql, field, _desc in columns])
+    bound = [
+        field.get_db_prep_value(value, connection)
+        for (_sql, field, _desc), value in zip(columns, values, strict=True)
+    ]
+    # (a, b) after (x, y) == a>x OR (a=x AND b>y); the redundant bound on the first
+    # key lets the index scan start at the cursor, as in keyset_page.
+    first_sql, _field, first_desc = columns[0]
+    parts, params = [], []
+    for i, (sql, _field, descending) in enumerate(columns):
+        equal = [f"{columns[j][0]} = %s" for j in range(i)]
+        parts.append("(" + " AND ".join([*equal, f"{sql} {'<' if descending else '>'} %s"]) + ")")
+        params.extend(bound[: i + 1])
+    condition = f"{first_sql} {'<=' if first_desc else '>='} %s AND ({' OR '.join(parts)})"
+    return condition, [bound[0], *params]
 
 
 def _field_of(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:

@@ -280,6 +280,17 @@ def _listed(customer: Customer, currency: str) -> dict[str, Any]:
     )
 
 
+def _list_row(customer: selectors.ListedCustomer, currency: str) -> dict[str, Any]:
+    """A customer from the list selector, which read its contacts and tag names."""
+    return {
+        **{field: getattr(customer, field) for field in _FIELDS},
+        "currency": currency,
+        "emails": customer.emails,
+        "phones": customer.phones,
+        "tags": customer.tags,
+    }
+
+
 def _note_out(note: Note) -> dict[str, Any]:
     return {
         "id": note.pk,
@@ -313,7 +324,7 @@ def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> di
     )
     currency = business_get().currency
     return {
-        "items": [_listed(customer, currency) for customer in page.items],
+        "items": [_list_row(customer, currency) for customer in page.items],
         "next_cursor": page.next_cursor,
     }
 

@@ -36,6 +36,12 @@ class AddressKind(models.TextChoices):
     BILLING = "billing", _("Billing")
 
 
+def display_name(first_name: str, last_name: str, company: str, pk: int | None) -> str:
+    """How a customer is named on every page: the full name, else the company, else its id."""
+    full = " ".join(part for part in (first_name, last_name) if part)
+    return full or company or f"#{pk}"
+
+
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=60)
     # Casefolded name: "VIP", "vip" and "Vip" are one tag, "ОПТ" and "опт" too.
@@ -111,8 +117,7 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        full = " ".join(part for part in (self.first_name, self.last_name) if part)
-        return full or self.company or f"#{self.pk}"
+        return display_name(self.first_name, self.last_name, self.company, self.pk)
 
     # Read from prefetched identities (selectors prefetch them); no query each.
     @property

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet, TextChoices
+from django.db.models import Field, Prefetch, Q, QuerySet, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,10 +17,9 @@ from django.utils.translation import gettext_lazy
 from procedo.core.bounds import PAGE_LIMIT_MAX
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.exports import Column
-from procedo.core.paging import Page, keyset_all, keyset_page
+from procedo.core.paging import EXPORT_BATCH, Page, cursor_encode, keyset_sql
 from procedo.customers import normalise
 from procedo.customers.models import (
-    LIVE,
     Address,
     Customer,
     CustomerSearchTerm,
@@ -30,6 +29,7 @@ from procedo.customers.models import (
     IdentityKind,
     Note,
     Tag,
+    display_name,
 )
 
 
@@ -56,7 +56,123 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def _customers_filtered(
+@dataclass(frozen=True, slots=True)
+class ListedCustomer:
+    """A customer as the lists show it: its columns, its contacts and its tags' names.
+
+    Not a model instance: building 50 of those with their prefetched identities
+    and tags cost 20 times the three queries that read them (make bench, B5).
+    """
+
+    emails: list[str]
+    phones: list[str]
+    tags: list[str]
+    # The columns read from the customer row, in the order of _LISTED.
+    id: int
+    first_name: str
+    last_name: str
+    company: str
+    country: str
+    source: str
+    external_ref: str | None
+    created_at: datetime
+    orders_count: int
+    lifetime_value: Decimal
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    merged_into_id: None = None  # the lists show live customers only
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def __str__(self) -> str:
+        return display_name(self.first_name, self.last_name, self.company, self.id)
+
+
+_LISTED = (
+    "id",
+    "first_name",
+    "last_name",
+    "company",
+    "country",
+    "source",
+    "external_ref",
+    "created_at",
+    "orders_count",
+    "lifetime_value",
+    "first_order_at",
+    "last_order_at",
+)
+_converters: dict[str, list[tuple[int, list[Any], Any]]] = {}
+
+
+def _field(name: str) -> Field[Any, Any]:
+    found = Customer._meta.get_field(name)
+    assert isinstance(found, Field)
+    return found
+
+
+def _listed_converters() -> list[tuple[int, list[Any], Any]]:
+    """The backend's converters of each listed column, as the ORM applies them (per vendor)."""
+    found = _converters.get(connection.vendor)
+    if found is None:
+        found = []
+        for index, name in enumerate(_LISTED):
+            field = _field(name)
+            column = field.get_col(Customer._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection
+            )
+            if functions:
+                found.append((index, functions, column))
+        _converters[connection.vendor] = found
+    return found
+
+
+def _listed_rows(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    converted = []
+    convert = _listed_converters()
+    for row in rows:
+        values = list(row)
+        for index, functions, column in convert:
+            value = values[index]
+            for function in functions:
+                value = function(value, column, connection)
+            values[index] = value
+        converted.append(values)
+    return converted
+
+
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "customer": quote(Customer._meta.db_table),
+        "term": quote(CustomerSearchTerm._meta.db_table),
+        "tagged": quote(CustomerTag._meta.db_table),
+        "tag": quote(Tag._meta.db_table),
+        "identity": quote(Identity._meta.db_table),
+    }
+
+
+# From this many tagged customers on, a tag's page is found by walking the list in
+# order (see customer_list); below it, by sorting the tagged customers.
+COMMON_TAG = 5000
+
+
+def _tag_is_common(key: str, table: dict[str, str]) -> bool:
+    """Whether at least COMMON_TAG customers carry the tag (counting stops there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table['tagged']} ct"  # noqa: S608
+            f" INNER JOIN {table['tag']} g ON ct.tag_id = g.id WHERE g.name_key = %s"
+            f" LIMIT {COMMON_TAG})",
+            [key],
+        )
+        return int(cursor.fetchone()[0]) >= COMMON_TAG
+
+
+def _list_query(
     *,
     search: str = "",
     tag: str = "",
@@ -65,77 +181,179 @@ def _customers_filtered(
     last_order_before: date | None = None,
     country: str = "",
     sort: str = CustomerSort.NEWEST,
-) -> tuple[QuerySet[Customer], list[str]]:
-    """The list's rows and their keyset order, for a page or an export.
+) -> tuple[list[str], list[Any], list[tuple[str, Field[Any, Any], bool]]]:
+    """The list's filters as SQL, for a page or an export: its WHERE conditions, their
+    parameters, and its keyset order as (column, field, descending).
 
-    `search` is a prefix of any name word, full name (either way round), company,
-    email, or phone written any way, or 4 to 9 last digits of a phone ("2245").
+    `search` is a prefix of any name word, full name (either way round),
+    company, email, or phone written any way ("067 123 45 67", "+38067…"),
+    or 4 to 9 last digits of a phone ("2245"); case-insensitive for every
+    alphabet. `last_order_after` is on or after that day, `last_order_before`
+    before it. On SQLite a tag filter without a search first counts the tag (up
+    to COMMON_TAG) to choose how to find its rows.
     """
     if sort not in SORT_ORDERS:
         raise DomainError(
             field="sort",
             message=_("Sort by one of %(sorts)s.") % {"sorts": ", ".join(CustomerSort.values)},
         )
+    table = _tables()
+    c = table["customer"]
+    field = _field
+    where: list[str] = []
+    params: list[Any] = []
     prefix = normalise.search_prefix(search)
     if prefix:
         # Driven by the term index: fetch the few matches by id, then sort them.
-        # With the LIVE condition here the planner may instead walk every live
-        # customer in list order and probe each against the matches.
-        queryset = Customer.objects.filter(
-            pk__in=_term_matches(prefix, normalise.search_suffix(search))
+        # With the live condition on the outer query the planner may instead walk
+        # every live customer in list order and probe each against the matches.
+        # A range, not LIKE: it seeks the (term, customer) index on both databases
+        # (the column is COLLATE "C" on PostgreSQL), and compares Cyrillic exactly.
+        # A phone's last digits are a second range, over the reversed tails, in the
+        # same WHERE: both databases seek the index twice (PostgreSQL's BitmapOr,
+        # SQLite's MULTI-INDEX OR), where two IN (…) subqueries OR-ed on the
+        # customer would make PostgreSQL filter every customer.
+        # Merged customers have no terms (services._reindex); the join re-checks it.
+        ranges: list[str] = []
+        for start in (prefix, normalise.search_suffix(search)):
+            if not start:
+                continue
+            upper = normalise.prefix_upper_bound(start)
+            ranges.append("t.term >= %s" if upper is None else "(t.term >= %s AND t.term < %s)")
+            params.extend([start] if upper is None else [start, upper])
+        where.append(
+            f"{c}.id IN (SELECT t.customer_id FROM {table['term']} t"  # noqa: S608
+            f" INNER JOIN {table['customer']} m ON t.customer_id = m.id"
+            f" WHERE m.merged_into_id IS NULL AND ({' OR '.join(ranges)}))"
         )
     else:
-        queryset = Customer.objects.filter(LIVE)
+        where.append(f"{c}.merged_into_id IS NULL")
     if tag.strip():
-        tagged = CustomerTag.objects.filter(tag__name_key=normalise.text_key(tag))
-        queryset = queryset.filter(pk__in=tagged.values("customer_id"))
+        key = normalise.text_key(tag)
+        if not prefix and connection.vendor == "sqlite" and _tag_is_common(key, table):
+            # Walk the list's own index and look each customer's tags up: a page is
+            # found after about limit / share rows. SQLite, without statistics, would
+            # otherwise fetch every tagged customer and sort them all (33,000 VIPs at
+            # a million customers: make bench, B5). PostgreSQL weighs both itself.
+            where.append(
+                f"EXISTS (SELECT 1 FROM {table['tagged']} ct"  # noqa: S608
+                f" INNER JOIN {table['tag']} g ON ct.tag_id = g.id"
+                f" WHERE ct.customer_id = {c}.id AND g.name_key = %s)"
+            )
+        else:
+            where.append(
+                f"{c}.id IN (SELECT ct.customer_id FROM {table['tagged']} ct"  # noqa: S608
+                f" INNER JOIN {table['tag']} g ON ct.tag_id = g.id WHERE g.name_key = %s)"
+            )
+        params.append(key)
     if has_orders is not None:
-        queryset = (
-            queryset.filter(orders_count__gt=0) if has_orders else queryset.filter(orders_count=0)
-        )
+        where.append(f"{c}.orders_count > 0" if has_orders else f"{c}.orders_count = 0")
+    last_order = field("last_order_at")
     if last_order_after is not None:
-        queryset = queryset.filter(last_order_at__gte=_day_start(last_order_after))
+        where.append(f"{c}.last_order_at >= %s")
+        params.append(last_order.get_db_prep_value(_day_start(last_order_after), connection))
     if last_order_before is not None:
-        queryset = queryset.filter(last_order_at__lt=_day_start(last_order_before))
+        where.append(f"{c}.last_order_at < %s")
+        params.append(last_order.get_db_prep_value(_day_start(last_order_before), connection))
     if country.strip():
-        queryset = queryset.filter(country=normalise.country_normalise(country))
-    queryset = queryset.prefetch_related(_identities(), "tags")
-    return queryset, SORT_ORDERS[CustomerSort(sort)]
+        where.append(f"{c}.country = %s")
+        params.append(normalise.country_normalise(country))
+    keys = [
+        (f"{c}.{name.lstrip('-')}", field(name.lstrip("-")), name.startswith("-"))
+        for name in SORT_ORDERS[CustomerSort(sort)]
+    ]
+    return where, params, keys
 
 
-def customer_list(*, cursor: str | None = None, limit: int = 50, **filters: Any) -> Page[Customer]:
+def _listed_read(
+    where: list[str],
+    params: list[Any],
+    keys: list[tuple[str, Field[Any, Any], bool]],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[ListedCustomer]:
+    """One keyset page of `_list_query`'s rows: the page, its identities, its tags."""
+    table = _tables()
+    c = table["customer"]
+    where, params = list(where), list(params)
+    if cursor:
+        after, after_params = keyset_sql(keys, cursor)
+        where.append(after)
+        params.extend(after_params)
+    order = ", ".join(f"{sql} {'DESC' if descending else 'ASC'}" for sql, _f, descending in keys)
+    columns = ", ".join(f"{c}.{name}" for name in _LISTED)
+    # Only quoted table names, this module's column names and placeholders are formatted in.
+    page_sql = (
+        f"SELECT {columns} FROM {c} WHERE {' AND '.join(where)}"  # noqa: S608
+        f" ORDER BY {order} LIMIT {int(limit) + 1}"
+    )
+    with connection.cursor() as db:
+        db.execute(page_sql, params)
+        rows = _listed_rows(db.fetchall())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = [row[0] for row in rows]
+        contacts: dict[int, tuple[list[str], list[str]]] = {pk: ([], []) for pk in ids}
+        tags: dict[int, list[str]] = {pk: [] for pk in ids}
+        if ids:
+            marks = ", ".join(["%s"] * len(ids))
+            db.execute(
+                f"SELECT customer_id, kind, value FROM {table['identity']}"  # noqa: S608
+                f" WHERE customer_id IN ({marks}) ORDER BY kind, id",
+                ids,
+            )
+            for customer_id, kind, value in db.fetchall():
+                contacts[customer_id][0 if kind == IdentityKind.EMAIL else 1].append(value)
+            db.execute(
+                f"SELECT ct.customer_id, g.name FROM {table['tagged']} ct"  # noqa: S608
+                f" INNER JOIN {table['tag']} g ON ct.tag_id = g.id"
+                f" WHERE ct.customer_id IN ({marks}) ORDER BY g.name_key",
+                ids,
+            )
+            for customer_id, name in db.fetchall():
+                tags[customer_id].append(name)
+    items = [ListedCustomer(*contacts[row[0]], tags[row[0]], *row) for row in rows]
+    next_cursor = None
+    if more and items:
+        last = items[-1]
+        next_cursor = cursor_encode([getattr(last, f.name) for _sql, f, _desc in keys])
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def customer_list(
+    *,
+    search: str = "",
+    tag: str = "",
+    has_orders: bool | None = None,
+    last_order_after: date | None = None,
+    last_order_before: date | None = None,
+    country: str = "",
+    sort: str = CustomerSort.NEWEST,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[ListedCustomer]:
     """Live customers, newest first or by lifetime value, one keyset page at a time.
 
-    Filters (`_customers_filtered`): `search` is a prefix of any name word, full
-    name (either way round), company, email, or phone written any way ("067 123 45
-    67", "+38067…"); case-insensitive for every alphabet. `last_order_after` is on
-    or after that day, `last_order_before` before it; `tag`, `has_orders`,
-    `country`, `sort`. Three queries: the page, its identities and its tags.
+    Filters as in `_list_query`. Three queries, written out (the list is the
+    busiest read, and the ORM's compiling and model building cost several times
+    the queries themselves): the page, its identities, its tags.
     """
+    where, params, keys = _list_query(
+        search=search,
+        tag=tag,
+        has_orders=has_orders,
+        last_order_after=last_order_after,
+        last_order_before=last_order_before,
+        country=country,
+        sort=sort,
+    )
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise DomainError(
             field="limit",
             message=_("A page holds 1 to %(max)s customers.") % {"max": LIST_LIMIT_MAX},
         )
-    queryset, order = _customers_filtered(**filters)
-    return keyset_page(queryset, order=order, cursor=cursor, limit=limit)
-
-
-def _export_attach(customers: list[Customer]) -> None:
-    """A batch's emails, phones and tags in two queries (prefetch_related builds a queryset
-    per customer, which cost more than the rest of a million-row export together)."""
-    ids = [customer.pk for customer in customers]
-    found: dict[int, dict[str, list[str]]] = {
-        pk: {"email": [], "phone": [], "tag": []} for pk in ids
-    }
-    identities = Identity.objects.filter(customer_id__in=ids).order_by("kind", "id")
-    for customer_id, kind, value in identities.values_list("customer_id", "kind", "value"):
-        found[customer_id][kind].append(value)
-    tags = CustomerTag.objects.filter(customer_id__in=ids).order_by("tag__name")
-    for customer_id, name in tags.values_list("customer_id", "tag__name"):
-        found[customer_id]["tag"].append(name)
-    for customer in customers:
-        customer.exported = found[customer.pk]  # type: ignore[attr-defined]
+    return _listed_read(where, params, keys, cursor=cursor, limit=limit)
 
 
 # The customers list as a file (procedo/core/exports.py): the columns a spreadsheet gets.
@@ -144,9 +362,9 @@ CUSTOMER_COLUMNS = (
     Column(gettext_lazy("First name"), lambda c: c.first_name),
     Column(gettext_lazy("Last name"), lambda c: c.last_name),
     Column(gettext_lazy("Company"), lambda c: c.company),
-    Column(gettext_lazy("Emails"), lambda c: c.exported[IdentityKind.EMAIL]),
-    Column(gettext_lazy("Phones"), lambda c: c.exported[IdentityKind.PHONE]),
-    Column(gettext_lazy("Tags"), lambda c: c.exported["tag"]),
+    Column(gettext_lazy("Emails"), lambda c: c.emails),
+    Column(gettext_lazy("Phones"), lambda c: c.phones),
+    Column(gettext_lazy("Tags"), lambda c: c.tags),
     Column(gettext_lazy("Country"), lambda c: c.country),
     Column(gettext_lazy("Orders"), lambda c: c.orders_count),
     Column(gettext_lazy("Lifetime value"), lambda c: c.lifetime_value),
@@ -158,28 +376,37 @@ CUSTOMER_COLUMNS = (
 )
 
 
-def customer_export_rows(**filters: Any) -> Iterator[Customer]:
-    """Every customer the list shows with these filters, read in batches for a file."""
-    queryset, order = _customers_filtered(**filters)
-    return keyset_all(queryset.prefetch_related(None), order=order, each_batch=_export_attach)
+def customer_export_rows(**filters: Any) -> Iterator[ListedCustomer]:
+    """Every customer the list shows with these filters (`_list_query`), in its order.
+
+    The filters are checked here, before the file starts (a bad one is a 422, not a
+    broken stream). The rows are read EXPORT_BATCH per query with the list's own SQL,
+    short queries one after another (why: `keyset_all`), so memory stays bounded
+    however long the list.
+    """
+    where, params, keys = _list_query(**filters)
+
+    def rows() -> Iterator[ListedCustomer]:
+        cursor: str | None = None
+        while True:
+            page = _listed_read(where, params, keys, cursor=cursor, limit=EXPORT_BATCH)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    return rows()
 
 
-def _term_range(prefix: str) -> Q:
+def customer_ids_matching(*, query: str) -> QuerySet[CustomerSearchTerm, int]:
+    """The ids of live customers the list's search finds for `query` (the same term ranges
+    as the list's SQL), as a subquery for other apps' filters (orders of customers named
+    "Олена Ков")."""
+    prefix = normalise.search_prefix(query)
+    if not prefix:
+        return CustomerSearchTerm.objects.none().values_list("customer_id", flat=True)
     upper = normalise.prefix_upper_bound(prefix)
-    return Q(term__gte=prefix) if upper is None else Q(term__gte=prefix, term__lt=upper)
-
-
-def _term_matches(prefix: str, suffix: str = "") -> QuerySet[CustomerSearchTerm, int]:
-    # A range, not LIKE: it seeks the (term, customer) index on both databases
-    # (the column is COLLATE "C" on PostgreSQL), and compares Cyrillic exactly.
-    # A phone's last digits are a second range, over the reversed tails, in the
-    # same WHERE: both databases seek the index twice (PostgreSQL's BitmapOr,
-    # SQLite's MULTI-INDEX OR), where two IN (…) subqueries OR-ed on the
-    # customer would make PostgreSQL filter every customer.
-    # Merged customers have no terms (services._reindex); the join re-checks it.
-    ranges = _term_range(prefix)
-    if suffix:
-        ranges |= _term_range(suffix)
+    ranges = Q(term__gte=prefix) if upper is None else Q(term__gte=prefix, term__lt=upper)
     terms = CustomerSearchTerm.objects.filter(ranges, customer__merged_into=None)
     return terms.values_list("customer_id", flat=True)
 

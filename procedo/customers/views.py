@@ -38,7 +38,7 @@ from procedo.customers.forms import (
     NoteForm,
     TagForm,
 )
-from procedo.customers.models import ConsentState, Customer
+from procedo.customers.models import ConsentState
 from procedo.customers.registry import card_sections
 from procedo.events.exports import export_stream
 from procedo.events.selectors import timeline_for_customer
@@ -61,7 +61,7 @@ def _htmx(request: HttpRequest) -> Any:
 @requires("customers.view")
 def customer_list(request: HttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET, tags=selectors.tags_all())
-    page: Page[Customer] = Page(items=[], next_cursor=None)
+    page: Page[selectors.ListedCustomer] = Page(items=[], next_cursor=None)
     if form.is_valid():
         try:
             page = selectors.customer_list(

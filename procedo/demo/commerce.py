@@ -65,7 +65,6 @@ from procedo.customers.models import (
 )
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, events_record_many
-from procedo.imports.orders import _rows_insert
 from procedo.orders import services as order_services
 from procedo.orders.models import (
     Order,
@@ -1525,40 +1524,6 @@ class _LiveOrder:
     line_ids: list[int] = field(default_factory=list)
 
 
-ORDER_COLUMNS = (
-    "number",
-    "kind",
-    "customer_id",
-    "status_id",
-    "currency",
-    "subtotal",
-    "discount_total",
-    "shipping_total",
-    "total",
-    "placed_at",
-    "status_changed_at",
-    "confirmed_at",
-    "paid_at",
-    "shipped_at",
-    "delivered_at",
-    "cancelled_at",
-    "ship_country",
-    "channel",
-    "source",
-    "stock_state",
-    "note",
-    "created_at",
-)
-LINE_COLUMNS = (
-    "order_id",
-    "sku_id",
-    "sku_code",
-    "description",
-    "quantity",
-    "unit_price",
-    "discount",
-    "line_total",
-)
 PAYMENT_COLUMNS = (
     "order_id",
     "method",
@@ -1600,7 +1565,9 @@ RETURN_COLUMNS = ("order_id", "status", "reason", "restock", "received_at", "cre
 
 def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        _rows_insert(model, columns, [tuple(_adapt(value) for value in row) for row in rows])
+        order_services.rows_insert(
+            model, columns, [tuple(_adapt(value) for value in row) for row in rows]
+        )
 
 
 class _Loader:
@@ -1797,37 +1764,32 @@ class _Loader:
                     if received >= order.totals.total:
                         stamps.setdefault("paid_at", step.at)
             totals = order.totals
-            order_rows.append(
-                (
-                    order.number,
-                    OrderKind.SALE,
-                    self.customer_id(order.customer),
-                    status,
-                    CURRENCY,
-                    totals.subtotal,
-                    totals.discount_total,
-                    totals.shipping_total,
-                    totals.total,
-                    order.placed_at,
-                    status_at,
-                    stamps.get("confirmed_at"),
-                    stamps.get("paid_at"),
-                    stamps.get("shipped_at"),
-                    stamps.get("delivered_at"),
-                    stamps.get("cancelled_at"),
-                    order.ship_country,
-                    order.channel,
-                    order.source,
-                    StockState.NONE,
-                    order.note,
-                    order.placed_at,
-                )
-            )
-        _insert(Order, ORDER_COLUMNS, order_rows)
+            row = {
+                "number": order.number,
+                "kind": OrderKind.SALE,
+                "customer_id": self.customer_id(order.customer),
+                "status_id": status,
+                "currency": CURRENCY,
+                "subtotal": totals.subtotal,
+                "discount_total": totals.discount_total,
+                "shipping_total": totals.shipping_total,
+                "total": totals.total,
+                "placed_at": order.placed_at,
+                "status_changed_at": status_at,
+                **stamps,
+                "ship_country": order.ship_country,
+                "channel": order.channel,
+                "source": order.source,
+                "stock_state": StockState.NONE,
+                "note": order.note,
+                "created_at": order.placed_at,
+            }
+            order_rows.append(tuple(row.get(name) for name in order_services.ORDER_COLUMNS))
+        _insert(Order, order_services.ORDER_COLUMNS, order_rows)
         self.order_ids = dict(Order.objects.values_list("number", "id"))
         _insert(
             OrderLine,
-            LINE_COLUMNS,
+            order_services.LINE_COLUMNS,
             [
                 (
                     self.order_ids[order.number],

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
@@ -72,10 +72,19 @@ def sentences_registered() -> frozenset[str]:
     return frozenset(_sentences)
 
 
-class Names:
-    """The names of the subjects on one page of events, looked up once per kind."""
+class Subjected(Protocol):
+    """Anything about a subject: an event, a task, an SOP run."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def subject_id(self) -> int | None: ...
+
+
+class Names:
+    """The names of the subjects on one page of events (or runs), looked up once per kind."""
+
+    def __init__(self, events: Iterable[Subjected]) -> None:
         wanted: dict[str, set[int]] = defaultdict(set)
         for event in events:
             if event.subject_type and event.subject_id is not None:

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,6 +62,7 @@ from procedo.imports.csvfiles import (
     parse_int,
     read_csv,
 )
+from procedo.orders import services as order_services
 from procedo.orders.models import (
     Order,
     OrderKind,
@@ -73,7 +73,7 @@ from procedo.orders.models import (
     PaymentStatus,
     StatusCategory,
 )
-from procedo.orders.services import customer_stats_refresh
+from procedo.orders.services import customer_stats_refresh, rows_insert
 
 ORDER_COLUMNS = (
     Column(
@@ -543,13 +543,13 @@ def _write_batch(
             )
         )
     adapt = connection.ops.adapt_datetimefield_value
-    _rows_insert(
+    rows_insert(
         Order,
-        _ORDER_COLUMNS,
+        order_services.ORDER_COLUMNS,
         [
             tuple(
                 adapt(value) if isinstance(value, datetime) else value
-                for value in (getattr(item, name) for name in _ORDER_COLUMNS)
+                for value in (getattr(item, name) for name in order_services.ORDER_COLUMNS)
             )
             for item in new_orders
         ],
@@ -572,7 +572,7 @@ def _write_batch(
         for row in order.rows
     ]
     _lines_insert(lines)
-    _rows_insert(
+    rows_insert(
         Payment,
         ("order_id", "method", "amount", "currency", "status", "paid_at", "created_at"),
         [
@@ -612,59 +612,5 @@ def _write_batch(
     result.lines_created += len(lines)
 
 
-_LINE_COLUMNS = (
-    "order_id",
-    "sku_id",
-    "sku_code",
-    "description",
-    "quantity",
-    "unit_price",
-    "discount",
-    "line_total",
-)
-
-
-_ORDER_COLUMNS = (
-    "number",
-    "kind",
-    "customer_id",
-    "status_id",
-    "currency",
-    "subtotal",
-    "discount_total",
-    "shipping_total",
-    "total",
-    "placed_at",
-    "status_changed_at",
-    "delivered_at",
-    "paid_at",
-    "ship_country",
-    "channel",
-    "source",
-    "external_ref",
-    "stock_state",
-    "note",
-    "created_at",
-)
-
-
-def _rows_insert(
-    model: type[Model], attnames: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    # Half a million rows: Django's bulk_create spends several times the
-    # database's own time preparing each field of each object, so rows go to
-    # executemany as tuples the driver adapts (Decimal, int, str; datetimes
-    # adapted by the caller).
-    column_of = {field.attname: field.column for field in model._meta.concrete_fields}
-    names = ", ".join(connection.ops.quote_name(column_of[name]) for name in attnames)
-    table = connection.ops.quote_name(model._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(attnames))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
-
-
 def _lines_insert(lines: list[tuple[Any, ...]]) -> None:
-    _rows_insert(OrderLine, _LINE_COLUMNS, lines)
+    rows_insert(OrderLine, order_services.LINE_COLUMNS, lines)

@@ -1,28 +1,41 @@
 """EMAIL_URL and DEFAULT_FROM_EMAIL from the environment (imported by settings.py: no Django here).
 
 EMAIL_URL forms:
+  outbox                               (the default) each email is written whole, as it would
+                                       have gone out, to PROCEDO_VAR/outbox/<id>.eml: nothing
+                                       leaves the machine, and the Messages page shows it
   smtp://user:pass@host:587/?tls=1     STARTTLS after connecting
   smtps://user:pass@host:465/          TLS from the first byte
-  smtp://127.0.0.1:1025                (the default) a local catcher such as aiosmtpd/Mailpit
-  console                              print each message to the worker's stdout (demos)
+  smtp://127.0.0.1:1025                a local catcher such as aiosmtpd/Mailpit
+  console                              print each message to the worker's stdout
 Query options: tls=0/1, timeout=<seconds, default 20>.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from procedo.core.envconfig import ConfigError
 
-EMAIL_URL_DEFAULT = "smtp://127.0.0.1:1025"
+# Out of the box nothing listens for SMTP: an SMTP default left every email queued,
+# its error shown only on each message's page. The outbox delivers them where
+# people can read them.
+EMAIL_URL_DEFAULT = "outbox"
 
 
-def email_url_parse(url: str, *, variable: str = "EMAIL_URL") -> dict[str, Any]:
+def email_url_parse(
+    url: str, *, variable: str = "EMAIL_URL", var: Path | None = None
+) -> dict[str, Any]:
     url = url.strip()
     if url == "console":
         return {"backend": "console"}
+    if url == "outbox":
+        if var is None:
+            raise ConfigError(variable, "the outbox needs PROCEDO_VAR")
+        return {"backend": "outbox", "directory": str(var / "outbox")}
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -30,7 +43,8 @@ def email_url_parse(url: str, *, variable: str = "EMAIL_URL") -> dict[str, Any]:
         raise ConfigError(variable, f"cannot parse it ({exc})") from exc
     if parts.scheme not in {"smtp", "smtps"}:
         raise ConfigError(
-            variable, f"unsupported scheme {parts.scheme!r}; use smtp://, smtps:// or console"
+            variable,
+            f"unsupported scheme {parts.scheme!r}; use smtp://, smtps://, outbox or console",
         )
     if not parts.hostname:
         raise ConfigError(variable, "needs a host, e.g. smtp://user:pass@mail.example.com:587")
@@ -60,8 +74,8 @@ def email_url_parse(url: str, *, variable: str = "EMAIL_URL") -> dict[str, Any]:
     }
 
 
-def email_from_env() -> dict[str, Any]:
-    return email_url_parse(os.environ.get("EMAIL_URL") or EMAIL_URL_DEFAULT)
+def email_from_env(var: Path) -> dict[str, Any]:
+    return email_url_parse(os.environ.get("EMAIL_URL") or EMAIL_URL_DEFAULT, var=var)
 
 
 def from_email_from_env() -> str:

@@ -28,7 +28,11 @@ class MessageFilterForm(forms.Form):
     direction = forms.ChoiceField(
         label=_("direction"),
         required=False,
-        choices=[("", _("sent by us")), ("inbound", _("received"))],
+        choices=[
+            ("", _("sent to customers")),
+            ("staff", _("staff notifications")),
+            ("inbound", _("received")),
+        ],
     )
 
     def __init__(
@@ -51,6 +55,7 @@ class MessageFilterForm(forms.Form):
             sop_id=data["sop"],
             campaign=data["campaign"].strip(),
             needs_decision=data["decision"],
+            staff=data["direction"] == "staff",
         )
 
 

@@ -33,6 +33,13 @@ class MessageState(models.TextChoices):
     SUPPRESSED = "suppressed", _("Suppressed")
 
 
+class Provider(models.TextChoices):
+    SMTP = "smtp", _("SMTP server")
+    OUTBOX = "outbox", _("Demo outbox")
+    CONSOLE = "console", _("Console")
+    TWILIO = "twilio", "Twilio"
+
+
 class Message(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     kind = models.CharField(
@@ -67,6 +74,11 @@ class Message(models.Model):
     # callbacks last said (queued, sent, delivered, undelivered, failed).
     provider_ref = models.CharField(max_length=64, blank=True, default="", db_index=True)
     delivery_status = models.CharField(_("delivery status"), max_length=20, blank=True, default="")
+    # Who took it on the last attempt: "smtp", "outbox" (the embedded default,
+    # PROCEDO_VAR/outbox), "console", "twilio". "sent" means something else for each.
+    provider = models.CharField(
+        _("provider"), max_length=20, choices=Provider.choices, blank=True, default=""
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # Where it came from, e.g. "sop_run:12" (shown in the message log).
     source = models.CharField(max_length=80, blank=True, default="")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy
 
 from procedo.core.exports import Column
 from procedo.core.paging import Page, keyset_all, keyset_page
-from procedo.messaging.models import InboundMessage, Message, MessageState, Template
+from procedo.messaging.models import InboundMessage, Message, MessageState, Provider, Template
 from procedo.messaging.registry import sop_sources
-from procedo.messaging.sending import RESENT_AUTOMATICALLY
+from procedo.messaging.sending import RESENT_AUTOMATICALLY, outbox_directory, outbox_path
+
+# Headers worth showing a person from the outbox copy; the rest is in the raw text.
+OUTBOX_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe")
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,12 @@ class MessageFilters:
     sop_id: int | None = None
     campaign: str = ""
     needs_decision: bool = False
+    # Staff notifications (a task escalated, a review asked) apart from customers' messages.
+    staff: bool = False
+
+
+# What procedo.collab queues when it emails a person about their work ("notification:<kind>").
+STAFF_SOURCE = "notification:"
 
 
 def needs_decision() -> Q:
@@ -40,6 +53,8 @@ def messages_needing_decision_count() -> int:
 
 def _messages_filtered(filters: MessageFilters) -> QuerySet[Message]:
     rows: QuerySet[Message] = Message.objects.defer("body", "body_html")
+    staff = Q(source__startswith=STAFF_SOURCE)
+    rows = rows.filter(staff) if filters.staff else rows.exclude(staff)
     if filters.customer_id is not None:
         rows = rows.filter(customer_id=filters.customer_id)
     if filters.state:
@@ -146,4 +161,45 @@ def message_counts_since(since: datetime) -> dict[str, int]:
         .annotate(n=Count("id"))
         .order_by()
         .values_list("state", "n")
+    )
+
+
+@dataclass(frozen=True)
+class OutboxCopy:
+    """An email as the outbox holds it: what the recipient would have got."""
+
+    path: Path
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+    raw: str
+
+
+def email_outbox() -> Path | None:
+    """The outbox directory when email goes there (EMAIL_URL=outbox, the default)."""
+    return outbox_directory()
+
+
+def message_outbox_copy(*, message: Message) -> OutboxCopy | None:
+    """The outbox's file of a message delivered there; None if it went elsewhere or is gone."""
+    if message.provider != Provider.OUTBOX or message.state != MessageState.SENT:
+        return None
+    directory = outbox_directory()
+    if directory is None:  # delivered to an outbox once, configured for SMTP since
+        return None
+    path = outbox_path(message, directory)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    return OutboxCopy(
+        path=path,
+        headers=[(name, str(parsed[name])) for name in OUTBOX_HEADERS if parsed[name]],
+        text=text_part.get_content() if isinstance(text_part, EmailMessage) else "",
+        html=html_part.get_content() if isinstance(html_part, EmailMessage) else "",
+        raw=raw.decode("utf-8", "replace"),
     )

@@ -1,5 +1,8 @@
 """The email sender: claims due ledger rows and hands them to the SMTP server, in batches.
 
+The server is the configured transport (EMAIL_URL): SMTP, or out of the box the
+outbox, a directory the Messages page reads.
+
 Runs in the Huey worker only (`tasks.py`), never in a web request. Every state
 move is a compare-and-set UPDATE on (id, claim_token, state), so two senders at
 once never hold one row, and a sender that lost its lease cannot overwrite the
@@ -12,6 +15,7 @@ both behind a count of sent messages. Django still builds the MIME message.
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import ssl
 import sys
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -30,7 +35,7 @@ from django.utils import timezone
 from django.utils.encoding import punycode
 
 from procedo.events.services import NewEvent, event_record, events_record_many, subject_ref
-from procedo.messaging.models import Channel, Message, MessageKind, MessageState
+from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Provider
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,10 @@ class TransportDown(Exception):
 
 
 class Transport(Protocol):
+    # Stored on each row it takes (`Message.provider`): "sent" means "accepted by
+    # an SMTP server" for one and "written to the outbox" for another.
+    name: str
+
     def send(self, message: Message, payload: bytes) -> Outcome: ...
     def close(self) -> None: ...
 
@@ -94,6 +103,8 @@ def _outcome_of_reply(code: int, text: bytes | str) -> Outcome:
 
 class SmtpTransport:
     """One SMTP connection for a batch, opened again after a 421 or a session RSET cannot clean."""
+
+    name: str = Provider.SMTP
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -188,6 +199,8 @@ class SmtpTransport:
 
 
 class ConsoleTransport:
+    name: str = Provider.CONSOLE
+
     def send(self, message: Message, payload: bytes) -> Outcome:
         sys.stdout.write(payload.decode("utf-8", "replace") + "\n" + "-" * 72 + "\n")
         sys.stdout.flush()
@@ -197,10 +210,54 @@ class ConsoleTransport:
         pass
 
 
+class OutboxTransport:
+    """The embedded default: each email written whole to `<directory>/<message id>.eml`.
+
+    A real delivery path, not a stub: the bytes are the ones SMTP would carry
+    (headers, unsubscribe link, Message-ID), written to a temporary file and
+    renamed, so the outbox holds a whole message or none. Sending one again (a
+    retry, a person's "send again") replaces its file: one message, one file.
+    """
+
+    name: str = Provider.OUTBOX
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: Message, payload: bytes) -> Outcome:
+        path = outbox_path(message, self.directory)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(payload)
+            os.replace(partial, path)
+        except OSError as exc:
+            with suppress(OSError):
+                partial.unlink()
+            # Nothing is in the outbox: the rows wait, as for an SMTP server that is down.
+            raise TransportDown(f"cannot write to the outbox {self.directory}: {exc}") from exc
+        return Outcome(MessageState.SENT, f"delivered to the outbox: {path}")
+
+    def close(self) -> None:
+        pass
+
+
+def outbox_path(message: Message, directory: Path) -> Path:
+    return directory / f"{message.pk}.eml"
+
+
+def outbox_directory() -> Path | None:
+    """The outbox, when it is where email goes (EMAIL_URL=outbox, the default)."""
+    config = settings.PROCEDO_EMAIL
+    return Path(config["directory"]) if config["backend"] == "outbox" else None
+
+
 def transport_from_settings() -> Transport:
     config = settings.PROCEDO_EMAIL
     if config["backend"] == "console":
         return ConsoleTransport()
+    if config["backend"] == "outbox":
+        return OutboxTransport(Path(config["directory"]))
     return SmtpTransport(config)
 
 
@@ -392,6 +449,7 @@ def _finish(
     outcome: Outcome,
     now: datetime,
     *,
+    provider: str = "",
     hand_over_next: Message | None = None,
 ) -> tuple[str, bool]:
     """Store one outcome; with `hand_over_next`, hand the next row over in the same commit.
@@ -405,6 +463,7 @@ def _finish(
     fields: dict[str, Any] = {
         "answer": outcome.answer[:2000],
         "provider_ref": outcome.provider_ref[:64] or message.provider_ref,
+        "provider": provider or message.provider,
         "claim_token": "",
         "claimed_until": None,
     }
@@ -577,7 +636,9 @@ def _send_rows(
                 rest = [m for m, _ in ready[index:]]
                 report.released += _release(rest, token, now=now, answer=str(exc))
                 return
-            state, ours = _finish(message, token, outcome, now, hand_over_next=following)
+            state, ours = _finish(
+                message, token, outcome, now, provider=transport.name, hand_over_next=following
+            )
             if state == MessageState.SENT:
                 report.sent += 1
                 sent.append(message)

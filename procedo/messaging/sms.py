@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
-from procedo.messaging.models import Message, MessageState
+from procedo.messaging.models import Message, MessageState, Provider
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -56,10 +56,14 @@ RETRY_STATUSES = frozenset({429, 503})
 
 
 class SmsProvider(Protocol):
+    name: str
+
     def send(self, *, to: str, body: str, status_callback: str) -> Any: ...
 
 
 class TwilioProvider:
+    name: str = Provider.TWILIO
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
 
@@ -124,6 +128,7 @@ class SmsTransport:
 
     def __init__(self, provider: SmsProvider) -> None:
         self.provider = provider
+        self.name = provider.name
 
     def send(self, message: Message, payload: bytes) -> Any:
         from procedo.messaging.sending import Outcome

@@ -47,12 +47,20 @@ def messages_list(request: HttpRequest) -> HttpResponse:
         page = selectors.messages_list(filters=filters)
     query = request.GET.copy()
     query.pop("cursor", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "received": received}
+    direction = form.cleaned_data.get("direction", "") if form.is_bound and form.is_valid() else ""
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "received": received,
+        "direction": direction,
+    }
     template = "messaging/messages_list.html"
     if getattr(request, "htmx", False):
         template += "#rows"
     else:
         context["decision_count"] = selectors.messages_needing_decision_count()
+        context["outbox"] = selectors.email_outbox()
     return render(request, template, context)
 
 
@@ -109,7 +117,10 @@ def _message_page(
     if message is None:
         raise Http404
     raw = ""
-    if message.channel == "email":
+    outbox_copy = selectors.message_outbox_copy(message=message)
+    if outbox_copy is not None:
+        raw = outbox_copy.raw  # the bytes delivered, not a rendering of the row again
+    elif message.channel == "email":
         try:
             raw = message_mime(message).decode("utf-8", "replace")
         except Exception as exc:  # shown, not raised: the log must open whatever the row holds
@@ -117,6 +128,7 @@ def _message_page(
     context = {
         "message": message,
         "raw": raw,
+        "outbox_copy": outbox_copy,
         "resent_automatically": resent_automatically(message),
         "can_decide": user_can(request.user, "messaging.templates"),
         # Two tokens: a decision's key replays only the same decision.

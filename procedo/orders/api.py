@@ -21,11 +21,13 @@ from procedo.core.bounds import (
     Amount,
     Cursor,
     Day,
+    EmailText,
     Id,
     LongText,
     Moment,
     PageLimit,
     PathId,
+    PhoneText,
     Quantity,
     ShortText,
     StatusCode,
@@ -51,6 +53,7 @@ class StatusOut(Schema):
     position: int
     is_final: bool
     category: str
+    editable: bool = Field(description="Lines and delivery can still be changed in it.")
 
 
 class PipelineTransitionOut(Schema):
@@ -85,6 +88,16 @@ class OrderOut(Schema):
     source: str
     external_ref: str | None
     stock_state: str
+    note: str
+    payment_method: str = Field(description="How the customer will pay; empty: not agreed yet.")
+    delivery_carrier: str
+    delivery_point: str = Field(description="branch or address; empty for a pickup.")
+    delivery_city: str
+    delivery_branch: str
+    delivery_address: str
+    recipient_name: str
+    recipient_phone: str = Field(description="E.164.")
+    manager_id: int | None
 
 
 class OrderPageOut(Schema):
@@ -188,10 +201,20 @@ class OrderFilterQuery(Schema):
     placed_to: Day | None = Field(default=None, description="Inclusive.")
     amount_min: Amount | None = Field(default=None, ge=0)
     amount_max: Amount | None = Field(default=None, ge=0)
-    customer: Id | None = Field(default=None, description="The customer's id.")
-    customer_id: Id | None = Field(
+    customer_id: Id | None = Field(default=None, description="The customer's id.")
+    q: str = Field(
+        default="",
+        max_length=100,
+        description="An order number, a phone (the customer's or the recipient's) "
+        "or a tracking number, whole.",
+    )
+    customer: str = Field(
+        default="", max_length=100, description="The start of a customer's name, phone or email."
+    )
+    manager: Id | None = Field(default=None, description="The manager's user id.")
+    manager_id: Id | None = Field(
         default=None,
-        description="The former name of `customer`.",
+        description="The former name of `manager`.",
         json_schema_extra={"deprecated": True},
     )
 
@@ -202,7 +225,10 @@ class OrderFilterQuery(Schema):
             placed_to=self.placed_to,
             amount_min=self.amount_min,
             amount_max=self.amount_max,
-            customer_id=self.customer or self.customer_id,
+            customer_id=self.customer_id,
+            query=self.q,
+            customer=self.customer,
+            manager_id=self.manager or self.manager_id,
         )
 
 
@@ -215,6 +241,16 @@ class OrderExportQuery(OrderFilterQuery):
     format: ExportFormat = "csv"
 
 
+class StatusCountQuery(OrderFilterQuery):
+    """The list's filters; `status` is not one here: every status is counted."""
+
+
+class StatusCountOut(Schema):
+    status: str
+    label: str
+    count: int
+
+
 class OrderLineIn(Schema):
     quantity: int = Field(ge=1, le=1_000_000)
     sku_id: Id | None = None
@@ -224,9 +260,40 @@ class OrderLineIn(Schema):
     discount: Amount = Field(default=Decimal("0"), ge=0, description="Off the whole line.")
 
 
+class OrderCustomerIn(Schema):
+    phone: PhoneText = Field(default="", description="Any way it is written: 067 123 45 67.")
+    email: EmailText = ""
+    first_name: str = Field(default="", max_length=150)
+    last_name: str = Field(default="", max_length=150)
+
+
+class OrderDeliveryFieldsIn(Schema):
+    carrier: str = Field(
+        default="",
+        max_length=20,
+        description="nova_poshta, ukrposhta, meest, courier, pickup, other; empty: not agreed.",
+    )
+    point: str = Field(default="", max_length=10, description="branch or address.")
+    city: str = Field(default="", max_length=100)
+    branch: str = Field(default="", max_length=100)
+    address: str = Field(default="", max_length=200)
+    recipient_name: str = Field(default="", max_length=150)
+    recipient_phone: PhoneText = ""
+
+
 class OrderIn(Schema):
     lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
     customer_id: Id | None = None
+    customer: OrderCustomerIn | None = Field(
+        default=None,
+        description="Instead of customer_id: the customer this phone or email belongs to, "
+        "or a new one.",
+    )
+    delivery: OrderDeliveryFieldsIn | None = None
+    payment_method: str = Field(
+        default="", max_length=20, description="card, cod, bank_transfer, cash, other."
+    )
+    manager_id: Id | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     discount: Amount = Field(default=Decimal("0"), ge=0)
     shipping: Amount = Field(default=Decimal("0"), ge=0)
@@ -242,6 +309,32 @@ class OrderIn(Schema):
     )
     note: LongText = ""
     reserve_stock: bool = True
+
+
+class OrderLinesIn(Schema):
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
+
+
+class OrderDeliveryIn(OrderDeliveryFieldsIn):
+    payment_method: str | None = Field(default=None, max_length=20, description="None: unchanged.")
+    shipping: Amount | None = Field(default=None, ge=0, description="None: unchanged.")
+    note: LongText | None = Field(default=None, description="None: unchanged.")
+
+
+class BulkStatusIn(Schema):
+    order_ids: list[Id] = Field(min_length=1, max_length=500)
+    status: str = Field(min_length=1, max_length=40)
+
+
+class BulkRefusalOut(Schema):
+    order_id: int
+    number: str
+    detail: str
+
+
+class BulkStatusOut(Schema):
+    moved: list[OrderOut]
+    refused: list[BulkRefusalOut]
 
 
 class OrderStatusIn(Schema):
@@ -297,7 +390,7 @@ def _order_out(order: Order) -> dict[str, Any]:
     return {
         **{name: getattr(order, name) for name in _ORDER_FIELDS},
         "status": order.status_id,
-        "status_label": order.status.label,
+        "status_label": order.status.label_display,
     }
 
 
@@ -344,6 +437,40 @@ def order_export(request: HttpRequest, filters: Query[OrderExportQuery]) -> Stre
     )
 
 
+@router.get("/status-counts", response=list[StatusCountOut], auth=requires_api("orders.view"))
+def order_status_counts(
+    request: HttpRequest, filters: Query[StatusCountQuery]
+) -> list[dict[str, Any]]:
+    """How many orders are in each status under these filters: the list's tabs."""
+    counts = selectors.order_status_counts(filters=filters.selection())
+    return [
+        {"status": status.code, "label": status.label_display, "count": counts.get(status.code, 0)}
+        for status in selectors.statuses_all()
+    ]
+
+
+@router.post("/status", response=BulkStatusOut, auth=requires_api("orders.change"))
+def orders_change_status_many(
+    request: HttpRequest,
+    payload: BulkStatusIn,
+    idempotency_key: str | None = idempotency_header(),
+) -> dict[str, Any]:
+    """Move many orders, each on its own: those the pipeline refuses are listed with why."""
+    result = services.orders_change_status_many(
+        order_ids=payload.order_ids,
+        to_status=payload.status,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=api_key(idempotency_key),
+    )
+    return {
+        "moved": [_order_out(order) for order in result.moved],
+        "refused": [
+            {"order_id": r.order_id, "number": r.number, "detail": r.message}
+            for r in result.refused
+        ],
+    }
+
+
 class StatusIn(Schema):
     code: str = Field(min_length=1, max_length=40, description="Latin letters, digits, - and _.")
     label: str = Field(min_length=1, max_length=80)
@@ -353,6 +480,7 @@ class StatusIn(Schema):
     )
     position: int | None = Field(default=None, ge=0, le=1000)
     is_final: bool = False
+    editable: bool = Field(default=False, description="Lines and delivery can still change.")
 
 
 class PipelineTransitionIn(Schema):
@@ -382,6 +510,28 @@ def pipeline_get(request: HttpRequest) -> dict[str, Any]:
 def order_status_create(request: HttpRequest, payload: StatusIn) -> Status[dict[str, Any]]:
     services.order_status_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
     return Status(201, _pipeline_out())
+
+
+class StatusPatch(Schema):
+    label: str | None = Field(default=None, min_length=1, max_length=80)
+    position: int | None = Field(default=None, ge=0, le=1000)
+    is_final: bool | None = None
+    editable: bool | None = None
+
+
+@router.patch(
+    "/pipeline/statuses/{code}", response=PipelineOut, auth=requires_api(PIPELINE_PERMISSION)
+)
+def order_status_update(
+    request: HttpRequest, code: StatusCode, payload: StatusPatch
+) -> dict[str, Any]:
+    """Rename, reorder, mark final or editable; the code and category stay."""
+    services.order_status_update(
+        code=code,
+        **payload.dict(exclude_unset=True),
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
+    return _pipeline_out()
 
 
 @router.delete(
@@ -431,14 +581,54 @@ def order_create(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """Place an order; stock is reserved for every line or the order is refused (409)."""
-    data = payload.dict(exclude={"lines"})
+    data = payload.dict(exclude={"lines", "customer", "delivery"})
     order = services.order_create(
         **data,
         lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
+        customer=services.CustomerIn(**payload.customer.dict()) if payload.customer else None,
+        delivery=services.DeliveryIn(**payload.delivery.dict()) if payload.delivery else None,
         actor=request.auth,  # type: ignore[attr-defined]
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(order.pk))
+
+
+@router.put("/{int:order_id}/lines", response=OrderDetailOut, auth=requires_api("orders.change"))
+def order_lines_set(
+    request: HttpRequest,
+    order_id: PathId,
+    payload: OrderLinesIn,
+    idempotency_key: str | None = idempotency_header(),
+) -> dict[str, Any]:
+    """Replace the lines while the order's status is editable (else 409, code not_editable);
+    stock follows the difference. Give each kept line its `unit_price` to keep its price."""
+    services.order_lines_set(
+        order_id=order_id,
+        lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=api_key(idempotency_key),
+    )
+    return _detail(order_id)
+
+
+@router.put("/{int:order_id}/delivery", response=OrderDetailOut, auth=requires_api("orders.change"))
+def order_delivery_set(
+    request: HttpRequest,
+    order_id: PathId,
+    payload: OrderDeliveryIn,
+    idempotency_key: str | None = idempotency_header(),
+) -> dict[str, Any]:
+    """The delivery (replaced whole), and the payment method, shipping and note if given,
+    while the order's status is editable."""
+    extra = payload.dict(include={"payment_method", "shipping", "note"})
+    services.order_delivery_set(
+        order_id=order_id,
+        delivery=services.DeliveryIn(**payload.dict(exclude=set(extra))),
+        **extra,
+        actor=request.auth,  # type: ignore[attr-defined]
+        idempotency_key=api_key(idempotency_key),
+    )
+    return _detail(order_id)
 
 
 @router.post("/{int:order_id}/status", response=OrderOut, auth=requires_api("orders.change"))

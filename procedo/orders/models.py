@@ -37,6 +37,14 @@ class OrderStatus(models.Model):
         _("final"), default=False, help_text=_("The order needs no more work in this status.")
     )
     category = models.CharField(_("category"), max_length=16, choices=StatusCategory.choices)
+    # Data, not code: a store that packs within the hour marks only "new" editable, one
+    # that confirms by phone first keeps "confirmed" editable too.
+    editable = models.BooleanField(
+        _("editable"),
+        default=False,
+        db_default=False,
+        help_text=_("The lines and delivery of an order in this status can still be changed."),
+    )
 
     class Meta:
         verbose_name = _("order status")
@@ -103,6 +111,44 @@ class StockState(models.TextChoices):
     RELEASED = "released", _("Released")
 
 
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card")
+    CASH_ON_DELIVERY = "cod", _("Cash on delivery")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CASH = "cash", _("Cash")
+    OTHER = "other", _("Other")
+
+
+class OrderChannel(models.TextChoices):
+    """Where an order taken by a person came from. `Order.channel` is free text (a shop's
+    webhook or an import may bring its own word); these are the ones the order form offers."""
+
+    PHONE = "phone", _("Phone call")
+    INSTAGRAM = "instagram", _("Instagram")
+    TELEGRAM = "telegram", _("Telegram")
+    VIBER = "viber", _("Viber")
+    FACEBOOK = "facebook", _("Facebook")
+    STORE = "store", _("In the store")
+    WEBSITE = "website", _("Website")
+    OTHER = "other", _("Other")
+
+
+class DeliveryCarrier(models.TextChoices):
+    NOVA_POSHTA = "nova_poshta", _("Nova Poshta")
+    UKRPOSHTA = "ukrposhta", _("Ukrposhta")
+    MEEST = "meest", _("Meest")
+    COURIER = "courier", _("Own courier")
+    PICKUP = "pickup", _("Pickup from the store")
+    OTHER = "other", _("Other carrier")
+
+
+class DeliveryPoint(models.TextChoices):
+    """Where the carrier hands the parcel over."""
+
+    BRANCH = "branch", _("Branch or parcel locker")
+    ADDRESS = "address", _("Address")
+
+
 class Order(models.Model):
     number = models.CharField(_("number"), max_length=40, unique=True)
     customer = models.ForeignKey(
@@ -150,6 +196,57 @@ class Order(models.Model):
         _("stock"), max_length=10, choices=StockState.choices, default=StockState.NONE
     )
     note = models.TextField(_("note"), blank=True, default="")
+    # How the customer wants it: what the person taking the order agreed, before any
+    # shipment or payment exists (those are their own rows once they happen). Database
+    # defaults too: importers and benches insert orders with their own column lists.
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=20,
+        choices=PaymentMethod.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    delivery_carrier = models.CharField(
+        _("carrier"),
+        max_length=20,
+        choices=DeliveryCarrier.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    delivery_point = models.CharField(
+        _("delivery to"),
+        max_length=10,
+        choices=DeliveryPoint.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    delivery_city = models.CharField(
+        _("city"), max_length=100, blank=True, default="", db_default=""
+    )
+    delivery_branch = models.CharField(
+        _("branch"), max_length=100, blank=True, default="", db_default=""
+    )
+    delivery_address = models.CharField(
+        _("address"), max_length=200, blank=True, default="", db_default=""
+    )
+    recipient_name = models.CharField(
+        _("recipient"), max_length=150, blank=True, default="", db_default=""
+    )
+    recipient_phone = models.CharField(  # E.164, like a customer's phone
+        _("recipient's phone"), max_length=20, blank=True, default="", db_default=""
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # order_manager_placed starts with it
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -159,6 +256,13 @@ class Order(models.Model):
             models.Index(fields=["placed_at", "id"], name="order_placed"),
             models.Index(fields=["status", "placed_at", "id"], name="order_status_placed"),
             models.Index(fields=["customer", "placed_at", "id"], name="order_customer_placed"),
+            models.Index(fields=["manager", "placed_at", "id"], name="order_manager_placed"),
+            # Search by the recipient's phone (a gift sent to someone who is not the customer).
+            models.Index(
+                fields=["recipient_phone"],
+                name="order_recipient_phone",
+                condition=~models.Q(recipient_phone=""),
+            ),
             # Date triggers ("30 days after delivery") sweep a band of delivered_at every
             # minute; without it each sweep reads every order (make bench, B3).
             models.Index(
@@ -173,6 +277,21 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def channel_label(self) -> str:
+        """The channel in the reader's words when it is one the form offers, else as written."""
+        try:
+            return str(OrderChannel(self.channel).label)
+        except ValueError:
+            return self.channel
+
+    @property
+    def delivery_place(self) -> str:
+        """One line for the list and the card: "Київ, branch 12" or "Львів, вул. Городоцька 1"."""
+        where = self.delivery_branch if self.delivery_point == DeliveryPoint.BRANCH else ""
+        where = where or self.delivery_address
+        return ", ".join(part for part in (self.delivery_city, where) if part)
 
 
 class OrderLine(models.Model):
@@ -213,14 +332,6 @@ class PaymentStatus(models.TextChoices):
 
 # Money that reached the business: a refunded payment was paid first.
 PAYMENT_RECEIVED = (PaymentStatus.PAID, PaymentStatus.REFUNDED)
-
-
-class PaymentMethod(models.TextChoices):
-    CARD = "card", _("Card")
-    CASH_ON_DELIVERY = "cod", _("Cash on delivery")
-    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
-    CASH = "cash", _("Cash")
-    OTHER = "other", _("Other")
 
 
 class Payment(models.Model):

@@ -16,12 +16,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
     Count,
     DateTimeField,
     F,
+    Model,
     OuterRef,
     Q,
     Subquery,
@@ -34,20 +35,24 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.models import User
 from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
 from procedo.catalog.models import Sku
-from procedo.catalog.services import StockLine
-from procedo.core.bounds import moment_check
+from procedo.catalog.services import OutOfStock, StockLine
+from procedo.core.bounds import MAX_ITEMS, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean, money_format
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.normalise import phone_normalise
 from procedo.events.services import event_record
 from procedo.orders.models import (
     GOODS_GONE,
     PAYMENT_RECEIVED,
+    DeliveryCarrier,
+    DeliveryPoint,
     Order,
     OrderCounter,
     OrderKind,
@@ -67,7 +72,8 @@ from procedo.orders.models import (
     StatusCategory,
     StockState,
 )
-from procedo.orders.totals import PricedLine, order_totals
+from procedo.orders.permissions import MANAGER_PERMISSION, manager_roles
+from procedo.orders.totals import OrderTotals, PricedLine, order_totals
 
 ZERO = Decimal("0")
 ORDER_COUNTER = "order"
@@ -145,6 +151,70 @@ def _stock_lines(order_id: int) -> list[StockLine]:
     ]
 
 
+# --- history in bulk -------------------------------------------------------------------------
+
+# The columns a raw INSERT of orders or of their lines writes, in this order: the
+# order importer and the demo store's history both build their rows from these
+# lists, so a column is added in one place. A row leaves out what it does not
+# know (None); the database gets NULL there.
+ORDER_COLUMNS = (
+    "number",
+    "kind",
+    "customer_id",
+    "status_id",
+    "currency",
+    "subtotal",
+    "discount_total",
+    "shipping_total",
+    "total",
+    "placed_at",
+    "status_changed_at",
+    "confirmed_at",
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "cancelled_at",
+    "ship_country",
+    "channel",
+    "source",
+    "external_ref",
+    "stock_state",
+    "note",
+    "created_at",
+)
+LINE_COLUMNS = (
+    "order_id",
+    "sku_id",
+    "sku_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount",
+    "line_total",
+)
+
+
+def rows_insert(model: type[Model], attnames: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Rows of an orders table as they are, with executemany: history in bulk.
+
+    Half a million rows: Django's bulk_create spends several times the
+    database's own time preparing each field of each object, so rows go to
+    executemany as tuples the driver adapts (Decimal, int, str; datetimes
+    adapted by the caller). The caller validates them and records the events.
+    """
+    if not rows:
+        return
+    column_of = {field.attname: field.column for field in model._meta.concrete_fields}
+    names = ", ".join(connection.ops.quote_name(column_of[name]) for name in attnames)
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(attnames))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
+
+
 # --- customer aggregates ----------------------------------------------------------------------
 
 
@@ -156,8 +226,10 @@ def _stats_updates(currency: str) -> dict[str, Any]:
     )
     counted = not_cancelled.filter(kind=OrderKind.SALE)
     per_customer = counted.values("customer_id")
-    # A return document credits its total back.
+    # A return document (an imported credit note) credits its total back against a sale
+    # that stays where it was; a sale a person moved to a returned status is worth nothing.
     signed_total = Case(When(kind=OrderKind.RETURN, then=-F("total")), default=F("total"))
+    valued = not_cancelled.exclude(kind=OrderKind.SALE, status__category=StatusCategory.RETURNED)
     return {
         "orders_count": Coalesce(
             Subquery(per_customer.annotate(n=Count("pk")).values("n")), Value(0)
@@ -166,7 +238,7 @@ def _stats_updates(currency: str) -> dict[str, Any]:
         # lifetime value is in the business's currency only.
         "lifetime_value": Coalesce(
             Subquery(
-                not_cancelled.filter(currency=currency)
+                valued.filter(currency=currency)
                 .values("customer_id")
                 .annotate(s=Sum(signed_total))
                 .values("s")
@@ -181,7 +253,8 @@ def _stats_updates(currency: str) -> dict[str, Any]:
 def customer_stats_refresh(*, customer_ids: Iterable[int | None]) -> int:
     """Recompute first/last order, order count and lifetime value of these customers.
 
-    The figures are the orders' (cancelled ones do not count), written by the customers'
+    The figures are the orders' (cancelled ones do not count; returned ones count as
+    orders but add nothing to the lifetime value), written by the customers'
     own service as one UPDATE with correlated subqueries per chunk of customers, whatever
     the number of orders: safe for bulk use. Returns the number of customers updated.
     """
@@ -346,6 +419,143 @@ def _lines_resolve(lines: Sequence[OrderLineIn], currency: str) -> list[_Line]:
     return resolved
 
 
+@dataclass(frozen=True)
+class CustomerIn:
+    """Who orders, when the caller has no customer id: found by phone (written any way) or
+    email, else made from these."""
+
+    phone: str = ""
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryIn:
+    """How the parcel travels: a carrier, to a branch (or parcel locker) or to an address."""
+
+    carrier: str = ""  # DeliveryCarrier, or "" while not agreed yet
+    point: str = ""  # DeliveryPoint
+    city: str = ""
+    branch: str = ""
+    address: str = ""
+    recipient_name: str = ""
+    recipient_phone: str = ""
+
+
+DELIVERY_TEXT_LIMITS = {"city": 100, "branch": 100, "address": 200, "recipient_name": 150}
+
+
+def _delivery_clean(delivery: DeliveryIn) -> dict[str, str]:
+    """The order's delivery columns, or a refusal naming `delivery.<field>`.
+
+    A carrier that is not agreed yet leaves the rest optional; once it is, the parcel
+    needs a city and a branch or an address (pickup from the store needs neither).
+    """
+    carrier = delivery.carrier.strip()
+    if carrier and carrier not in DeliveryCarrier.values:
+        raise DomainError(
+            field="delivery.carrier", message=_("Unknown carrier %(c)s.") % {"c": carrier}
+        )
+    point = delivery.point.strip()
+    if point and point not in DeliveryPoint.values:
+        raise DomainError(
+            field="delivery.point", message=_("Deliver to a branch or to an address.")
+        )
+    text: dict[str, str] = {}
+    for name, limit in DELIVERY_TEXT_LIMITS.items():
+        value = " ".join(str(getattr(delivery, name)).split())
+        if len(value) > limit:
+            raise DomainError(
+                field=f"delivery.{name}",
+                code="too_large",
+                message=_("At most %(limit)s characters.") % {"limit": limit},
+            )
+        text[name] = value
+    if carrier == DeliveryCarrier.PICKUP:
+        point, text["city"] = "", ""
+    elif carrier:
+        if carrier == DeliveryCarrier.COURIER:
+            point = point or DeliveryPoint.ADDRESS
+        if not point:
+            raise DomainError(
+                field="delivery.point", message=_("Deliver to a branch or to an address.")
+            )
+        if not text["city"]:
+            raise DomainError(field="delivery.city", message=_("Which city?"))
+        if point == DeliveryPoint.BRANCH and not text["branch"]:
+            raise DomainError(field="delivery.branch", message=_("Which branch or parcel locker?"))
+        if point == DeliveryPoint.ADDRESS and not text["address"]:
+            raise DomainError(field="delivery.address", message=_("Which street and house?"))
+    recipient_phone = ""
+    if delivery.recipient_phone.strip():
+        try:
+            recipient_phone = phone_normalise(delivery.recipient_phone[:40]).e164
+        except DomainError as exc:
+            raise DomainError(field="delivery.recipient_phone", message=exc.message) from None
+    return {
+        "delivery_carrier": carrier,
+        "delivery_point": point,
+        "delivery_city": text["city"],
+        # What the parcel does not go to is not kept: a branch order has no street.
+        "delivery_branch": text["branch"] if point == DeliveryPoint.BRANCH else "",
+        "delivery_address": text["address"] if point == DeliveryPoint.ADDRESS else "",
+        "recipient_name": text["recipient_name"],
+        "recipient_phone": recipient_phone,
+    }
+
+
+def _payment_method_clean(method: str) -> str:
+    method = (method or "").strip()
+    if method and method not in PaymentMethod.values:
+        raise DomainError(
+            field="payment_method", message=_("Unknown payment method %(m)s.") % {"m": method}
+        )
+    return method
+
+
+def _manager_clean(manager_id: int | None) -> int | None:
+    if manager_id is None:
+        return None
+    if not User.objects.filter(pk=manager_id, is_active=True, role__in=manager_roles()).exists():
+        raise DomainError(
+            field="manager_id",
+            message=_("The manager must be an active person who may work on orders (%(p)s).")
+            % {"p": MANAGER_PERMISSION},
+        )
+    return manager_id
+
+
+def _customer_take(customer: CustomerIn, *, source: str, actor: Any) -> int:
+    """The customer a phone or email points at, or a new one: in the order's transaction,
+    so an order refused later leaves no customer behind."""
+    if not (customer.phone.strip() or customer.email.strip()):
+        raise DomainError(field="customer.phone", message=_("Give the customer's phone or email."))
+    try:
+        match = customer_services.customer_find_or_create(
+            phone=customer.phone[:40],
+            email=customer.email[:254],
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            source=source[:60],
+            actor=actor,
+        )
+    except DomainError as exc:
+        raise type(exc)(field=f"customer.{exc.field}", code=exc.code, message=exc.message) from None
+    return int(match.customer.pk)
+
+
+def _stock_refusal(exc: OutOfStock, lines: Sequence[_Line]) -> OutOfStock:
+    """The stock's refusal, named after the first line that asks for that SKU."""
+    index = next((i for i, line in enumerate(lines) if line.sku_code == exc.sku_code), None)
+    return OutOfStock(
+        sku_code=exc.sku_code,
+        available=exc.available,
+        requested=exc.requested,
+        field=f"lines.{index}.quantity" if index is not None else "lines",
+    )
+
+
 @idempotent("order.create", replay=lambda pk: _order_with_status(pk))
 @transaction.atomic
 def order_create(
@@ -354,6 +564,10 @@ def order_create(
     actor: Any,
     idempotency_key: str | None,
     customer_id: int | None = None,
+    customer: CustomerIn | None = None,
+    delivery: DeliveryIn | None = None,
+    payment_method: str = "",
+    manager_id: int | None = None,
     currency: str | None = None,
     discount: Decimal | str = ZERO,
     shipping: Decimal | str = ZERO,
@@ -369,9 +583,11 @@ def order_create(
 ) -> Order:
     """Place an order: lines priced, totals computed, stock reserved, all or nothing.
 
-    `external_ref` (the shop's id) and `idempotency_key` make a repeat return
-    the first order. `status` places it in any pipeline status (an import of
-    history); stock is reserved only when that status holds stock and
+    The customer is `customer_id`, or the one `customer` (a phone or email) finds
+    or makes, in this transaction. `external_ref` (the shop's id) and
+    `idempotency_key` make a repeat return the first order. `status` places it in
+    any pipeline status (an import of history); stock is reserved only when that
+    status holds stock and
     `reserve_stock` is true. A line short of stock raises OutOfStock (409).
     A bulk import may pass `refresh_customer_stats=False` and call
     customer_stats_refresh (or customer_stats_refresh_all) once at the end.
@@ -383,10 +599,25 @@ def order_create(
             return existing
     if not lines:
         raise DomainError(field="lines", message=_("An order needs at least one line."))
+    if len(lines) > MAX_ITEMS:
+        raise DomainError(
+            field="lines",
+            code="too_large",
+            message=_("An order has at most %(n)s lines.") % {"n": MAX_ITEMS},
+        )
     currency = currency_clean(currency or business_get().currency)
-    customer_id = _customer_resolve(customer_id)
     initial = _initial_status(status)
     resolved = _lines_resolve(lines, currency)
+    delivered = _delivery_clean(delivery or DeliveryIn())
+    payment_method = _payment_method_clean(payment_method)
+    manager_id = _manager_clean(manager_id)
+    if customer is not None:
+        if customer_id is not None:
+            raise DomainError(
+                field="customer", message=_("Give a customer id or a customer, not both.")
+            )
+        customer_id = _customer_take(customer, source=channel, actor=actor)
+    customer_id = _customer_resolve(customer_id)
     totals = order_totals(
         lines=[PricedLine(line.quantity, line.unit_price, line.discount) for line in resolved],
         currency=currency,
@@ -421,6 +652,9 @@ def order_create(
         external_ref=external_ref,
         stock_state=StockState.RESERVED if holds_stock else StockState.NONE,
         note=note.strip(),
+        payment_method=payment_method,
+        manager_id=manager_id,
+        **delivered,
         created_at=now,
     )
     with _unique_guard(field="external_ref", message=_("This order was created meanwhile.")):
@@ -439,7 +673,15 @@ def order_create(
         for line, line_total in zip(resolved, totals.line_totals, strict=True)
     )
     if holds_stock:
-        catalog_services.stock_reserve(lines=stock_lines, order_id=order.pk, actor=actor)
+        try:
+            catalog_services.stock_reserve(
+                lines=stock_lines,
+                order_id=order.pk,
+                actor=actor,
+                note=_("Order %(n)s") % {"n": order.number},
+            )
+        except OutOfStock as exc:
+            raise _stock_refusal(exc, resolved) from None
     _order_event(
         order,
         event_type="order.created",
@@ -460,6 +702,298 @@ def order_create(
     if refresh_customer_stats:
         customer_stats_refresh(customer_ids=[customer_id])
     return order
+
+
+# --- editing an order while the pipeline allows it ---------------------------------------------
+
+
+def _editable_get(order_id: int) -> Order:
+    """The order, locked, if its status lets people change it; else 409 naming `status`."""
+    order = _order_get(order_id, lock=True)
+    if not order.status.editable:
+        raise Conflict(
+            field="status",
+            code="not_editable",
+            message=_("An order in %(status)s cannot be changed any more.")
+            % {"status": order.status.label_display},
+        )
+    if order.stock_state in (StockState.CONSUMED, StockState.RELEASED):
+        # A status marked editable by mistake must not rewrite what left the shelf.
+        raise Conflict(
+            field="status",
+            code="not_editable",
+            message=_("The goods of this order have left the shelf; it cannot be changed."),
+        )
+    return order
+
+
+def _order_discount(order: Order) -> Decimal:
+    """The discount on the whole order: the total discount less the lines' own."""
+    lines = OrderLine.objects.filter(order_id=order.pk)
+    return max(order.discount_total - lines.aggregate(s=Sum("discount", default=ZERO))["s"], ZERO)
+
+
+def _money_check(order: Order, totals: OrderTotals, *, field: str) -> None:
+    """A total never falls below the money already kept; the paid mark follows the total."""
+    received, refunded = _money_received(order.pk)
+    kept = received - refunded
+    if totals.total < kept:
+        raise DomainError(
+            field=field,
+            message=_(
+                "%(kept)s was received for this order; the new total %(total)s is less. "
+                "Record a refund first."
+            )
+            % {
+                "kept": money_format(kept, order.currency),
+                "total": money_format(totals.total, order.currency),
+            },
+        )
+
+
+def _totals_write(order: Order, totals: OrderTotals, **more: Any) -> None:
+    """New totals (and other columns) by compare-and-set on the status the checks saw."""
+    received, _refunded = _money_received(order.pk)
+    updates: dict[str, Any] = {
+        "subtotal": totals.subtotal,
+        "discount_total": totals.discount_total,
+        "shipping_total": totals.shipping_total,
+        "total": totals.total,
+        **more,
+    }
+    if order.paid_at is not None and received < totals.total:
+        updates["paid_at"] = None  # more is due now; the next payment that covers it pays it
+    if not Order.objects.filter(pk=order.pk, status__code=order.status_id).update(**updates):
+        raise Conflict(
+            field="status", code="stale", message=_("The order changed meanwhile; reload it.")
+        )
+    for name, value in updates.items():
+        setattr(order, name, value)
+
+
+def _stock_need(lines: Iterable[tuple[int | None, int]]) -> dict[int, int]:
+    need: dict[int, int] = {}
+    for sku_id, quantity in lines:
+        if sku_id is not None:
+            need[sku_id] = need.get(sku_id, 0) + quantity
+    return need
+
+
+@idempotent("order.lines_set", replay=lambda pk: _order_with_status(pk))
+@transaction.atomic
+def order_lines_set(
+    *, order_id: int, lines: Sequence[OrderLineIn], actor: Any, idempotency_key: str | None
+) -> Order:
+    """Replace the lines of an order whose status is editable; all or nothing.
+
+    Totals are computed again (the order's own discount and shipping stay), and the
+    stock follows the difference: more of a SKU is reserved (OutOfStock names the
+    line, `lines.<i>.quantity`), less is released. A line given without a price
+    takes the SKU's price today; pass the line's `unit_price` to keep what was agreed.
+    """
+    order = _editable_get(order_id)
+    if not lines:
+        raise DomainError(field="lines", message=_("An order needs at least one line."))
+    if len(lines) > MAX_ITEMS:
+        raise DomainError(
+            field="lines",
+            code="too_large",
+            message=_("An order has at most %(n)s lines.") % {"n": MAX_ITEMS},
+        )
+    before = list(OrderLine.objects.filter(order_id=order.pk))
+    resolved = _lines_resolve(lines, order.currency)
+    totals = order_totals(
+        lines=[PricedLine(line.quantity, line.unit_price, line.discount) for line in resolved],
+        currency=order.currency,
+        order_discount=_order_discount(order),
+        shipping=order.shipping_total,
+    )
+    _money_check(order, totals, field="lines")
+
+    old = _stock_need((line.sku_id, line.quantity) for line in before)
+    new = _stock_need((line.sku.pk if line.sku else None, line.quantity) for line in resolved)
+    stock_state = order.stock_state
+    # An order placed without reserving (reserve_stock=False) keeps not reserving, unless
+    # it had nothing to reserve then: a status that holds stock holds it for new lines.
+    holds = stock_state == StockState.RESERVED or (
+        stock_state == StockState.NONE and not old and order.status.category in HOLDS_STOCK
+    )
+    if holds:
+        note = _("Order %(n)s changed") % {"n": order.number}
+        less = [StockLine(k, q - new.get(k, 0)) for k, q in old.items() if q > new.get(k, 0)]
+        more = [StockLine(k, q - old.get(k, 0)) for k, q in new.items() if q > old.get(k, 0)]
+        if less and stock_state == StockState.RESERVED:
+            catalog_services.stock_release(lines=less, order_id=order.pk, actor=actor, note=note)
+        if more:
+            try:
+                catalog_services.stock_reserve(
+                    lines=more, order_id=order.pk, actor=actor, note=note
+                )
+            except OutOfStock as exc:
+                raise _stock_refusal(exc, resolved) from None
+        stock_state = StockState.RESERVED if new else StockState.NONE
+
+    OrderLine.objects.filter(order_id=order.pk).delete()
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            sku_code=line.sku_code,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            line_total=line_total,
+        )
+        for line, line_total in zip(resolved, totals.line_totals, strict=True)
+    )
+    from_total = order.total
+    _totals_write(order, totals, stock_state=stock_state)
+    _order_event(
+        order,
+        event_type="order.lines_changed",
+        actor=actor,
+        payload={
+            "from_total": from_total,
+            "total": totals.total,
+            "currency": order.currency,
+            "lines": [
+                {"sku": line.sku_code, "description": line.description, "quantity": line.quantity}
+                for line in resolved
+            ],
+            "before": [
+                {"sku": line.sku_code, "description": line.description, "quantity": line.quantity}
+                for line in before
+            ],
+        },
+        idempotency_key=idempotency_key,
+    )
+    _paid_check(order, actor=actor, when=timezone.now())
+    customer_stats_refresh(customer_ids=[order.customer_id])
+    return order
+
+
+@idempotent("order.delivery_set", replay=lambda pk: _order_with_status(pk))
+@transaction.atomic
+def order_delivery_set(
+    *,
+    order_id: int,
+    delivery: DeliveryIn,
+    actor: Any,
+    idempotency_key: str | None,
+    payment_method: str | None = None,
+    shipping: Decimal | str | None = None,
+    note: str | None = None,
+) -> Order:
+    """How an order whose status is editable travels and is paid: the carrier, branch or
+    address and recipient, the payment method, the shipping charge and the note.
+
+    `delivery` replaces what was there; None leaves a field as it is. A new shipping
+    charge computes the total again. Nothing changed, nothing recorded.
+    """
+    order = _editable_get(order_id)
+    updates = _delivery_clean(delivery)
+    if payment_method is not None:
+        updates["payment_method"] = _payment_method_clean(payment_method)
+    if note is not None:
+        updates["note"] = note.strip()
+    changes: dict[str, Any] = {
+        name: value for name, value in updates.items() if getattr(order, name) != value
+    }
+    new_shipping = (
+        amount_clean(shipping, order.currency, field="shipping") if shipping is not None else None
+    )
+    if new_shipping is not None and new_shipping != order.shipping_total:
+        priced = [
+            PricedLine(line.quantity, line.unit_price, line.discount)
+            for line in OrderLine.objects.filter(order_id=order.pk)
+        ]
+        totals = order_totals(
+            lines=priced,
+            currency=order.currency,
+            order_discount=_order_discount(order),
+            shipping=new_shipping,
+        )
+        _money_check(order, totals, field="shipping")
+        from_total = order.total
+        _totals_write(order, totals, **changes)
+        changes["shipping_total"] = new_shipping
+        changes["total"] = totals.total
+        changes["from_total"] = from_total
+        customer_stats_refresh(customer_ids=[order.customer_id])
+    elif changes:
+        if not Order.objects.filter(pk=order.pk, status__code=order.status_id).update(**changes):
+            raise Conflict(
+                field="status", code="stale", message=_("The order changed meanwhile; reload it.")
+            )
+        for name, value in changes.items():
+            setattr(order, name, value)
+    if not changes:
+        return order
+    _order_event(
+        order,
+        event_type="order.delivery_changed",
+        actor=actor,
+        payload={**changes, "currency": order.currency},
+        idempotency_key=idempotency_key,
+    )
+    if "total" in changes:
+        _paid_check(order, actor=actor, when=timezone.now())
+    return order
+
+
+@dataclass(frozen=True)
+class BulkRefusal:
+    order_id: int
+    number: str  # "" for an id that is no order
+    message: str
+
+
+@dataclass(frozen=True)
+class BulkMove:
+    moved: list[Order]
+    refused: list[BulkRefusal]  # in the order asked
+
+
+def orders_change_status_many(
+    *, order_ids: Sequence[int], to_status: str, actor: Any, idempotency_key: str | None
+) -> BulkMove:
+    """Move many orders to one status, each in its own transaction.
+
+    Every order goes through `order_change_status` (its pipeline check, stock, event
+    and SOP triggers); one that cannot move is refused with the reason and the others
+    still move. Each order's key is `<key>:<order id>`, so a repeat moves none twice.
+    """
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        raise DomainError(field="order_ids", message=_("Choose the orders to move."))
+    if len(ids) > MAX_ITEMS:
+        raise DomainError(
+            field="order_ids",
+            code="too_large",
+            message=_("At most %(n)s orders at once.") % {"n": MAX_ITEMS},
+        )
+    moved: list[Order] = []
+    refused: list[tuple[int, str]] = []  # (order id, why)
+    for order_id in ids:
+        try:
+            moved.append(
+                order_change_status(
+                    order_id=order_id,
+                    to_status=to_status,
+                    actor=actor,
+                    idempotency_key=f"{idempotency_key}:{order_id}" if idempotency_key else None,
+                )
+            )
+        except DomainError as exc:
+            refused.append((order_id, exc.message))
+    numbers = dict(
+        Order.objects.filter(pk__in=[pk for pk, _why in refused]).values_list("pk", "number")
+    )
+    return BulkMove(
+        moved=moved,
+        refused=[BulkRefusal(pk, numbers.get(pk, ""), why) for pk, why in refused],
+    )
 
 
 # --- the status pipeline ----------------------------------------------------------------------
@@ -553,7 +1087,7 @@ def _status_move(
         idempotency_key=idempotency_key,
         occurred_at=changed_at,
     )
-    if StatusCategory.CANCELLED in (category, from_category):
+    if {StatusCategory.CANCELLED, StatusCategory.RETURNED} & {category, from_category}:
         customer_stats_refresh(customer_ids=[order.customer_id])
     order.refresh_from_db()
     order.status = target
@@ -593,14 +1127,14 @@ def order_change_status(
 
 # The pipeline a new installation starts with (migration 0002 writes the same).
 DEFAULT_STATUSES = [
-    # code, label, position, category, final
-    ("new", gettext_noop("New"), 10, StatusCategory.NEW, False),
-    ("confirmed", gettext_noop("Confirmed"), 20, StatusCategory.CONFIRMED, False),
-    ("packed", gettext_noop("Packed"), 30, StatusCategory.PROCESSING, False),
-    ("shipped", gettext_noop("Shipped"), 40, StatusCategory.SHIPPED, False),
-    ("delivered", gettext_noop("Delivered"), 50, StatusCategory.DELIVERED, True),
-    ("cancelled", gettext_noop("Cancelled"), 60, StatusCategory.CANCELLED, True),
-    ("returned", gettext_noop("Returned"), 70, StatusCategory.RETURNED, True),
+    # code, label, position, category, final, editable
+    ("new", gettext_noop("New"), 10, StatusCategory.NEW, False, True),
+    ("confirmed", gettext_noop("Confirmed"), 20, StatusCategory.CONFIRMED, False, True),
+    ("packed", gettext_noop("Packed"), 30, StatusCategory.PROCESSING, False, False),
+    ("shipped", gettext_noop("Shipped"), 40, StatusCategory.SHIPPED, False, False),
+    ("delivered", gettext_noop("Delivered"), 50, StatusCategory.DELIVERED, True, False),
+    ("cancelled", gettext_noop("Cancelled"), 60, StatusCategory.CANCELLED, True, False),
+    ("returned", gettext_noop("Returned"), 70, StatusCategory.RETURNED, True, False),
 ]
 DEFAULT_TRANSITIONS = [
     ("new", "confirmed"),
@@ -621,9 +1155,14 @@ def order_pipeline_defaults_install() -> None:
     OrderStatus.objects.bulk_create(
         [
             OrderStatus(
-                code=code, label=label, position=position, category=category, is_final=final
+                code=code,
+                label=label,
+                position=position,
+                category=category,
+                is_final=final,
+                editable=editable,
             )
-            for code, label, position, category, final in DEFAULT_STATUSES
+            for code, label, position, category, final, editable in DEFAULT_STATUSES
         ],
         ignore_conflicts=True,
     )
@@ -655,6 +1194,7 @@ def order_status_create(
     actor: Any,
     position: int | None = None,
     is_final: bool = False,
+    editable: bool = False,
 ) -> OrderStatus:
     code = _code_clean(code)
     label = (label or "").strip()
@@ -669,7 +1209,12 @@ def order_status_create(
         position = (last or 0) + 10
     with _unique_guard(field="code", message=_("The status %(code)s exists.") % {"code": code}):
         status = OrderStatus.objects.create(
-            code=code, label=label[:80], category=category, position=position, is_final=is_final
+            code=code,
+            label=label[:80],
+            category=category,
+            position=position,
+            is_final=is_final,
+            editable=editable,
         )
     event_record(
         event_type="order_status.created",
@@ -688,8 +1233,9 @@ def order_status_update(
     label: str | None = None,
     position: int | None = None,
     is_final: bool | None = None,
+    editable: bool | None = None,
 ) -> OrderStatus:
-    """Rename, reorder or (un)mark final; a status's code and category never change."""
+    """Rename, reorder, (un)mark final or editable; a status's code and category never change."""
     status = OrderStatus.objects.filter(code=code).first()
     if status is None:
         raise NotFound(field="status", message=_("No status %(code)s.") % {"code": code})
@@ -703,6 +1249,8 @@ def order_status_update(
         changes["position"] = position
     if is_final is not None and is_final != status.is_final:
         changes["is_final"] = is_final
+    if editable is not None and editable != status.editable:
+        changes["editable"] = editable
     if changes:
         OrderStatus.objects.filter(pk=status.pk).update(**changes)
         for field, value in changes.items():

@@ -12,6 +12,7 @@ from procedo.core.money import money_format
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
 from procedo.orders.models import (
+    DeliveryCarrier,
     Order,
     OrderStatus,
     OrderTransition,
@@ -63,6 +64,44 @@ def _choice(choices: Any, value: Any) -> str:
         return str(value or "")
 
 
+def _lines(lines: Any) -> str:
+    """ "2 × Чашка, 1 × Ваза": what the order holds now."""
+    if not isinstance(lines, list):
+        return ""
+    return ", ".join(
+        f"{line.get('quantity', '')} × {line.get('description') or line.get('sku', '')}"
+        for line in lines
+        if isinstance(line, dict)
+    )
+
+
+def _delivery(payload: Mapping[str, Any]) -> str:
+    """The changed parts of the delivery in the reader's words."""
+    parts = []
+    carrier = payload.get("delivery_carrier")
+    if carrier:
+        parts.append(_choice(DeliveryCarrier, carrier))
+    place = ", ".join(
+        str(payload[key])
+        for key in ("delivery_city", "delivery_branch", "delivery_address")
+        if payload.get(key)
+    )
+    if place:
+        parts.append(place)
+    if payload.get("recipient_name") or payload.get("recipient_phone"):
+        who = " ".join(
+            str(payload[key]) for key in ("recipient_name", "recipient_phone") if payload.get(key)
+        )
+        parts.append(gettext("recipient %(who)s") % {"who": who})
+    if payload.get("payment_method"):
+        parts.append(_choice(PaymentMethod, payload["payment_method"]).lower())
+    if "total" in payload:
+        parts.append(gettext("total %(total)s") % {"total": _money(payload, "total")})
+    if "note" in payload:
+        parts.append(gettext("the note"))
+    return "; ".join(parts) or gettext("cleared")
+
+
 def _order(event: Event, names: Names) -> Any:
     """The order as a link with its number (the payload's, should the order be gone)."""
     number = (event.payload or {}).get("number") or names.name("order", event.subject_id)
@@ -106,6 +145,16 @@ def timeline_register() -> None:
                 "to": lambda p, n: _status_label(n, p.get("to")),
             }
         ),
+    )
+    sentence(
+        "order.lines_changed",
+        gettext_lazy("%(actor)s changed the lines of order %(order)s: %(lines)s (%(total)s)"),
+        _with(lines=lambda p, n: _lines(p.get("lines")), total=lambda p, n: _money(p, "total")),
+    )
+    sentence(
+        "order.delivery_changed",
+        gettext_lazy("%(actor)s changed the delivery of order %(order)s: %(changes)s"),
+        _with(changes=lambda p, n: _delivery(p)),
     )
     sentence(
         "order.paid",

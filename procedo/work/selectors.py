@@ -402,3 +402,37 @@ def subject_labels_attach(tasks: Iterable[Task]) -> None:
     for task in tasks:
         if task.subject_id is not None:
             task.subject_label = labels.get((task.subject_type, task.subject_id), "")  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class CustomerTasks:
+    open: list[Task]
+    done: list[Task]  # closed ones, latest first
+
+
+CUSTOMER_TASKS_LIMIT = 20
+
+
+def tasks_of_customer(*, customer_id: int, limit: int = CUSTOMER_TASKS_LIMIT) -> CustomerTasks:
+    """The tasks about a customer and about their orders, open and closed (two queries on
+    the subject index, plus one for their labels)."""
+    from django.apps import apps
+
+    order_model = apps.get_model(*SUBJECT_MODELS["order"])
+    about = Q(subject_type="customer", subject_id=customer_id) | Q(
+        subject_type="order",
+        subject_id__in=order_model.objects.filter(customer_id=customer_id).values("pk"),
+    )
+    tasks = Task.objects.filter(about).select_related("assignee_user", "assignee_team")
+    open_tasks: list[Task] = list(
+        tasks.filter(state__in=OPEN_STATES)
+        .annotate(due_sort=Coalesce("due_at", Value(_NEVER, output_field=DateTimeField())))
+        .order_by("due_sort", "id")[:limit]
+    )
+    done = list(
+        tasks.exclude(state__in=OPEN_STATES)
+        .select_related("completed_by")
+        .order_by(F("completed_at").desc(nulls_last=True), "-id")[:limit]
+    )
+    subject_labels_attach([*open_tasks, *done])
+    return CustomerTasks(open=open_tasks, done=done)

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from conftest import PASSWORD
 from procedo.accounts.models import User
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.orders import services as order_services
 from procedo.orders.tests.factories import customer_create, order_create
+from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,41 +6,31 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.customers.models import Customer
-from procedo.orders import services as order_services
 from procedo.orders.tests.factories import order_create
+from procedo.testing import browser_log_in
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page: Any, live_server: Any, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#notification-bell")
 
 
 def test_a_mention_on_an_order_reaches_the_bell_of_the_mentioned(
     browser: Any, page: Any, live_server: Any, owner: User, make_user: Any
 ) -> None:
     make_user(Role.OPERATOR, username="Олена", first_name="Олена", last_name="Бойко")
-    order_services.order_pipeline_defaults_install()
     customer = Customer.objects.create(first_name="Марія", last_name="Коваль")
     order = order_create(customer=customer)
 
     # Олена is already at work: her page is open before the comment exists.
     other = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     olena_page = other.new_page()
-    _login(olena_page, live_server, "Олена")
+    browser_log_in(olena_page, live_server, "Олена")
     assert olena_page.locator("#notification-bell .count").count() == 0
     olena_page.evaluate("window.notReloaded = true")
 
-    _login(page, live_server, "owner")
+    browser_log_in(page, live_server, "owner")
     page.goto(f"{live_server.url}/orders/{order.pk}/")
     panel = page.locator(f"#comments-order-{order.pk}")
     # Urgent without a reason: the form says why, and nothing is posted.

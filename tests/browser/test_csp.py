@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from conftest import PASSWORD
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.models import Run
@@ -21,6 +20,7 @@ from procedo.automation.tests.helpers import customer, engine_drain, order, sop_
 from procedo.customers import services as customer_services
 from procedo.messaging import services as messaging_services
 from procedo.sops.models import Revision, RevisionState
+from procedo.testing import browser_log_in
 from procedo.work.models import Task
 from procedo.work.services import lifecycle as work_services
 from tests.browser.conftest import screenshot
@@ -31,9 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def store(owner: User, make_user: Any) -> dict[str, Any]:
     """A small store: a customer with an order, a live SOP that made a task, a sent email."""
-    from procedo.orders.services import order_pipeline_defaults_install
 
-    order_pipeline_defaults_install()  # a transactional test starts from an empty database
     make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     buyer = customer(email="maria@example.com", tags=("vip",))
     customer_services.note_add(customer_id=buyer.pk, body="Любить зелений чай", actor=owner)
@@ -102,11 +100,7 @@ def test_every_main_page_loads_without_a_csp_violation(
     page: Any, live_server: Any, store: dict[str, Any]
 ) -> None:
     violations = _watch_console(page)
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "owner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Dashboard')")
+    browser_log_in(page, live_server, "owner")
 
     for name, path in _pages(store):
         response = page.goto(f"{live_server.url}{path}")
@@ -126,11 +120,7 @@ def test_page_behaviours_work_from_the_static_script(
     page: Any, live_server: Any, store: dict[str, Any]
 ) -> None:
     violations = _watch_console(page)
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "owner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Dashboard')")
+    browser_log_in(page, live_server, "owner")
 
     # The SOP step form shows one empty row; "add" shows the next.
     page.goto(f"{live_server.url}{reverse('sops:item', args=[store['revision'].pk, 'steps', 0])}")

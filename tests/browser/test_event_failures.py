@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from conftest import PASSWORD
 from procedo.accounts.roles import Role
 from procedo.events import registry, services
 from procedo.events.models import ConsumerFailure, Event, FailureState
+from procedo.testing import browser_log_in
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,10 +52,7 @@ def test_an_owner_retries_a_parked_event_from_the_page(
             state=FailureState.PARKED, attempts=services.MAX_ATTEMPTS, next_attempt_at=None
         )
 
-        page.goto(f"{live_server.url}/")
-        page.fill("#id_username", "oksana")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        browser_log_in(page, live_server, "oksana")
         link = page.locator(".sidenav a:has-text('Stuck events')")
         assert link.locator(".badge").inner_text() == "1"
         link.click()

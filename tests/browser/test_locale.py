@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from conftest import PASSWORD
 from procedo.accounts.roles import Role
 from procedo.automation.models import Run
 from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, order, sop_with_decisions
+from procedo.testing import browser_log_in
 from procedo.work.models import Priority, Task
 from procedo.work.services.lifecycle import task_create
 from tests.browser.conftest import screenshot
@@ -27,9 +27,6 @@ OVERFLOWING = """() => [...document.querySelectorAll(
 
 
 def test_an_operator_works_in_ukrainian(page: Any, live_server: Any, make_user: Any) -> None:
-    from procedo.orders.services import order_pipeline_defaults_install
-
-    order_pipeline_defaults_install()  # a transactional test starts from an empty database
     olena = make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     sop_with_decisions()
     order()
@@ -49,10 +46,7 @@ def test_an_operator_works_in_ukrainian(page: Any, live_server: Any, make_user: 
         priority=Priority.HIGH,
     )
 
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "olena")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    browser_log_in(page, live_server, "olena")
     page.wait_for_selector("html[lang='en']")
     page.click(".usermenu summary")
     page.click(".usermenu button[name='language'][value='uk']")

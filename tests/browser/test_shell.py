@@ -5,25 +5,18 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
 from procedo.accounts.models import User
+from procedo.testing import browser_log_in
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page: Any, live_server: Any, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_owner_logs_in_and_sees_the_dashboard(page: Any, live_server: Any, owner: User) -> None:
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
     screenshot(page, "login")
-    _login(page, live_server, "owner")
+    browser_log_in(page, live_server, "owner")
     page.wait_for_selector("h1:has-text('Dashboard')")
     assert page.locator("table.sales thead th").nth(1).text_content() == "Today"
     assert page.locator("table.timeline td", has_text="as Owner").count() >= 1
@@ -33,7 +26,7 @@ def test_owner_logs_in_and_sees_the_dashboard(page: Any, live_server: Any, owner
 
 
 def test_token_revoke_swaps_the_row_with_htmx(page: Any, live_server: Any, owner: User) -> None:
-    _login(page, live_server, "owner")
+    browser_log_in(page, live_server, "owner")
     page.goto(f"{live_server.url}/accounts/profile/")
     page.fill("#id_name", "Склад")
     page.click("text=Create token")
@@ -48,7 +41,7 @@ def test_token_revoke_swaps_the_row_with_htmx(page: Any, live_server: Any, owner
 
 def test_a_viewer_sees_no_team_page(page: Any, live_server: Any, make_user: Any) -> None:
     make_user("viewer", username="viewer1")
-    _login(page, live_server, "viewer1")
+    browser_log_in(page, live_server, "viewer1")
     page.wait_for_selector("h1:has-text('Dashboard')")
     assert page.locator(".sidenav a", has_text="Team").count() == 0
     response = page.goto(f"{live_server.url}/accounts/users/")

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
 from procedo.accounts.roles import Role
 from procedo.automation.models import Run
 from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, order, sop_with_decisions
+from procedo.testing import browser_log_in
 from procedo.work.models import Task
 from tests.browser.conftest import screenshot
 
@@ -20,9 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_operator_completes_a_decision_that_routes_the_run(
     page: Any, live_server: Any, make_user: Any
 ) -> None:
-    from procedo.orders.services import order_pipeline_defaults_install
 
-    order_pipeline_defaults_install()  # a transactional test starts from an empty database
     make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     sop_with_decisions()
     order()
@@ -31,10 +29,7 @@ def test_an_operator_completes_a_decision_that_routes_the_run(
     run = Run.objects.get()
     task = Task.objects.get(run_id=run.pk)
 
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "olena")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    browser_log_in(page, live_server, "olena")
     page.click(".sidenav a:has-text('My work')")
     page.wait_for_selector("h1:has-text('My work')")
     queue = page.locator("#section-queue")

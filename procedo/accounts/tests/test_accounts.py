@@ -7,13 +7,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import PASSWORD
 from procedo.accounts import services
 from procedo.accounts.models import ApiToken, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError
 from procedo.events.models import Event
+from procedo.testing import PASSWORD, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -99,8 +99,7 @@ def test_a_role_without_permission_gets_403_and_no_data(make_user) -> None:
     assert set(body) == {"detail", "field", "code"} and "accounts.manage" in body["detail"]
     assert body["code"] == "permission_denied"
 
-    client = Client()
-    client.force_login(viewer)
+    client = logged_in(viewer)
     page = client.get(reverse("accounts:users"))
     assert page.status_code == 403 and b"accounts.manage" in page.content
     assert b"<table" not in page.content

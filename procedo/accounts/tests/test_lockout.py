@@ -9,13 +9,13 @@ from django.conf import settings
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
-from conftest import PASSWORD
 from procedo.accounts import services
 from procedo.accounts.clients import client_address
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core.errors import DomainError, NotFound
 from procedo.events.models import Event
+from procedo.testing import PASSWORD, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -134,8 +134,7 @@ def test_unlocking_needs_the_permission_and_names_what_is_wrong(
 ) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         _log_in(Client(), "owner", "wrong")
-    viewer = Client()
-    viewer.force_login(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     refused = viewer.post(reverse("accounts:lock_release"), {"kind": "username", "value": "owner"})
     assert refused.status_code == 403
     assert _log_in(Client(), "owner", PASSWORD).status_code == 429

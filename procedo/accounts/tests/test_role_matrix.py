@@ -20,6 +20,7 @@ from procedo.accounts import services as account_services
 from procedo.accounts.auth import operation_permission
 from procedo.accounts.roles import ROLE_PERMISSIONS, Role
 from procedo.events.models import Event
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -154,11 +155,7 @@ def test_every_api_operation_for_every_role_and_for_nobody(make_user: Any) -> No
 
 
 def test_every_page_for_every_role_and_for_nobody(make_user: Any) -> None:
-    clients = {}
-    for role in Role.values:
-        client = Client()
-        client.force_login(make_user(role))
-        clients[role] = client
+    clients = {role: logged_in(make_user(role)) for role in Role.values}
     anonymous = Client()
     wrong: list[str] = []
     for path, name, permission in _pages():

@@ -11,6 +11,7 @@ from django.test import Client
 from procedo.accounts import services
 from procedo.accounts.models import ApiToken, User
 from procedo.accounts.roles import Role
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
@@ -19,12 +20,6 @@ JSON = "application/json"
 def _api(user: User) -> tuple[Client, ApiToken]:
     issued = services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
     return Client(headers={"Authorization": f"Bearer {issued.plaintext}"}), issued.token
-
-
-def _page(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ def test_a_manager_cannot_make_anyone_an_owner(staff: dict[str, User]) -> None:
         content_type=JSON,
     )
     assert made.status_code == 403 and not User.objects.filter(username="new").exists()
-    page = _page(staff["manager"]).post(
+    page = logged_in(staff["manager"]).post(
         f"/accounts/users/{staff['operator'].pk}/role/", {"role": "owner"}, follow=True
     )
     assert "above your own" in page.content.decode()
@@ -69,7 +64,7 @@ def test_a_manager_cannot_change_or_deactivate_an_owner(staff: dict[str, User]) 
     for body in ({"role": "viewer"}, {"is_active": False}):
         response = client.patch(f"/api/accounts/users/{owner.pk}", body, content_type=JSON)
         assert response.status_code == 403 and response.json()["field"] == "user_id"
-    _page(staff["manager"]).post(f"/accounts/users/{owner.pk}/active/", {"active": "0"})
+    logged_in(staff["manager"]).post(f"/accounts/users/{owner.pk}/active/", {"active": "0"})
     owner.refresh_from_db()
     owner_token.refresh_from_db()
     assert owner.is_active and owner.role == "owner" and owner_token.revoked_at is None
@@ -120,6 +115,6 @@ def test_staff_addresses_are_for_owners_only(
         seen[role] = next(e["payload"] for e in items if e["event_type"] == "user.logged_in")
     assert seen["owner"]["ip"] == "203.0.113.7"
     assert seen["manager"]["ip"] != "203.0.113.7" and seen["operator"]["ip"] != "203.0.113.7"
-    activity = _page(staff["manager"]).get("/activity/").content.decode()
+    activity = logged_in(staff["manager"]).get("/activity/").content.decode()
     assert "203.0.113.7" not in activity
-    assert "203.0.113.7" in _page(staff["owner"]).get("/activity/").content.decode()
+    assert "203.0.113.7" in logged_in(staff["owner"]).get("/activity/").content.decode()

@@ -37,29 +37,38 @@ CHUNK = 400
 MAX_DEPTH = 5
 
 
-# (column, SQL constant) pairs: the same in every row, so formatted in, not bound per row.
-_RUN_CONSTANTS = (("current_iteration", "0"), ("claimed_by", "''"), ("error", "''"))
-
-
-_RUN_COLUMNS = (
-    "sop_id",
-    "revision_id",
-    "subject_type",
-    "subject_id",
-    "occurrence_key",
-    "trigger_key",
-    "trigger_kind",
-    "event_id",
-    "state",
-    "pilot",
-    "current_step",
-    "wake_at",
-    "started_by_id",
-    "parent_run_id",
-    "depth",
-    "created_at",
-    "finished_at",
+# The columns every raw INSERT of runs writes, in this order: runs_insert below
+# (multi-row VALUES) and the sweeps' INSERT … SELECT (services/sweeps.py) both
+# build their statements from this one list. A column with SQL beside it holds
+# that constant in every row (formatted in, not bound per row); the others are
+# bound per row here and selected per subject by a sweep. Columns left out
+# (claimed_until) start NULL.
+RUN_COLUMNS: tuple[tuple[str, str | None], ...] = (
+    ("sop_id", None),
+    ("revision_id", None),
+    ("subject_type", None),
+    ("subject_id", None),
+    ("occurrence_key", None),
+    ("trigger_key", None),
+    ("trigger_kind", None),
+    ("event_id", None),
+    ("state", None),
+    ("pilot", None),
+    ("current_step", None),
+    ("current_iteration", "0"),
+    ("wake_at", None),
+    ("claimed_by", "''"),
+    ("started_by_id", None),
+    ("parent_run_id", None),
+    ("depth", None),
+    ("error", "''"),
+    ("created_at", None),
+    ("finished_at", None),
 )
+_RUN_BOUND = tuple(name for name, constant in RUN_COLUMNS if constant is None)
+_RUN_CONSTANTS = tuple((name, constant) for name, constant in RUN_COLUMNS if constant is not None)
+# The unique occurrence of a run, the one conflict a raw insert skips.
+RUN_OCCURRENCE = ("subject_type", "subject_id", "sop_id", "occurrence_key")
 
 
 _STEP_CONSTANTS = (
@@ -153,7 +162,7 @@ def runs_insert(new_runs: Sequence[NewRun], *, now: datetime) -> list[tuple[int,
         params: list[Any] = []
         for run in chunk:
             held = run.held_out or not run.first_step
-            params.extend(
+            params.extend(  # in the order of _RUN_BOUND
                 (
                     run.sop_id,
                     run.revision_id,
@@ -180,7 +189,7 @@ def runs_insert(new_runs: Sequence[NewRun], *, now: datetime) -> list[tuple[int,
             )
         sql = _insert_sql(
             _table(Run),
-            _RUN_COLUMNS,
+            _RUN_BOUND,
             _RUN_CONSTANTS,
             len(chunk),
             returning="id, sop_id, subject_type, subject_id, occurrence_key",

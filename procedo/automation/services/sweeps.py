@@ -32,12 +32,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, models, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Cast, Concat
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from procedo.automation.models import Run, RunState, SweepMark, TriggerKind
-from procedo.automation.services.runs import new_run_for, runs_insert
+from procedo.automation.services.runs import (
+    RUN_COLUMNS,
+    RUN_OCCURRENCE,
+    new_run_for,
+    runs_insert,
+)
 from procedo.business.selectors import business_get
 from procedo.sops import live, matching, subjects
 from procedo.sops.matching import date_window
@@ -70,31 +75,6 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp() // 1)
 
 
-_COLUMNS = (
-    "sop_id",
-    "revision_id",
-    "subject_type",
-    "subject_id",
-    "occurrence_key",
-    "trigger_key",
-    "trigger_kind",
-    "event_id",
-    "state",
-    "pilot",
-    "current_step",
-    "current_iteration",
-    "wake_at",
-    "claimed_by",
-    "claimed_until",
-    "started_by_id",
-    "parent_run_id",
-    "depth",
-    "error",
-    "created_at",
-    "finished_at",
-)
-
-
 def _share(sop: live.LiveSop, revision: live.LiveRevision) -> Q | None:
     """Which subjects this revision runs for in a sweep: None all, else a Q on `_pilot`.
 
@@ -117,63 +97,85 @@ def _insert_select(
     occurrence: Any,
     now: datetime,
 ) -> int:
-    """INSERT INTO run SELECT … FROM the subjects ON CONFLICT DO NOTHING; returns rows inserted."""
+    """INSERT INTO run SELECT … FROM the subjects ON CONFLICT DO NOTHING; returns rows inserted.
+
+    The ORM writes only the subjects' part (their filter, the occurrence, the
+    holdout bucket); the run's own values are constants of the outer SELECT,
+    bound once instead of being columns the subquery computes for every row.
+    The conflict names the run's occurrence, so the primary key (a fresh id)
+    is not probed for every row as well.
+    """
     share = _share(sop, revision)
     if share is not None:
         queryset = queryset.annotate(_pilot=live.Bucket(F("pk"), live.salt(sop.id, "pilot")))
         queryset = queryset.filter(share)
-    first = revision.definition.first_step_key()
-    at = Value(now, output_field=models.DateTimeField())
-    # Typed NULLs: PostgreSQL reads an untyped NULL in a subquery as text.
-    nothing = Cast(Value(None), models.DateTimeField())
+    per_subject: dict[str, Any] = {"c_subject": F("pk"), "c_occurrence": occurrence}
     if sop.holdout_percent:
-        held = Q(_held__lt=sop.holdout_percent)
-        queryset = queryset.annotate(_held=live.Bucket(F("pk"), live.salt(sop.id, "holdout")))
-        state: Any = Case(
-            When(held, then=Value(RunState.HELD_OUT)), default=Value(RunState.RUNNING)
+        per_subject["c_held"] = live.Bucket(F("pk"), live.salt(sop.id, "holdout"))
+    subjects_sql, subjects_params = (
+        queryset.order_by().annotate(**per_subject).values(*per_subject).query.sql_with_params()
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    # (SQL, parameters) of each column; a held-out subject's run is recorded, with no step.
+    held = f"src.c_held < {int(sop.holdout_percent)}" if sop.holdout_percent else ""
+
+    def unless_held(value: tuple[str, list[Any]], if_held: tuple[str, list[Any]]) -> Any:
+        if not held:
+            return value
+        return (
+            f"CASE WHEN {held} THEN {if_held[0]} ELSE {value[0]} END",
+            [*if_held[1], *value[1]],
         )
-        step: Any = Case(When(held, then=Value("")), default=Value(first))
-        wake: Any = Case(When(held, then=nothing), default=at)
-        finished: Any = Case(When(held, then=at), default=nothing)
+
+    first = revision.definition.first_step_key()
+    if first:
+        state = unless_held(("%s", [RunState.RUNNING.value]), ("%s", [RunState.HELD_OUT.value]))
+        step = unless_held(("%s", [first]), ("''", []))
+        wake = unless_held(("%s", [at]), ("NULL", []))
+        finished = unless_held(("NULL", []), ("%s", [at]))
     else:
-        state, step, wake, finished = Value(RunState.RUNNING), Value(first), at, nothing
-    if not first:
-        state, step, wake, finished = Value(RunState.COMPLETED), Value(""), nothing, at
-    no_id = Cast(Value(None), models.BigIntegerField())
-    values = {
-        "c_sop": Value(sop.id),
-        "c_revision": Value(revision.id),
-        "c_subject_type": Value(sop.subject_type),
-        "c_subject": F("pk"),
-        "c_occurrence": occurrence,
-        "c_trigger_key": Value(trigger.key),
-        "c_trigger_kind": Value(trigger.kind),
-        "c_event": no_id,
-        "c_state": state,
-        "c_pilot": Value(revision.state == "pilot", output_field=models.BooleanField()),
-        "c_step": step,
-        "c_iteration": Value(0),
-        "c_wake": wake,
-        "c_claimed_by": Value(""),
-        "c_claimed_until": nothing,
-        "c_started_by": no_id,
-        "c_parent": no_id,
-        "c_depth": Value(0),
-        "c_error": Value(""),
-        "c_created": at,
-        "c_finished": finished,
+        state, step, wake, finished = (
+            ("%s", [RunState.COMPLETED.value]),
+            ("''", []),
+            ("NULL", []),
+            ("%s", [at]),
+        )
+    values: dict[str, tuple[str, list[Any]]] = {
+        "sop_id": ("%s", [sop.id]),
+        "revision_id": ("%s", [revision.id]),
+        "subject_type": ("%s", [sop.subject_type]),
+        "subject_id": ("src.c_subject", []),
+        "occurrence_key": ("src.c_occurrence", []),
+        "trigger_key": ("%s", [trigger.key]),
+        "trigger_kind": ("%s", [trigger.kind]),
+        "event_id": ("NULL", []),
+        "state": state,
+        "pilot": ("%s", [revision.state == "pilot"]),
+        "current_step": step,
+        "wake_at": wake,
+        "started_by_id": ("NULL", []),
+        "parent_run_id": ("NULL", []),
+        "depth": ("0", []),
+        "created_at": ("%s", [at]),
+        "finished_at": finished,
     }
-    select = queryset.order_by().annotate(**values).values(*values)
-    sql, params = select.query.sql_with_params()
+    selected: list[str] = []
+    params: list[Any] = []
+    for column, constant in RUN_COLUMNS:
+        sql, bound = (constant, []) if constant is not None else values[column]
+        selected.append(sql)
+        params.extend(bound)
     quote = connection.ops.quote_name
-    # The subquery's columns are read by alias, whatever order the ORM put them in.
-    outer = ", ".join(f"src.{quote(alias)}" for alias in values)
+    # Only quoted names, constants and placeholders are formatted in. SQLite needs the
+    # WHERE to read "ON CONFLICT" as the upsert, not as part of the SELECT's join.
     statement = (
-        f"INSERT INTO {quote(Run._meta.db_table)} ({', '.join(_COLUMNS)})"  # noqa: S608
-        f" SELECT {outer} FROM ({sql}) AS src WHERE true ON CONFLICT DO NOTHING"
+        f"INSERT INTO {quote(Run._meta.db_table)}"  # noqa: S608
+        f" ({', '.join(column for column, _constant in RUN_COLUMNS)})"
+        f" SELECT {', '.join(selected)} FROM ({subjects_sql}) AS src WHERE true"
+        f" ON CONFLICT ({', '.join(RUN_OCCURRENCE)}) DO NOTHING"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement, [*params, *subjects_params])
         return max(cursor.rowcount, 0)
 
 

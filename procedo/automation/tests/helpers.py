@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
-
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.accounts.services import user_create
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
-from procedo.events.models import ConsumerCursor, Event
-from procedo.events.services import consumer_drain
 from procedo.orders import services as order_services
 from procedo.orders.models import Order
 from procedo.orders.services import OrderLineIn
 from procedo.sops.models import Revision, RevisionState, Sop
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
+from procedo.testing import consumer_catch_up, person
 
 _counter = itertools.count(1)
-
-
-def person(role: str = Role.MANAGER, **extra: Any) -> User:
-    return user_create(
-        username=extra.pop("username", f"{role}-{next(_counter)}"),
-        password="x-very-secret-9",
-        role=role,
-        **extra,
-    )
 
 
 def task_step(key: str = "confirm", **extra: Any) -> dict[str, Any]:
@@ -130,28 +116,18 @@ def deliver(order_id: int, *, actor: Any = None, at: datetime | None = None) -> 
         )
 
 
-def engine_drain(*, timeout: float = 90.0) -> int:
-    """Drain the engine's consumer until it has read every event written so far.
+def delivered(at: datetime) -> int:
+    """A new order, delivered `at`; its id."""
+    made = order()
+    deliver(made.pk, at=at)
+    return made.pk
 
-    On PostgreSQL the consumer reads only transactions older than the oldest
-    one running anywhere in the cluster (other test databases included), so a
-    single drain may stop short for a moment; it never skips.
-    """
+
+def engine_drain(*, timeout: float = 120.0) -> int:
+    """Drain the engine's consumer until it has read every event written so far."""
     from procedo.automation.services.engine import CONSUMER, engine_consume
 
-    deadline = time.monotonic() + timeout
-    handled = 0
-    while True:
-        handled += consumer_drain(name=CONSUMER, handler=engine_consume)
-        cursor = ConsumerCursor.objects.filter(name=CONSUMER).first()
-        after = (
-            Q(txid__gt=cursor.txid) | Q(txid=cursor.txid, id__gt=cursor.event_id) if cursor else Q()
-        )
-        if not Event.objects.filter(after).exists():
-            return handled
-        if time.monotonic() > deadline:
-            raise AssertionError("the engine did not catch up with the log")
-        time.sleep(0.05)
+    return consumer_catch_up(name=CONSUMER, handler=engine_consume, timeout=timeout)
 
 
 def sop_with_decisions() -> tuple[Sop, Revision]:

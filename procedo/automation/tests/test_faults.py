@@ -34,39 +34,20 @@ from procedo.automation.tests.helpers import (
 from procedo.events.models import ConsumerCursor, Event
 from procedo.events.services import NewEvent, events_record_many
 from procedo.messaging.models import Message
+from procedo.testing import child_env
 from procedo.work.models import Task
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # Events written by the chaos test; `PROCEDO_CHAOS_EVENTS=50000` runs the full R2.
 CHAOS_EVENTS = int(os.environ.get("PROCEDO_CHAOS_EVENTS", "4000"))
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=_database_url(),
-        PROCEDO_VAR=str(tmp_path),
-    )
-    return env
 
 
 class Workers:
     """Engine worker processes that a test can start, kill and restart."""
 
     def __init__(self, tmp_path: Path, mode: str, count: int) -> None:
-        self.env = _env(tmp_path)
+        self.env = child_env(tmp_path)
         self.mode = mode
         self.procs = [self._start() for _ in range(count)]
         self.kills = 0
@@ -93,15 +74,9 @@ class Workers:
             proc.wait(timeout=10)
 
 
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
-    monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
-
-
 def test_r2_chaos_one_run_per_occurrence_none_skipped_and_replay_adds_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quiet: None
 ) -> None:
-    _quiet(monkeypatch)
     everything, _rev = sop_live(
         definition={"triggers": [event_trigger()], "steps": [task_step()]}, name="Every order"
     )
@@ -196,9 +171,8 @@ def test_r2_chaos_one_run_per_occurrence_none_skipped_and_replay_adds_nothing(
 
 
 def test_two_workers_at_once_and_a_kill_mid_batch_execute_each_step_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quiet: None
 ) -> None:
-    _quiet(monkeypatch)
     sop_live(
         definition={
             "triggers": [event_trigger("customer.created")],
@@ -255,16 +229,15 @@ def test_two_workers_at_once_and_a_kill_mid_batch_execute_each_step_once(
 
 
 def test_r5_a_killed_queue_worker_loses_nothing_and_the_tick_finishes_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quiet: None
 ) -> None:
-    _quiet(monkeypatch)
     sop_live(definition={"triggers": [event_trigger()], "steps": [task_step()]})
     with transaction.atomic():
         events_record_many(
             NewEvent(event_type="order.created", subject_type="order", subject_id=10_000 + i)
             for i in range(600)
         )
-    env = _env(tmp_path)
+    env = child_env(tmp_path)
     worker = subprocess.Popen(
         [sys.executable, "-m", "procedo", "run_huey", "--workers", "2", "--no-periodic"],
         env=env,

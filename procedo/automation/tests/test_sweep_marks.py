@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from procedo.automation.models import Run, SweepMark
 from procedo.automation.services.sweeps import FULL_EVERY, MARK_OVERLAP, sweeps_run
-from procedo.automation.tests.helpers import deliver, order, sop_live, task_step
+from procedo.automation.tests.helpers import delivered, sop_live, task_step
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +31,6 @@ def after_delivery(days: int, *, catch_up: int = 7) -> dict[str, Any]:
         ],
         "steps": [task_step("thank", title="Thank the customer")],
     }
-
-
-def delivered(at: Any) -> int:
-    made = order()
-    deliver(made.pk, at=at)
-    return made.pk
 
 
 def started() -> list[int]:

@@ -12,7 +12,12 @@ from django.utils import timezone
 from procedo.automation.models import Run, RunState
 from procedo.automation.services import steps as executor
 from procedo.automation.services.sweeps import epoch, sweeps_run
-from procedo.automation.tests.helpers import customer, deliver, order, sop_live, task_step
+from procedo.automation.tests.helpers import (
+    customer,
+    delivered,
+    sop_live,
+    task_step,
+)
 from procedo.business.services import business_update
 from procedo.orders.services import order_change_status
 from procedo.sops import live
@@ -20,7 +25,7 @@ from procedo.sops.matching import date_window
 from procedo.sops.models import Revision
 from procedo.work.models import Task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -42,12 +47,6 @@ def after_delivery(days: int, *, catch_up: int = 7, **extra: Any) -> dict[str, A
         "steps": [task_step("thank", title="Thank the customer")],
         **extra,
     }
-
-
-def delivered(at: datetime) -> int:
-    made = order()
-    deliver(made.pk, at=at)
-    return made.pk
 
 
 def started() -> dict[int, str]:

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog import selectors, services
@@ -16,19 +14,9 @@ from procedo.catalog.search import product_search
 from procedo.catalog.services import StockLine
 from procedo.catalog.tests.factories import product_create, sku_create
 from procedo.catalog.tests.plans import assert_uses_index, captured_sql
+from procedo.testing import bearer, logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _bearer(user: User) -> dict[str, Any]:
-    issued = account_services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
-    return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
 
 def test_product_list_pages_by_name_with_skus_in_two_queries(django_assert_num_queries) -> None:
@@ -128,7 +116,7 @@ def test_owner_creates_a_product_and_a_sku_in_the_ui(owner_client: Client) -> No
 
 def test_viewer_reads_but_cannot_change(make_user: Callable[..., User]) -> None:
     sku = sku_create(on_hand=5)
-    viewer = _client(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     assert viewer.get(reverse("catalog:product", args=[sku.product_id])).status_code == 200
     refused = viewer.post(
         reverse("catalog:stock-adjust", args=[sku.pk]), {"counted": "1", "note": "x"}
@@ -138,7 +126,7 @@ def test_viewer_reads_but_cannot_change(make_user: Callable[..., User]) -> None:
 
 
 def test_api_creates_products_and_skus_and_adjusts_stock(owner: User) -> None:
-    client, auth = Client(), _bearer(owner)
+    client, auth = Client(), bearer(owner)
     created = client.post(
         "/api/catalog/products", {"name": "Плед"}, content_type="application/json", **auth
     )
@@ -168,7 +156,7 @@ def test_api_creates_products_and_skus_and_adjusts_stock(owner: User) -> None:
 
 
 def test_api_errors_name_the_field(owner: User, make_user: Callable[..., User]) -> None:
-    client, auth = Client(), _bearer(owner)
+    client, auth = Client(), bearer(owner)
     product = product_create()
     bad_price = client.post(
         f"/api/catalog/products/{product.pk}/skus",
@@ -188,7 +176,7 @@ def test_api_errors_name_the_field(owner: User, make_user: Callable[..., User]) 
     missing = client.get("/api/catalog/products/999999", **auth)
     assert missing.status_code == 404
 
-    viewer = _bearer(make_user(Role.VIEWER))
+    viewer = bearer(make_user(Role.VIEWER))
     assert client.get("/api/catalog/products", **viewer).status_code == 200
     forbidden = client.post(
         "/api/catalog/products", {"name": "x"}, content_type="application/json", **viewer

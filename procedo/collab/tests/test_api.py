@@ -11,14 +11,13 @@ from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.collab.models import Comment
 from procedo.orders.models import Order
+from procedo.testing import api_caller
 
 pytestmark = pytest.mark.django_db
 
-Api = Callable[[User], Callable[..., Any]]
 
-
-def test_create_and_list_comments(owner: User, olena: User, order: Order, api_for: Api) -> None:
-    api = api_for(owner)
+def test_create_and_list_comments(owner: User, olena: User, order: Order) -> None:
+    api = api_caller(owner)
     body = {"subject_type": "order", "subject_id": order.pk, "body": "@Олена глянь"}
     created = api("post", "/comments", body, idempotency_key="c-1")
     assert created.status_code == 201, created.content
@@ -28,13 +27,13 @@ def test_create_and_list_comments(owner: User, olena: User, order: Order, api_fo
     listed = api("get", "/comments", {"subject_type": "order", "subject_id": order.pk})
     assert [c["body"] for c in listed.json()["items"]] == ["@Олена глянь"]
 
-    inbox = api_for(olena)("get", "/notifications")
+    inbox = api_caller(olena)("get", "/notifications")
     assert inbox.json()["unread"] == 1
     [item] = inbox.json()["items"]
     assert item["kind"] == "mention" and item["url"].startswith(f"/orders/{order.pk}/")
-    read = api_for(olena)("post", f"/notifications/{item['id']}/read")
+    read = api_caller(olena)("post", f"/notifications/{item['id']}/read")
     assert read.json()["read_at"] is not None
-    assert api_for(olena)("get", "/notifications").json()["unread"] == 0
+    assert api_caller(olena)("get", "/notifications").json()["unread"] == 0
 
 
 @pytest.mark.parametrize(
@@ -47,21 +46,21 @@ def test_create_and_list_comments(owner: User, olena: User, order: Order, api_fo
     ],
 )
 def test_bad_input_names_the_field(
-    owner: User, order: Order, api_for: Api, body: dict[str, Any], field: str, status: int
+    owner: User, order: Order, body: dict[str, Any], field: str, status: int
 ) -> None:
-    response = api_for(owner)("post", "/comments", {"subject_id": order.pk, **body})
+    response = api_caller(owner)("post", "/comments", {"subject_id": order.pk, **body})
     assert response.status_code == status, response.content
     assert response.json()["field"] == field
     assert not Comment.objects.exists()
 
 
 def test_a_viewer_reads_but_cannot_comment_or_delete(
-    owner: User, make_user: Callable[..., User], order: Order, api_for: Api
+    owner: User, make_user: Callable[..., User], order: Order
 ) -> None:
-    created = api_for(owner)(
+    created = api_caller(owner)(
         "post", "/comments", {"subject_type": "order", "subject_id": order.pk, "body": "x"}
     )
-    viewer = api_for(make_user(Role.VIEWER))
+    viewer = api_caller(make_user(Role.VIEWER))
     listed = viewer("get", "/comments", {"subject_type": "order", "subject_id": order.pk})
     assert listed.status_code == 200
     denied = viewer(
@@ -71,8 +70,8 @@ def test_a_viewer_reads_but_cannot_comment_or_delete(
     assert viewer("delete", f"/comments/{created.json()['id']}").status_code == 403
 
 
-def test_delete_hides_the_text_but_keeps_the_place(owner: User, order: Order, api_for: Api) -> None:
-    api = api_for(owner)
+def test_delete_hides_the_text_but_keeps_the_place(owner: User, order: Order) -> None:
+    api = api_caller(owner)
     created = api(
         "post", "/comments", {"subject_type": "order", "subject_id": order.pk, "body": "x"}
     )
@@ -84,9 +83,9 @@ def test_delete_hides_the_text_but_keeps_the_place(owner: User, order: Order, ap
     assert item["body"] == "" and item["deleted_at"] is not None
 
 
-def test_read_all(olena: User, api_for: Api) -> None:
+def test_read_all(olena: User) -> None:
     from procedo.collab import services
 
     services.notify(recipient_ids=[olena.pk], kind="x", title="a", key="a")
     services.notify(recipient_ids=[olena.pk], kind="x", title="b", key="b")
-    assert api_for(olena)("post", "/notifications/read", {}).json() == {"marked": 2}
+    assert api_caller(olena)("post", "/notifications/read", {}).json() == {"marked": 2}

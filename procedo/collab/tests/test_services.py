@@ -19,8 +19,8 @@ from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.messaging import sending
 from procedo.messaging.models import Message, MessageState
-from procedo.messaging.tests.conftest import SmtpServer
 from procedo.orders.models import Order
+from procedo.testing import SmtpServer
 from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db

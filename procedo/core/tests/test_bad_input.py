@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.events.models import Event
 from procedo.orders.models import Order, Payment, Refund
 from procedo.sops.models import Sop
+from procedo.testing import token_client
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
@@ -23,10 +23,7 @@ JSON = "application/json"
 
 @pytest.fixture
 def api(owner: User) -> Client:
-    issued = account_services.api_token_issue(
-        user=owner, name="fuzz", expires_in_days=None, actor=owner
-    )
-    return Client(headers={"Authorization": f"Bearer {issued.plaintext}"})
+    return token_client(owner)
 
 
 def _line(**extra: Any) -> dict[str, Any]:

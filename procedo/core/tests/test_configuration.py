@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test starts the real `procedo` command: a Python and Django start-up apiece.
+pytestmark = pytest.mark.slow
+
 
 def _procedo(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     inherited = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
@@ -161,3 +164,25 @@ def test_a_bad_limit_stops_with_one_line_naming_it(
     assert result.stderr.strip().splitlines() == [
         f"procedo: configuration error: {variable}: {problem}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "base_url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"HOST": "0.0.0.0", "PORT": "8123"}, "http://127.0.0.1:8123"),
+        (
+            {"PORT": "8123", "PROCEDO_BASE_URL": "https://crm.example.com/"},
+            "https://crm.example.com",
+        ),
+    ],
+)
+def test_links_in_messages_default_to_the_port_served(
+    env: dict[str, str], base_url: str, tmp_path: Path
+) -> None:
+    env = {"PORT": "", "HOST": "", "PROCEDO_BASE_URL": "", **env}
+    script = "from django.conf import settings; print(settings.PROCEDO_BASE_URL)"
+    result = _procedo("shell", "-c", script, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == base_url

@@ -196,6 +196,24 @@ def test_an_unknown_filter_is_refused_by_name_and_nothing_is_exported(
     assert not Event.objects.filter(event_type__startswith="list.").exists()
 
 
+def test_a_filter_the_list_refuses_is_refused_before_the_file_starts(
+    owner: User, owner_client: Client
+) -> None:
+    """The customers list checks its country in its SQL builder: an export checks it before
+    the first byte, so the answer is a 422 naming it, not a stream broken midway."""
+    issued = account_services.api_token_issue(
+        user=owner, name="exports", expires_in_days=None, actor=owner
+    )
+    refused = Client().get(
+        "/api/customers/export",
+        {"country": "0"},
+        HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}",
+    )
+    assert refused.status_code == 422 and refused.json()["field"] == "country"
+    assert owner_client.get("/customers/export/", {"country": "0"}).status_code == 422
+    assert not Event.objects.filter(event_type__startswith="list.").exists()
+
+
 def test_nobody_exports_without_signing_in() -> None:
     _people()
     for _name, page, api, _filters in EXPORTS:

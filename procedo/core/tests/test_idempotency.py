@@ -11,23 +11,16 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core.idempotency import TTL, idempotency_keys_expire
 from procedo.core.models import IdempotencyKey
 from procedo.customers.models import Address, Customer
 from procedo.orders.models import Payment, Shipment
+from procedo.testing import token_client
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
-
-
-def _client(user: User) -> Client:
-    issued = account_services.api_token_issue(
-        user=user, name="script", expires_in_days=None, actor=user
-    )
-    return Client(headers={"Authorization": f"Bearer {issued.plaintext}"})
 
 
 def _post(client: Client, url: str, body: dict[str, Any], key: str | None = None) -> Any:
@@ -45,7 +38,7 @@ def _order(client: Client) -> dict[str, Any]:
 
 
 def test_a_repeat_answers_with_the_first_result_and_writes_nothing(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     first = _post(client, "/api/customers", {"first_name": "Олена"}, key="k-1")
     again = _post(client, "/api/customers", {"first_name": "Олена"}, key="k-1")
     assert first.status_code == again.status_code == 201
@@ -54,7 +47,7 @@ def test_a_repeat_answers_with_the_first_result_and_writes_nothing(owner: User) 
 
 
 def test_the_same_key_with_another_body_is_a_422_naming_the_header(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     first = _post(client, "/api/customers", {"first_name": "Олена"}, key="k-2")
     other = _post(client, "/api/customers", {"first_name": "Тарас"}, key="k-2")
     assert first.status_code == 201
@@ -65,7 +58,7 @@ def test_the_same_key_with_another_body_is_a_422_naming_the_header(owner: User) 
 
 
 def test_a_key_reused_on_another_endpoint_is_a_422_not_someone_elses_result(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     customer = _post(client, "/api/customers", {"first_name": "Олена"}, key="k-3").json()
     # Once a 500 (KeyError 'address_id'); once a 201 with the other endpoint's object.
     address = {"line1": "Хрещатик, 1", "city": "Київ"}
@@ -79,7 +72,7 @@ def test_a_key_reused_on_another_endpoint_is_a_422_not_someone_elses_result(owne
 
 
 def test_a_key_reused_on_another_shipment_is_refused_not_a_silent_200(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     first, second = _order(client), _order(client)
     body = {"carrier": "nova_poshta", "tracking_number": "20450000000001"}
     made = _post(client, f"/api/orders/{first['id']}/shipments", body, key="ship-1")
@@ -91,8 +84,8 @@ def test_a_key_reused_on_another_shipment_is_refused_not_a_silent_200(owner: Use
 
 def test_keys_belong_to_their_caller(owner: User, make_user: Callable[..., User]) -> None:
     manager = make_user(Role.MANAGER)
-    mine = _post(_client(owner), "/api/customers", {"first_name": "Олена"}, key="shared")
-    theirs = _post(_client(manager), "/api/customers", {"first_name": "Тарас"}, key="shared")
+    mine = _post(token_client(owner), "/api/customers", {"first_name": "Олена"}, key="shared")
+    theirs = _post(token_client(manager), "/api/customers", {"first_name": "Тарас"}, key="shared")
     assert mine.status_code == theirs.status_code == 201
     assert mine.json()["id"] != theirs.json()["id"]
 
@@ -101,8 +94,8 @@ def test_the_permission_is_checked_before_any_replay(
     owner: User, make_user: Callable[..., User]
 ) -> None:
     viewer = make_user(Role.VIEWER)
-    viewer_client = _client(viewer)
-    made = _post(_client(owner), "/api/customers", {"first_name": "Олена"}, key="perm")
+    viewer_client = token_client(viewer)
+    made = _post(token_client(owner), "/api/customers", {"first_name": "Олена"}, key="perm")
     assert made.status_code == 201
     # Same key, same body, another caller without the right: 403, never the owner's result.
     refused = _post(viewer_client, "/api/customers", {"first_name": "Олена"}, key="perm")
@@ -111,7 +104,7 @@ def test_the_permission_is_checked_before_any_replay(
 
 
 def test_keys_expire_after_a_day(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     assert _post(client, "/api/customers", {"first_name": "Олена"}, key="old").status_code == 201
     IdempotencyKey.objects.update(created_at=timezone.now() - TTL - timedelta(minutes=1))
     assert idempotency_keys_expire() == 1
@@ -120,14 +113,14 @@ def test_keys_expire_after_a_day(owner: User) -> None:
 
 
 def test_a_key_past_its_limit_is_refused_naming_the_header(owner: User) -> None:
-    response = _post(_client(owner), "/api/customers", {"first_name": "Олена"}, key="k" * 300)
+    response = _post(token_client(owner), "/api/customers", {"first_name": "Олена"}, key="k" * 300)
     assert response.status_code == 422
     assert response.json()["field"] == "Idempotency-Key"
     assert not Customer.objects.exists()
 
 
 def test_a_failed_request_leaves_no_key_so_its_retry_runs(owner: User) -> None:
-    client = _client(owner)
+    client = token_client(owner)
     order = _order(client)
     wrong = {"amount": "100", "method": "barter"}
     failed = _post(client, f"/api/orders/{order['id']}/payments", wrong, key="pay-1")

@@ -6,10 +6,11 @@ processes with real signals; the children are found through /proc.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +23,14 @@ from pathlib import Path
 import pytest
 from gunicorn.ctl.client import ControlClient
 
+from procedo.testing import free_port
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds children via /proc"),
 ]
 
 WEB, WORKER = "gunicorn", "run_huey"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
@@ -142,7 +139,7 @@ def start(migrated: Path, tmp_path: Path) -> Iterator[Callable[[str], Procedo]]:
         var, log = tmp_path / name / "var", tmp_path / name / "log"
         shutil.copytree(migrated, var)
         log.mkdir(parents=True)
-        port = _free_port()
+        port = free_port()
         argv = ["run", "--no-demo", "--port", str(port), "--web-workers", "1"]
         with (log / "stdout").open("wb") as out, (log / "stderr").open("wb") as err:
             process = subprocess.Popen(
@@ -262,3 +259,49 @@ def test_two_installations_on_one_machine_keep_to_themselves(
     first.process.wait(timeout=10)
     _wait_for(lambda: not _alive(first_web) and not _alive(first_worker), "orphans to exit")
     _wait_for(lambda: not first.answers(), "the port to close")
+
+
+# Run by `procedo shell` in a process of its own, which does not know the port served.
+QUEUE_A_NEWSLETTER = """
+from django.db import transaction
+from procedo.business import services as business
+from procedo.customers import services as customers
+from procedo.messaging.services import message_queue
+with transaction.atomic():
+    business.business_update(name="Shop", time_zone="Europe/Kyiv", currency="UAH",
+                             actor_id=None, quiet_hours_start=None, quiet_hours_end=None)
+    olena = customers.customer_create(first_name="Olena", emails=["olena@example.com"],
+                                      email_consent="granted")
+    message = message_queue(channel="email", kind="marketing", recipient="olena@example.com",
+                            subject="Spring", body="Ten per cent off", idempotency_key="port:1",
+                            customer_id=olena.pk)
+print(message.pk)
+"""
+
+
+def test_the_first_start_says_what_it_does_and_email_links_follow_the_port_served(
+    start: Callable[[str], Procedo],
+) -> None:
+    procedo = start("a")
+    procedo.wait_until_up()
+    said = procedo.stdout()
+    assert said.index("Starting the web server and the worker") < said.index(
+        "Procedo is running at"
+    )
+
+    queued = subprocess.run(
+        [sys.executable, "-m", "procedo", "shell", "-c", QUEUE_A_NEWSLETTER],
+        env=_env(procedo.var),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    # The worker builds the email and its unsubscribe link; with nothing configured it
+    # delivers to the outbox under PROCEDO_VAR.
+    outbox = procedo.var / "outbox" / f"{int(queued.stdout.split()[-1])}.eml"
+    _wait_for(outbox.exists, "the worker to deliver the email to the outbox", timeout=120)
+    delivered = email.message_from_bytes(outbox.read_bytes(), policy=email.policy.default)
+    assert procedo.port != 8000
+    link = str(delivered["List-Unsubscribe"]).strip()
+    assert link.startswith(f"<http://127.0.0.1:{procedo.port}/messages/unsubscribe/")

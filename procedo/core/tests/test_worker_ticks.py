@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from procedo.accounts.roles import Role
 from procedo.automation.tasks import automation_tick
 from procedo.automation.tests.helpers import deliver, order, person, sop_live, task_step
 from procedo.messaging.services import message_queue
-from procedo.messaging.tasks import messages_tick
+from procedo.messaging.tasks import messages_dispatch, messages_tick
 from procedo.work.services import lifecycle
 from procedo.work.tasks import work_tick
 
@@ -61,10 +60,7 @@ def test_an_overdue_task_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
     assert _ticks_said(caplog) == ["tick: 1 task(s) overdue, 0 escalated, 1 notification(s)"]
 
 
-def test_a_sent_message_is_one_line(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(settings, "PROCEDO_EMAIL", {"backend": "console"})
+def test_a_sent_message_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
     message_queue(
         channel="email",
         recipient="buyer@example.com",
@@ -73,7 +69,25 @@ def test_a_sent_message_is_one_line(
         idempotency_key="tick:1",
     )
     caplog.set_level("INFO")
-    messages_tick.call_local()
+    messages_tick.call_local()  # the default transport: the outbox
     assert _ticks_said(caplog) == [
         "tick: 1 message(s) sent, 0 to retry, 0 failed, 0 of unknown fate"
     ]
+    messages_tick.call_local()
+    assert len(_ticks_said(caplog)) == 1  # nothing left to send: no second line
+
+
+def test_a_wake_up_that_sent_mail_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    for n in range(3):
+        message_queue(
+            channel="email",
+            recipient=f"buyer{n}@example.com",
+            subject="Замовлення",
+            body="Дякуємо!",
+            idempotency_key=f"wake:{n}",
+        )
+    caplog.set_level("INFO")
+    messages_dispatch.call_local()
+    messages_dispatch.call_local()
+    said = [r.getMessage() for r in caplog.records if r.name == "procedo.messaging.tasks"]
+    assert said == ["wake-up: 3 message(s) sent, 0 to retry, 0 failed, 0 of unknown fate"]

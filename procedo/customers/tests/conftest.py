@@ -14,6 +14,7 @@ from procedo.accounts.roles import Role
 from procedo.customers import registry, services
 from procedo.customers.models import Customer
 from procedo.customers.registry import merge_participant_register, merge_participant_unregister
+from procedo.testing import logged_in
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +50,7 @@ def viewer(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def viewer_client(viewer: User) -> Client:
-    client = Client()
-    client.force_login(viewer)
-    return client
+    return logged_in(viewer)
 
 
 @pytest.fixture

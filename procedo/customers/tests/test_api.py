@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.customers.models import Customer, Identity, Note
 from procedo.customers.tests.conftest import orders_set
 from procedo.events.models import Event
+from procedo.testing import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -170,20 +170,14 @@ def test_roles_without_permission_get_403_and_nothing_changes(
     make_user: Callable[..., User], olena: Customer
 ) -> None:
     marketer = make_user(Role.MARKETER)
-    issued = account_services.api_token_issue(
-        user=marketer, name="newsletter", expires_in_days=None, actor=marketer
-    )
-    bearer = {"Authorization": f"Bearer {issued.plaintext}"}
-    client = Client()
-    assert client.get("/api/customers", headers=bearer).status_code == 200
+    client = token_client(marketer)
+    assert client.get("/api/customers").status_code == 200
     before = Event.objects.count()
     for response in (
-        _post(client, "/api/customers", {"first_name": "X"}, headers=bearer),
-        _post(client, f"/api/customers/{olena.pk}/tags", {"name": "VIP"}, headers=bearer),
-        client.patch(
-            f"/api/customers/{olena.pk}", {"first_name": "Y"}, content_type=JSON, headers=bearer
-        ),
-        _post(client, f"/api/customers/{olena.pk}/merge", {"duplicate_id": 1}, headers=bearer),
+        _post(client, "/api/customers", {"first_name": "X"}),
+        _post(client, f"/api/customers/{olena.pk}/tags", {"name": "VIP"}),
+        client.patch(f"/api/customers/{olena.pk}", {"first_name": "Y"}, content_type=JSON),
+        _post(client, f"/api/customers/{olena.pk}/merge", {"duplicate_id": 1}),
     ):
         assert response.status_code == 403
         assert response.json()["field"] == "permission"

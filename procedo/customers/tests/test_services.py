@@ -196,7 +196,7 @@ def test_find_or_create_reuses_the_customer_an_identity_points_at(
     again = services.customer_find_or_create(phone="+380 67 123 4567", first_name="Оля")
     assert again.customer.pk == olena.pk and not again.created
     assert _counts() == before
-    assert selectors.customer_list(search="коваленко").items == [olena]
+    assert [c.pk for c in selectors.customer_list(search="коваленко").items] == [olena.pk]
 
 
 def test_find_or_create_creates_when_nothing_matches_and_follows_merges(
@@ -231,7 +231,7 @@ def test_update_records_what_changed_and_reindexes_the_name(
         "customer.updated",
         {"changes": {"last_name": ["Коваленко", "Шевчук"], "country": ["", "UA"]}},
     )
-    assert selectors.customer_list(search="шевчук").items == [customer]
+    assert [c.pk for c in selectors.customer_list(search="шевчук").items] == [customer.pk]
     assert selectors.customer_list(search="коваленко").items == []
     before = _counts()
     services.customer_update(customer_id=customer.pk, last_name="Шевчук", actor=owner)
@@ -272,7 +272,7 @@ def test_identities_and_consent_record_their_events(
         source="again",
         actor=owner,
     )
-    assert selectors.customer_list(search="0501234567").items == [customer]
+    assert [c.pk for c in selectors.customer_list(search="0501234567").items] == [customer.pk]
     services.identity_remove(customer_id=customer.pk, identity_id=phone.pk, actor=owner)
     assert selectors.customer_list(search="0501234567").items == []
     assert _events(customer)[1:] == [
@@ -463,7 +463,7 @@ def test_merge_moves_everything_and_records_who_merged_what(
     assert [c.pk for c in card.merged_from] == [duplicate.pk]
     assert not Event.objects.filter(customer_id=duplicate.pk).exists()
     assert not CustomerSearchTerm.objects.filter(customer=duplicate).exists()
-    assert selectors.customer_list(search="067 123 45 67").items == [survivor]
+    assert [c.pk for c in selectors.customer_list(search="067 123 45 67").items] == [survivor.pk]
     event = Event.objects.get(event_type="customer.merged")
     assert (event.customer_id, event.subject_id, event.actor_id) == (
         survivor.pk,

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 
 from procedo.accounts import services as account_services
@@ -23,16 +22,11 @@ from procedo.demo.sops import demo_sops_load
 from procedo.orders.services import order_pipeline_defaults_install
 from procedo.sops.library import LIBRARY
 from procedo.sops.models import Revision, RevisionState, Sop
+from procedo.testing import logged_in
 from procedo.work.models import Task
 from procedo.work.selectors import my_day
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_demo_store_publishes_the_sop_library() -> None:
@@ -48,7 +42,7 @@ def demo_store(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[s
     """A small demo store (the real loader, fewer orders) with the library at work; once."""
     from procedo.demo.sops import demo_sops_load
 
-    sizes = DemoSizes(customers=200, orders=700, days=60, live_days=4, duplicate_pairs=4, notes=6)
+    sizes = DemoSizes(customers=100, orders=250, days=30, live_days=4, duplicate_pairs=4, notes=6)
     with django_db_blocker.unblock(), transaction.atomic():
         order_pipeline_defaults_install()
         business_services.business_update(
@@ -116,9 +110,9 @@ def test_the_demo_store_runs_the_published_library(demo_store: dict[str, User]) 
 
 
 def test_the_demo_pages_show_the_work(demo_store: dict[str, User]) -> None:
-    client = _client(demo_store["taras"])
+    client = logged_in(demo_store["taras"])
     mine = client.get(reverse("work:mine")).content.decode()
     assert "Підтвердити замовлення дзвінком" in mine
-    library_page = _client(demo_store["owner"]).get(reverse("sops:library")).content.decode()
+    library_page = logged_in(demo_store["owner"]).get(reverse("sops:library")).content.decode()
     assert library_page.count('class="tag ok"') == len(LIBRARY)  # every entry installed
     assert "Install all" not in library_page

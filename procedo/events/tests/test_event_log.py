@@ -3,14 +3,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from procedo.events import selectors, services
 from procedo.events.models import ConsumerCursor, ConsumerFailure, Event, EventDailyCount
 from procedo.events.services import EventOutsideTransaction, NewEvent, event_record
+from procedo.testing import consumer_catch_up
 
 # Transactional: on PostgreSQL a consumer reads only transactions that have
 # ended, so events written inside a test's wrapping transaction stay unseen.
+# And it reads only those older than the oldest transaction open anywhere on the
+# server, so the tests drain until the consumer has caught up (consumer_catch_up).
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -29,6 +33,20 @@ def test_event_record_refuses_to_write_outside_a_transaction() -> None:
     with pytest.raises(EventOutsideTransaction):
         event_record(event_type="thing.happened")
     assert not Event.objects.exists()
+
+
+def test_event_record_keeps_one_cursor_yet_is_logged_and_survives_a_reconnect() -> None:
+    _record(1, event_type="a.first")  # the cursor is made while queries are not logged
+    with CaptureQueriesContext(connection) as captured:
+        _record(1, event_type="a.logged")
+    assert [q for q in captured.captured_queries if "INSERT INTO" in q["sql"]], captured
+    connection.close()  # a new DB-API connection: the old cursor cannot be used
+    _record(1, event_type="a.reconnected")
+    assert list(Event.objects.order_by("id").values_list("event_type", flat=True)) == [
+        "a.first",
+        "a.logged",
+        "a.reconnected",
+    ]
 
 
 def test_event_commits_and_rolls_back_with_the_change() -> None:
@@ -82,7 +100,7 @@ class Collector:
 def test_consumer_reads_every_event_once_in_order_across_batches() -> None:
     _record(23)
     collector = Collector()
-    handled = services.consumer_drain(name="test", handler=collector, batch_size=5)
+    handled = consumer_catch_up(name="test", handler=collector, batch_size=5)
     assert handled == 23
     assert collector.seen == list(range(23))
     # Caught up: a second drain hands out nothing.
@@ -104,22 +122,22 @@ def test_a_worker_dying_mid_batch_leaves_the_batch_to_be_read_again() -> None:
             raise SystemExit("worker killed")
 
     with pytest.raises(SystemExit):
-        services.consumer_drain(name="test", handler=dies_on_3, batch_size=2)
+        consumer_catch_up(name="test", handler=dies_on_3, batch_size=2)
     # Batch [0,1] committed; [2,3] rolled back with the cursor, and nothing was recorded.
     assert dying.seen == [0, 1, 2, 3]
     assert not ConsumerFailure.objects.exists()
     healthy = Collector()
-    services.consumer_drain(name="test", handler=healthy, batch_size=2)
+    consumer_catch_up(name="test", handler=healthy, batch_size=2)
     assert healthy.seen == [2, 3, 4, 5]
 
 
 def test_consumers_keep_separate_cursors() -> None:
     _record(3)
     first, second = Collector(), Collector()
-    services.consumer_drain(name="one", handler=first)
+    consumer_catch_up(name="one", handler=first)
     _record(2)
-    services.consumer_drain(name="two", handler=second)
-    services.consumer_drain(name="one", handler=first)
+    consumer_catch_up(name="two", handler=second)
+    consumer_catch_up(name="one", handler=first)
     assert first.seen == [0, 1, 2, 0, 1]
     assert second.seen == [0, 1, 2, 0, 1]
 
@@ -147,9 +165,9 @@ def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_
 
     _record(4, event_type="a.done")
     _record(3, event_type="b.done")
-    services.consumer_drain(name="events.daily_counts", handler=daily_counts)
+    consumer_catch_up(name="events.daily_counts", handler=daily_counts)
     _record(2, event_type="a.done")
-    services.consumer_drain(name="events.daily_counts", handler=daily_counts)
+    consumer_catch_up(name="events.daily_counts", handler=daily_counts)
     assert dict(EventDailyCount.objects.values_list("event_type", "count")) == {
         "a.done": 6,
         "b.done": 3,

@@ -9,38 +9,25 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from procedo.events.models import ConsumerCursor, Event
 from procedo.events.services import event_record
+from procedo.testing import child_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])
 def test_a_wake_up_through_the_queue_makes_the_worker_drain_the_log(
     queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     if queue == "redis":
         if not os.environ.get("REDIS_URL"):
             pytest.skip("needs REDIS_URL")
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=_database_url(),
-        PROCEDO_VAR=str(tmp_path),
-    )
+        env = child_env(tmp_path, REDIS_URL=os.environ["REDIS_URL"])
+    else:
+        env = child_env(tmp_path)
     # The tests' Huey is eager; here only the worker process may drain.
     monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
     with transaction.atomic():

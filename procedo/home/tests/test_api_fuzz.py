@@ -12,7 +12,6 @@ import pytest
 
 from procedo.accounts import services as account_services
 from procedo.accounts.roles import Role
-from procedo.orders.services import order_pipeline_defaults_install
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +31,6 @@ def test_the_api_holds_under_schemathesis(live_server: Any, tmp_path: Path) -> N
     st = Path(sys.executable).with_name("st")
     if not st.exists() and not shutil.which("st"):
         pytest.skip("schemathesis is not installed (pip install -e '.[test]')")
-    order_pipeline_defaults_install()
     owner = account_services.user_create(
         username="owner", password="correct-horse-battery-staple", role=Role.OWNER
     )

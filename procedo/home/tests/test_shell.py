@@ -18,10 +18,11 @@ from procedo.core.errors import DomainError
 from procedo.core.money import money_format
 from procedo.core.paging import keyset_page
 from procedo.events.models import Event
-from procedo.events.services import consumer_drain, event_record
+from procedo.events.services import event_record
 from procedo.home.consumers import daily_counts
 from procedo.orders.services import order_pipeline_defaults_install
 from procedo.orders.tests.factories import order_create
+from procedo.testing import consumer_catch_up
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def test_the_dashboard_is_the_morning_page(
     sku = sku_create(price="1200.00", on_hand=50)
     order_create((sku, 1), placed_at=timezone.now() - timedelta(hours=1))  # new, waiting
     order_create((sku, 2), placed_at=timezone.now() - timedelta(days=10), status="delivered")
-    consumer_drain(name="events.daily_counts", handler=daily_counts)
+    consumer_catch_up(name="events.daily_counts", handler=daily_counts)
     response = owner_client.get(reverse("home:dashboard"))
     assert response.status_code == 200
     body = response.content.decode()

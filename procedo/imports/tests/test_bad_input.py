@@ -17,6 +17,7 @@ from procedo.customers.models import Customer, Identity
 from procedo.events.models import Event
 from procedo.imports.models import ImportJob, ImportState
 from procedo.orders.models import Order, OrderKind, OrderLine
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -147,8 +148,7 @@ def test_upload_in_the_browser_runs_in_the_worker_and_offers_the_report(
 
 
 def test_operators_cannot_import(make_user) -> None:
-    client = Client()
-    client.force_login(make_user("operator"))
+    client = logged_in(make_user("operator"))
     assert client.get(reverse("imports:list")).status_code == 403
 
 

@@ -33,8 +33,13 @@ RETAIL = next(
 LONDON = ZoneInfo("Europe/London")
 CENT = Decimal("0.01")
 
+# Transactional, so the import commits batch by batch as it does in production. Inside one
+# test transaction its half a million rows were one transaction whose deferred foreign-key
+# checks ran at its end: PostgreSQL spun at 95 % CPU for over 20 minutes, and held back
+# every event consumer on the server meanwhile.
 pytestmark = [
-    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not RETAIL.exists(), reason="../shared/data/retail is not beside the project"
     ),

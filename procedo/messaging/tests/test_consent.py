@@ -15,7 +15,7 @@ from procedo.customers.models import Identity
 from procedo.messaging import sending, unsubscribe
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
-from procedo.messaging.tests.conftest import SmtpServer
+from procedo.testing import SmtpServer
 
 pytestmark = pytest.mark.django_db
 KYIV = zoneinfo.ZoneInfo("Europe/Kyiv")

@@ -51,9 +51,9 @@ from procedo.events.models import Event
 from procedo.messaging import sending
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
 from procedo.messaging.services import Outgoing, messages_queue_many
-from procedo.messaging.tests.conftest import free_port
+from procedo.testing import child_env, free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 MESSAGES = int(os.environ.get("PROCEDO_R3_MESSAGES", "1500"))
 SMS_MESSAGES = MESSAGES // 6  # a sixth of them SMS, the rest email
@@ -214,25 +214,12 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     server.server_close()
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
 class Senders:
     """Sender processes that the test kills and restarts."""
 
     def __init__(self, tmp_path: Path, smtp_port: int, sms_port: int, count: int) -> None:
-        self.env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=_database_url(),
-            PROCEDO_VAR=str(tmp_path),
+        self.env = child_env(
+            tmp_path,
             EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}/?timeout=5",
             SMS_URL=f"twilio+http://{SID}:r3-token@127.0.0.1:{sms_port}/"
             f"?from=%2B15005550006&timeout={SMS_TIMEOUT}",

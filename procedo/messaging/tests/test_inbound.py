@@ -18,7 +18,7 @@ from procedo.messaging import sending
 from procedo.messaging.models import InboundMessage, Message
 from procedo.messaging.services import message_queue
 from procedo.messaging.sms import twilio_signature
-from procedo.messaging.tests.conftest import SmtpServer
+from procedo.testing import SmtpServer
 
 pytestmark = pytest.mark.django_db
 SID, TOKEN = "AC0123456789abcdef0123456789abcdef", "secret-token"

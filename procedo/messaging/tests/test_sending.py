@@ -16,7 +16,7 @@ from procedo.events.models import Event
 from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
-from procedo.messaging.tests.conftest import Recorder, SmtpServer
+from procedo.testing import Recorder, SmtpServer
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
 from procedo.messaging.sms import twilio_signature
-from procedo.messaging.tests.conftest import SmtpServer, free_port
+from procedo.testing import SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db
 SID, TOKEN = "AC0123456789abcdef0123456789abcdef", "secret-token"

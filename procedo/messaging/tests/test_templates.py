@@ -8,7 +8,6 @@ from procedo.core.errors import DomainError
 from procedo.customers import services as customer_services
 from procedo.messaging import services
 from procedo.messaging.models import Message, MessageKind
-from procedo.orders import services as order_services
 from procedo.orders.tests.factories import order_create
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +64,6 @@ def test_html_is_escaped_text_is_not() -> None:
 
 
 def test_preview_and_queue_with_a_real_customer_and_order() -> None:
-    order_services.order_pipeline_defaults_install()
     customer = customer_services.customer_create(
         first_name="Тарас", last_name="Шевченко", emails=["Taras@Example.com"]
     )

@@ -13,14 +13,9 @@ from procedo.customers import services as customer_services
 from procedo.events.models import Event
 from procedo.messaging.models import Message, Template
 from procedo.messaging.services import message_queue
+from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_log_filters_and_shows_the_whole_message(owner_client: Client) -> None:
@@ -90,10 +85,10 @@ def test_the_editor_refuses_a_bad_template_and_previews_a_real_customer(
 
 
 def test_who_may_do_what(make_user: Callable[..., User]) -> None:
-    viewer = login(make_user(Role.VIEWER))
+    viewer = logged_in(make_user(Role.VIEWER))
     assert viewer.get("/messages/").status_code == 200
     assert viewer.get("/messages/templates/new/").status_code == 403
-    marketer = login(make_user(Role.MARKETER))
+    marketer = logged_in(make_user(Role.MARKETER))
     assert marketer.get("/messages/templates/new/").status_code == 200
     assert Client().get("/messages/").status_code == 302
 
@@ -186,15 +181,15 @@ def test_the_page_of_an_unknown_sms_offers_a_decision_and_records_it(
     message_queue(channel="sms", recipient="+380671234568", body="…", idempotency_key="q")
     viewer, marketer = make_user(Role.VIEWER), make_user(Role.MARKETER)
 
-    listed = login(viewer).get("/messages/").content.decode()
+    listed = logged_in(viewer).get("/messages/").content.decode()
     assert 'id="needs-decision"' in listed and "3 need a decision" in listed
-    only = login(viewer).get("/messages/", {"decision": "on"}).content.decode()
+    only = logged_in(viewer).get("/messages/", {"decision": "on"}).content.decode()
     assert "+380671234567" in only and "+380671234568" not in only
-    page = login(viewer).get(f"/messages/{checked.pk}/").content.decode()
+    page = logged_in(viewer).get(f"/messages/{checked.pk}/").content.decode()
     assert "never sends it again by itself" in page and "/mark-sent/" not in page
-    assert login(viewer).post(f"/messages/{checked.pk}/mark-sent/").status_code == 403
+    assert logged_in(viewer).post(f"/messages/{checked.pk}/mark-sent/").status_code == 403
 
-    client = login(marketer)
+    client = logged_in(marketer)
     page = client.get(f"/messages/{checked.pk}/").content.decode()
     assert (
         f"/messages/{checked.pk}/mark-sent/" in page and f"/messages/{checked.pk}/resend/" in page
@@ -232,7 +227,7 @@ def test_the_api_decides_an_unknown_message_once_per_key(
     checked, again = _unknown("u:1"), _unknown("u:2", channel="email")
     listed = owner_client.get("/api/messages", {"needs_decision": "true"}).json()
     assert {m["id"] for m in listed["items"]} == {checked.pk, again.pk}
-    operator = login(make_user(Role.OPERATOR))
+    operator = logged_in(make_user(Role.OPERATOR))
     refused = operator.post(f"/api/messages/{checked.pk}/mark-sent")
     assert refused.status_code == 403 and refused.json()["field"] == "permission"
 
@@ -260,3 +255,30 @@ def test_the_api_decides_an_unknown_message_once_per_key(
     )
     assert too_long.status_code == 422
     assert owner_client.get("/api/messages", {"needs_decision": "true"}).json()["items"] == []
+
+
+def test_staff_notifications_are_apart_from_customers_messages(owner_client: Client) -> None:
+    message_queue(
+        channel="email",
+        recipient="buyer@example.com",
+        subject="Your order is on its way",
+        body="Hi",
+        idempotency_key="to-customer",
+    )
+    message_queue(
+        channel="email",
+        recipient="olena@shop.example",
+        subject="Task escalated to you",
+        body="Call the customer",
+        source="notification:task.escalated",
+        idempotency_key="to-staff",
+    )
+
+    to_customers = owner_client.get("/messages/").content.decode()
+    to_staff = owner_client.get("/messages/?direction=staff").content.decode()
+
+    assert "Your order is on its way" in to_customers
+    assert "Task escalated to you" not in to_customers
+    assert "Task escalated to you" in to_staff
+    assert "Your order is on its way" not in to_staff
+    assert 'href="/messages/?direction=staff" class="active"' in to_staff

@@ -41,6 +41,12 @@ def order_create(
     )
 
 
+def stock_of(sku: Sku) -> tuple[int, int]:
+    """(on hand, reserved) of `sku` as the database has it now."""
+    fresh = Sku.objects.get(pk=sku.pk)
+    return fresh.on_hand, fresh.reserved
+
+
 def move(order: Order, *statuses: str, actor: Any = None) -> Order:
     for status in statuses:
         order = services.order_change_status(

@@ -4,9 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
@@ -14,31 +12,14 @@ from procedo.catalog.tests.factories import sku_create
 from procedo.events.models import Event
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, move, order_create
+from procedo.testing import api_caller
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def api(owner: User) -> Callable[..., Any]:
-    return _api_for(owner)
-
-
-def _api_for(user: User) -> Callable[..., Any]:
-    issued = account_services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
-    client = Client()
-    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
-
-    def call(method: str, path: str, body: Any = None, **headers: str) -> Any:
-        extra: dict[str, Any] = {
-            f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()
-        }
-        if method == "get":
-            return client.get(f"/api/orders{path}", body or {}, **auth, **extra)
-        return getattr(client, method)(
-            f"/api/orders{path}", body or {}, content_type="application/json", **auth, **extra
-        )
-
-    return call
+    return api_caller(owner, "/api/orders")
 
 
 def test_create_an_order_and_read_it_back(api: Callable[..., Any]) -> None:
@@ -92,7 +73,8 @@ def test_invalid_input_is_a_422_naming_the_field(api: Callable[..., Any]) -> Non
     bad_money = api("post", "", {"lines": [{"sku_id": sku.pk, "quantity": 1}], "shipping": "1.005"})
     assert bad_money.status_code == 422 and bad_money.json()["field"] == "shipping"
     short = api("post", "", {"lines": [{"sku_id": sku.pk, "quantity": 5}]})
-    assert short.status_code == 409 and short.json()["field"] == "lines"
+    assert short.status_code == 409 and short.json()["field"] == "lines.0.quantity"
+    assert short.json()["code"] == "out_of_stock"
     assert sku.code in short.json()["detail"]
     bad_cursor = api("get", "", {"cursor": "not-a-cursor"})
     assert bad_cursor.status_code == 422 and bad_cursor.json()["field"] == "cursor"
@@ -162,7 +144,7 @@ def test_payments_shipments_returns_and_refunds(api: Callable[..., Any]) -> None
 
 def test_a_viewer_reads_but_gets_403_on_changes(make_user: Callable[..., User]) -> None:
     order = order_create()
-    viewer = _api_for(make_user(Role.VIEWER))
+    viewer = api_caller(make_user(Role.VIEWER), "/api/orders")
     assert viewer("get", "").status_code == 200
     forbidden = viewer(
         "post", f"/{order.pk}/status", {"status": "confirmed"}, **{"Idempotency-Key": "v1"}
@@ -201,6 +183,93 @@ def test_the_pipeline_is_edited_through_the_api_by_managers_only(
     bad = api("post", "/pipeline/statuses", {"code": "x", "label": "x", "category": "lost"})
     assert bad.status_code == 422 and bad.json()["field"] == "category"
 
-    operator = _api_for(make_user(Role.OPERATOR))
+    operator = api_caller(make_user(Role.OPERATOR), "/api/orders")
     assert operator("get", "/pipeline").status_code == 200
     assert operator("delete", "/pipeline/statuses/awaiting_payment").status_code == 403
+
+
+def test_an_order_taken_by_phone_is_changed_and_moved_through_the_api(
+    api: Callable[..., Any], owner: User
+) -> None:
+    vase = sku_create(code="VASE-S", price="640.00", on_hand=3)
+    created = api(
+        "post",
+        "",
+        {
+            "lines": [{"sku_id": vase.pk, "quantity": 1}],
+            "customer": {"phone": "067 123 45 67", "first_name": "Марина"},
+            "delivery": {
+                "carrier": "nova_poshta",
+                "point": "branch",
+                "city": "Київ",
+                "branch": "Відділення №12",
+            },
+            "payment_method": "cod",
+            "manager_id": owner.pk,
+            "channel": "instagram",
+        },
+        **{"Idempotency-Key": "take-1"},
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["delivery_carrier"], body["delivery_branch"], body["payment_method"]) == (
+        "nova_poshta",
+        "Відділення №12",
+        "cod",
+    )
+    assert body["manager_id"] == owner.pk and body["customer_id"] is not None
+    order_id = body["id"]
+
+    lines = api("put", f"/{order_id}/lines", {"lines": [{"sku_id": vase.pk, "quantity": 3}]})
+    assert lines.status_code == 200 and lines.json()["total"] == "1920.00"
+    too_many = api("put", f"/{order_id}/lines", {"lines": [{"sku_id": vase.pk, "quantity": 4}]})
+    assert too_many.status_code == 409
+    assert (too_many.json()["field"], too_many.json()["code"]) == (
+        "lines.0.quantity",
+        "out_of_stock",
+    )
+    delivery = api(
+        "put",
+        f"/{order_id}/delivery",
+        {"carrier": "courier", "city": "Київ", "address": "вул. Хрещатик, 1", "shipping": "80"},
+    )
+    assert delivery.status_code == 200
+    assert (delivery.json()["delivery_point"], delivery.json()["total"]) == ("address", "2000.00")
+    assert delivery.json()["payment_method"] == "cod"  # not given: unchanged
+    bad = api("put", f"/{order_id}/delivery", {"carrier": "nova_poshta", "point": "branch"})
+    assert bad.status_code == 422 and bad.json()["field"] == "delivery.city"
+
+    other = order_create()
+    counts = api("get", "/status-counts")
+    assert {row["status"]: row["count"] for row in counts.json()}["new"] == 2
+    moved = api(
+        "post",
+        "/status",
+        {"order_ids": [order_id, other.pk], "status": "confirmed"},
+        **{"Idempotency-Key": "bulk-1"},
+    )
+    assert moved.status_code == 200
+    assert [o["status"] for o in moved.json()["moved"]] == ["confirmed", "confirmed"]
+    late = api("put", f"/{order_id}/lines", {"lines": [{"sku_id": vase.pk, "quantity": 1}]})
+    assert late.status_code == 200  # confirmed is still editable
+    move(other, "packed")
+    refused = api("put", f"/{other.pk}/lines", {"lines": [{"sku_id": vase.pk, "quantity": 1}]})
+    assert refused.status_code == 409 and refused.json()["code"] == "not_editable"
+
+    found = api("get", "", {"q": "+380671234567"})
+    assert [o["id"] for o in found.json()["items"]] == [order_id]
+    by_manager = api("get", "", {"manager_id": owner.pk})
+    assert [o["id"] for o in by_manager.json()["items"]] == [order_id]
+
+
+def test_the_pipeline_says_which_statuses_are_editable(api: Callable[..., Any]) -> None:
+    pipeline = api("get", "/pipeline").json()
+    editable = {s["code"] for s in pipeline["statuses"] if s["editable"]}
+    assert editable == {"new", "confirmed"}
+    changed = api("patch", "/pipeline/statuses/packed", {"editable": True})
+    assert changed.status_code == 200
+    assert {s["code"] for s in changed.json()["statuses"] if s["editable"]} == {
+        "new",
+        "confirmed",
+        "packed",
+    }

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from procedo.catalog.models import Sku, StockMovement
+from procedo.catalog.models import StockMovement
 from procedo.catalog.services import OutOfStock
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError, NotFound
@@ -17,15 +17,10 @@ from procedo.events.models import Event
 from procedo.orders import services
 from procedo.orders.models import Order, OrderLine, OrderStatus
 from procedo.orders.services import OrderLineIn
-from procedo.orders.tests.factories import customer_create, move, order_create
+from procedo.orders.tests.factories import customer_create, move, order_create, stock_of
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-
-
-def _stock(sku: Sku) -> tuple[int, int]:
-    fresh = Sku.objects.get(pk=sku.pk)
-    return fresh.on_hand, fresh.reserved
 
 
 def test_order_create_prices_lines_reserves_stock_and_records_totals(owner) -> None:
@@ -61,7 +56,7 @@ def test_order_create_prices_lines_reserves_stock_and_records_totals(owner) -> N
         (None, "GIFT-WRAP", D("35.50")),
     ]
     assert lines[0].description == "Чашка керамічна"
-    assert _stock(mug) == (10, 2)
+    assert stock_of(mug) == (10, 2)
     event = Event.objects.get(event_type="order.created")
     assert (event.subject_type, event.subject_id, event.customer_id, event.actor_id) == (
         "order",
@@ -87,7 +82,7 @@ def test_overselling_refuses_the_whole_order_naming_the_sku() -> None:
         order_create((plenty, 5), (short, 2))
     assert "LAST-ONE" in caught.value.message and caught.value.available == 1
     assert not Order.objects.exists() and not OrderLine.objects.exists()
-    assert _stock(plenty) == (100, 0) and _stock(short) == (1, 0)
+    assert stock_of(plenty) == (100, 0) and stock_of(short) == (1, 0)
     assert Event.objects.count() == before
     assert not StockMovement.objects.exclude(reason="adjust").exists()
 
@@ -95,24 +90,24 @@ def test_overselling_refuses_the_whole_order_naming_the_sku() -> None:
 def test_backorder_allows_an_order_beyond_stock() -> None:
     sku = sku_create(on_hand=0, allow_backorder=True)
     order = order_create((sku, 3))
-    assert order.stock_state == "reserved" and _stock(sku) == (0, 3)
+    assert order.stock_state == "reserved" and stock_of(sku) == (0, 3)
 
 
 def test_cancel_releases_and_ship_consumes_stock() -> None:
     sku = sku_create(on_hand=10)
     kept = order_create((sku, 3))
     cancelled = order_create((sku, 2))
-    assert _stock(sku) == (10, 5)
+    assert stock_of(sku) == (10, 5)
 
     cancelled = move(cancelled, "cancelled")
     assert cancelled.stock_state == "released" and cancelled.cancelled_at is not None
-    assert _stock(sku) == (10, 3)
+    assert stock_of(sku) == (10, 3)
 
     kept = move(kept, "confirmed", "packed", "shipped")
     assert kept.stock_state == "consumed" and kept.confirmed_at and kept.shipped_at
-    assert _stock(sku) == (7, 0)
+    assert stock_of(sku) == (7, 0)
     kept = move(kept, "delivered")
-    assert kept.delivered_at is not None and _stock(sku) == (7, 0)
+    assert kept.delivered_at is not None and stock_of(sku) == (7, 0)
     reasons = list(
         StockMovement.objects.filter(order_id__in=[kept.pk, cancelled.pk])
         .order_by("id")
@@ -137,7 +132,7 @@ def test_pipeline_refuses_an_illegal_move_and_records_nothing() -> None:
     assert caught.value.field == "status" and "New" in caught.value.message
     order.refresh_from_db()
     assert (order.status_id, order.stock_state, order.delivered_at) == ("new", "reserved", None)
-    assert Event.objects.count() == before and _stock(sku) == (5, 1)
+    assert Event.objects.count() == before and stock_of(sku) == (5, 1)
 
     with pytest.raises(DomainError) as unknown:
         services.order_change_status(
@@ -158,7 +153,7 @@ def test_the_same_key_twice_changes_once_and_records_one_event() -> None:
             order_id=order.pk, to_status="cancelled", actor=None, idempotency_key="ui:abc"
         )
     order.refresh_from_db()
-    assert order.status_id == "cancelled" and _stock(sku) == (5, 0)
+    assert order.status_id == "cancelled" and stock_of(sku) == (5, 0)
     events = Event.objects.filter(subject_type="order", event_type="order.status_changed")
     assert [(e.payload["from"], e.payload["to"]) for e in events] == [("new", "cancelled")]
     assert StockMovement.objects.filter(reason="release").count() == 1
@@ -176,7 +171,7 @@ def test_create_is_idempotent_by_key_and_by_external_ref() -> None:
         lines=lines, actor=None, idempotency_key="webhook:2", external_ref="shopify:1001"
     )
     assert again.pk == first.pk and by_ref_again.pk == by_ref.pk
-    assert Order.objects.count() == 2 and _stock(sku) == (5, 2)
+    assert Order.objects.count() == 2 and stock_of(sku) == (5, 2)
 
 
 def test_order_create_validates_input_and_names_the_field() -> None:
@@ -212,7 +207,7 @@ def test_order_create_validates_input_and_names_the_field() -> None:
         with pytest.raises(DomainError) as caught:
             services.order_create(actor=None, idempotency_key=None, **kwargs)  # type: ignore[arg-type]
         assert caught.value.field == field, kwargs
-    assert not Order.objects.exists() and _stock(sku) == (5, 0)
+    assert not Order.objects.exists() and stock_of(sku) == (5, 0)
 
 
 def test_an_order_for_a_merged_customer_lands_on_the_survivor() -> None:
@@ -295,7 +290,7 @@ def test_imported_history_holds_no_stock() -> None:
     order = order_create(
         (sku, 2), status="delivered", placed_at=timezone.now() - timedelta(days=90)
     )
-    assert order.stock_state == "none" and _stock(sku) == (5, 0)
+    assert order.stock_state == "none" and stock_of(sku) == (5, 0)
     assert Event.objects.get(event_type="order.created").occurred_at == order.placed_at
 
 
@@ -332,16 +327,16 @@ def test_a_reopened_order_takes_its_stock_again(owner) -> None:
     services.order_transition_add(from_status="cancelled", to_status="new", actor=owner)
     sku = sku_create(on_hand=2)
     order = move(order_create((sku, 2)), "cancelled")
-    assert _stock(sku) == (2, 0)
+    assert stock_of(sku) == (2, 0)
     order = move(order, "new")
-    assert order.stock_state == "reserved" and _stock(sku) == (2, 2)
+    assert order.stock_state == "reserved" and stock_of(sku) == (2, 2)
     # Reopening cannot oversell: the stock went to another order meanwhile.
     move(order, "cancelled")
     order_create((sku, 2))
     with pytest.raises(OutOfStock):
         move(order, "new")
     order.refresh_from_db()
-    assert order.status_id == "cancelled" and _stock(sku) == (2, 2)
+    assert order.status_id == "cancelled" and stock_of(sku) == (2, 2)
 
 
 def test_a_key_reused_for_a_different_request_is_refused() -> None:

@@ -5,22 +5,16 @@ from typing import Any
 
 import pytest
 
-from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
 from procedo.events.models import Event
 from procedo.orders import services
 from procedo.orders.models import Order, Payment, Refund, Return, ShipmentStatusChange
 from procedo.orders.services import ReturnLineIn
-from procedo.orders.tests.factories import key, move, order_create
+from procedo.orders.tests.factories import key, move, order_create, stock_of
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-
-
-def _stock(sku: Sku) -> tuple[int, int]:
-    fresh = Sku.objects.get(pk=sku.pk)
-    return fresh.on_hand, fresh.reserved
 
 
 def _pay(order: Order, amount: str, *, idempotency_key: str | None = None, **extra: Any) -> Payment:
@@ -128,7 +122,7 @@ def test_carrier_scans_move_the_order_where_the_pipeline_allows() -> None:
         shipment_id=shipment.pk, status="in_transit", actor=None, idempotency_key="np:1"
     )
     order.refresh_from_db()
-    assert order.status_id == "shipped" and _stock(sku) == (3, 0)
+    assert order.status_id == "shipped" and stock_of(sku) == (3, 0)
 
     for _ in range(2):  # the carrier's webhook, delivered twice
         services.shipment_update_status(
@@ -168,7 +162,7 @@ def test_a_delivery_the_pipeline_does_not_allow_leaves_the_order_for_a_person() 
     order.refresh_from_db()
     shipment.refresh_from_db()
     assert shipment.status == "delivered" and order.status_id == "new"
-    assert _stock(sku) == (5, 1)
+    assert stock_of(sku) == (5, 1)
     cancelled = move(order_create(), "cancelled")
     with pytest.raises(Conflict):
         services.shipment_create(
@@ -180,7 +174,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
     sku = sku_create(on_hand=10)
     order = move(order_create((sku, 3)), "confirmed", "packed", "shipped", "delivered")
     line = order.lines.get()
-    assert _stock(sku) == (7, 0)
+    assert stock_of(sku) == (7, 0)
 
     requested = services.return_create(
         order_id=order.pk,
@@ -189,7 +183,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
         actor=None,
         idempotency_key="rma:1",
     )
-    assert requested.status == "requested" and _stock(sku) == (7, 0)
+    assert requested.status == "requested" and stock_of(sku) == (7, 0)
     with pytest.raises(DomainError) as too_many:
         services.return_create(
             order_id=order.pk, lines=[ReturnLineIn(line.pk, 2)], actor=None, idempotency_key=None
@@ -198,7 +192,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
 
     for _ in range(2):
         services.return_receive(return_id=requested.pk, actor=None, idempotency_key="rma:1:in")
-    assert _stock(sku) == (9, 0)
+    assert stock_of(sku) == (9, 0)
     damaged = services.return_create(
         order_id=order.pk,
         lines=[ReturnLineIn(line.pk, 1)],
@@ -207,7 +201,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
         actor=None,
         idempotency_key=None,
     )
-    assert damaged.status == "received" and _stock(sku) == (9, 0)
+    assert damaged.status == "received" and stock_of(sku) == (9, 0)
     assert Return.objects.count() == 2
     assert Event.objects.filter(event_type="stock.returned").count() == 1
 

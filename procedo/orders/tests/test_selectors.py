@@ -107,6 +107,7 @@ def test_list_card_and_customer_orders_have_pinned_query_counts(django_assert_nu
         (OrderFilters(), "order_placed"),
         (OrderFilters(status="new"), "order_status_placed"),
         (OrderFilters(customer_id=1), "order_customer_placed"),
+        (OrderFilters(manager_id=1), "order_manager_placed"),
         (OrderFilters(placed_from=date(2026, 1, 1), placed_to=date(2026, 1, 31)), "order_placed"),
         (OrderFilters(amount_min=D("100"), amount_max=D("500")), "order_placed"),
         (OrderFilters(status="new", placed_from=date(2026, 1, 1)), "order_status_placed"),

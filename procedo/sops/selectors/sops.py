@@ -59,11 +59,12 @@ class SopRow:
 def sop_list() -> list[SopRow]:
     """Every SOP with its state, KPI, runs in flight and last change: three queries."""
     sops = list(Sop.objects.select_related("owner").order_by("-updated_at", "-id"))
+    currency = business_get().currency
     rows = {
         sop.pk: SopRow(
             sop=sop,
             kpi_label=str(KPIS[sop.kpi].label),
-            target=kpi_target_text(sop.kpi, sop.kpi_target),
+            target=kpi_target_text(sop.kpi, sop.kpi_target, currency=currency),
         )
         for sop in sops
     }
@@ -120,7 +121,7 @@ def sop_card(*, sop_id: int) -> SopCard:
     return SopCard(
         sop=sop,
         kpi_label=str(KPIS[sop.kpi].label),
-        target=kpi_target_text(sop.kpi, sop.kpi_target),
+        target=kpi_target_text(sop.kpi, sop.kpi_target, currency=business_get().currency),
         revisions=revisions,
         current=current,
         current_lines=definition_lines(current.definition, subject_type=sop.subject_type),

@@ -13,20 +13,11 @@ from procedo.automation.tests.helpers import event_trigger, person, sop_live, ta
 from procedo.sops.services import acknowledgement as acknowledgement_services
 from procedo.sops.services import feedback as feedback_services
 from procedo.sops.services import revisions as revision_services
+from procedo.testing import browser_log_in
 from procedo.work.models import Task, TaskState
 from tests.browser.conftest import SCREENSHOTS, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "x-very-secret-9"  # procedo.automation.tests.helpers.person's
-
-
-def _login(page: Any, live_server: Any, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector(".sidenav")
 
 
 def test_feedback_acknowledgement_and_recognition_pages(
@@ -93,7 +84,7 @@ def test_feedback_acknowledgement_and_recognition_pages(
             due_at=now - timedelta(minutes=10 if late else 1),
         )
 
-    _login(page, live_server, "oksana")
+    browser_log_in(page, live_server, "oksana")
     page.goto(f"{live_server.url}/sops/{sop.pk}/")
     page.wait_for_selector("#feedback")
     assert page.locator("#feedback .tag", has_text="This is a trap").count() >= 1
@@ -108,7 +99,7 @@ def test_feedback_acknowledgement_and_recognition_pages(
     screenshot(page, "sop-recognition")
 
     page.context.clear_cookies()
-    _login(page, live_server, "anna")
+    browser_log_in(page, live_server, "anna")
     page.goto(f"{live_server.url}/sops/mine/")
     page.wait_for_selector("h1:has-text('My SOPs')")
     assert "SMS, then call" in page.locator("pre.diff").inner_text()

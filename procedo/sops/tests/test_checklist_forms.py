@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from procedo.accounts.models import User
@@ -21,16 +20,11 @@ from procedo.sops.forms.steps import StepChoices
 from procedo.sops.models import Revision
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
+from procedo.testing import browser_log_in, logged_in
 
 pytestmark = pytest.mark.django_db
 
 WHO = {"assignee_kind": "role", "role": "operator", "due_in_minutes": "30", "priority": "normal"}
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _draft(owner: User, steps: list[dict[str, Any]], triggers: Any = None) -> Revision:
@@ -91,7 +85,7 @@ def _step(revision: Revision, index: int) -> dict[str, Any]:
 def test_a_decision_authored_in_the_form_routes_each_answer_to_its_step() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    client = _client(owner)
+    client = logged_in(owner)
     page = client.get(reverse("sops:item-new", args=[draft.pk, "steps"]) + "?kind=checklist")
     assert page.status_code == 200
     assert "Then go to" in page.content.decode() and "Kind of checklist" in page.content.decode()
@@ -166,7 +160,7 @@ def test_editing_a_checklist_keeps_its_item_keys_and_option_values() -> None:
         owner,
         [checklist, _email("discount", "Offer"), _email("size_help", "Sizes")],
     )
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item", args=[draft.pk, "steps", 0])
     page = client.get(url)
     assert page.status_code == 200
@@ -202,7 +196,7 @@ def test_editing_a_checklist_keeps_its_item_keys_and_option_values() -> None:
 def test_a_goto_to_a_missing_step_is_refused_on_that_answer() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    client = _client(owner)
+    client = logged_in(owner)
     before = Revision.objects.get(pk=draft.pk).definition
     refused = client.post(
         reverse("sops:item-new", args=[draft.pk, "steps"]),
@@ -262,7 +256,7 @@ def test_the_definitions_refusal_of_a_goto_lands_on_the_row_the_owner_sees() -> 
 def test_a_decision_question_with_one_answer_is_refused_with_a_clear_message() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    refused = _client(owner).post(
+    refused = logged_in(owner).post(
         reverse("sops:item-new", args=[draft.pk, "steps"]),
         {
             "kind": "checklist",
@@ -286,7 +280,7 @@ def test_a_decision_question_with_one_answer_is_refused_with_a_clear_message() -
 def test_an_information_checklist_stores_typed_fields_under_their_names() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item-new", args=[draft.pk, "steps"])
     fields = {
         "kind": "checklist",
@@ -338,7 +332,7 @@ def test_an_information_checklist_stores_typed_fields_under_their_names() -> Non
 def test_a_verification_keeps_its_failure_route_and_other_kinds_drop_it() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item-new", args=[draft.pk, "steps"])
     base = {"kind": "checklist", "title": "Check the parcel", **WHO, "on_fail": "call"}
     criteria = {"item_0_text": "Sealed", "item_1_text": "Label matches", "item_1_help": "Compare"}
@@ -361,7 +355,7 @@ def test_a_verification_keeps_its_failure_route_and_other_kinds_drop_it() -> Non
 def test_a_task_step_has_no_checklist_but_can_escalate() -> None:
     owner = person(Role.OWNER)
     draft = _targets(owner)
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item-new", args=[draft.pk, "steps"])
     page = client.get(url + "?kind=task").content.decode()
     assert "Escalate after" in page and "Kind of checklist" not in page
@@ -380,7 +374,7 @@ def test_an_old_task_with_checklist_lines_opens_as_a_simple_checklist() -> None:
     Revision.objects.filter(pk=draft.pk).update(
         definition={**draft.definition, "steps": [*draft.definition["steps"], old]}
     )
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item", args=[draft.pk, "steps", 3])
     page = client.get(url)
     assert page.context["kind"] == "checklist"
@@ -399,7 +393,7 @@ def test_the_condition_table_shows_the_rules_in_use_plus_three_and_keeps_them_al
     owner = person(Role.OWNER)
     rules = [{"field": "total", "op": "gte", "value": str(n)} for n in range(6)]
     draft = _draft(owner, [task_step("call")], triggers=[event_trigger(rules=rules)])
-    client = _client(owner)
+    client = logged_in(owner)
     url = reverse("sops:item", args=[draft.pk, "triggers", 0])
     page = client.get(url)
     assert len(page.context["rule_rows"]) == 9
@@ -421,11 +415,7 @@ def test_the_step_form_shows_what_each_kind_of_checklist_needs(page: Any, live_s
 
     owner = person(Role.OWNER, username="shop-owner")
     draft = _targets(owner)
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "shop-owner")
-    page.fill("#id_password", "x-very-secret-9")
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
+    browser_log_in(page, live_server, "shop-owner")
     page.goto(
         f"{live_server.url}{reverse('sops:item-new', args=[draft.pk, 'steps'])}?kind=checklist"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from procedo.accounts.models import User
@@ -23,6 +22,7 @@ from procedo.sops.models import (
 )
 from procedo.sops.services import feedback as feedback_services
 from procedo.sops.services import revisions as revision_services
+from procedo.testing import logged_in
 from procedo.work.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,6 @@ DEFINITION = {
         task_step("pack", title="Pack the order"),
     ],
 }
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -61,7 +55,7 @@ def test_an_operator_leaves_feedback_from_a_task_with_a_plain_post_and_with_htmx
     executor.runs_advance()
     task = Task.objects.get()
     operator = person(Role.OPERATOR)
-    client = _client(operator)
+    client = logged_in(operator)
     url = reverse("sops:feedback", args=[sop.pk, "confirm"]) + f"?task={task.pk}"
     page = client.get(url)
     assert page.status_code == 200
@@ -111,7 +105,7 @@ def test_an_operator_leaves_feedback_from_a_task_with_a_plain_post_and_with_htmx
     # A step the revision does not have, and a role that may not give feedback.
     missing = client.get(reverse("sops:feedback", args=[sop.pk, "ship"]))
     assert missing.status_code == 404 and "ship" in missing.content.decode()
-    viewer = _client(person(Role.VIEWER)).get(url)
+    viewer = logged_in(person(Role.VIEWER)).get(url)
     assert viewer.status_code == 403
 
 
@@ -130,7 +124,7 @@ def test_the_owner_triages_feedback_and_proposals_on_the_sop_page(
         sop_id=sop.pk, step_key="pack", text="Keep boxes by the desk", actor=operator
     )
     drop = feedback_services.proposal_make(sop_id=sop.pk, text="Stop calling", actor=operator)
-    client = _client(owner)
+    client = logged_in(owner)
     page = client.get(reverse("sops:detail", args=[sop.pk]))
     html = page.content.decode()
     assert page.context["feedback"].open_feedback == 2
@@ -164,7 +158,7 @@ def test_the_owner_triages_feedback_and_proposals_on_the_sop_page(
     other = feedback_services.feedback_leave(
         sop_id=sop.pk, step_key="confirm", kind="unclear", text="Which phone?", actor=operator
     )
-    _client(operator).post(
+    logged_in(operator).post(
         reverse("sops:feedback-resolve", args=[other.pk]), {"state": "dismissed"}
     )
     assert StepFeedback.objects.get(pk=other.pk).state == FeedbackState.OPEN
@@ -179,7 +173,7 @@ def test_my_sops_lists_what_my_role_runs_and_i_confirm_it(
 ) -> None:
     sop, revision, _owner = live
     operator = person(Role.OPERATOR)
-    client = _client(operator)
+    client = logged_in(operator)
     page = client.get(reverse("sops:mine"))
     assert page.status_code == 200
     assert [item.sop.pk for item in page.context["items"]] == [sop.pk]
@@ -202,7 +196,7 @@ def test_my_sops_lists_what_my_role_runs_and_i_confirm_it(
 
 
 def test_the_recognition_page_has_a_period_selector(live: tuple[Sop, Revision, User]) -> None:
-    client = _client(person(Role.VIEWER))
+    client = logged_in(person(Role.VIEWER))
     page = client.get(reverse("sops:recognition") + "?period=last_month")
     assert page.status_code == 200 and page.context["board"].period == "last_month"
     assert "This quarter" in page.content.decode()
@@ -215,7 +209,7 @@ def test_the_api_names_the_bad_field_and_refuses_what_cannot_be(
     live: tuple[Sop, Revision, User],
 ) -> None:
     sop, revision, owner = live
-    operator = _client(person(Role.OPERATOR))
+    operator = logged_in(person(Role.OPERATOR))
     bad = operator.post(
         f"/api/sops/{sop.pk}/feedback",
         {"step_key": "ship", "kind": "slow"},
@@ -231,7 +225,7 @@ def test_the_api_names_the_bad_field_and_refuses_what_cannot_be(
     assert made.status_code == 201 and made.json()["revision_id"] == revision.pk
     listed = operator.get(f"/api/sops/{sop.pk}/feedback?step_key=pack").json()
     assert [item["id"] for item in listed] == [made.json()["id"]]
-    owner_api = _client(owner)
+    owner_api = logged_in(owner)
     resolved = owner_api.post(
         f"/api/sops/feedback/{made.json()['id']}/resolve",
         {"state": "dismissed"},

@@ -12,11 +12,9 @@ import pytest
 from babel.messages.pofile import read_po
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import person
 from procedo.core.errors import DomainError, PermissionDenied
@@ -27,14 +25,9 @@ from procedo.sops.library import LIBRARY, LIBRARY_DIR, library_install, library_
 from procedo.sops.models import Revision, RevisionState, Sop
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.validation import definition_clean
+from procedo.testing import browser_log_in, logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # ---------------------------------------------------------------- the entries
@@ -268,6 +261,7 @@ def test_the_command_lists_installs_and_refuses_unknown_keys() -> None:
     assert "installed as SOP" in _command("--list")
 
 
+@pytest.mark.slow
 def test_the_command_exits_non_zero_on_an_unknown_key() -> None:
     import subprocess
     import sys
@@ -289,7 +283,7 @@ def test_the_command_exits_non_zero_on_an_unknown_key() -> None:
 
 def test_the_library_page_lists_entries_and_installs(django_assert_max_num_queries: Any) -> None:
     owner = person(Role.OWNER)
-    client = _client(owner)
+    client = logged_in(owner)
     library_install(keys=["win_back", "referral_ask"], actor=owner)
     with django_assert_max_num_queries(12):  # not one query per entry
         page = client.get(reverse("sops:library"))
@@ -315,7 +309,7 @@ def test_the_library_page_lists_entries_and_installs(django_assert_max_num_queri
 
 def test_only_authors_install_from_the_page() -> None:
     operator = person(Role.OPERATOR)
-    client = _client(operator)
+    client = logged_in(operator)
     assert client.get(reverse("sops:library")).status_code == 200
     assert client.post(reverse("sops:library-install"), {"all": "1"}).status_code == 403
     assert not Sop.objects.exists()
@@ -331,11 +325,7 @@ def test_the_library_page_in_a_browser(page: Any, live_server: Any, quiet: None)
 
     owner = person(Role.OWNER, username="oksana", first_name="Оксана", last_name="Литвиненко")
     library_install(keys=["order_fulfilment", "after_delivery"], actor=owner)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "oksana")
-    page.fill("#id_password", "x-very-secret-9")
-    page.click("button[type=submit]")
-    page.wait_for_selector(".sidenav")
+    browser_log_in(page, live_server, "oksana")
     page.goto(f"{live_server.url}{reverse('sops:list')}")
     page.click(f"a[href='{reverse('sops:library')}']")
     page.click("#library-order_fulfilment summary")

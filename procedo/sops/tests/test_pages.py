@@ -20,15 +20,10 @@ from procedo.automation.tests.helpers import (
     task_step,
 )
 from procedo.sops.models import Revision, RevisionState, Sop
+from procedo.testing import logged_in
 from procedo.work.models import Task, TaskState
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _sop_via_form(client: Client, owner: User) -> Revision:
@@ -60,7 +55,7 @@ def _rules(*rows: tuple[str, str, str]) -> dict[str, str]:
 def test_a_store_owner_writes_reviews_and_publishes_an_sop_with_forms() -> None:
     owner = person(Role.OWNER)
     reviewer = person(Role.MANAGER)
-    client = _client(owner)
+    client = logged_in(owner)
     draft = _sop_via_form(client, owner)
     page = client.get(reverse("sops:revision", args=[draft.pk]))
     assert page.status_code == 200 and "No trigger" in page.content.decode()
@@ -135,7 +130,7 @@ def test_a_store_owner_writes_reviews_and_publishes_an_sop_with_forms() -> None:
     assert client.post(move, {"to_state": "review", "comment": "ready"}).status_code == 302
     own = client.post(move, {"to_state": "approved"})
     assert own.status_code == 422 and "author" in own.content.decode()
-    reviewing = _client(reviewer)
+    reviewing = logged_in(reviewer)
     assert reviewing.post(move, {"to_state": "approved", "comment": "ok"}).status_code == 302
     assert reviewing.post(move, {"to_state": "published"}).status_code == 302
     draft.refresh_from_db()
@@ -154,7 +149,7 @@ def test_editing_a_published_revision_makes_a_draft_and_shows_the_diff() -> None
         definition={"triggers": [event_trigger()], "steps": [task_step(title="Call")]},
         owner=owner,
     )
-    client = _client(owner)
+    client = logged_in(owner)
     response = client.post(
         reverse("sops:item", args=[published.pk, "steps", 0]),
         {
@@ -186,7 +181,7 @@ def test_preview_runs_and_tasks_pages() -> None:
         owner=owner,
     )
     big, _small = order(total="150.00"), order(total="20.00")
-    client = _client(owner)
+    client = logged_in(owner)
     preview = client.get(reverse("sops:preview", args=[revision.pk, "t1"]), HTTP_HX_REQUEST="true")
     assert preview.status_code == 200 and preview.context["preview"].count == 1
 
@@ -200,10 +195,10 @@ def test_preview_runs_and_tasks_pages() -> None:
     page = client.get(reverse("automation:run", args=[run.pk])).content.decode()
     assert "Call the customer" in page and "Waiting" in page
 
-    tasks = _client(operator).get(reverse("work:list"))
+    tasks = logged_in(operator).get(reverse("work:list"))
     assert [task.title for task, _ok in tasks.context["rows"]] == ["Call the customer"]
     task = Task.objects.get()
-    done = _client(operator).post(reverse("work:complete", args=[task.pk]), {"note": "ok"})
+    done = logged_in(operator).post(reverse("work:complete", args=[task.pk]), {"note": "ok"})
     assert done.status_code == 302
     task.refresh_from_db()
     run.refresh_from_db()
@@ -215,7 +210,7 @@ def test_preview_runs_and_tasks_pages() -> None:
 
 def test_a_viewer_sees_sops_but_cannot_write_them() -> None:
     viewer = person(Role.VIEWER)
-    client = _client(viewer)
+    client = logged_in(viewer)
     assert client.get(reverse("sops:list")).status_code == 200
     assert client.post(reverse("sops:create"), {}).status_code == 403
     assert client.get(reverse("work:list")).status_code == 200
@@ -227,7 +222,7 @@ def test_a_viewer_sees_sops_but_cannot_write_them() -> None:
 def test_the_api_writes_a_definition_and_names_the_bad_field() -> None:
     owner = person(Role.OWNER)
     reviewer = person(Role.MANAGER)
-    client = _client(owner)
+    client = logged_in(owner)
     created = client.post(
         "/api/sops",
         {
@@ -295,7 +290,7 @@ def test_the_api_writes_a_definition_and_names_the_bad_field() -> None:
         content_type="application/json",
     )
     assert own.status_code == 403
-    other = _client(reviewer)
+    other = logged_in(reviewer)
     other.post(
         f"/api/sops/revisions/{revision_id}/transition",
         {"to_state": "approved"},
@@ -328,7 +323,7 @@ def test_the_api_shows_runs_and_closes_tasks() -> None:
         owner=owner,
     )
     made = order()
-    client = _client(owner)
+    client = logged_in(owner)
     started = client.post(
         f"/api/sops/{sop.pk}/start",
         {"subject_type": "order", "subject_id": made.pk},
@@ -367,7 +362,7 @@ def test_a_customer_card_lists_runs_and_starts_an_sop_by_hand() -> None:
         name="Call back",
     )
     buyer = customer()
-    client = _client(operator)
+    client = logged_in(operator)
     card = client.get(reverse("customers:card", args=[buyer.pk])).content.decode()
     assert "SOP runs" in card and "Call back" in card
     started = client.post(
@@ -393,5 +388,5 @@ def test_any_subject_has_a_page_to_start_an_sop_by_hand() -> None:
         name="Check the parcel",
     )
     made = order()
-    page = _client(operator).get(reverse("automation:subject", args=["order", made.pk]))
+    page = logged_in(operator).get(reverse("automation:subject", args=["order", made.pk]))
     assert page.status_code == 200 and "Check the parcel" in page.content.decode()

@@ -14,6 +14,7 @@ from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.analytics.formatting import kpi_target_text
 from procedo.analytics.kpis import KPIS
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.sops import library as sop_library
 from procedo.sops.describe import cancel_text, step_text, trigger_text
@@ -28,6 +29,7 @@ def library(request: HttpRequest) -> HttpResponse:
     for revision in Revision.objects.filter(sop__in=list(installed.values())).order_by("-number"):
         latest.setdefault(revision.sop_id, revision)
     entries = []
+    currency = business_get().currency
     for key, source in sop_library.LIBRARY.items():
         entry = source.translated()  # in the reader's language
         definition = entry.definition
@@ -39,7 +41,7 @@ def library(request: HttpRequest) -> HttpResponse:
                 "entry": entry,
                 "subject": SubjectType(subject_type).label,
                 "kpi": KPIS[entry.kpi].label,
-                "target": kpi_target_text(entry.kpi, entry.kpi_target),
+                "target": kpi_target_text(entry.kpi, entry.kpi_target, currency=currency),
                 "triggers": [
                     trigger_text(t, subject_type=subject_type) for t in definition["triggers"]
                 ],

@@ -8,24 +8,19 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import person
+from procedo.testing import bearer
 from procedo.work.models import Task, TaskState
 from procedo.work.services import lifecycle as services
 
 pytestmark = pytest.mark.django_db
 
 
-def _bearer(user: User) -> dict[str, Any]:
-    issued = account_services.api_token_issue(user=user, name="t", expires_in_days=None, actor=user)
-    return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
-
-
 def _post(user: User, path: str, body: dict[str, Any]) -> Any:
     return Client().post(
-        f"/api/tasks{path}", json.dumps(body), content_type="application/json", **_bearer(user)
+        f"/api/tasks{path}", json.dumps(body), content_type="application/json", **bearer(user)
     )
 
 

@@ -21,6 +21,7 @@ from procedo.automation.tests.helpers import (
 )
 from procedo.core.errors import Conflict, DomainError, PermissionDenied
 from procedo.events.models import Event
+from procedo.testing import logged_in
 from procedo.work.models import ChecklistItem, SubjectFact, Task, TaskState
 from procedo.work.services import lifecycle as services
 
@@ -152,7 +153,7 @@ def _run_to_first_task() -> tuple[Run, Task]:
 @pytest.mark.parametrize(
     ("answer", "next_step"), [("yes", "pack"), ("change", "change"), ("no_answer", "retry")]
 )
-def test_a_decision_routes_the_run(answer: str, next_step: str, engine: None) -> None:
+def test_a_decision_routes_the_run(answer: str, next_step: str, quiet: None) -> None:
     sop_with_decisions()
     operator = person(Role.OPERATOR)
     run, task = _run_to_first_task()
@@ -165,7 +166,7 @@ def test_a_decision_routes_the_run(answer: str, next_step: str, engine: None) ->
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("verdict", "next_step"), [("passed", "ship"), ("failed", "fix")])
-def test_a_failed_verification_routes_the_run(verdict: str, next_step: str, engine: None) -> None:
+def test_a_failed_verification_routes_the_run(verdict: str, next_step: str, quiet: None) -> None:
     sop_with_decisions()
     operator = person(Role.OPERATOR)
     run, task = _run_to_first_task()
@@ -181,12 +182,11 @@ def test_a_failed_verification_routes_the_run(verdict: str, next_step: str, engi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_task_page_saves_an_answer_with_htmx_and_completes(engine: None) -> None:
+def test_the_task_page_saves_an_answer_with_htmx_and_completes(quiet: None) -> None:
     sop_with_decisions()
     operator = person(Role.OPERATOR)
     run, task = _run_to_first_task()
-    client = Client()
-    client.force_login(operator)
+    client = logged_in(operator)
     page = client.get(reverse("work:detail", args=[task.pk]))
     body = page.content.decode()
     assert page.status_code == 200
@@ -230,8 +230,7 @@ def test_my_work_sorts_the_day_and_done_leaves_the_page(quiet: None) -> None:
         title="Пізніше", assignee_user_id=operator.pk, due_at=now + timedelta(days=3)
     )
     queued = services.task_create(title="У черзі", assignee_role=Role.OPERATOR)
-    client = Client()
-    client.force_login(operator)
+    client = logged_in(operator)
     page = client.get(reverse("work:mine"))
     day = page.context["day"]
     assert [t.pk for t in day.overdue] == [late.pk]

@@ -18,7 +18,6 @@ from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
 from procedo.collab.models import Notification
 from procedo.events.models import Event
-from procedo.orders.services import order_pipeline_defaults_install
 from procedo.work.models import Task
 from procedo.work.services import escalation
 from procedo.work.services import lifecycle as services
@@ -170,7 +169,6 @@ def test_escalation_skips_the_assignee_and_falls_back_to_the_managers(
 def test_a_run_task_escalates_to_the_sops_owner(
     make_user: Callable[..., User], quiet: None
 ) -> None:
-    order_pipeline_defaults_install()  # a transactional test's flush removed the migration's
     sop_owner = make_user(Role.OWNER)
     make_user(Role.MANAGER)
     sop_live(

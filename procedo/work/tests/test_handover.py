@@ -8,20 +8,19 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
-from procedo.accounts.services import api_token_issue, user_set_active
+from procedo.accounts.services import user_set_active
 from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.models import Event
-from procedo.orders.services import order_pipeline_defaults_install
+from procedo.testing import logged_in, token_client
 from procedo.work.models import Task, TaskState
 from procedo.work.services import handover
 from procedo.work.services import lifecycle as services
@@ -206,7 +205,6 @@ def test_a_hand_over_is_set_based(people: dict[str, User]) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_preview_counts_tasks_by_sop(people: dict[str, User], quiet: None) -> None:
     olena = people["olena"]
-    order_pipeline_defaults_install()
     sop_live(
         name="Підтвердження замовлень",
         definition={
@@ -225,16 +223,10 @@ def test_the_preview_counts_tasks_by_sop(people: dict[str, User], quiet: None) -
     assert preview.by_sop == [("Підтвердження замовлень", 2), ("", 1)]
 
 
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_page_previews_then_moves(people: dict[str, User]) -> None:
     olena, ivan = people["olena"], people["ivan"]
     hers = _tasks_of(olena, 2)
-    client = _client(people["manager"])
+    client = logged_in(people["manager"])
     url = reverse("work:handover")
 
     page = client.get(url, {"from_user": str(olena.pk), "to": f"user:{ivan.pk}"})
@@ -263,32 +255,30 @@ def test_the_page_names_the_field_of_an_inactive_target(people: dict[str, User])
     hers = _tasks_of(olena, 1)
     user_set_active(user_id=ivan.pk, active=False, actor=None)
     Event.objects.all().delete()
-    page = _client(people["manager"]).post(
+    page = logged_in(people["manager"]).post(
         reverse("work:handover"), {"from_user": olena.pk, "to": f"user:{ivan.pk}"}
     )
     assert page.status_code == 422
     assert "is deactivated" in page.context["form"].errors["to"][0]
     _nothing_changed(hers, olena)
-    assert _client(olena).get(reverse("work:handover")).status_code == 403
+    assert logged_in(olena).get(reverse("work:handover")).status_code == 403
 
 
 def test_the_people_page_offers_a_hand_over(people: dict[str, User]) -> None:
     olena = people["olena"]
     user_set_active(user_id=olena.pk, active=False, actor=None)
-    page = _client(people["manager"]).get(reverse("accounts:users"))
+    page = logged_in(people["manager"]).get(reverse("accounts:users"))
     assert f"{reverse('work:handover')}?from_user={olena.pk}" in page.content.decode()
 
 
 def test_the_api_previews_and_hands_over(people: dict[str, User]) -> None:
     olena, ivan, taras = people["olena"], people["ivan"], people["taras"]
     hers = _tasks_of(olena, 2)
-    token = api_token_issue(user=people["manager"], name="t", expires_in_days=None, actor=None)
-    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token.plaintext}"}
-    client = Client()
+    client = token_client(people["manager"])
 
     def post(path: str, body: dict[str, Any], **extra: Any) -> Any:
         return client.post(
-            f"/api/tasks/manage{path}", body, content_type="application/json", **auth, **extra
+            f"/api/tasks/manage{path}", body, content_type="application/json", **extra
         )
 
     user_set_active(user_id=taras.pk, active=False, actor=None)

@@ -7,17 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import PASSWORD
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
-from procedo.accounts.services import api_token_issue, user_set_active
+from procedo.accounts.services import user_set_active
 from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
-from procedo.orders.services import order_pipeline_defaults_install
+from procedo.testing import browser_log_in, logged_in, token_client
 from procedo.work import selectors
 from procedo.work.models import Task
 from procedo.work.services import escalation
@@ -117,14 +115,8 @@ def test_the_report_lists_every_task_nobody_will_do(
     assert selectors.tasks_unattended(limit=1).total == 4
 
 
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_page_shows_the_numbers_and_links_to_the_tasks(floor: dict[str, Any]) -> None:
-    client = _client(floor["manager"])
+    client = logged_in(floor["manager"])
     response = client.get(reverse("work:team"))
     assert response.status_code == 200
     html = response.content.decode()
@@ -146,40 +138,36 @@ def test_the_page_shows_the_numbers_and_links_to_the_tasks(floor: dict[str, Any]
 
 
 def test_an_operator_may_not_see_the_managers_pages(floor: dict[str, Any]) -> None:
-    client = _client(floor["olena"])
+    client = logged_in(floor["olena"])
     for name in ("work:team", "work:team_tasks", "work:unattended", "work:handover"):
         assert client.get(reverse(name)).status_code == 403
     assert f'href="{reverse("work:team")}"' not in client.get(reverse("work:mine")).content.decode()
 
 
 def test_the_report_page_offers_a_hand_over(floor: dict[str, Any]) -> None:
-    response = _client(floor["manager"]).get(reverse("work:unattended"))
+    response = logged_in(floor["manager"]).get(reverse("work:unattended"))
     html = response.content.decode()
     assert all(f'id="task-{pk}"' in html for pk in floor["forgotten"])
     assert f"{reverse('work:handover')}?from_user={floor['petro'].pk}" in html
     assert "nobody active in the team" in html
 
     chosen = list(floor["forgotten"])[:2]
-    preview = _client(floor["manager"]).get(
+    preview = logged_in(floor["manager"]).get(
         reverse("work:handover"), {"task": chosen, "to": f"user:{floor['ivan'].pk}"}
     )
     assert sorted(t.pk for t in preview.context["preview"].tasks) == sorted(chosen)
 
 
 def test_the_api_gives_the_team_view_and_the_report(floor: dict[str, Any]) -> None:
-    token = api_token_issue(user=floor["manager"], name="t", expires_in_days=None, actor=None)
-    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token.plaintext}"}
-    team = Client().get("/api/tasks/manage/team", **auth).json()
+    manager = token_client(floor["manager"])
+    team = manager.get("/api/tasks/manage/team").json()
     olena = next(row for row in team["people"] if row["user_id"] == floor["olena"].pk)
     assert (olena["open"], olena["overdue"], olena["escalated"]) == (3, 2, 1)
     assert {row["label"] for row in team["queues"]} >= {"Team: Склад"}
-    report = Client().get("/api/tasks/manage/unattended", **auth).json()
+    report = manager.get("/api/tasks/manage/unattended").json()
     assert report["total"] == 4
     assert {row["id"]: row["reason"] for row in report["items"]} == floor["forgotten"]
-    operator = api_token_issue(user=floor["olena"], name="t", expires_in_days=None, actor=None)
-    refused = Client().get(
-        "/api/tasks/manage/team", HTTP_AUTHORIZATION=f"Bearer {operator.plaintext}"
-    )
+    refused = token_client(floor["olena"]).get("/api/tasks/manage/team")
     assert refused.status_code == 403 and refused.json()["field"] == "permission"
 
 
@@ -192,7 +180,6 @@ def test_the_managers_pages_in_a_browser(
     quiet: None,
 ) -> None:
     """Screenshots of the manager's view, the report and a hand-over preview."""
-    order_pipeline_defaults_install()
     manager = make_user(Role.MANAGER, username="marta", first_name="Марта", last_name="Бойко")
     olena = make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Шевченко")
     ivan = make_user(Role.OPERATOR, username="ivan", first_name="Іван", last_name="Мельник")
@@ -231,11 +218,7 @@ def test_the_managers_pages_in_a_browser(
     swept = escalation.tasks_sweep()
     assert (swept.overdue, swept.escalated) == (7, 3)
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "marta")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector(".sidenav")
+    browser_log_in(page, live_server, "marta")
     page.click('.sidenav a:has-text("Team\'s work")')
     page.wait_for_selector('h1:has-text("Team\'s work")')
     row = page.locator(f"#person-{olena.pk} td.num")

@@ -25,8 +25,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
-from procedo.core.envconfig import int_parse, port_parse
+from procedo.core.envconfig import LOOPBACK_OF_WILDCARD, int_parse, port_parse, served_url
 from procedo.core.preflight import database_check, listen_check, redis_check
 
 STOP_GRACE_SECONDS = 15
@@ -153,14 +155,42 @@ class Command(BaseCommand):
         listen_check(host, port, host_name=host_name, port_name=port_name)
         database_check()
         redis_check()
+        self._base_url_follow(served_url(host, port))
+        # A first start takes minutes (migrations, the demo store): each step says so
+        # as it begins, so that the console is never silent for long.
+        pending = self._migrations_pending()
+        if pending:
+            self._progress(f"Preparing the database: {pending} migrations to apply…")
         call_command("migrate", interactive=False, verbosity=0)
+        self._progress("Collecting static files and compiling translations…")
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("compile_locale", verbosity=0)
         if not options["no_demo"]:
             call_command("demo", verbosity=1)
+        self._progress("Starting the web server and the worker…")
         exit_code = self._supervise(host, port, web_workers)
         if exit_code:
             raise SystemExit(exit_code)
+
+    def _base_url_follow(self, url: str) -> None:
+        """Links in emails point where this run serves, for --port as for PORT.
+
+        Settings took PROCEDO_BASE_URL's default from PORT; `--port` serves elsewhere.
+        Unless the variable is set (a real address behind a proxy), this process (the
+        demo store's messages) and the children (the worker renders the unsubscribe
+        link) use the address actually served.
+        """
+        if not os.environ.get("PROCEDO_BASE_URL"):
+            os.environ["PROCEDO_BASE_URL"] = url
+            settings.PROCEDO_BASE_URL = url
+
+    def _migrations_pending(self) -> int:
+        executor = MigrationExecutor(connection)
+        return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _say(self, line: str) -> None:
         self.stderr.write(f"procedo: {line}")
@@ -171,9 +201,8 @@ class Command(BaseCommand):
         worker = Child("worker", [sys.executable, "-m", "procedo", "run_huey"])
         children = [web, worker]
         # The wildcard addresses cannot be visited; their loopback twin can.
-        wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
-        local_host = wildcards.get(host, host)
-        url = f"http://{host_port(local_host, port)}/"
+        local_host = LOOPBACK_OF_WILDCARD.get(host, host)
+        url = f"{served_url(host, port)}/"
 
         stopping = False
 

@@ -148,3 +148,16 @@
     labelTables(document);
   }
 })();
+
+// orders: a line of the order form goes with its × button; the totals below then refresh
+// (they listen for "lines-changed", see orders/_lines_editor.html).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var remove = event.target.closest("[data-remove-line]");
+    if (!remove) return;
+    var form = remove.closest("form") || document.body;
+    remove.closest("tr").remove();
+    form.dispatchEvent(new Event("lines-changed", { bubbles: true }));
+  });
+})();
