@@ -75,7 +75,7 @@ class GoalForm(FormTokenMixin):
     target = forms.DecimalField(
         label=_("Target"), max_digits=14, decimal_places=2, help_text=_("In the KPI's unit.")
     )
-    deadline = forms.DateField(label=_("By"), widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label=_("Deadline"), widget=forms.DateInput(attrs={"type": "date"}))
     focus_reason = forms.CharField(
         label=_("Why another goal"),
         required=False,
