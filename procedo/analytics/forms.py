@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from procedo.analytics.kpis import kpi_choices
 from procedo.analytics.selectors import MAX_WINDOW_DAYS
@@ -29,10 +30,14 @@ class PeriodForm(forms.Form):
         + [("custom", _("Days I pick"))],
     )
     first = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("period", "From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     last = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("period", "To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
@@ -75,7 +80,7 @@ class GoalForm(FormTokenMixin):
     target = forms.DecimalField(
         label=_("Target"), max_digits=14, decimal_places=2, help_text=_("In the KPI's unit.")
     )
-    deadline = forms.DateField(label=_("By"), widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label=_("Deadline"), widget=forms.DateInput(attrs={"type": "date"}))
     focus_reason = forms.CharField(
         label=_("Why another goal"),
         required=False,

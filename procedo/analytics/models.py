@@ -6,12 +6,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class GoalState(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    ACHIEVED = "achieved", _("Achieved")
-    DROPPED = "dropped", _("Dropped")
+    ACTIVE = "active", pgettext_lazy("goal", "Active")
+    ACHIEVED = "achieved", pgettext_lazy("goal", "Achieved")
+    DROPPED = "dropped", pgettext_lazy("goal", "Dropped")
 
 
 class Goal(models.Model):

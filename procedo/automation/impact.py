@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +44,12 @@ class Impact:
 def _groups(
     runs: QuerySet[Run], expression: object, kind: str, *, a: Q, b: Q
 ) -> tuple[Group, Group]:
-    value = Cast(F("outcome"), FloatField())
+    # A rate's outcome is a boolean, which PostgreSQL will not cast to a number: 1 or 0.
+    value = (
+        Case(When(outcome=True, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+        if kind == BINARY
+        else Cast(F("outcome"), FloatField())
+    )
     figures = runs.annotate(outcome=expression).aggregate(
         a_n=Count("id", filter=a),
         a_total=Sum(value, filter=a),

@@ -11,11 +11,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from procedo.sops import subjects
 from procedo.work.models import ChecklistKind
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def duration_text(minutes: Any) -> str:
+    """Minutes as people say them: "30 min", "2 hours", "14 days", "1 day 6 hours"."""
+    try:
+        total = int(minutes)
+    except (TypeError, ValueError):
+        return str(minutes)
+    days, rest = divmod(total, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(ngettext("%(n)s day", "%(n)s days", days) % {"n": days})
+    if hours:
+        parts.append(ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours})
+    if mins or not parts:
+        parts.append(_("%(n)s min") % {"n": mins})
+    return " ".join(parts)
 
 
 def _field_label(subject: subjects.Subject, name: str, event_type: str) -> str:
@@ -87,7 +106,7 @@ def trigger_text(trigger: Mapping[str, Any], *, subject_type: str) -> str:
         subject_type=subject_type,
         event_type=trigger.get("event_type", ""),
     )
-    return f"{text}; {_('if')} {where}" if where else text
+    return _("%(what)s; if %(where)s") % {"what": text, "where": where} if where else text
 
 
 def cancel_text(rule: Mapping[str, Any], *, subject_type: str) -> str:
@@ -96,7 +115,7 @@ def cancel_text(rule: Mapping[str, Any], *, subject_type: str) -> str:
     where = conditions_text(
         rule.get("conditions"), subject_type=subject_type, event_type=rule.get("event_type", "")
     )
-    return f"{text}; {_('if')} {where}" if where else text
+    return _("%(what)s; if %(where)s") % {"what": text, "where": where} if where else text
 
 
 def _assignee_text(assignee: Mapping[str, Any]) -> str:
@@ -129,9 +148,9 @@ def _item_text(item: Mapping[str, Any]) -> str:
 
 def person_step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     """A task or a checklist: who, by when, and the checklist's items."""
-    text = _("Task for %(who)s, due in %(minutes)s min") % {
+    text = _("Task for %(who)s, due in %(time)s") % {
         "who": _assignee_text(step.get("assignee", {})),
-        "minutes": step.get("due_in_minutes"),
+        "time": duration_text(step.get("due_in_minutes")),
     }
     items = step.get("items") or [{"text": line} for line in step.get("checklist") or []]
     if items:
@@ -171,11 +190,11 @@ def webhook_text(step: Mapping[str, Any], *, subject_type: str) -> str:
 
 def wait_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     if step.get("minutes"):
-        return _("Wait %(minutes)s min") % {"minutes": step.get("minutes")}
+        return _("Wait %(time)s") % {"time": duration_text(step.get("minutes"))}
     spec = subjects.EVENTS.get(step.get("event_type", ""))
-    return _("Wait for %(event)s (at most %(minutes)s min, then %(then)s)") % {
+    return _("Wait for %(event)s (at most %(time)s, then %(then)s)") % {
         "event": spec.label if spec else step.get("event_type"),
-        "minutes": step.get("timeout_minutes"),
+        "time": duration_text(step.get("timeout_minutes")),
         "then": step.get("on_timeout") or _("the next step"),
     }
 
@@ -205,6 +224,23 @@ def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     if step.get("next"):
         text += " → " + str(step["next"])
     return text
+
+
+def definition_sentences(definition: Mapping[str, Any], *, subject_type: str) -> list[str]:
+    """The definition as people read it on the SOP page: what starts it and each step in
+    words, without step keys or the texts of messages (the revision page has those)."""
+    lines = [
+        _("Starts: %(when)s") % {"when": trigger_text(t, subject_type=subject_type)}
+        for t in definition.get("triggers", [])
+    ]
+    lines += [
+        cancel_text(rule, subject_type=subject_type) for rule in definition.get("cancel_on", [])
+    ]
+    lines += [
+        f"{index}. {step.get('title')}: {step_text(step, subject_type=subject_type)}"
+        for index, step in enumerate(definition.get("steps", []), start=1)
+    ]
+    return lines
 
 
 def definition_lines(definition: Mapping[str, Any], *, subject_type: str) -> list[str]:

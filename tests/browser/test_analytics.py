@@ -87,3 +87,32 @@ def test_the_morning_page_shows_sales_a_chart_and_what_waits(
     screenshot(page, f"morning-{size}-uk")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_the_owner_sets_a_goal_and_reads_it_month_by_month(
+    browser: Any, live_server: Any, owner: User, width: int, height: int, size: str
+) -> None:
+    _store()
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="uk-UA")
+    page = context.new_page()
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/analytics/goals/")
+    page.fill("#id_name", "Більше клієнтів повертаються")
+    page.select_option("#id_kpi", "repeat_purchase_rate")
+    page.fill("#id_kpi_window_days", "60")
+    page.fill("#id_target", "150")
+    page.fill("#id_deadline", str(timezone.localdate() + timedelta(days=120)))
+    page.click("form.stacked button[type=submit]")
+    # A rate above 100 % is refused next to its field, and nothing is set.
+    page.wait_for_selector("text=це відсоток")
+    screenshot(page, f"goal-refused-{size}-uk")
+    page.fill("#id_target", "35")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("svg.chart line.reference", state="attached")
+    assert "Більше клієнтів повертаються" in page.locator("h1").inner_text()
+    screenshot(page, f"goal-{size}-uk")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.goto(f"{live_server.url}/analytics/goals/")
+    screenshot(page, f"goals-{size}-uk")
+    context.close()

@@ -19,7 +19,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
-from procedo.sops.describe import definition_lines
+from procedo.sops.describe import definition_lines, definition_sentences
 from procedo.sops.models import (
     Revision,
     RevisionState,
@@ -124,7 +124,7 @@ def sop_card(*, sop_id: int) -> SopCard:
         target=kpi_target_text(sop.kpi, sop.kpi_target, currency=business_get().currency),
         revisions=revisions,
         current=current,
-        current_lines=definition_lines(current.definition, subject_type=sop.subject_type),
+        current_lines=definition_sentences(current.definition, subject_type=sop.subject_type),
         in_flight=sum(by_state.get(state, 0) for state in facts.active_states),
         runs_by_state=by_state,
     )
