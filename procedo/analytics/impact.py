@@ -17,9 +17,6 @@ from django.db.models import BigIntegerField, Exists, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from scipy import stats
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
 
 from procedo.analytics.kpis import SIGNED_CENTS, Kpi, sale_orders, valued_orders
 from procedo.core.money import money_format
@@ -154,6 +151,13 @@ class Effect:
 def compare(kpi: Kpi, kind: str, treated: Group, held_out: Group) -> Effect:
     if treated.subjects < MIN_GROUP or held_out.subjects < MIN_GROUP:
         return Effect(kpi, kind, treated, held_out, None, None, None, None)
+    # Imported here, not at the top: numpy, scipy and statsmodels add about 100 MB and a
+    # second to every process that loads the app (web workers, the worker, every CLI
+    # command), and only a page or API call that compares groups needs them.
+    from scipy import stats
+    from statsmodels.stats.power import NormalIndPower, TTestIndPower
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
+
     if kind == BINARY:
         low, high = confint_proportions_2indep(
             int(treated.total),
