@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from procedo.automation.models import RunState
 from procedo.sops import subjects
 
 register = template.Library()
@@ -34,3 +35,9 @@ def subject_noun(subject_type: str) -> str:
 @register.filter
 def step_kind_word(kind: str) -> str:
     return str(STEP_KIND_WORDS.get(kind, kind))
+
+
+@register.filter
+def run_state_word(state: str) -> str:
+    """A run's state in the reader's language ("Held out"); the code if it is not known."""
+    return str(dict(RunState.choices).get(state, state))
