@@ -20,6 +20,7 @@ from procedo.events.services import event_record
 
 # Focus is the point of goals: a fourth active one asks why.
 FOCUS_LIMIT = 3
+FOCUS_REASON_MAX = 300  # Goal.focus_reason's column
 
 # What a target may be, by the KPI's unit.
 _TARGET_RANGE: dict[str, tuple[Decimal, Decimal]] = {
@@ -81,7 +82,13 @@ def _window_clean(kpi_code: str, window: int | None) -> int | None:
 
 
 def _focus_check(reason: str, *, other_active: int) -> str:
-    reason = (reason or "").strip()[:300]
+    reason = (reason or "").strip()
+    if len(reason) > FOCUS_REASON_MAX:
+        raise DomainError(
+            field="focus_reason",
+            code="too_large",
+            message=_("At most %(n)s characters.") % {"n": FOCUS_REASON_MAX},
+        )
     if other_active >= FOCUS_LIMIT and not reason:
         raise DomainError(
             field="focus_reason",

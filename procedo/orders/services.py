@@ -419,6 +419,23 @@ def _lines_resolve(lines: Sequence[OrderLineIn], currency: str) -> list[_Line]:
     return resolved
 
 
+def _lines_write(order: Order, resolved: Sequence[_Line], totals: OrderTotals) -> None:
+    """The order's priced lines, one INSERT (a new order, or an edit after its old lines go)."""
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            sku_code=line.sku_code,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            line_total=line_total,
+        )
+        for line, line_total in zip(resolved, totals.line_totals, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class CustomerIn:
     """Who orders, when the caller has no customer id: found by phone (written any way) or
@@ -659,19 +676,7 @@ def order_create(
     )
     with _unique_guard(field="external_ref", message=_("This order was created meanwhile.")):
         order.save(force_insert=True)
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            sku=line.sku,
-            sku_code=line.sku_code,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            line_total=line_total,
-        )
-        for line, line_total in zip(resolved, totals.line_totals, strict=True)
-    )
+    _lines_write(order, resolved, totals)
     if holds_stock:
         try:
             catalog_services.stock_reserve(
@@ -834,19 +839,7 @@ def order_lines_set(
         stock_state = StockState.RESERVED if new else StockState.NONE
 
     OrderLine.objects.filter(order_id=order.pk).delete()
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            sku=line.sku,
-            sku_code=line.sku_code,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            line_total=line_total,
-        )
-        for line, line_total in zip(resolved, totals.line_totals, strict=True)
-    )
+    _lines_write(order, resolved, totals)
     from_total = order.total
     _totals_write(order, totals, stock_state=stock_state)
     _order_event(

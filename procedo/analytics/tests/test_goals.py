@@ -43,6 +43,7 @@ def _goal(owner: User, name: str = "More customers buy again", **extra: Any) -> 
         ({"name": "  "}, "name"),
         ({"kpi_window_days": 0}, "kpi_window_days"),
         ({"target": "NaN"}, "target"),
+        ({"focus_reason": "x" * 301}, "focus_reason"),  # refused, never cut short
     ],
 )
 def test_a_goal_that_makes_no_sense_is_refused_naming_the_field(
