@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import event_trigger, task_step
 from procedo.collab.models import Notification
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 DEFINITION = {"triggers": [event_trigger()], "steps": [task_step("confirm", title="Call")]}
 
 
-def _titles(user: object) -> list[str]:
+def _titles(user: User) -> list[str]:
     return list(Notification.objects.filter(recipient=user).values_list("title", flat=True))
 
 
