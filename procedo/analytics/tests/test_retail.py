@@ -122,11 +122,11 @@ def test_revenue_aov_repeat_rate_and_cohorts_match_the_csv(tmp_path: Path) -> No
         by_country[invoice.country] += invoice.amount
     for invoice in sales:
         orders_in[invoice.country] += 1
-    found = revenue_by_country(period=year)
-    assert {row.country: row.revenue for row in found} == dict(by_country)
-    assert {row.country: row.orders for row in found} == {c: orders_in[c] for c in by_country}
-    assert found[0].country == "GB" and found[0].name == "United Kingdom"
-    assert len(found) > 10
+    countries = revenue_by_country(period=year)
+    assert {row.country: row.revenue for row in countries} == dict(by_country)
+    assert {row.country: row.orders for row in countries} == {c: orders_in[c] for c in by_country}
+    assert countries[0].country == "GB" and countries[0].name == "United Kingdom"
+    assert len(countries) > 10
 
     total = sum((i.amount for i in sales), Decimal(0))
     aov = kpi_read(code="average_order_value", period=year)
