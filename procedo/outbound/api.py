@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router
+from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import PathId
@@ -20,6 +21,10 @@ from procedo.outbound.models import NAME_MAX, URL_MAX, Delivery, Subscription
 
 router = Router(tags=["webhooks"])
 PERMISSION = "webhooks.manage"
+
+
+# Checked against the catalog by the service, which names the field when it is unknown.
+EventTypeKey = Annotated[str, Field(min_length=1, max_length=80)]
 
 
 class EventTypeOut(Schema):
@@ -52,7 +57,7 @@ class SubscriptionIn(Schema):
         max_length=URL_MAX,
         description="http(s) address of a server on the internet; no redirects are followed.",
     )
-    event_types: list[str] = Field(
+    event_types: list[EventTypeKey] = Field(
         min_length=1, max_length=len(EVENT_TYPES), description="Keys of the events to send."
     )
 
@@ -109,7 +114,7 @@ def webhook_create(
     request: HttpRequest,
     payload: SubscriptionIn,
     idempotency_key: str | None = idempotency_header(),
-) -> tuple[int, Subscription]:
+) -> Status:
     """A new webhook, active at once. The answer holds its `secret`, shown this once."""
     subscription = services.subscription_create(
         name=payload.name,
@@ -118,7 +123,7 @@ def webhook_create(
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, subscription
+    return Status(201, subscription)
 
 
 @router.get("/{int:subscription_id}", response=SubscriptionOut, auth=requires_api(PERMISSION))
@@ -164,14 +169,14 @@ def webhook_send_test(
     request: HttpRequest,
     subscription_id: PathId,
     idempotency_key: str | None = idempotency_header(),
-) -> tuple[int, Delivery]:
+) -> Status:
     """Send a test event (`webhook.test`) to this webhook; read its delivery for the answer."""
     delivery = services.subscription_send_test(
         subscription_id=subscription_id,
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, delivery
+    return Status(201, delivery)
 
 
 @router.get(

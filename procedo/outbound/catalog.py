@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +37,22 @@ EVENT_TYPES: dict[str, str | Promise] = {
 }
 # Sent by "send a test event"; no subscription chooses it.
 TEST_EVENT = "webhook.test"
+
+
+_SUBJECT_LABELS: dict[str, str | Promise] = {"order": _("Order"), "customer": _("Customer")}
+
+
+_SUBJECT_PAGES = {"order": "orders:detail", "customer": "customers:card"}
+
+
+def subject_url(subject_type: str, subject_id: int | None) -> str:
+    page = _SUBJECT_PAGES.get(subject_type)
+    return reverse(page, args=[subject_id]) if page and subject_id else ""
+
+
+def subject_label(subject_type: str) -> str:
+    """What a delivery is about, in words ("" for the webhook's own test event)."""
+    return str(_SUBJECT_LABELS.get(subject_type, ""))
 
 
 def event_label(event_type: str) -> str:

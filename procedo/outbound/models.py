@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from procedo.events.models import Event
-from procedo.outbound.catalog import event_label
+from procedo.outbound.catalog import event_label, subject_label, subject_url
 
 URL_MAX = 2000
 NAME_MAX = 100
@@ -116,3 +116,11 @@ class Delivery(models.Model):
     @property
     def event_label(self) -> str:
         return event_label(self.event_type)
+
+    @property
+    def subject_label(self) -> str:
+        return subject_label(self.subject_type)
+
+    @property
+    def subject_url(self) -> str:
+        return subject_url(self.subject_type, self.subject_id)
