@@ -11,6 +11,9 @@ class OutboundConfig(AppConfig):
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.events.registry import consumer_register
         from procedo.outbound.services import deliveries_make
+        from procedo.outbound.timeline import timeline_register
+
+        timeline_register()
 
         nav_register(NavEntry("outbound:list", _("Webhooks"), "webhooks.manage", order=920))
         # Strict order per subject: if making an order's deliveries fails, its later

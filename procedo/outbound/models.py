@@ -43,6 +43,9 @@ class Subscription(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The log's last event when the webhook was made: it hears only later ones, even when
+    # the consumer reads older events after it was made (a new installation catching up).
+    first_event_id = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

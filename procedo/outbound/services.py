@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,6 +128,8 @@ def subscription_create(
         url=subscription.url,
         event_types=subscription.event_types,
     )
+    subscription.first_event_id = Event.objects.aggregate(last=Max("id"))["last"] or 0
+    subscription.save(update_fields=["first_event_id"])
     return subscription
 
 
@@ -229,12 +231,16 @@ def deliveries_make(events: Sequence[Event]) -> None:
     heard = [event for event in events if event.event_type in EVENT_TYPES]
     if not heard:
         return
-    subscriptions = list(Subscription.objects.only("pk", "event_types"))
+    subscriptions = list(Subscription.objects.only("pk", "event_types", "first_event_id"))
     rows: list[Delivery] = []
     data: dict[tuple[str, int | None], dict[str, Any] | None] = {}
     now = timezone.now()
     for event in heard:
-        listeners = [s for s in subscriptions if event.event_type in s.event_types]
+        listeners = [
+            s
+            for s in subscriptions
+            if event.event_type in s.event_types and event.pk > s.first_event_id
+        ]
         if not listeners:
             continue
         key = (event.subject_type, event.subject_id)

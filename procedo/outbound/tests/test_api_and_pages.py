@@ -7,6 +7,8 @@ import pytest
 from django.conf import settings
 
 from procedo.accounts.roles import Role
+from procedo.events.models import Event
+from procedo.events.timeline import timeline_lines
 from procedo.outbound.models import Delivery, Subscription
 from procedo.testing import api_caller, logged_in, person
 
@@ -89,6 +91,16 @@ def test_the_api_makes_pauses_resumes_tests_and_redelivers(
     assert [(d["uid"], d["response_code"]) for d in page["items"]] == [(test.json()["uid"], 500)]
     redelivered = call("post", f"/webhooks/deliveries/{page['items'][0]['id']}/redeliver").json()
     assert (redelivered["state"], redelivered["uid"]) == ("pending", test.json()["uid"])
+
+    told = [line.plain for line in timeline_lines(list(Event.objects.order_by("id")))]
+    who = str(manager)
+    for sentence in (
+        f"{who} made the webhook Warehouse",
+        f"{who} paused the webhook Warehouse",
+        f"{who} sent a test event to the webhook Warehouse",
+        f"{who} had a delivery of the webhook Warehouse sent again",
+    ):
+        assert sentence in told
 
 
 def test_operators_may_not_and_the_pages_show_the_secret_once(
