@@ -110,7 +110,11 @@ def test_a_500_is_retried_with_the_same_ids_and_a_replayed_batch_makes_no_second
     _drain()
     assert Delivery.objects.count() == 1
 
-    deliveries_send_due(now=delivery.next_attempt_at)
+    # A worker took it and died mid-send: nobody sends it until its lease runs out.
+    due = delivery.next_attempt_at
+    Delivery.objects.update(claimed_until=due + timedelta(seconds=30))
+    assert deliveries_send_due(now=due) == 0
+    deliveries_send_due(now=due + timedelta(seconds=31))
     delivery.refresh_from_db()
     assert (delivery.state, delivery.response_code, delivery.attempts) == ("delivered", 200, 2)
     first, second = receiver.received
