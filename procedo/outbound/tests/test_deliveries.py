@@ -50,8 +50,11 @@ def _webhook(receiver: Receiver, owner: User, *event_types: str) -> Subscription
 
 def _documented_verify() -> Callable[..., bool]:
     """The Python snippet of docs/webhooks.md, run as a receiver would paste it."""
+    from config.api import api
+
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)
     assert len(blocks) == 1, "docs/webhooks.md shows one verification snippet"
+    assert blocks[0] in api.description, "the API document shows the same snippet"
     namespace: dict[str, Any] = {}
     exec(blocks[0], namespace)
     return namespace["procedo_verify"]
