@@ -78,11 +78,17 @@ class DeliveryOut(Schema):
     state: Literal["pending", "delivered", "failed"]
     attempts: int
     response_code: int | None
-    error: str
+    error: str = Field(
+        description="What went wrong with the last attempt, in words; empty if nothing."
+    )
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime
+
+    @staticmethod
+    def resolve_error(obj: Delivery) -> str:
+        return obj.problem
 
 
 class DeliveryPageOut(Schema):

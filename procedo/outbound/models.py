@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from procedo.events.models import Event
@@ -95,6 +96,7 @@ class Delivery(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     response_code = models.PositiveIntegerField(_("response code"), null=True, blank=True)
+    # Why the last attempt got no answer (refused, timed out); `problem` says it in words.
     error = models.CharField(_("error"), max_length=ERROR_MAX, blank=True, default="")
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -115,6 +117,15 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.subscription_id}: {self.state}"
+
+    @property
+    def problem(self) -> str:
+        """What went wrong with the last attempt, in the reader's language ("" if nothing)."""
+        if self.attempts == 0 or self.state == DeliveryState.DELIVERED:
+            return ""
+        if self.response_code is not None:
+            return gettext("The server answered %(code)s.") % {"code": self.response_code}
+        return gettext("Not delivered: %(error)s") % {"error": self.error}
 
     @property
     def event_label(self) -> str:

@@ -27,12 +27,14 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.collab.services import notify
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
+from procedo.core.texts import LaterText
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.outbound import signing
@@ -384,7 +386,7 @@ def deliveries_due(*, now: datetime, limit: int = SEND_BATCH) -> list[int]:
 @dataclass(frozen=True)
 class Answer:
     code: int | None
-    error: str
+    error: str  # why there is no code: the network's or the address check's words
 
     @property
     def ok(self) -> bool:
@@ -404,7 +406,7 @@ def _post(delivery: Delivery, subscription: Subscription) -> Answer:
     try:
         url = url_check(subscription.url)
     except DomainError as exc:
-        return Answer(None, exc.message)
+        return Answer(None, exc.message)  # the address was changed, or its name now points home
     body = delivery.body.encode()
     request = urllib.request.Request(  # noqa: S310 (http and https only: url_check)
         url,
@@ -428,10 +430,9 @@ def _post(delivery: Delivery, subscription: Subscription) -> Answer:
             return Answer(response.status, "")
     except urllib.error.HTTPError as exc:
         with exc:
-            return Answer(exc.code, _("The server answered %(code)s.") % {"code": exc.code})
+            return Answer(exc.code, "")
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Answer(None, _("The server did not answer: %(e)s") % {"e": reason})
+        return Answer(None, str(getattr(exc, "reason", exc)))
 
 
 def _owners_of(subscription: Subscription) -> list[int]:
@@ -446,7 +447,7 @@ def _gave_up(delivery: Delivery, subscription: Subscription) -> None:
     reason = _("Delivery of event %(event)s failed for %(hours)s hours: %(error)s") % {
         "event": delivery.event_id,
         "hours": int(RETRY_PERIOD.total_seconds() // 3600),
-        "error": delivery.error,
+        "error": delivery.problem,
     }
     _record(
         subscription,
@@ -460,7 +461,11 @@ def _gave_up(delivery: Delivery, subscription: Subscription) -> None:
     notify(
         recipient_ids=_owners_of(subscription),
         kind="webhook_paused",
-        title=_("Webhook “%(name)s” is paused: its deliveries fail") % {"name": subscription.name},
+        # Read later, each reader in their own language.
+        title=LaterText(
+            gettext_noop("Webhook “%(name)s” is paused: its deliveries fail"),
+            {"name": subscription.name},
+        ),
         body=reason,
         url=reverse("outbound:detail", args=[subscription.pk]),
         subject_type=SUBJECT_TYPE,
@@ -523,7 +528,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
             delivery.uid,
             delivery.event_id,
             delivery.attempts,
-            answer.error,
+            answer.code or answer.error,
         )
     return delivery
 

@@ -21,7 +21,7 @@ from procedo.outbound import services
 from procedo.outbound.models import Delivery, DeliveryState, Subscription, SubscriptionState
 from procedo.outbound.services import RETRY_PERIOD, deliveries_make, deliveries_send_due
 from procedo.outbound.tests.receiver import Received, Receiver
-from procedo.testing import consumer_catch_up, person
+from procedo.testing import consumer_catch_up, free_port, person
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,7 +102,7 @@ def test_a_500_is_retried_with_the_same_ids_and_a_replayed_batch_makes_no_second
     deliveries_send_due(now=start)
     delivery = Delivery.objects.get()
     assert (delivery.state, delivery.response_code, delivery.attempts) == ("pending", 500, 1)
-    assert "500" in delivery.error
+    assert delivery.problem == "The server answered 500."
     # Exponential backoff with jitter: the first pause is half to all of 30 s.
     assert delivery.next_attempt_at is not None
     assert timedelta(seconds=15) <= delivery.next_attempt_at - start <= timedelta(seconds=30)
@@ -193,3 +193,16 @@ def test_events_of_one_order_arrive_in_order_when_the_first_delivery_fails(
     assert sent[2:] == [(first.pk, 200), (first.pk, 200)]
     tos = [json.loads(r.body)["payload"]["to"] for r in receiver.received if r.status == 200]
     assert tos == ["confirmed", "confirmed", "cancelled"]
+
+
+def test_a_server_that_is_down_is_retried_and_the_page_says_why(receiver: Receiver) -> None:
+    webhook = _webhook(receiver, person(Role.OWNER))
+    Subscription.objects.filter(pk=webhook.pk).update(
+        url=f"http://127.0.0.1:{free_port()}/nobody-listens"
+    )
+    order_create()
+    _drain()
+    deliveries_send_due()
+    delivery = Delivery.objects.get()
+    assert (delivery.state, delivery.response_code, delivery.attempts) == ("pending", None, 1)
+    assert delivery.problem.startswith("Not delivered: ") and "refused" in delivery.problem
