@@ -38,10 +38,14 @@ class SubscriptionOut(Schema):
     url: str
     event_types: list[str] = Field(description="Keys from `GET /api/webhooks/event-types`.")
     state: Literal["active", "paused"]
-    paused_reason: str
+    paused_reason: str = Field(description="Why it is paused, in words; empty when active.")
     secret_hint: str = Field(description="The secret's last characters, to tell it apart.")
     owner_id: int | None
     created_at: datetime
+
+    @staticmethod
+    def resolve_paused_reason(obj: Subscription) -> str:
+        return obj.pause_reason
 
 
 class SubscriptionCreatedOut(SubscriptionOut):

@@ -7,9 +7,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
+from procedo.core.texts import LaterText, stored_text_render
 from procedo.events.models import Event
 from procedo.outbound.catalog import event_label, subject_label, subject_url
 
@@ -37,6 +38,9 @@ class Subscription(models.Model):
         default=SubscriptionState.ACTIVE,
     )
     paused_reason = models.CharField(_("why paused"), max_length=ERROR_MAX, blank=True, default="")
+    # Procedo's own reason (a failed delivery, a pause by hand without words), kept as its
+    # English original and read in each reader's language (procedo/core/texts.py).
+    paused_reason_text = models.JSONField(null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -55,6 +59,10 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pause_reason(self) -> str:
+        return stored_text_render(self.paused_reason_text, self.paused_reason)
 
     @property
     def secret_hint(self) -> str:
@@ -118,14 +126,21 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} → {self.subscription_id}: {self.state}"
 
+    def problem_text(self) -> LaterText | None:
+        """What went wrong with the last attempt, to be read in any language."""
+        if self.attempts == 0 or self.state == DeliveryState.DELIVERED:
+            return None
+        if self.response_code is not None:
+            return LaterText(
+                gettext_noop("The server answered %(code)s."), {"code": self.response_code}
+            )
+        return LaterText(gettext_noop("Not delivered: %(error)s"), {"error": self.error})
+
     @property
     def problem(self) -> str:
-        """What went wrong with the last attempt, in the reader's language ("" if nothing)."""
-        if self.attempts == 0 or self.state == DeliveryState.DELIVERED:
-            return ""
-        if self.response_code is not None:
-            return gettext("The server answered %(code)s.") % {"code": self.response_code}
-        return gettext("Not delivered: %(error)s") % {"error": self.error}
+        """The same, in the reader's language ("" if nothing went wrong)."""
+        text = self.problem_text()
+        return text.render() if text else ""
 
     @property
     def event_label(self) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
@@ -177,15 +178,30 @@ def _reason_check(reason: str) -> str:
 
 
 @transaction.atomic
-def subscription_pause(*, subscription_id: int, actor: Any, reason: str = "") -> Subscription:
-    """Stop sending; events go on being queued for it and are sent after a resume."""
-    reason = _reason_check(reason) or _("Paused by hand.")
+def subscription_pause(
+    *, subscription_id: int, actor: Any, reason: str = "", why: LaterText | None = None
+) -> Subscription:
+    """Stop sending; events go on being queued for it and are sent after a resume.
+
+    `reason` is a person's words; `why`, Procedo's own (read in each reader's language).
+    """
+    reason = _reason_check(reason)
+    if not reason:
+        why = why or LaterText(gettext_noop("Paused by hand."))
+        reason = why.render_in(settings.LANGUAGE_CODE)[:ERROR_MAX]
+    stored = why.stored() if why else None
     subscription = _subscription(subscription_id)
     changed = Subscription.objects.filter(
         pk=subscription.pk, state=SubscriptionState.ACTIVE
-    ).update(state=SubscriptionState.PAUSED, paused_reason=reason, updated_at=timezone.now())
+    ).update(
+        state=SubscriptionState.PAUSED,
+        paused_reason=reason,
+        paused_reason_text=stored,
+        updated_at=timezone.now(),
+    )
     if changed:  # a second pause (a double click, a second failed delivery) changes nothing
-        subscription.state, subscription.paused_reason = SubscriptionState.PAUSED, reason
+        subscription.state = SubscriptionState.PAUSED
+        subscription.paused_reason, subscription.paused_reason_text = reason, stored
         _record(subscription, "webhook.paused", actor, reason=reason)
     return subscription
 
@@ -197,11 +213,14 @@ def subscription_resume(*, subscription_id: int, actor: Any) -> Subscription:
     now = timezone.now()
     changed = Subscription.objects.filter(
         pk=subscription.pk, state=SubscriptionState.PAUSED
-    ).update(state=SubscriptionState.ACTIVE, paused_reason="", updated_at=now)
+    ).update(
+        state=SubscriptionState.ACTIVE, paused_reason="", paused_reason_text=None, updated_at=now
+    )
     if changed:
         waiting = Delivery.objects.filter(subscription=subscription, state=DeliveryState.PENDING)
         count = waiting.update(period_started_at=now, next_attempt_at=now)
         subscription.state, subscription.paused_reason = SubscriptionState.ACTIVE, ""
+        subscription.paused_reason_text = None
         _record(subscription, "webhook.resumed", actor, waiting=count)
         _wake_sender_on_commit()
     return subscription
@@ -444,11 +463,15 @@ def _owners_of(subscription: Subscription) -> list[int]:
 def _gave_up(delivery: Delivery, subscription: Subscription) -> None:
     """The retry period is over: the delivery failed, and the webhook pauses until a person
     looks (its owner is told), rather than piling up more failures."""
-    reason = _("Delivery of event %(event)s failed for %(hours)s hours: %(error)s") % {
-        "event": delivery.event_id,
-        "hours": int(RETRY_PERIOD.total_seconds() // 3600),
-        "error": delivery.problem,
-    }
+    why = LaterText(
+        gettext_noop("Delivery of event %(event)s failed for %(hours)s hours: %(error)s"),
+        {
+            "event": delivery.event_id,
+            "hours": int(RETRY_PERIOD.total_seconds() // 3600),
+            "error": delivery.problem_text() or "",
+        },
+    )
+    reason = why.render_in(settings.LANGUAGE_CODE)
     _record(
         subscription,
         "webhook.delivery_failed",
@@ -457,7 +480,7 @@ def _gave_up(delivery: Delivery, subscription: Subscription) -> None:
         event_id=delivery.event_id,
         error=delivery.error,
     )
-    subscription_pause(subscription_id=subscription.pk, actor=None, reason=reason[:REASON_MAX])
+    subscription_pause(subscription_id=subscription.pk, actor=None, why=why)
     notify(
         recipient_ids=_owners_of(subscription),
         kind="webhook_paused",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
@@ -144,7 +144,10 @@ def test_after_the_retry_period_the_delivery_fails_the_webhook_pauses_and_its_ow
     delivery = Delivery.objects.get()
     webhook.refresh_from_db()
     assert (delivery.state, delivery.response_code, delivery.attempts) == ("failed", 503, 3)
-    assert webhook.state == SubscriptionState.PAUSED and "503" in webhook.paused_reason
+    assert webhook.state == SubscriptionState.PAUSED
+    assert webhook.pause_reason.endswith("failed for 24 hours: The server answered 503.")
+    with translation.override("uk"):  # each reader in their language, whoever wrote it
+        assert webhook.pause_reason.endswith("24 год: Сервер відповів 503.")
     [told] = Notification.objects.filter(kind="webhook_paused")
     assert told.recipient_id == owner.pk and "Warehouse" in told.title
     assert Event.objects.filter(
