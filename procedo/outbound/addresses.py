@@ -38,7 +38,10 @@ def url_check(url: str, *, resolve: bool = True) -> str:
         raise _refuse(_("Enter the address to send events to."))
     if len(url) > URL_MAX:
         raise _refuse(_("An address has at most %(max)s characters.") % {"max": URL_MAX})
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": a bracket left open
+        raise _refuse(_("This is not a web address.")) from None
     if parts.scheme not in ("http", "https"):
         raise _refuse(_("The address must start with https:// or http://."))
     host = parts.hostname

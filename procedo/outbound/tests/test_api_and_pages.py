@@ -26,6 +26,8 @@ GOOD = {"name": "Warehouse", "url": "https://93.184.216.34/hooks", "event_types"
         ({"url": "http://10.1.2.3/hooks"}, "url"),
         ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
         ({"url": "http://[::1]/hooks"}, "url"),
+        ({"url": "http://[::1/hooks"}, "url"),
+        ({"url": "https://93.184.216.34:99999/hooks"}, "url"),
         ({"url": "https://93.184.216.34/" + "a" * 2000}, "url"),
         ({"event_types": ["order.teleported"]}, "event_types"),
         ({"event_types": []}, "event_types"),
