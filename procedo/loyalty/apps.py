@@ -17,6 +17,7 @@ class LoyaltyConfig(AppConfig):
         from procedo.events.registry import consumer_register
         from procedo.loyalty import selectors, services
         from procedo.loyalty.timeline import timeline_register
+        from procedo.messaging.registry import CustomerVariables, customer_variables_register
         from procedo.orders.registry import order_placed_hook_register
 
         timeline_register()
@@ -28,6 +29,12 @@ class LoyaltyConfig(AppConfig):
         # An order placed with "ref:CODE" in its source is a referral, in its transaction.
         order_placed_hook_register("loyalty.referral", services.referral_attribute_placed)
         merge_participant_register(services.loyalty_move_to_customer, name="loyalty")
+        customer_variables_register(
+            "loyalty",
+            CustomerVariables(
+                sample=selectors.TEMPLATE_SAMPLE, values=selectors.template_variables
+            ),
+        )
         card_section_register(
             CardSection(
                 key="loyalty",

@@ -275,3 +275,37 @@ def order_id_by_number(number: str) -> int:
     if order_id is None:
         raise NotFound(field="order", message=f"no order {number.strip()[:40]}")
     return order_id
+
+
+# What message templates read about a customer's loyalty as `customer.<name>`.
+TEMPLATE_SAMPLE = {
+    "loyalty_tier": "Gold",
+    "loyalty_benefits": "−10% on everything",
+    "referral_code": "K7M2QX9P",
+    "referral_link": "https://shop.example/?ref=K7M2QX9P",
+    "friend_reward": "10% off the next order",
+    "referrer_reward": "200 ₴ store credit",
+}
+
+
+def template_variables(customer_id: int) -> dict[str, str]:
+    standing = (
+        CustomerLoyalty.objects.select_related("tier").filter(customer_id=customer_id).first()
+    )
+    tier = standing.tier if standing else None
+    code = (
+        ReferralCode.objects.filter(customer_id=customer_id)
+        .order_by("created_at")
+        .values_list("code", flat=True)
+        .first()
+    )
+    program = program_get()
+    rewards = rewards_get(program)
+    return {
+        "loyalty_tier": tier.name if tier else "",
+        "loyalty_benefits": tier.benefits if tier else "",
+        "referral_code": code or "",
+        "referral_link": referral_link(code, program) if code else "",
+        "friend_reward": rewards.friend,
+        "referrer_reward": rewards.referrer,
+    }
