@@ -119,7 +119,8 @@ def tiers_set(request: HttpRequest) -> HttpResponse:
 def _referrals_page(
     request: HttpRequest, *, attribute: AttributeForm | None = None
 ) -> HttpResponse:
-    form = YearForm(request.GET)
+    # The year field shows the year shown, this one unless another was asked for.
+    form = YearForm(request.GET if "year" in request.GET else {"year": timezone.localdate().year})
     year = None
     if form.is_valid():
         try:
