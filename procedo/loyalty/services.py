@@ -450,7 +450,6 @@ def _attribute(order: Order, typed: str, *, field: str, actor: Any) -> ReferralC
         friend_reward_kind=program.friend_reward_kind,
         friend_reward_value=program.friend_reward_value,
     )
-    currency = business_get().currency
     event_record(
         event_type="referral.converted",
         subject_type="customer",
@@ -462,12 +461,15 @@ def _attribute(order: Order, typed: str, *, field: str, actor: Any) -> ReferralC
             "order_id": order.pk,
             "order": order.number,
             "referred_id": order.customer_id,
-            "referrer_reward": reward_words(
-                program.referrer_reward_kind, program.referrer_reward_value, currency
-            ),
-            "friend_reward": reward_words(
-                program.friend_reward_kind, program.friend_reward_value, currency
-            ),
+            # The terms as data: a reader sees them in words in their own language.
+            "referrer_reward": {
+                "kind": program.referrer_reward_kind,
+                "value": str(program.referrer_reward_value),
+            },
+            "friend_reward": {
+                "kind": program.friend_reward_kind,
+                "value": str(program.friend_reward_value),
+            },
         },
         idempotency_key=f"loyalty:referral:order:{order.pk}",
     )
