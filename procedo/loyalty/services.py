@@ -111,11 +111,15 @@ def program_update(
                 message=_("Between 1 and %(n)s days.") % {"n": MAX_WINDOW_DAYS},
             )
         changed["window_days"] = int(window_days)
-    for side in ("referrer_reward", "friend_reward"):
-        kind = locals()[f"{side}_kind"]
-        if kind is None:
+    rewards = (
+        ("referrer_reward", referrer_reward_kind, referrer_reward_value),
+        ("friend_reward", friend_reward_kind, friend_reward_value),
+    )
+    for side, kind, value in rewards:
+        if kind is None and value is None:
             continue
-        value = locals()[f"{side}_value"]
+        # A new amount alone keeps the kind of reward it is an amount of.
+        kind = kind if kind is not None else getattr(program, f"{side}_kind")
         changed[f"{side}_kind"], changed[f"{side}_value"] = _reward_clean(
             kind, value, field=side, currency=currency
         )

@@ -165,6 +165,12 @@ def test_the_first_purchase_makes_a_member_once_with_a_referral_code() -> None:
     assert card.member_since is not None and card.membership_name == "Клуб друзів"
     assert len(card.code) == LENGTH and set(card.code) <= set(ALPHABET)
     assert [cid for cid, _p in _events("loyalty.referral_code_issued")] == [olena.pk]
+    # A buyer whose order event was never heard (history from before the programme) enters
+    # with the nightly sweep; a customer who never bought does not.
+    petro, _nobody = customer_create("Петро"), customer_create("Ніхто")
+    _sale(petro, "90.00", 400)
+    assert services.memberships_enter_missing() == 1
+    assert services.memberships_enter_missing() == 0
 
 
 def test_a_referral_is_attributed_by_code_in_any_case_and_an_own_code_is_refused() -> None:
