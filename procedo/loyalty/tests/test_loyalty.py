@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from procedo.automation.models import Run
+from procedo.automation.tests.helpers import engine_drain, sop_live
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
@@ -23,6 +25,7 @@ from procedo.loyalty.services import TierIn
 from procedo.orders import services as order_services
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, move, order_create
+from procedo.sops.library import LIBRARY
 from procedo.sops.subjects import SUBJECTS, rule_q
 from procedo.testing import consumer_catch_up
 
@@ -315,3 +318,16 @@ def test_order_create_rolls_back_whole_when_the_hook_refuses() -> None:
         )
     sku.refresh_from_db()
     assert (sku.on_hand, sku.reserved) == (5, 0)
+
+
+def test_a_tier_upgrade_starts_the_librarys_vip_reward_sop() -> None:
+    entry = LIBRARY["loyalty_tier_reward"]
+    sop, _revision = sop_live(definition=dict(entry.definition), subject_type="customer")
+    services.tiers_set(tiers=TIERS, actor=None)
+    zlata, quiet_one = customer_create("Злата"), customer_create("Тихон")
+    _sale(zlata, "6000.00", 2)
+    _sale(quiet_one, "10.00", 2)
+    _consume()
+    engine_drain()
+    runs = Run.objects.filter(sop=sop).values_list("subject_type", "subject_id")
+    assert list(runs) == [("customer", zlata.pk)]
