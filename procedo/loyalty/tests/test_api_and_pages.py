@@ -9,10 +9,12 @@ import pytest
 
 from procedo.accounts.roles import Role
 from procedo.business.services import business_update
+from procedo.catalog.tests.factories import sku_create
 from procedo.events.models import Event
 from procedo.loyalty import services
 from procedo.loyalty.models import ReferralConversion, Tier
 from procedo.messaging.services import message_context
+from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import api_caller, logged_in, person
 
@@ -119,6 +121,30 @@ def test_the_pages_in_ukrainian_with_the_card_section_and_refusals_beside_their_
     assert refused.status_code == 422
     assert "Це власний код рекомендації клієнта" in refused.content.decode()
     assert not Event.objects.filter(event_type="referral.converted").exists()
+
+    # On the order form the code goes in the source: her own is refused beside it.
+    vase = sku_create(price="640.00", on_hand=5)
+    new_order = {
+        "form_token": uuid.uuid4(),
+        "customer_id": olena.pk,
+        "channel": "phone",
+        "carrier": "pickup",
+        "payment_method": "cash",
+        "shipping": "0",
+        "line_sku": [vase.pk],
+        "line_qty": ["1"],
+        "source": f"ref:{code.lower()}",
+    }
+    orders = Order.objects.count()
+    refused = client.post("/orders/new/", new_order)
+    assert refused.status_code == 422 and Order.objects.count() == orders
+    body = refused.content.decode()
+    field = body[body.rindex('<div class="field', 0, body.index('name="source"')) :]
+    assert "Це власний код рекомендації клієнта" in field[: field.index("</div>")]
+    friend = {**new_order, "form_token": uuid.uuid4(), "customer_id": ""}
+    friend |= {"phone": "067 123 45 67", "first_name": "Марина"}
+    assert client.post("/orders/new/", friend).status_code == 302
+    assert ReferralConversion.objects.get().referrer_id == olena.pk
 
     bad_tiers = {
         "tiers-TOTAL_FORMS": "2",
