@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "procedo.collab",
     "procedo.analytics",
     "procedo.outbound",
+    "procedo.loyalty",
     "procedo.demo",
 ]
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("tasks/", include("procedo.work.urls")),
     path("imports/", include("procedo.imports.urls")),
     path("analytics/", include("procedo.analytics.urls")),
+    path("loyalty/", include("procedo.loyalty.urls")),
     path("messages/", include("procedo.messaging.urls")),
     path("webhooks/", include("procedo.outbound.urls")),
     path("", include("procedo.collab.urls")),

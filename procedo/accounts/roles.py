@@ -120,4 +120,12 @@ ROLE_PERMISSIONS = {
     role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Loyalty and referrals (procedo/loyalty): everyone sees a customer's tier and referral
+# code; those who steer the business and its marketing set the tiers and rewards.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"loyalty.view"}
+    | ({"loyalty.manage"} if role in (Role.OWNER, Role.MANAGER, Role.MARKETER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
