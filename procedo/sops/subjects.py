@@ -252,6 +252,13 @@ EVENTS: dict[str, EventSpec] = {
             _("Customer untagged"),
             _payload(tag=(_("tag"), TEXT, None)),
         ),
+        # Integrations (procedo/integrations): a shop's checkout left without an order.
+        EventSpec(
+            "checkout.abandoned",
+            "customer",
+            _("Checkout abandoned"),
+            _payload(total=(_("total"), NUMBER, None), currency=(_("currency"), TEXT, None)),
+        ),
     )
 }
 
