@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
 
-from procedo.core.errors import DomainError, NotFound
+from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotency_claim
 from procedo.events.services import event_record
 from procedo.integrations import signatures
@@ -334,9 +334,7 @@ def delivery_replay(*, delivery_id: int, actor: Any) -> Delivery:
     if delivery is None:
         raise NotFound(field="delivery_id", message=_("No such delivery."))
     if delivery.state != DeliveryState.FAILED:
-        raise DomainError(
-            field="state", code="not_failed", message=_("Only a failed delivery can be replayed.")
-        )
+        raise Conflict(field="state", message=_("Only a failed delivery can be replayed."))
     Delivery.objects.filter(pk=delivery.pk).update(
         state=DeliveryState.RECEIVED, next_attempt_at=None
     )

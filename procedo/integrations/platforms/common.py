@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from procedo.catalog import selectors as catalog_selectors
 from procedo.catalog import services as catalog_services
 from procedo.catalog.services import OutOfStock, SkuSeen
-from procedo.core.errors import DomainError
+from procedo.core.errors import DomainError, NotFound
 from procedo.customers import services as customer_services
 from procedo.integrations.models import Connection, ExternalVersion, SkuReview
 from procedo.orders import services as order_services
@@ -34,7 +34,7 @@ from procedo.orders.models import (
 )
 
 
-class NotYet(DomainError):
+class NotYet(NotFound):
     """What this delivery points at has not arrived yet (a refund before its order): the
     delivery fails for now and is tried again after the ones that may bring it."""
 
@@ -187,7 +187,6 @@ def order_get(connection: Connection, external_id: Any) -> Order:
     if order is None:
         raise NotYet(
             field="order_id",
-            code="not_yet",
             message=_("Order %(id)s of %(name)s has not arrived yet.")
             % {"id": external_id, "name": connection.name},
         )
@@ -368,7 +367,6 @@ def refund_apply(
     if payment is None or payment.status not in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
         raise NotYet(
             field="payment",
-            code="not_yet",
             message=_("The payment this refund returns has not been received yet."),
         )
     order_services.refund_record(

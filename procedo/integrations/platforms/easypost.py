@@ -46,7 +46,6 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
     if shipment is None:
         raise common.NotYet(
             field="result.tracking_code",
-            code="not_yet",
             message=_("No shipment with tracking number %(code)s (yet).") % {"code": code},
         )
     updated = common.when(tracker.get("updated_at"), field_name="updated_at")

@@ -21,7 +21,6 @@ def order_by_number(number: str, *, field: str) -> Order:
     if order is None:
         raise NotYet(
             field=field,
-            code="not_yet",
             message=_("No order %(n)s (yet).") % {"n": number},
         )
     return order
