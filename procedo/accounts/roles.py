@@ -118,8 +118,7 @@ ROLE_PERMISSIONS = {
 # bring orders in by themselves; owners and managers add and change them and replay
 # what failed.
 ROLE_PERMISSIONS = {
-    role: permissions
-    | ({"integrations.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    role: permissions | ({"integrations.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

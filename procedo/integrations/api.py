@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
+from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import PathId
@@ -77,14 +78,22 @@ class DeliveryQuery(Schema):
 
 def _out(request: HttpRequest, connection: Connection) -> dict[str, Any]:
     return {
-        **{name: getattr(connection, name) for name in ConnectionOut.model_fields if name != "hook_url"},
+        **{
+            name: getattr(connection, name)
+            for name in ConnectionOut.model_fields
+            if name != "hook_url"
+        },
         "hook_url": request.build_absolute_uri(selectors.hook_path(connection)),
     }
 
 
 def _delivery_out(delivery: Delivery) -> dict[str, Any]:
     return {
-        **{name: getattr(delivery, name) for name in DeliveryOut.model_fields if name != "duplicate_of"},
+        **{
+            name: getattr(delivery, name)
+            for name in DeliveryOut.model_fields
+            if name != "duplicate_of"
+        },
         "duplicate_of": delivery.duplicate_of_id,
     }
 
@@ -102,9 +111,9 @@ def connection_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/connections", response={201: ConnectionOut}, auth=AUTH)
-def connection_create(request: HttpRequest, payload: ConnectionIn) -> tuple[int, dict[str, Any]]:
+def connection_create(request: HttpRequest, payload: ConnectionIn) -> Status[dict[str, Any]]:
     connection = services.connection_create(**payload.model_dump(), actor=request.auth)  # type: ignore[attr-defined]
-    return 201, _out(request, connection)
+    return Status(201, _out(request, connection))
 
 
 @router.get("/connections/{int:connection_id}", response=ConnectionOut, auth=AUTH)
@@ -118,14 +127,14 @@ def connection_update(
 ) -> dict[str, Any]:
     _connection(connection_id)
     connection = services.connection_update(
-        connection_id=connection_id, actor=request.auth, **payload.model_dump()  # type: ignore[attr-defined]
+        connection_id=connection_id,
+        actor=request.auth,  # type: ignore[attr-defined]
+        **payload.model_dump(),
     )
     return _out(request, connection)
 
 
-@router.get(
-    "/connections/{int:connection_id}/deliveries", response=DeliveryPageOut, auth=AUTH
-)
+@router.get("/connections/{int:connection_id}/deliveries", response=DeliveryPageOut, auth=AUTH)
 def delivery_list(
     request: HttpRequest, connection_id: PathId, query: Query[DeliveryQuery]
 ) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def delivery_list(
 
 
 @router.post("/deliveries/{int:delivery_id}/replay", response={202: DeliveryOut}, auth=AUTH)
-def delivery_replay(request: HttpRequest, delivery_id: PathId) -> tuple[int, dict[str, Any]]:
+def delivery_replay(request: HttpRequest, delivery_id: PathId) -> Status[dict[str, Any]]:
     """Process a failed delivery again (409-style 422 naming `state` when it did not fail)."""
     delivery = services.delivery_replay(delivery_id=delivery_id, actor=request.auth)  # type: ignore[attr-defined]
-    return 202, _delivery_out(delivery)
+    return Status(202, _delivery_out(delivery))

@@ -42,6 +42,6 @@ class ConnectionEditForm(forms.Form):
 
 class DeliveryFilter(forms.Form):
     state = forms.ChoiceField(
-        label=_("State"), choices=[("", _("All"))] + list(DeliveryState.choices), required=False
+        label=_("State"), choices=[("", _("All")), *DeliveryState.choices], required=False
     )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

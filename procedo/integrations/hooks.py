@@ -15,7 +15,9 @@ from django.views.decorators.http import require_POST
 from procedo.integrations import services
 
 
-def _answer(status: int, detail: str, field: str = "", delivery_id: int | None = None) -> JsonResponse:
+def _answer(
+    status: int, detail: str, field: str = "", delivery_id: int | None = None
+) -> JsonResponse:
     body: dict[str, object] = {"detail": detail}
     if field:
         body["field"] = field

@@ -41,7 +41,9 @@ _HEADERS_DROPPED = frozenset({"Cookie", "Authorization"})
 def _clean(name: str, account: str, secret: str | None) -> tuple[str, str]:
     name, account = " ".join(name.split()), account.strip()
     if not name or len(name) > 100:
-        raise DomainError(field="name", message=_("Give the connection a name (up to 100 characters)."))
+        raise DomainError(
+            field="name", message=_("Give the connection a name (up to 100 characters).")
+        )
     if len(account) > 200:
         raise DomainError(field="account", code="too_large", message=_("At most 200 characters."))
     if secret is not None and not (1 <= len(secret.strip()) <= SECRET_MAX):
@@ -104,13 +106,19 @@ def connection_update(
             setattr(connection, attribute, value)
             changed.append(attribute)
     if secret:
-        connection.secret_encrypted, connection.secret_hint = secret_encrypt(secret), secret_hint(secret)
+        connection.secret_encrypted, connection.secret_hint = (
+            secret_encrypt(secret),
+            secret_hint(secret),
+        )
         changed.append("secret")
     if not changed:
         return connection
     connection.save()
     event_record(
-        event_type="connection.updated", subject=connection, actor=actor, payload={"changed": changed}
+        event_type="connection.updated",
+        subject=connection,
+        actor=actor,
+        payload={"changed": changed},
     )
     return connection
 
@@ -291,7 +299,9 @@ def delivery_process(*, delivery_id: int) -> Delivery:
     return delivery
 
 
-def deliveries_process_pending(*, connection_id: int | None = None, now: datetime | None = None) -> int:
+def deliveries_process_pending(
+    *, connection_id: int | None = None, now: datetime | None = None
+) -> int:
     """Process what is waiting, oldest first; each failure stays with its delivery, so it
     never holds up the ones after it. After any success the deliveries that failed for want
     of something (NotYet) are tried once more, until a pass changes nothing."""
@@ -300,8 +310,13 @@ def deliveries_process_pending(*, connection_id: int | None = None, now: datetim
     waiting = Delivery.objects.filter(state=DeliveryState.RECEIVED)
     due = Delivery.objects.filter(state=DeliveryState.FAILED, next_attempt_at__lte=now)
     if connection_id is not None:
-        waiting, due = waiting.filter(connection_id=connection_id), due.filter(connection_id=connection_id)
-    queue = sorted({*waiting.values_list("id", flat=True)[:500], *due.values_list("id", flat=True)[:500]})
+        waiting, due = (
+            waiting.filter(connection_id=connection_id),
+            due.filter(connection_id=connection_id),
+        )
+    queue = sorted(
+        {*waiting.values_list("id", flat=True)[:500], *due.values_list("id", flat=True)[:500]}
+    )
     while queue:
         progressed = False
         connections: set[int] = set()

@@ -51,9 +51,7 @@ def shopify_verify(secret: str, headers: Mapping[str, str], body: bytes, now: fl
     return Verdict(_same(given, shopify_sign(secret, body)), "X-Shopify-Hmac-Sha256 does not match")
 
 
-def woocommerce_verify(
-    secret: str, headers: Mapping[str, str], body: bytes, now: float
-) -> Verdict:
+def woocommerce_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     given = headers.get("X-WC-Webhook-Signature", "")
     if not given:
         return Verdict(False, "no X-WC-Webhook-Signature header")

@@ -17,7 +17,9 @@ def _names(ids: Sequence[int]) -> Mapping[int, str]:
 def timeline_register() -> None:
     subject_register("connection", names=_names, url_name="integrations:detail")
     sentence_register("connection.created", gettext_lazy("%(actor)s connected %(subject)s"))
-    sentence_register("connection.updated", gettext_lazy("%(actor)s changed connection %(subject)s"))
+    sentence_register(
+        "connection.updated", gettext_lazy("%(actor)s changed connection %(subject)s")
+    )
     sentence_register(
         "delivery.replayed", gettext_lazy("%(actor)s replayed a delivery of %(subject)s")
     )

@@ -34,7 +34,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     return render(request, "integrations/list.html", context, status=status)
 
 
-def _detail_context(request: HttpRequest, connection: Connection, edit_form: ConnectionEditForm) -> dict:
+def _detail_context(
+    request: HttpRequest, connection: Connection, edit_form: ConnectionEditForm
+) -> dict:
     filters = DeliveryFilter(request.GET or None)
     state, before = "", None
     if filters.is_valid():
@@ -55,9 +57,15 @@ def _detail_context(request: HttpRequest, connection: Connection, edit_form: Con
 def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=connection_id)
     edit_form = ConnectionEditForm(
-        initial={"name": connection.name, "account": connection.account, "active": connection.active}
+        initial={
+            "name": connection.name,
+            "account": connection.account,
+            "active": connection.active,
+        }
     )
-    return render(request, "integrations/detail.html", _detail_context(request, connection, edit_form))
+    return render(
+        request, "integrations/detail.html", _detail_context(request, connection, edit_form)
+    )
 
 
 @require_POST
@@ -68,14 +76,19 @@ def connection_update(request: HttpRequest, connection_id: int) -> HttpResponse:
     status = 422
     if form.is_valid():
         try:
-            services.connection_update(connection_id=connection.pk, actor=request.user, **form.cleaned_data)
+            services.connection_update(
+                connection_id=connection.pk, actor=request.user, **form.cleaned_data
+            )
         except DomainError as exc:
             refusal_add(form, exc.field, exc.message)
             status = exc.status_code
         else:
             return redirect("integrations:detail", connection_id=connection.pk)
     return render(
-        request, "integrations/detail.html", _detail_context(request, connection, form), status=status
+        request,
+        "integrations/detail.html",
+        _detail_context(request, connection, form),
+        status=status,
     )
 
 

@@ -33,5 +33,7 @@ PLATFORMS: dict[str, Spec] = {
     "woocommerce": Spec("application/json", _json, woocommerce.describe, woocommerce.handle),
     "stripe": Spec("application/json", _json, stripe.describe, stripe.handle),
     "easypost": Spec("application/json", _json, easypost.describe, easypost.handle),
-    "liqpay": Spec("application/x-www-form-urlencoded", liqpay.decode, liqpay.describe, liqpay.handle),
+    "liqpay": Spec(
+        "application/x-www-form-urlencoded", liqpay.decode, liqpay.describe, liqpay.handle
+    ),
 }

@@ -161,7 +161,9 @@ def _skus_ensure(connection: Connection, lines: list[Line], currency: str) -> No
     """SKUs the catalog lacks are made (catalog.skus_ensure) and listed for review."""
     codes = [line.code for line in lines if line.code]
     known = catalog_selectors.sku_ids_by_code(codes=codes)
-    missing = list({line.code: line for line in lines if line.code and line.code not in known}.values())
+    missing = list(
+        {line.code: line for line in lines if line.code and line.code not in known}.values()
+    )
     if not missing:
         return
     made = catalog_services.skus_ensure(
@@ -288,7 +290,7 @@ def _status_path(order: Order, category: str) -> list[str]:
         return []
     moves: dict[str, list[str]] = {}
     for a, b in OrderTransition.objects.values_list("from_status_id", "to_status_id"):
-        moves.setdefault(a, []).append(b)
+        moves.setdefault(str(a), []).append(str(b))
     categories = dict(OrderStatus.objects.values_list("code", "category"))
     seen, queue = {order.status_id}, deque([(order.status_id, list[str]())])
     while queue:
@@ -321,7 +323,7 @@ def _status_walk(order: Order, category: str, *, key: str) -> None:
         )
 
 
-_PAYMENT_RANK = {
+_PAYMENT_RANK: dict[str, int] = {
     PaymentStatus.PENDING: 0,
     PaymentStatus.FAILED: 0,
     PaymentStatus.AUTHORIZED: 1,
@@ -343,8 +345,7 @@ def payment_forward(
     late "authorized" after "paid" changes nothing (the end state does not depend on order)."""
     existing = Payment.objects.filter(external_id=external_id).first()
     if existing is not None and _PAYMENT_RANK[existing.status] >= _PAYMENT_RANK[status]:
-        if not (existing.status == PaymentStatus.FAILED and status == PaymentStatus.PENDING):
-            return existing
+        return existing
     if existing is None and amount <= 0:
         return None
     return order_services.payment_record(

@@ -50,13 +50,17 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         )
     updated = common.when(tracker.get("updated_at"), field_name="updated_at")
     if not common.version_newer(
-        connection, kind="tracker", external_id=str(tracker.get("id") or code),
+        connection,
+        kind="tracker",
+        external_id=str(tracker.get("id") or code),
         version=common.version_of(updated),
     ):
         return _("An older tracking update: skipped.")
     # The carrier's own time of the latest scan in this status, not when we heard of it.
     scans = [
-        d for d in tracker.get("tracking_details") or [] if isinstance(d, dict) and d.get("status") == tracker["status"]
+        d
+        for d in tracker.get("tracking_details") or []
+        if isinstance(d, dict) and d.get("status") == tracker["status"]
     ]
     at = common.when(scans[-1].get("datetime"), field_name="datetime") if scans else updated
     note = str(scans[-1].get("message") or "") if scans else ""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -52,7 +52,9 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
     currency_check(order, currency)
     amount = Decimal(str(payload.get("amount") or "0"))
     payment_ref = common.ref(connection, "payment", payload.get("payment_id"))
-    at = common.when((payload.get("end_date") or payload.get("create_date") or 0) / 1000, field_name="end_date")
+    at = common.when(
+        (payload.get("end_date") or payload.get("create_date") or 0) / 1000, field_name="end_date"
+    )
     if status == "reversed":
         common.refund_apply(
             order,
@@ -63,7 +65,11 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         )
         return _("Refund on order %(n)s") % {"n": order.number}
     mapped = (
-        PaymentStatus.PAID if status in PAID else PaymentStatus.FAILED if status in FAILED else PaymentStatus.PENDING
+        PaymentStatus.PAID
+        if status in PAID
+        else PaymentStatus.FAILED
+        if status in FAILED
+        else PaymentStatus.PENDING
     )
     common.payment_forward(
         order, external_id=payment_ref, status=mapped, amount=amount, method="card", paid_at=at

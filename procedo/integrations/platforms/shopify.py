@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -91,7 +91,9 @@ def _category(payload: dict[str, Any]) -> str:
 
 def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
     external_id = _required(payload, "id")
-    updated = common.when(payload.get("updated_at") or payload.get("created_at"), field_name="updated_at")
+    updated = common.when(
+        payload.get("updated_at") or payload.get("created_at"), field_name="updated_at"
+    )
     lines = [
         common.Line(
             code=common.text(item.get("sku"), 64)
@@ -124,7 +126,9 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
         placed_at=common.when(payload.get("created_at"), field_name="created_at"),
         person=_person(payload),
         lines=[line for line in lines if line.code] + [line for line in lines if not line.code],
-        shipping=sum((_money(s.get("price")) for s in payload.get("shipping_lines") or []), Decimal(0)),
+        shipping=sum(
+            (_money(s.get("price")) for s in payload.get("shipping_lines") or []), Decimal(0)
+        ),
         discount=_money(payload.get("total_discounts")),
         category=_category(payload),
         total=_money(_required(payload, "total_price")),
@@ -134,7 +138,9 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
         note=str(payload.get("note") or ""),
         city=str(shipping.get("city") or ""),
         address=", ".join(
-            part for part in (shipping.get("address1"), shipping.get("address2"), shipping.get("zip")) if part
+            part
+            for part in (shipping.get("address1"), shipping.get("address2"), shipping.get("zip"))
+            if part
         ),
         recipient=str(shipping.get("name") or ""),
     )
@@ -259,7 +265,9 @@ def checkout_apply(connection: Connection, payload: dict[str, Any]) -> str:
             "lines": len(payload.get("line_items") or []),
             "connection": connection.name,
         },
-        occurred_at=common.when(payload.get("updated_at") or payload.get("created_at"), field_name="updated_at"),
+        occurred_at=common.when(
+            payload.get("updated_at") or payload.get("created_at"), field_name="updated_at"
+        ),
         idempotency_key=key,
     )
     return _("Checkout abandoned")

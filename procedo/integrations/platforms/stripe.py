@@ -7,8 +7,8 @@ which order a payment is for. A charge and its PaymentIntent are one payment her
 
 from __future__ import annotations
 
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -22,7 +22,24 @@ from procedo.orders.models import PaymentStatus
 # Stripe's zero-decimal currencies (docs.stripe.com/currencies#zero-decimal) that Procedo
 # keeps; every other currency it takes is in hundredths.
 ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
 )
 PAYMENT_INTENT = {
     "payment_intent.succeeded": PaymentStatus.PAID,
@@ -53,14 +70,20 @@ def _order(item: dict[str, Any]) -> Any:
     return order_by_number(str(number), field="metadata.order_number")
 
 
-def _payment(connection: Connection, event: dict[str, Any], item: dict[str, Any], status: str) -> str:
+def _payment(
+    connection: Connection, event: dict[str, Any], item: dict[str, Any], status: str
+) -> str:
     order = _order(item)
     currency = str(item.get("currency") or "")
     currency_check(order, currency)
     kind = item.get("object")
     payment_id = item.get("payment_intent") if kind != "payment_intent" else item.get("id")
     payment_id = payment_id or item.get("id")
-    minor = item.get("amount_received") if kind == "payment_intent" and status == PaymentStatus.PAID else None
+    minor = (
+        item.get("amount_received")
+        if kind == "payment_intent" and status == PaymentStatus.PAID
+        else None
+    )
     common.payment_forward(
         order,
         external_id=common.ref(connection, "payment", payment_id),
@@ -88,7 +111,9 @@ def _refund(connection: Connection, refund: dict[str, Any], order: Any) -> None:
 
 
 def handle(connection: Connection, topic: str, payload: Any) -> str:
-    if not isinstance(payload, dict) or not isinstance((payload.get("data") or {}).get("object"), dict):
+    if not isinstance(payload, dict) or not isinstance(
+        (payload.get("data") or {}).get("object"), dict
+    ):
         raise DomainError(field="data.object", message=_("Not a Stripe event."))
     item = payload["data"]["object"]
     if topic in PAYMENT_INTENT:

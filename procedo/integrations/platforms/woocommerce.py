@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 import html
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -84,11 +84,15 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
         note=str(payload.get("customer_note") or ""),
         city=str(shipping.get("city") or ""),
         address=", ".join(
-            p for p in (shipping.get("address_1"), shipping.get("address_2"), shipping.get("postcode")) if p
+            p
+            for p in (
+                shipping.get("address_1"),
+                shipping.get("address_2"),
+                shipping.get("postcode"),
+            )
+            if p
         ),
-        recipient=" ".join(
-            p for p in (shipping.get("first_name"), shipping.get("last_name")) if p
-        ),
+        recipient=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
     )
     order = common.order_apply(connection, shop)
     return _("Order %(n)s") % {"n": order.number}

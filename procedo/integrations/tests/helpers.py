@@ -48,7 +48,9 @@ def url(connection: Connection) -> str:
     return f"/hooks/{connection.platform}/{connection.key}/"
 
 
-def shopify(client: Client, connection: Connection, topic: str, body: bytes, webhook_id: str) -> Any:
+def shopify(
+    client: Client, connection: Connection, topic: str, body: bytes, webhook_id: str
+) -> Any:
     return client.post(
         url(connection),
         body,
@@ -62,7 +64,9 @@ def shopify(client: Client, connection: Connection, topic: str, body: bytes, web
     )
 
 
-def woocommerce(client: Client, connection: Connection, topic: str, body: bytes, delivery: str) -> Any:
+def woocommerce(
+    client: Client, connection: Connection, topic: str, body: bytes, delivery: str
+) -> Any:
     signature = signatures.shopify_sign(SECRET, body)  # the same base64 HMAC-SHA256
     return client.post(
         url(connection),
@@ -76,7 +80,9 @@ def woocommerce(client: Client, connection: Connection, topic: str, body: bytes,
     )
 
 
-def stripe(client: Client, connection: Connection, event: dict[str, Any], at: int | None = None) -> Any:
+def stripe(
+    client: Client, connection: Connection, event: dict[str, Any], at: int | None = None
+) -> Any:
     body = body_of(event)
     return client.post(
         url(connection),
@@ -97,4 +103,6 @@ def liqpay_form(private_key: str, payload: dict[str, Any]) -> bytes:
     from urllib.parse import urlencode
 
     data = base64.b64encode(json.dumps(payload).encode()).decode()
-    return urlencode({"data": data, "signature": signatures.liqpay_sign(private_key, data)}).encode()
+    return urlencode(
+        {"data": data, "signature": signatures.liqpay_sign(private_key, data)}
+    ).encode()

@@ -16,7 +16,9 @@ from procedo.orders.models import Order
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_signed_order_posted_to_a_live_server_is_stored_answered_and_applied(live_server: Any) -> None:
+def test_a_signed_order_posted_to_a_live_server_is_stored_answered_and_applied(
+    live_server: Any,
+) -> None:
     shop = helpers.connect("shopify", "Live shop")
     body = body_of(resource("shopify/order.json", "order"))
     request = urllib.request.Request(

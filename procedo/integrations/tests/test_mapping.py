@@ -63,33 +63,57 @@ def test_a_shopify_store_s_order_life_lands_in_procedo() -> None:
     # The fixture's lines (3 × 199.00 + tax) come to 608.94 but it charged 409.94: the
     # shop's total is what was paid, so the difference is the order's discount.
     assert (order.subtotal, order.shipping_total, order.discount_total, order.total) == (
-        Decimal("608.94"), Decimal("0.00"), Decimal("199.00"), Decimal("409.94"))
-    assert [(line.sku_code, line.description, line.quantity, line.unit_price) for line in order.lines.all()] == [
+        Decimal("608.94"),
+        Decimal("0.00"),
+        Decimal("199.00"),
+        Decimal("409.94"),
+    )
+    assert [
+        (line.sku_code, line.description, line.quantity, line.unit_price)
+        for line in order.lines.all()
+    ] == [
         ("IPOD2008GREEN", "IPod Nano - 8gb - green", 1, Decimal("199.0000")),
         ("IPOD2008RED", "IPod Nano - 8gb - red", 1, Decimal("199.0000")),
         ("IPOD2008BLACK", "IPod Nano - 8gb - black", 1, Decimal("199.0000")),
         ("", "State Tax", 1, Decimal("11.9400")),
     ]
     assert order.delivery_city == "Louisville"
-    assert order.delivery_address == "Chestnut Street 92, 40202" and order.recipient_name == "Bob Norman"
+    assert (
+        order.delivery_address == "Chestnut Street 92, 40202"
+        and order.recipient_name == "Bob Norman"
+    )
     # Unknown SKUs are made so the order can go in, and listed for a person to check.
     made = Sku.objects.filter(code__startswith="IPOD2008")
     assert made.count() == 3
     assert set(SkuReview.objects.values_list("sku__code", flat=True)) == {
-        "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"}
+        "IPOD2008GREEN",
+        "IPOD2008RED",
+        "IPOD2008BLACK",
+    }
     # authorized by the transaction, then paid: one payment, the order's.
     payment = Payment.objects.get()
     assert (payment.status, payment.amount, payment.currency, payment.method) == (
-        "paid", Decimal("409.94"), "USD", "card")
+        "paid",
+        Decimal("409.94"),
+        "USD",
+        "card",
+    )
     assert order.paid_at is not None and order.status.category == "confirmed"
     refund = Refund.objects.get()
     assert (refund.amount, refund.payment_id, refund.reason) == (
-        Decimal("209.00"), payment.pk, "it broke during shipping")
+        Decimal("209.00"),
+        payment.pk,
+        "it broke during shipping",
+    )
     # fulfillments/create (pending, 2013) is older than the order's own fulfillment
     # (failure, 2014), which came first: the shipment stays failed.
     shipment = Shipment.objects.get()
     assert (shipment.order_id, shipment.tracking_number, shipment.carrier, shipment.status) == (
-        order.pk, "1Z2345", "Shopify", "failed")
+        order.pk,
+        "1Z2345",
+        "Shopify",
+        "failed",
+    )
     abandoned = Event.objects.get(event_type="checkout.abandoned")
     assert (abandoned.subject_type, abandoned.subject_id) == ("customer", customer.pk)
     assert abandoned.payload["total"] == "409.94" and abandoned.payload["currency"] == "USD"
@@ -103,7 +127,11 @@ def test_a_shopify_fulfillment_and_its_carrier_events_reach_delivered() -> None:
     helpers.shopify(client, shop, "orders/create", body_of(order_body), "w-1")
     fulfillment = resource("shopify/fulfillment.json", "fulfillment")
     # fulfillments/update once the carrier says it arrived (a later copy, changed in memory).
-    delivered = {**fulfillment, "shipment_status": "delivered", "updated_at": "2013-11-03T10:00:00-04:00"}
+    delivered = {
+        **fulfillment,
+        "shipment_status": "delivered",
+        "updated_at": "2013-11-03T10:00:00-04:00",
+    }
     helpers.shopify(client, shop, "fulfillments/create", body_of(fulfillment), "w-2")
     helpers.shopify(client, shop, "fulfillments/update", body_of(delivered), "w-3")
     services.deliveries_process_pending()
@@ -126,7 +154,10 @@ def test_a_woocommerce_guest_order_created_then_completed() -> None:
     assert order.external_ref == f"woocommerce/{shop.pk}:order:727"
     assert order.source == "Woo shop #727"
     assert order.placed_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=UTC)  # the _gmt field
-    assert [(line.sku_code, line.description, line.quantity, line.unit_price) for line in order.lines.all()] == [
+    assert [
+        (line.sku_code, line.description, line.quantity, line.unit_price)
+        for line in order.lines.all()
+    ] == [
         ("woo-93", "Woo Single #1", 2, Decimal("3.0000")),
         ("Bar3", "Ship Your Idea – Color: Black, Size: M Test", 1, Decimal("12.0000")),
         ("", "Tax", 1, Decimal("1.3500")),
@@ -135,12 +166,17 @@ def test_a_woocommerce_guest_order_created_then_completed() -> None:
     # completed: walked through the pipeline's own moves to the first shipped status.
     assert order.status.category == "shipped"
     payment = Payment.objects.get()
-    assert (payment.status, payment.method, payment.amount) == ("paid", "bank_transfer", Decimal("29.35"))
+    assert (payment.status, payment.method, payment.amount) == (
+        "paid",
+        "bank_transfer",
+        Decimal("29.35"),
+    )
     assert payment.paid_at == datetime(2017, 3, 22, 19, 28, 8, tzinfo=UTC)
     # A guest (customer_id 0) is matched by email; customer.created then finds them by it.
     assert Identity.objects.get(value="john.doe@example.com").customer_id == order.customer_id
-    assert order.customer.external_ref == f"woocommerce/{shop.pk}:customer:25"
-    assert (order.customer.first_name, order.customer.last_name) == ("John", "Doe")
+    customer = order.customer
+    assert customer is not None and customer.external_ref == f"woocommerce/{shop.pk}:customer:25"
+    assert (customer.first_name, customer.last_name) == ("John", "Doe")
     assert order.delivery_address == "969 Market, 94103" and order.delivery_city == "San Francisco"
 
 
@@ -157,15 +193,37 @@ def test_stripe_payment_and_refund_reach_the_order_they_name() -> None:
     stripe, client = helpers.connect("stripe"), Client()
     order = _usd_order("10.99")
     fixtures = resource("stripe/fixtures3.json", "resources")
-    intent = {**fixtures["payment_intent"], "status": "succeeded", "amount_received": 1099,
-              "metadata": {"order_number": order.number}}
-    refund = {**fixtures["refund"], "payment_intent": intent["id"], "metadata": {"order_number": order.number}}
-    assert helpers.stripe(client, stripe, helpers.stripe_event("payment_intent.succeeded", intent, "evt_1")).status_code == 202
-    assert helpers.stripe(client, stripe, helpers.stripe_event("refund.created", refund, "evt_2")).status_code == 202
+    intent = {
+        **fixtures["payment_intent"],
+        "status": "succeeded",
+        "amount_received": 1099,
+        "metadata": {"order_number": order.number},
+    }
+    refund = {
+        **fixtures["refund"],
+        "payment_intent": intent["id"],
+        "metadata": {"order_number": order.number},
+    }
+    assert (
+        helpers.stripe(
+            client, stripe, helpers.stripe_event("payment_intent.succeeded", intent, "evt_1")
+        ).status_code
+        == 202
+    )
+    assert (
+        helpers.stripe(
+            client, stripe, helpers.stripe_event("refund.created", refund, "evt_2")
+        ).status_code
+        == 202
+    )
     services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     payment = Payment.objects.get()
-    assert (payment.order_id, payment.amount, payment.status) == (order.pk, Decimal("10.99"), "paid")
+    assert (payment.order_id, payment.amount, payment.status) == (
+        order.pk,
+        Decimal("10.99"),
+        "paid",
+    )
     assert payment.external_id == f"stripe/{stripe.pk}:payment:{intent['id']}"
     assert Refund.objects.get().amount == Decimal("1.00")  # 100 minor units
     order.refresh_from_db()
@@ -180,21 +238,34 @@ def test_easypost_tracker_moves_the_shipment_with_the_carrier_s_time() -> None:
         order_id=order.pk, carrier="FedEx", tracking_number="1", actor=None, idempotency_key=None
     )
     body = raw("easypost/event-body.json").rstrip(b"\n")  # what the official vector signs
-    answer = client.post(helpers.url(easypost), body, content_type="application/json",
-                         headers={"X-Hmac-Signature": vector["hmac_signature"]})
+    answer = client.post(
+        helpers.url(easypost),
+        body,
+        content_type="application/json",
+        headers={"X-Hmac-Signature": vector["hmac_signature"]},
+    )
     assert answer.status_code == 202, answer.content
     delivered = json.loads(body)
     delivered["id"] = "evt_2"
     delivered["result"]["status"] = "delivered"
     delivered["result"]["updated_at"] = "2024-08-03T09:00:00Z"
     delivered["result"]["tracking_details"].append(
-        {**delivered["result"]["tracking_details"][-1], "status": "delivered",
-         "message": "Delivered", "datetime": "2024-08-03T08:41:00Z"})
+        {
+            **delivered["result"]["tracking_details"][-1],
+            "status": "delivered",
+            "message": "Delivered",
+            "datetime": "2024-08-03T08:41:00Z",
+        }
+    )
     moved = body_of(delivered)
     from procedo.integrations.signatures import easypost_sign
 
-    client.post(helpers.url(easypost), moved, content_type="application/json",
-                headers={"X-Hmac-Signature": easypost_sign("sécret", moved)})
+    client.post(
+        helpers.url(easypost),
+        moved,
+        content_type="application/json",
+        headers={"X-Hmac-Signature": easypost_sign("sécret", moved)},
+    )
     services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     shipment.refresh_from_db()
@@ -208,21 +279,38 @@ def test_liqpay_callback_pays_the_order_named_by_order_id() -> None:
     liqpay, client = helpers.connect("liqpay", secret="sandbox_private_key_123"), Client()
     order = order_services.order_create(
         lines=[order_services.OrderLineIn(quantity=1, description="Свічка", unit_price="450.00")],
-        currency="UAH", actor=None, idempotency_key=None,
+        currency="UAH",
+        actor=None,
+        idempotency_key=None,
     )
     # No LiqPay payload file exists; the fields are those of liqpay.ua/documentation/api/callback.
-    payload = {"action": "pay", "payment_id": 165629, "status": "success", "version": 3,
-               "type": "buy", "public_key": "sandbox_i000", "order_id": order.number,
-               "amount": 450.0, "currency": "UAH", "create_date": 1733500000000,
-               "end_date": 1733500060000, "description": "Order"}
+    payload = {
+        "action": "pay",
+        "payment_id": 165629,
+        "status": "success",
+        "version": 3,
+        "type": "buy",
+        "public_key": "sandbox_i000",
+        "order_id": order.number,
+        "amount": 450.0,
+        "currency": "UAH",
+        "create_date": 1733500000000,
+        "end_date": 1733500060000,
+        "description": "Order",
+    }
     form = helpers.liqpay_form("sandbox_private_key_123", payload)
-    answer = client.post(helpers.url(liqpay), form, content_type="application/x-www-form-urlencoded")
+    answer = client.post(
+        helpers.url(liqpay), form, content_type="application/x-www-form-urlencoded"
+    )
     assert answer.status_code == 202, answer.content
     reversed_ = helpers.liqpay_form("sandbox_private_key_123", {**payload, "status": "reversed"})
     client.post(helpers.url(liqpay), reversed_, content_type="application/x-www-form-urlencoded")
     services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     payment = Payment.objects.get()
-    assert (payment.amount, payment.paid_at) == (Decimal("450.00"), datetime(2024, 12, 6, 15, 47, 40, tzinfo=UTC))
+    assert (payment.amount, payment.paid_at) == (
+        Decimal("450.00"),
+        datetime(2024, 12, 6, 15, 47, 40, tzinfo=UTC),
+    )
     assert Refund.objects.get().amount == Decimal("450.00")
     assert copy.deepcopy(payload)["status"] == "success"

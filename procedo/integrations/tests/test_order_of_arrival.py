@@ -24,11 +24,23 @@ def _stream() -> list[tuple[str, str, bytes]]:
     return [
         ("shopify", "customers/create", body_of(resource("shopify/customer.json", "customer"))),
         ("shopify", "orders/create", body_of(order)),
-        ("shopify", "order_transactions/create", body_of(resource("shopify/transaction.json", "transaction"))),
+        (
+            "shopify",
+            "order_transactions/create",
+            body_of(resource("shopify/transaction.json", "transaction")),
+        ),
         ("shopify", "orders/paid", body_of({**order, "financial_status": "paid"})),  # in memory
         ("shopify", "refunds/create", body_of(resource("shopify/refund.json", "refund"))),
-        ("shopify", "fulfillments/create", body_of(resource("shopify/fulfillment.json", "fulfillment"))),
-        ("shopify", "checkouts/create", body_of(resource("shopify/checkouts.json", "checkouts")[0])),
+        (
+            "shopify",
+            "fulfillments/create",
+            body_of(resource("shopify/fulfillment.json", "fulfillment")),
+        ),
+        (
+            "shopify",
+            "checkouts/create",
+            body_of(resource("shopify/checkouts.json", "checkouts")[0]),
+        ),
         ("woocommerce", "order.created", raw("woocommerce/order.created.json")),
         ("woocommerce", "order.updated", raw("woocommerce/order.updated.json")),
         ("woocommerce", "customer.created", raw("woocommerce/customer.created.json")),
@@ -49,19 +61,37 @@ def _state(connection: Connection) -> dict[str, Any]:
     order = Order.objects.select_related("status", "customer").get(
         external_ref__startswith=f"{connection.platform}/{connection.pk}:"
     )
+    customer = order.customer
+    assert customer is not None
     return {
-        "order": (order.status_id, order.currency, order.subtotal, order.discount_total,
-                  order.shipping_total, order.total, order.paid_at, order.placed_at),
-        "customer": (order.customer.first_name, order.customer.last_name, order.customer.external_ref is not None),
+        "order": (
+            order.status_id,
+            order.currency,
+            order.subtotal,
+            order.discount_total,
+            order.shipping_total,
+            order.total,
+            order.paid_at,
+            order.placed_at,
+        ),
+        "customer": (customer.first_name, customer.last_name, customer.external_ref is not None),
         "lines": [(x.sku_code, x.description, x.quantity, x.unit_price) for x in order.lines.all()],
         "payments": [(p.status, p.amount, p.method, p.paid_at) for p in order.payments.all()],
         "refunds": [(r.amount, r.reason) for r in order.refunds.all()],
-        "shipments": [(s.tracking_number, s.carrier, s.status, s.delivered_at) for s in order.shipments.all()],
+        "shipments": [
+            (s.tracking_number, s.carrier, s.status, s.delivered_at) for s in order.shipments.all()
+        ],
         "abandoned": Event.objects.filter(
-            event_type="checkout.abandoned", subject_id=order.customer_id,
+            event_type="checkout.abandoned",
+            subject_id=order.customer_id,
             idempotency_key__startswith=f"{connection.platform}/{connection.pk}:",
         ).count(),
-        "deliveries": sorted({d.state: d.error for d in Delivery.objects.filter(connection=connection, state="failed")}.items()),
+        "deliveries": sorted(
+            {
+                d.state: d.error
+                for d in Delivery.objects.filter(connection=connection, state="failed")
+            }.items()
+        ),
     }
 
 
