@@ -60,6 +60,7 @@ class DeliveryOut(Schema):
     event_id: str
     state: str = Field(description="received, processed, failed or rejected.")
     error: str = Field(description="Why it failed or was rejected; for processed, what it did.")
+    error_field: str = Field(description="What the error names (a payload field, `signature`).")
     duplicate_of: int | None = Field(description="The delivery of the same event processed first.")
     attempts: int
     next_attempt_at: datetime | None

@@ -37,7 +37,7 @@ class ConnectionEditForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text=_("Leave empty to keep the one stored."),
     )
-    active = forms.BooleanField(label=_("Active"), required=False)
+    active = forms.BooleanField(label=_("Takes deliveries"), required=False)
 
 
 class DeliveryFilter(forms.Form):

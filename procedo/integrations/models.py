@@ -63,6 +63,7 @@ class Delivery(models.Model):
         _("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.RECEIVED
     )
     error = models.TextField(_("error"), blank=True, default="")
+    error_field = models.CharField(max_length=100, blank=True, default="")  # what it names
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -160,13 +160,18 @@ def delivery_receive(
         else signatures.Verdict(False, "the stored secret cannot be read; enter it again")
     )
     if not verdict.ok:
+        # What the headers alone say (Shopify's topic and webhook id), for the diagnosis.
+        topic, event_id = spec.describe(headers, None)
         with transaction.atomic():
             rejected = Delivery.objects.create(
                 connection=connection,
                 headers=kept,
                 body=body,
+                topic=topic[:100],
+                event_id=event_id[:200],
                 state=DeliveryState.REJECTED,
                 error=verdict.reason,
+                error_field="signature",
             )
         return Receipt(401, _("The signature does not match."), "signature", rejected.pk)
     payload = spec.decode(body)
@@ -183,6 +188,9 @@ def delivery_receive(
             event_id=(event_id or "sha256:" + hashlib.sha256(body).hexdigest())[:200],
             state=DeliveryState.FAILED if payload is None or wrong_type else DeliveryState.RECEIVED,
             error=unreadable if payload is None or wrong_type else "",
+            error_field=("Content-Type" if wrong_type else "body")
+            if payload is None or wrong_type
+            else "",
         )
         if delivery.state == DeliveryState.RECEIVED:
             transaction.on_commit(lambda: _wake(delivery.connection_id))
@@ -273,6 +281,7 @@ def delivery_process(*, delivery_id: int) -> Delivery:
                 state=DeliveryState.PROCESSED,
                 duplicate_of_id=duplicate_of,
                 error=note[:1000] if not duplicate_of else "",
+                error_field="",
                 processed_at=now,
                 attempts=delivery.attempts + 1,
                 next_attempt_at=None,
@@ -282,7 +291,8 @@ def delivery_process(*, delivery_id: int) -> Delivery:
         _finish(
             delivery,
             state=DeliveryState.FAILED,
-            error=f"{exc.field}: {exc.message}"[:1000],
+            error=exc.message[:1000],
+            error_field=exc.field[:100],
             attempts=attempts,
             next_attempt_at=_retry_at(attempts, now),
         )
@@ -293,6 +303,7 @@ def delivery_process(*, delivery_id: int) -> Delivery:
             delivery,
             state=DeliveryState.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:1000],
+            error_field="body",
             attempts=delivery.attempts + 1,
             next_attempt_at=None,
         )

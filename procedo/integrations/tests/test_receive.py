@@ -60,6 +60,7 @@ def test_a_bad_signature_is_401_kept_as_rejected_and_never_processed() -> None:
     services.deliveries_process_pending()
     rejected = list(Delivery.objects.order_by("id").values_list("state", "error"))
     assert [state for state, _e in rejected] == ["rejected"] * 5
+    assert Delivery.objects.order_by("id")[0].topic == "orders/create"  # from its headers
     assert rejected[0][1] == "X-Shopify-Hmac-Sha256 does not match"
     assert rejected[4][1] == "Stripe-Signature is more than 300 s old"
     assert bytes(Delivery.objects.order_by("id")[0].body) == body  # kept as it came
@@ -82,8 +83,11 @@ def test_bad_input_is_a_clear_4xx_and_nothing_signed_is_lost() -> None:
     )
     assert (answer.status_code, answer.json()["field"]) == (415, "Content-Type")
     # Both were signed: kept, failed, with the reason, for a person to see.
-    kept = list(Delivery.objects.order_by("id").values_list("state", "error"))
-    assert kept == [("failed", "The body is not application/json.")] * 2
+    kept = list(Delivery.objects.order_by("id").values_list("state", "error_field", "error"))
+    assert kept == [
+        ("failed", "body", "The body is not application/json."),
+        ("failed", "Content-Type", "The body is not application/json."),
+    ]
 
     too_large = b"{" + b" " * services.MAX_BODY + b"}"
     answer = helpers.shopify(client, shop, "orders/create", too_large, "w-2")
@@ -121,9 +125,9 @@ def test_a_payload_that_cannot_be_applied_fails_with_its_reason_and_changes_noth
         "w-3",
     )
     services.deliveries_process_pending()
-    states = list(Delivery.objects.order_by("id").values_list("state", "error"))
-    assert states[0] == ("failed", "currency: XXX is not a currency (ISO 4217).")
-    assert states[1] == ("failed", "id: The payload has no id.")
+    states = list(Delivery.objects.order_by("id").values_list("state", "error_field", "error"))
+    assert states[0] == ("failed", "currency", "XXX is not a currency (ISO 4217).")
+    assert states[1] == ("failed", "id", "The payload has no id.")
     assert states[2][0] == "processed"  # a failure never holds up the ones after it
     assert not Order.objects.exists() and not Sku.objects.exists()
     assert Customer.objects.count() == 1  # the customers/create one; the failed ones left none
