@@ -24,7 +24,7 @@ from procedo.integrations.services import SECRET_MAX
 
 router = Router(tags=["integrations"])
 AUTH = requires_api("integrations.manage")
-PlatformName = Literal["shopify", "woocommerce", "stripe", "easypost", "liqpay"]
+PlatformName = Literal["shopify", "woocommerce", "stripe", "easypost", "liqpay", "novaposhta"]
 StateName = Literal["received", "processed", "failed", "rejected"]
 
 
@@ -33,12 +33,18 @@ class ConnectionIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     account: str = Field(default="", max_length=200)
     secret: str = Field(min_length=1, max_length=SECRET_MAX, description="Never returned.")
+    api_key: str = Field(
+        default="",
+        max_length=SECRET_MAX,
+        description="Stripe's sk_… or a Shopify Admin API token, to fetch what webhooks missed.",
+    )
 
 
 class ConnectionPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     account: str | None = Field(default=None, max_length=200)
     secret: str | None = Field(default=None, min_length=1, max_length=SECRET_MAX)
+    api_key: str | None = Field(default=None, min_length=1, max_length=SECRET_MAX)
     active: bool | None = None
 
 
@@ -49,6 +55,9 @@ class ConnectionOut(Schema):
     account: str
     active: bool
     secret_hint: str = Field(description="The secret's last four characters, never more.")
+    api_key_hint: str = Field(description="The API key's last four characters, or empty.")
+    reconciled_until: datetime | None = Field(description="Fetched from the platform up to here.")
+    reconcile_error: str = Field(description="Why the last fetch failed, if it did.")
     hook_url: str = Field(description="The address to paste into the platform.")
     created_at: datetime
 

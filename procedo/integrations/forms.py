@@ -22,7 +22,18 @@ class ConnectionForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text=_(
             "The webhook signing secret (Shopify, WooCommerce, Stripe's whsec_…, EasyPost) "
-            "or LiqPay's private key. Stored encrypted; it is never shown again."
+            "or LiqPay's private key; for Nova Poshta, its API key. Stored encrypted; it is "
+            "never shown again."
+        ),
+    )
+    api_key = forms.CharField(
+        label=_("API key for catching up (optional)"),
+        max_length=SECRET_MAX,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_(
+            "Stripe's secret key or a Shopify Admin API token: once an hour Procedo fetches "
+            "what the webhooks missed."
         ),
     )
 
@@ -32,6 +43,13 @@ class ConnectionEditForm(forms.Form):
     account = forms.CharField(label=_("Shop domain or account"), max_length=200, required=False)
     secret = forms.CharField(
         label=_("New secret"),
+        max_length=SECRET_MAX,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Leave empty to keep the one stored."),
+    )
+    api_key = forms.CharField(
+        label=_("New API key for catching up"),
         max_length=SECRET_MAX,
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -14,6 +14,7 @@ class Platform(models.TextChoices):
     STRIPE = "stripe", "Stripe"
     EASYPOST = "easypost", "EasyPost"
     LIQPAY = "liqpay", "LiqPay"
+    NOVA_POSHTA = "novaposhta", _("Nova Poshta")
 
 
 class Connection(models.Model):
@@ -27,6 +28,13 @@ class Connection(models.Model):
     # Fernet token (procedo/integrations/secrets.py); the plain secret is never stored.
     secret_encrypted = models.TextField(editable=False)
     secret_hint = models.CharField(max_length=8, editable=False)
+    # A key Procedo calls the platform's API with (Stripe's sk_…, a Shopify Admin API token),
+    # to fetch what webhooks missed; Nova Poshta's API key is the secret itself.
+    api_key_encrypted = models.TextField(blank=True, default="", editable=False)
+    api_key_hint = models.CharField(max_length=8, blank=True, default="", editable=False)
+    # Everything the platform changed up to here has been fetched (reconciliation's cursor).
+    reconciled_until = models.DateTimeField(null=True, blank=True)
+    reconcile_error = models.CharField(max_length=300, blank=True, default="")
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     created_by = models.ForeignKey(
@@ -126,3 +134,20 @@ class SkuReview(models.Model):
 
     def __str__(self) -> str:
         return f"review SKU {self.sku_id}"
+
+
+class TrackingPoll(models.Model):
+    """When Procedo next asks the carrier about one shipment, and what it last heard."""
+
+    shipment = models.OneToOneField(
+        "orders.Shipment", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    next_poll_at = models.DateTimeField(db_index=True)
+    status_code = models.CharField(max_length=10, blank=True, default="")
+    # When the parcel reached the branch (the carrier's time); "waiting for 3 days" counts
+    # from here, once per arrival.
+    at_branch_since = models.DateTimeField(null=True, blank=True)
+    waiting_told = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"poll {self.shipment_id} at {self.next_poll_at}"

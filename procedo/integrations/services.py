@@ -54,9 +54,21 @@ def _clean(name: str, account: str, secret: str | None) -> tuple[str, str]:
     return name, account
 
 
+def _api_key(api_key: str | None) -> dict[str, str]:
+    """The encrypted API key and its hint; an empty key removes the stored one."""
+    if api_key is None:
+        return {}
+    api_key = api_key.strip()
+    if len(api_key) > SECRET_MAX:
+        raise DomainError(field="api_key", code="too_large", message=_("At most 500 characters."))
+    if not api_key:
+        return {"api_key_encrypted": "", "api_key_hint": ""}
+    return {"api_key_encrypted": secret_encrypt(api_key), "api_key_hint": secret_hint(api_key)}
+
+
 @transaction.atomic
 def connection_create(
-    *, platform: str, name: str, account: str, secret: str, actor: Any
+    *, platform: str, name: str, account: str, secret: str, actor: Any, api_key: str = ""
 ) -> Connection:
     if platform not in Platform.values:
         raise DomainError(field="platform", message=_("Unknown platform %(p)s.") % {"p": platform})
@@ -69,6 +81,7 @@ def connection_create(
         key=token_source.token_urlsafe(16),
         secret_encrypted=secret_encrypt(secret),
         secret_hint=secret_hint(secret),
+        **_api_key(api_key),
         created_by_id=getattr(actor, "pk", None),
     )
     event_record(
@@ -88,6 +101,7 @@ def connection_update(
     name: str | None = None,
     account: str | None = None,
     secret: str | None = None,
+    api_key: str | None = None,
     active: bool | None = None,
 ) -> Connection:
     """Change what is given; a new secret replaces the old one (which is never shown)."""
@@ -111,6 +125,10 @@ def connection_update(
             secret_hint(secret),
         )
         changed.append("secret")
+    if api_key:
+        for name, value in _api_key(api_key).items():
+            setattr(connection, name, value)
+        changed.append("api_key")
     if not changed:
         return connection
     connection.save()

@@ -24,5 +24,9 @@ def timeline_register() -> None:
         "delivery.replayed", gettext_lazy("%(actor)s replayed a delivery of %(subject)s")
     )
     sentence_register(
+        "shipment.waiting_at_branch",
+        gettext_lazy("The parcel of %(subject)s has waited at the branch for 3 days"),
+    )
+    sentence_register(
         "checkout.abandoned", gettext_lazy("%(subject)s left a checkout without ordering")
     )

@@ -259,6 +259,12 @@ EVENTS: dict[str, EventSpec] = {
             _("Checkout abandoned"),
             _payload(total=(_("total"), NUMBER, None), currency=(_("currency"), TEXT, None)),
         ),
+        EventSpec(
+            "shipment.waiting_at_branch",
+            "order",
+            _("Parcel waiting at the branch for 3 days"),
+            _payload(days=(_("days waiting"), NUMBER, None)),
+        ),
     )
 }
 
