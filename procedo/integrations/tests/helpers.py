@@ -134,7 +134,7 @@ class LocalApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _serve  # noqa: N815
+            do_GET = do_POST = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass

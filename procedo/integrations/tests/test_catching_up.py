@@ -100,7 +100,8 @@ def test_shopify_orders_changed_since_the_cursor_are_fetched_page_by_page(
 
     def answer(method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         if "page_info" not in path:
-            following = f'<{api["server"].url}/admin/api/2024-10/orders.json?page_info=p2&limit=250>; rel="next"'
+            page_two = f"{api['server'].url}/admin/api/2024-10/orders.json?page_info=p2&limit=250"
+            following = f'<{page_two}>; rel="next"'
             return 200, {"orders": [order]}, {"Link": following}
         return 200, {"orders": []}, {}
 
