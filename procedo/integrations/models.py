@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from procedo.core.texts import stored_text_render
 
 
 class Platform(models.TextChoices):
@@ -72,6 +75,8 @@ class Delivery(models.Model):
     )
     error = models.TextField(_("error"), blank=True, default="")
     error_field = models.CharField(max_length=100, blank=True, default="")  # what it names
+    # `error` as its original and parameters, when known: read in each reader's language.
+    error_text = models.JSONField(null=True, blank=True)
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -96,6 +101,14 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}/{self.topic} {self.event_id}"
+
+    @property
+    def error_shown(self) -> str:
+        """The error in the reader's language: from its stored original, or, for another
+        app's refusal kept only as text, its catalog entry when it has no parameters."""
+        if not self.error_text and "%" not in self.error:
+            return gettext(self.error) if self.error else ""
+        return stored_text_render(self.error_text, self.error)
 
 
 class ExternalVersion(models.Model):

@@ -14,9 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotency_claim
+from procedo.core.texts import LaterText, later_text_read
 from procedo.events.services import event_record
 from procedo.integrations import signatures
 from procedo.integrations.models import Connection, Delivery, DeliveryState, Platform
@@ -175,7 +177,9 @@ def delivery_receive(
     verdict = (
         signatures.verify(platform, secret, headers, body)
         if secret is not None
-        else signatures.Verdict(False, "the stored secret cannot be read; enter it again")
+        else signatures.Verdict(
+            False, gettext_noop("The stored secret cannot be read; enter it again.")
+        )
     )
     if not verdict.ok:
         # What the headers alone say (Shopify's topic and webhook id), for the diagnosis.
@@ -188,14 +192,18 @@ def delivery_receive(
                 topic=topic[:100],
                 event_id=event_id[:200],
                 state=DeliveryState.REJECTED,
-                error=verdict.reason,
+                error=verdict.text.render_in("en"),
                 error_field="signature",
+                error_text=verdict.text.stored(),
             )
         return Receipt(401, _("The signature does not match."), "signature", rejected.pk)
     payload = spec.decode(body)
     topic, event_id = spec.describe(headers, payload) if payload is not None else ("", "")
     wrong_type = content_type.split(";")[0].strip().lower() != spec.content_type
-    unreadable = _("The body is not %(type)s.") % {"type": spec.content_type}
+    unreadable_text = LaterText(
+        gettext_noop("The body is not %(type)s."), {"type": spec.content_type}
+    )
+    unreadable = unreadable_text.render()
     with transaction.atomic():
         delivery = Delivery.objects.create(
             connection=connection,
@@ -206,6 +214,7 @@ def delivery_receive(
             event_id=(event_id or "sha256:" + hashlib.sha256(body).hexdigest())[:200],
             state=DeliveryState.FAILED if payload is None or wrong_type else DeliveryState.RECEIVED,
             error=unreadable if payload is None or wrong_type else "",
+            error_text=unreadable_text.stored() if payload is None or wrong_type else None,
             error_field=("Content-Type" if wrong_type else "body")
             if payload is None or wrong_type
             else "",
@@ -289,17 +298,18 @@ def delivery_process(*, delivery_id: int) -> Delivery:
             )
             if claim.replay:
                 duplicate_of: int | None = claim.result_id
-                note = ""
+                note: dict[str, Any] | None = None
             else:
-                note = spec.handle(connection, delivery.topic, payload)
+                note = spec.handle(connection, delivery.topic, payload).stored()
                 claim.done(result_id=delivery.pk)
                 duplicate_of = None
             _finish(
                 delivery,
                 state=DeliveryState.PROCESSED,
                 duplicate_of_id=duplicate_of,
-                error=note[:1000] if not duplicate_of else "",
+                error=later_text_read(note).render_in("en")[:1000] if note else "",
                 error_field="",
+                error_text=note,
                 processed_at=now,
                 attempts=delivery.attempts + 1,
                 next_attempt_at=None,
@@ -311,6 +321,7 @@ def delivery_process(*, delivery_id: int) -> Delivery:
             state=DeliveryState.FAILED,
             error=exc.message[:1000],
             error_field=exc.field[:100],
+            error_text=later.stored() if (later := getattr(exc, "later", None)) else None,
             attempts=attempts,
             next_attempt_at=_retry_at(attempts, now),
         )
@@ -322,6 +333,7 @@ def delivery_process(*, delivery_id: int) -> Delivery:
             state=DeliveryState.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:1000],
             error_field="body",
+            error_text=None,
             attempts=delivery.attempts + 1,
             next_attempt_at=None,
         )

@@ -20,8 +20,13 @@ import hmac
 import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
+
+from django.utils.translation import gettext_noop
+
+from procedo.core.texts import LaterText
 
 STRIPE_TOLERANCE = 300  # seconds, the default of Stripe's own libraries
 
@@ -29,7 +34,20 @@ STRIPE_TOLERANCE = 300  # seconds, the default of Stripe's own libraries
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    reason: str = ""
+    reason: str = ""  # a catalog original (English); `params` fill it
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> LaterText:
+        return LaterText(self.reason, self.params)
+
+
+def _no_header(name: str) -> Verdict:
+    return Verdict(False, gettext_noop("No %(header)s header."), {"header": name})
+
+
+def _judged(ok: bool, name: str) -> Verdict:
+    return Verdict(ok, gettext_noop("%(header)s does not match."), {"header": name})
 
 
 def _b64_hmac_sha256(secret: str, body: bytes) -> str:
@@ -47,16 +65,15 @@ def shopify_sign(secret: str, body: bytes) -> str:
 def shopify_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     given = headers.get("X-Shopify-Hmac-Sha256", "")
     if not given:
-        return Verdict(False, "no X-Shopify-Hmac-Sha256 header")
-    return Verdict(_same(given, shopify_sign(secret, body)), "X-Shopify-Hmac-Sha256 does not match")
+        return _no_header("X-Shopify-Hmac-Sha256")
+    return _judged(_same(given, shopify_sign(secret, body)), "X-Shopify-Hmac-Sha256")
 
 
 def woocommerce_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     given = headers.get("X-WC-Webhook-Signature", "")
     if not given:
-        return Verdict(False, "no X-WC-Webhook-Signature header")
-    expected = _b64_hmac_sha256(secret, body)
-    return Verdict(_same(given, expected), "X-WC-Webhook-Signature does not match")
+        return _no_header("X-WC-Webhook-Signature")
+    return _judged(_same(given, _b64_hmac_sha256(secret, body)), "X-WC-Webhook-Signature")
 
 
 def stripe_sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -70,14 +87,18 @@ def stripe_verify(secret: str, headers: Mapping[str, str], body: bytes, now: flo
     stamps = [value for name, value in parts if name.strip() == "t"]
     signatures = [value for name, value in parts if name.strip() == "v1"]
     if not stamps or not stamps[0].isdigit() or not signatures:
-        return Verdict(False, "Stripe-Signature has no t= and v1=")
+        return Verdict(False, gettext_noop("Stripe-Signature has no t= and v1=."))
     timestamp = int(stamps[0])
     expected = stripe_sign(secret, body, timestamp).rsplit("v1=", 1)[1]
     if not any(_same(candidate, expected) for candidate in signatures):
-        return Verdict(False, "Stripe-Signature does not match")
+        return _judged(False, "Stripe-Signature")
     if abs(now - timestamp) > STRIPE_TOLERANCE:
         # Checked after the signature, so an old but genuine delivery says why it was refused.
-        return Verdict(False, f"Stripe-Signature is more than {STRIPE_TOLERANCE} s old")
+        return Verdict(
+            False,
+            gettext_noop("Stripe-Signature is more than %(n)s s old."),
+            {"n": STRIPE_TOLERANCE},
+        )
     return Verdict(True)
 
 
@@ -89,8 +110,8 @@ def easypost_sign(secret: str, body: bytes) -> str:
 def easypost_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     given = headers.get("X-Hmac-Signature", "")
     if not given:
-        return Verdict(False, "no X-Hmac-Signature header")
-    return Verdict(_same(given, easypost_sign(secret, body)), "X-Hmac-Signature does not match")
+        return _no_header("X-Hmac-Signature")
+    return _judged(_same(given, easypost_sign(secret, body)), "X-Hmac-Signature")
 
 
 def liqpay_sign(private_key: str, data: str) -> str:
@@ -110,8 +131,8 @@ def liqpay_fields(body: bytes) -> tuple[str, str]:
 def liqpay_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     data, signature = liqpay_fields(body)
     if not data or not signature:
-        return Verdict(False, "no data and signature fields")
-    return Verdict(_same(signature, liqpay_sign(secret, data)), "signature does not match")
+        return Verdict(False, gettext_noop("No data and signature fields."))
+    return _judged(_same(signature, liqpay_sign(secret, data)), "signature")
 
 
 VERIFIERS = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import easypost, liqpay, shopify, stripe, woocommerce
 
@@ -25,7 +26,7 @@ class Spec:
     content_type: str
     decode: Callable[[bytes], Any]
     describe: Callable[[Mapping[str, str], Any], tuple[str, str]]
-    handle: Callable[[Connection, str, Any], str]
+    handle: Callable[[Connection, str, Any], LaterText]
 
 
 PLATFORMS: dict[str, Spec] = {

@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
 from procedo.catalog import selectors as catalog_selectors
 from procedo.catalog import services as catalog_services
 from procedo.catalog.services import OutOfStock, SkuSeen
 from procedo.core.errors import DomainError, NotFound
+from procedo.core.texts import LaterText
 from procedo.customers import services as customer_services
 from procedo.integrations.models import Connection, ExternalVersion, SkuReview
 from procedo.orders import services as order_services
@@ -37,6 +39,15 @@ from procedo.orders.models import (
 class NotYet(NotFound):
     """What this delivery points at has not arrived yet (a refund before its order): the
     delivery fails for now and is tried again after the ones that may bring it."""
+
+
+def refusal(cls: type[DomainError], field: str, msgid: str, **params: Any) -> DomainError:
+    """A refusal whose reason is also kept as its original and parameters (`later`), so the
+    deliveries page shows it in each reader's language, not the worker's."""
+    text = gettext(msgid)
+    exc = cls(field=field, message=text % params if params else text)
+    exc.later = LaterText(msgid, params)  # type: ignore[attr-defined]
+    return exc
 
 
 def when(raw: Any, *, field_name: str) -> datetime | None:
@@ -187,10 +198,12 @@ def order_find(connection: Connection, external_id: Any) -> Order | None:
 def order_get(connection: Connection, external_id: Any) -> Order:
     order = order_find(connection, external_id)
     if order is None:
-        raise NotYet(
-            field="order_id",
-            message=_("Order %(id)s of %(name)s has not arrived yet.")
-            % {"id": external_id, "name": connection.name},
+        raise refusal(
+            NotYet,
+            "order_id",
+            gettext_noop("Order %(id)s of %(name)s has not arrived yet."),
+            id=str(external_id),
+            name=connection.name,
         )
     return order
 
@@ -366,9 +379,10 @@ def refund_apply(
     """A refund of the order's payment; before that payment is received it waits (NotYet)."""
     payment = Payment.objects.filter(external_id=payment_ref, order=order).first()
     if payment is None or payment.status not in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
-        raise NotYet(
-            field="payment",
-            message=_("The payment this refund returns has not been received yet."),
+        raise refusal(
+            NotYet,
+            "payment",
+            gettext_noop("The payment this refund returns has not been received yet."),
         )
     order_services.refund_record(
         order_id=order.pk,

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
 from procedo.orders.models import Shipment, ShipmentStatus
@@ -32,21 +34,25 @@ def describe(headers: Mapping[str, str], payload: Any) -> tuple[str, str]:
     return str(payload.get("description") or ""), str(payload.get("id") or "")
 
 
-def handle(connection: Connection, topic: str, payload: Any) -> str:
+def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
     if not topic.startswith("tracker."):
-        return _("Topic %(t)s is not used by Procedo.") % {"t": topic}
+        return LaterText(gettext_noop("Topic %(t)s is not used by Procedo."), {"t": topic})
     tracker = payload.get("result") if isinstance(payload, dict) else None
     if not isinstance(tracker, dict) or not tracker.get("tracking_code"):
         raise DomainError(field="result.tracking_code", message=_("No tracking code."))
     code = str(tracker["tracking_code"])[:100]
     status = STATUS.get(str(tracker.get("status") or ""))
     if status is None:
-        return _("Status %(s)s says nothing new.") % {"s": tracker.get("status")}
+        return LaterText(
+            gettext_noop("Status %(s)s says nothing new."), {"s": tracker.get("status")}
+        )
     shipment = Shipment.objects.filter(tracking_number=code).order_by("-id").first()
     if shipment is None:
-        raise common.NotYet(
-            field="result.tracking_code",
-            message=_("No shipment with tracking number %(code)s (yet).") % {"code": code},
+        raise common.refusal(
+            common.NotYet,
+            "result.tracking_code",
+            gettext_noop("No shipment with tracking number %(code)s (yet)."),
+            code=code,
         )
     updated = common.when(tracker.get("updated_at"), field_name="updated_at")
     if not common.version_newer(
@@ -55,7 +61,7 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         external_id=str(tracker.get("id") or code),
         version=common.version_of(updated),
     ):
-        return _("An older tracking update: skipped.")
+        return LaterText(gettext_noop("An older tracking update: skipped."))
     # The carrier's own time of the latest scan in this status, not when we heard of it.
     scans = [
         d
@@ -71,4 +77,4 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         at=at,
         note=note,
     )
-    return _("Shipment %(code)s") % {"code": code}
+    return LaterText(gettext_noop("Shipment %(code)s"), {"code": code})

@@ -15,8 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
 from procedo.integrations.platforms.payments import currency_check, order_by_number
@@ -43,7 +45,7 @@ def describe(headers: Mapping[str, str], payload: Any) -> tuple[str, str]:
     return str(payload.get("status") or ""), f"{payload.get('payment_id')}:{payload.get('status')}"
 
 
-def handle(connection: Connection, topic: str, payload: Any) -> str:
+def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
     if not isinstance(payload, dict):
         raise DomainError(field="data", message=_("The data field is not base64 of JSON."))
     status = str(payload.get("status") or "")
@@ -63,7 +65,7 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
             payment_ref=payment_ref,
             reason=_("Reversed in LiqPay"),
         )
-        return _("Refund on order %(n)s") % {"n": order.number}
+        return LaterText(gettext_noop("Refund on order %(n)s"), {"n": order.number})
     mapped = (
         PaymentStatus.PAID
         if status in PAID
@@ -74,4 +76,4 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
     common.payment_forward(
         order, external_id=payment_ref, status=mapped, amount=amount, method="card", paid_at=at
     )
-    return _("Payment of order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Payment of order %(n)s"), {"n": order.number})

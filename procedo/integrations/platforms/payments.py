@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
-from procedo.integrations.platforms.common import NotYet
+from procedo.integrations.platforms.common import NotYet, refusal
 from procedo.orders.models import Order
 
 
@@ -19,10 +20,7 @@ def order_by_number(number: str, *, field: str) -> Order:
         )
     order = Order.objects.select_related("status").filter(number=number[:40]).first()
     if order is None:
-        raise NotYet(
-            field=field,
-            message=_("No order %(n)s (yet).") % {"n": number},
-        )
+        raise refusal(NotYet, field, gettext_noop("No order %(n)s (yet)."), n=number)
     return order
 
 

@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
+from procedo.core.texts import LaterText
 from procedo.events.services import event_record
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
@@ -54,7 +56,7 @@ def _money(raw: Any) -> Decimal:
 
 def _required(payload: dict[str, Any], name: str) -> Any:
     if payload.get(name) in (None, ""):
-        raise DomainError(field=name, message=_("The payload has no %(f)s.") % {"f": name})
+        raise common.refusal(DomainError, name, gettext_noop("The payload has no %(f)s."), f=name)
     return payload[name]
 
 
@@ -89,7 +91,7 @@ def _category(payload: dict[str, Any]) -> str:
     return StatusCategory.NEW
 
 
-def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     external_id = _required(payload, "id")
     updated = common.when(
         payload.get("updated_at") or payload.get("created_at"), field_name="updated_at"
@@ -147,7 +149,7 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
     order = common.order_apply(connection, shop)
     for fulfillment in payload.get("fulfillments") or []:
         _fulfillment(connection, order, fulfillment)
-    return _("Order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Order %(n)s"), {"n": order.number})
 
 
 def _fulfillment(connection: Connection, order: Any, fulfillment: dict[str, Any]) -> None:
@@ -173,23 +175,26 @@ def _fulfillment(connection: Connection, order: Any, fulfillment: dict[str, Any]
     )
 
 
-def fulfillment_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def fulfillment_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     order = common.order_get(connection, _required(payload, "order_id"))
     _fulfillment(connection, order, payload)
-    return _("Shipment of order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Shipment of order %(n)s"), {"n": order.number})
 
 
-def transaction_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def transaction_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     order = common.order_get(connection, _required(payload, "order_id"))
     if payload.get("status") != "success":
-        return _("A transaction that did not succeed: nothing to record.")
+        return LaterText(gettext_noop("A transaction that did not succeed: nothing to record."))
     status = {
         "authorization": PaymentStatus.AUTHORIZED,
         "sale": PaymentStatus.PAID,
         "capture": PaymentStatus.PAID,
     }.get(str(payload.get("kind") or ""))
     if status is None:
-        return _("A %(kind)s transaction: refunds come as refunds.") % {"kind": payload.get("kind")}
+        return LaterText(
+            gettext_noop("A %(kind)s transaction: refunds come as refunds."),
+            {"kind": payload.get("kind")},
+        )
     common.payment_forward(
         order,
         external_id=common.ref(connection, "payment", payload["order_id"]),
@@ -198,10 +203,10 @@ def transaction_apply(connection: Connection, payload: dict[str, Any]) -> str:
         method=_method(str(payload.get("gateway") or "")),
         paid_at=common.when(payload.get("created_at"), field_name="created_at"),
     )
-    return _("Payment of order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Payment of order %(n)s"), {"n": order.number})
 
 
-def refund_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def refund_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     external_id = _required(payload, "id")
     order = common.order_get(connection, _required(payload, "order_id"))
     amount = sum(
@@ -213,7 +218,7 @@ def refund_apply(connection: Connection, payload: dict[str, Any]) -> str:
         Decimal(0),
     )
     if amount <= 0:
-        return _("A refund that returned no money (only restocked).")
+        return LaterText(gettext_noop("A refund that returned no money (only restocked)."))
     common.refund_apply(
         order,
         external_id=common.ref(connection, "refund", external_id),
@@ -221,10 +226,10 @@ def refund_apply(connection: Connection, payload: dict[str, Any]) -> str:
         payment_ref=common.ref(connection, "payment", payload["order_id"]),
         reason=str(payload.get("note") or ""),
     )
-    return _("Refund on order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Refund on order %(n)s"), {"n": order.number})
 
 
-def customer_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def customer_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     address = payload.get("default_address") or {}
     person = common.Person(
         external_id=str(_required(payload, "id")),
@@ -234,27 +239,29 @@ def customer_apply(connection: Connection, payload: dict[str, Any]) -> str:
         last_name=str(payload.get("last_name") or ""),
     )
     common.customer_take(connection, person)
-    return _("Customer %(email)s") % {"email": person.email or person.external_id}
+    return LaterText(
+        gettext_noop("Customer %(email)s"), {"email": person.email or person.external_id}
+    )
 
 
-def checkout_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def checkout_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     """A checkout not completed: `checkout.abandoned` on its customer, once per checkout.
 
     Shopify sends checkouts/create and /update while the buyer is still there; an SOP
     starting on this event waits (its first step's delay) before reminding anyone.
     """
     if payload.get("completed_at"):
-        return _("A completed checkout: the order comes as an order.")
+        return LaterText(gettext_noop("A completed checkout: the order comes as an order."))
     token = str(_required(payload, "token"))
     customer_id = common.customer_take(connection, _person(payload))
     if customer_id is None:
-        return _("A checkout without an email or phone: nobody to remind.")
+        return LaterText(gettext_noop("A checkout without an email or phone: nobody to remind."))
     from procedo.customers.models import Customer
     from procedo.events.models import Event
 
     key = common.ref(connection, "checkout", token)
     if Event.objects.filter(idempotency_key=key).exists():
-        return _("Checkout abandoned (known already)")
+        return LaterText(gettext_noop("Checkout abandoned (known already)"))
     event_record(
         event_type="checkout.abandoned",
         subject=Customer.objects.get(pk=customer_id),
@@ -270,10 +277,10 @@ def checkout_apply(connection: Connection, payload: dict[str, Any]) -> str:
         ),
         idempotency_key=key,
     )
-    return _("Checkout abandoned")
+    return LaterText(gettext_noop("Checkout abandoned"))
 
 
-def handle(connection: Connection, topic: str, payload: Any) -> str:
+def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
     if not isinstance(payload, dict):
         raise DomainError(field="body", message=_("The body is not a JSON object."))
     family = topic.split("/", 1)[0]
@@ -286,5 +293,5 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         "checkouts": checkout_apply,
     }.get(family)
     if handler is None:
-        return _("Topic %(t)s is not used by Procedo.") % {"t": topic}
+        return LaterText(gettext_noop("Topic %(t)s is not used by Procedo."), {"t": topic})
     return handler(connection, payload)

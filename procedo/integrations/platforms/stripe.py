@@ -12,8 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
 from procedo.integrations.platforms.payments import currency_check, order_by_number
@@ -72,7 +74,7 @@ def _order(item: dict[str, Any]) -> Any:
 
 def _payment(
     connection: Connection, event: dict[str, Any], item: dict[str, Any], status: str
-) -> str:
+) -> LaterText:
     order = _order(item)
     currency = str(item.get("currency") or "")
     currency_check(order, currency)
@@ -92,7 +94,7 @@ def _payment(
         method="card",
         paid_at=common.when(event.get("created"), field_name="created"),
     )
-    return _("Payment of order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Payment of order %(n)s"), {"n": order.number})
 
 
 def _refund(connection: Connection, refund: dict[str, Any], order: Any) -> None:
@@ -110,7 +112,7 @@ def _refund(connection: Connection, refund: dict[str, Any], order: Any) -> None:
     )
 
 
-def handle(connection: Connection, topic: str, payload: Any) -> str:
+def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
     if not isinstance(payload, dict) or not isinstance(
         (payload.get("data") or {}).get("object"), dict
     ):
@@ -120,16 +122,16 @@ def handle(connection: Connection, topic: str, payload: Any) -> str:
         return _payment(connection, payload, item, PAYMENT_INTENT[topic])
     if topic == "checkout.session.completed":
         if item.get("payment_status") != "paid":
-            return _("A checkout not paid yet.")
+            return LaterText(gettext_noop("A checkout not paid yet."))
         item = {**item, "amount": item.get("amount_total"), "object": "checkout.session"}
         return _payment(connection, payload, item, PaymentStatus.PAID)
     if topic in ("refund.created", "refund.updated", "charge.refund.updated"):
         order = _order(item)
         _refund(connection, item, order)
-        return _("Refund on order %(n)s") % {"n": order.number}
+        return LaterText(gettext_noop("Refund on order %(n)s"), {"n": order.number})
     if topic == "charge.refunded":
         order = _order(item)
         for refund in (item.get("refunds") or {}).get("data") or []:
             _refund(connection, {**refund, "metadata": item.get("metadata")}, order)
-        return _("Refund on order %(n)s") % {"n": order.number}
-    return _("Topic %(t)s is not used by Procedo.") % {"t": topic}
+        return LaterText(gettext_noop("Refund on order %(n)s"), {"n": order.number})
+    return LaterText(gettext_noop("Topic %(t)s is not used by Procedo."), {"t": topic})

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
 from procedo.orders.models import PaymentStatus, StatusCategory
@@ -34,9 +36,9 @@ def _money(raw: Any) -> Decimal:
     return Decimal(str(raw or "0"))
 
 
-def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     if not payload.get("id"):
-        raise DomainError(field="id", message=_("The payload has no %(f)s.") % {"f": "id"})
+        raise common.refusal(DomainError, "id", gettext_noop("The payload has no %(f)s."), f="id")
     billing, shipping = payload.get("billing") or {}, payload.get("shipping") or {}
     # Site-local times carry no offset; the `_gmt` twins are UTC.
     modified = common.when(
@@ -95,12 +97,12 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> str:
         recipient=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
     )
     order = common.order_apply(connection, shop)
-    return _("Order %(n)s") % {"n": order.number}
+    return LaterText(gettext_noop("Order %(n)s"), {"n": order.number})
 
 
-def customer_apply(connection: Connection, payload: dict[str, Any]) -> str:
+def customer_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     if not payload.get("id"):
-        raise DomainError(field="id", message=_("The payload has no %(f)s.") % {"f": "id"})
+        raise common.refusal(DomainError, "id", gettext_noop("The payload has no %(f)s."), f="id")
     billing = payload.get("billing") or {}
     person = common.Person(
         external_id=str(payload["id"]),
@@ -110,16 +112,18 @@ def customer_apply(connection: Connection, payload: dict[str, Any]) -> str:
         last_name=str(payload.get("last_name") or billing.get("last_name") or ""),
     )
     common.customer_take(connection, person)
-    return _("Customer %(email)s") % {"email": person.email or person.external_id}
+    return LaterText(
+        gettext_noop("Customer %(email)s"), {"email": person.email or person.external_id}
+    )
 
 
-def handle(connection: Connection, topic: str, payload: Any) -> str:
+def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
     if not isinstance(payload, dict):
         raise DomainError(field="body", message=_("The body is not a JSON object."))
     resource, _dot, action = topic.partition(".")
     if action == "deleted":
-        return _("Deletions in the shop are not replayed here.")
+        return LaterText(gettext_noop("Deletions in the shop are not replayed here."))
     handler = {"order": order_apply, "customer": customer_apply}.get(resource)
     if handler is None:
-        return _("Topic %(t)s is not used by Procedo.") % {"t": topic}
+        return LaterText(gettext_noop("Topic %(t)s is not used by Procedo."), {"t": topic})
     return handler(connection, payload)

@@ -61,8 +61,8 @@ def test_a_bad_signature_is_401_kept_as_rejected_and_never_processed() -> None:
     rejected = list(Delivery.objects.order_by("id").values_list("state", "error"))
     assert [state for state, _e in rejected] == ["rejected"] * 5
     assert Delivery.objects.order_by("id")[0].topic == "orders/create"  # from its headers
-    assert rejected[0][1] == "X-Shopify-Hmac-Sha256 does not match"
-    assert rejected[4][1] == "Stripe-Signature is more than 300 s old"
+    assert rejected[0][1] == "X-Shopify-Hmac-Sha256 does not match."
+    assert rejected[4][1] == "Stripe-Signature is more than 300 s old."
     assert bytes(Delivery.objects.order_by("id")[0].body) == body  # kept as it came
     assert not Order.objects.exists()
 
@@ -171,5 +171,5 @@ def test_the_secret_is_stored_encrypted_and_shown_only_by_its_last_four_characte
         )
     assert refused.status_code == 401
     assert Delivery.objects.get(pk=refused.json()["delivery_id"]).error.startswith(
-        "the stored secret"
+        "The stored secret"
     )
