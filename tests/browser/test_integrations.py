@@ -82,7 +82,7 @@ def test_a_manager_connects_a_store_and_follows_its_deliveries(
             _shot(page, f"new-{size}-{language}")
             page.click("main form button[type=submit]")
             page.wait_for_selector("#hook-url")
-            address = page.inner_text("#hook-url")
+            address = page.input_value("#hook-url")
             connection = Connection.objects.get(name=f"Gadget shop {run + 1}")
             assert address == f"{live_server.url}/hooks/shopify/{connection.key}/"
             assert SECRET[:-4] not in page.content()
