@@ -52,7 +52,7 @@ def test_the_report_counts_reach_times_skips_with_reasons_and_losses(quiet: None
     # Times as if the first took 10 minutes and the second 30, the second finished late.
     start = timezone.now() - timedelta(hours=2)
     for task, minutes in ((tasks[0], 10), (tasks[1], 30)):
-        RunStep.objects.filter(pk=task.run_step_id).update(
+        RunStep.objects.filter(pk=task.run_step_id or 0).update(
             started_at=start,
             finished_at=start + timedelta(minutes=minutes),
             due_at=start + timedelta(minutes=20),
