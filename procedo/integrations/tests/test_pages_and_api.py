@@ -127,3 +127,12 @@ def test_connections_through_the_api_never_return_the_secret() -> None:
     assert (
         token_client(person(Role.OPERATOR)).get("/api/integrations/connections").status_code == 403
     )
+    # Nova Poshta sends nothing: its page says how it is asked instead of an address.
+    made = api.post(
+        "/api/integrations/connections",
+        {"platform": "novaposhta", "name": "Нова пошта", "secret": "np-key-00001111"},
+        content_type="application/json",
+    )
+    page = logged_in(person(Role.MANAGER)).get(f"/integrations/{made.json()['id']}/")
+    assert "Nova Poshta sends no webhooks" in page.content.decode()
+    assert 'id="hook-url"' not in page.content.decode()
