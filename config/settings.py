@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "procedo.analytics",
     "procedo.outbound",
     "procedo.loyalty",
+    "procedo.integrations",
     "procedo.demo",
 ]
 

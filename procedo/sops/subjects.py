@@ -295,6 +295,19 @@ EVENTS: dict[str, EventSpec] = {
         ),
         EventSpec("loyalty.membership_entered", "customer", _("Customer became a member")),
         EventSpec("referral.converted", "customer", _("Customer referred a new customer")),
+        # Integrations (procedo/integrations): a shop's checkout left without an order.
+        EventSpec(
+            "checkout.abandoned",
+            "customer",
+            _("Checkout abandoned"),
+            _payload(total=(_("total"), NUMBER, None), currency=(_("currency"), TEXT, None)),
+        ),
+        EventSpec(
+            "shipment.waiting_at_branch",
+            "order",
+            _("Parcel waiting at the branch for 3 days"),
+            _payload(days=(_("days waiting"), NUMBER, None)),
+        ),
     )
 }
 
