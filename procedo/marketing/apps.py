@@ -1,0 +1,37 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MarketingConfig(AppConfig):
+    name = "procedo.marketing"
+    label = "marketing"
+    verbose_name = _("Marketing")
+
+    def ready(self) -> None:
+        from procedo.core.navigation import NavEntry, nav_register
+        from procedo.customers.registry import (
+            CardSection,
+            card_section_register,
+            merge_participant_register,
+        )
+        from procedo.marketing import rules, selectors, services
+
+        for field in rules.builtin_rules():
+            rules.rule_register(field)
+        rules.rules_discover()
+        merge_participant_register(services.rfm_move_to_customer, name="rfm")
+        nav_register(NavEntry("marketing:segments", _("Segments"), "marketing.view", order=170))
+        nav_register(NavEntry("marketing:campaigns", _("Campaigns"), "marketing.view", order=175))
+        card_section_register(
+            CardSection(
+                key="rfm",
+                title=_("RFM"),
+                template="marketing/_customer_rfm.html",
+                permission="marketing.view",
+                context=lambda customer_id: {
+                    "rfm": selectors.rfm_of_customer(customer_id),
+                    "next_step": selectors.next_product_of_customer(customer_id),
+                },
+                order=150,
+            )
+        )
