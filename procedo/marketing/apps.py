@@ -15,11 +15,21 @@ class MarketingConfig(AppConfig):
             merge_participant_register,
         )
         from procedo.marketing import rules, selectors, services
+        from procedo.messaging.registry import CustomerVariable, customer_variable_register
 
         for field in rules.builtin_rules():
             rules.rule_register(field)
         rules.rules_discover()
         merge_participant_register(services.rfm_move_to_customer, name="rfm")
+        # {{ next_product.name }} in any template: campaigns, SOP steps, stored templates.
+        customer_variable_register(
+            CustomerVariable(
+                name="next_product",
+                sample={"name": "Фільтр для чайника", "days": 30},
+                empty={"name": "", "days": None},
+                values=selectors.next_product_variables,
+            )
+        )
         nav_register(NavEntry("marketing:segments", _("Segments"), "marketing.view", order=170))
         nav_register(NavEntry("marketing:campaigns", _("Campaigns"), "marketing.view", order=175))
         card_section_register(

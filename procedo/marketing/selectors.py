@@ -297,3 +297,11 @@ def next_products_of_customers(customer_ids: Sequence[int]) -> dict[int, LadderS
 
 def next_product_of_customer(customer_id: int) -> LadderStep | None:
     return next_products_of_customers([customer_id]).get(customer_id)
+
+
+def next_product_variables(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The `next_product` template variable of each customer (name, median days after)."""
+    return {
+        customer_id: {"name": step.next_product.name, "days": step.median_days}
+        for customer_id, step in next_products_of_customers(customer_ids).items()
+    }

@@ -305,12 +305,22 @@ def campaign_create(
 
 # Holdout: a stable hash of (customer, campaign) into 0..99, in integer arithmetic that
 # SQLite and PostgreSQL compute alike, so a resend after a crash holds out the same people.
-_MODULUS, _MULTIPLIER = 1_000_003, 7919
+# The multiplier is about 0.618 of the modulus, so neighbouring ids land far apart.
+_MODULUS, _MULTIPLIER = 1_000_003, 618_034
+
+
+def _salt(campaign_id: int) -> int:
+    return (campaign_id * 40503 + 17) % _MODULUS
+
+
+def holdout_bucket(customer_id: int, campaign_id: int) -> int:
+    """0..99; the customer is held out of the campaign when it is below its holdout share."""
+    return (customer_id * _MULTIPLIER + _salt(campaign_id)) % _MODULUS * 100 // _MODULUS
 
 
 def _bucket(campaign_id: int) -> Any:
-    salt = (campaign_id * 40503 + 17) % _MODULUS
-    return (F("pk") * _MULTIPLIER + salt) % _MODULUS * 100 / _MODULUS
+    """`holdout_bucket` in SQL, over the customers' ids."""
+    return (F("pk") * _MULTIPLIER + _salt(campaign_id)) % _MODULUS * 100 / _MODULUS
 
 
 def _recipients_insert(campaign: Campaign, now: datetime) -> None:
@@ -319,8 +329,8 @@ def _recipients_insert(campaign: Campaign, now: datetime) -> None:
         selectors.segment_customers(campaign.segment, now=now), campaign.template.channel
     )
     sql, params = (
-        audience.annotate(c_bucket=_bucket(campaign.pk))
-        .values("pk", "c_bucket")
+        audience.annotate(c_id=F("pk"), c_bucket=_bucket(campaign.pk))
+        .values("c_id", "c_bucket")
         .query.sql_with_params()
     )
     q = connection.ops.quote_name
@@ -328,9 +338,9 @@ def _recipients_insert(campaign: Campaign, now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, customer_id, held_out, created_at) "  # noqa: S608
-            f"SELECT %s, src.id, src.c_bucket < %s, %s FROM ({sql}) src WHERE true "
+            f"SELECT %s, src.c_id, src.c_bucket < %s, %s FROM ({sql}) src WHERE true "
             "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
-            [campaign.pk, int(campaign.holdout_percent), *params, _moment(now)],
+            [campaign.pk, int(campaign.holdout_percent), _moment(now), *params],
         )
 
 
@@ -353,26 +363,15 @@ def _outgoing(campaign: Campaign) -> list[Any]:
         .order_by("customer_id")
         .values_list("customer_id", "address")
     )
-    offers = _next_products([customer_id for customer_id, _a in rows])
     return [
         Outgoing(
             recipient=to,
             # The ledger's own key: a retried send finds the row and queues nothing.
             idempotency_key=f"{campaign.source}:customer:{customer_id}",
             customer_id=customer_id,
-            context={"next_product": offers.get(customer_id, {"name": "", "days": None})},
         )
         for customer_id, to in rows
     ]
-
-
-def _next_products(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The next product of each recipient, for the template's `next_product` variable."""
-    found = selectors.next_products_of_customers(customer_ids)
-    return {
-        customer_id: {"name": step.next_product.name, "days": step.median_days}
-        for customer_id, step in found.items()
-    }
 
 
 @idempotent("campaign.send", replay=lambda pk: Campaign.objects.get(pk=pk))

@@ -28,3 +28,39 @@ def sop_sources_register(provider: SopSources) -> None:
 
 def sop_sources() -> SopSources | None:
     return _sop_sources
+
+
+@dataclass(frozen=True)
+class CustomerVariable:
+    """A template variable about the customer that a higher app computes (marketing's
+    `next_product`): every template may use it, for one customer or a campaign's batch."""
+
+    name: str
+    sample: Any  # what a template is checked against when it is saved
+    empty: Any  # the value for a customer it has nothing for, or with no customer
+    values: Callable[[list[int]], dict[int, Any]]  # customer ids -> values, set-based
+
+
+_customer_variables: dict[str, CustomerVariable] = {}
+
+
+def customer_variable_register(variable: CustomerVariable) -> None:
+    _customer_variables[variable.name] = variable
+
+
+def customer_variables() -> list[CustomerVariable]:
+    return list(_customer_variables.values())
+
+
+def customer_variables_of(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Every registered variable of each customer (one call per variable, not per customer)."""
+    found: dict[int, dict[str, Any]] = {pk: {} for pk in customer_ids}
+    for variable in _customer_variables.values():
+        values = variable.values(customer_ids) if customer_ids else {}
+        for pk in customer_ids:
+            found[pk][variable.name] = values.get(pk, variable.empty)
+    return found
+
+
+def customer_variables_empty() -> dict[str, Any]:
+    return {variable.name: variable.empty for variable in _customer_variables.values()}

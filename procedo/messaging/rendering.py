@@ -572,7 +572,10 @@ def order_context(order: Any) -> dict[str, Any]:
 
 def sample_context() -> dict[str, Any]:
     """Every variable a template may use, filled with examples: what a save is checked against."""
+    from procedo.messaging.registry import customer_variables
+
     return {
+        **{variable.name: variable.sample for variable in customer_variables()},
         "customer": {
             "id": 1,
             "name": "Тарас Шевченко",

@@ -73,3 +73,20 @@ def store(db: None) -> Store:
             )
     fresh = {who: Customer.objects.get(pk=c.pk) for who, c in people.items()}
     return Store(customers=fresh, products=products, skus=skus)
+
+
+@pytest.fixture
+def no_quiet_hours(db: None) -> None:
+    """Marketing mail goes out whatever the hour the tests run at."""
+    from procedo.business.selectors import business_get
+    from procedo.business.services import business_update
+
+    business = business_get()
+    business_update(
+        name=business.name,
+        time_zone=business.time_zone,
+        currency=business.currency,
+        actor_id=None,
+        quiet_hours_start=None,
+        quiet_hours_end=None,
+    )
