@@ -24,6 +24,7 @@ from procedo.customers.api import router as customers_router
 from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
+from procedo.marketing.api import router as marketing_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.sops.api import router as sops_router
@@ -191,6 +192,7 @@ api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/imports", imports_router)
+api.add_router("/marketing", marketing_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
 api.add_router("/sops", sop_runs_router)

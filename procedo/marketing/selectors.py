@@ -305,3 +305,11 @@ def next_product_variables(customer_ids: list[int]) -> dict[int, dict[str, Any]]
         customer_id: {"name": step.next_product.name, "days": step.median_days}
         for customer_id, step in next_products_of_customers(customer_ids).items()
     }
+
+
+def ladders_manual() -> list[LadderStep]:
+    return list(
+        LadderStep.objects.filter(manual=True)
+        .select_related("product", "next_product")
+        .order_by("product__name", "product_id", "position")[:200]
+    )

@@ -144,3 +144,38 @@ def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store:
     with pytest.raises(DomainError) as caught:
         services.ladder_set(product_id=kettle.pk, next_product_ids=[kettle.pk], actor=None)
     assert caught.value.field == "next_product_ids"
+
+
+def test_an_sop_condition_asks_the_segment_and_the_rfm_group_of_a_customer_or_an_order(
+    store: Store,
+) -> None:
+    from django.utils import timezone
+
+    from procedo.orders.models import Order
+    from procedo.sops import subjects
+
+    segment = services.segment_create(
+        name="Kettle owners",
+        match="all",
+        rules_=[
+            {"field": "product_bought", "op": "has", "value": str(store.products["Kettle"].pk)}
+        ],
+        actor=None,
+    )
+    services.rfm_refresh()
+    customer, order = subjects.SUBJECTS["customer"], subjects.SUBJECTS["order"]
+    now = timezone.now()
+    spec = customer.fields["segment"]
+    value = subjects.value_clean(spec, "in_segment", str(segment.pk))
+    inside = customer.queryset().filter(subjects.rule_q(spec, "in_segment", value, now=now))
+    assert {c.first_name for c in inside} == {"Олена", "Тарас", "Ірина", "Петро"}
+    outside = customer.queryset().filter(subjects.rule_q(spec, "not_in_segment", value, now=now))
+    assert {c.first_name for c in outside} == {"Марія", "Іван"}
+    by_order = order.fields["customer.segment"]
+    orders = Order.objects.filter(subjects.rule_q(by_order, "not_in_segment", value, now=now))
+    assert {o.customer.first_name for o in orders} == {"Марія"}
+    group = order.fields["customer.rfm_group"]
+    new = Order.objects.filter(subjects.rule_q(group, "eq", "new", now=now))
+    assert {o.customer.first_name for o in new} == {"Марія"}
+    with pytest.raises(subjects.BadValue):
+        subjects.value_clean(spec, "in_segment", "999999")
