@@ -21,7 +21,13 @@ from procedo.marketing.models import Campaign, LadderStep, Segment
 
 router = Router(tags=["marketing"])
 
-RuleValue = str | Decimal | int | list[Annotated[str, Field(max_length=200)]] | None
+RuleText = Annotated[str, Field(max_length=rules.MAX_VALUE_LENGTH)]
+RuleValue = (
+    Annotated[int, Field(ge=-rules.MAX_NUMBER, le=rules.MAX_NUMBER)]
+    | RuleText
+    | Annotated[list[RuleText], Field(max_length=100)]
+    | None
+)
 
 
 def _actor(request: HttpRequest) -> Any:
@@ -201,8 +207,10 @@ def rfm_groups(request: HttpRequest) -> dict[str, int]:
 
 
 @router.post("/rfm/refresh", response=RefreshOut, auth=requires_api("marketing.manage"))
-def rfm_refresh(request: HttpRequest) -> dict[str, int]:
-    """Score every customer now (the worker does it every three hours)."""
+def rfm_refresh(
+    request: HttpRequest, idempotency_key: str = idempotency_header(required=True)
+) -> dict[str, int]:
+    """Score every customer now (the worker does it every three hours); a repeat is harmless."""
     return services.rfm_refresh()
 
 
@@ -327,7 +335,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: PathId) -> dict[str, Any]
 # ---------------------------------------------------------------- the product ladder
 
 
-class StepOut(Schema):
+class LadderStepOut(Schema):
     product_id: int
     next_product_id: int
     next_product: str
@@ -353,25 +361,29 @@ def _step_out(step: LadderStep) -> dict[str, Any]:
     }
 
 
-@router.get("/ladder", response=list[StepOut], auth=requires_api("marketing.view"))
+@router.get("/ladder", response=list[LadderStepOut], auth=requires_api("marketing.view"))
 def ladder_top(request: HttpRequest) -> list[dict[str, Any]]:
     """The most travelled first steps: product → what its buyers most often buy next."""
     return [_step_out(step) for step in selectors.ladders_top()]
 
 
 @router.post("/ladder/compute", response=dict[str, int], auth=requires_api("marketing.manage"))
-def ladder_compute(request: HttpRequest) -> dict[str, int]:
+def ladder_compute(
+    request: HttpRequest, idempotency_key: str = idempotency_header(required=True)
+) -> dict[str, int]:
     """Compute the ladder from the order history now (the worker does it nightly)."""
     return {"steps": services.ladder_compute()}
 
 
-@router.get("/ladder/{int:product_id}", response=list[StepOut], auth=requires_api("marketing.view"))
+@router.get(
+    "/ladder/{int:product_id}", response=list[LadderStepOut], auth=requires_api("marketing.view")
+)
 def ladder_get(request: HttpRequest, product_id: PathId) -> list[dict[str, Any]]:
     return [_step_out(step) for step in selectors.ladder_of(product_id)]
 
 
 @router.put(
-    "/ladder/{int:product_id}", response=list[StepOut], auth=requires_api("marketing.manage")
+    "/ladder/{int:product_id}", response=list[LadderStepOut], auth=requires_api("marketing.manage")
 )
 def ladder_set(request: HttpRequest, product_id: PathId, payload: LadderIn) -> list[dict[str, Any]]:
     """Set the product's ladder by hand; an empty list returns it to the computed one."""
@@ -383,7 +395,7 @@ def ladder_set(request: HttpRequest, product_id: PathId, payload: LadderIn) -> l
 
 @router.get(
     "/customers/{int:customer_id}/next-product",
-    response=StepOut,
+    response=LadderStepOut,
     auth=requires_api("marketing.view"),
 )
 def next_product(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
