@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 
 from procedo.marketing.models import CampaignRecipient
-from procedo.marketing.tests.conftest import Store, no_quiet_hours, store  # noqa: F401 (fixtures)
+from procedo.marketing.tests.conftest import Store, quiet_hours_off, store_make
 from procedo.messaging import sending
 from procedo.messaging.services import template_save
 from procedo.testing import PASSWORD, SmtpServer
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def store(transactional_db: None) -> Store:
+    quiet_hours_off()
+    return store_make()
 
 
 def _log_in(page: Any, url: str) -> None:
@@ -38,7 +44,6 @@ def test_a_segment_built_with_two_rules_becomes_a_campaign_with_a_holdout_and_it
     owner: Any,
     store: Store,
     smtp: SmtpServer,
-    no_quiet_hours: None,
 ) -> None:
     template_save(
         template_id=None,

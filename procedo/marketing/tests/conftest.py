@@ -31,6 +31,10 @@ def _customer(name: str, email: str, consent: str, **extra: Any) -> Customer:
 
 @pytest.fixture
 def store(db: None) -> Store:
+    return store_make()
+
+
+def store_make() -> Store:
     """Kettle → filter → descaler is the usual path; who bought what, and when:
 
     olena: kettle (300 d ago), filter (275 d), descaler (240 d)  granted, UA
@@ -77,6 +81,10 @@ def store(db: None) -> Store:
 
 @pytest.fixture
 def no_quiet_hours(db: None) -> None:
+    quiet_hours_off()
+
+
+def quiet_hours_off() -> None:
     """Marketing mail goes out whatever the hour the tests run at."""
     from procedo.business.selectors import business_get
     from procedo.business.services import business_update
