@@ -9,11 +9,13 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from procedo.catalog.models import Product
 from procedo.core.bounds import SHORT_TEXT
 from procedo.core.forms import FormTokenMixin
 from procedo.marketing import rules
 from procedo.marketing.models import Match, Segment
 from procedo.marketing.services import MAX_ATTRIBUTION_DAYS, MAX_HOLDOUT, MAX_LADDER
+from procedo.messaging.models import Template
 
 
 class SegmentForm(forms.Form):
@@ -79,7 +81,7 @@ def field_choices() -> list[tuple[str, str]]:
 class CampaignForm(FormTokenMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=SHORT_TEXT)
     segment = forms.ModelChoiceField(label=_("Audience (segment)"), queryset=Segment.objects.all())
-    template = forms.ModelChoiceField(label=_("Message template"), queryset=None)  # type: ignore[arg-type]
+    template = forms.ModelChoiceField(label=_("Message template"), queryset=Template.objects.all())
     scheduled_at = forms.DateTimeField(
         label=_("Send at"),
         required=False,
@@ -100,27 +102,15 @@ class CampaignForm(FormTokenMixin, forms.Form):
         initial=14,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from procedo.messaging.models import Template
-
-        super().__init__(*args, **kwargs)
-        self.fields["template"].queryset = Template.objects.all()  # type: ignore[attr-defined]
-
 
 class LadderForm(forms.Form):
-    product = forms.ModelChoiceField(label=_("Product"), queryset=None)  # type: ignore[arg-type]
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.order_by("name", "id")
+    )
     next_products = forms.ModelMultipleChoiceField(
         label=_("What to offer next, in order"),
-        queryset=None,  # type: ignore[arg-type]
+        queryset=Product.objects.order_by("name", "id"),
         required=False,
         help_text=_("Up to %(n)s; none returns the product to the computed ladder.")
         % {"n": MAX_LADDER},
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from procedo.catalog.models import Product
-
-        super().__init__(*args, **kwargs)
-        products = Product.objects.order_by("name", "id")
-        self.fields["product"].queryset = products  # type: ignore[attr-defined]
-        self.fields["next_products"].queryset = products  # type: ignore[attr-defined]

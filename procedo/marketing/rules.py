@@ -209,7 +209,7 @@ def _count_in_period(op: str, value: Any, days: int | None, now: datetime) -> Q:
 
 def _spend(orders: Any) -> Coalesce:
     spent = orders.values("customer_id").annotate(total=Sum("total")).values("total")
-    field = DecimalField(max_digits=14, decimal_places=2)
+    field: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
     return Coalesce(Subquery(spent, output_field=field), Value(Decimal(0)), output_field=field)
 
 

@@ -136,11 +136,13 @@ def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store:
     assert steps[(filter_.pk, descaler.pk)].median_days == 35
     # Iryna bought the kettle last and no filter yet: the filter is her next product.
     iryna = store.customers["iryna"]
-    assert selectors.next_product_of_customer(iryna.pk).next_product == filter_
+    offer = selectors.next_product_of_customer(iryna.pk)
+    assert offer is not None and offer.next_product == filter_
     # A manager's ladder replaces the computed one.
     services.ladder_set(product_id=kettle.pk, next_product_ids=[descaler.pk], actor=None)
     assert [s.next_product for s in selectors.ladder_of(kettle.pk)] == [descaler]
-    assert selectors.next_product_of_customer(iryna.pk).next_product == descaler
+    offer = selectors.next_product_of_customer(iryna.pk)
+    assert offer is not None and offer.next_product == descaler
     with pytest.raises(DomainError) as caught:
         services.ladder_set(product_id=kettle.pk, next_product_ids=[kettle.pk], actor=None)
     assert caught.value.field == "next_product_ids"
@@ -173,9 +175,9 @@ def test_an_sop_condition_asks_the_segment_and_the_rfm_group_of_a_customer_or_an
     assert {c.first_name for c in outside} == {"Марія", "Іван"}
     by_order = order.fields["customer.segment"]
     orders = Order.objects.filter(subjects.rule_q(by_order, "not_in_segment", value, now=now))
-    assert {o.customer.first_name for o in orders} == {"Марія"}
+    assert {str(o.customer) for o in orders} == {"Марія"}
     group = order.fields["customer.rfm_group"]
     new = Order.objects.filter(subjects.rule_q(group, "eq", "new", now=now))
-    assert {o.customer.first_name for o in new} == {"Марія"}
+    assert {str(o.customer) for o in new} == {"Марія"}
     with pytest.raises(subjects.BadValue):
         subjects.value_clean(spec, "in_segment", "999999")
