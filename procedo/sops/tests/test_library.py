@@ -53,6 +53,10 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
         "complaint",
         "objection_handling",
         "referral_ask",
+        # Marketing (procedo/marketing): RFM groups and the product ladder.
+        "rfm_win_back",
+        "vip_reward",
+        "next_product_ladder",
     }
     kinds = {
         step.get("checklist_kind")
