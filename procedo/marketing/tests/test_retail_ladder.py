@@ -46,14 +46,17 @@ def _import(path: Path) -> None:
 
 def _expected() -> dict[tuple[int, int], tuple[int, int]]:
     """(product, next product) -> (customers, median days), read order by order in Python."""
-    orders = defaultdict(list)
+    orders: dict[int, list[Order]] = defaultdict(list)
     for order in Order.objects.filter(kind="sale", customer__isnull=False).exclude(
         status__category="cancelled"
     ):
+        assert order.customer_id is not None
         orders[order.customer_id].append(order)
-    products = defaultdict(set)
-    for line in OrderLine.objects.filter(sku__isnull=False).select_related("sku"):
-        products[line.order_id].add(line.sku.product_id)
+    products: dict[int, set[int]] = defaultdict(set)
+    for order_id, product_id in OrderLine.objects.filter(sku__isnull=False).values_list(
+        "order_id", "sku__product_id"
+    ):
+        products[order_id].add(product_id)
     days: dict[tuple[int, int], set[tuple[int, int]]] = defaultdict(set)
     for customer_id, theirs in orders.items():
         bought = sorted((o for o in theirs if products[o.pk]), key=lambda o: (o.placed_at, o.pk))
