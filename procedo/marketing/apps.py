@@ -8,6 +8,9 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing")
 
     def ready(self) -> None:
+        from procedo.marketing.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.customers.registry import (
             CardSection,
