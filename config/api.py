@@ -26,6 +26,7 @@ from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
 from procedo.integrations.api import router as integrations_router
 from procedo.loyalty.api import router as loyalty_router
+from procedo.marketing.api import router as marketing_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.outbound.api import router as webhooks_router
@@ -224,6 +225,7 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/imports", imports_router)
 api.add_router("/integrations", integrations_router)
+api.add_router("/marketing", marketing_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
 api.add_router("/sops", sop_runs_router)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "procedo.messaging",
     "procedo.collab",
     "procedo.analytics",
+    "procedo.marketing",
     "procedo.outbound",
     "procedo.loyalty",
     "procedo.integrations",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("analytics/", include("procedo.analytics.urls")),
     path("loyalty/", include("procedo.loyalty.urls")),
     path("messages/", include("procedo.messaging.urls")),
+    path("marketing/", include("procedo.marketing.urls")),
     path("webhooks/", include("procedo.outbound.urls")),
     path("integrations/", include("procedo.integrations.urls")),
     path("hooks/", include("procedo.integrations.hook_urls")),

@@ -114,6 +114,15 @@ ROLE_PERMISSIONS = {
     | ({"goals.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Marketing (procedo/marketing): segments, RFM and campaigns are for those who steer the
+# business and the marketer; a viewer sees them; only they send campaigns.
+_MARKETERS = (Role.OWNER, Role.MANAGER, Role.MARKETER)
+ROLE_PERMISSIONS = {
+    role: permissions
+    | ({"marketing.view"} if role in (*_MARKETERS, Role.VIEWER) else set())
+    | ({"marketing.manage"} if role in _MARKETERS else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 # Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
 # secrets, is for those who run the business's integrations.
 ROLE_PERMISSIONS = {

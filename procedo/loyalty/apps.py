@@ -17,7 +17,7 @@ class LoyaltyConfig(AppConfig):
         from procedo.events.registry import consumer_register
         from procedo.loyalty import selectors, services
         from procedo.loyalty.timeline import timeline_register
-        from procedo.messaging.registry import CustomerVariables, customer_variables_register
+        from procedo.messaging.registry import CustomerVariable, customer_variable_register
         from procedo.orders.registry import order_placed_hook_register
 
         timeline_register()
@@ -29,11 +29,15 @@ class LoyaltyConfig(AppConfig):
         # An order placed with "ref:CODE" in its source is a referral, in its transaction.
         order_placed_hook_register("loyalty.referral", services.referral_attribute_placed)
         merge_participant_register(services.loyalty_move_to_customer, name="loyalty")
-        customer_variables_register(
-            "loyalty",
-            CustomerVariables(
-                sample=selectors.TEMPLATE_SAMPLE, values=selectors.template_variables
-            ),
+        # {{ customer.loyalty_tier }}, {{ customer.referral_code }}… in any template.
+        customer_variable_register(
+            CustomerVariable(
+                name="loyalty",
+                sample=selectors.TEMPLATE_SAMPLE,
+                empty={name: "" for name in selectors.TEMPLATE_SAMPLE},
+                values=selectors.template_variables,
+                in_customer=True,
+            )
         )
         card_section_register(
             CardSection(

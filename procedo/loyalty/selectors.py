@@ -288,24 +288,33 @@ TEMPLATE_SAMPLE = {
 }
 
 
-def template_variables(customer_id: int) -> dict[str, str]:
-    standing = (
-        CustomerLoyalty.objects.select_related("tier").filter(customer_id=customer_id).first()
-    )
-    tier = standing.tier if standing else None
-    code = (
-        ReferralCode.objects.filter(customer_id=customer_id)
-        .order_by("created_at")
-        .values_list("code", flat=True)
-        .first()
-    )
+def template_variables(customer_ids: list[int]) -> dict[int, dict[str, str]]:
+    """`customer.loyalty_tier`, `customer.referral_code`… of each customer, for message
+    templates: three queries for any number of customers (a campaign's whole batch)."""
+    tiers = {
+        row.customer_id: row.tier
+        for row in CustomerLoyalty.objects.select_related("tier").filter(
+            customer_id__in=customer_ids
+        )
+    }
+    codes: dict[int, str] = {}
+    for customer_id, code in (
+        ReferralCode.objects.filter(customer_id__in=customer_ids)
+        .order_by("-created_at")
+        .values_list("customer_id", "code")
+    ):
+        codes[customer_id] = code  # oldest last: each customer's first code wins
     program = program_get()
     rewards = rewards_get(program)
-    return {
-        "loyalty_tier": tier.name if tier else "",
-        "loyalty_benefits": tier.benefits if tier else "",
-        "referral_code": code or "",
-        "referral_link": referral_link(code, program) if code else "",
-        "friend_reward": rewards.friend,
-        "referrer_reward": rewards.referrer,
-    }
+    found = {}
+    for customer_id in customer_ids:
+        tier, code = tiers.get(customer_id), codes.get(customer_id, "")
+        found[customer_id] = {
+            "loyalty_tier": tier.name if tier else "",
+            "loyalty_benefits": tier.benefits if tier else "",
+            "referral_code": code,
+            "referral_link": referral_link(code, program) if code else "",
+            "friend_reward": rewards.friend,
+            "referrer_reward": rewards.referrer,
+        }
+    return found

@@ -31,21 +31,62 @@ def sop_sources() -> SopSources | None:
 
 
 @dataclass(frozen=True)
-class CustomerVariables:
-    """Variables a higher app adds to `customer` in message templates (the loyalty app adds
-    the customer's tier and referral code): `sample` is what a template is checked against
-    when it is saved, `values(customer_id)` what one customer's message is rendered with."""
+class CustomerVariable:
+    """A template variable about the customer that a higher app computes (marketing's
+    `next_product`, loyalty's tier and referral code): every template may use it, for one
+    customer or a campaign's batch. With `in_customer`, the value is a dict of names read
+    under `customer` (`customer.referral_code`); else the variable stands on its own."""
 
-    sample: dict[str, Any]
-    values: Callable[[int], dict[str, Any]]
-
-
-_customer_variables: dict[str, CustomerVariables] = {}
-
-
-def customer_variables_register(name: str, provider: CustomerVariables) -> None:
-    _customer_variables[name] = provider
+    name: str
+    sample: Any  # what a template is checked against when it is saved
+    empty: Any  # the value for a customer it has nothing for, or with no customer
+    values: Callable[[list[int]], dict[int, Any]]  # customer ids -> values, set-based
+    in_customer: bool = False
 
 
-def customer_variables() -> list[CustomerVariables]:
+_customer_variables: dict[str, CustomerVariable] = {}
+
+
+def customer_variable_register(variable: CustomerVariable) -> None:
+    _customer_variables[variable.name] = variable
+
+
+def customer_variables() -> list[CustomerVariable]:
     return list(_customer_variables.values())
+
+
+def customer_variables_of(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Every registered variable of each customer (one call per variable, not per customer):
+    `{customer id: {"next_product": …, "customer": {"referral_code": …}}}`."""
+    found: dict[int, dict[str, Any]] = {pk: {"customer": {}} for pk in customer_ids}
+    for variable in _customer_variables.values():
+        values = variable.values(customer_ids) if customer_ids else {}
+        for pk in customer_ids:
+            value = values.get(pk, variable.empty)
+            if variable.in_customer:
+                found[pk]["customer"].update(value)
+            else:
+                found[pk][variable.name] = value
+    return found
+
+
+def customer_variables_empty() -> dict[str, Any]:
+    """The stand-alone variables' values when there is no customer."""
+    return {
+        variable.name: variable.empty
+        for variable in _customer_variables.values()
+        if not variable.in_customer
+    }
+
+
+def customer_variables_sample() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stand-alone samples, samples under `customer`): what a saved template is checked
+    against."""
+    alone: dict[str, Any] = {}
+    under: dict[str, Any] = {}
+    for variable in _customer_variables.values():
+        if variable.in_customer:
+            under.update(variable.sample)
+        else:
+            alone[variable.name] = variable.sample
+    return alone, under

@@ -18,9 +18,8 @@ from django.utils.translation import gettext as _
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
-from procedo.messaging import rendering
+from procedo.messaging import registry, rendering
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Template
-from procedo.messaging.registry import customer_variables
 
 
 def _from_domain(from_email: str) -> str:
@@ -262,18 +261,21 @@ def _render_many(
         for c in Customer.objects.prefetch_related("identities").filter(pk__in=ids)
     }
     business = {"name": business_get().name}
+    variables = registry.customer_variables_of(list(customers))
     out: dict[int, tuple[str, str, str]] = {}
     for n, item in items:
         if item.body:
             continue
-        context: dict[str, Any] = {"business": business}
+        context: dict[str, Any] = {"business": business, **registry.customer_variables_empty()}
         if item.customer_id is not None:
             if item.customer_id not in customers:
                 raise NotFound(
                     field=f"items.{n}.customer_id",
                     message=_("No customer %(id)s.") % {"id": item.customer_id},
                 )
-            context["customer"] = customers[item.customer_id]
+            found = dict(variables[item.customer_id])
+            context["customer"] = {**customers[item.customer_id], **found.pop("customer")}
+            context.update(found)
         if channel == Channel.EMAIL and "@" in item.recipient:
             from procedo.messaging.unsubscribe import unsubscribe_url
 
@@ -417,6 +419,7 @@ def message_context(
     from procedo.orders.models import Order
 
     context: dict[str, Any] = {"business": {"name": business_get().name}}
+    context.update(registry.customer_variables_empty())
     if customer_id is not None:
         customer = Customer.objects.prefetch_related("identities").filter(pk=customer_id).first()
         if customer is None:
@@ -424,8 +427,9 @@ def message_context(
                 field="customer_id", message=_("No customer %(id)s.") % {"id": customer_id}
             )
         context["customer"] = rendering.customer_context(customer)
-        for provider in customer_variables():
-            context["customer"].update(provider.values(customer.pk))
+        found = registry.customer_variables_of([customer_id])[customer_id]
+        context["customer"].update(found.pop("customer"))
+        context.update(found)
     if order_id is not None:
         order = (
             Order.objects.select_related("status")

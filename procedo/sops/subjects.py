@@ -22,6 +22,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 NUMBER, TEXT, CHOICE, DATETIME, TAGS, BOOL = "number", "text", "choice", "datetime", "tags", "bool"
+SEGMENT = "segment"  # the customer is in a marketing segment (its rules, asked now)
 
 OPERATORS: dict[str, tuple[str, ...]] = {
     NUMBER: ("eq", "ne", "gt", "gte", "lt", "lte", "is_set", "is_not_set"),
@@ -30,6 +31,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     DATETIME: ("older_than_days", "within_days", "is_set", "is_not_set"),
     TAGS: ("has", "has_not"),
     BOOL: ("is_true", "is_false"),
+    SEGMENT: ("in_segment", "not_in_segment"),
 }
 OPERATOR_LABELS: dict[str, str | Promise] = {
     "eq": _("is"),
@@ -50,6 +52,8 @@ OPERATOR_LABELS: dict[str, str | Promise] = {
     "has_not": _("does not have"),
     "is_true": _("is yes"),
     "is_false": _("is no"),
+    "in_segment": _("is in"),
+    "not_in_segment": _("is not in"),
 }
 NO_VALUE = frozenset({"is_set", "is_not_set", "is_true", "is_false"})
 PAYLOAD_PREFIX = "event."
@@ -113,6 +117,18 @@ def _loyalty_tiers() -> list[tuple[str, str]]:
     return list(Tier.objects.order_by("min_spend").values_list("code", "name"))
 
 
+def _segments() -> list[tuple[str, str]]:
+    from procedo.marketing.models import Segment
+
+    return [(str(pk), name) for pk, name in Segment.objects.values_list("pk", "name")[:500]]
+
+
+def _rfm_groups() -> list[tuple[str, str]]:
+    from procedo.marketing.models import RfmGroup
+
+    return [(str(value), str(label)) for value, label in RfmGroup.choices]
+
+
 def _fields(*items: SubjectField) -> dict[str, SubjectField]:
     return {item.name: item for item in items}
 
@@ -143,6 +159,18 @@ def _customer_fields(prefix: str, path: str) -> list[SubjectField]:
         SubjectField(f"{prefix}created_at", _("customer since"), DATETIME, f"{at}created_at"),
         SubjectField(f"{prefix}country", _("customer's country"), TEXT, f"{at}country"),
         SubjectField(f"{prefix}source", _("customer's source"), TEXT, f"{at}source"),
+        # Marketing: segments and RFM groups (procedo/marketing).
+        SubjectField(
+            f"{prefix}segment", _("customer's segment"), SEGMENT, path or "pk", choices=_segments
+        ),
+        SubjectField(
+            f"{prefix}rfm_group",
+            _("customer's RFM group"),
+            CHOICE,
+            f"{at}rfm__group",
+            nullable=True,
+            choices=_rfm_groups,
+        ),
     ]
 
 
@@ -385,9 +413,9 @@ def value_clean(spec: SubjectField, op: str, value: Any) -> Any:
     text = str(value if value is not None else "").strip()
     if not text:
         raise BadValue("give a value")
-    if spec.type == CHOICE and spec.choices is not None:
+    if spec.type in (CHOICE, SEGMENT) and spec.choices is not None:
         known = {code for code, _label in spec.choices()}
-        if known and text not in known:
+        if (known or spec.type == SEGMENT) and text not in known:
             raise BadValue(f"{text!r} is not one of {', '.join(sorted(known))}")
     return text
 
@@ -411,6 +439,11 @@ def rule_q(spec: SubjectField, op: str, value: Any, *, now: datetime) -> Q:
             CustomerTag.objects.filter(customer_id=OuterRef(lookup), tag__name_key=_tag_key(value))
         )
         return Q(tagged) if op == "has" else ~Q(tagged)
+    if spec.type == SEGMENT:
+        from procedo.marketing.selectors import segment_ids_q
+
+        inside = segment_ids_q(int(value), lookup=lookup)
+        return inside if op == "in_segment" else ~inside
     if spec.type == BOOL:
         present = Q(**{f"{lookup}__isnull": False})
         return present if op == "is_true" else ~present

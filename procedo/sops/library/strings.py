@@ -374,6 +374,31 @@ WORDS = (
     gettext_noop("Name the new tier and one benefit they can use on their next order."),
     gettext_noop("Put a small gift in their next order"),
     gettext_noop("A hand-signed card and a sample; note it on the customer's card."),
+    # next_product_ladder.json
+    gettext_noop("Next product from the ladder, when it is usually bought"),
+    gettext_noop(
+        "Three weeks after an order the customer gets an offer for the product that "
+        "customers most often buy next."
+    ),
+    gettext_noop(
+        "The product ladder, computed from the store's own orders, says what comes next; "
+        "offering it when customers usually buy it again brings the second order sooner."
+    ),
+    gettext_noop("Email: the next product"),
+    gettext_noop(
+        "{% if next_product.name %}{{ next_product.name }}: what comes next{% else %}What "
+        "comes next{% endif %}"
+    ),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "{% if next_product.name %}Customers who bought what you bought usually choose "
+        "{{ next_product.name }} next.{% else %}We have new arrivals that go with your "
+        "purchase.{% endif %} Here is −10% on it with the code NEXT10, valid for 14 days.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
     # objection_handling.json
     gettext_noop("Sales call: handling objections"),
     gettext_noop(
@@ -490,6 +515,43 @@ WORDS = (
     ),
     gettext_noop("Do not ask again for half a year"),
     gettext_noop("Remove the tag"),
+    # rfm_win_back.json
+    gettext_noop("Win-back offer for customers at risk (RFM)"),
+    gettext_noop(
+        "Customers who used to buy often but have gone quiet get an offer for what they "
+        "usually buy next; those we cannot lose get a bigger one."
+    ),
+    gettext_noop(
+        "RFM finds the valuable customers who are drifting away before a year has passed: "
+        "winning them back early costs less."
+    ),
+    gettext_noop("Tag as “win-back offer”"),
+    gettext_noop("A customer we cannot lose?"),
+    gettext_noop("Email: an offer to come back"),
+    gettext_noop("We have something for you at {{ business.name }}"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "It has been a while. {% if next_product.name %}Customers like you often choose "
+        "{{ next_product.name }} next. {% endif %}Here is −10% on your next order with the "
+        "code BACK10, valid for 14 days.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
+    gettext_noop("Email: a bigger offer for a customer we cannot lose"),
+    gettext_noop("We miss you at {{ business.name }}: −20% for you"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "You have been one of our best customers, and we miss you. "
+        "{% if next_product.name %}We think {{ next_product.name }} would suit you. "
+        "{% endif %}Here is −20% on your next order with the code BACK20, valid for 14 "
+        "days.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
     # vip_recognition.json
     gettext_noop("VIP recognition for the top customers by spend"),
     gettext_noop(
@@ -533,6 +595,28 @@ WORDS = (
     ),
     gettext_noop("Note their preferences on the customer's card"),
     gettext_noop("Sizes, favourite categories, a good time to call: in a note."),
+    # vip_reward.json
+    gettext_noop("Reward for champions (RFM)"),
+    gettext_noop(
+        "Customers who buy often, recently and much (RFM champions) get a thank-you gift "
+        "once, so they stay champions."
+    ),
+    gettext_noop(
+        "Champions bring a large share of revenue and recommend the store; a small reward "
+        "at the right time keeps them."
+    ),
+    gettext_noop("Tag as “champion reward”"),
+    gettext_noop("Email: a thank-you gift"),
+    gettext_noop("Thank you from {{ business.name }}: a gift for you"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "You are one of our best customers. As a thank-you, your next order comes with a "
+        "gift and free delivery: use the code THANKYOU.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
     # win_back.json
     gettext_noop("Win-back after 12 months without an order"),
     gettext_noop(

@@ -55,6 +55,10 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
         "referral_ask",
         "loyalty_tier_reward",  # procedo/loyalty
         "review_meeting",
+        # Marketing (procedo/marketing): RFM groups and the product ladder.
+        "rfm_win_back",
+        "vip_reward",
+        "next_product_ladder",
     }
     kinds = {
         step.get("checklist_kind")

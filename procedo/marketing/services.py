@@ -1,0 +1,585 @@
+"""Writes of segments, RFM, campaigns and the ladder; each records its Event in its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotent
+from procedo.events.services import event_record
+from procedo.marketing import rules, selectors
+from procedo.marketing.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignState,
+    CustomerRfm,
+    LadderStep,
+    Match,
+    Segment,
+)
+
+MAX_NAME = 200
+MAX_HOLDOUT = 50
+MAX_ATTRIBUTION_DAYS = 90
+MAX_LADDER = 5
+
+
+def _name_clean(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(field="name", message=_("Give it a name."))
+    if len(name) > MAX_NAME:
+        raise DomainError(
+            field="name", message=_("A name has at most %(n)s characters.") % {"n": MAX_NAME}
+        )
+    return name
+
+
+def _match_clean(match: str) -> str:
+    if match not in Match.values:
+        raise DomainError(
+            field="match", message=_("Match is “all” or “any”, not “%(m)s”.") % {"m": match[:20]}
+        )
+    return match
+
+
+def _moment(value: datetime) -> Any:
+    """A time as the ORM stores it, for a raw statement (SQLite keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+# ---------------------------------------------------------------- segments
+
+
+@idempotent("segment.create", replay=lambda pk: Segment.objects.get(pk=pk))
+@transaction.atomic
+def segment_create(
+    *,
+    name: str,
+    match: str,
+    rules_: Sequence[Mapping[str, Any]],
+    actor: Any,
+    idempotency_key: str | None = None,
+) -> Segment:
+    segment = Segment.objects.create(
+        name=_name_clean(name),
+        match=_match_clean(match),
+        rules=rules.rules_clean(rules_),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    event_record(
+        event_type="segment.created",
+        subject=segment,
+        actor=actor,
+        payload={"name": segment.name, "rules": len(segment.rules)},
+        idempotency_key=idempotency_key,
+    )
+    return segment
+
+
+@transaction.atomic
+def segment_update(
+    *, segment_id: int, name: str, match: str, rules_: Sequence[Mapping[str, Any]], actor: Any
+) -> Segment:
+    segment = selectors.segment_get(segment_id)
+    segment.name, segment.match = _name_clean(name), _match_clean(match)
+    segment.rules = rules.rules_clean(rules_)
+    segment.updated_at = timezone.now()
+    segment.save()
+    event_record(
+        event_type="segment.changed",
+        subject=segment,
+        actor=actor,
+        payload={"name": segment.name, "rules": len(segment.rules)},
+    )
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment_id: int, actor: Any) -> None:
+    segment = selectors.segment_get(segment_id)
+    if segment.campaigns.exists():
+        raise Conflict(
+            field="segment_id",
+            message=_("Campaigns use the segment “%(name)s”; it is kept for their figures.")
+            % {"name": segment.name},
+        )
+    event_record(
+        event_type="segment.deleted", subject=segment, actor=actor, payload={"name": segment.name}
+    )
+    segment.delete()
+
+
+# ---------------------------------------------------------------- RFM
+
+# R, F, M are quintiles (5 best) by NTILE over every customer with an order; F and M
+# give equal values the lowest tile among them (MIN … OVER PARTITION BY the value), so
+# two customers with one order each never land in different tiles. The groups are the
+# usual R×F grid.
+_RFM_GROUP = """
+CASE
+  WHEN r = 5 AND f >= 4 THEN 'champions'
+  WHEN r >= 3 AND f >= 4 THEN 'loyal'
+  WHEN r >= 4 AND f >= 2 THEN 'potential_loyalist'
+  WHEN r = 5 THEN 'new'
+  WHEN r = 4 THEN 'promising'
+  WHEN r = 3 AND f = 3 THEN 'need_attention'
+  WHEN r = 3 THEN 'about_to_sleep'
+  WHEN f = 5 THEN 'cant_lose'
+  WHEN f >= 3 THEN 'at_risk'
+  WHEN r = 1 AND f = 1 THEN 'lost'
+  ELSE 'hibernating'
+END"""
+
+
+def _rfm_sql() -> tuple[str, str]:
+    from procedo.customers.models import Customer
+
+    q = connection.ops.quote_name
+    customers, rfm = q(Customer._meta.db_table), q(CustomerRfm._meta.db_table)
+    group = q("group")
+    upsert = f"""
+WITH base AS (
+  SELECT id AS customer_id, last_order_at, orders_count AS frequency, lifetime_value AS monetary
+  FROM {customers}
+  WHERE merged_into_id IS NULL AND orders_count > 0 AND last_order_at IS NOT NULL
+), tiled AS (
+  SELECT customer_id, last_order_at, frequency, monetary,
+    NTILE(5) OVER (ORDER BY last_order_at, customer_id) AS r,
+    NTILE(5) OVER (ORDER BY frequency, customer_id) AS f0,
+    NTILE(5) OVER (ORDER BY monetary, customer_id) AS m0
+  FROM base
+), scored AS (
+  SELECT customer_id, last_order_at, frequency, monetary, r,
+    MIN(f0) OVER (PARTITION BY frequency) AS f,
+    MIN(m0) OVER (PARTITION BY monetary) AS m
+  FROM tiled
+)
+INSERT INTO {rfm} (customer_id, last_order_at, frequency, monetary, r, f, m, {group}, computed_at)
+SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {_RFM_GROUP}, %s
+FROM scored WHERE true
+ON CONFLICT (customer_id) DO UPDATE SET
+  last_order_at = excluded.last_order_at, frequency = excluded.frequency,
+  monetary = excluded.monetary, r = excluded.r, f = excluded.f, m = excluded.m,
+  {group} = excluded.{group}, computed_at = excluded.computed_at
+WHERE {rfm}.r <> excluded.r OR {rfm}.f <> excluded.f OR {rfm}.m <> excluded.m
+  OR {rfm}.last_order_at <> excluded.last_order_at OR {rfm}.frequency <> excluded.frequency
+  OR {rfm}.monetary <> excluded.monetary
+"""  # noqa: S608 (names from the models' meta, values as parameters)
+    gone = f"""
+DELETE FROM {rfm} WHERE NOT EXISTS (
+  SELECT 1 FROM {customers} c WHERE c.id = {rfm}.customer_id AND c.merged_into_id IS NULL
+  AND c.orders_count > 0 AND c.last_order_at IS NOT NULL)
+"""  # noqa: S608
+    return upsert, gone
+
+
+@transaction.atomic
+def rfm_refresh(*, now: datetime | None = None) -> dict[str, int]:
+    """Score every customer with an order in two statements (an upsert and a delete).
+
+    Only rows whose scores or inputs moved are written, so a refresh when little
+    changed writes little; the quintiles themselves need the whole population.
+    """
+    now = now or timezone.now()
+    upsert, gone = _rfm_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, [_moment(now)])
+        cursor.execute(gone)
+        removed = max(cursor.rowcount, 0)
+    # sqlite3 reports no rowcount for a statement that starts with WITH; the rows this
+    # refresh wrote are those stamped with its time.
+    changed = CustomerRfm.objects.filter(computed_at=now).count()
+    scored = CustomerRfm.objects.count()
+    event_record(
+        event_type="rfm.refreshed",
+        subject_type="business",
+        subject_id=1,
+        payload={"scored": scored, "changed": changed, "removed": removed},
+    )
+    return {"scored": scored, "changed": changed, "removed": removed}
+
+
+def rfm_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
+    """Merge participant: the duplicate's score goes; the next refresh scores the survivor."""
+    deleted, _counts = CustomerRfm.objects.filter(customer_id=duplicate_id).delete()
+    return deleted
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+def _campaign_values_clean(
+    *, segment_id: int, template_id: int, holdout_percent: int, attribution_days: int
+) -> tuple[Segment, Any]:
+    from procedo.messaging.models import Template
+
+    segment = selectors.segment_get(segment_id)
+    template = Template.objects.filter(pk=template_id).first()
+    if template is None:
+        raise NotFound(field="template_id", message=_("No template %(id)s.") % {"id": template_id})
+    if not 0 <= holdout_percent <= MAX_HOLDOUT:
+        raise DomainError(
+            field="holdout_percent",
+            message=_("Hold out from 0 to %(n)s %% of the audience.") % {"n": MAX_HOLDOUT},
+        )
+    if not 1 <= attribution_days <= MAX_ATTRIBUTION_DAYS:
+        raise DomainError(
+            field="attribution_days",
+            message=_("Attribute orders within 1 to %(n)s days.") % {"n": MAX_ATTRIBUTION_DAYS},
+        )
+    return segment, template
+
+
+def _audience_check(segment: Segment, channel: str) -> int:
+    """The number who would get it; a refusal naming the segment when nobody would."""
+    audience = selectors.segment_customers(segment)
+    if not audience.exists():
+        raise DomainError(
+            field="segment_id",
+            message=_("The segment “%(name)s” has no customers: nothing to send.")
+            % {"name": segment.name},
+        )
+    reachable = selectors.consented(audience, channel).count()
+    if not reachable:
+        raise DomainError(
+            field="segment_id",
+            message=_(
+                "No customer of the segment “%(name)s” has given marketing consent for "
+                "%(channel)s: nothing to send."
+            )
+            % {"name": segment.name, "channel": channel},
+        )
+    return reachable
+
+
+@idempotent("campaign.create", replay=lambda pk: Campaign.objects.get(pk=pk))
+@transaction.atomic
+def campaign_create(
+    *,
+    name: str,
+    segment_id: int,
+    template_id: int,
+    scheduled_at: datetime | None,
+    holdout_percent: int,
+    attribution_days: int,
+    actor: Any,
+    idempotency_key: str | None = None,
+) -> Campaign:
+    """A draft (or, with `scheduled_at`, a scheduled) campaign; refused if nobody would get it."""
+    segment, template = _campaign_values_clean(
+        segment_id=segment_id,
+        template_id=template_id,
+        holdout_percent=holdout_percent,
+        attribution_days=attribution_days,
+    )
+    _audience_check(segment, template.channel)
+    if scheduled_at is not None and scheduled_at < timezone.now():
+        raise DomainError(field="scheduled_at", message=_("Schedule it in the future."))
+    campaign = Campaign.objects.create(
+        name=_name_clean(name),
+        segment=segment,
+        template=template,
+        scheduled_at=scheduled_at,
+        holdout_percent=holdout_percent,
+        attribution_days=attribution_days,
+        state=CampaignState.SCHEDULED if scheduled_at else CampaignState.DRAFT,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    event_record(
+        event_type="campaign.created",
+        subject=campaign,
+        actor=actor,
+        payload={"name": campaign.name, "segment_id": segment.pk, "state": campaign.state},
+        idempotency_key=idempotency_key,
+    )
+    return campaign
+
+
+# Holdout: a stable hash of (customer, campaign) into 0..99, in integer arithmetic that
+# SQLite and PostgreSQL compute alike, so a resend after a crash holds out the same people.
+# The multiplier is about 0.618 of the modulus, so neighbouring ids land far apart.
+_MODULUS, _MULTIPLIER = 1_000_003, 618_034
+
+
+def _salt(campaign_id: int) -> int:
+    return (campaign_id * 40503 + 17) % _MODULUS
+
+
+def holdout_bucket(customer_id: int, campaign_id: int) -> int:
+    """0..99; the customer is held out of the campaign when it is below its holdout share."""
+    return (customer_id * _MULTIPLIER + _salt(campaign_id)) % _MODULUS * 100 // _MODULUS
+
+
+def _bucket(campaign_id: int) -> Any:
+    """`holdout_bucket` in SQL, over the customers' ids."""
+    return (F("pk") * _MULTIPLIER + _salt(campaign_id)) % _MODULUS * 100 / _MODULUS
+
+
+def _recipients_insert(campaign: Campaign, now: datetime) -> None:
+    """The audience as it is now, in one INSERT … SELECT; a repeat adds nobody twice."""
+    audience = selectors.consented(
+        selectors.segment_customers(campaign.segment, now=now), campaign.template.channel
+    )
+    sql, params = (
+        audience.annotate(c_id=F("pk"), c_bucket=_bucket(campaign.pk))
+        .values("c_id", "c_bucket")
+        .query.sql_with_params()
+    )
+    q = connection.ops.quote_name
+    table = q(CampaignRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (campaign_id, customer_id, held_out, created_at) "  # noqa: S608
+            f"SELECT %s, src.c_id, src.c_bucket < %s, %s FROM ({sql}) src WHERE true "
+            "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+            [campaign.pk, int(campaign.holdout_percent), _moment(now), *params],
+        )
+
+
+def _outgoing(campaign: Campaign) -> list[Any]:
+    from procedo.customers.models import Identity
+    from procedo.messaging.services import Outgoing
+
+    kind = "email" if campaign.template.channel == "email" else "phone"
+    address = (
+        Identity.objects.filter(
+            customer_id=OuterRef("customer_id"), kind=kind, marketing_consent="granted"
+        )
+        .order_by("id")
+        .values("value")[:1]
+    )
+    rows = (
+        CampaignRecipient.objects.filter(campaign=campaign, held_out=False)
+        .annotate(address=Subquery(address))
+        .exclude(address=None)
+        .order_by("customer_id")
+        .values_list("customer_id", "address")
+    )
+    return [
+        Outgoing(
+            recipient=to,
+            # The ledger's own key: a retried send finds the row and queues nothing.
+            idempotency_key=f"{campaign.source}:customer:{customer_id}",
+            customer_id=customer_id,
+        )
+        for customer_id, to in rows
+    ]
+
+
+@idempotent("campaign.send", replay=lambda pk: Campaign.objects.get(pk=pk))
+@transaction.atomic
+def campaign_send(
+    *, campaign_id: int, actor: Any, idempotency_key: str | None = None, now: datetime | None = None
+) -> Campaign:
+    """Choose the audience, hold out its share and queue one message per reachable customer.
+
+    One transaction: a crash leaves the campaign as it was, and a retry does it all
+    again; the messages' keys (`campaign:<id>:customer:<id>`) make a message queued
+    twice impossible anyway. Consent, quiet hours and the frequency cap are applied
+    by the sender when each message goes out (procedo.messaging.unsubscribe).
+    """
+    from procedo.messaging.models import MessageKind
+    from procedo.messaging.services import messages_queue_many
+
+    now = now or timezone.now()
+    campaign = selectors.campaign_get(campaign_id)
+    if campaign.state == CampaignState.SENT:
+        return campaign
+    if campaign.state == CampaignState.CANCELLED:
+        raise Conflict(field="state", message=_("The campaign was cancelled."))
+    _audience_check(campaign.segment, campaign.template.channel)
+    moved = Campaign.objects.filter(
+        pk=campaign.pk, state__in=[CampaignState.DRAFT, CampaignState.SCHEDULED]
+    ).update(state=CampaignState.SENDING, started_at=now)
+    if moved != 1:
+        raise Conflict(field="state", message=_("The campaign is being sent already."))
+    campaign.started_at = now
+    _recipients_insert(campaign, now)
+    queued = messages_queue_many(
+        channel=campaign.template.channel,
+        kind=MessageKind.MARKETING,
+        items=_outgoing(campaign),
+        source=campaign.source,
+        template_key=campaign.template.key,
+    )
+    held = CampaignRecipient.objects.filter(campaign=campaign, held_out=True).count()
+    Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.SENT)
+    campaign.state = CampaignState.SENT
+    event_record(
+        event_type="campaign.sent",
+        subject=campaign,
+        actor=actor,
+        payload={"queued": queued, "held_out": held},
+        idempotency_key=idempotency_key or f"{campaign.source}:sent",
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign_id: int, actor: Any) -> Campaign:
+    campaign = selectors.campaign_get(campaign_id)
+    moved = Campaign.objects.filter(
+        pk=campaign.pk, state__in=[CampaignState.DRAFT, CampaignState.SCHEDULED]
+    ).update(state=CampaignState.CANCELLED)
+    if moved != 1:
+        raise Conflict(field="state", message=_("Only a campaign not sent yet can be cancelled."))
+    campaign.state = CampaignState.CANCELLED
+    event_record(event_type="campaign.cancelled", subject=campaign, actor=actor)
+    return campaign
+
+
+def campaigns_send_due(*, now: datetime | None = None) -> int:
+    """Send the scheduled campaigns whose time has come; one refused is left for a person."""
+    now = now or timezone.now()
+    sent = 0
+    due = Campaign.objects.filter(state=CampaignState.SCHEDULED, scheduled_at__lte=now)
+    for campaign_id in due.values_list("pk", flat=True)[:20]:
+        try:
+            campaign_send(
+                campaign_id=campaign_id,
+                actor=None,
+                idempotency_key=f"campaign:{campaign_id}:scheduled",
+                now=now,
+            )
+            sent += 1
+        except DomainError as exc:
+            with transaction.atomic():
+                Campaign.objects.filter(pk=campaign_id, state=CampaignState.SCHEDULED).update(
+                    state=CampaignState.DRAFT
+                )
+                event_record(
+                    event_type="campaign.refused",
+                    subject_type="campaign",
+                    subject_id=campaign_id,
+                    payload={"field": exc.field, "reason": exc.message},
+                )
+    return sent
+
+
+# ---------------------------------------------------------------- the product ladder
+
+
+def _ladder_sql() -> str:
+    """Each customer's consecutive orders (LEAD over their orders by time), paired product by
+    product; per (product, next product) the customers and the median days between, ranked."""
+    from procedo.catalog.models import Sku
+    from procedo.orders.models import Order, OrderLine, OrderStatus
+
+    q = connection.ops.quote_name
+    orders, lines = q(Order._meta.db_table), q(OrderLine._meta.db_table)
+    skus, statuses = q(Sku._meta.db_table), q(OrderStatus._meta.db_table)
+    ladder = q(LadderStep._meta.db_table)
+    if connection.vendor == "postgresql":
+        days = "CAST(FLOOR(EXTRACT(EPOCH FROM (s.next_at - s.placed_at)) / 86400) AS INTEGER)"
+    else:
+        days = "CAST(julianday(s.next_at) - julianday(s.placed_at) AS INTEGER)"
+    return f"""
+WITH bought AS (
+  SELECT DISTINCT o.customer_id, o.id AS order_id, o.placed_at, k.product_id
+  FROM {orders} o
+  JOIN {statuses} st ON st.code = o.status
+  JOIN {lines} l ON l.order_id = o.id
+  JOIN {skus} k ON k.id = l.sku_id
+  WHERE o.customer_id IS NOT NULL AND o.kind = 'sale' AND st.category <> 'cancelled'
+), sequence AS (
+  SELECT customer_id, order_id, placed_at,
+    LEAD(order_id) OVER (PARTITION BY customer_id ORDER BY placed_at, order_id) AS next_order,
+    LEAD(placed_at) OVER (PARTITION BY customer_id ORDER BY placed_at, order_id) AS next_at
+  FROM (SELECT DISTINCT customer_id, order_id, placed_at FROM bought) x
+), pairs AS (
+  SELECT DISTINCT a.product_id, b.product_id AS next_product_id, s.customer_id, {days} AS days
+  FROM sequence s
+  JOIN bought a ON a.order_id = s.order_id
+  JOIN bought b ON b.order_id = s.next_order
+  WHERE a.product_id <> b.product_id
+), ordered AS (
+  SELECT product_id, next_product_id, days,
+    ROW_NUMBER() OVER (PARTITION BY product_id, next_product_id ORDER BY days) AS n,
+    COUNT(*) OVER (PARTITION BY product_id, next_product_id) AS pairs
+  FROM pairs
+), medians AS (
+  SELECT product_id, next_product_id, CAST(ROUND(AVG(days)) AS INTEGER) AS median_days
+  FROM ordered
+  WHERE n IN ((pairs + 1) / 2, (pairs + 2) / 2)
+  GROUP BY product_id, next_product_id
+), steps AS (
+  SELECT p.product_id, p.next_product_id, COUNT(DISTINCT p.customer_id) AS customers,
+    MAX(m.median_days) AS median_days
+  FROM pairs p
+  JOIN medians m ON m.product_id = p.product_id AND m.next_product_id = p.next_product_id
+  GROUP BY p.product_id, p.next_product_id
+), ranked AS (
+  SELECT product_id, next_product_id, customers, median_days,
+    ROW_NUMBER() OVER (
+      PARTITION BY product_id ORDER BY customers DESC, median_days, next_product_id
+    ) AS position
+  FROM steps
+)
+INSERT INTO {ladder}
+  (product_id, next_product_id, position, manual, customers, median_days, computed_at)
+SELECT product_id, next_product_id, position, %s, customers, median_days, %s
+FROM ranked WHERE position <= %s
+"""  # noqa: S608 (names from the models' meta, values as parameters)
+
+
+@transaction.atomic
+def ladder_compute(*, now: datetime | None = None) -> int:
+    """Replace the computed ladder from the order history: one DELETE, one INSERT … SELECT."""
+    now = now or timezone.now()
+    LadderStep.objects.filter(manual=False).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(_ladder_sql(), [False, _moment(now), MAX_LADDER])
+    written = LadderStep.objects.filter(manual=False).count()
+    event_record(
+        event_type="ladder.computed",
+        subject_type="business",
+        subject_id=1,
+        payload={"steps": written},
+    )
+    return written
+
+
+@transaction.atomic
+def ladder_set(*, product_id: int, next_product_ids: Sequence[int], actor: Any) -> list[LadderStep]:
+    """A manager's ladder for a product (an empty list returns it to the computed one)."""
+    from procedo.catalog.models import Product
+
+    if not Product.objects.filter(pk=product_id).exists():
+        raise NotFound(field="product_id", message=_("No product %(id)s.") % {"id": product_id})
+    wanted = list(dict.fromkeys(int(pk) for pk in next_product_ids))
+    if len(wanted) > MAX_LADDER:
+        raise DomainError(
+            field="next_product_ids",
+            message=_("A ladder has at most %(n)s steps.") % {"n": MAX_LADDER},
+        )
+    if product_id in wanted:
+        raise DomainError(
+            field="next_product_ids", message=_("A product cannot be its own next step.")
+        )
+    known = set(Product.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = [pk for pk in wanted if pk not in known]
+    if missing:
+        raise NotFound(
+            field="next_product_ids", message=_("No product %(id)s.") % {"id": missing[0]}
+        )
+    LadderStep.objects.filter(product_id=product_id, manual=True).delete()
+    steps = LadderStep.objects.bulk_create(
+        LadderStep(product_id=product_id, next_product_id=pk, position=n, manual=True)
+        for n, pk in enumerate(wanted, start=1)
+    )
+    event_record(
+        event_type="ladder.set",
+        subject_type="product",
+        subject_id=product_id,
+        actor=actor,
+        payload={"next_product_ids": wanted},
+    )
+    return steps
