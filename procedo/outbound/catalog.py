@@ -34,6 +34,12 @@ EVENT_TYPES: dict[str, str | Promise] = {
     "customer.imported": _("Customer imported"),
     "customer.tagged": _("Customer tagged"),
     "customer.untagged": _("Customer untagged"),
+    "checkout.abandoned": _("Checkout abandoned"),
+    "shipment.waiting_at_branch": _("Parcel waiting at the branch for 3 days"),
+    "loyalty.tier_upgraded": _("Loyalty tier went up"),
+    "loyalty.tier_downgraded": _("Loyalty tier went down"),
+    "loyalty.membership_entered": _("Customer became a member"),
+    "referral.converted": _("Customer referred a new customer"),
 }
 # Sent by "send a test event"; no subscription chooses it.
 TEST_EVENT = "webhook.test"
