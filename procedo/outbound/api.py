@@ -70,7 +70,7 @@ class PauseIn(Schema):
     reason: str = Field(default="", max_length=services.REASON_MAX)
 
 
-class DeliveryOut(Schema):
+class WebhookDeliveryOut(Schema):
     id: int
     uid: UUID = Field(description="The delivery's id, sent as `Procedo-Delivery-Id`.")
     subscription_id: int
@@ -95,12 +95,12 @@ class DeliveryOut(Schema):
         return obj.problem
 
 
-class DeliveryPageOut(Schema):
-    items: list[DeliveryOut]
+class WebhookDeliveryPageOut(Schema):
+    items: list[WebhookDeliveryOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
-class DeliveryQuery(IdPaging):
+class WebhookDeliveryQuery(IdPaging):
     state: Literal["", "pending", "delivered", "failed"] = ""
 
 
@@ -173,7 +173,7 @@ def webhook_resume(request: HttpRequest, subscription_id: PathId) -> Subscriptio
 
 
 @router.post(
-    "/{int:subscription_id}/test", response={201: DeliveryOut}, auth=requires_api(PERMISSION)
+    "/{int:subscription_id}/test", response={201: WebhookDeliveryOut}, auth=requires_api(PERMISSION)
 )
 def webhook_send_test(
     request: HttpRequest,
@@ -190,10 +190,12 @@ def webhook_send_test(
 
 
 @router.get(
-    "/{int:subscription_id}/deliveries", response=DeliveryPageOut, auth=requires_api(PERMISSION)
+    "/{int:subscription_id}/deliveries",
+    response=WebhookDeliveryPageOut,
+    auth=requires_api(PERMISSION),
 )
 def webhook_deliveries(
-    request: HttpRequest, subscription_id: PathId, page: Query[DeliveryQuery]
+    request: HttpRequest, subscription_id: PathId, page: Query[WebhookDeliveryQuery]
 ) -> dict[str, Any]:
     """The webhook's deliveries, newest first, with state, response code and error."""
     selectors.subscription_get(subscription_id=subscription_id)
@@ -208,7 +210,9 @@ def webhook_deliveries(
 
 
 @router.post(
-    "/deliveries/{int:delivery_id}/redeliver", response=DeliveryOut, auth=requires_api(PERMISSION)
+    "/deliveries/{int:delivery_id}/redeliver",
+    response=WebhookDeliveryOut,
+    auth=requires_api(PERMISSION),
 )
 def delivery_redeliver(request: HttpRequest, delivery_id: PathId) -> Delivery:
     """Send a delivery again, with the same id and body. One still waiting stays as it is."""
