@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SupportConfig(AppConfig):
+    """The support desk: one inbox for every channel, tickets with SLAs, CSAT."""
+
+    name = "procedo.support"
+    label = "support"
+    verbose_name = "Support"
+
+    def ready(self) -> None:
+        from procedo.core.navigation import NavEntry, nav_register
+        from procedo.customers.registry import merge_participant_register
+        from procedo.events.registry import consumer_register
+        from procedo.messaging.sending import header_hook_register
+        from procedo.support import services
+
+        # Emails and SMS reach the inbox through the event log: messaging stores them
+        # (its webhook, its pipe) and knows nothing of support.
+        consumer_register(
+            name="support.inbox", handler=services.inbox_consume, label=_("Support inbox")
+        )
+        header_hook_register(services.reply_headers)
+        merge_participant_register(services.conversations_move_to_customer, name="support")
+        nav_register(NavEntry("support:inbox", _("Inbox"), "support.view", order=250))
