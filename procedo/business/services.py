@@ -108,9 +108,7 @@ def business_calendar_set(
     if not days or len(days) != len(set(work_days)):
         raise DomainError(field="work_days", message=_("Choose at least one working day."))
     if work_end <= work_start:
-        raise DomainError(
-            field="work_end", message=_("The working day must end after it starts.")
-        )
+        raise DomainError(field="work_end", message=_("The working day must end after it starts."))
     business = business_get()
     business.country, business.work_days = country, days
     business.work_start, business.work_end = work_start, work_end

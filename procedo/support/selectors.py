@@ -38,9 +38,7 @@ def inbox(
         "customer", "assignee", "team", "ticket"
     )
     if view == "mine":
-        rows = rows.filter(
-            Q(assignee_id=user.pk) | Q(assignee__isnull=True, team__members=user.pk)
-        )
+        rows = rows.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True, team__members=user.pk))
     elif view == "unassigned":
         rows = rows.filter(assignee__isnull=True)
     if status in ConversationStatus.values:

@@ -772,7 +772,9 @@ def _events_insert_select(rows: Any, *, event_type: str, payload: str, key: str)
     ids with their customer), keyed so a second sweep over the same rows adds nothing."""
     at = connection.ops.adapt_datetimefield_value(timezone.now())
     subject_type = rows.model._meta.model_name
-    source_sql, source_params = rows.order_by().values_list("pk", "c_customer").query.sql_with_params()
+    source_sql, source_params = (
+        rows.order_by().values_list("pk", "c_customer").query.sql_with_params()
+    )
     quote = connection.ops.quote_name
     cast = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     # Only quoted names, constants and placeholders are formatted in; SQLite needs the

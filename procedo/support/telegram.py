@@ -26,7 +26,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError, PermissionDenied

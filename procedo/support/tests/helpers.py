@@ -51,7 +51,7 @@ def bot_api() -> Iterator[tuple[BotApi, str]]:
     api = BotApi()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             status, answer = api.answer(self.path, body)

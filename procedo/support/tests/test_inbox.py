@@ -74,7 +74,11 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
     first, second = Conversation.objects.order_by("id")
     # Matched by the customers app's normalisation (case), and an unknown sender is a new
     # customer, never dropped.
-    assert (first.customer_id, first.status, first.subject) == (known.pk, "new", "Де моє замовлення?")
+    assert (first.customer_id, first.status, first.subject) == (
+        known.pk,
+        "new",
+        "Де моє замовлення?",
+    )
     assert second.customer_id != known.pk and second.customer.source == "support"
     assert second.customer.emails == ["stranger@example.net"]
 
@@ -117,9 +121,11 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
         ("inbound", "Ще питання."),
     ]
     # A message without a From is refused with a 5xx naming it, so the sender bounces it.
-    with smtplib.SMTP("127.0.0.1", inbox_smtp) as client:
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            client.sendmail("x@example.com", ["support@shop.test"], b"Subject: hi\r\n\r\nno from")
+    with (
+        smtplib.SMTP("127.0.0.1", inbox_smtp) as client,
+        pytest.raises(smtplib.SMTPDataError) as refused,
+    ):
+        client.sendmail("x@example.com", ["support@shop.test"], b"Subject: hi\r\n\r\nno from")
     assert refused.value.smtp_code == 550 and b"From" in refused.value.smtp_error
 
 
@@ -140,7 +146,9 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
         form = {"MessageSid": sid, "AccountSid": SID, "From": "+380671234567",
                 "To": "+15005550006", "Body": text, "NumMedia": "0"}  # fmt: skip
         signed = twilio_signature(TOKEN, url, form)
-        response = client.post("/messages/sms/inbound/", form, headers={"X-Twilio-Signature": signed})
+        response = client.post(
+            "/messages/sms/inbound/", form, headers={"X-Twilio-Signature": signed}
+        )
         assert response.status_code == 200
     consumer_catch_up(name="support.inbox", handler=services.inbox_consume)
     consumer_catch_up(name="support.inbox", handler=services.inbox_consume)  # nothing twice
@@ -155,7 +163,11 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
         conversation_id=conversation.pk, body="Завтра", actor=owner, idempotency_key="ui:s1"
     )
     [out] = Message.objects.all()
-    assert (out.channel, out.recipient, out.source) == ("sms", "+380671234567", f"support:{conversation.pk}")
+    assert (out.channel, out.recipient, out.source) == (
+        "sms",
+        "+380671234567",
+        f"support:{conversation.pk}",
+    )
 
 
 @pytest.mark.django_db
@@ -222,8 +234,11 @@ def test_notes_stay_inside_and_assignment_names_its_field(owner: object) -> None
             conversation_id=conversation_id, body="  ", actor=owner, idempotency_key="e1"
         )
     assert empty.value.field == "body"
-    events = list(Event.objects.filter(subject_type="conversation").values_list("event_type", flat=True))
+    events = list(
+        Event.objects.filter(subject_type="conversation").values_list("event_type", flat=True)
+    )
     assert events == ["conversation.opened", "conversation.message_received", "conversation.noted"]
-    assert json.loads(json.dumps(Event.objects.get(event_type="conversation.opened").payload))[
-        "from"
-    ] == "a@example.com"
+    assert (
+        json.loads(json.dumps(Event.objects.get(event_type="conversation.opened").payload))["from"]
+        == "a@example.com"
+    )
