@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 
 from procedo.core.errors import DomainError
 from procedo.messaging.inbound import inbound_email_receive
@@ -33,7 +33,6 @@ def inbound_email_deliver(*, raw: bytes, recipients: list[str]) -> int:
 
 
 def _deliver(raw: bytes, recipients: list[str]) -> str:
-    close_old_connections()  # this thread's connection may have been closed meanwhile
     try:
         inbound_email_deliver(raw=raw, recipients=recipients)
     except DomainError as exc:
@@ -41,6 +40,10 @@ def _deliver(raw: bytes, recipients: list[str]) -> str:
     except Exception:
         logger.exception("an inbound email could not be stored")
         return "451 4.3.0 Could not store the message now; try again later"
+    finally:
+        # A pool thread's connection, one per message: none is left open between
+        # messages for the database to time out (or a test database to wait on).
+        connections.close_all()
     return "250 2.0.0 Ok: in the support inbox"
 
 
