@@ -10,10 +10,13 @@ and the waits past the response standard in a few set-based statements.
 
 from __future__ import annotations
 
+import email.policy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -365,6 +368,7 @@ def inbound_take(*, inbound_id: int, recipients: Sequence[str] = ()) -> Entry | 
             address=inbound.sender,
             body=inbound.body,
             subject=inbound.subject,
+            name=_display_name(inbound) if inbound.channel == Channel.EMAIL else "",
             customer_id=inbound.customer_id,
             inbound_id=inbound.pk,
             external_id=inbound.external_id,
@@ -372,6 +376,12 @@ def inbound_take(*, inbound_id: int, recipients: Sequence[str] = ()) -> Entry | 
             idempotency_key=f"inbound:{inbound.pk}",
         )
     )
+
+
+def _display_name(inbound: InboundMessage) -> str:
+    """The name in the From header ("Олена <olena@…>"): a new customer is named by it."""
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(bytes(inbound.raw))
+    return parseaddr(str(headers.get("From", "")))[0].strip()[:150]
 
 
 def inbox_consume(events: Any) -> None:
