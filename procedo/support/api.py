@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Header, Query, Router
+from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.business import services as business_services
@@ -19,7 +20,7 @@ from procedo.core.bounds import Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
 from procedo.core.schemas import Schema
 from procedo.support import selectors, services
-from procedo.support.models import Conversation, Entry, SlaPolicy, Ticket, TicketCategory
+from procedo.support.models import Conversation, SlaPolicy, TicketCategory
 
 router = Router(tags=["support"])
 
@@ -124,7 +125,7 @@ def conversation_reply(
     conversation_id: PathId,
     payload: TextIn,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
-) -> tuple[int, Entry]:
+) -> Status:
     """Answer on the customer's channel; the same Idempotency-Key never sends twice."""
     entry = services.conversation_reply(
         conversation_id=conversation_id,
@@ -132,7 +133,7 @@ def conversation_reply(
         actor=_auth(request),
         idempotency_key=_key(request, idempotency_key),
     )
-    return 201, entry
+    return Status(201, entry)
 
 
 @router.post(
@@ -145,14 +146,14 @@ def conversation_note_add(
     conversation_id: PathId,
     payload: TextIn,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
-) -> tuple[int, Entry]:
+) -> Status:
     entry = services.conversation_note_add(
         conversation_id=conversation_id,
         body=payload.body,
         actor=_auth(request),
         idempotency_key=_key(request, idempotency_key),
     )
-    return 201, entry
+    return Status(201, entry)
 
 
 class AssignIn(Schema):
@@ -205,9 +206,7 @@ class TicketIn(Schema):
     response={201: TicketOut},
     auth=requires_api("support.work"),
 )
-def ticket_open(
-    request: HttpRequest, conversation_id: PathId, payload: TicketIn
-) -> tuple[int, Ticket]:
+def ticket_open(request: HttpRequest, conversation_id: PathId, payload: TicketIn) -> Status:
     """The conversation becomes a ticket (once; asking again answers the same ticket)."""
     ticket = services.ticket_open(
         conversation_id=conversation_id,
@@ -216,7 +215,7 @@ def ticket_open(
         order_id=payload.order_id,
         actor=_auth(request),
     )
-    return 201, ticket
+    return Status(201, ticket)
 
 
 class PolicyOut(Schema):

@@ -228,3 +228,40 @@ def test_pages_in_ukrainian_and_what_a_viewer_may_not_do(
     assert viewer.get(f"/support/{conversation.pk}/").status_code == 200
     refused = viewer.post(f"/support/{conversation.pk}/reply/", {"body": "hi"})
     assert refused.status_code == 403 and not Message.objects.exists()
+
+
+def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: object) -> None:
+    from procedo.sops import subjects
+
+    conversation = _conversation()
+    services.ticket_open(conversation_id=conversation.pk, priority="urgent", actor=owner)
+    now = timezone.now()
+    for name in ("conversation", "ticket"):
+        subject = subjects.SUBJECTS[name]
+        for spec in subject.fields.values():
+            op = subjects.OPERATORS[spec.type][0]
+            value = {"choice": "new", "number": "1", "text": "x", "tags": "vip"}.get(spec.type, 1)
+            if spec.type == "choice" and spec.choices:
+                value = spec.choices()[0][0]
+            list(subject.queryset().filter(subjects.rule_q(spec, op, value, now=now))[:1])
+    urgent = subjects.rule_q(
+        subjects.SUBJECTS["ticket"].fields["priority"], "eq", "urgent", now=now
+    )
+    assert subjects.SUBJECTS["ticket"].queryset().filter(urgent).count() == 1
+    assert {"conversation.waiting", "ticket.sla_breached", "ticket.solved"} <= set(subjects.EVENTS)
+
+
+def test_the_api_answers_once_per_key_and_reads_the_conversation_back(owner: object) -> None:
+    conversation = _conversation()
+    call = api_caller(owner)  # type: ignore[arg-type]
+    path = f"/support/conversations/{conversation.pk}"
+    for _attempt in range(2):
+        response = call("post", f"{path}/reply", {"body": "Sprawdzam"}, **{"Idempotency-Key": "a1"})
+        assert response.status_code == 201
+    assert Message.objects.count() == 1
+    assert call("post", f"{path}/status", {"status": "bogus"}).status_code == 422
+    detail = call("get", path).json()
+    assert [e["kind"] for e in detail["entries"]] == ["inbound", "reply"]
+    assert detail["conversation"]["status"] == "open" and detail["ticket"] is None
+    listed = call("get", "/support/conversations", {"view": "all"}).json()
+    assert [c["id"] for c in listed] == [conversation.pk]
