@@ -216,6 +216,8 @@ def test_pages_in_ukrainian_and_what_a_viewer_may_not_do(
         assert response.status_code == 200, url
         assert 'lang="uk"' in response.content.decode()
     assert "Вхідні" in owner_client.get("/support/").content.decode()
+    card = owner_client.get(f"/customers/{conversation.customer_id}/").content.decode()
+    assert "Розмови" in card and f"/support/{conversation.pk}/" in card
     response = owner_client.post(
         "/support/settings/policies/",
         {"priority": "low", "first_response_minutes": "-1", "resolution_minutes": "5"},
