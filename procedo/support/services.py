@@ -231,11 +231,15 @@ def _resume_clock(ticket: Ticket, now: datetime, cal: WorkCalendar) -> None:
     ticket.paused_at = None
 
 
-def _reopen(conversation: Conversation, now: datetime, cal: WorkCalendar) -> None:
-    """A customer wrote to a solved or closed conversation: it is open again, and recorded."""
+def _reopen(
+    conversation: Conversation, now: datetime, cal: WorkCalendar, *, previous: str,
+    by_customer: bool = True,
+) -> None:  # fmt: skip
+    """A solved or closed conversation is open again (the customer wrote, or a person
+    moved it): recorded, and its ticket's solution is due again."""
     ticket = Ticket.objects.filter(conversation=conversation).first()
-    previous = conversation.status
-    _record("conversation.reopened", conversation, payload={"from": previous})
+    if by_customer:  # a person's move is its own conversation.status_changed
+        _record("conversation.reopened", conversation, payload={"from": previous})
     if ticket is None:
         return
     policy = ticket.policy
@@ -308,7 +312,7 @@ def message_receive(incoming: Incoming) -> Entry:
         )
     conversation = _conversation(conversation.pk, lock=True)
     if conversation.status in (ConversationStatus.SOLVED, ConversationStatus.CLOSED):
-        _reopen(conversation, now, cal)
+        _reopen(conversation, now, cal, previous=conversation.status)
         conversation.status = ConversationStatus.OPEN
     elif conversation.status == ConversationStatus.WAITING:
         conversation.status = ConversationStatus.OPEN
@@ -602,7 +606,7 @@ def _ticket_follow(
         ConversationStatus.OPEN,
     ):
         ticket.save()
-        _reopen(conversation, now, cal)
+        _reopen(conversation, now, cal, previous=from_status, by_customer=False)
         return
     ticket.save()
 
