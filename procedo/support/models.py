@@ -81,7 +81,7 @@ class Conversation(models.Model):
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("owner"),
+        verbose_name=_("responsible"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

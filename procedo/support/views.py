@@ -47,8 +47,10 @@ def _key(request: HttpRequest) -> str:
 
 @requires("support.view")
 def inbox(request: HttpRequest) -> HttpResponse:
-    view = request.GET.get("view") or "mine"
-    view = view if view in selectors.VIEWS else "mine"
+    # Those who run the desk see every conversation first; the others, theirs.
+    default = "all" if user_can(request.user, "support.manage") else "mine"
+    view = request.GET.get("view") or default
+    view = view if view in selectors.VIEWS else default
     status = request.GET.get("status") or ""
     rows = selectors.inbox(user=request.user, view=view, status=status)
     return render(

@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('waiting_raised_at', models.DateTimeField(blank=True, null=True)),
                 ('first_response_at', models.DateTimeField(blank=True, null=True, verbose_name='first answer')),
                 ('first_response_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='support_conversations', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
+                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='support_conversations', to=settings.AUTH_USER_MODEL, verbose_name='responsible')),
                 ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='customers.customer', verbose_name='customer')),
                 ('first_responder', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='support_conversations', to='accounts.team', verbose_name='team queue')),
