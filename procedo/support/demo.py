@@ -12,11 +12,15 @@ def demo_support_load(*, owner: Any, agent: Any, team_id: int) -> None:
     """SLA policies, categories and the standard; an email, an SMS and a Telegram
     conversation, one of them a ticket already answered (through the services)."""
     services.support_settings_save(first_answer_minutes=60, default_team_id=team_id, actor=owner)
-    for priority, first, solved in (("normal", 120, 960), ("high", 60, 480), ("urgent", 15, 120)):
+    for priority, answer, solution in (
+        ("normal", 120, 960),
+        ("high", 60, 480),
+        ("urgent", 15, 120),
+    ):
         services.sla_policy_save(
             priority=priority,
-            first_response_minutes=first,
-            resolution_minutes=solved,
+            first_response_minutes=answer,
+            resolution_minutes=solution,
             escalate_to_id=team_id if priority == "urgent" else None,
             actor=owner,
         )
