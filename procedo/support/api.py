@@ -7,7 +7,7 @@ names its field), 404 an unknown id, 409 a move the statuses do not allow.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,7 +20,7 @@ from procedo.core.bounds import Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
 from procedo.core.schemas import Schema
 from procedo.support import selectors, services
-from procedo.support.models import Conversation, SlaPolicy, TicketCategory
+from procedo.support.models import TARGET_MAX_MINUTES, Conversation, SlaPolicy, TicketCategory
 
 router = Router(tags=["support"])
 
@@ -31,7 +31,10 @@ def _auth(request: HttpRequest) -> Any:
 
 StatusIn = Literal["new", "open", "waiting", "solved", "closed"]
 PriorityIn = Literal["low", "normal", "high", "urgent"]
-Minutes = int  # bounds are the service's, so a negative target is refused naming its field
+# Working minutes; a negative or too large target is refused naming its field.
+Minutes = Annotated[int, Field(ge=0, le=TARGET_MAX_MINUTES)]
+# HH:MM on the business's clock.
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", max_length=5)]
 
 
 class ConversationOut(Schema):
@@ -293,11 +296,15 @@ def support_settings_save(request: HttpRequest, payload: SettingsIn) -> Any:
 class CalendarIn(Schema):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166 code: its holidays.")
     work_days: str = Field(max_length=7, description="Weekdays, Monday 0: '01234'.")
+    work_start: ClockTime
+    work_end: ClockTime
+
+
+class CalendarOut(Schema):
+    country: str
+    work_days: str
     work_start: time
     work_end: time
-
-
-class CalendarOut(CalendarIn):
     time_zone: str
 
 
@@ -307,8 +314,8 @@ def business_calendar_set(request: HttpRequest, payload: CalendarIn) -> Any:
     return business_services.business_calendar_set(
         country=payload.country,
         work_days=payload.work_days,
-        work_start=payload.work_start,
-        work_end=payload.work_end,
+        work_start=time.fromisoformat(payload.work_start),
+        work_end=time.fromisoformat(payload.work_end),
         actor_id=getattr(_auth(request), "pk", None),
     )
 
@@ -330,12 +337,12 @@ class StandardsOut(Schema):
     overdue_without_owner: int
 
 
-class PeriodQuery(Schema):
+class SupportPeriodQuery(Schema):
     days: int = Field(30, ge=1, le=366)
 
 
 @router.get("/standards", response=StandardsOut, auth=requires_api("support.view"))
-def response_standards(request: HttpRequest, period: Query[PeriodQuery]) -> Any:
+def response_standards(request: HttpRequest, period: Query[SupportPeriodQuery]) -> Any:
     """Per person: first answers within the standard, what they own and what is overdue."""
     now = timezone.now()
     return selectors.response_standards(since=now - timedelta(days=period.days), now=now)
@@ -349,6 +356,6 @@ class CsatOut(Schema):
 
 
 @router.get("/csat", response=CsatOut, auth=requires_api("support.view"))
-def csat_summary(request: HttpRequest, period: Query[PeriodQuery]) -> Any:
+def csat_summary(request: HttpRequest, period: Query[SupportPeriodQuery]) -> Any:
     now = timezone.now()
     return selectors.csat_summary(since=now - timedelta(days=period.days), until=now)
