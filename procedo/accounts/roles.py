@@ -124,4 +124,10 @@ ROLE_PERMISSIONS = {
     | ({"support.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
+# secrets, is for those who run the business's integrations.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
