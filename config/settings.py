@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "procedo.analytics",
     "procedo.support",
     "procedo.outbound",
+    "procedo.loyalty",
+    "procedo.integrations",
     "procedo.demo",
 ]
 

@@ -48,6 +48,7 @@ WEB_PUBLIC = {
     "messaging:sms-status",
     "messaging:sms-inbound",
     "messaging:unsubscribe",
+    "hooks:receive",
     ":set_language",
     "accounts:language",
     # Support: Telegram's webhook (its secret header) and the customer's signed survey link.
