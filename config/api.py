@@ -31,6 +31,7 @@ from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.outbound.api import router as webhooks_router
 from procedo.sops.api import router as sops_router
+from procedo.support.api import router as support_router
 from procedo.work.api import router as tasks_router
 
 _ERROR_STATUSES = {
@@ -233,5 +234,6 @@ api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
 api.add_router("/comments", comments_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/support", support_router)
 api.add_router("/webhooks", webhooks_router)
 api.add_router("/loyalty", loyalty_router)

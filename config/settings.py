@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "procedo.collab",
     "procedo.analytics",
     "procedo.marketing",
+    "procedo.support",
     "procedo.outbound",
     "procedo.loyalty",
     "procedo.integrations",
@@ -280,3 +282,11 @@ PROCEDO_SMS = sms_from_env()  # SMS_URL, e.g. twilio://SID:TOKEN@api.twilio.com/
 # Where links in messages (unsubscribe, tasks) point: this installation as people reach it.
 # Unset, the address HOST and PORT serve; `procedo run --port` exports it to its children.
 PROCEDO_BASE_URL = base_url_from_env(served_url_from_env())
+# Support's Telegram bot (procedo/support/telegram.py): the bot's token, the secret
+# setWebhook was given (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token),
+# and the Bot API's address (a local server in tests).
+PROCEDO_TELEGRAM = {
+    "token": os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+    "webhook_secret": os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+    "api_url": os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/"),
+}

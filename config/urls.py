@@ -16,6 +16,7 @@ urlpatterns = [
     path("loyalty/", include("procedo.loyalty.urls")),
     path("messages/", include("procedo.messaging.urls")),
     path("marketing/", include("procedo.marketing.urls")),
+    path("support/", include("procedo.support.urls")),
     path("webhooks/", include("procedo.outbound.urls")),
     path("integrations/", include("procedo.integrations.urls")),
     path("hooks/", include("procedo.integrations.hook_urls")),

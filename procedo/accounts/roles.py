@@ -123,6 +123,16 @@ ROLE_PERMISSIONS = {
     | ({"marketing.manage"} if role in _MARKETERS else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Support (procedo/support): everyone but the marketer sees the inbox; those who talk to
+# customers answer and move conversations and tickets; owners and managers set the SLA
+# policies, the response standard and the working calendar.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | ({"support.view"} if role != Role.MARKETER else set())
+    | ({"support.work"} if role not in (Role.MARKETER, Role.VIEWER) else set())
+    | ({"support.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 # Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
 # secrets, is for those who run the business's integrations.
 ROLE_PERMISSIONS = {

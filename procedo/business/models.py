@@ -36,6 +36,13 @@ class Business(models.Model):
         _("marketing messages per customer"), default=2
     )
     marketing_cap_days = models.PositiveSmallIntegerField(_("in how many days"), default=1)
+    # The working calendar (support's SLAs and response standards count its hours):
+    # weekdays as digits, Monday 0 ("01234": Monday to Friday), the hours of a working
+    # day on the business's clock, and the country whose public holidays are days off.
+    country = models.CharField(_("country"), max_length=2, default="UA")
+    work_days = models.CharField(_("working days"), max_length=7, default="01234")
+    work_start = models.TimeField(_("working day starts"), default=datetime.time(9, 0))
+    work_end = models.TimeField(_("working day ends"), default=datetime.time(18, 0))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

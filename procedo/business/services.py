@@ -92,3 +92,37 @@ def business_update(
         },
     )
     return business
+
+
+@transaction.atomic
+def business_calendar_set(
+    *, country: str, work_days: str, work_start: time, work_end: time, actor_id: int | None
+) -> Business:
+    """The working calendar SLAs count in: weekdays ("01234"), hours, the holidays' country."""
+    country = country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise DomainError(
+            field="country", message=_("Give the country as a two-letter code, e.g. UA.")
+        )
+    days = "".join(sorted({d for d in work_days if d in "0123456"}))
+    if not days or len(days) != len(set(work_days)):
+        raise DomainError(field="work_days", message=_("Choose at least one working day."))
+    if work_end <= work_start:
+        raise DomainError(field="work_end", message=_("The working day must end after it starts."))
+    business = business_get()
+    business.country, business.work_days = country, days
+    business.work_start, business.work_end = work_start, work_end
+    business.save()
+    event_record(
+        event_type="business.updated",
+        subject_type="business",
+        subject_id=business.pk,
+        actor_id=actor_id,
+        payload={
+            "country": country,
+            "work_days": days,
+            "work_start": work_start.isoformat(),
+            "work_end": work_end.isoformat(),
+        },
+    )
+    return business

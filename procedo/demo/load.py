@@ -13,6 +13,7 @@ from procedo.accounts.roles import Role
 from procedo.business import services as business_services
 from procedo.demo.commerce import FULL_SIZE, DemoSizes, demo_commerce_load
 from procedo.demo.sops import demo_sops_load
+from procedo.support.demo import demo_support_load
 
 DEMO_OWNER = "owner"
 
@@ -81,4 +82,5 @@ def demo_store_load(*, sizes: DemoSizes = FULL_SIZE) -> DemoLogin | None:
         )
         demo_commerce_load(owner=owner, staff=staff, sizes=sizes)
         demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk, staff=staff)
+        demo_support_load(owner=owner, agent=staff["maksym"], team_id=care.pk)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)

@@ -234,6 +234,71 @@ SUBJECTS: dict[str, Subject] = {
     ),
 }
 
+# ---------------------------------------------------------------- support (procedo/support)
+
+
+def _static(*pairs: tuple[str, str | Promise]) -> Callable[[], list[tuple[str, str]]]:
+    return lambda: [(code, str(label)) for code, label in pairs]
+
+
+_CONVERSATION_STATUSES = _static(
+    ("new", _("New")),
+    ("open", _("Open")),
+    ("waiting", _("Waiting on customer")),
+    ("solved", _("Solved")),
+    ("closed", _("Closed")),
+)
+_PRIORITIES = _static(
+    ("low", _("Low")), ("normal", _("Normal")), ("high", _("High")), ("urgent", _("Urgent"))
+)
+SUBJECTS["conversation"] = Subject(
+    name="conversation",
+    label=_("Conversation"),
+    model_path="support.Conversation",
+    customer_lookup="customer_id",
+    url_name="support:conversation",
+    fields=_fields(
+        SubjectField("status", _("status"), CHOICE, "status", choices=_CONVERSATION_STATUSES),
+        SubjectField(
+            "channel",
+            _("channel"),
+            CHOICE,
+            "channel",
+            choices=_static(("email", _("Email")), ("sms", _("SMS")), ("telegram", "Telegram")),
+        ),
+        SubjectField("created_at", _("opened at"), DATETIME, "created_at"),
+        SubjectField("last_message_at", _("last message"), DATETIME, "last_message_at"),
+        SubjectField("reply_due_at", _("answer due"), DATETIME, "reply_due_at", nullable=True),
+        SubjectField("has_owner", _("has an owner"), BOOL, "assignee_id"),
+        *_customer_fields("customer.", "customer_id"),
+    ),
+)
+SUBJECTS["ticket"] = Subject(
+    name="ticket",
+    label=_("Ticket"),
+    model_path="support.Ticket",
+    customer_lookup="conversation__customer_id",
+    fields=_fields(
+        SubjectField("priority", _("priority"), CHOICE, "priority", choices=_PRIORITIES),
+        SubjectField("category", _("category"), TEXT, "category__name", nullable=True),
+        SubjectField(
+            "status",
+            _("status"),
+            CHOICE,
+            "conversation__status",
+            choices=_CONVERSATION_STATUSES,
+        ),
+        SubjectField("opened_at", _("opened at"), DATETIME, "opened_at"),
+        SubjectField(
+            "resolution_due_at", _("solution due"), DATETIME, "resolution_due_at", nullable=True
+        ),
+        SubjectField("solved_at", _("solved at"), DATETIME, "solved_at", nullable=True),
+        SubjectField("csat_rating", _("rating"), NUMBER, "csat_rating", nullable=True),
+        SubjectField("has_order", _("has an order"), BOOL, "order_id"),
+        *_customer_fields("customer.", "conversation__customer_id"),
+    ),
+)
+
 _STATUS = SubjectField("", _("status"), CHOICE, choices=_statuses)
 
 
@@ -335,6 +400,41 @@ EVENTS: dict[str, EventSpec] = {
             "order",
             _("Parcel waiting at the branch for 3 days"),
             _payload(days=(_("days waiting"), NUMBER, None)),
+        ),
+        # Support (procedo/support)
+        EventSpec(
+            "conversation.opened",
+            "conversation",
+            _("Customer wrote a new conversation"),
+            _payload(channel=(_("channel"), TEXT, None)),
+        ),
+        EventSpec(
+            "conversation.waiting", "conversation", _("Conversation waits past the standard")
+        ),
+        EventSpec(
+            "ticket.opened",
+            "ticket",
+            _("Ticket opened"),
+            _payload(priority=(_("priority"), CHOICE, _PRIORITIES)),
+        ),
+        EventSpec(
+            "ticket.sla_breached",
+            "ticket",
+            _("Ticket SLA breached"),
+            _payload(
+                target=(
+                    _("target"),
+                    CHOICE,
+                    _static(("first_response", _("First answer")), ("resolution", _("Solution"))),
+                )
+            ),
+        ),
+        EventSpec("ticket.solved", "ticket", _("Ticket solved")),
+        EventSpec(
+            "ticket.rated",
+            "ticket",
+            _("Customer rated a ticket"),
+            _payload(rating=(_("rating"), NUMBER, None)),
         ),
     )
 }

@@ -51,6 +51,9 @@ WEB_PUBLIC = {
     "hooks:receive",
     ":set_language",
     "accounts:language",
+    # Support: Telegram's webhook (its secret header) and the customer's signed survey link.
+    "support:telegram-webhook",
+    "support:survey",
 }
 # Pages for any signed-in person: their own password, profile, tokens and bell.
 WEB_SIGNED_IN = {
