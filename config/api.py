@@ -26,6 +26,7 @@ from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
+from procedo.sales.api import router as sales_router
 from procedo.sops.api import router as sops_router
 from procedo.work.api import router as tasks_router
 
@@ -190,6 +191,7 @@ api.add_router("/events", events_router)
 api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
+api.add_router("/sales", sales_router)
 api.add_router("/imports", imports_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "procedo.messaging",
     "procedo.collab",
     "procedo.analytics",
+    "procedo.sales",
     "procedo.demo",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("imports/", include("procedo.imports.urls")),
     path("analytics/", include("procedo.analytics.urls")),
     path("messages/", include("procedo.messaging.urls")),
+    path("sales/", include("procedo.sales.urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch

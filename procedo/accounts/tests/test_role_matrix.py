@@ -47,6 +47,7 @@ WEB_PUBLIC = {
     "messaging:sms-status",
     "messaging:sms-inbound",
     "messaging:unsubscribe",
+    "sales:form-submit",
     ":set_language",
 }
 # Pages for any signed-in person: their own password, profile, tokens and bell.
