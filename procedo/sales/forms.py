@@ -69,7 +69,7 @@ class ContactForm(forms.Form):
 class DealFieldsForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
     value = forms.DecimalField(
-        label=_("Value"), min_value=0, max_value=MAX_AMOUNT, decimal_places=2, required=False
+        label=_("Deal value"), min_value=0, max_value=MAX_AMOUNT, decimal_places=2, required=False
     )
     expected_close_on = forms.DateField(label=_("Expected close"), required=False, widget=DateInput)
     owner = forms.ChoiceField(label=_("Owner"), required=False)

@@ -205,7 +205,7 @@ class Deal(models.Model):
     lead = models.OneToOneField(
         Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="deal"
     )
-    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2, default=0)
+    value = models.DecimalField(_("deal value"), max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3)
     expected_close_on = models.DateField(_("expected close"), null=True, blank=True)
     owner = models.ForeignKey(

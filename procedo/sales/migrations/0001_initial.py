@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('value', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='value')),
+                ('value', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='deal value')),
                 ('currency', models.CharField(max_length=3, verbose_name='currency')),
                 ('expected_close_on', models.DateField(blank=True, null=True, verbose_name='expected close')),
                 ('lost_note', models.CharField(blank=True, default='', max_length=500, verbose_name='note')),
