@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, File, Query, Router
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.core.bounds import (
@@ -46,7 +47,6 @@ from procedo.sales.models import (
     LeadOrigin,
     LeadStatus,
     LostReason,
-    Meeting,
     Pipeline,
     Stage,
     StageKind,
@@ -304,7 +304,7 @@ def lead_list(request: HttpRequest, filters: Query[LeadQuery]) -> dict[str, Any]
 @router.post("/leads", response={201: LeadOut}, auth=requires_api(CHANGE))
 def lead_create(
     request: HttpRequest, payload: LeadIn, idempotency_key: str | None = idempotency_header()
-) -> tuple[int, dict[str, Any]]:
+) -> Status[Any]:
     """A lead from a program (origin `api`); its source defaults to `api`."""
     lead = services.lead_create(
         data=services.LeadIn(
@@ -322,7 +322,7 @@ def lead_create(
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, _lead_out(lead)
+    return Status(201, _lead_out(lead))
 
 
 def _lead(lead_id: int) -> Lead:
@@ -349,7 +349,7 @@ class ContactIn(Schema):
 
 
 @router.post("/leads/{lead_id}/contacts", response={201: ContactOut}, auth=requires_api(CHANGE))
-def lead_contact_log(request: HttpRequest, lead_id: PathId, payload: ContactIn) -> tuple[int, Any]:
+def lead_contact_log(request: HttpRequest, lead_id: PathId, payload: ContactIn) -> Status[Any]:
     """A call, email or message to the lead; the first ends its response time."""
     contact = services.lead_contact_log(
         lead_id=lead_id,
@@ -358,7 +358,7 @@ def lead_contact_log(request: HttpRequest, lead_id: PathId, payload: ContactIn) 
         contacted_at=payload.contacted_at,
         actor=_actor(request),
     )
-    return 201, contact
+    return Status(201, contact)
 
 
 class QualifyIn(Schema):
@@ -375,7 +375,7 @@ def lead_qualify(
     lead_id: PathId,
     payload: QualifyIn,
     idempotency_key: str | None = idempotency_header(),
-) -> tuple[int, dict[str, Any]]:
+) -> Status[Any]:
     """The lead becomes a deal in the first open stage, for the customer it is (matched by
     email or phone through the customers' normalisation, or created)."""
     deal = services.lead_qualify(
@@ -388,7 +388,7 @@ def lead_qualify(
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, _deal_out(deal)
+    return Status(201, _deal_out(deal))
 
 
 @router.post("/leads/{lead_id}/disqualify", response=LeadOut, auth=requires_api(CHANGE))
@@ -438,7 +438,7 @@ class DealIn(Schema):
 @router.post("/deals", response={201: DealOut}, auth=requires_api(CHANGE))
 def deal_create(
     request: HttpRequest, payload: DealIn, idempotency_key: str | None = idempotency_header()
-) -> tuple[int, dict[str, Any]]:
+) -> Status[Any]:
     deal = services.deal_create(
         customer_id=payload.customer_id,
         title=payload.title,
@@ -449,7 +449,7 @@ def deal_create(
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, _deal_out(deal)
+    return Status(201, _deal_out(deal))
 
 
 @router.get("/deals/{deal_id}", response=DealDetailOut, auth=requires_api(VIEW))
@@ -530,7 +530,7 @@ def meeting_book(
     deal_id: PathId,
     payload: MeetingIn,
     idempotency_key: str | None = idempotency_header(),
-) -> tuple[int, Meeting]:
+) -> Status[Any]:
     """A meeting: a task at its time for the deal's owner, a message to the customer if they
     agreed to hear from us, and a reminder to both within 24 hours of it."""
     meeting = services.meeting_book(
@@ -540,7 +540,7 @@ def meeting_book(
         actor=_actor(request),
         idempotency_key=api_key(idempotency_key),
     )
-    return 201, meeting
+    return Status(201, meeting)
 
 
 # --- pipelines --------------------------------------------------------------------------------
@@ -557,9 +557,9 @@ class PipelineIn(Schema):
 
 
 @router.post("/pipelines", response={201: PipelineOut}, auth=requires_api(CONFIGURE))
-def pipeline_create(request: HttpRequest, payload: PipelineIn) -> tuple[int, dict[str, Any]]:
+def pipeline_create(request: HttpRequest, payload: PipelineIn) -> Status[Any]:
     pipeline = services.pipeline_create(name=payload.name, actor=_actor(request))
-    return 201, _pipeline_out(pipeline)
+    return Status(201, _pipeline_out(pipeline))
 
 
 def _pipeline(pipeline_id: int) -> Pipeline:
@@ -612,13 +612,11 @@ class StageIn(Schema):
 @router.post(
     "/pipelines/{pipeline_id}/stages", response={201: StageOut}, auth=requires_api(CONFIGURE)
 )
-def stage_create(
-    request: HttpRequest, pipeline_id: PathId, payload: StageIn
-) -> tuple[int, dict[str, Any]]:
+def stage_create(request: HttpRequest, pipeline_id: PathId, payload: StageIn) -> Status[Any]:
     stage = services.stage_create(
         pipeline_id=pipeline_id, name=payload.name, kind=payload.kind, actor=_actor(request)
     )
-    return 201, _stage_out(stage)
+    return Status(201, _stage_out(stage))
 
 
 class StageOrderIn(Schema):
@@ -653,10 +651,10 @@ def stage_update(request: HttpRequest, stage_id: PathId, payload: StageUpdateIn)
 
 
 @router.delete("/stages/{stage_id}", response={204: None}, auth=requires_api(CONFIGURE))
-def stage_delete(request: HttpRequest, stage_id: PathId) -> tuple[int, None]:
+def stage_delete(request: HttpRequest, stage_id: PathId) -> Status[Any]:
     """Only a stage no deal ever stood in (409 otherwise: rename it instead)."""
     services.stage_delete(stage_id=stage_id, actor=_actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/lost-reasons", response=list[LostReasonOut], auth=requires_api(VIEW))
@@ -670,8 +668,8 @@ class LostReasonIn(Schema):
 
 
 @router.post("/lost-reasons", response={201: LostReasonOut}, auth=requires_api(CONFIGURE))
-def lost_reason_create(request: HttpRequest, payload: LostReasonIn) -> tuple[int, LostReason]:
-    return 201, services.lost_reason_create(name=payload.name, actor=_actor(request))
+def lost_reason_create(request: HttpRequest, payload: LostReasonIn) -> Status[Any]:
+    return Status(201, services.lost_reason_create(name=payload.name, actor=_actor(request)))
 
 
 class ActiveIn(Schema):
@@ -702,11 +700,11 @@ class FormIn(Schema):
 
 
 @router.post("/forms", response={201: FormOut}, auth=requires_api(CONFIGURE))
-def lead_form_create(request: HttpRequest, payload: FormIn) -> tuple[int, dict[str, Any]]:
+def lead_form_create(request: HttpRequest, payload: FormIn) -> Status[Any]:
     form = services.lead_form_create(
         name=payload.name, source=payload.source, actor=_actor(request)
     )
-    return 201, _form_out(request, form)
+    return Status(201, _form_out(request, form))
 
 
 @router.patch("/forms/{form_id}", response=FormOut, auth=requires_api(CONFIGURE))

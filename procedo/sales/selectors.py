@@ -272,13 +272,12 @@ def spend_in(*, first: date, last: date, source: str = "") -> Decimal:
     return total.quantize(Decimal("0.01"))
 
 
-def acquisition(
-    *, start: datetime, end: datetime, first: date, last: date, source: str = ""
-) -> Acquisition:
-    """Spend, leads and won new customers between `start` and `end` (the days first..last).
+def acquisition(*, first: date, last: date, source: str = "") -> Acquisition:
+    """Spend, leads and won new customers of the days `first`..`last` (business time).
 
     A customer counts once, in the period their first deal from a lead was won.
     """
+    start, end = day_bounds(first, last)
     leads = Lead.objects.filter(created_at__gte=start, created_at__lt=end)
     won = Deal.objects.filter(
         stage__kind=StageKind.WON, closed_at__gte=start, closed_at__lt=end, lead__isnull=False
@@ -298,12 +297,9 @@ def acquisition(
     )
 
 
-def acquisition_by_source(
-    *, start: datetime, end: datetime, first: date, last: date
-) -> list[tuple[str, Acquisition]]:
+def acquisition_by_source(*, first: date, last: date) -> list[tuple[str, Acquisition]]:
     return [
-        (source, acquisition(start=start, end=end, first=first, last=last, source=source))
-        for source in lead_sources()
+        (source, acquisition(first=first, last=last, source=source)) for source in lead_sources()
     ]
 
 
@@ -316,7 +312,11 @@ def lead_response_minutes(*, start: datetime, end: datetime) -> tuple[Decimal | 
     pairs = Lead.objects.filter(
         created_at__gte=start, created_at__lt=end, first_contact_at__isnull=False
     ).values_list("created_at", "first_contact_at")
-    minutes = [(contact - created).total_seconds() / 60 for created, contact in pairs]
+    minutes = [
+        (contact - created).total_seconds() / 60
+        for created, contact in pairs
+        if contact is not None
+    ]
     if not minutes:
         return None, 0
     return Decimal(str(median(minutes))).quantize(Decimal("0.1")), len(minutes)

@@ -559,7 +559,8 @@ def lead_qualify(
         title=title or lead.company or lead.name,
         value=value,
         expected_close_on=expected_close_on,
-        owner_id=owner_id if owner_id is not None else lead.owner_id,
+        # Whoever qualifies a lead nobody owned takes it on.
+        owner_id=owner_id or lead.owner_id or getattr(actor, "pk", None),
         lead=lead,
         actor=actor,
         idempotency_key=idempotency_key,

@@ -59,7 +59,7 @@ def _with(**extra: Any) -> Any:
 
 def _contact(payload: Mapping[str, Any], names: Names) -> str:
     try:
-        return str(ContactKind(payload.get("kind")).label).lower()
+        return str(ContactKind(str(payload.get("kind"))).label).lower()
     except ValueError:
         return str(payload.get("kind", ""))
 
