@@ -87,7 +87,10 @@ class QualifyForm(FormTokenMixin, DealFieldsForm):
         self.fields["pipeline"].choices = [(str(p.pk), p.name) for p in pipelines]  # type: ignore[attr-defined]
 
 
-class MoveForm(FormTokenMixin):
+class MoveForm(forms.Form):
+    # The board's buttons and drops build their keys from the page's token, the card and
+    # the stage (a repeat of the same move is the same key), so not a bare UUID.
+    form_token = forms.CharField(max_length=150, widget=forms.HiddenInput)
     stage = forms.IntegerField(label=_("Stage"), min_value=1, max_value=2**63 - 1)
     lost_reason = forms.IntegerField(
         label=_("Lost reason"), min_value=1, max_value=2**63 - 1, required=False
