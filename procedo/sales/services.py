@@ -127,7 +127,12 @@ DEFAULT_LOST_REASONS = (_("Too expensive"), _("Chose a competitor"), _("No answe
 
 
 def pipeline_default() -> Pipeline:
-    """The first pipeline; a store without one gets "Sales" with the usual stages."""
+    """The first pipeline; a store without one gets "Sales" with the usual stages.
+
+    Installing the defaults is what a data migration would do (as the order pipeline's
+    defaults are installed), not anyone's change: it records no event, so a first read
+    of the board or the API stays a read.
+    """
     pipeline = Pipeline.objects.order_by("position", "id").first()
     if pipeline is not None:
         return pipeline
@@ -143,7 +148,6 @@ def pipeline_default() -> Pipeline:
                     LostReason(name=str(name), position=i)
                     for i, name in enumerate(DEFAULT_LOST_REASONS)
                 )
-            _record("pipeline.created", pipeline, actor=None, payload={"name": pipeline.name})
     return pipeline
 
 

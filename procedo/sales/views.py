@@ -22,7 +22,8 @@ from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.business.selectors import business_get
-from procedo.core.errors import DomainError
+from procedo.core.errors import DomainError, NotFound
+from procedo.core.forms import refusal_add
 from procedo.sales import selectors, services, throttle
 from procedo.sales.forms import (
     ContactForm,
@@ -400,9 +401,10 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 
 def _lead_page_error(request: HttpRequest, lead_id: int, exc: DomainError) -> HttpResponse:
+    if isinstance(exc, NotFound):
+        raise Http404(exc.message)
     form = ContactForm()
-    form.full_clean()
-    form.add_error(None, exc.message)
+    refusal_add(form, exc.field, exc.message)
     return _lead_page(request, lead_id, contact_form=form, status=exc.status_code)
 
 
