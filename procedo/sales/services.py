@@ -19,6 +19,7 @@ from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
@@ -116,14 +117,20 @@ def _user(user_id: int | None, *, field: str = "owner_id") -> int | None:
 # ---------------------------------------------------------------- pipelines
 
 
+# In the language of whoever installs them (as the SOP library is): the store's own words
+# from then on, renamed as it likes.
 DEFAULT_STAGES = (
-    (_("New"), StageKind.OPEN),
-    (_("Needs meeting"), StageKind.OPEN),
-    (_("Proposal"), StageKind.OPEN),
-    (_("Won"), StageKind.WON),
-    (_("Lost"), StageKind.LOST),
+    (gettext_lazy("New"), StageKind.OPEN),
+    (gettext_lazy("Needs meeting"), StageKind.OPEN),
+    (gettext_lazy("Proposal"), StageKind.OPEN),
+    (gettext_lazy("Won"), StageKind.WON),
+    (gettext_lazy("Lost"), StageKind.LOST),
 )
-DEFAULT_LOST_REASONS = (_("Too expensive"), _("Chose a competitor"), _("No answer"))
+DEFAULT_LOST_REASONS = (
+    gettext_lazy("Too expensive"),
+    gettext_lazy("Chose a competitor"),
+    gettext_lazy("No answer"),
+)
 
 
 def pipeline_default() -> Pipeline:
@@ -137,7 +144,7 @@ def pipeline_default() -> Pipeline:
     if pipeline is not None:
         return pipeline
     with transaction.atomic():
-        pipeline, created = Pipeline.objects.get_or_create(name=_("Sales"))
+        pipeline, created = Pipeline.objects.get_or_create(name=str(_("Sales")))
         if created:
             Stage.objects.bulk_create(
                 Stage(pipeline=pipeline, name=str(name), kind=kind, position=i)

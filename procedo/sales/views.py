@@ -1,7 +1,7 @@
 """Sales pages: thin views over the sales services and selectors.
 
 A refusal re-renders the page (or the board partial, for htmx) with the error
-naming the field and status 422; a success redirects (303) or swaps the partial.
+naming the field and status 422; a success redirects or swaps the partial.
 Buttons post a hidden form_token (a UUID), the idempotency key of the move:
 a double click moves once.
 """
@@ -129,7 +129,7 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
         return render(request, "sales/board.html#board", context, status=422 if error else 200)
     if error:
         return _deal_page(request, deal_id, move_error=error, status=422)
-    return redirect("sales:deal", deal_id, status=303)
+    return redirect("sales:deal", deal_id)
 
 
 # ---------------------------------------------------------------- deals
@@ -207,7 +207,7 @@ def deal_update(request: HttpRequest, deal_id: int) -> HttpResponse:
                 owner_id=int(data["owner"]) if data["owner"] else None,
                 actor=request.user,
             )
-            return redirect("sales:deal", deal_id, status=303)
+            return redirect("sales:deal", deal_id)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _deal_page(request, deal_id, fields_form=form, status=422)
@@ -226,7 +226,7 @@ def meeting_book(request: HttpRequest, deal_id: int) -> HttpResponse:
                 actor=request.user,
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
             )
-            return redirect("sales:deal", deal_id, status=303)
+            return redirect("sales:deal", deal_id)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _deal_page(request, deal_id, meeting_form=form, status=422)
@@ -310,7 +310,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
                 idempotency_key=f"ui:{data['form_token']}",
             )
-            return redirect("sales:lead", lead.pk, status=303)
+            return redirect("sales:lead", lead.pk)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _leads_page(request, form=form, status=422)
@@ -361,7 +361,7 @@ def lead_contact_log(request: HttpRequest, lead_id: int) -> HttpResponse:
                 contacted_at=None,
                 actor=request.user,
             )
-            return redirect("sales:lead", lead_id, status=303)
+            return redirect("sales:lead", lead_id)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _lead_page(request, lead_id, contact_form=form, status=422)
@@ -384,7 +384,7 @@ def lead_qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
                 actor=request.user,
                 idempotency_key=f"ui:{data['form_token']}",
             )
-            return redirect("sales:deal", deal.pk, status=303)
+            return redirect("sales:deal", deal.pk)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _lead_page(request, lead_id, qualify_form=form, status=422)
@@ -397,7 +397,7 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
         services.lead_disqualify(lead_id=lead_id, actor=request.user)
     except DomainError as exc:
         return _lead_page_error(request, lead_id, exc)
-    return redirect("sales:lead", lead_id, status=303)
+    return redirect("sales:lead", lead_id)
 
 
 def _lead_page_error(request: HttpRequest, lead_id: int, exc: DomainError) -> HttpResponse:
@@ -491,7 +491,7 @@ def _settings_action(request: HttpRequest, action: Any) -> HttpResponse:
         action()
     except DomainError as exc:
         return _settings_page(request, error=_refusal(exc), status=exc.status_code)
-    return redirect("sales:settings", status=303)
+    return redirect("sales:settings")
 
 
 def _form_error(form: Any) -> DomainError:
@@ -671,7 +671,7 @@ def spend_set(request: HttpRequest) -> HttpResponse:
                 amount=form.cleaned_data["amount"],
                 actor=request.user,
             )
-            return redirect("sales:figures", status=303)
+            return redirect("sales:figures")
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _figures_page(request, spend_form=form, status=422)
@@ -687,7 +687,7 @@ def spend_import(request: HttpRequest) -> HttpResponse:
             services.spend_import(
                 content=upload.read(services.SPEND_FILE_MAX + 1), actor=request.user
             )
-            return redirect("sales:figures", status=303)
+            return redirect("sales:figures")
         except DomainError as exc:
             form.add_error("file", exc.message)
     return _figures_page(request, import_form=form, status=422)

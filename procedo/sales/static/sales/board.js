@@ -17,10 +17,23 @@
     event.dataTransfer.setData("text/plain", card.dataset.deal);
   });
 
+  // The move is sent once the drag has ended: swapping the board while the browser still
+  // holds the dragged card (at drop time) leaves the drag unfinished, and no later drag starts.
+  let pending = null;
+
   document.addEventListener("dragend", function () {
     if (dragged) dragged.classList.remove("dragging");
     document.querySelectorAll(".column.over").forEach(function (c) { c.classList.remove("over"); });
     dragged = null;
+    if (!pending) return;
+    const move = pending;
+    pending = null;
+    window.htmx.ajax("POST", move.url, {
+      source: move.column,
+      target: "#board",
+      swap: "outerHTML",
+      values: move.values,
+    });
   });
 
   document.addEventListener("dragover", function (event) {
@@ -41,11 +54,10 @@
     event.preventDefault();
     const stage = column.dataset.stage;
     if (dragged.closest(".column") === column) return;
-    window.htmx.ajax("POST", dragged.dataset.move, {
-      source: column,
-      target: "#board",
-      swap: "outerHTML",
+    pending = {
+      url: dragged.dataset.move,
+      column: column,
       values: { stage: stage, view: "board", form_token: token(dragged.dataset.deal, stage) },
-    });
+    };
   });
 })();
