@@ -28,7 +28,8 @@ def _login(page: Any, live_server: Any) -> None:
 
 def _settled(page: Any) -> None:
     page.wait_for_function(
-        "() => !document.querySelector('.htmx-added, .htmx-settling, .htmx-request, .htmx-swapping')"
+        "() => !document.querySelector("
+        "'.htmx-added, .htmx-settling, .htmx-request, .htmx-swapping')"
     )
 
 
