@@ -60,7 +60,7 @@ def test_a_lead_becomes_a_deal_and_moves_by_buttons_and_by_drag(
             page.click("form[action$='/qualify/'] button[type=submit]")
             page.wait_for_selector("text=Історія етапів")
             deal = Deal.objects.get(title=f"Кухня під замовлення {size}")
-            assert Lead.objects.get(pk=deal.lead_id).status == "qualified"
+            assert Lead.objects.get(deal=deal).status == "qualified"
 
             page.goto(f"{live_server.url}/sales/")
             card = _card_in(page, "Нове").filter(has_text=deal.title)
