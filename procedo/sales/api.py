@@ -325,6 +325,21 @@ def lead_create(
     return Status(201, _lead_out(lead))
 
 
+class LeadsImportedOut(Schema):
+    created: int
+
+
+@router.post("/leads/import", response=LeadsImportedOut, auth=requires_api(CHANGE))
+def leads_import(request: HttpRequest, file: File[UploadedFile]) -> dict[str, Any]:
+    """A CSV of leads (`name`, `email` or `phone`, optionally `company`, `message`, `source`,
+    `consent`, `utm_*`): all rows or none, a bad row is a 422 naming its line; the same file
+    sent again adds nothing."""
+    created = services.leads_import(
+        content=file.read(services.LEAD_FILE_MAX + 1), actor=_actor(request)
+    )
+    return {"created": created}
+
+
 def _lead(lead_id: int) -> Lead:
     lead = selectors.lead_detail(lead_id=lead_id)
     if lead is None:

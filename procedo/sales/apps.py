@@ -13,6 +13,26 @@ class SalesConfig(AppConfig):
         from procedo.sales.timeline import timeline_register
 
         timeline_register()
+        from procedo.customers.registry import (
+            CardSection,
+            card_section_register,
+            merge_participant_register,
+        )
+        from procedo.sales import selectors, services
+
+        merge_participant_register(services.deals_move_to_customer, name="deals")
+        card_section_register(
+            CardSection(
+                key="deals",
+                title=_("Deals"),
+                template="sales/_customer_deals.html",
+                permission="sales.view",
+                context=lambda customer_id: {
+                    "deals": selectors.deals_of_customer(customer_id=customer_id)
+                },
+                order=150,
+            )
+        )
         nav_register(NavEntry("sales:board", _("Sales"), "sales.view", order=250))
         nav_register(NavEntry("sales:leads", _("Leads"), "sales.view", order=251))
         comment_subject_register(

@@ -340,3 +340,11 @@ def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
         datetime.combine(first, time.min, tzinfo=zone),
         datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
     )
+
+
+def deals_of_customer(*, customer_id: int, limit: int = 10) -> list[Deal]:
+    return list(
+        Deal.objects.filter(customer_id=customer_id)
+        .select_related("stage")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -8,6 +8,7 @@ one move and one "reload" (409), never two histories.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -409,6 +410,76 @@ def lead_create(
     return _lead_insert(
         fields, origin=origin, owner_id=owner_id, actor=actor, idempotency_key=idempotency_key
     )
+
+
+LEAD_FILE_MAX = 2 * 1024 * 1024
+LEAD_ROWS_MAX = 5000
+
+
+def _csv_rows(content: bytes, *, limit_bytes: int, limit_rows: int, needs: set[str]) -> list[dict]:
+    if len(content) > limit_bytes:
+        raise TooLarge(
+            field="file",
+            message=_("At most %(n)d MB.") % {"n": limit_bytes // (1024 * 1024)},
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError(field="file", message=_("The file is not UTF-8 text.")) from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not needs <= set(rows[0]):
+        raise DomainError(
+            field="file",
+            message=_("The file needs the columns %(columns)s.")
+            % {"columns": ", ".join(sorted(needs))},
+        )
+    if len(rows) > limit_rows:
+        raise TooLarge(field="file", message=_("At most %(n)d rows.") % {"n": limit_rows})
+    return rows
+
+
+def _line_error(line: int, exc: DomainError) -> DomainError:
+    return DomainError(
+        field="file",
+        message=_("Line %(line)d, %(column)s: %(message)s")
+        % {"line": line, "column": exc.field, "message": exc.message},
+    )
+
+
+@transaction.atomic
+def leads_import(*, content: bytes, actor: Any) -> int:
+    """A CSV of leads (`name` and `email` or `phone`; optionally company, message, source,
+    consent and the utm_* columns): every row or none, a bad row named by its line.
+
+    Each row's key is the file's SHA-256 and its line, so sending the same file again
+    adds nothing; returns how many leads are new.
+    """
+    rows = _csv_rows(content, limit_bytes=LEAD_FILE_MAX, limit_rows=LEAD_ROWS_MAX, needs={"name"})
+    digest = hashlib.sha256(content).hexdigest()
+    created = 0
+    for line, row in enumerate(rows, start=2):
+        key = f"import:{digest}:{line}"
+        if Lead.objects.filter(idempotency_key=key).exists():
+            continue
+        data = LeadIn(
+            name=row.get("name") or "",
+            email=row.get("email") or "",
+            phone=row.get("phone") or "",
+            company=row.get("company") or "",
+            message=row.get("message") or "",
+            source=row.get("source") or "",
+            utm={k: row[k] or "" for k in UTM_FIELDS if k in row},
+            consent=(row.get("consent") or "").strip().lower() in ("1", "true", "yes", "так"),
+        )
+        try:
+            fields = _lead_fields(data, default_source="import")
+        except DomainError as exc:
+            raise _line_error(line, exc) from None
+        _lead_insert(
+            fields, origin=LeadOrigin.IMPORT, owner_id=None, actor=actor, idempotency_key=key
+        )
+        created += 1
+    return created
 
 
 FORM_FIELDS = ("name", "email", "phone", "company", "message", "source", "consent", *UTM_FIELDS)
@@ -987,19 +1058,12 @@ def spend_import(*, content: bytes, actor: Any) -> int:
     A bad row is refused naming its line and column, so the file is fixed and
     sent again; a row for a month already entered replaces it.
     """
-    if len(content) > SPEND_FILE_MAX:
-        raise TooLarge(field="file", message=_("At most 1 MB."))
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError(field="file", message=_("The file is not UTF-8 text.")) from None
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or not {"source", "month", "amount"} <= set(rows[0]):
-        raise DomainError(
-            field="file", message=_("The file needs the columns source, month and amount.")
-        )
-    if len(rows) > SPEND_ROWS_MAX:
-        raise TooLarge(field="file", message=_("At most %(n)d rows.") % {"n": SPEND_ROWS_MAX})
+    rows = _csv_rows(
+        content,
+        limit_bytes=SPEND_FILE_MAX,
+        limit_rows=SPEND_ROWS_MAX,
+        needs={"source", "month", "amount"},
+    )
     with transaction.atomic():
         for line, row in enumerate(rows, start=2):
             try:
@@ -1010,9 +1074,12 @@ def spend_import(*, content: bytes, actor: Any) -> int:
                     actor=actor,
                 )
             except DomainError as exc:
-                raise DomainError(
-                    field="file",
-                    message=_("Line %(line)d, %(column)s: %(message)s")
-                    % {"line": line, "column": exc.field, "message": exc.message},
-                ) from None
+                raise _line_error(line, exc) from None
     return len(rows)
+
+
+def deals_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
+    """A merge of customers: the duplicate's deals and leads become the survivor's
+    (run inside the merge's transaction, which records its event)."""
+    moved = Deal.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    return moved + Lead.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)

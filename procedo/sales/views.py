@@ -257,7 +257,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
 
 
 def _leads_page(
-    request: HttpRequest, *, form: LeadForm | None = None, status: int = 200
+    request: HttpRequest,
+    *,
+    form: LeadForm | None = None,
+    import_form: SpendImportForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     filters = LeadFilterForm(request.GET or None)
     chosen = filters.cleaned_data if filters.is_valid() else {}
@@ -277,6 +281,7 @@ def _leads_page(
         "filters": filters,
         "page": page,
         "form": form or LeadForm(),
+        "import_form": import_form or SpendImportForm(),
         "sources": selectors.lead_sources(),
     }
     return render(request, "sales/lead_list.html", context, status=status)
@@ -314,6 +319,22 @@ def lead_create(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return _leads_page(request, form=form, status=422)
+
+
+@require_POST
+@requires(CHANGE)
+def leads_import(request: HttpRequest) -> HttpResponse:
+    form = SpendImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            upload = form.cleaned_data["file"]
+            services.leads_import(
+                content=upload.read(services.LEAD_FILE_MAX + 1), actor=request.user
+            )
+            return redirect("sales:leads")
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+    return _leads_page(request, import_form=form, status=422)
 
 
 def _lead_page(

@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
                 ('utm_term', models.CharField(blank=True, default='', max_length=200)),
                 ('utm_content', models.CharField(blank=True, default='', max_length=200)),
                 ('consent', models.BooleanField(default=False, verbose_name='agreed to be contacted')),
-                ('status', models.CharField(choices=[('new', 'New'), ('contacted', 'Contacted'), ('qualified', 'Qualified'), ('disqualified', 'Disqualified')], default='new', max_length=12, verbose_name='status')),
+                ('status', models.CharField(choices=[('new', 'New lead'), ('contacted', 'Contacted'), ('qualified', 'Qualified'), ('disqualified', 'Disqualified')], default='new', max_length=12, verbose_name='status')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='arrived')),
                 ('first_contact_at', models.DateTimeField(blank=True, null=True, verbose_name='first contact')),
                 ('qualified_at', models.DateTimeField(blank=True, null=True)),

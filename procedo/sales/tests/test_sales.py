@@ -33,7 +33,7 @@ from procedo.sales.models import (
     SubmissionState,
 )
 from procedo.sales.services import LeadIn
-from procedo.testing import api_caller, person
+from procedo.testing import api_caller, logged_in, person
 from procedo.work.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -395,3 +395,41 @@ def test_the_api_walks_a_lead_to_a_won_deal_and_names_every_refused_field() -> N
         ).status_code
         == 403
     )
+
+
+def test_leads_import_all_or_nothing_and_the_same_file_twice_adds_nothing() -> None:
+    manager = person(Role.MANAGER)
+    good = (
+        "name,email,phone,source,utm_campaign,consent\n"
+        "Ганна,hanna@example.com,,Facebook,autumn,так\n"
+        "Богдан,,0671234567,,,\n"
+    ).encode()
+    bad = good + "Ніхто,,,,,\n".encode()
+    with pytest.raises(DomainError) as refused:
+        services.leads_import(content=bad, actor=manager)
+    assert refused.value.field == "file" and "4" in refused.value.message
+    assert not Lead.objects.exists()
+    assert services.leads_import(content=good, actor=manager) == 2
+    assert services.leads_import(content=good, actor=manager) == 0
+    hanna, bohdan = Lead.objects.order_by("id")
+    assert (hanna.source, hanna.utm_campaign, hanna.consent, hanna.origin) == (
+        "facebook",
+        "autumn",
+        True,
+        "import",
+    )
+    assert (bohdan.phone, bohdan.source) == ("+380671234567", "import")
+
+
+def test_merging_customers_moves_their_deals_and_leads_and_the_card_lists_deals() -> None:
+    manager = person(Role.MANAGER)
+    deal = services.lead_qualify(lead_id=_lead(manager).pk, actor=manager)
+    survivor = customer_services.customer_create(first_name="Ірина", actor=None)
+    customer_services.customer_merge(
+        survivor_id=survivor.pk, duplicate_id=deal.customer_id, actor=manager
+    )
+    deal.refresh_from_db()
+    assert deal.customer_id == survivor.pk
+    assert Lead.objects.get(pk=deal.lead_id or 0).customer_id == survivor.pk
+    card = logged_in(manager).get(f"/customers/{survivor.pk}/").content.decode()
+    assert deal.title in card
