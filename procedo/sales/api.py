@@ -69,7 +69,7 @@ class StageOut(Schema):
     position: int
 
 
-class PipelineOut(Schema):
+class SalesPipelineOut(Schema):
     id: int
     name: str
     stages: list[StageOut]
@@ -561,7 +561,7 @@ def meeting_book(
 # --- pipelines --------------------------------------------------------------------------------
 
 
-@router.get("/pipelines", response=list[PipelineOut], auth=requires_api(VIEW))
+@router.get("/pipelines", response=list[SalesPipelineOut], auth=requires_api(VIEW))
 def pipeline_list(request: HttpRequest) -> list[dict[str, Any]]:
     services.pipeline_default()
     return [_pipeline_out(pipeline) for pipeline in selectors.pipelines()]
@@ -571,7 +571,7 @@ class PipelineIn(Schema):
     name: Name
 
 
-@router.post("/pipelines", response={201: PipelineOut}, auth=requires_api(CONFIGURE))
+@router.post("/pipelines", response={201: SalesPipelineOut}, auth=requires_api(CONFIGURE))
 def pipeline_create(request: HttpRequest, payload: PipelineIn) -> Status[Any]:
     pipeline = services.pipeline_create(name=payload.name, actor=_actor(request))
     return Status(201, _pipeline_out(pipeline))
@@ -770,13 +770,15 @@ def spend_import(request: HttpRequest, file: File[UploadedFile]) -> dict[str, An
     return {"rows": rows}
 
 
-class PeriodQuery(Schema):
+class AcquisitionPeriodQuery(Schema):
     first: Day
     last: Day
 
 
 @router.get("/acquisition", response=list[AcquisitionOut], auth=requires_api(VIEW))
-def acquisition_get(request: HttpRequest, period: Query[PeriodQuery]) -> list[dict[str, Any]]:
+def acquisition_get(
+    request: HttpRequest, period: Query[AcquisitionPeriodQuery]
+) -> list[dict[str, Any]]:
     """Cost per lead and CAC of the days `first`..`last`: all sources (`source` ""), then each."""
     if period.last < period.first or (period.last - period.first).days > 3700:
         raise DomainError(field="last", message="the last day is before the first or too far")
