@@ -14,6 +14,7 @@ urlpatterns = [
     path("imports/", include("procedo.imports.urls")),
     path("analytics/", include("procedo.analytics.urls")),
     path("messages/", include("procedo.messaging.urls")),
+    path("webhooks/", include("procedo.outbound.urls")),
     path("sales/", include("procedo.sales.urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),

@@ -114,6 +114,12 @@ ROLE_PERMISSIONS = {
     | ({"goals.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
+# secrets, is for those who run the business's integrations.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 # Sales (procedo/sales): everyone sees leads and deals; whoever talks to customers works
 # them; owners and managers shape the pipelines, lost reasons, web forms and channel spend.
 ROLE_PERMISSIONS = {
