@@ -24,6 +24,8 @@ from procedo.customers.api import router as customers_router
 from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
+from procedo.integrations.api import router as integrations_router
+from procedo.loyalty.api import router as loyalty_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.outbound.api import router as webhooks_router
@@ -223,6 +225,7 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/sales", sales_router)
 api.add_router("/imports", imports_router)
+api.add_router("/integrations", integrations_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
 api.add_router("/sops", sop_runs_router)
@@ -231,3 +234,4 @@ api.add_router("/tasks", tasks_router)
 api.add_router("/comments", comments_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/webhooks", webhooks_router)
+api.add_router("/loyalty", loyalty_router)

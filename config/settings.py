@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "procedo.collab",
     "procedo.analytics",
     "procedo.outbound",
+    "procedo.loyalty",
+    "procedo.integrations",
     "procedo.sales",
     "procedo.demo",
 ]

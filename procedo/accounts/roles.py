@@ -120,6 +120,21 @@ ROLE_PERMISSIONS = {
     role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Loyalty and referrals (procedo/loyalty): everyone sees a customer's tier and referral
+# code; those who steer the business and its marketing set the tiers and rewards.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"loyalty.view"}
+    | ({"loyalty.manage"} if role in (Role.OWNER, Role.MANAGER, Role.MARKETER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Integrations (procedo/integrations): connections hold the platforms' secrets and
+# bring orders in by themselves; owners and managers add and change them and replay
+# what failed.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"integrations.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 # Sales (procedo/sales): everyone sees leads and deals; whoever talks to customers works
 # them; owners and managers shape the pipelines, lost reasons, web forms and channel spend.
 ROLE_PERMISSIONS = {
