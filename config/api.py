@@ -30,6 +30,7 @@ from procedo.marketing.api import router as marketing_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.outbound.api import router as webhooks_router
+from procedo.sales.api import router as sales_router
 from procedo.sops.api import router as sops_router
 from procedo.support.api import router as support_router
 from procedo.work.api import router as tasks_router
@@ -224,6 +225,7 @@ api.add_router("/events", events_router)
 api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
+api.add_router("/sales", sales_router)
 api.add_router("/imports", imports_router)
 api.add_router("/integrations", integrations_router)
 api.add_router("/marketing", marketing_router)

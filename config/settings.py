@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "procedo.outbound",
     "procedo.loyalty",
     "procedo.integrations",
+    "procedo.sales",
     "procedo.demo",
 ]
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("webhooks/", include("procedo.outbound.urls")),
     path("integrations/", include("procedo.integrations.urls")),
     path("hooks/", include("procedo.integrations.hook_urls")),
+    path("sales/", include("procedo.sales.urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch

@@ -154,4 +154,13 @@ ROLE_PERMISSIONS = {
     role: permissions | ({"integrations.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Sales (procedo/sales): everyone sees leads and deals; whoever talks to customers works
+# them; owners and managers shape the pipelines, lost reasons, web forms and channel spend.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"sales.view"}
+    | (set() if role == Role.VIEWER else {"sales.change"})
+    | ({"sales.configure"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

@@ -46,6 +46,7 @@ from procedo.business.selectors import business_get
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.orders.models import Order, OrderKind, Shipment, ShipmentStatus, StatusCategory
+from procedo.sales import selectors as sales_selectors
 from procedo.work.models import Task, TaskState
 
 
@@ -368,8 +369,19 @@ def task_on_time_rate(period: Period, _window: int | None = None) -> Measure:
 
 
 def lead_response_time(period: Period, _window: int | None = None) -> Measure:
-    """Leads arrive with the sales area; until then there is nothing to measure."""
-    return Measure(value=None, base=0)
+    """The median minutes from a lead arriving to the first call, email or message logged."""
+    minutes, leads = sales_selectors.lead_response_minutes(start=period.start, end=period.end)
+    return Measure(value=minutes, base=leads)
+
+
+def cost_per_lead(period: Period, _window: int | None = None) -> Measure:
+    figures = sales_selectors.acquisition(first=period.first, last=period.last)
+    return Measure(value=figures.cost_per_lead, base=figures.leads)
+
+
+def customer_acquisition_cost(period: Period, _window: int | None = None) -> Measure:
+    figures = sales_selectors.acquisition(first=period.first, last=period.last)
+    return Measure(value=figures.cac, base=figures.customers)
 
 
 KPIS: dict[str, Kpi] = {
@@ -530,6 +542,28 @@ KPIS: dict[str, Kpi] = {
             False,
             _("The median time from a lead arriving to its first answer."),
             lead_response_time,
+        ),
+        Kpi(
+            "cost_per_lead",
+            _("Cost per lead"),
+            Unit.MONEY,
+            False,
+            _(
+                "The channel spend of the period (each month's spread over its days) divided "
+                "by the leads that arrived in it."
+            ),
+            cost_per_lead,
+        ),
+        Kpi(
+            "customer_acquisition_cost",
+            _("Customer acquisition cost (CAC)"),
+            Unit.MONEY,
+            False,
+            _(
+                "The channel spend of the period divided by the new customers whose first deal "
+                "from a lead was won in it."
+            ),
+            customer_acquisition_cost,
         ),
     )
 }

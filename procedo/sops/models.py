@@ -22,6 +22,8 @@ class SubjectType(models.TextChoices):
     ORDER = "order", _("Order")
     CUSTOMER = "customer", _("Customer")
     BUSINESS = "business", _("The business")
+    LEAD = "lead", _("Lead")
+    DEAL = "deal", _("Deal")
 
 
 class Sop(models.Model):

@@ -129,6 +129,18 @@ def _rfm_groups() -> list[tuple[str, str]]:
     return [(str(value), str(label)) for value, label in RfmGroup.choices]
 
 
+def _lead_statuses() -> list[tuple[str, str]]:
+    from procedo.sales.models import LeadStatus
+
+    return [(str(value), str(label)) for value, label in LeadStatus.choices]
+
+
+def _stage_kinds() -> list[tuple[str, str]]:
+    from procedo.sales.models import StageKind
+
+    return [(str(value), str(label)) for value, label in StageKind.choices]
+
+
 def _fields(*items: SubjectField) -> dict[str, SubjectField]:
     return {item.name: item for item in items}
 
@@ -231,6 +243,43 @@ SUBJECTS: dict[str, Subject] = {
         model_path="core.Business",
         customer_lookup=None,
         fields={},
+    ),
+    # Sales (procedo/sales): leads and the deals they become.
+    "lead": Subject(
+        name="lead",
+        label=_("Lead"),
+        model_path="sales.Lead",
+        customer_lookup="customer_id",
+        url_name="sales:lead",
+        fields=_fields(
+            SubjectField("status", _("lead status"), CHOICE, "status", choices=_lead_statuses),
+            SubjectField("source", _("source"), TEXT, "source"),
+            SubjectField("utm_campaign", _("UTM campaign"), TEXT, "utm_campaign"),
+            SubjectField("consent", _("agreed to be contacted"), BOOL, "consent"),
+            SubjectField("created_at", _("arrived at"), DATETIME, "created_at"),
+            SubjectField(
+                "first_contact_at", _("first contact at"), DATETIME, "first_contact_at", True
+            ),
+            SubjectField("has_owner", _("has an owner"), BOOL, "owner_id"),
+        ),
+    ),
+    "deal": Subject(
+        name="deal",
+        label=_("Deal"),
+        model_path="sales.Deal",
+        customer_lookup="customer_id",
+        url_name="sales:deal",
+        fields=_fields(
+            SubjectField(
+                "stage_kind", _("stage kind"), CHOICE, "stage__kind", choices=_stage_kinds
+            ),
+            SubjectField("stage_name", _("stage"), TEXT, "stage__name"),
+            SubjectField("value", _("value"), NUMBER, "value"),
+            SubjectField("stage_entered_at", _("in the stage since"), DATETIME, "stage_entered_at"),
+            SubjectField("closed_at", _("closed at"), DATETIME, "closed_at", True),
+            SubjectField("created_at", _("opened at"), DATETIME, "created_at"),
+            *_customer_fields("customer.", "customer_id"),
+        ),
     ),
 }
 
@@ -435,6 +484,32 @@ EVENTS: dict[str, EventSpec] = {
             "ticket",
             _("Customer rated a ticket"),
             _payload(rating=(_("rating"), NUMBER, None)),
+        ),
+        # Sales (procedo/sales)
+        EventSpec(
+            "lead.created",
+            "lead",
+            _("Lead arrived"),
+            _payload(
+                source=(_("source"), TEXT, None),
+                origin=(_("came by"), TEXT, None),
+                utm_campaign=(_("UTM campaign"), TEXT, None),
+            ),
+        ),
+        EventSpec("lead.qualified", "lead", _("Lead qualified into a deal")),
+        EventSpec(
+            "deal.stage_changed",
+            "deal",
+            _("Deal moved to another stage"),
+            _payload(
+                from_name=(_("from stage"), TEXT, None),
+                to_name=(_("to stage"), TEXT, None),
+                kind=(_("kind of the new stage"), CHOICE, _stage_kinds),
+            ),
+        ),
+        EventSpec("deal.won", "deal", _("Deal won")),
+        EventSpec(
+            "deal.lost", "deal", _("Deal lost"), _payload(reason_name=(_("reason"), TEXT, None))
         ),
     )
 }

@@ -36,7 +36,11 @@ from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.work.models import OPEN_STATES, ChecklistItem, SubjectFact, Task
 
 # Subjects a task can be on, by app label and model: read here, never imported.
-SUBJECT_MODELS = {"customer": ("customers", "Customer"), "order": ("orders", "Order")}
+SUBJECT_MODELS = {
+    "customer": ("customers", "Customer"),
+    "order": ("orders", "Order"),
+    "deal": ("sales", "Deal"),
+}
 # Tasks without a due time sort after every dated one.
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 DAY_LIST_LIMIT = 100

@@ -49,6 +49,7 @@ WEB_PUBLIC = {
     "messaging:sms-inbound",
     "messaging:unsubscribe",
     "hooks:receive",
+    "sales:form-submit",
     ":set_language",
     "accounts:language",
     # Support: Telegram's webhook (its secret header) and the customer's signed survey link.

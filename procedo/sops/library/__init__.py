@@ -194,8 +194,6 @@ LIBRARY: dict[str, LibraryEntry] = library_load()
 
 # The seeds' other ready SOPs: their subjects come with later issues, which add them here.
 PENDING: tuple[PendingEntry, ...] = (
-    PendingEntry(_("Lead call-back within one business day"), _("leads")),
-    PendingEntry(_("Nurture of leads who neither bought nor booked"), _("leads")),
     PendingEntry(_("Abandoned-checkout reminder"), _("checkouts and their events")),
 )
 

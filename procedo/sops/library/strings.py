@@ -685,4 +685,114 @@ WORDS = (
     gettext_noop("Decide on the open feedback and proposals"),
     gettext_noop("Accept a proposal into a draft, or decline it with a reason its author reads."),
     gettext_noop("Write the changes as new drafts and send them for review"),
+    # lead_callback.json
+    gettext_noop("Call the lead back within one business day"),
+    gettext_noop(
+        "Every new lead hears from us by phone within one business day, and the call ends "
+        "with a next step."
+    ),
+    gettext_noop(
+        "A lead called back the same day buys far more often than one called after two "
+        "days: by then they have asked a competitor."
+    ),
+    gettext_noop("Call the new lead back"),
+    gettext_noop(
+        "Call within one business day of the lead arriving. Log the call on the lead's "
+        "page (that is what the response time measures), learn what they need and agree on "
+        "the next step."
+    ),
+    gettext_noop("Reached the lead"),
+    gettext_noop("What they need (in their words)"),
+    gettext_noop("Next step"),
+    gettext_noop("Book a meeting"),
+    gettext_noop("Send an offer"),
+    gettext_noop("Call again later"),
+    gettext_noop("Not interested"),
+    # lead_no_meeting.json
+    gettext_noop("What happens to leads that neither met nor bought"),
+    gettext_noop(
+        "No lead is left hanging: two weeks after arriving, a lead that is neither a deal "
+        "nor closed gets one more try or is closed with a reason."
+    ),
+    gettext_noop(
+        "A list full of forgotten leads hides the live ones and makes the numbers lie; a "
+        "decision on each keeps both honest."
+    ),
+    gettext_noop("Decide on a lead that neither met nor bought"),
+    gettext_noop(
+        "The lead arrived two weeks ago and has not become a deal. Read the contacts on "
+        "its page and decide."
+    ),
+    gettext_noop("One more call"),
+    gettext_noop("Close the lead"),
+    gettext_noop("One more call to the lead"),
+    gettext_noop(
+        "Call once more and log the call on the lead's page; if they want to talk, book a "
+        "meeting, else disqualify the lead."
+    ),
+    gettext_noop(
+        "Disqualify the lead on its page. If they agreed to hear from us, they stay in the "
+        "customers' mailings."
+    ),
+    # lead_nurture.json
+    gettext_noop("Nurture leads who did not buy"),
+    gettext_noop(
+        "A customer whose deal was lost hears from us twice in the next six weeks with "
+        "something useful, and is called once before we let go."
+    ),
+    gettext_noop(
+        "A lost deal is often a 'not now': a useful word at the right time brings back "
+        "some of those who said no."
+    ),
+    gettext_noop("Wait two weeks"),
+    gettext_noop("Email: something useful, no selling"),
+    gettext_noop("A few tips we promised to share"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "We talked a little while ago, and we thought these tips might come in handy "
+        "whatever you decided. If your plans change, we are one reply away.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
+    gettext_noop("Wait a month"),
+    gettext_noop("Call the customer who did not buy"),
+    gettext_noop(
+        "Ask whether the need is still there and what has changed. Do not push: a friendly "
+        "call keeps the door open."
+    ),
+    gettext_noop("Wants a new offer"),
+    gettext_noop("Later"),
+    # presentation_followup.json
+    gettext_noop("Follow up within 24 hours of a presentation"),
+    gettext_noop(
+        "Within 24 hours of a presentation the customer gets a thank-you with the next "
+        "step, and the owner calls to hear their questions."
+    ),
+    gettext_noop(
+        "The day after a presentation the customer still remembers it: a quick follow-up "
+        "answers the doubts before they turn into a no."
+    ),
+    gettext_noop("Email: thank you for your time"),
+    gettext_noop("Thank you for your time"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "Thank you for the time you gave us. As promised, we are preparing the offer we "
+        "talked about; if any question came up after our conversation, just reply to this "
+        "email.\n"
+        "\n"
+        "Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
+    gettext_noop("Call after the presentation"),
+    gettext_noop(
+        "Call within 24 hours of the presentation. Ask what they liked and what stops "
+        "them; answer the objections with the scripts from the knowledge base."
+    ),
+    gettext_noop("What stops the customer"),
+    gettext_noop("Where the deal stands"),
+    gettext_noop("Ready to buy"),
+    gettext_noop("Needs time"),
 )

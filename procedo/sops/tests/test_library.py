@@ -59,6 +59,11 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
         "rfm_win_back",
         "vip_reward",
         "next_product_ladder",
+        # procedo/sales
+        "lead_callback",
+        "presentation_followup",
+        "lead_nurture",
+        "lead_no_meeting",
     }
     kinds = {
         step.get("checklist_kind")
@@ -74,7 +79,7 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
     assert fulfilment.step("pack").on_fail == "fix_packing"
     win_back = definition_parse(dict(LIBRARY["win_back"].definition))
     assert win_back.triggers[0].kind == "date" and win_back.triggers[0].field == "last_order_at"
-    assert len(library.PENDING) == 3
+    assert len(library.PENDING) == 1
 
 
 def test_install_all_makes_drafts_that_pass_review_and_publish() -> None:
@@ -117,8 +122,8 @@ def test_installing_twice_makes_nothing_new_and_says_what_was_there() -> None:
 def test_an_unknown_key_is_refused_by_name_and_nothing_is_installed() -> None:
     owner = person(Role.OWNER)
     with pytest.raises(DomainError) as caught:
-        library_install(keys=["complaint", "lead_callback"], actor=owner)
-    assert caught.value.field == "keys" and "lead_callback" in caught.value.message
+        library_install(keys=["complaint", "abandoned_checkout"], actor=owner)
+    assert caught.value.field == "keys" and "abandoned_checkout" in caught.value.message
     assert not Sop.objects.exists()
 
 
@@ -141,7 +146,7 @@ def test_each_file_is_one_sop_named_by_its_key() -> None:
         assert raw["key"] == key == entry.key and raw["definition"] == entry.definition
     # Orders' SOPs come first on the page, then customers'.
     subjects = [entry.subject_type for entry in LIBRARY.values()]
-    assert subjects == sorted(subjects, key=["order", "customer", "business"].index)
+    assert subjects == sorted(subjects, key=["order", "customer", "business", "lead", "deal"].index)
 
 
 def test_strings_py_lists_exactly_the_words_of_the_files() -> None:
@@ -258,8 +263,8 @@ def test_the_command_lists_installs_and_refuses_unknown_keys() -> None:
     assert "Installed: complaint" in _command("--install", "complaint")
     assert "Already there: complaint" in _command("--install", "complaint")
     assert Sop.objects.filter(library_key="complaint").count() == 1
-    with pytest.raises(CommandError, match="lead_callback"):
-        _command("--install", "lead_callback")
+    with pytest.raises(CommandError, match="abandoned_checkout"):
+        _command("--install", "abandoned_checkout")
     with pytest.raises(CommandError):
         _command("--install")  # nothing named
     out = _command("--all", "--owner", "boss")

@@ -1,0 +1,93 @@
+"""The sales pages: people's language and money, htmx moves on the board, refusals in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from procedo.accounts.roles import Role
+from procedo.sales import services
+from procedo.sales.models import Deal, StageKind
+from procedo.sales.services import LeadIn
+from procedo.testing import logged_in, person
+
+pytestmark = pytest.mark.django_db
+
+
+def _deal(manager: Any) -> Deal:
+    lead = services.lead_create(
+        data=LeadIn(name="Тарас Шевчук", email="taras@example.com", source="facebook"),
+        actor=manager,
+    )
+    return services.lead_qualify(
+        lead_id=lead.pk, title="Меблі для офісу", value="12500", actor=manager
+    )
+
+
+def test_every_page_renders_in_ukrainian_with_money_in_the_business_currency() -> None:
+    manager = person(Role.MANAGER)
+    deal = _deal(manager)
+    client = logged_in(manager)
+    client.cookies["django_language"] = "uk"
+    pages = {
+        "/sales/": "Дошка продажів",
+        "/sales/deals/": "Угоди",
+        f"/sales/deals/{deal.pk}/": "Історія етапів",
+        "/sales/leads/": "Додати ліда",
+        f"/sales/leads/{deal.lead_id}/": "Тарас Шевчук",
+        "/sales/settings/": "Причини програшу",
+        "/sales/figures/": "Вартість ліда",
+    }
+    for url, words in pages.items():
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 200 and words in body, url
+    board = client.get("/sales/").content.decode()
+    assert "12\u202f500,00\u00a0₴" in board and "Меблі для офісу" in board
+
+
+def test_the_boards_buttons_move_a_card_and_a_refusal_names_the_field() -> None:
+    manager = person(Role.MANAGER)
+    deal = _deal(manager)
+    stages = list(deal.pipeline.stages.all())
+    client: Client = logged_in(manager)
+    moved = client.post(
+        f"/sales/deals/{deal.pk}/move/",
+        {"stage": stages[1].pk, "view": "board", "form_token": "t-1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert moved.status_code == 200 and 'id="board"' in moved.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage_id == stages[1].pk
+    lost = next(s for s in stages if s.kind == StageKind.LOST)
+    refused = client.post(
+        f"/sales/deals/{deal.pk}/move/",
+        {"stage": lost.pk, "view": "board", "form_token": "t-2"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422 and "lost_reason_id" in refused.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage_id == stages[1].pk
+
+
+def test_forms_refuse_bad_input_next_to_the_field_and_save_nothing() -> None:
+    manager = person(Role.MANAGER)
+    client = logged_in(manager)
+    negative = client.post(
+        "/sales/figures/spend/", {"source": "ads", "month": "2026-11", "amount": "-3"}
+    )
+    assert negative.status_code == 422 and "cannot be negative" in negative.content.decode()
+    bad_lead = client.post(
+        "/sales/leads/new/",
+        {
+            "name": "Х",
+            "email": "not-an-email",
+            "form_token": "0b0e3e0c-7d0f-4a0e-9b6e-1f0a2b3c4d5e",
+        },
+    )
+    assert bad_lead.status_code == 422 and "not a valid email" in bad_lead.content.decode()
+    from procedo.sales.models import ChannelSpend, Lead
+
+    assert not ChannelSpend.objects.exists() and not Lead.objects.exists()
