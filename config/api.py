@@ -24,6 +24,7 @@ from procedo.customers.api import router as customers_router
 from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
+from procedo.knowledge.api import router as knowledge_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
 from procedo.sops.api import router as sops_router
@@ -198,3 +199,4 @@ api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
 api.add_router("/comments", comments_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/knowledge", knowledge_router)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "procedo.work",
     "procedo.messaging",
     "procedo.collab",
+    "procedo.knowledge",
     "procedo.analytics",
     "procedo.demo",
 ]

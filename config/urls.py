@@ -15,6 +15,7 @@ urlpatterns = [
     path("analytics/", include("procedo.analytics.urls")),
     path("messages/", include("procedo.messaging.urls")),
     path("", include("procedo.collab.urls")),
+    path("", include("procedo.knowledge.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch
 ]
