@@ -12,6 +12,7 @@ from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.business import services as business_services
 from procedo.demo.commerce import FULL_SIZE, DemoSizes, demo_commerce_load
+from procedo.demo.knowledge import demo_knowledge_load
 from procedo.demo.sops import demo_sops_load
 
 DEMO_OWNER = "owner"
@@ -81,4 +82,5 @@ def demo_store_load(*, sizes: DemoSizes = FULL_SIZE) -> DemoLogin | None:
         )
         demo_commerce_load(owner=owner, staff=staff, sizes=sizes)
         demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk, staff=staff)
+        demo_knowledge_load(owner=owner)
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import Conflict, DomainError, NotFound
@@ -27,6 +29,7 @@ from procedo.knowledge.models import (
     Tag,
 )
 from procedo.knowledge.protocol import protocol_clean
+from procedo.knowledge.standard import STANDARD, standard_article
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -330,3 +333,26 @@ def article_open_record(
     else:
         ArticleOpen.objects.filter(pk=opened.pk).update(times=F("times") + 1, last_opened_at=now)
     return opened
+
+
+@transaction.atomic
+def standard_articles_install(*, slugs: list[str], actor: Any) -> list[Article]:
+    """The standard protocols among `slugs` that the store does not have yet, published,
+    in the active language (procedo.knowledge.standard); an existing one is left as it is."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    language = language if language in Language.values else settings.LANGUAGE_CODE
+    made = []
+    for slug in slugs:
+        if slug not in STANDARD or Article.objects.filter(slug=slug).exists():
+            continue
+        made.append(
+            article_create(
+                kind=Kind.OBJECTION,
+                language=language,
+                status=Status.PUBLISHED,
+                slug=slug,
+                actor=actor,
+                **standard_article(slug),
+            )
+        )
+    return made

@@ -48,6 +48,9 @@ WEB_PUBLIC = {
     "messaging:sms-inbound",
     "messaging:unsubscribe",
     ":set_language",
+    # The knowledge base's FAQ, for customers.
+    "knowledge:faq",
+    "knowledge:faq-language",
 }
 # Pages for any signed-in person: their own password, profile, tokens and bell.
 WEB_SIGNED_IN = {
