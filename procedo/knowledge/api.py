@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router
+from ninja import Field, Path, Query, Router
 from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
@@ -18,6 +18,9 @@ from procedo.knowledge import search, selectors, services
 from procedo.knowledge.models import Article, Revision
 
 router = Router(tags=["knowledge"])
+Slug = Annotated[str, Path(max_length=80, description="The article's address.")]
+RevisionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
+Tag = Annotated[str, Field(max_length=services.TAG_MAX)]
 
 
 class HitOut(Schema):
@@ -35,7 +38,9 @@ class HitOut(Schema):
 
 class SearchQuery(Schema):
     q: str = Field(default="", max_length=search.QUERY_MAX)
-    kind: list[str] = Field(default_factory=list, max_length=4, description="faq, solution…")
+    kind: list[Annotated[str, Field(max_length=12)]] = Field(
+        default_factory=list, max_length=4, description="faq, solution…"
+    )
     audience: str = Field(default="", max_length=10)
     language: str = Field(default="", max_length=2)
     limit: int = Field(default=10, ge=1, le=selectors.SEARCH_LIMIT_MAX)
@@ -49,12 +54,14 @@ class ProtocolIO(Schema):
     objection: str = Field(max_length=200)
     technique: str = Field(max_length=20)
     script: str = Field(max_length=5000)
-    follow_up: list[str] = Field(default_factory=list, max_length=10)
+    follow_up: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=10
+    )
     next_step: str = Field(default="", max_length=1000)
 
 
-class RevisionOut(Schema):
-    number: int
+class ArticleRevisionOut(Schema):
+    number: RevisionNumber
     title: str
     body: str
     protocol: dict[str, Any]
@@ -91,14 +98,14 @@ class ArticleOut(Schema):
         return sorted(tag.name for tag in obj.tags.all())
 
 
-class UserOut(Schema):
+class ArticleUserOut(Schema):
     label: str
     url: str
 
 
 class ArticleDetailOut(ArticleOut):
-    revisions: list[RevisionOut]
-    used_by: list[UserOut]
+    revisions: list[ArticleRevisionOut]
+    used_by: list[ArticleUserOut]
     opened: dict[str, int] = Field(description="How often it was opened, by where from.")
 
 
@@ -126,7 +133,7 @@ class ArticleIn(Schema):
     audience: Literal["internal", "public"] = "internal"
     status: Literal["draft", "published"] = "draft"
     category: Id | None = None
-    tags: list[str] = Field(default_factory=list, max_length=services.TAGS_MAX)
+    tags: list[Tag] = Field(default_factory=list, max_length=services.TAGS_MAX)
     slug: str = Field(default="", max_length=80)
 
 
@@ -136,12 +143,14 @@ class RevisionIn(Schema):
     protocol: ProtocolIO | None = None
     audience: Literal["internal", "public"] | None = None
     category: Id | None = None
-    tags: list[str] | None = Field(default=None, max_length=services.TAGS_MAX)
+    tags: list[Tag] | None = Field(default=None, max_length=services.TAGS_MAX)
     note: str = Field(default="", max_length=services.NOTE_MAX)
-    based_on: int | None = Field(default=None, ge=1, description="The revision you edited.")
+    based_on: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="The revision you edited."
+    )
 
 
-class StatusIn(Schema):
+class ArticleStatusIn(Schema):
     status: Literal["draft", "published"]
 
 
@@ -233,17 +242,17 @@ def article_create(
 
 
 @router.get("/articles/{slug}", response=ArticleDetailOut, auth=requires_api("knowledge.view"))
-def article_detail(request: HttpRequest, slug: str) -> Article:
+def article_detail(request: HttpRequest, slug: Slug) -> Article:
     """An article with its revisions (newest first), the SOPs that link to it and its opens."""
     return _detail(selectors.article_get(slug=slug))
 
 
 @router.get(
-    "/articles/{slug}/revisions/{int:number}",
-    response=RevisionOut,
+    "/articles/{slug}/revisions/{number}",
+    response=ArticleRevisionOut,
     auth=requires_api("knowledge.view"),
 )
-def article_revision_detail(request: HttpRequest, slug: str, number: int) -> Revision:
+def article_revision_detail(request: HttpRequest, slug: Slug, number: RevisionNumber) -> Revision:
     return selectors.article_revision_get(slug=slug, number=number)
 
 
@@ -254,7 +263,7 @@ def article_revision_detail(request: HttpRequest, slug: str, number: int) -> Rev
 )
 def article_revise(
     request: HttpRequest,
-    slug: str,
+    slug: Slug,
     payload: RevisionIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Article]:
@@ -277,14 +286,14 @@ def article_revise(
 
 
 @router.post("/articles/{slug}/status", response=ArticleOut, auth=requires_api("knowledge.edit"))
-def article_status_set(request: HttpRequest, payload: StatusIn, slug: str) -> Article:
+def article_status_set(request: HttpRequest, payload: ArticleStatusIn, slug: Slug) -> Article:
     article = selectors.article_get(slug=slug)
     services.article_status_set(article_id=article.pk, status=payload.status, actor=_auth(request))
     return selectors.article_get(slug=slug)
 
 
 @router.post("/articles/{slug}/opens", response=OpenOut, auth=requires_api("knowledge.view"))
-def article_open_record(request: HttpRequest, payload: OpenIn, slug: str) -> dict[str, Any]:
+def article_open_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
     """Record that the caller opened the article from a task (or a deal, a ticket…)."""
     article = selectors.article_get(slug=slug)
     opened = services.article_open_record(
