@@ -48,6 +48,22 @@ def articles_check(definition: dict[str, Any]) -> None:
             )
 
 
+def item_articles_kept(step: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    """The step form edits a step's own articles, not its items': keep those by item key."""
+    kept = {
+        item.get("key"): item["articles"]
+        for item in (existing or {}).get("items") or []
+        if isinstance(item, dict) and item.get("articles")
+    }
+    if not kept or not step.get("items"):
+        return step
+    items = [
+        {**item, "articles": kept[item["key"]]} if item.get("key") in kept else item
+        for item in step["items"]
+    ]
+    return {**step, "items": items}
+
+
 def articles_install(definition: dict[str, Any], *, actor: Any) -> None:
     """The standard articles a library SOP links to, made if the store lacks them."""
     slugs = list(dict.fromkeys(slug for _field, slug, _title in _refs(definition)))

@@ -108,3 +108,18 @@ def test_installing_the_objection_sop_brings_its_scripts_in_the_installers_langu
     assert {u.label.split(" · ")[0] for u in selectors.article_used_by(slug=price.slug)} == {
         sop.name
     }
+
+
+def test_editing_a_step_keeps_its_items_articles_and_edits_its_own() -> None:
+    from procedo.sops.forms.steps import TaskForm
+    from procedo.sops.knowledge_links import item_articles_kept
+
+    stored = _definition(step_articles=["a-1", "a-2"], item_articles=["b-1"])["steps"][0]
+    assert TaskForm.initial_from(stored)["articles"] == "a-1, a-2"
+    # The form's checklist rows carry no articles; the stored item's come back by its key.
+    edited = {**stored, "items": [{"key": "asked", "text": "Asked again"}, {"key": "new"}]}
+    kept = item_articles_kept(edited, stored)
+    assert kept["items"] == [
+        {"key": "asked", "text": "Asked again", "articles": ["b-1"]},
+        {"key": "new"},
+    ]
