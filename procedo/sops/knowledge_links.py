@@ -32,6 +32,11 @@ def _refs(definition: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
                 yield f"steps.{index}.items.{i}.articles.{n}", slug, title
 
 
+def article_links(definition: dict[str, Any]) -> list[str]:
+    """Every article the definition links to, once each, in order."""
+    return list(dict.fromkeys(slug for _field, slug, _title in _refs(definition)))
+
+
 def articles_check(definition: dict[str, Any]) -> None:
     """Refuse a link to an article that does not exist, naming the field.
 
@@ -66,8 +71,7 @@ def item_articles_kept(step: dict[str, Any], existing: dict[str, Any] | None) ->
 
 def articles_install(definition: dict[str, Any], *, actor: Any) -> None:
     """The standard articles a library SOP links to, made if the store lacks them."""
-    slugs = list(dict.fromkeys(slug for _field, slug, _title in _refs(definition)))
-    standard_articles_install(slugs=slugs, actor=actor)
+    standard_articles_install(slugs=article_links(definition), actor=actor)
 
 
 def article_users(slug: str) -> list[ArticleUser]:

@@ -85,6 +85,12 @@ def test_the_task_offers_its_steps_articles_and_the_article_names_its_sop(
     assert user.label == "Дзвінок · Call about the price" and user.url == f"/sops/{sop.pk}/"
     detail = client.get(f"/knowledge/{articles['ru'].slug}/").content.decode()
     assert "Дзвінок · Call about the price" in detail
+    # The SOP's page: were the scripts used? Not yet; then once, from this task.
+    owner = logged_in(make_user(Role.OWNER))
+    assert "0 of the latest 1 tasks" in owner.get(f"/sops/{sop.pk}/").content.decode()
+    client.get(f"/knowledge/{articles['ru'].slug}/?from=task:{task.pk}")
+    page = owner.get(f"/sops/{sop.pk}/").content.decode()
+    assert "1 of the latest 1 tasks" in page and f"/knowledge/{articles['ru'].slug}/" in page
 
 
 def test_installing_the_objection_sop_brings_its_scripts_in_the_installers_language(
