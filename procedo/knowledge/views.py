@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procedo.accounts.decorators import requires
@@ -25,6 +26,12 @@ from procedo.knowledge.panel import search_box_context
 
 # "?from=task:12": where the article was opened from, recorded for the SOP review.
 _FROM = re.compile(r"^([a-z_]{1,20}):(\d{1,18})$")
+_OPENED_FROM = {
+    "task": gettext_lazy("tasks"),
+    "deal": gettext_lazy("deals"),
+    "conversation": gettext_lazy("conversations"),
+    "ticket": gettext_lazy("tickets"),
+}
 
 
 @require_GET
@@ -157,7 +164,10 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "article": article,
         "revisions": list(article.revisions.all()),
         "used_by": selectors.article_used_by(slug=article.slug),
-        "opened": selectors.article_open_counts(article_id=article.pk),
+        "opened": [
+            (_OPENED_FROM.get(where, where), times)
+            for where, times in selectors.article_open_counts(article_id=article.pk).items()
+        ],
         "can_edit": user_can(request.user, "knowledge.edit"),
         "technique": Technique(article.protocol["technique"]).label if article.protocol else "",
         "back_task": (
