@@ -102,6 +102,14 @@ def _category(category_id: int | None) -> Category | None:
     return category
 
 
+# Ukrainian's official romanisation (and Russian's extra letters), for readable addresses.
+_CYRILLIC = "абвгґдезиіїйклмнопрстуфхцчшщьюяєжыэъё"
+_ROMAN = "a b v h g d e z y i i i k l m n o p r s t u f kh ts ch sh shch - iu ia ie zh y e - io"
+_LATIN = str.maketrans(
+    {letter: roman.strip("-") for letter, roman in zip(_CYRILLIC, _ROMAN.split(), strict=True)}
+)
+
+
 def _slug_for(title: str, slug: str) -> str:
     if slug:
         if not _SLUG.match(slug):
@@ -116,7 +124,7 @@ def _slug_for(title: str, slug: str) -> str:
                 message=_("The address “%(slug)s” is taken.") % {"slug": slug},
             )
         return slug
-    base = slugify(title)[:60].strip("-") or "article"
+    base = slugify(title.lower().translate(_LATIN))[:60].strip("-") or "article"
     candidate, n = base, 1
     while candidate in _RESERVED or Article.objects.filter(slug=candidate).exists():
         n += 1

@@ -36,6 +36,7 @@ def test_every_edit_is_a_revision_with_its_author_and_a_stale_edit_is_refused(
     assert caught.value.field == "based_on"
     article.refresh_from_db()
     assert article.revision == 2 and article.body == "Другий."
+    assert article.slug == "povernennia"  # the title, romanised
     assert [(r.number, r.body, r.author) for r in Revision.objects.filter(article=article)] == [
         (2, "Другий.", maksym),
         (1, "Перший текст.", olena),
