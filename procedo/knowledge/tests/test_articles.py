@@ -145,6 +145,8 @@ def test_the_pages_in_ukrainian(articles: dict[str, Article], make_user: Any) ->
     assert "База знань" in listing and "Посылка задерживается" in listing
     found = client.get("/knowledge/?q=дорогий", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
     assert "Заперечення: <mark>дорого</mark>" in found and "Посылка" not in found
+    everywhere = client.get("/search/?q=дорогий", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    assert f"/knowledge/{articles['uk'].slug}/" in everywhere  # the top bar's search too
     detail = client.get(f"/knowledge/{articles['uk'].slug}/", HTTP_ACCEPT_LANGUAGE="uk")
     text = detail.content.decode()
     assert "Скрипт відповіді" in text and "Визнати і переформулювати" in text
