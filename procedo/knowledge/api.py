@@ -141,9 +141,15 @@ class RevisionIn(Schema):
     title: str = Field(max_length=services.TITLE_MAX)
     body: str = Field(default="", max_length=services.BODY_MAX)
     protocol: ProtocolIO | None = None
-    audience: Literal["internal", "public"] | None = None
-    category: Id | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=services.TAGS_MAX)
+    audience: Literal["internal", "public"] | None = Field(
+        default=None, description="Omitted: as it was."
+    )
+    category: Id | None = Field(
+        default=None, description="The category after the edit; omitted: none."
+    )
+    tags: list[Tag] | None = Field(
+        default=None, max_length=services.TAGS_MAX, description="Omitted: as they were."
+    )
     note: str = Field(default="", max_length=services.NOTE_MAX)
     based_on: int | None = Field(
         default=None, ge=1, le=1_000_000, description="The revision you edited."

@@ -21,6 +21,9 @@ class KnowledgeConfig(AppConfig):
     verbose_name = _("Knowledge base")
 
     def ready(self) -> None:
+        from procedo.knowledge.timeline import timeline_register
+
+        timeline_register()
         from procedo.core.navigation import NavEntry, nav_register
         from procedo.core.search import search_provider_register
         from procedo.knowledge.panel import article_search_provider

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError
@@ -130,6 +131,11 @@ def test_opening_from_a_task_is_recorded_once_per_person_and_counted(
         2,
     )
     assert Event.objects.filter(event_type="article.opened").count() == 1
+    from procedo.events.timeline import timeline_lines
+
+    with translation.override("en"):
+        [line] = timeline_lines(list(Event.objects.filter(event_type="article.opened")))
+    assert line.plain.endswith(f"opened {articles['uk'].title} from {task.title}")
     use = selectors.script_use(task_ids=[task.pk, other.pk])
     assert (use.tasks, use.tasks_with_opens, use.opens) == (2, 1, 2)
     assert use.by_article == {articles["uk"].slug: 1}
