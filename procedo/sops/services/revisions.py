@@ -28,7 +28,7 @@ from procedo.sops.models import (
     Sop,
 )
 from procedo.sops.selectors import sops as sop_selectors
-from procedo.sops.services import acknowledgement
+from procedo.sops.services import acknowledgement, review_news
 from procedo.sops.validation import definition_clean
 
 S = RevisionState
@@ -182,8 +182,8 @@ def _live_since_update(sop: Sop) -> None:
 
 def _record_transition(
     revision: Revision, *, from_state: str, to_state: str, actor: Any, comment: str
-) -> None:
-    RevisionTransition.objects.create(
+) -> RevisionTransition:
+    move = RevisionTransition.objects.create(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
@@ -202,6 +202,7 @@ def _record_transition(
             "comment": comment,
         },
     )
+    return move
 
 
 def _move(revision: Revision, to_state: str, *, extra: dict[str, Any] | None = None) -> None:
@@ -283,8 +284,16 @@ def revision_transition(
                 comment=_("Replaced by revision %(n)s.") % {"n": revision.number},
             )
     _move(revision, to_state, extra=extra)
-    _record_transition(
+    move = _record_transition(
         revision, from_state=from_state, to_state=to_state, actor=actor, comment=comment
+    )
+    review_news.revision_news(
+        revision,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        move_id=move.pk,
+        comment=comment,
     )
     _live_since_update(sop)
     _touch(sop.pk)
