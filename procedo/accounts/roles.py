@@ -114,6 +114,20 @@ ROLE_PERMISSIONS = {
     | ({"goals.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
+# secrets, is for those who run the business's integrations.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Loyalty and referrals (procedo/loyalty): everyone sees a customer's tier and referral
+# code; those who steer the business and its marketing set the tiers and rewards.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"loyalty.view"}
+    | ({"loyalty.manage"} if role in (Role.OWNER, Role.MANAGER, Role.MARKETER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 # Knowledge base (procedo/knowledge): everyone reads articles and scripts; owners,
 # managers and support (who write the solutions) write and publish them.
 ROLE_PERMISSIONS = {
