@@ -29,7 +29,7 @@ FAQ = [
     ),
     (
         "en",
-        "Delivery",
+        "Shipping and delivery",
         "How long does delivery take?",
         "Orders placed before 15:00 ship the same day. Nova Poshta delivers in 1–2 days; "
         "a courier brings it the next day in the big cities.",
