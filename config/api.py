@@ -25,6 +25,7 @@ from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
 from procedo.integrations.api import router as integrations_router
+from procedo.knowledge.api import router as knowledge_router
 from procedo.loyalty.api import router as loyalty_router
 from procedo.marketing.api import router as marketing_router
 from procedo.messaging.api import router as messaging_router
@@ -239,3 +240,4 @@ api.add_router("/notifications", notifications_router)
 api.add_router("/support", support_router)
 api.add_router("/webhooks", webhooks_router)
 api.add_router("/loyalty", loyalty_router)
+api.add_router("/knowledge", knowledge_router)

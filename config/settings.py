@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "procedo.work",
     "procedo.messaging",
     "procedo.collab",
+    "procedo.knowledge",
     "procedo.analytics",
     "procedo.marketing",
     "procedo.support",

@@ -22,6 +22,7 @@ urlpatterns = [
     path("hooks/", include("procedo.integrations.hook_urls")),
     path("sales/", include("procedo.sales.urls")),
     path("", include("procedo.collab.urls")),
+    path("", include("procedo.knowledge.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch
 ]

@@ -163,4 +163,12 @@ ROLE_PERMISSIONS = {
     | ({"sales.configure"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Knowledge base (procedo/knowledge): everyone reads articles and scripts; owners,
+# managers and support (who write the solutions) write and publish them.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"knowledge.view"}
+    | ({"knowledge.edit"} if role in (Role.OWNER, Role.MANAGER, Role.SUPPORT) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

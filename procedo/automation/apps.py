@@ -49,6 +49,15 @@ class AutomationConfig(AppConfig):
                 order=50,
             )
         )
+        # "Were the scripts used": articles opened from the SOP's tasks (procedo.knowledge).
+        sop_panel_register(
+            SopPanel(
+                key="scripts",
+                template="knowledge/_sop_scripts.html",
+                context=panels.sop_scripts,
+                order=60,
+            )
+        )
         task_closed_listener_register("automation.run_step", engine.run_step_task_closed)
         merge_participant_register(runs.runs_move_to_customer, name="sop_runs")
         task_panel_register(

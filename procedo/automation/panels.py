@@ -15,7 +15,11 @@ from procedo.automation.forms import RunStartForm
 from procedo.automation.models import Run
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
+from procedo.knowledge.models import Kind
+from procedo.knowledge.selectors import script_use
+from procedo.sops.knowledge_links import article_links
 from procedo.sops.models import Sop
+from procedo.work.models import Task
 
 
 def subject_runs_context(
@@ -76,6 +80,24 @@ def sop_impact(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:
         "binary": BINARY,
         "currency": business_get().currency,
     }
+
+
+# The latest tasks of an SOP that "were the scripts used" looks at.
+SCRIPT_TASKS = 500
+
+
+def sop_scripts(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:
+    """Were the scripts used: of the SOP's latest tasks, how many had a knowledge base
+    article opened from them; nothing for an SOP that links to no article."""
+    revision = sop.revisions.order_by("-id").first()
+    if revision is None or not article_links(revision.definition or {}):
+        return None
+    task_ids = list(
+        Task.objects.filter(run_id__in=Run.objects.filter(sop_id=sop.pk).values("id"))
+        .order_by("-id")
+        .values_list("id", flat=True)[:SCRIPT_TASKS]
+    )
+    return {"use": script_use(task_ids=task_ids, kinds=Kind.values)}
 
 
 def goal_sops(goal: Goal) -> dict[str, Any]:

@@ -16,6 +16,8 @@ KEY = r"^[a-z][a-z0-9_]{0,39}$"
 END = "end"
 
 Key = Annotated[str, Field(pattern=KEY)]
+# A knowledge base article by its address (procedo.knowledge); checked to exist on save.
+ArticleRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
 
 
 class Strict(BaseModel):
@@ -147,6 +149,8 @@ class TaskStep(StepBase):
     due_in_minutes: int = Field(default=24 * 60, ge=1, le=365 * 24 * 60)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     escalate_after_minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60)
+    # Articles the task's page offers (an objection script, a procedure).
+    articles: list[ArticleRef] = Field(default_factory=list, max_length=10)
 
 
 # The same five as procedo.work.models.ChecklistKind (a test keeps them equal).
@@ -179,6 +183,7 @@ class ChecklistItem(Strict):
         default_factory=list, max_length=30
     )
     options: list[ChecklistOption] = Field(default_factory=list, max_length=10)
+    articles: list[ArticleRef] = Field(default_factory=list, max_length=5)
 
 
 class ChecklistStep(TaskStep):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from procedo.core.errors import DomainError
-from procedo.sops import subjects
+from procedo.sops import knowledge_links, subjects
 from procedo.sops.checks import (
     StepCheck,
     TriggerCheck,
@@ -151,4 +151,5 @@ def definition_clean(raw: Any, *, subject_type: str, sop_id: int | None) -> dict
         )
         STEP_KINDS[step.kind].check(step, check)
     _cycle_check(sop_id=sop_id, targets=set(starts), field_of=starts)
+    knowledge_links.articles_check(out)
     return out

@@ -77,7 +77,8 @@ def _fits(page: Any) -> str | None:
 
 
 def _shape(path: str) -> str:
-    """/customers/42/ and /customers/7/ are the same kind of page."""
+    """/customers/42/ and /customers/7/ are the same kind of page; so are two articles."""
+    path = re.sub(r"^/knowledge/(?!new/|search/)[a-z0-9-]+/", "/knowledge/A/", path)
     return re.sub(r"\d+", "N", path)
 
 

@@ -55,6 +55,9 @@ WEB_PUBLIC = {
     # Support: Telegram's webhook (its secret header) and the customer's signed survey link.
     "support:telegram-webhook",
     "support:survey",
+    # The knowledge base's FAQ, for customers.
+    "knowledge:faq",
+    "knowledge:faq-language",
 }
 # Pages for any signed-in person: their own password, profile, tokens and bell.
 WEB_SIGNED_IN = {

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -63,7 +64,11 @@ def test_the_dashboard_is_the_morning_page(
     order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
     sku = sku_create(price="1200.00", on_hand=50)
-    order_create((sku, 1), placed_at=timezone.now() - timedelta(hours=1))  # new, waiting
+    # Placed within the last hour, and today in Kyiv even just after midnight there.
+    kyiv = ZoneInfo("Europe/Kyiv")
+    today_began = datetime.combine(timezone.now().astimezone(kyiv).date(), time.min, tzinfo=kyiv)
+    placed = max(today_began, timezone.now() - timedelta(hours=1))
+    order_create((sku, 1), placed_at=placed)  # new, waiting
     order_create((sku, 2), placed_at=timezone.now() - timedelta(days=10), status="delivered")
     consumer_catch_up(name="events.daily_counts", handler=daily_counts)
     response = owner_client.get(reverse("home:dashboard"))

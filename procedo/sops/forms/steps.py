@@ -74,6 +74,7 @@ TASK_FIELDS = (
     "due_in_minutes",
     "escalate_after_minutes",
     "priority",
+    "articles",
 )
 
 
@@ -126,6 +127,13 @@ class TaskForm(StepForm):
         ),
     )
 
+    articles = forms.CharField(
+        label=_("Knowledge base articles"),
+        required=False,
+        max_length=900,
+        help_text=_("Their addresses, separated by commas: the task's page offers them."),
+    )
+
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         choices_set(self, "role", [("", "—"), *self.options.roles])
@@ -141,6 +149,7 @@ class TaskForm(StepForm):
             role=assignee.get("role"),
             team_id=assignee.get("team_id"),
             user_id=assignee.get("user_id"),
+            articles=", ".join(item.get("articles") or []),
         )
         return initial
 
@@ -156,6 +165,7 @@ class TaskForm(StepForm):
             "due_in_minutes": data.get("due_in_minutes") or 60,
             "priority": data.get("priority") or "normal",
             "escalate_after_minutes": data.get("escalate_after_minutes"),
+            "articles": [s.strip() for s in (data.get("articles") or "").split(",") if s.strip()],
         }
 
 

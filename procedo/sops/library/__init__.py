@@ -46,6 +46,7 @@ from procedo.accounts.permissions import user_can
 from procedo.analytics.kpis import KPIS
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.events.services import event_record
+from procedo.sops import knowledge_links
 from procedo.sops.models import Sop, SubjectType
 from procedo.sops.schemas import KEY
 from procedo.sops.services import revisions as revision_services
@@ -274,6 +275,7 @@ def _install_one(entry: LibraryEntry, *, actor: Any) -> Sop:
     Sop.objects.filter(pk=sop.pk).update(library_key=entry.key)
     sop.library_key = entry.key
     draft = sop.revisions.get()
+    knowledge_links.articles_install(dict(entry.definition), actor=actor)
     revision_services.revision_update(
         revision_id=draft.pk,
         definition=dict(entry.definition),

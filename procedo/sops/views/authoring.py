@@ -18,7 +18,7 @@ from procedo.accounts.roles import Role
 from procedo.analytics.models import GoalState
 from procedo.analytics.selectors import goals_list
 from procedo.core.errors import DomainError, NotFound
-from procedo.sops import subjects
+from procedo.sops import knowledge_links, subjects
 from procedo.sops.definitions import END
 from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.feedback_forms import ProposalForm
@@ -355,6 +355,7 @@ def revision_item(
         form = _item_form(section, kind, revision.sop, definition, data=request.POST)
         if form.is_valid():
             item = form.to_item(key=(existing or {}).get("key", ""))
+            item = knowledge_links.item_articles_kept(item, existing)
             try:
                 saved = revision_services.revision_item_save(
                     revision_id=revision.pk,
