@@ -243,6 +243,7 @@ class QueueState:
     waiting: int
     pace: int | None  # starts per period (per assignee already multiplied); None: no pace
     period: str
+    period_label: str
     free_now: int | None  # starts the pace still allows in the current period
     drained_by: datetime | None  # when the last waiting subject will have started (about)
     first: list[QueuedStart]  # the next to start, in order
@@ -264,7 +265,8 @@ def queue_state(sop: live.LiveSop | None, *, sop_id: int, now: datetime, limit: 
             # Each period frees a whole pace again: the rest take ceil(rest / pace) periods.
             rest = waiting - (free or 0)
             drained_by = now + PERIODS[period_name] * math.ceil(rest / pace)
-    return QueueState(waiting, pace, period_name, free, drained_by, first)
+    label = str(PacePeriod(period_name).label)
+    return QueueState(waiting, pace, period_name, label, free, drained_by, first)
 
 
 def live_sop(sop_id: int) -> live.LiveSop | None:
