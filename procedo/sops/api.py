@@ -470,7 +470,7 @@ def revision_transition(
         revision_id=revision_id, actor=_auth(request), **payload.dict()
     )
     out = _revision_out(revision_id)
-    moved = revision.runs_moved  # type: ignore[attr-defined]
+    moved = revision.runs_moved
     if moved is not None:
         out |= {"runs_moved": moved.moved, "runs_stayed": moved.stayed}
     return out

@@ -9,6 +9,8 @@ revision never changes; editing one makes a new draft.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -164,6 +166,9 @@ class Revision(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # Not a column: what a publish that moved runs reports (registry.RunsMoved), on the
+    # revision revision_transition returns.
+    runs_moved: Any = None
 
     class Meta:
         verbose_name = _("SOP revision")

@@ -155,6 +155,10 @@ def test_a_paced_sop_queues_the_rest_oldest_first_and_starts_them_as_the_pace_al
     state = pacing.queue_state(live_sop, sop_id=sop.pk, now=now)
     assert (state.waiting, state.pace, state.free_now) == (3, 2, 0)
     assert state.drained_by == now + timedelta(hours=2)
+    client = Client()
+    client.force_login(owner)
+    answer = client.get(f"/api/sops/{sop.pk}/queue").json()
+    assert (answer["waiting"], [row["subject_id"] for row in answer["first"]]) == (3, queued)
 
     # Within the hour nothing more starts; then two, then the last one, each once.
     assert sweeps_run(now=now + timedelta(minutes=59)) == 0

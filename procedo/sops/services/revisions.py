@@ -350,7 +350,7 @@ def revision_transition(
     _live_since_update(sop)
     _touch(sop.pk)
     revision.refresh_from_db()
-    revision.runs_moved = moved  # type: ignore[attr-defined]
+    revision.runs_moved = moved
     if to_state == S.PUBLISHED:
         acknowledgement.acknowledgement_request(revision)
     return revision

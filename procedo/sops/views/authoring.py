@@ -315,7 +315,7 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
                     "state": revision.get_state_display(),
                 },
             )
-            moved = revision.runs_moved  # type: ignore[attr-defined]
+            moved = revision.runs_moved
             if moved is not None:
                 messages.info(
                     request,
