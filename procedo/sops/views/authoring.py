@@ -283,7 +283,10 @@ def revision_detail(request: HttpRequest, revision_id: int) -> HttpResponse:
 def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
     form = TransitionForm(request.POST, teams=_teams())
     if form.is_valid():
-        revision = sop_selectors.revision_get(revision_id=revision_id)
+        try:
+            revision = sop_selectors.revision_get(revision_id=revision_id)
+        except NotFound:
+            raise Http404 from None
         to_state = form.cleaned_data["to_state"]
         if (
             to_state in (RevisionState.PILOT, RevisionState.PUBLISHED)
