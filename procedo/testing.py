@@ -88,7 +88,7 @@ def browser_log_in(page: Any, live_server: Any, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_selector(".sidenav")
+    page.wait_for_selector(".topbar")
 
 
 def consumer_catch_up(

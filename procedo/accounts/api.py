@@ -24,7 +24,13 @@ class MeOut(Schema):
     email: str
     full_name: str
     role: str
+    # The interface language saved on the profile; empty: the browser's.
+    language: str
     permissions: list[str]
+
+
+class LanguageIn(Schema):
+    language: str = Field(max_length=8)
 
 
 class TokenOut(Schema):
@@ -91,8 +97,17 @@ def me(request: HttpRequest) -> MeOut:
         email=user.email,
         full_name=user.get_full_name(),
         role=user.role,
+        language=user.language,
         permissions=sorted(ROLE_PERMISSIONS.get(user.role, frozenset())),
     )
+
+
+@router.put("/me/language", response=MeOut)
+def me_language_set(request: HttpRequest, payload: LanguageIn) -> MeOut:
+    """Save the caller's interface language (one of the codes in `LANGUAGES`: en, uk);
+    pages open in it after their next log-in; 422 naming `language` for another code."""
+    services.user_language_set(user=request.auth, language=payload.language)  # type: ignore[attr-defined]
+    return me(request)
 
 
 @router.get("/tokens", response=list[TokenOut])

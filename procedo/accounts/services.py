@@ -183,6 +183,25 @@ def user_update(
 
 
 @transaction.atomic
+def user_language_set(*, user: User, language: str) -> User:
+    """The interface language a person chose: remembered on their profile, so the next
+    log-in (on any browser) opens in it. Only the person themselves sets it."""
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(field="language", message=_("Choose one of the offered languages."))
+    if user.language != language:
+        previous = user.language
+        user.language = language
+        user.save(update_fields=["language"])
+        event_record(
+            event_type="user.language_changed",
+            subject=user,
+            actor=user,
+            payload={"from": previous, "to": language},
+        )
+    return user
+
+
+@transaction.atomic
 def user_password_changed(*, user: User) -> None:
     """Records a password change made through Django's own form (which saves the hash)."""
     event_record(event_type="user.password_changed", subject=user, actor=user)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("profile/", views.profile, name="profile"),
+    path("language/", views.language_set, name="language"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token_revoke"),
     path("users/", views.users, name="users"),
     path("users/<int:user_id>/role/", views.user_change_role, name="user_role"),
@@ -20,6 +21,7 @@ urlpatterns = [
 # Each page's twin in the API (procedo/home/tests/test_api_twins.py), or why it has none.
 API_TWINS = {
     "profile": ("me", "api_token_list", "api_token_issue"),
+    "language": ("me_language_set",),
     "token_revoke": ("api_token_revoke",),
     "users": ("user_list", "user_create", "team_list", "login_lockouts"),
     "user_role": ("user_update",),

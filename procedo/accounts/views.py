@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from procedo.accounts import selectors, services
 from procedo.accounts.decorators import requires
@@ -59,6 +60,21 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         services.user_password_changed(user=form.user)
         messages.success(self.request, _("Your password was changed."))
         return response
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language switch (the user menu, the log-in page): for the browser (its cookie)
+    and, when someone is signed in, for the person (their profile)."""
+    if request.user.is_authenticated:
+        try:
+            services.user_language_set(
+                user=request.user,
+                language=request.POST.get("language", ""),
+            )
+        except DomainError as exc:
+            return HttpResponse(exc.message, status=exc.status_code)
+    return set_language(request)
 
 
 # A new token's secret is on this page once: no cache (the browser's, a proxy's) may keep it.

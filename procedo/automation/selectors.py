@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from procedo.analytics.formatting import kpi_target_text
 from procedo.analytics.kpis import KPIS
-from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep
+from procedo.automation.models import ACTIVE_RUN_STATES, Run, RunState, RunStep, StepState
 from procedo.business.selectors import business_get
 from procedo.core.errors import NotFound
 from procedo.core.exports import Column
@@ -23,6 +23,7 @@ from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.events.timeline import Names
 from procedo.messaging.registry import SopSources
 from procedo.sops import live, subjects
+from procedo.sops.diagram import Diagram, flow_diagram
 from procedo.sops.models import Sop
 from procedo.sops.registry import RunFacts, RunRef
 from procedo.work.models import Task
@@ -90,10 +91,17 @@ def runs_of_customer(*, customer_id: int, limit: int = 20) -> list[Run]:
 
 def subject_names_attach(runs: list[Run]) -> list[Run]:
     """Give each run `subject_name` (the order's number, the customer's name), never its id:
-    one query per kind of subject."""
+    one query per kind of subject; and `step_title`, its current step as its title says."""
     names = Names(runs)
+    definitions = {
+        revision_id: live.definition_of(revision_id)
+        for revision_id in {run.revision_id for run in runs if run.current_step}
+    }
     for run in runs:
         run.subject_name = names.name(run.subject_type, run.subject_id)  # type: ignore[attr-defined]
+        run.step_title = (  # type: ignore[attr-defined]
+            _title(definitions[run.revision_id], run.current_step) if run.current_step else ""
+        )
     return runs
 
 
@@ -112,6 +120,7 @@ class RunCard:
     steps: list[StepView]
     subject_url: str
     tasks: dict[int, Any]
+    diagram: Diagram | None = None
 
 
 def run_card(*, run_id: int) -> RunCard:
@@ -139,11 +148,19 @@ def run_card(*, run_id: int) -> RunCard:
     ]
     tasks = {task.pk: task for task in Task.objects.filter(run_id=run.pk)}
     subject_names_attach([run])
+    open_states = {StepState.PENDING, StepState.RUNNING, StepState.WAITING}
     return RunCard(
         run=run,
         steps=views,
         subject_url=subjects.subject_url(run.subject_type, run.subject_id),
         tasks=tasks,
+        diagram=flow_diagram(
+            run.revision.definition,
+            subject_type=run.subject_type,
+            done={row.step_key for row in rows if row.state in (StepState.DONE, StepState.SKIPPED)},
+            current={row.step_key for row in rows if row.state in open_states},
+            failed={row.step_key for row in rows if row.state == StepState.FAILED},
+        ),
     )
 
 
@@ -247,6 +264,20 @@ def _run_get(run_id: int) -> RunRef | None:
     return RunRef(sop_id=row["sop_id"], revision_id=row["revision_id"]) if row else None
 
 
+def _at_step(sop_id: int) -> dict[str, int]:
+    return dict(
+        RunStep.objects.filter(
+            run__sop_id=sop_id,
+            run__state__in=ACTIVE_RUN_STATES,
+            state__in=(StepState.PENDING, StepState.RUNNING, StepState.WAITING),
+        )
+        .values("step_key")
+        .annotate(n=Count("id"))
+        .values_list("step_key", "n")
+        .order_by()
+    )
+
+
 def _step_key_get(run_step_id: int) -> str | None:
     return RunStep.objects.filter(pk=run_step_id).values_list("step_key", flat=True).first()
 
@@ -258,6 +289,7 @@ RUN_FACTS = RunFacts(
     active_states=frozenset(ACTIVE_RUN_STATES),
     run_get=_run_get,
     step_key_get=_step_key_get,
+    at_step=_at_step,
 )
 
 

@@ -73,6 +73,11 @@ class NotificationOut(Schema):
     created_at: datetime
     read_at: datetime | None
 
+    @staticmethod
+    def resolve_title(notification: Notification) -> str:
+        """In the caller's language (Accept-Language) where the system wrote it."""
+        return notification.title_display
+
 
 class NotificationPageOut(Schema):
     items: list[NotificationOut]

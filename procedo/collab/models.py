@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.texts import stored_text_render
+
 
 class Comment(models.Model):
     subject_type = models.CharField(_("subject type"), max_length=20)
@@ -90,7 +92,10 @@ class Notification(models.Model):
         related_name="notifications",
     )
     kind = models.CharField(_("kind"), max_length=40)
+    # As written, in English for what the system writes; `title_text` keeps the system's
+    # sentence as its original and parameters, so each reader gets it in their language.
     title = models.CharField(_("title"), max_length=200)
+    title_text = models.JSONField(null=True, blank=True)
     body = models.TextField(_("text"), blank=True, default="")
     url = models.CharField(_("link"), max_length=500, blank=True, default="")
     subject_type = models.CharField(max_length=20, blank=True, default="")
@@ -119,6 +124,11 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+    @property
+    def title_display(self) -> str:
+        """The title in the reader's language."""
+        return stored_text_render(self.title_text, self.title)[:200]
 
 
 class NotificationSetting(models.Model):

@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import User
 from procedo.accounts.permissions import permission_require, user_can
@@ -25,6 +26,7 @@ from procedo.collab.models import Comment, Notification, NotificationKind, Notif
 from procedo.collab.subjects import CommentSubject, comment_subject_get
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotency_claim
+from procedo.core.texts import LaterText
 from procedo.events.services import event_record
 
 BODY_MAX = 10_000
@@ -157,7 +159,7 @@ def comment_create(
 def _comment_notify(
     comment: Comment, subject: CommentSubject, row: Any, *, mentioned: set[int], actor: Any
 ) -> None:
-    author = str(actor) if _actor_id(actor) else _("Someone")
+    author: str | LaterText = str(actor) if _actor_id(actor) else LaterText(gettext_noop("Someone"))
     label = subject.label(row)
     url = f"{subject.url(comment.subject_id)}#comment-{comment.pk}"
     body = comment.body if len(comment.body) <= EXCERPT else comment.body[: EXCERPT - 1] + "…"
@@ -179,8 +181,10 @@ def _comment_notify(
         notify(
             recipient_ids=mentioned,
             kind=NotificationKind.MENTION,
-            title=_("%(author)s mentioned you on %(subject)s")
-            % {"author": author, "subject": label},
+            title=LaterText(
+                gettext_noop("%(author)s mentioned you on %(subject)s"),
+                {"author": author, "subject": label},
+            ),
             **common,
         )
     skip |= mentioned
@@ -189,14 +193,14 @@ def _comment_notify(
             continue
         skip.add(user_id)
         title = (
-            _("%(author)s commented on your %(subject)s")
+            gettext_noop("%(author)s commented on your %(subject)s")
             if kind == NotificationKind.COMMENT_ON_YOUR_TASK
-            else _("%(author)s commented on %(subject)s")
+            else gettext_noop("%(author)s commented on %(subject)s")
         )
         notify(
             recipient_ids=[user_id],
             kind=kind,
-            title=title % {"author": author, "subject": label},
+            title=LaterText(title, {"author": author, "subject": label}),
             **common,
         )
     earlier = set(
@@ -216,7 +220,10 @@ def _comment_notify(
         notify(
             recipient_ids=others,
             kind=NotificationKind.COMMENT,
-            title=_("%(author)s replied on %(subject)s") % {"author": author, "subject": label},
+            title=LaterText(
+                gettext_noop("%(author)s replied on %(subject)s"),
+                {"author": author, "subject": label},
+            ),
             email=comment.urgent,
             **common,
         )
@@ -285,7 +292,7 @@ def notify(
     *,
     recipient_ids: Iterable[int],
     kind: str,
-    title: str,
+    title: str | LaterText,
     url: str = "",
     subject_type: str = "",
     subject_id: int | None = None,
@@ -307,7 +314,10 @@ def notify(
             field="key",
             message=_("A notification key of 1 to %(max)s characters.") % {"max": KEY_MAX},
         )
-    clean_title = " ".join(title.split())[:TITLE_MAX]
+    # The system's own sentences (LaterText) are read in each reader's language.
+    title_text = title.stored() if isinstance(title, LaterText) else None
+    written = title.render_in(settings.LANGUAGE_CODE) if isinstance(title, LaterText) else title
+    clean_title = " ".join(written.split())[:TITLE_MAX]
     if not clean_title:
         raise DomainError(field="title", message=_("A notification needs a title."))
     if not kind or len(kind) > 40:
@@ -319,9 +329,9 @@ def notify(
     recipients = list(
         User.objects.filter(pk__in=wanted, is_active=True)
         .annotate(email_off=Exists(email_off))
-        .values_list("pk", "email", "email_off")
+        .values_list("pk", "email", "email_off", "language")
     )
-    keys = {pk: f"{key}:{pk}" for pk, _email, _off in recipients}
+    keys = {pk: f"{key}:{pk}" for pk, _email, _off, _language in recipients}
     known = set(
         Notification.objects.filter(idempotency_key__in=keys.values()).values_list(
             "idempotency_key", flat=True
@@ -333,6 +343,7 @@ def notify(
             recipient_id=pk,
             kind=kind,
             title=clean_title,
+            title_text=title_text,
             body=body,
             url=url[:500],
             subject_type=subject_type,
@@ -341,7 +352,7 @@ def notify(
             created_at=now,
             idempotency_key=keys[pk],
         )
-        for pk, _email, _off in recipients
+        for pk, _email, _off, _language in recipients
         if keys[pk] not in known
     ]
     if not new:
@@ -350,11 +361,15 @@ def notify(
     Notification.objects.bulk_create(new, ignore_conflicts=True)
     if email:
         _notify_by_email(
-            [(pk, address) for pk, address, off in recipients if address and not off],
+            [
+                (pk, address, language or settings.LANGUAGE_CODE)
+                for pk, address, off, language in recipients
+                if address and not off
+            ],
             new_keys={row.idempotency_key for row in new},
             keys=keys,
             kind=kind,
-            title=clean_title,
+            title=title if isinstance(title, LaterText) else clean_title,
             body=body,
             url=url,
             urgent=urgent,
@@ -369,12 +384,12 @@ def notify(
 
 
 def _notify_by_email(
-    addresses: list[tuple[int, str]],
+    addresses: list[tuple[int, str, str]],
     *,
     new_keys: set[str],
     keys: dict[int, str],
     kind: str,
-    title: str,
+    title: str | LaterText,
     body: str,
     url: str,
     urgent: bool,
@@ -382,11 +397,15 @@ def _notify_by_email(
     from procedo.messaging.models import Channel, MessageKind
     from procedo.messaging.services import message_queue
 
-    subject = f"[{_('Urgent')}] {title}" if urgent else title
-    text = _email_text(title=title, body=body, url=url)
-    for pk, address in addresses:
+    for pk, address, language in addresses:
         if keys[pk] not in new_keys:
             continue
+        # Each email in its recipient's language, whoever's click caused it.
+        with translation.override(language):
+            written = title.render() if isinstance(title, LaterText) else title
+            written = " ".join(written.split())[:TITLE_MAX]
+            subject = f"[{_('Urgent')}] {written}" if urgent else written
+            text = _email_text(title=written, body=body, url=url)
         # The ledger's own key: even a twin that inserted nothing above queues no second email.
         message_queue(
             channel=Channel.EMAIL,

@@ -52,7 +52,7 @@ class OrderStatus(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.label
+        return self.label_display
 
     @property
     def label_display(self) -> str:

@@ -123,7 +123,10 @@ def _assignee_text(assignee: Mapping[str, Any]) -> str:
 
     kind = assignee.get("kind")
     if kind == "role":
-        return _("role %(role)s") % {"role": assignee.get("role")}
+        from procedo.accounts.roles import Role
+
+        code = str(assignee.get("role"))
+        return _("role %(role)s") % {"role": Role(code).label if code in Role.values else code}
     if kind == "team":
         team = Team.objects.filter(pk=int(assignee.get("team_id") or 0)).first()
         return _("team %(team)s") % {"team": team or assignee.get("team_id")}
@@ -165,10 +168,14 @@ def person_step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
 
 
 def email_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    if not step.get("subject"):
+        return _("Email to the customer")
     return _("Email: %(subject)s") % {"subject": step.get("subject")}
 
 
 def sms_text(step: Mapping[str, Any], *, subject_type: str) -> str:
+    if not step.get("body"):
+        return _("SMS to the customer")
     return _("SMS: %(body)s") % {"body": (step.get("body") or "")[:80]}
 
 
@@ -226,6 +233,52 @@ def step_text(step: Mapping[str, Any], *, subject_type: str) -> str:
     return text
 
 
+# Where a step names another step, by its key; people read the other step's title instead.
+_STEP_REFERENCES = ("next", "then_step", "else_step", "on_fail", "on_timeout")
+
+
+def _looks_like_template(text: Any) -> bool:
+    return "{{" in str(text or "") or "{%" in str(text or "")
+
+
+def step_for_people(step: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a step for pages: other steps named by their titles (“Call the customer”,
+    "the end"), and a message's text left out where it is template code."""
+    from procedo.sops.schemas import END
+
+    def named(key: Any) -> str:
+        if key == END:
+            return str(_("the end"))
+        return f"“{titles.get(str(key), str(key))}”"
+
+    people = dict(step)
+    for field in _STEP_REFERENCES:
+        if people.get(field):
+            people[field] = named(people[field])
+    if people.get("items"):
+        people["items"] = [
+            {
+                **item,
+                "options": [
+                    {**option, "goto": named(option["goto"]) if option.get("goto") else ""}
+                    for option in item.get("options") or []
+                ],
+            }
+            for item in people["items"]
+        ]
+    for field in ("subject", "body"):
+        if _looks_like_template(people.get(field)):
+            people[field] = ""
+    return people
+
+
+def step_titles(definition: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(step.get("key")): str(step.get("title") or step.get("key"))
+        for step in definition.get("steps", [])
+    }
+
+
 def definition_sentences(definition: Mapping[str, Any], *, subject_type: str) -> list[str]:
     """The definition as people read it on the SOP page: what starts it and each step in
     words, without step keys or the texts of messages (the revision page has those)."""
@@ -236,8 +289,10 @@ def definition_sentences(definition: Mapping[str, Any], *, subject_type: str) ->
     lines += [
         cancel_text(rule, subject_type=subject_type) for rule in definition.get("cancel_on", [])
     ]
+    titles = step_titles(definition)
     lines += [
-        f"{index}. {step.get('title')}: {step_text(step, subject_type=subject_type)}"
+        f"{index}. {step.get('title')}: "
+        f"{step_text(step_for_people(step, titles), subject_type=subject_type)}"
         for index, step in enumerate(definition.get("steps", []), start=1)
     ]
     return lines

@@ -32,6 +32,8 @@ class RunFacts:
     active_states: frozenset[str]
     run_get: Callable[[int], RunRef | None]
     step_key_get: Callable[[int], str | None]
+    # {step key: runs of one SOP waiting at or working on that step now}
+    at_step: Callable[[int], dict[str, int]] = lambda _sop_id: {}
 
 
 def _none(*_args: Any) -> Any:

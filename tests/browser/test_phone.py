@@ -10,10 +10,12 @@ every kind of page one tap further, in English and in Ukrainian (longer words).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from babel.messages.pofile import read_po
 
 from procedo.accounts.models import User
 from procedo.demo.commerce import DemoSizes
@@ -27,6 +29,7 @@ from tests.browser.conftest import screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
+PO = Path(__file__).resolve().parents[2] / "procedo" / "locale" / "uk" / "LC_MESSAGES" / "django.po"
 SMALL = DemoSizes(
     customers=80, orders=160, days=20, live_days=2, duplicate_pairs=3, notes=4, consent_changes=2
 )
@@ -87,10 +90,57 @@ def _menu_open(page: Any) -> None:
     assert page.locator("#sidenav").is_visible()
 
 
-def _crawl(page: Any, live_server: Any, name: str) -> tuple[dict[str, str], list[str]]:
+# Every text a person reads on the page in its language: text nodes, and the words in
+# placeholders, titles, labels and buttons' values, each with its whitespace folded. Codes a
+# person types as they are (<code>: a file's column, a step's key) and words marked as
+# another language (the switch offering "English") are not the page's language.
+TEXTS = r"""() => {
+  const page = document.documentElement.lang;
+  const own = (el) => !el.closest("code,kbd,samp,script,style")
+    && (el.closest("[lang]")?.getAttribute("lang") || page) === page;
+  const out = new Set([document.title]);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (parent && own(parent)) out.add(walker.currentNode.data);
+  }
+  const labelled = "[placeholder],[title],[aria-label],input[type=submit]";
+  for (const el of document.querySelectorAll(labelled)) {
+    if (!own(el)) continue;
+    for (const name of ["placeholder", "title", "aria-label", "value"]) {
+      if (el.hasAttribute(name)) out.add(el.getAttribute(name));
+    }
+  }
+  return [...out].map((text) => text.replace(/\s+/g, " ").trim()).filter(Boolean);
+}"""
+
+
+def _english_of_catalog() -> frozenset[str]:
+    """The catalog's English originals that read differently in Ukrainian, without
+    placeholders (a filled-in "%(n)s orders" is a different text on the page)."""
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    english = set()
+    for message in catalog:
+        ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        for original in ids:
+            if original and "%" not in original and "{" not in original and original not in strings:
+                english.add(" ".join(str(original).split()))
+    # Words both languages write alike on screen (names, codes) never differ in the catalog.
+    return frozenset(text for text in english if re.search(r"[A-Za-z]{2}", text))
+
+
+def _crawl(
+    page: Any, live_server: Any, name: str, *, untranslated: list[str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Visit every page the navigation leads to and every kind of page one tap further,
     screenshotting each as test-results/screenshots/<name>-<page>.png; return the pages seen
-    (shape -> first path) and those that scroll sideways."""
+    (shape -> first path) and those that scroll sideways. With `untranslated`, collect the
+    catalog's English originals found on the pages (`path: text`)."""
+    english = _english_of_catalog() if untranslated is not None else frozenset()
+    # People's usernames are theirs to choose ("owner" is also a word of the catalog).
+    names = set(User.objects.values_list("username", flat=True))
     toggle = page.locator(".menu-toggle")
     if toggle.is_visible():
         _menu_open(page)
@@ -112,6 +162,10 @@ def _crawl(page: Any, live_server: Any, name: str) -> tuple[dict[str, str], list
         overflow = _fits(page)
         if overflow:
             too_wide.append(f"{path}: {overflow}")
+        if untranslated is not None:
+            untranslated.extend(
+                f"{path}: {text}" for text in page.evaluate(TEXTS) if text in english - names
+            )
         shot = _shape(path).strip("/").replace("/", "-") or "home"
         screenshot(page, f"{name}-{shot}")
         hrefs = page.eval_on_selector_all(
@@ -137,8 +191,11 @@ def test_every_page_from_the_navigation_fits_a_phone(
 ) -> None:
     page = _phone(browser, live_server, language=language)
     _login(page, live_server, demo.username, demo.password)
-    seen, too_wide = _crawl(page, live_server, f"phone-{language}")
+    untranslated: list[str] | None = [] if language == "uk" else None
+    seen, too_wide = _crawl(page, live_server, f"phone-{language}", untranslated=untranslated)
     assert too_wide == [], "\n".join(too_wide)
+    # In Ukrainian, no text the catalog translates is left in English on any page.
+    assert not untranslated, "\n".join(untranslated or [])
     # Lists, cards of customers, orders, products, SOPs, runs, tasks, messages and more.
     assert len(seen) >= 30, sorted(seen)
 

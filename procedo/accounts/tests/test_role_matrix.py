@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 # notifications, and those whose right depends on the object (checked inside, 403/404).
 API_SIGNED_IN = {
     "me",
+    "me_language_set",
     "api_token_list",
     "api_token_issue",
     "api_token_revoke",
@@ -48,6 +49,7 @@ WEB_PUBLIC = {
     "messaging:sms-inbound",
     "messaging:unsubscribe",
     ":set_language",
+    "accounts:language",
 }
 # Pages for any signed-in person: their own password, profile, tokens and bell.
 WEB_SIGNED_IN = {

@@ -46,6 +46,7 @@ from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.events.services import event_record
+from procedo.events.timeline import Names
 from procedo.messaging import rendering
 from procedo.messaging import services as messaging_services
 from procedo.orders import services as order_services
@@ -850,7 +851,11 @@ def run_fail(run: Run, message: str, *, now: datetime) -> None:
     customer_id = subject_customer_id(run.subject_type, run.subject_id)
     work_services.task_create(
         title=_("SOP “%(sop)s” failed on %(subject)s %(id)s")
-        % {"sop": run.sop.name, "subject": run.subject_type, "id": run.subject_id},
+        % {
+            "sop": run.sop.name,
+            "subject": _subject_noun(run.subject_type),
+            "id": Names([run]).name(run.subject_type, run.subject_id) or run.subject_id,
+        },
         instructions=message,
         subject_type=run.subject_type,
         subject_id=run.subject_id,
@@ -900,3 +905,9 @@ def checklist_route(spec: Any, answers: Mapping[str, Any]) -> tuple[str, str | N
             return "failed", spec.on_fail or None
         return "passed", None
     return "done", None
+
+
+def _subject_noun(subject_type: str) -> str:
+    """ "Order", "Customer": what a run is on, in words (the code if unknown)."""
+    subject = subjects.subject_get(subject_type)
+    return str(subject.label) if subject is not None else subject_type

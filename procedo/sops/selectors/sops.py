@@ -20,6 +20,7 @@ from procedo.core.errors import DomainError, NotFound
 from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
 from procedo.sops.describe import definition_lines, definition_sentences, trigger_text
+from procedo.sops.diagram import Diagram, flow_diagram
 from procedo.sops.models import (
     Revision,
     RevisionState,
@@ -98,6 +99,7 @@ class SopCard:
     current_lines: list[str]
     in_flight: int
     runs_by_state: dict[str, int] = field(default_factory=dict)
+    diagram: Diagram | None = None
 
 
 def sop_card(*, sop_id: int) -> SopCard:
@@ -127,6 +129,12 @@ def sop_card(*, sop_id: int) -> SopCard:
         current_lines=definition_sentences(current.definition, subject_type=sop.subject_type),
         in_flight=sum(by_state.get(state, 0) for state in facts.active_states),
         runs_by_state=by_state,
+        diagram=flow_diagram(
+            current.definition,
+            subject_type=sop.subject_type,
+            holdout_percent=sop.holdout_percent,
+            here=facts.at_step(sop.pk),
+        ),
     )
 
 

@@ -7,9 +7,11 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError, PermissionDenied
+from procedo.core.texts import LaterText
 from procedo.events.services import event_record
 from procedo.sops.models import LIVE_STATES, Acknowledgement, Revision
 from procedo.sops.selectors import audience as audience_selectors
@@ -63,8 +65,10 @@ def acknowledgement_request(revision: Revision) -> None:
     notify(
         recipient_ids=recipients,
         kind="acknowledgement_requested",
-        title=_("Read and confirm: %(sop)s, revision %(n)s")
-        % {"sop": revision.sop.name, "n": revision.number},
+        title=LaterText(
+            gettext_noop("Read and confirm: %(sop)s, revision %(n)s"),
+            {"sop": revision.sop.name, "n": revision.number},
+        ),
         url=reverse("sops:mine"),
         subject_type="sop",
         subject_id=revision.sop_id,

@@ -12,10 +12,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
+from procedo.core.texts import LaterText
 from procedo.events.services import event_record
 from procedo.sops.models import (
     FeedbackKind,
@@ -205,7 +207,10 @@ def proposal_make(
     _tell(
         sop.owner_id,
         actor=actor,
-        title=_("%(author)s proposes a change to “%(sop)s”") % {"author": actor, "sop": sop.name},
+        title=LaterText(
+            gettext_noop("%(author)s proposes a change to “%(sop)s”"),
+            {"author": str(actor), "sop": sop.name},
+        ),
         proposal=proposal,
         occasion="made",
     )
@@ -286,8 +291,10 @@ def proposal_accept(*, proposal_id: int, actor: Any, into_draft: bool = False) -
     _tell(
         proposal.author_id,
         actor=actor,
-        title=_("Your proposal for “%(sop)s” became revision %(n)s")
-        % {"sop": sop.name, "n": draft.number},
+        title=LaterText(
+            gettext_noop("Your proposal for “%(sop)s” became revision %(n)s"),
+            {"sop": sop.name, "n": draft.number},
+        ),
         proposal=proposal,
         occasion="accepted",
     )
@@ -315,8 +322,10 @@ def proposal_decline(*, proposal_id: int, actor: Any, reason: str) -> Proposal:
     _tell(
         proposal.author_id,
         actor=actor,
-        title=_("Your proposal for “%(sop)s” was declined: %(reason)s")
-        % {"sop": proposal.sop.name, "reason": reason},
+        title=LaterText(
+            gettext_noop("Your proposal for “%(sop)s” was declined: %(reason)s"),
+            {"sop": proposal.sop.name, "reason": reason},
+        ),
         proposal=proposal,
         occasion="declined",
     )
@@ -325,7 +334,7 @@ def proposal_decline(*, proposal_id: int, actor: Any, reason: str) -> Proposal:
 
 
 def _tell(
-    recipient_id: int | None, *, actor: Any, title: str, proposal: Proposal, occasion: str
+    recipient_id: int | None, *, actor: Any, title: LaterText, proposal: Proposal, occasion: str
 ) -> None:
     """A proposal's news to one person (not to whoever caused it)."""
     from procedo.collab.services import notify

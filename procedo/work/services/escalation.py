@@ -37,11 +37,12 @@ from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
 from procedo.collab.services import notify
+from procedo.core.texts import LaterText, later_plural
 from procedo.events.services import NewEvent, events_record_many
 from procedo.work.models import OPEN_STATES, Task
 
@@ -190,7 +191,7 @@ def _notify(
     kind: str,
     key: str,
     one_title: str,
-    many_title: str,
+    many_title: LaterText,
     many_url: str,
 ) -> int:
     if not recipient_ids:
@@ -200,7 +201,7 @@ def _notify(
         return notify(
             recipient_ids=recipient_ids,
             kind=kind,
-            title=one_title % {"title": task.title},
+            title=LaterText(one_title, {"title": task.title}),
             url=reverse("work:detail", args=[task.pk]),
             subject_type="task",
             subject_id=task.pk,
@@ -257,17 +258,22 @@ def overdue_sweep(*, now: datetime | None = None, batch: int = BATCH) -> tuple[i
         for task in tasks:
             notified[task.pk] = recipients
         if kind == "user":
-            many_title = _("%(count)s of your tasks are overdue") % {"count": len(tasks)}
+            many_title = LaterText(
+                gettext_noop("%(count)s of your tasks are overdue"), {"count": len(tasks)}
+            )
             many_url = reverse("work:mine")
         elif kind == "managers":
-            many_title = _("%(count)s overdue tasks have nobody to do them") % {"count": len(tasks)}
+            many_title = LaterText(
+                gettext_noop("%(count)s overdue tasks have nobody to do them"),
+                {"count": len(tasks)},
+            )
             many_url = reverse("work:unattended")
         else:
-            many_title = ngettext(
+            many_title = later_plural(
                 "%(count)s task in your queue is overdue",
                 "%(count)s tasks in your queue are overdue",
-                len(tasks),
-            ) % {"count": len(tasks)}
+                params={"count": len(tasks)},
+            )
             many_url = reverse("work:mine")
         sent += _notify(
             recipient_ids=recipients,
@@ -275,9 +281,9 @@ def overdue_sweep(*, now: datetime | None = None, batch: int = BATCH) -> tuple[i
             kind="overdue",
             key=f"task-overdue:{kind}:{value}:{_digest(tasks)}",
             one_title=(
-                _("Nobody is on an overdue task: %(title)s")
+                gettext_noop("Nobody is on an overdue task: %(title)s")
                 if kind == "managers"
-                else _("Overdue: %(title)s")
+                else gettext_noop("Overdue: %(title)s")
             ),
             many_title=many_title,
             many_url=many_url,
@@ -358,8 +364,10 @@ def escalation_sweep(*, now: datetime | None = None, batch: int = BATCH) -> tupl
             rows=tasks,
             kind="escalated",
             key=f"task-escalated:{target or 'managers'}:{_digest(tasks)}",
-            one_title=_("Escalated to you, still not done: %(title)s"),
-            many_title=_("%(count)s overdue tasks are escalated to you") % {"count": len(tasks)},
+            one_title=gettext_noop("Escalated to you, still not done: %(title)s"),
+            many_title=LaterText(
+                gettext_noop("%(count)s overdue tasks are escalated to you"), {"count": len(tasks)}
+            ),
             many_url=reverse("work:team_tasks") + "?escalated=1",
         )
     events_record_many(

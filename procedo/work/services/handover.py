@@ -23,12 +23,13 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import permission_require, user_can
 from procedo.collab.services import notify
 from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.texts import LaterText, later_plural
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.work.models import OPEN_STATES, Task, TaskState
@@ -284,7 +285,9 @@ def _listing(tasks: Sequence[Task]) -> str:
 
 def _handover_notify(preview: HandoverPreview, *, key: str) -> int:
     count, person = preview.count, preview.person
-    holder = str(person) if person is not None else _("nobody")
+    holder: str | LaterText = (
+        str(person) if person is not None else LaterText(gettext_noop("nobody"))
+    )
     body = _listing(preview.tasks)
     if preview.overdue:
         body = _("Overdue: %(count)s.") % {"count": preview.overdue} + "\n" + body
@@ -292,26 +295,19 @@ def _handover_notify(preview: HandoverPreview, *, key: str) -> int:
         recipients = list(
             preview.to_team.members.filter(is_active=True).values_list("pk", flat=True)
         )
-        title = ngettext(
+        title = later_plural(
             "%(count)s task of %(person)s is in the %(team)s queue now",
             "%(count)s tasks of %(person)s are in the %(team)s queue now",
-            count,
-        ) % {
-            "count": count,
-            "person": holder,
-            "team": preview.to_team.name,
-        }
+            params={"count": count, "person": holder, "team": preview.to_team.name},
+        )
     else:
         assert preview.to_user is not None
         recipients = [preview.to_user.pk]
-        title = ngettext(
+        title = later_plural(
             "%(count)s open task of %(person)s is yours now",
             "%(count)s open tasks of %(person)s are yours now",
-            count,
-        ) % {
-            "count": count,
-            "person": holder,
-        }
+            params={"count": count, "person": holder},
+        )
     sent = notify(
         recipient_ids=recipients,
         kind="handover",
@@ -324,12 +320,11 @@ def _handover_notify(preview: HandoverPreview, *, key: str) -> int:
         sent += notify(
             recipient_ids=[person.pk],
             kind="handover",
-            title=ngettext(
+            title=later_plural(
                 "Your open task went to %(target)s",
                 "Your %(count)s open tasks went to %(target)s",
-                count,
-            )
-            % {"count": count, "target": preview.target_label},
+                params={"count": count, "target": str(preview.target_label)},
+            ),
             url=reverse("work:mine"),
             key=f"handover:{key}:from",
             body=body,
