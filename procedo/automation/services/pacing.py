@@ -232,10 +232,6 @@ def queue_drain(sop: live.LiveSop, *, now: datetime) -> int:
     return started
 
 
-def queue_waiting(sop_id: int) -> bool:
-    return QueuedStart.objects.filter(sop_id=sop_id).exists()
-
-
 @dataclass(frozen=True)
 class QueueState:
     """What the SOP page shows of the queue."""

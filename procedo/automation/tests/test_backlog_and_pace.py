@@ -167,7 +167,9 @@ def test_a_paced_sop_queues_the_rest_oldest_first_and_starts_them_as_the_pace_al
         assert pacing.queue_drain(live_sop, now=now + timedelta(hours=1, seconds=1)) == 2
     inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == 1 and "LIMIT" in inserts[0]  # one INSERT … SELECT for the batch
-    assert sweeps_run(now=now + timedelta(hours=2, seconds=2)) == 1
+    # The pace lifted: the last one starts at the next minute, not at the next hour.
+    sop_services.sop_pace_set(sop_id=sop.pk, actor=owner, limit=None)
+    assert sweeps_run(now=now + timedelta(hours=1, minutes=1)) == 1
     assert runs_of(sop.pk) == sorted(oldest_first)
     assert not QueuedStart.objects.exists()
     assert sweeps_run(now=now + timedelta(hours=3)) == 0
