@@ -18,11 +18,13 @@ from procedo.analytics.models import Goal
 from procedo.analytics.periods import Period, period_clean
 from procedo.analytics.selectors import (
     MAX_WINDOW_DAYS,
+    CountryFigure,
     cohort_retention,
     goal_get,
     goal_progress,
     goals_list,
     kpi_read,
+    revenue_by_country,
 )
 from procedo.business.selectors import business_get
 from procedo.core.bounds import MAX_AMOUNT, Day, PathId, ShortText
@@ -140,6 +142,20 @@ def cohorts(request: HttpRequest, query: Query[PeriodQuery]) -> list[dict[str, A
         {"month": c.month, "customers": c.customers, "retained": c.retained}
         for c in cohort_retention(period=_period(query))
     ]
+
+
+class CountryOut(Schema):
+    country: str = Field(description="ISO 3166-1 alpha-2; empty when not known.")
+    name: str
+    revenue: Decimal
+    orders: int
+
+
+@router.get("/countries", response=list[CountryOut], auth=requires_api("analytics.view"))
+def countries(request: HttpRequest, query: Query[PeriodQuery]) -> list[CountryFigure]:
+    """Revenue and orders of the period by the country orders ship to (the customer's when
+    the order does not say), largest first; names in Accept-Language's language."""
+    return revenue_by_country(period=_period(query))
 
 
 def _actor(request: HttpRequest) -> Any:

@@ -13,7 +13,7 @@ urlpatterns = [
 
 # Each page's API operations (procedo/home/tests/test_api_twins.py).
 API_TWINS = {
-    "overview": ("kpi_catalog", "kpi_reading", "cohorts"),
+    "overview": ("kpi_catalog", "kpi_reading", "cohorts", "countries"),
     "goals": ("goals",),
     "goal-create": ("goal_create",),
     "goal": ("goal_detail",),

@@ -20,6 +20,7 @@ from procedo.analytics.selectors import (
     goal_progress,
     goals_list,
     kpis_read,
+    revenue_by_country,
 )
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
@@ -49,6 +50,7 @@ def overview(request: HttpRequest) -> HttpResponse:
                 "period": period,
                 "readings": kpis_read(period=period),
                 "cohorts": cohorts,
+                "countries": revenue_by_country(period=period),
                 # Month 0 is the cohort itself (its size); the columns are the months after.
                 "offsets": range(1, longest),
             }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +13,12 @@ from ninja.responses import Status
 
 from procedo.accounts.auth import requires_api
 from procedo.analytics.impact import BINARY, Effect, Group
+from procedo.analytics.periods import period_clean
 from procedo.automation import impact as impact_selectors
-from procedo.automation import selectors
+from procedo.automation import review, selectors
 from procedo.automation.services import engine, pacing, runs
-from procedo.core.bounds import Cursor, Id, LongText, PageLimit, PathId, ShortText
+from procedo.business.selectors import business_get
+from procedo.core.bounds import Cursor, Day, Id, LongText, PageLimit, PathId, ShortText
 from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
@@ -279,4 +281,82 @@ def sop_impact(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
         "holdout": _effect_out(impact.holdout, impact.holdout_verdict),
         "pilot": _effect_out(impact.pilot, impact.pilot_verdict),
         "summary": impact.holdout_verdict or impact.pilot_verdict,
+    }
+
+
+class ReviewQuery(Schema):
+    revision_id: Id | None = Field(
+        default=None, description="A revision of this SOP; default the published one."
+    )
+    first: Day | None = Field(default=None, description="Runs started from this day.")
+    last: Day | None = Field(default=None, description="Up to this day, included; default today.")
+
+
+class StepReviewOut(Schema):
+    key: str
+    title: str
+    reached: int = Field(description="Runs of the period that reached the step.")
+    done: int
+    skipped: int
+    failed: int
+    median_minutes: float | None = Field(description="From start to finish, done steps.")
+    p90_minutes: float | None
+    skip_rate: float | None = Field(description="Percent of the runs that reached it.")
+    overdue_rate: float | None = Field(description="Percent of those with a due time.")
+    skip_reasons: list[tuple[str, int]]
+    lost: int = Field(description="Ended runs that reached the step before and not this one.")
+    open_feedback: int
+    proposals: int
+
+
+class ReviewOut(Schema):
+    sop_id: int
+    revision: int = Field(description="The revision's number.")
+    first: date
+    last: date
+    runs: int
+    impact: str = Field(description="The KPI's measured effect in words; empty if not measured.")
+    steps: list[StepReviewOut]
+    slowest: list[str] = Field(description="Keys of the slowest steps (90th percentile).")
+    most_skipped: list[str]
+
+
+@sop_runs_router.get("/{int:sop_id}/review", response=ReviewOut, auth=requires_api("sops.view"))
+def sop_review(request: HttpRequest, sop_id: PathId, query: Query[ReviewQuery]) -> dict[str, Any]:
+    """The review meeting's report of one revision over the runs started in a period
+    (default: the last 90 days): per step, reach, times, overdue and skip rates with
+    reasons, drop-off, feedback; the slowest and most skipped steps; the KPI's effect."""
+    zone = business_get().zone
+    last = query.last or timezone.localdate()
+    period = period_clean(first=query.first or last - timedelta(days=89), last=last, zone=zone)
+    report = review.sop_review_of(sop_id=sop_id, revision_id=query.revision_id, period=period)
+    impact = report.impact
+    return {
+        "sop_id": report.sop.pk,
+        "revision": report.revision.number,
+        "first": period.first,
+        "last": period.last,
+        "runs": report.runs,
+        "impact": (impact.holdout_verdict or impact.pilot_verdict) if impact else "",
+        "steps": [
+            {
+                "key": step.key,
+                "title": step.title,
+                "reached": step.reached,
+                "done": step.done,
+                "skipped": step.skipped,
+                "failed": step.failed,
+                "median_minutes": step.median_minutes,
+                "p90_minutes": step.p90_minutes,
+                "skip_rate": step.skip_rate,
+                "overdue_rate": step.overdue_rate,
+                "skip_reasons": step.reasons,
+                "lost": step.lost,
+                "open_feedback": step.open_feedback,
+                "proposals": step.proposals,
+            }
+            for step in report.steps
+        ],
+        "slowest": [step.key for step in report.slowest],
+        "most_skipped": [step.key for step in report.most_skipped],
     }

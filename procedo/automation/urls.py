@@ -8,6 +8,7 @@ urlpatterns = [
     path("of/<slug:subject_type>/<int:subject_id>/", views.subject_runs, name="subject"),
     path("<int:run_id>/", views.run_detail, name="run"),
     path("sop/<int:sop_id>/export/", views.run_export, name="export"),
+    path("sop/<int:sop_id>/review/", views.sop_review, name="review"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
 ]
 
@@ -17,5 +18,6 @@ API_TWINS = {
     "subject": ("runs_of_subject",),
     "run": ("run_detail",),
     "export": ("run_export",),
+    "review": ("sop_review",),
     "cancel": ("run_cancel",),
 }

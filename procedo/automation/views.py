@@ -5,16 +5,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
-from procedo.automation import panels, selectors
+from procedo.analytics.forms import PeriodForm
+from procedo.analytics.impact import BINARY
+from procedo.analytics.periods import period_clean
+from procedo.automation import panels, review, selectors
 from procedo.automation.forms import RunCancelForm, RunStartForm
 from procedo.automation.services import engine, runs
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.exports import export_format, filters_known
+from procedo.core.forms import refusal_add
 from procedo.events.exports import export_stream
 from procedo.events.timeline import Names
 from procedo.sops import subjects
@@ -103,3 +109,42 @@ def run_export(request: HttpRequest, sop_id: int) -> StreamingHttpResponse:
         columns=selectors.RUN_COLUMNS,
         rows=selectors.run_export_rows(sop_id=sop_id, state=applied.get("state", "")),
     )
+
+
+@requires("sops.view")
+def sop_review(request: HttpRequest, sop_id: int) -> HttpResponse:
+    """The review meeting's report of one revision over a period (the last 90 days unless
+    chosen): the KPI's effect on top, the steps that need attention, then every step."""
+    business = business_get()
+    query = request.GET.copy()
+    query.setdefault("days", "90")
+    form = PeriodForm(query, today=timezone.localdate())
+    context: dict[str, object] = {"form": form, "currency": business.currency}
+    status = 200
+    revision_id = request.GET.get("revision")
+    if form.is_valid():
+        try:
+            period = period_clean(
+                first=form.cleaned_data["first"],
+                last=form.cleaned_data["last"],
+                zone=business.zone,
+            )
+            report = review.sop_review_of(
+                sop_id=sop_id,
+                revision_id=int(revision_id) if revision_id and revision_id.isdigit() else None,
+                period=period,
+            )
+        except NotFound:
+            raise Http404 from None
+        except DomainError as refused:
+            refusal_add(form, refused.field, refused.message)
+            status = 422
+        else:
+            context |= {
+                "report": report,
+                "revisions": report.sop.revisions.order_by("-number"),
+                "binary": BINARY,
+            }
+    else:
+        status = 422
+    return render(request, "automation/review.html", context, status=status)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gettext
 from functools import lru_cache
 
 import pycountry
+from django.utils import translation
 
 # Names seen in real shop exports that the ISO tables do not carry.
 _ALIASES = {
@@ -33,3 +35,20 @@ def country_code(raw: str) -> str:
         return str(pycountry.countries.lookup(value).alpha_2)
     except LookupError:
         return ""
+
+
+@lru_cache(maxsize=8)
+def _names_in(language: str) -> gettext.NullTranslations:
+    return gettext.translation(
+        "iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True
+    )
+
+
+def country_name(code: str) -> str:
+    """A code's country in the reader's language ("GB": "Велика Британія" in Ukrainian),
+    from the ISO tables' own translations; the code itself when it names none."""
+    country = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    if country is None:
+        return code
+    name = getattr(country, "common_name", None) or country.name
+    return _names_in(translation.get_language() or "en").gettext(name)

@@ -83,6 +83,8 @@ def message_queue(
     if not body.strip():
         raise DomainError(field="body", message=_("A message needs a text."))
     kind = kind or MessageKind.TRANSACTIONAL
+    if kind == MessageKind.MARKETING and channel == Channel.EMAIL:
+        body = _unsubscribe_line_ensured(body, recipient)
     from_email = settings.DEFAULT_FROM_EMAIL if channel == Channel.EMAIL else ""
     message = Message(
         channel=channel,
@@ -437,6 +439,17 @@ def message_context(
         context["unsubscribe_url"] = unsubscribe_url(recipient)
     context.update(extra or {})
     return context
+
+
+def _unsubscribe_line_ensured(body: str, recipient: str) -> str:
+    """Every marketing email says how to stop them: its text links to the recipient's own
+    unsubscribe page, added at the end when the template did not place the link itself."""
+    from procedo.messaging.unsubscribe import unsubscribe_url
+
+    url = unsubscribe_url(recipient)
+    if url in body:
+        return body
+    return f"{body.rstrip()}\n\n-- \n" + _("Unsubscribe: %(url)s") % {"url": url}
 
 
 def _template_clean(

@@ -225,7 +225,16 @@ def message_check(step: Any, ctx: StepCheck) -> None:
                 message=_("%(where)s.template_key: “%(key)s” is not a template for %(channel)s")
                 % {"where": where, "key": step.template_key, "channel": step.kind},
             )
+        _purpose_check(
+            step,
+            where,
+            purpose=step.purpose or template.kind,
+            texts=(template.subject, template.body_text),
+        )
         return
+    _purpose_check(
+        step, where, purpose=step.purpose or "transactional", texts=(step.subject, step.body)
+    )
     if step.kind == "email" and not step.subject.strip():
         raise DomainError(
             field=f"{where}.subject",
@@ -245,6 +254,23 @@ def message_check(step: Any, ctx: StepCheck) -> None:
             field=f"{where}.{part}",
             message=f"{where}.{part}: {exc.message}",
         ) from None
+
+
+def _purpose_check(step: Any, where: str, *, purpose: str, texts: tuple[str, ...]) -> None:
+    """An offer sent as transactional skips consent, quiet hours and the cap: it needs a
+    reason written down, or the marketing purpose."""
+    from procedo.messaging.offers import offer_words
+
+    words = offer_words(*texts)
+    if purpose != "marketing" and words and not step.transactional_reason.strip():
+        raise DomainError(
+            field=f"{where}.purpose",
+            message=_(
+                "%(where)s: the text reads like an offer (“%(words)s”): make it marketing, "
+                "or say why it is transactional"
+            )
+            % {"where": where, "words": words},
+        )
 
 
 def status_check(step: Any, ctx: StepCheck) -> None:

@@ -241,6 +241,12 @@ class MessageStep(StepBase):
     subject: str = Field(default="", max_length=300)
     body: str = Field(default="", max_length=5000)
     if_no_recipient: Literal["skip", "fail"] = "skip"
+    # Marketing (an offer, a discount, news) waits for consent, quiet hours and the cap and
+    # carries the unsubscribe link; transactional (the order, its delivery) does not. Empty:
+    # a stored template's own kind, else transactional (revisions written before this field).
+    purpose: Literal["", "transactional", "marketing"] = ""
+    # Why a text that reads like an offer is still transactional (checked when saved).
+    transactional_reason: str = Field(default="", max_length=300)
 
     @model_validator(mode="after")
     def _template_or_text(self) -> MessageStep:

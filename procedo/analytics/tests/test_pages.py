@@ -15,6 +15,7 @@ from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.orders import services as order_services
 from procedo.orders.tests.factories import customer_create, order_create
+from procedo.testing import api_caller
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +114,23 @@ def test_the_api_refuses_what_makes_no_sense_naming_the_field(
     response = owner_client.get(url)
     assert response.status_code == status
     assert response.json()["field"] == field
+
+
+def test_revenue_by_country_names_countries_in_the_readers_language(owner_client: Client) -> None:
+    from procedo.orders.models import Order
+
+    newest = Order.objects.order_by("-placed_at").first()
+    assert newest is not None
+    Order.objects.filter(pk=newest.pk).update(ship_country="UA")
+    text = owner_client.get("/analytics/", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    section = text[text.index('id="countries"') :]
+    assert "Україна" in section and "Країна невідома" in section
+    assert section.index("Україна") < section.index("Країна невідома")  # 1,250.50 before 800
+
+    owner = User.objects.get(username="owner")
+    rows = api_caller(owner)("get", "/analytics/countries").json()
+    assert [(row["country"], row["name"], row["orders"]) for row in rows] == [
+        ("UA", "Ukraine", 1),
+        ("", "Country not known", 1),
+    ]
+    assert rows[0]["revenue"] == "1250.50"

@@ -16,8 +16,9 @@ import pytest
 from django.core.management import call_command
 
 from procedo.analytics.periods import Period
-from procedo.analytics.selectors import cohort_retention, kpi_read
+from procedo.analytics.selectors import cohort_retention, kpi_read, revenue_by_country
 from procedo.business.services import business_update
+from procedo.core.countries import country_code
 from procedo.imports.models import ImportJob
 
 RETAIL = next(
@@ -56,6 +57,7 @@ class Invoice:
     when: datetime
     customer: str
     amount: Decimal
+    country: str = ""
 
 
 def _invoices(rows: list[dict[str, str]], rejected: set[int]) -> dict[str, Invoice]:
@@ -68,7 +70,13 @@ def _invoices(rows: list[dict[str, str]], rejected: set[int]) -> dict[str, Invoi
         )
         when = datetime.strptime(row["InvoiceDate"][:16], "%Y-%m-%d %H:%M").replace(tzinfo=LONDON)
         invoice = invoices.setdefault(
-            row["InvoiceNo"], Invoice(when=when, customer=row["CustomerID"], amount=Decimal(0))
+            row["InvoiceNo"],
+            Invoice(
+                when=when,
+                customer=row["CustomerID"],
+                amount=Decimal(0),
+                country=country_code(row["Country"]),
+            ),
         )
         invoice.when = min(invoice.when, when)
         invoice.amount += amount
@@ -107,6 +115,19 @@ def test_revenue_aov_repeat_rate_and_cohorts_match_the_csv(tmp_path: Path) -> No
         assert kpi_read(code="revenue", period=period).now.value == amount, month
 
     year = Period(first=date(2010, 12, 1), last=date(2011, 12, 31), zone=LONDON)
+    # By country: where each invoice ships (the file's Country), credit notes subtracted.
+    by_country: dict[str, Decimal] = defaultdict(Decimal)
+    orders_in: dict[str, int] = defaultdict(int)
+    for invoice in sales + returns:
+        by_country[invoice.country] += invoice.amount
+    for invoice in sales:
+        orders_in[invoice.country] += 1
+    countries = revenue_by_country(period=year)
+    assert {row.country: row.revenue for row in countries} == dict(by_country)
+    assert {row.country: row.orders for row in countries} == {c: orders_in[c] for c in by_country}
+    assert countries[0].country == "GB" and countries[0].name == "United Kingdom"
+    assert len(countries) > 10
+
     total = sum((i.amount for i in sales), Decimal(0))
     aov = kpi_read(code="average_order_value", period=year)
     assert aov.now.base == len(sales)

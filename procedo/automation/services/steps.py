@@ -573,6 +573,7 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
             customer_id=customer.pk,
             order_id=order_id,
             template_key=spec.template_key,
+            kind=spec.purpose,
             context=extra,
             source=f"sop_run:{run.pk}",
             idempotency_key=step_key(run, step),

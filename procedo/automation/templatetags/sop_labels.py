@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from procedo.automation.models import RunState
 from procedo.sops import subjects
+from procedo.sops.describe import duration_text
 
 register = template.Library()
 
@@ -41,3 +43,19 @@ def step_kind_word(kind: str) -> str:
 def run_state_word(state: str) -> str:
     """A run's state in the reader's language ("Held out"); the code if it is not known."""
     return str(dict(RunState.choices).get(state, state))
+
+
+@register.filter
+def minutes_words(minutes: float | None) -> str:
+    """A step's time as people say it ("2 hours 5 min"); "—" when nothing was timed."""
+    if minutes is None:
+        return "—"
+    return duration_text(round(minutes))
+
+
+@register.filter
+def percent_words(value: float | None) -> str:
+    """A rate with one decimal in the reader's format ("12,5 %"); "—" when there is none."""
+    if value is None:
+        return "—"
+    return f"{number_format(round(value, 1), 1)} %"

@@ -104,8 +104,29 @@ def test_a_marketing_template_gets_its_kind_and_discount_code() -> None:
         context={"discount_code": "ВЕСНА10"},
         idempotency_key="campaign:1:customer:1",
     )
-    assert message.kind == MessageKind.MARKETING and message.body == "Код: ВЕСНА10"
+    assert message.kind == MessageKind.MARKETING
+    # The template did not place the unsubscribe link: the email ends with it.
+    text, footer = message.body.split("\n\n-- \n")
+    assert text == "Код: ВЕСНА10"
+    assert footer.startswith("Unsubscribe: http") and "/messages/unsubscribe/" in footer
     assert Message.objects.count() == 1
+
+
+def test_a_marketing_template_that_places_the_link_itself_gets_no_second_one() -> None:
+    save(
+        key="news",
+        kind="marketing",
+        subject="Новини",
+        body_text="Новинки тижня. Відписатися: {{ unsubscribe_url }}",
+    )
+    message = services.message_queue(
+        channel="email",
+        recipient="o@example.com",
+        body="",
+        template_key="news",
+        idempotency_key="campaign:2:customer:1",
+    )
+    assert message.body.count("/messages/unsubscribe/") == 1
 
 
 def test_a_key_is_unique_and_editing_keeps_it() -> None:

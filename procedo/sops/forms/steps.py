@@ -162,7 +162,35 @@ class TaskForm(StepForm):
 class MessageForm(StepForm):
     """An email or an SMS (which has no subject line): a stored template, or its own text."""
 
-    layout = ("title", "subject", "body", "template_key", "if_no_recipient", "next")
+    layout = (
+        "title",
+        "purpose",
+        "transactional_reason",
+        "subject",
+        "body",
+        "template_key",
+        "if_no_recipient",
+        "next",
+    )
+    purpose = forms.ChoiceField(
+        label=_("Purpose"),
+        choices=[
+            ("", _("as the stored template says (else transactional)")),
+            ("transactional", _("transactional: about the customer's order or account")),
+            ("marketing", _("marketing: an offer, a discount, news")),
+        ],
+        required=False,
+        help_text=_(
+            "Marketing goes only to customers who agreed to it, outside quiet hours and "
+            "within the cap, with an unsubscribe link."
+        ),
+    )
+    transactional_reason = forms.CharField(
+        label=_("Why transactional"),
+        required=False,
+        max_length=300,
+        help_text=_("Needed only when a transactional text mentions a discount or an offer."),
+    )
     subject = forms.CharField(label=_("Email subject"), required=False, max_length=300)
     body = forms.CharField(
         label=_("Text"),
@@ -199,6 +227,8 @@ class MessageForm(StepForm):
             "body": data.get("body") or "",
             "template_key": data.get("template_key") or "",
             "if_no_recipient": data.get("if_no_recipient") or "skip",
+            "purpose": data.get("purpose") or "",
+            "transactional_reason": data.get("transactional_reason") or "",
         }
         if self.kind == "email":
             fields["subject"] = data.get("subject") or ""

@@ -539,4 +539,29 @@ WORDS = (
     gettext_noop("Poor delivery or service"),
     gettext_noop("Forgot about us"),
     gettext_noop("Promises to use the offer"),
+    # review_meeting.json
+    gettext_noop("Monthly SOP review meeting"),
+    gettext_noop(
+        "Once a month the owner and the managers look at how each SOP ran, with its review "
+        "report, and decide what to change."
+    ),
+    gettext_noop(
+        "An SOP nobody looks at drifts from how the work is really done. The report shows "
+        "the slowest and most skipped steps and whether the SOP moved its KPI; the meeting "
+        "turns that into changes."
+    ),
+    gettext_noop("Hold the SOP review meeting"),
+    gettext_noop(
+        "Book an hour with the managers this week. Open SOPs, then each SOP's review "
+        "report (from its Runs section) for the last 90 days."
+    ),
+    gettext_noop("Read each SOP's effect on its KPI"),
+    gettext_noop(
+        "An SOP with no measurable effect after enough runs is a candidate to change or retire."
+    ),
+    gettext_noop("Go through the slowest and the most skipped steps"),
+    gettext_noop("Ask the people who run them why; the skip reasons are listed beside each step."),
+    gettext_noop("Decide on the open feedback and proposals"),
+    gettext_noop("Accept a proposal into a draft, or decline it with a reason its author reads."),
+    gettext_noop("Write the changes as new drafts and send them for review"),
 )

@@ -13,6 +13,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.permissions import user_can
 from procedo.analytics.formatting import kpi_target_text
 from procedo.analytics.kpis import KPIS
 from procedo.business.selectors import business_get
@@ -42,6 +43,7 @@ class SopRow:
     pilot: int | None = None
     drafts: int = 0
     in_review: int = 0
+    approved: int | None = None
     in_flight: int = 0
 
     @property
@@ -52,6 +54,8 @@ class SopRow:
             return _("published r%(n)s") % {"n": self.published}
         if self.pilot:
             return _("pilot r%(n)s") % {"n": self.pilot}
+        if self.approved:
+            return _("approved r%(n)s") % {"n": self.approved}
         if self.in_review:
             return _("in review")
         return _("draft")
@@ -81,6 +85,8 @@ def sop_list() -> list[SopRow]:
             row.pilot = number
         elif state == RevisionState.DRAFT:
             row.drafts += 1
+        elif state == RevisionState.APPROVED:
+            row.approved = number
         else:
             row.in_review += 1
     for sop_id, count in run_facts().in_flight_by_sop().items():
@@ -100,6 +106,20 @@ class SopCard:
     in_flight: int
     runs_by_state: dict[str, int] = field(default_factory=dict)
     diagram: Diagram | None = None
+
+
+def revisions_awaiting_review(*, user: Any) -> list[Revision]:
+    """Revisions in review that this person may approve: not their own, and their role
+    reviews SOPs. Oldest first: the one waiting longest comes first."""
+    if not user_can(user, "sops.review"):
+        return []
+    return list(
+        Revision.objects.filter(state=RevisionState.REVIEW)
+        .exclude(author_id=user.pk)
+        .exclude(edited_by_id=user.pk)
+        .select_related("sop", "author")
+        .order_by("updated_at", "id")
+    )
 
 
 def sop_card(*, sop_id: int) -> SopCard:

@@ -30,7 +30,7 @@ from procedo.sops.models import (
 )
 from procedo.sops.registry import RunsMoved, runs_move
 from procedo.sops.selectors import sops as sop_selectors
-from procedo.sops.services import acknowledgement
+from procedo.sops.services import acknowledgement, review_news
 from procedo.sops.validation import definition_clean
 
 S = RevisionState
@@ -192,8 +192,8 @@ def _record_transition(
     backlog: str = "",
     backlog_count: int | None = None,
     runs_moved: RunsMoved | None = None,
-) -> None:
-    RevisionTransition.objects.create(
+) -> RevisionTransition:
+    move = RevisionTransition.objects.create(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
@@ -216,6 +216,7 @@ def _record_transition(
     event_record(
         event_type="sop_revision.state_changed", subject=revision, actor=actor, payload=payload
     )
+    return move
 
 
 def _backlog_check(revision: Revision, backlog: str, to_state: str) -> int | None:
@@ -337,7 +338,7 @@ def revision_transition(
     if move_runs or move_run_ids:
         # In this transaction: a listed run that cannot move undoes the whole publish.
         moved = runs_move(sop_id=sop.pk, revision_id=revision.pk, run_ids=move_run_ids or None)
-    _record_transition(
+    move = _record_transition(
         revision,
         from_state=from_state,
         to_state=to_state,
@@ -346,6 +347,14 @@ def revision_transition(
         backlog=backlog,
         backlog_count=backlog_count,
         runs_moved=moved,
+    )
+    review_news.revision_news(
+        revision,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        move_id=move.pk,
+        comment=comment,
     )
     _live_since_update(sop)
     _touch(sop.pk)

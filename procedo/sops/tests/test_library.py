@@ -53,6 +53,7 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
         "complaint",
         "objection_handling",
         "referral_ask",
+        "review_meeting",
     }
     kinds = {
         step.get("checklist_kind")

@@ -79,6 +79,7 @@ def _list_page(
 ) -> HttpResponse:
     context = {
         "rows": sop_selectors.sop_list(),
+        "to_review": sop_selectors.revisions_awaiting_review(user=request.user),
         "form": form
         or SopForm(people=_people(), goals=_goals(), initial={"owner_id": request.user.pk}),
         "can_author": user_can(request.user, "sops.author"),
