@@ -24,8 +24,11 @@ from procedo.customers.api import router as customers_router
 from procedo.home.api import home_router
 from procedo.home.api import router as events_router
 from procedo.imports.api import router as imports_router
+from procedo.integrations.api import router as integrations_router
+from procedo.loyalty.api import router as loyalty_router
 from procedo.messaging.api import router as messaging_router
 from procedo.orders.api import router as orders_router
+from procedo.outbound.api import router as webhooks_router
 from procedo.sops.api import router as sops_router
 from procedo.work.api import router as tasks_router
 
@@ -110,6 +113,35 @@ imports it once. A file that is not the kind's CSV is a 422 naming `file`, and n
 is kept. Poll the job's `url` (`state`, `percent`, counts) until `state` is `done`,
 `refused` or `failed`; `report_url` then gives the rejected rows (line, reason, the
 row as it was) as CSV.
+
+## Webhooks (outbound)
+
+`POST /api/webhooks` subscribes an address to event types (`GET /api/webhooks/event-types`)
+and answers its `secret` once. Each event is then POSTed as JSON (`id`, `type`,
+`occurred_at`, `subject`, `payload`, and `data`: the order or customer as this API shows
+it), at least once, in order per subject, retried for 24 hours. Deduplicate on the
+`Procedo-Event-Id` header; `Procedo-Signature: t=<unix time>,v1=<hex>` is HMAC-SHA256 of
+`"<t>.<raw body>"` with the secret. Checking it in Python:
+
+```python
+import hashlib
+import hmac
+import time
+
+
+def procedo_verify(body: bytes, signature_header: str, secret: str, tolerance: int = 300) -> bool:
+    # True if `body` was signed by Procedo with `secret` less than `tolerance` seconds ago.
+    parts = dict(item.split("=", 1) for item in signature_header.split(",") if "=" in item)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    signed = str(timestamp).encode() + b"." + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+```
 """
 
 api = ProcedoAPI(
@@ -191,6 +223,7 @@ api.add_router("/customers", customers_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/orders", orders_router)
 api.add_router("/imports", imports_router)
+api.add_router("/integrations", integrations_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/sops", sops_router)
 api.add_router("/sops", sop_runs_router)
@@ -198,3 +231,5 @@ api.add_router("/runs", runs_router)
 api.add_router("/tasks", tasks_router)
 api.add_router("/comments", comments_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/webhooks", webhooks_router)
+api.add_router("/loyalty", loyalty_router)

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "procedo.messaging",
     "procedo.collab",
     "procedo.analytics",
+    "procedo.outbound",
+    "procedo.loyalty",
+    "procedo.integrations",
     "procedo.demo",
 ]
 
@@ -225,6 +228,10 @@ FILE_UPLOAD_HANDLERS = [
 # An import file, once uncompressed, is read a line at a time and refused past these.
 PROCEDO_IMPORT_MAX_BYTES = env_int("PROCEDO_IMPORT_MAX_MB", 2048, high=1_000_000) * _MB
 PROCEDO_IMPORT_MAX_ROWS = env_int("PROCEDO_IMPORT_MAX_ROWS", 2_000_000, high=10_000_000_000)
+
+# Outbound webhooks post only to addresses on the internet (procedo/outbound/addresses.py);
+# an installation inside a private network, or the tests' receiver on loopback, allows more.
+PROCEDO_WEBHOOKS_ALLOW_PRIVATE = env_flag("PROCEDO_WEBHOOKS_ALLOW_PRIVATE")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -13,7 +13,11 @@ urlpatterns = [
     path("tasks/", include("procedo.work.urls")),
     path("imports/", include("procedo.imports.urls")),
     path("analytics/", include("procedo.analytics.urls")),
+    path("loyalty/", include("procedo.loyalty.urls")),
     path("messages/", include("procedo.messaging.urls")),
+    path("webhooks/", include("procedo.outbound.urls")),
+    path("integrations/", include("procedo.integrations.urls")),
+    path("hooks/", include("procedo.integrations.hook_urls")),
     path("", include("procedo.collab.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the user menu's switch

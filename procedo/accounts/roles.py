@@ -114,4 +114,25 @@ ROLE_PERMISSIONS = {
     | ({"goals.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
     for role, permissions in ROLE_PERMISSIONS.items()
 }
+# Outbound webhooks (procedo/outbound): where Procedo sends its events, with their
+# secrets, is for those who run the business's integrations.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"webhooks.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Loyalty and referrals (procedo/loyalty): everyone sees a customer's tier and referral
+# code; those who steer the business and its marketing set the tiers and rewards.
+ROLE_PERMISSIONS = {
+    role: permissions
+    | {"loyalty.view"}
+    | ({"loyalty.manage"} if role in (Role.OWNER, Role.MANAGER, Role.MARKETER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
+# Integrations (procedo/integrations): connections hold the platforms' secrets and
+# bring orders in by themselves; owners and managers add and change them and replay
+# what failed.
+ROLE_PERMISSIONS = {
+    role: permissions | ({"integrations.manage"} if role in (Role.OWNER, Role.MANAGER) else set())
+    for role, permissions in ROLE_PERMISSIONS.items()
+}
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())

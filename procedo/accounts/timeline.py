@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -66,6 +67,12 @@ def _signed_in(event: Event, _names: Names) -> dict[str, Any]:
     return {"ip": (event.payload or {}).get("ip", "")}
 
 
+def _language(event: Event, _names: Names) -> dict[str, Any]:
+    code = (event.payload or {}).get("to", "")
+    names = dict(settings.LANGUAGES)
+    return {"language": str(names[code]) if code in names else code}
+
+
 def timeline_register() -> None:
     subject_register("user", names=_people, url_name="accounts:users")
     subject_register("team", names=_teams, url_name="accounts:users")
@@ -84,6 +91,11 @@ def timeline_register() -> None:
     )
     sentence_register("user.logged_in", _signed_in_words, _signed_in)
     sentence_register("user.password_changed", gettext_lazy("%(subject)s changed their password"))
+    sentence_register(
+        "user.language_changed",
+        gettext_lazy("%(subject)s chose %(language)s for the interface"),
+        _language,
+    )
     sentence_register(
         "user.locked_out",
         gettext_lazy("Sign-in for %(who)s locked after too many wrong passwords"),

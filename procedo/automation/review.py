@@ -84,7 +84,8 @@ class RevisionReview:
 
     @property
     def slowest(self) -> list[StepReview]:
-        timed = [step for step in self.steps if step.p90_minutes is not None]
+        # Automatic steps take seconds: the meeting looks at what people take long over.
+        timed = [step for step in self.steps if (step.p90_minutes or 0) >= 1]
         return sorted(timed, key=lambda step: -(step.p90_minutes or 0))[:ATTENTION]
 
     @property

@@ -30,6 +30,11 @@ CODES: dict[str, str] = {
     "duplicate": "Something with this identity exists already.",
     "merged": "The customer was merged into another one; change that one instead.",
     "role_too_high": "You cannot give, change or act on a role above your own.",
+    # loyalty and referrals
+    "overlapping": "Two ranges start at the same point (loyalty tiers' thresholds).",
+    "unordered": "A list must run from the lowest value up (loyalty tiers' thresholds).",
+    "own_code": "A customer's own referral code was used on their own order.",
+    "unknown_code": "No referral code is like the one given.",
 }
 
 

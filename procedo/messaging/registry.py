@@ -28,3 +28,24 @@ def sop_sources_register(provider: SopSources) -> None:
 
 def sop_sources() -> SopSources | None:
     return _sop_sources
+
+
+@dataclass(frozen=True)
+class CustomerVariables:
+    """Variables a higher app adds to `customer` in message templates (the loyalty app adds
+    the customer's tier and referral code): `sample` is what a template is checked against
+    when it is saved, `values(customer_id)` what one customer's message is rendered with."""
+
+    sample: dict[str, Any]
+    values: Callable[[int], dict[str, Any]]
+
+
+_customer_variables: dict[str, CustomerVariables] = {}
+
+
+def customer_variables_register(name: str, provider: CustomerVariables) -> None:
+    _customer_variables[name] = provider
+
+
+def customer_variables() -> list[CustomerVariables]:
+    return list(_customer_variables.values())

@@ -47,6 +47,7 @@ from jinja2.utils import Namespace
 
 from procedo.core.errors import DomainError
 from procedo.core.money import money_format
+from procedo.messaging.registry import customer_variables
 
 # Per part of a message. An order of 200 lines with a few filters each is ~2,000 steps;
 # an email over 102 KB is clipped by Gmail anyway.
@@ -582,6 +583,7 @@ def sample_context() -> dict[str, Any]:
             "email": "taras@example.com",
             "phone": "+380671234567",
             "orders_count": 3,
+            **{name: value for p in customer_variables() for name, value in p.sample.items()},
         },
         "order": {
             "number": "1001",

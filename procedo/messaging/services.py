@@ -20,6 +20,7 @@ from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.messaging import rendering
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Template
+from procedo.messaging.registry import customer_variables
 
 
 def _from_domain(from_email: str) -> str:
@@ -423,6 +424,8 @@ def message_context(
                 field="customer_id", message=_("No customer %(id)s.") % {"id": customer_id}
             )
         context["customer"] = rendering.customer_context(customer)
+        for provider in customer_variables():
+            context["customer"].update(provider.values(customer.pk))
     if order_id is not None:
         order = (
             Order.objects.select_related("status")

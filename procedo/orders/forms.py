@@ -255,6 +255,14 @@ class OrderCreateForm(FormTokenMixin, DeliveryForm):
     manager = forms.TypedChoiceField(
         label=_("Manager"), required=False, coerce=int, empty_value=None
     )
+    # Free text the order keeps (an ad, a campaign); "ref:CODE" makes it a customer's
+    # referral (the loyalty app's placement hook reads it).
+    source = forms.CharField(
+        label=_("Source"),
+        required=False,
+        max_length=100,
+        help_text=_("Where the order came from; a referral code as ref:CODE."),
+    )
 
     REFUSAL_FIELDS = {
         **DeliveryForm.REFUSAL_FIELDS,

@@ -73,6 +73,7 @@ from procedo.orders.models import (
     StockState,
 )
 from procedo.orders.permissions import MANAGER_PERMISSION, manager_roles
+from procedo.orders.registry import order_placed_hooks
 from procedo.orders.totals import OrderTotals, PricedLine, order_totals
 
 ZERO = Decimal("0")
@@ -704,6 +705,8 @@ def order_create(
         idempotency_key=idempotency_key,
         occurred_at=placed if placed_at else None,
     )
+    for hook in order_placed_hooks():
+        hook(order, actor)
     if refresh_customer_stats:
         customer_stats_refresh(customer_ids=[customer_id])
     return order

@@ -419,6 +419,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
                     shipping=data["shipping"] or Decimal("0"),
                     note=data["note"],
                     channel=data["channel"],
+                    source=data["source"],
                     manager_id=data["manager"],
                     actor=request.user,
                     idempotency_key=_key(form),

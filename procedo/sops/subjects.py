@@ -107,6 +107,12 @@ def _categories() -> list[tuple[str, str]]:
     return [(str(value), str(label)) for value, label in StatusCategory.choices]
 
 
+def _loyalty_tiers() -> list[tuple[str, str]]:
+    from procedo.loyalty.models import Tier
+
+    return list(Tier.objects.order_by("min_spend").values_list("code", "name"))
+
+
 def _fields(*items: SubjectField) -> dict[str, SubjectField]:
     return {item.name: item for item in items}
 
@@ -177,7 +183,19 @@ SUBJECTS: dict[str, Subject] = {
         customer_lookup="pk",
         base_filter=_live_customers,
         url_name="customers:card",
-        fields=_fields(*_customer_fields("", "")),
+        fields=_fields(
+            *_customer_fields("", ""),
+            # --- loyalty (procedo/loyalty): the tier and the membership, for conditions
+            SubjectField(
+                "loyalty_tier",
+                _("loyalty tier"),
+                CHOICE,
+                "loyalty__tier__code",
+                nullable=True,
+                choices=_loyalty_tiers,
+            ),
+            SubjectField("loyalty_member", _("is a member"), BOOL, "loyalty__member_since"),
+        ),
     ),
     "business": Subject(
         name="business",
@@ -251,6 +269,44 @@ EVENTS: dict[str, EventSpec] = {
             "customer",
             _("Customer untagged"),
             _payload(tag=(_("tag"), TEXT, None)),
+        ),
+        # --- loyalty and referrals (procedo/loyalty)
+        EventSpec(
+            "loyalty.tier_upgraded",
+            "customer",
+            _("Loyalty tier went up"),
+            _payload(
+                **{
+                    "from": (_("from tier"), CHOICE, _loyalty_tiers),
+                    "to": (_("to tier"), CHOICE, _loyalty_tiers),
+                }
+            ),
+        ),
+        EventSpec(
+            "loyalty.tier_downgraded",
+            "customer",
+            _("Loyalty tier went down"),
+            _payload(
+                **{
+                    "from": (_("from tier"), CHOICE, _loyalty_tiers),
+                    "to": (_("to tier"), CHOICE, _loyalty_tiers),
+                }
+            ),
+        ),
+        EventSpec("loyalty.membership_entered", "customer", _("Customer became a member")),
+        EventSpec("referral.converted", "customer", _("Customer referred a new customer")),
+        # Integrations (procedo/integrations): a shop's checkout left without an order.
+        EventSpec(
+            "checkout.abandoned",
+            "customer",
+            _("Checkout abandoned"),
+            _payload(total=(_("total"), NUMBER, None), currency=(_("currency"), TEXT, None)),
+        ),
+        EventSpec(
+            "shipment.waiting_at_branch",
+            "order",
+            _("Parcel waiting at the branch for 3 days"),
+            _payload(days=(_("days waiting"), NUMBER, None)),
         ),
     )
 }

@@ -68,4 +68,12 @@ def test_an_sop_shows_its_flow_and_a_run_its_place_in_it(
         page.locator("figure.flow").screenshot(
             path=str(SCREENSHOTS / f"run-flow-{name}-picture.png")
         )
+
+        # The review meeting's report, one click from the SOP's runs.
+        page.goto(f"{live_server.url}/sops/{sop.pk}/")
+        page.click("text=Review report for the review meeting")
+        page.wait_for_selector("h1:has-text('Review report')")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport[0]
+        assert page.locator("#step-offer").is_visible()
+        screenshot(page, f"sop-review-{name}")
         context.close()

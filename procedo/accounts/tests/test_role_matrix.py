@@ -48,6 +48,7 @@ WEB_PUBLIC = {
     "messaging:sms-status",
     "messaging:sms-inbound",
     "messaging:unsubscribe",
+    "hooks:receive",
     ":set_language",
     "accounts:language",
 }

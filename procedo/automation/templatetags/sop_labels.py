@@ -50,6 +50,8 @@ def minutes_words(minutes: float | None) -> str:
     """A step's time as people say it ("2 hours 5 min"); "—" when nothing was timed."""
     if minutes is None:
         return "—"
+    if minutes < 1:
+        return str(_("under a minute"))
     return duration_text(round(minutes))
 
 

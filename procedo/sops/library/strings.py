@@ -339,6 +339,41 @@ WORDS = (
         "The customer is still not satisfied. Call in person as the owner of the process, "
         "offer a solution that settles the matter, and write it in a note."
     ),
+    # loyalty_tier_reward.json
+    gettext_noop("VIP reward when a customer moves up a loyalty tier"),
+    gettext_noop(
+        "Every customer who reaches a higher loyalty tier hears the same day what it gives "
+        "them, and a manager thanks them in person."
+    ),
+    gettext_noop(
+        "A benefit nobody hears about changes nothing; recognition at the moment of the "
+        "upgrade keeps the customer buying at the new level."
+    ),
+    gettext_noop("Email: your new tier and its benefits"),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}, "
+        "you are now {{ customer.loyalty_tier }} at {{ business.name }}"
+    ),
+    gettext_noop(
+        "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
+        "\n"
+        "Thank you for your trust: you have reached the {{ customer.loyalty_tier }} tier.\n"
+        "\n"
+        "{% if customer.loyalty_benefits %}From now on you have:\n"
+        "{{ customer.loyalty_benefits }}\n"
+        "\n"
+        "{% endif %}Kind regards,\n"
+        "the {{ business.name }} team"
+    ),
+    gettext_noop("Thank the customer for the new tier in person"),
+    gettext_noop(
+        "Look at the customer's card first: their tier, what they buy and whether they "
+        "ever complained."
+    ),
+    gettext_noop("Call and say thank you"),
+    gettext_noop("Name the new tier and one benefit they can use on their next order."),
+    gettext_noop("Put a small gift in their next order"),
+    gettext_noop("A hand-signed card and a sample; note it on the customer's card."),
     # objection_handling.json
     gettext_noop("Sales call: handling objections"),
     gettext_noop(
@@ -435,15 +470,18 @@ WORDS = (
     ),
     gettext_noop("Tag as “referral asked”"),
     gettext_noop("Email: recommend us to a friend"),
-    gettext_noop("Give a friend −10%, and get a gift yourself"),
+    gettext_noop("Share your code with a friend, and get a reward yourself"),
     gettext_noop(
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "You have bought from {{ business.name }} more than once, so you must like it "
         "here. Share it with your friends!\n"
         "\n"
-        "Give a friend the code FRIEND10: −10% on their first order. When they order, "
-        "reply to this email with their name and you will get −10% on your next purchase.\n"
+        "Give a friend your code "
+        "{{ customer.referral_code }}{% if customer.referral_link %} or this link: "
+        "{{ customer.referral_link }}{% endif %}. With it they get "
+        "{{ customer.friend_reward }}, and when they order you get "
+        "{{ customer.referrer_reward }}.\n"
         "\n"
         "Thank you for recommending us!\n"
         "\n"
@@ -488,7 +526,6 @@ WORDS = (
         "This is not a sale but a thank-you. Before the call, look at the customer's card: "
         "what they buy and how often, and whether they ever complained."
     ),
-    gettext_noop("Call and say thank you"),
     gettext_noop("Introduce yourself as their personal manager; ask what we could do better."),
     gettext_noop("Prepare a gift for the next order"),
     gettext_noop(

@@ -53,6 +53,7 @@ def test_the_library_covers_the_issue_for_the_subjects_that_exist() -> None:
         "complaint",
         "objection_handling",
         "referral_ask",
+        "loyalty_tier_reward",  # procedo/loyalty
         "review_meeting",
     }
     kinds = {

@@ -1,0 +1,46 @@
+"""Huey tasks for deliveries: wake-ups and a sweep; the delivery rows are the state."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from procedo.core.errors import DomainError
+from procedo.integrations import services
+
+logger = logging.getLogger(__name__)
+
+
+@db_task()
+def deliveries_process(connection_id: int) -> None:
+    services.deliveries_process_pending(connection_id=connection_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def deliveries_tick() -> None:
+    """Deliveries whose wake-up was lost, and failed ones whose retry is due."""
+    services.deliveries_process_pending()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def novaposhta_tick() -> None:
+    """Nova Poshta parcels whose time to be asked about has come (each has its own pace)."""
+    from procedo.integrations import novaposhta
+
+    for connection_id in novaposhta.connections_tracking():
+        try:
+            novaposhta.tracking_poll(connection_id=connection_id)
+        except DomainError as exc:
+            logger.warning("Nova Poshta tracking of connection %s: %s", connection_id, exc.message)
+
+
+@db_periodic_task(crontab(minute="17"))
+def reconcile_tick() -> None:
+    """Once an hour: what Stripe's events list and Shopify's orders show that webhooks missed."""
+    from procedo.integrations import reconcile
+
+    for connection_id in reconcile.connections_reconcilable():
+        if reconcile.connection_reconcile(connection_id=connection_id).stored:
+            services.deliveries_process_pending(connection_id=connection_id)

@@ -1,0 +1,111 @@
+"""Deliveries arrive in any order and some twice: the end state is the in-order one."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from procedo.events.models import Event
+from procedo.integrations import services
+from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.tests import helpers
+from procedo.integrations.tests.helpers import body_of, raw, resource
+from procedo.orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+
+def _stream() -> list[tuple[str, str, bytes]]:
+    """(platform, topic, body): one Shopify order's life and one WooCommerce order's."""
+    order = resource("shopify/order.json", "order")
+    return [
+        ("shopify", "customers/create", body_of(resource("shopify/customer.json", "customer"))),
+        ("shopify", "orders/create", body_of(order)),
+        (
+            "shopify",
+            "order_transactions/create",
+            body_of(resource("shopify/transaction.json", "transaction")),
+        ),
+        ("shopify", "orders/paid", body_of({**order, "financial_status": "paid"})),  # in memory
+        ("shopify", "refunds/create", body_of(resource("shopify/refund.json", "refund"))),
+        (
+            "shopify",
+            "fulfillments/create",
+            body_of(resource("shopify/fulfillment.json", "fulfillment")),
+        ),
+        (
+            "shopify",
+            "checkouts/create",
+            body_of(resource("shopify/checkouts.json", "checkouts")[0]),
+        ),
+        ("woocommerce", "order.created", raw("woocommerce/order.created.json")),
+        ("woocommerce", "order.updated", raw("woocommerce/order.updated.json")),
+        ("woocommerce", "customer.created", raw("woocommerce/customer.created.json")),
+    ]
+
+
+def _run(stream: list[tuple[int, str, str, bytes]], run: str) -> dict[str, Any]:
+    client = Client()
+    connections = {p: helpers.connect(p, f"{p} {run}") for p in ("shopify", "woocommerce")}
+    for n, platform, topic, body in stream:
+        send = helpers.shopify if platform == "shopify" else helpers.woocommerce
+        assert send(client, connections[platform], topic, body, f"{run}-{n}").status_code == 202
+        services.deliveries_process_pending()  # the worker, as each one comes
+    return {platform: _state(connection) for platform, connection in connections.items()}
+
+
+def _state(connection: Connection) -> dict[str, Any]:
+    order = Order.objects.select_related("status", "customer").get(
+        external_ref__startswith=f"{connection.platform}/{connection.pk}:"
+    )
+    customer = order.customer
+    assert customer is not None
+    return {
+        "order": (
+            order.status_id,
+            order.currency,
+            order.subtotal,
+            order.discount_total,
+            order.shipping_total,
+            order.total,
+            order.paid_at,
+            order.placed_at,
+        ),
+        "customer": (customer.first_name, customer.last_name, customer.external_ref is not None),
+        "lines": [(x.sku_code, x.description, x.quantity, x.unit_price) for x in order.lines.all()],
+        "payments": [(p.status, p.amount, p.method, p.paid_at) for p in order.payments.all()],
+        "refunds": [(r.amount, r.reason) for r in order.refunds.all()],
+        "shipments": [
+            (s.tracking_number, s.carrier, s.status, s.delivered_at) for s in order.shipments.all()
+        ],
+        "abandoned": Event.objects.filter(
+            event_type="checkout.abandoned",
+            subject_id=order.customer_id,
+            idempotency_key__startswith=f"{connection.platform}/{connection.pk}:",
+        ).count(),
+        "deliveries": sorted(
+            {
+                d.state: d.error
+                for d in Delivery.objects.filter(connection=connection, state="failed")
+            }.items()
+        ),
+    }
+
+
+def test_a_shuffled_stream_with_repeats_ends_as_the_in_order_one() -> None:
+    stream = [(n, *item) for n, item in enumerate(_stream())]
+    in_order = _run(stream, "in-order")
+    assert in_order["shopify"]["payments"][0][0] == "paid" and in_order["shopify"]["refunds"]
+    assert in_order["woocommerce"]["order"][0] == "shipped"
+    for seed in (1, 2, 3):
+        shuffled = list(stream)
+        random.Random(seed).shuffle(shuffled)
+        shuffled += random.Random(seed).sample(stream, 2)  # two sent again, same event id
+        got = _run(shuffled, f"shuffle-{seed}")
+        for platform, state in in_order.items():
+            for name, value in state.items():
+                assert got[platform][name] == value, (seed, platform, name)
+    assert Delivery.objects.exclude(duplicate_of=None).count() == 6

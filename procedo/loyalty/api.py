@@ -1,0 +1,287 @@
+"""The loyalty programme over the API: terms, tiers, a customer's standing, referrals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router
+from ninja.responses import Status
+
+from procedo.accounts.auth import requires_api
+from procedo.business.selectors import business_get
+from procedo.core.bounds import Amount, Id, PathId
+from procedo.core.idempotency import api_key, idempotency_header
+from procedo.core.schemas import Schema
+from procedo.loyalty import selectors, services
+from procedo.loyalty.codes import MAX_TYPED
+from procedo.loyalty.models import Tier
+
+router = Router(tags=["loyalty"])
+
+
+def _actor(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+class TierOut(Schema):
+    code: str
+    name: str
+    min_spend: Decimal = Field(description="In the business's currency, over the window.")
+    benefits: str
+    holders: int
+
+
+class ProgramOut(Schema):
+    currency: str
+    window_days: int = Field(description="Spend counts over this many days back from now.")
+    referrer_reward_kind: str = Field(description="none, percent or credit")
+    referrer_reward_value: Decimal
+    referrer_reward: str = Field(description="What the referrer gets, in words.")
+    friend_reward_kind: str
+    friend_reward_value: Decimal
+    friend_reward: str = Field(description="What the referred friend gets, in words.")
+    link_base: str
+    membership_name: str
+    membership_benefits: str
+    members: int
+    tiers: list[TierOut]
+
+
+def _tier_out(tier: Tier) -> dict[str, Any]:
+    return {
+        "code": tier.code,
+        "name": tier.name,
+        "min_spend": tier.min_spend,
+        "benefits": tier.benefits,
+        "holders": getattr(tier, "holders_count", 0),
+    }
+
+
+def _program_out() -> dict[str, Any]:
+    program = selectors.program_get()
+    rewards = selectors.rewards_get(program)
+    return {
+        "currency": business_get().currency,
+        "window_days": program.window_days,
+        "referrer_reward_kind": program.referrer_reward_kind,
+        "referrer_reward_value": program.referrer_reward_value,
+        "referrer_reward": rewards.referrer,
+        "friend_reward_kind": program.friend_reward_kind,
+        "friend_reward_value": program.friend_reward_value,
+        "friend_reward": rewards.friend,
+        "link_base": program.link_base,
+        "membership_name": program.membership_name,
+        "membership_benefits": program.membership_benefits,
+        "members": selectors.members_count(),
+        "tiers": [_tier_out(tier) for tier in selectors.tiers_list()],
+    }
+
+
+@router.get("/program", response=ProgramOut, auth=requires_api("loyalty.view"))
+def loyalty_program(request: HttpRequest) -> dict[str, Any]:
+    """The programme's terms: rewards, spend window, tiers with their holders, membership."""
+    return _program_out()
+
+
+RewardKind = Annotated[str, Field(max_length=10, description="none, percent or credit")]
+
+
+class ProgramPatch(Schema):
+    window_days: int | None = Field(default=None, ge=1, le=services.MAX_WINDOW_DAYS)
+    referrer_reward_kind: RewardKind | None = None
+    referrer_reward_value: Amount | None = None
+    friend_reward_kind: RewardKind | None = None
+    friend_reward_value: Amount | None = None
+    link_base: str | None = Field(default=None, max_length=300)
+    membership_name: str | None = Field(default=None, max_length=100)
+    membership_benefits: str | None = Field(default=None, max_length=services.MAX_BENEFITS)
+
+
+@router.patch("/program", response=ProgramOut, auth=requires_api("loyalty.manage"))
+def program_update(request: HttpRequest, payload: ProgramPatch) -> dict[str, Any]:
+    """Change the terms; a field left out stays. A reward kind goes with its value."""
+    services.program_update(actor=_actor(request), **payload.dict(exclude_unset=True))
+    return _program_out()
+
+
+class TierIn(Schema):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=80)
+    min_spend: Amount
+    benefits: str = Field(default="", max_length=services.MAX_BENEFITS)
+
+
+class TiersIn(Schema):
+    tiers: list[TierIn] = Field(
+        max_length=services.MAX_TIERS,
+        description="Lowest spend first; overlapping or unordered thresholds are a 422 "
+        "naming the tier's field (tiers.N.min_spend).",
+    )
+
+
+@router.put("/tiers", response=ProgramOut, auth=requires_api("loyalty.manage"))
+def tiers_set(request: HttpRequest, payload: TiersIn) -> dict[str, Any]:
+    """Replace the tiers and give every customer the tier their spend reaches now."""
+    services.tiers_set(
+        tiers=[services.TierIn(**tier.dict()) for tier in payload.tiers], actor=_actor(request)
+    )
+    return _program_out()
+
+
+class CustomerLoyaltyOut(Schema):
+    customer_id: int
+    currency: str
+    window_days: int
+    spend: Decimal = Field(description="Spend in the window: kept sales less returns.")
+    tier: str | None = Field(description="The tier's code; null below the lowest tier.")
+    tier_name: str | None
+    tier_benefits: str
+    tier_since: datetime | None
+    next_tier: str | None
+    to_next_tier: Decimal | None
+    member_since: datetime | None
+    membership_benefits: str
+    referral_code: str = Field(description="Empty until one is issued.")
+    referral_link: str
+    referrals_this_year: int
+    referrals_goal: int
+    referred_by_id: int | None
+
+
+def _card_out(card: selectors.LoyaltyCard) -> dict[str, Any]:
+    return {
+        "customer_id": card.customer_id,
+        "currency": card.currency,
+        "window_days": card.window_days,
+        "spend": card.spend,
+        "tier": card.tier.code if card.tier else None,
+        "tier_name": card.tier.name if card.tier else None,
+        "tier_benefits": card.tier.benefits if card.tier else "",
+        "tier_since": card.tier_since,
+        "next_tier": card.next_tier.code if card.next_tier else None,
+        "to_next_tier": card.to_next,
+        "member_since": card.member_since,
+        "membership_benefits": card.membership_benefits,
+        "referral_code": card.code,
+        "referral_link": card.link,
+        "referrals_this_year": card.referrals_this_year,
+        "referrals_goal": card.referrals_goal,
+        "referred_by_id": card.referred_by.pk if card.referred_by else None,
+    }
+
+
+@router.get(
+    "/customers/{int:customer_id}", response=CustomerLoyaltyOut, auth=requires_api("loyalty.view")
+)
+def customer_loyalty(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+    """A customer's tier, spend, membership, referral code and progress this year."""
+    return _card_out(selectors.loyalty_card(customer_id=customer_id))
+
+
+@router.post(
+    "/customers/{int:customer_id}/referral-code",
+    response=CustomerLoyaltyOut,
+    auth=requires_api("customers.change"),
+)
+def referral_code_issue(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+    """Give the customer a referral code (their existing one if they have it)."""
+    services.referral_code_issue(customer_id=customer_id, actor=_actor(request))
+    return _card_out(selectors.loyalty_card(customer_id=customer_id))
+
+
+class YearQuery(Schema):
+    year: int | None = Field(default=None, ge=selectors.EARLIEST_YEAR, le=9999)
+
+
+class ReferrerOut(Schema):
+    customer_id: int
+    name: str
+    referrals: int
+    code: str
+
+
+class ReferralNumbersOut(Schema):
+    year: int
+    referred: int = Field(description="Customers referred in the year.")
+    buyers: int = Field(description="Customers who had bought by the year's end.")
+    referrers: int = Field(description="Customers who referred someone in the year.")
+    referring_share: Decimal | None = Field(description="referrers / buyers, percent.")
+    repeat_referrers: int = Field(description="Referrers with two referrals or more.")
+    again_share: Decimal | None = Field(description="repeat_referrers / referrers, percent.")
+    goal: int = Field(description="Referrals a year each customer is asked for.")
+    reached_goal: int
+    referrer_reward: str
+    friend_reward: str
+    top: list[ReferrerOut]
+
+
+@router.get("/referrals", response=ReferralNumbersOut, auth=requires_api("loyalty.view"))
+def referral_numbers(request: HttpRequest, query: Query[YearQuery]) -> dict[str, Any]:
+    """The year's referral numbers (default: this year) and who referred most."""
+    year = selectors.year_clean(query.year)
+    numbers = selectors.referral_numbers(year=year)
+    rewards = selectors.rewards_get()
+    return {
+        "year": numbers.year,
+        "referred": numbers.referred,
+        "buyers": numbers.buyers,
+        "referrers": numbers.referrers,
+        "referring_share": numbers.referring_share,
+        "repeat_referrers": numbers.repeat_referrers,
+        "again_share": numbers.again_share,
+        "goal": selectors.REFERRALS_A_YEAR,
+        "reached_goal": numbers.reached_goal,
+        "referrer_reward": rewards.referrer,
+        "friend_reward": rewards.friend,
+        "top": [
+            {
+                "customer_id": r.customer.pk,
+                "name": str(r.customer),
+                "referrals": r.referrals,
+                "code": r.code,
+            }
+            for r in selectors.referrers_top(year=year)
+        ],
+    }
+
+
+class AttributeIn(Schema):
+    order_id: Id
+    code: str = Field(min_length=1, max_length=MAX_TYPED, description="Any case; dashes allowed.")
+
+
+class ConversionOut(Schema):
+    id: int
+    order_id: int
+    referrer_id: int
+    referred_id: int
+    code: str
+    converted_at: datetime
+
+
+@router.post("/referrals", response={201: ConversionOut}, auth=requires_api("orders.change"))
+def referral_attribute(
+    request: HttpRequest, payload: AttributeIn, idempotency_key: str | None = idempotency_header()
+) -> Status[dict[str, Any]]:
+    """Attribute an order to the referral code its customer gave. The customer's own code is
+    a 422 (field `code`), a customer referred before a 409; nothing changes then."""
+    conversion = services.referral_attribute(
+        order_id=payload.order_id,
+        code=payload.code,
+        actor=_actor(request),
+        idempotency_key=api_key(idempotency_key),
+    )
+    return Status(
+        201,
+        {
+            "id": conversion.pk,
+            "order_id": conversion.order_id,
+            "referrer_id": conversion.referrer_id,
+            "referred_id": conversion.referred_id,
+            "code": conversion.code.code,
+            "converted_at": conversion.converted_at,
+        },
+    )

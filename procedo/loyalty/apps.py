@@ -1,0 +1,49 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyConfig(AppConfig):
+    name = "procedo.loyalty"
+    label = "loyalty"
+    verbose_name = _("Loyalty")
+
+    def ready(self) -> None:
+        from procedo.core.navigation import NavEntry, nav_register
+        from procedo.customers.registry import (
+            CardSection,
+            card_section_register,
+            merge_participant_register,
+        )
+        from procedo.events.registry import consumer_register
+        from procedo.loyalty import selectors, services
+        from procedo.loyalty.timeline import timeline_register
+        from procedo.messaging.registry import CustomerVariables, customer_variables_register
+        from procedo.orders.registry import order_placed_hook_register
+
+        timeline_register()
+        nav_register(NavEntry("loyalty:program", _("Loyalty"), "loyalty.view", order=170))
+        nav_register(NavEntry("loyalty:referrals", _("Referrals"), "loyalty.view", order=175))
+        consumer_register(
+            name="loyalty.orders", handler=services.loyalty_consume, label=_("Loyalty tiers")
+        )
+        # An order placed with "ref:CODE" in its source is a referral, in its transaction.
+        order_placed_hook_register("loyalty.referral", services.referral_attribute_placed)
+        merge_participant_register(services.loyalty_move_to_customer, name="loyalty")
+        customer_variables_register(
+            "loyalty",
+            CustomerVariables(
+                sample=selectors.TEMPLATE_SAMPLE, values=selectors.template_variables
+            ),
+        )
+        card_section_register(
+            CardSection(
+                key="loyalty",
+                title=_("Loyalty and referrals"),
+                template="loyalty/_customer_loyalty.html",
+                permission="loyalty.view",
+                context=lambda customer_id: {
+                    "loyalty": selectors.loyalty_card(customer_id=customer_id)
+                },
+                order=60,
+            )
+        )
