@@ -16,7 +16,7 @@ from procedo.analytics.impact import BINARY, Effect, Group
 from procedo.analytics.periods import period_clean
 from procedo.automation import impact as impact_selectors
 from procedo.automation import review, selectors
-from procedo.automation.services import engine, runs
+from procedo.automation.services import engine, pacing, runs
 from procedo.business.selectors import business_get
 from procedo.core.bounds import Cursor, Day, Id, LongText, PageLimit, PathId, ShortText
 from procedo.core.exports import filters_known
@@ -244,6 +244,29 @@ def _effect_out(effect: Effect | None, text: str) -> dict[str, Any] | None:
         "more_needed": effect.more_needed,
         "verdict": text,
     }
+
+
+class QueuedOut(Schema):
+    subject_type: str
+    subject_id: int
+    trigger_key: str
+    mark_at: datetime
+    queued_at: datetime
+
+
+class QueueOut(Schema):
+    waiting: int
+    pace: int | None = Field(description="Starts per period; null: no pace")
+    period: str
+    free_now: int | None
+    drained_by: datetime | None = Field(description="When the last one will have started, about")
+    first: list[QueuedOut] = Field(description="The next to start, oldest mark first")
+
+
+@sop_runs_router.get("/{int:sop_id}/queue", response=QueueOut, auth=requires_api("sops.view"))
+def sop_queue(request: HttpRequest, sop_id: PathId) -> Any:
+    """Subjects waiting for the SOP's pace, in the order they will start."""
+    return pacing.queue_state(pacing.live_sop(sop_id), sop_id=sop_id, now=timezone.now(), limit=50)
 
 
 @sop_runs_router.get("/{int:sop_id}/impact", response=ImpactOut, auth=requires_api("sops.view"))

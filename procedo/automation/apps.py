@@ -15,7 +15,7 @@ class AutomationConfig(AppConfig):
         timeline_register()
         from procedo.analytics.registry import GoalPanel, goal_panel_register
         from procedo.automation import panels, selectors
-        from procedo.automation.services import engine, runs
+        from procedo.automation.services import engine, moving, runs
         from procedo.customers.registry import (
             CardSection,
             card_section_register,
@@ -23,7 +23,12 @@ class AutomationConfig(AppConfig):
         )
         from procedo.events.registry import consumer_register
         from procedo.messaging.registry import sop_sources_register
-        from procedo.sops.registry import SopPanel, run_facts_register, sop_panel_register
+        from procedo.sops.registry import (
+            SopPanel,
+            run_facts_register,
+            runs_mover_register,
+            sop_panel_register,
+        )
         from procedo.work.registry import (
             TaskPanel,
             task_closed_listener_register,
@@ -34,6 +39,15 @@ class AutomationConfig(AppConfig):
             name=engine.CONSUMER, handler=engine.engine_consume, label=_("SOP automation")
         )
         run_facts_register(selectors.RUN_FACTS)
+        runs_mover_register(moving.runs_to_revision)
+        sop_panel_register(
+            SopPanel(
+                key="queue",
+                template="automation/_sop_queue.html",
+                context=panels.sop_queue,
+                order=40,
+            )
+        )
         sop_sources_register(selectors.SOP_SOURCES)
         sop_panel_register(
             SopPanel(key="runs", template="automation/_sop_runs.html", context=panels.sop_runs)

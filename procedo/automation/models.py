@@ -196,6 +196,10 @@ class SweepMark(models.Model):
     trigger_key = models.CharField(max_length=40)
     swept_until = models.DateTimeField()
     full_at = models.DateTimeField()
+    # The revision's backlog choice this trigger has swept (its `backlog_at`), if any.
+    backlog_at = models.DateTimeField(null=True, blank=True)
+    # The last event id the sweep looked at for dates written late (see sweeps.DATE_WRITERS).
+    event_cursor = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -206,6 +210,37 @@ class SweepMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger_key} of revision {self.revision_id} until {self.swept_until}"
+
+
+class QueuedStart(models.Model):
+    """A subject due for a paced SOP, waiting for the pace to let it start.
+
+    Rows, not a loop: a sweep queues with one INSERT … SELECT, and a batch starts
+    with one INSERT … SELECT … ORDER BY mark_at LIMIT <capacity> into the runs;
+    the rows whose run exists are then deleted. The occurrence is the run's, so a
+    subject is queued once and never after its run started.
+    """
+
+    sop_id = models.BigIntegerField()
+    subject_type = models.CharField(max_length=20)
+    subject_id = models.BigIntegerField()
+    occurrence_key = models.CharField(max_length=120)
+    trigger_key = models.CharField(max_length=40)
+    # The subject's date the trigger counts from: the queue drains oldest first.
+    mark_at = models.DateTimeField()
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sop_id", "subject_type", "subject_id", "occurrence_key"],
+                name="automation_queued_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["sop_id", "mark_at", "id"], name="automation_queue_order")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}:{self.subject_id} queued for SOP {self.sop_id}"
 
 
 class WebhookKey(models.Model):

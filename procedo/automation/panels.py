@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.analytics.impact import BINARY, outcome_of
@@ -13,10 +14,12 @@ from procedo.analytics.models import Goal
 from procedo.automation import impact, selectors
 from procedo.automation.forms import RunStartForm
 from procedo.automation.models import Run
+from procedo.automation.services import pacing
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.knowledge.models import Kind
 from procedo.knowledge.selectors import script_use
+from procedo.sops import subjects
 from procedo.sops.knowledge_links import article_links
 from procedo.sops.models import Sop
 from procedo.work.models import Task
@@ -68,6 +71,27 @@ def sop_runs(request: HttpRequest, sop: Sop) -> dict[str, Any]:
         "state": state,
         "by_state": selectors.RUN_FACTS.count_by_state(sop.pk),
     }
+
+
+def sop_queue(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:
+    """The SOP page's queue: who waits for the pace, in order, and when it will be drained."""
+    state = pacing.queue_state(pacing.live_sop(sop.pk), sop_id=sop.pk, now=timezone.now())
+    if not state.waiting and sop.pace_limit is None:
+        return None
+    model = subjects.SUBJECTS[sop.subject_type].model
+    labels = {
+        item.pk: str(item)
+        for item in model._default_manager.filter(pk__in=[row.subject_id for row in state.first])
+    }
+    rows = [
+        (
+            row,
+            labels.get(row.subject_id, f"#{row.subject_id}"),
+            subjects.subject_url(sop.subject_type, row.subject_id),
+        )
+        for row in state.first
+    ]
+    return {"queue": state, "rows": rows}
 
 
 def sop_impact(request: HttpRequest, sop: Sop) -> dict[str, Any] | None:

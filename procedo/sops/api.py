@@ -55,6 +55,8 @@ class RevisionTransitionOut(Schema):
     to_state: str
     actor_id: int | None
     comment: str
+    backlog: str = Field(description="start, skip, or empty: the backlog choice of this move")
+    backlog_count: int | None
     created_at: datetime
 
 
@@ -73,6 +75,10 @@ class RevisionOut(Schema):
     definition: dict[str, Any]
     description: list[str]
     transitions: list[RevisionTransitionOut]
+    backlog: str = Field(description="start: the date triggers reached the backlog too; skip: not")
+    backlog_at: datetime | None
+    runs_moved: list[int] = Field(default_factory=list, description="Moved onto it at publish.")
+    runs_stayed: list[int] = Field(default_factory=list, description="Stayed on their revision.")
 
 
 class RevisionSummaryOut(Schema):
@@ -95,6 +101,9 @@ class SopOut(Schema):
     kpi_target: Decimal | None
     kpi_window_days: int | None
     holdout_percent: int
+    pace_limit: int | None
+    pace_period: str
+    pace_per_assignee: bool
     serves_id: int | None = Field(description="The goal it serves (GET /api/analytics/goals).")
     runs_in_flight: int
     runs_by_state: dict[str, int]
@@ -146,6 +155,27 @@ class RevisionTransitionIn(Schema):
     comment: LongText = ""
     pilot_team_id: Id | None = None
     pilot_percent: int | None = Field(default=None, ge=1, le=100)
+    backlog: Literal["", "start", "skip"] = Field(
+        default="",
+        description="Going live: start for the subjects already past a date trigger's mark"
+        " beyond its catch-up window too, or only for those reaching it from now on.",
+    )
+    move_runs: bool = Field(
+        default=False,
+        description="Publishing: move every run in flight that has not started its next step"
+        " onto this revision, where that step exists in it.",
+    )
+    move_run_ids: list[Id] | None = Field(
+        default=None, max_length=1000, description="Publishing: move exactly these runs."
+    )
+
+
+class PaceIn(Schema):
+    pace_limit: int | None = Field(
+        default=None, le=100_000, description="Swept starts per period; null: no limit."
+    )
+    pace_period: Literal["hour", "day"] = "hour"
+    pace_per_assignee: bool = False
 
 
 class DiffLineOut(Schema):
@@ -179,6 +209,9 @@ def _sop_out(sop_id: int) -> dict[str, Any]:
         "kpi_target": sop.kpi_target,
         "kpi_window_days": sop.kpi_window_days,
         "holdout_percent": sop.holdout_percent,
+        "pace_limit": sop.pace_limit,
+        "pace_period": sop.pace_period,
+        "pace_per_assignee": sop.pace_per_assignee,
         "serves_id": sop.serves_id,
         "runs_in_flight": card.in_flight,
         "runs_by_state": card.runs_by_state,
@@ -210,6 +243,8 @@ def _revision_out(revision_id: int) -> dict[str, Any]:
             revision.definition, subject_type=revision.sop.subject_type
         ),
         "transitions": list(revision.transitions.order_by("id")),
+        "backlog": revision.backlog,
+        "backlog_at": revision.backlog_at,
     }
 
 
@@ -374,6 +409,20 @@ def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[
     return _sop_out(sop_id)
 
 
+@router.put("/{int:sop_id}/pace", response=SopOut, auth=requires_api("sops.author"))
+def sop_pace_set(request: HttpRequest, sop_id: PathId, payload: PaceIn) -> dict[str, Any]:
+    """At most N swept starts per hour or day (per assignee of the first task: N for each);
+    the rest wait in the SOP's queue (GET /api/sops/{id}/queue)."""
+    sop_services.sop_pace_set(
+        sop_id=sop_id,
+        actor=_auth(request),
+        limit=payload.pace_limit,
+        period=payload.pace_period,
+        per_assignee=payload.pace_per_assignee,
+    )
+    return _sop_out(sop_id)
+
+
 @router.post(
     "/{int:sop_id}/revisions", response={201: RevisionOut}, auth=requires_api("sops.author")
 )
@@ -417,10 +466,14 @@ def revision_update(
 def revision_transition(
     request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
 ) -> dict[str, Any]:
-    revision_services.revision_transition(
+    revision = revision_services.revision_transition(
         revision_id=revision_id, actor=_auth(request), **payload.dict()
     )
-    return _revision_out(revision_id)
+    out = _revision_out(revision_id)
+    moved = revision.runs_moved
+    if moved is not None:
+        out |= {"runs_moved": moved.moved, "runs_stayed": moved.stayed}
+    return out
 
 
 @router.get(

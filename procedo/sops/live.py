@@ -110,6 +110,8 @@ class LiveRevision:
     pilot_percent: int | None
     live_since: datetime | None = None
     pilot_members: frozenset[int] = frozenset()
+    backlog: str = ""  # models.Backlog: "start" reaches the subjects past the window too
+    backlog_at: datetime | None = None
 
     @property
     def first_step(self) -> tuple[str, str]:
@@ -126,6 +128,9 @@ class LiveSop:
     owner_id: int
     holdout_percent: int
     live_since: datetime | None = None
+    pace_limit: int | None = None
+    pace_period: str = "hour"
+    pace_per_assignee: bool = False
     published: LiveRevision | None = None
     pilot: LiveRevision | None = None
     revisions: list[LiveRevision] = field(default_factory=list)
@@ -216,6 +221,11 @@ def _live_sops() -> list[LiveSop]:
             "sop__owner_id",
             "sop__holdout_percent",
             "sop__live_since",
+            "sop__pace_limit",
+            "sop__pace_period",
+            "sop__pace_per_assignee",
+            "backlog",
+            "backlog_at",
         )
         .order_by("sop_id", "id")
     )
@@ -240,6 +250,9 @@ def _live_sops() -> list[LiveSop]:
                 owner_id=row.sop.owner_id,
                 holdout_percent=row.sop.holdout_percent,
                 live_since=row.sop.live_since,
+                pace_limit=row.sop.pace_limit,
+                pace_period=row.sop.pace_period,
+                pace_per_assignee=row.sop.pace_per_assignee,
             )
         live = LiveRevision(
             id=row.pk,
@@ -248,6 +261,8 @@ def _live_sops() -> list[LiveSop]:
             pilot_percent=row.pilot_percent,
             live_since=row.state_changed_at,
             pilot_members=frozenset(members.get(row.pilot_team_id or 0, ())),
+            backlog=row.backlog,
+            backlog_at=row.backlog_at,
         )
         sop.revisions.append(live)
         if row.state == RevisionState.PUBLISHED:

@@ -9,6 +9,8 @@ revision never changes; editing one makes a new draft.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -24,6 +26,11 @@ class SubjectType(models.TextChoices):
     BUSINESS = "business", _("The business")
     LEAD = "lead", _("Lead")
     DEAL = "deal", _("Deal")
+
+
+class PacePeriod(models.TextChoices):
+    HOUR = "hour", _("hour")
+    DAY = "day", _("day")
 
 
 class Sop(models.Model):
@@ -70,6 +77,14 @@ class Sop(models.Model):
     # Events from before are history: reading them late (a replay, a consumer
     # that was down) never starts runs of an SOP that was not live then.
     live_since = models.DateTimeField(_("live since"), null=True, blank=True)
+    # The pace of its swept starts: at most `pace_limit` runs per `pace_period` (None: no
+    # limit); per assignee, the limit is for each person the first task step may go to.
+    # Subjects over the pace wait in automation's queue, oldest mark first.
+    pace_limit = models.PositiveIntegerField(_("at most"), null=True, blank=True)
+    pace_period = models.CharField(
+        _("starts per"), max_length=4, choices=PacePeriod.choices, default=PacePeriod.HOUR
+    )
+    pace_per_assignee = models.BooleanField(_("for each assignee"), default=False)
     # The library SOP this one was installed from: installing it twice finds this row.
     library_key = models.CharField(max_length=60, null=True, blank=True, unique=True)
 
@@ -79,6 +94,10 @@ class Sop(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(holdout_percent__lte=50), name="sop_holdout_at_most_50"
+            ),
+            models.CheckConstraint(
+                condition=Q(pace_limit__isnull=True) | Q(pace_limit__gte=1),
+                name="sop_pace_positive",
             ),
         ]
 
@@ -93,6 +112,15 @@ class RevisionState(models.TextChoices):
     PILOT = "pilot", _("Pilot")
     PUBLISHED = "published", _("Published")
     RETIRED = "retired", _("Retired")
+
+
+class Backlog(models.TextChoices):
+    """What a date trigger does, once live, with subjects already past its mark beyond
+    the catch-up window."""
+
+    UNDECIDED = "", _("not asked")
+    START = "start", _("start for them too")
+    SKIP = "skip", _("only from now on")
 
 
 # States whose revision the engine starts runs with.
@@ -131,9 +159,18 @@ class Revision(models.Model):
         related_name="+",
     )
     pilot_percent = models.PositiveSmallIntegerField(_("pilot %"), null=True, blank=True)
+    # The publisher's choice for the backlog (see Backlog), made at pilot or publish;
+    # `backlog_at` is when: the sweep reaches the backlog once per choice.
+    backlog = models.CharField(
+        _("backlog"), max_length=5, choices=Backlog.choices, blank=True, default=""
+    )
+    backlog_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # Not a column: what a publish that moved runs reports (registry.RunsMoved), on the
+    # revision revision_transition returns.
+    runs_moved: Any = None
 
     class Meta:
         verbose_name = _("SOP revision")
@@ -177,6 +214,11 @@ class RevisionTransition(models.Model):
         related_name="+",
     )
     comment = models.TextField(_("comment"), blank=True, default="")
+    # The backlog choice made with this move, and how many subjects it was about then.
+    backlog = models.CharField(
+        _("backlog"), max_length=5, choices=Backlog.choices, blank=True, default=""
+    )
+    backlog_count = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:

@@ -59,6 +59,28 @@ def run_facts() -> RunFacts:
 
 
 @dataclass(frozen=True)
+class RunsMoved:
+    """Runs in flight a publish moved onto the new revision, and those that stayed."""
+
+    moved: list[int]
+    stayed: list[int]
+
+
+# (sop_id, revision_id, run_ids or None for every run that can) → RunsMoved; raises a
+# DomainError naming `move_run_ids` when a listed run cannot move (nothing moved then).
+_runs_mover: Callable[..., RunsMoved] = lambda **_kw: RunsMoved([], [])  # noqa: E731
+
+
+def runs_mover_register(mover: Callable[..., RunsMoved]) -> None:
+    global _runs_mover
+    _runs_mover = mover
+
+
+def runs_move(*, sop_id: int, revision_id: int, run_ids: list[int] | None) -> RunsMoved:
+    return _runs_mover(sop_id=sop_id, revision_id=revision_id, run_ids=run_ids)
+
+
+@dataclass(frozen=True)
 class SopPanel:
     """A section of an SOP's page from another app; `context` returns None to show nothing."""
 

@@ -74,6 +74,7 @@ def timeline_register() -> None:
     sentence = sentence_register
     sentence("sop.created", gettext_lazy("%(actor)s wrote a new SOP, %(sop)s"), _params)
     sentence("sop.updated", gettext_lazy("%(actor)s changed the SOP %(sop)s"), _params)
+    sentence("sop.pace_set", gettext_lazy("%(actor)s set the pace of %(sop)s"), _params)
     sentence(
         "sop.library_installed",
         gettext_lazy("%(actor)s took %(sop)s from the library of ready SOPs"),

@@ -22,6 +22,17 @@ first sweep of a revision and whenever the clock went back: a subject whose
 date was written late or that came to match its conditions after falling due
 is still reached, within the hour. The mark is a shortcut only; the unique
 occurrence keeps each subject to one run whatever the marks say.
+
+Dates written late are seen within the minute: the events that may write a
+trigger's date (`DATE_WRITERS`: a delivery recorded days later, an imported
+order) make the next minute's sweep a whole-window one; the mark keeps the last
+event id looked at. The hourly whole-window sweep stays the safety net (an
+event whose transaction commits after a later id was read is left to it).
+
+The backlog: a revision whose publisher chose "start for them too" has each
+date trigger swept once more without the window's lower end, once per choice
+(`Revision.backlog_at`, kept on the mark). A paced SOP (see pacing) queues its
+due subjects instead of starting them; the queue drains by the pace.
 """
 
 from __future__ import annotations
@@ -36,7 +47,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from procedo.automation.models import Run, RunState, SweepMark, TriggerKind
+from procedo.automation.models import QueuedStart, Run, RunState, SweepMark, TriggerKind
+from procedo.automation.services import pacing
 from procedo.automation.services.runs import (
     RUN_COLUMNS,
     RUN_OCCURRENCE,
@@ -44,6 +56,7 @@ from procedo.automation.services.runs import (
     runs_insert,
 )
 from procedo.business.selectors import business_get
+from procedo.events.models import Event
 from procedo.sops import live, matching, subjects
 from procedo.sops.matching import date_window
 
@@ -55,6 +68,23 @@ FULL_EVERY = timedelta(hours=1)
 # A mark is written again only when it moved this far (or after a full sweep): the
 # minute's sweep then costs no write at all, and reads at most this much more.
 MARK_STEP = timedelta(minutes=10)
+
+# (subject, date field) → the events that may write that date after the fact, so that
+# the next minute's sweep looks at the whole window. A field not listed is reached
+# late by the hourly sweep only.
+_ORDER_MOVES = ("order.status_changed", "shipment.status_changed", "order.imported")
+_LAST_ORDER = ("order.created", "order.imported", "order.status_changed", "customer.merged")
+DATE_WRITERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("order", "confirmed_at"): _ORDER_MOVES,
+    ("order", "shipped_at"): _ORDER_MOVES,
+    ("order", "delivered_at"): _ORDER_MOVES,
+    ("order", "cancelled_at"): _ORDER_MOVES,
+    ("order", "paid_at"): ("order.paid", "payment.recorded", "order.imported"),
+    ("order", "placed_at"): ("order.imported",),
+    ("order", "customer.last_order_at"): _LAST_ORDER,
+    ("customer", "last_order_at"): _LAST_ORDER,
+    ("customer", "first_order_at"): _LAST_ORDER,
+}
 
 
 class EpochText(models.Func):
@@ -184,6 +214,15 @@ def _full_due(mark: SweepMark | None, now: datetime) -> bool:
     return mark is None or now < mark.full_at or now - mark.full_at >= FULL_EVERY
 
 
+def _written_late(mark: SweepMark | None, writers: tuple[str, ...], head: int) -> bool:
+    """Did an event that may write this trigger's date arrive since the mark looked?"""
+    if mark is None or not writers or mark.event_cursor >= head:
+        return False
+    return Event.objects.filter(
+        pk__gt=mark.event_cursor, pk__lte=head, event_type__in=writers
+    ).exists()
+
+
 def sweep_date(
     sop: live.LiveSop,
     revision: live.LiveRevision,
@@ -192,33 +231,72 @@ def sweep_date(
     now: datetime,
     zone: ZoneInfo,
     mark: SweepMark | None = None,
+    head: int = 0,
 ) -> tuple[int, SweepMark | None]:
-    """Start the due subjects of a date trigger; returns (runs started, a mark to write or None)."""
+    """Start (or, paced, queue) the due subjects of a date trigger.
+
+    Returns (runs started, a mark to write or None). `head`
+    is the newest event id when the sweep began (dates written late).
+    """
     subject = subjects.SUBJECTS[sop.subject_type]
     spec = subject.fields[trigger.field]
+    writers = DATE_WRITERS.get((sop.subject_type, trigger.field), ())
+    after: datetime | None
     after, until = date_window(
         now=now, zone=zone, offset_days=trigger.offset_days, catch_up_days=trigger.catch_up_days
     )
-    full = _full_due(mark, now)
+    backlog = (
+        revision.backlog == "start"
+        and revision.backlog_at is not None
+        and (mark is None or mark.backlog_at != revision.backlog_at)
+    )
+    full = _full_due(mark, now) or backlog or _written_late(mark, writers, head)
     if not full and mark is not None:
         after = max(after, mark.swept_until - MARK_OVERLAP)
+    if backlog:
+        after = None  # every subject past the mark, however long ago
     new_mark: SweepMark | None = None
-    if full or mark is None or abs(until - mark.swept_until) >= MARK_STEP:
+    cursor = max(head, mark.event_cursor) if mark is not None and writers else head
+    if (
+        full
+        or mark is None
+        or abs(until - mark.swept_until) >= MARK_STEP
+        or (writers and cursor != mark.event_cursor)
+    ):
         new_mark = SweepMark(
             revision_id=revision.id,
             trigger_key=trigger.key,
             swept_until=until,
             full_at=now if full or mark is None else mark.full_at,
+            backlog_at=revision.backlog_at if backlog else (mark.backlog_at if mark else None),
+            event_cursor=cursor,
         )
-    if after >= until:
+    if after is not None and after >= until:
         return 0, new_mark
-    queryset = subject.queryset().filter(
-        **{f"{spec.lookup}__gt": after, f"{spec.lookup}__lte": until}
-    )
+    window = {f"{spec.lookup}__lte": until}
+    if after is not None:
+        window[f"{spec.lookup}__gt"] = after
+    queryset = subject.queryset().filter(**window)
     condition = matching.conditions_q(subject, trigger.conditions, now=now)
     if condition is not None:
         queryset = queryset.filter(condition)
     occurrence = Concat(Value(f"{trigger.key}@"), EpochText(F(spec.lookup)))
+    if sop.pace_limit is not None:
+        share = _share(sop, revision)
+        if share is not None:
+            queryset = queryset.annotate(
+                _pilot=live.Bucket(F("pk"), live.salt(sop.id, "pilot"))
+            ).filter(share)
+        # Queued, not started: the drain after the sweeps starts what the pace allows.
+        pacing.queue_insert_select(
+            sop=sop,
+            trigger=trigger,
+            queryset=queryset,
+            occurrence=occurrence,
+            mark=F(spec.lookup),
+            now=now,
+        )
+        return 0, new_mark
     started = _insert_select(
         sop=sop,
         revision=revision,
@@ -297,6 +375,22 @@ def sweep_schedule(
     )
 
 
+def _head_and_leftover(unpaced: list[int]) -> tuple[int, int | None]:
+    """The newest event id, and one SOP without a pace that still has subjects queued (its
+    pace was lifted: the queue drains whole, one such SOP a minute), in one query."""
+    events = connection.ops.quote_name(Event._meta.db_table)
+    queue = connection.ops.quote_name(QueuedStart._meta.db_table)
+    leftover = "NULL"
+    if unpaced:
+        marks = ", ".join(["%s"] * len(unpaced))
+        leftover = f"(SELECT sop_id FROM {queue} WHERE sop_id IN ({marks}) LIMIT 1)"  # noqa: S608
+    with connection.cursor() as cursor:
+        # Only quoted names and placeholders are formatted in.
+        cursor.execute(f"SELECT (SELECT MAX(id) FROM {events}), {leftover}", unpaced)  # noqa: S608
+        row = cursor.fetchone()
+    return int(row[0] or 0), row[1]
+
+
 def sweeps_run(*, now: datetime | None = None) -> int:
     """Every date and schedule trigger of every live revision; returns runs started."""
     now = now or timezone.now()
@@ -306,12 +400,17 @@ def sweeps_run(*, now: datetime | None = None) -> int:
     dated = [
         r.id for s in sops for r in s.revisions for t in r.definition.triggers if t.kind == "date"
     ]
+    dated_sops = {
+        s.id for s in sops for r in s.revisions for t in r.definition.triggers if t.kind == "date"
+    }
     marks = (
         {(m.revision_id, m.trigger_key): m for m in SweepMark.objects.filter(revision_id__in=dated)}
         if dated
         else {}
     )
     moved: list[SweepMark] = []
+    unpaced = sorted(s.id for s in sops if s.id in dated_sops and s.pace_limit is None)
+    head, leftover = _head_and_leftover(unpaced) if dated else (0, None)
     for sop in sops:
         for revision in sop.revisions:
             for trigger in revision.definition.triggers:
@@ -324,6 +423,7 @@ def sweeps_run(*, now: datetime | None = None) -> int:
                             now=now,
                             zone=zone,
                             mark=marks.get((revision.id, trigger.key)),
+                            head=head,
                         )
                         started += count
                         if mark is not None:
@@ -333,12 +433,18 @@ def sweeps_run(*, now: datetime | None = None) -> int:
                 except Exception:
                     # One broken trigger must not hold back the others; the next tick retries.
                     logger.exception("sweep of SOP %s trigger %s failed", sop.id, trigger.key)
+        # A paced SOP starts what its pace allows; one whose pace was lifted, all it queued.
+        if sop.id in dated_sops and (sop.pace_limit is not None or sop.id == leftover):
+            try:
+                started += pacing.queue_drain(sop, now=now)
+            except Exception:
+                logger.exception("queue of SOP %s failed to drain", sop.id)
     if moved:
         # After the inserts committed: a mark lost with a crash only makes the next sweep wider.
         SweepMark.objects.bulk_create(
             moved,
             update_conflicts=True,
             unique_fields=["revision_id", "trigger_key"],
-            update_fields=["swept_until", "full_at"],
+            update_fields=["swept_until", "full_at", "backlog_at", "event_cursor"],
         )
     return started

@@ -5,7 +5,7 @@ The mark is a shortcut: whatever it says, each due subject gets exactly one run.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from procedo.automation.models import Run, SweepMark
 from procedo.automation.services.sweeps import FULL_EVERY, MARK_OVERLAP, sweeps_run
-from procedo.automation.tests.helpers import delivered, sop_live, task_step
+from procedo.automation.tests.helpers import delivered, order, sop_live, task_step
+from procedo.orders.models import Order
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,13 @@ def after_delivery(days: int, *, catch_up: int = 7) -> dict[str, Any]:
     }
 
 
+def quietly_delivered(at: datetime) -> int:
+    """An order whose delivery date is written by no event the sweeps watch."""
+    made = order().pk
+    Order.objects.filter(pk=made).update(delivered_at=at)
+    return made
+
+
 def started() -> list[int]:
     return sorted(Run.objects.values_list("subject_id", flat=True))
 
@@ -45,10 +53,11 @@ def test_the_minute_sweep_reads_near_its_mark_and_the_hourly_one_the_whole_windo
     mark = SweepMark.objects.get(revision_id=revision.pk, trigger_key="after")
     assert mark.full_at == now
 
-    # Written late: due two days ago, far behind the mark.
-    late = delivered(now - timedelta(days=5))
+    # Written late, by nothing the sweep watches (a plain UPDATE): due two days ago, far
+    # behind the mark, so only the hourly sweep reaches it.
+    late = quietly_delivered(now - timedelta(days=5))
     # Falls due between two minute sweeps: the band after the mark reaches it.
-    fresh = delivered(now - timedelta(days=3) + timedelta(seconds=30))
+    fresh = quietly_delivered(now - timedelta(days=3) + timedelta(seconds=30))
     assert sweeps_run(now=now + timedelta(minutes=1)) == 1
     assert started() == sorted([first, fresh])
 

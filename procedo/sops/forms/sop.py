@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from procedo.analytics.kpis import kpi_choices
 from procedo.core.forms import FormTokenMixin, choices_set
-from procedo.sops.models import SubjectType
+from procedo.sops.models import Backlog, PacePeriod, SubjectType
 
 
 class SopForm(FormTokenMixin):
@@ -68,6 +68,19 @@ class SopForm(FormTokenMixin):
             del self.fields["subject_type"]
 
 
+class PaceForm(forms.Form):
+    pace_limit = forms.IntegerField(
+        label=_("At most"),
+        required=False,
+        max_value=100_000,
+        help_text=_("Starts of swept runs; empty: no limit."),
+    )
+    pace_period = forms.ChoiceField(label=_("starts per"), choices=PacePeriod.choices)
+    pace_per_assignee = forms.BooleanField(
+        label=_("for each person the first task may go to"), required=False
+    )
+
+
 class TransitionForm(forms.Form):
     to_state = forms.CharField(widget=forms.HiddenInput)
     comment = forms.CharField(
@@ -78,6 +91,16 @@ class TransitionForm(forms.Form):
     )
     pilot_percent = forms.IntegerField(
         label=_("or pilot %"), required=False, min_value=1, max_value=100
+    )
+    backlog = forms.ChoiceField(
+        label=_("Subjects already past the mark"),
+        required=False,
+        choices=[(Backlog.START, _("Start for them too")), (Backlog.SKIP, _("Only from now on"))],
+        widget=forms.RadioSelect,
+    )
+    move_runs = forms.BooleanField(
+        label=_("Move runs that have not started their next step onto this revision"),
+        required=False,
     )
 
     def __init__(self, *args: Any, teams: list[tuple[int, str]] | None = None, **kw: Any) -> None:

@@ -20,7 +20,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
-from procedo.sops.describe import definition_lines, definition_sentences
+from procedo.sops.describe import definition_lines, definition_sentences, trigger_text
 from procedo.sops.diagram import Diagram, flow_diagram
 from procedo.sops.models import (
     Revision,
@@ -210,20 +210,32 @@ class Preview:
 
 
 def trigger_preview(
-    *, revision_id: int, trigger_key: str, limit: int = 10, now: datetime | None = None
+    *,
+    revision_id: int,
+    trigger_key: str,
+    limit: int = 10,
+    now: datetime | None = None,
+    backlog: bool = False,
 ) -> Preview:
-    """Which subjects this trigger would match now (events: who matches the subject rules)."""
+    """Which subjects this trigger would match now (events: who matches the subject rules).
+
+    With `backlog`, a date trigger's subjects already past its mark beyond the
+    catch-up window: those only "start for them too" reaches, oldest first.
+    """
     revision = revision_get(revision_id=revision_id)
     definition = definition_parse(revision.definition)
     trigger: Any = definition.trigger(trigger_key)
     if trigger is None:
         raise NotFound(field="trigger_key", message=_("No trigger %(k)s.") % {"k": trigger_key})
+    if backlog and trigger.kind != "date":
+        raise DomainError(field="trigger_key", message=_("Only a date trigger has a backlog."))
     subject = subjects.SUBJECTS[revision.sop.subject_type]
     if subject.name == "business":
         return Preview(count=1, more=False, sample=[(1, str(business_get()))], note="")
     now = now or timezone.now()
     queryset = subject.queryset()
     note = ""
+    order = "-pk"
     if trigger.kind == "date":
         spec = subject.fields[trigger.field]
         after, until = matching.date_window(
@@ -232,8 +244,15 @@ def trigger_preview(
             offset_days=trigger.offset_days,
             catch_up_days=trigger.catch_up_days,
         )
-        queryset = queryset.filter(**{f"{spec.lookup}__gt": after, f"{spec.lookup}__lte": until})
-        note = _("Due now: the next sweep starts a run for each not started yet.")
+        if backlog:
+            queryset = queryset.filter(**{f"{spec.lookup}__lte": after})
+            note = _("Past the mark before the catch-up window: reached only if you say so.")
+            order = spec.lookup
+        else:
+            queryset = queryset.filter(
+                **{f"{spec.lookup}__gt": after, f"{spec.lookup}__lte": until}
+            )
+            note = _("Due now: the next sweep starts a run for each not started yet.")
     elif trigger.kind == "event":
         note = _(
             "Subjects that match the conditions on the subject now; event fields are not tested."
@@ -241,7 +260,7 @@ def trigger_preview(
     condition = matching.conditions_q(subject, trigger.conditions, now=now)
     if condition is not None:
         queryset = queryset.filter(condition)
-    queryset = queryset.order_by("-pk")
+    queryset = queryset.order_by(order, "pk")
     # No exact COUNT over a million rows per request: count up to a limit.
     counted = queryset.values("pk")[: PREVIEW_COUNT_LIMIT + 1].count()
     sample = [(item.pk, str(item)) for item in queryset[:limit]]
@@ -251,6 +270,35 @@ def trigger_preview(
         sample=sample,
         note=note,
     )
+
+
+@dataclass(frozen=True)
+class BacklogTrigger:
+    key: str
+    text: str
+    preview: Preview
+
+
+def backlog_preview(*, revision: Revision, now: datetime | None = None) -> list[BacklogTrigger]:
+    """Each date trigger's backlog (see trigger_preview); [] for a revision without dates."""
+    now = now or timezone.now()
+    found = []
+    for trigger in definition_parse(revision.definition).triggers:
+        if trigger.kind == "date":
+            found.append(
+                BacklogTrigger(
+                    key=trigger.key,
+                    text=trigger_text(trigger.model_dump(), subject_type=revision.sop.subject_type),
+                    preview=trigger_preview(
+                        revision_id=revision.pk,
+                        trigger_key=trigger.key,
+                        limit=5,
+                        now=now,
+                        backlog=True,
+                    ),
+                )
+            )
+    return found
 
 
 def transitions_of(*, sop_id: int) -> dict[int, list[RevisionTransition]]:

@@ -22,11 +22,13 @@ from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenie
 from procedo.events.services import event_record
 from procedo.sops.models import (
     LIVE_STATES,
+    Backlog,
     Revision,
     RevisionState,
     RevisionTransition,
     Sop,
 )
+from procedo.sops.registry import RunsMoved, runs_move
 from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import acknowledgement, review_news
 from procedo.sops.validation import definition_clean
@@ -181,7 +183,15 @@ def _live_since_update(sop: Sop) -> None:
 
 
 def _record_transition(
-    revision: Revision, *, from_state: str, to_state: str, actor: Any, comment: str
+    revision: Revision,
+    *,
+    from_state: str,
+    to_state: str,
+    actor: Any,
+    comment: str,
+    backlog: str = "",
+    backlog_count: int | None = None,
+    runs_moved: RunsMoved | None = None,
 ) -> RevisionTransition:
     move = RevisionTransition.objects.create(
         revision=revision,
@@ -189,20 +199,44 @@ def _record_transition(
         to_state=to_state,
         actor=actor if getattr(actor, "pk", None) else None,
         comment=comment,
+        backlog=backlog,
+        backlog_count=backlog_count,
     )
+    payload: dict[str, Any] = {
+        "sop_id": revision.sop_id,
+        "number": revision.number,
+        "from": from_state,
+        "to": to_state,
+        "comment": comment,
+    }
+    if backlog:
+        payload |= {"backlog": backlog, "backlog_count": backlog_count}
+    if runs_moved is not None:
+        payload |= {"runs_moved": runs_moved.moved, "runs_stayed": runs_moved.stayed}
     event_record(
-        event_type="sop_revision.state_changed",
-        subject=revision,
-        actor=actor,
-        payload={
-            "sop_id": revision.sop_id,
-            "number": revision.number,
-            "from": from_state,
-            "to": to_state,
-            "comment": comment,
-        },
+        event_type="sop_revision.state_changed", subject=revision, actor=actor, payload=payload
     )
     return move
+
+
+def _backlog_check(revision: Revision, backlog: str, to_state: str) -> int | None:
+    """The backlog choice is for a revision going live with a date trigger; returns how many
+    subjects it is about (counted as the preview counts them), None without a choice."""
+    if backlog not in Backlog.values:
+        raise DomainError(field="backlog", message=_("Choose “start” or “skip” for the backlog."))
+    if not backlog:
+        return None
+    if to_state not in LIVE_STATES:
+        raise DomainError(
+            field="backlog", message=_("The backlog is chosen when a revision goes live.")
+        )
+    previews = sop_selectors.backlog_preview(revision=revision)
+    if not previews:
+        raise DomainError(
+            field="backlog",
+            message=_("None of this revision's triggers counts from a date: it has no backlog."),
+        )
+    return sum(item.preview.count for item in previews)
 
 
 def _move(revision: Revision, to_state: str, *, extra: dict[str, Any] | None = None) -> None:
@@ -230,8 +264,17 @@ def revision_transition(
     comment: str = "",
     pilot_team_id: int | None = None,
     pilot_percent: int | None = None,
+    backlog: str = "",
+    move_runs: bool = False,
+    move_run_ids: list[int] | None = None,
 ) -> Revision:
-    """Move a revision along the workflow; each move is recorded with who, when and why."""
+    """Move a revision along the workflow; each move is recorded with who, when and why.
+
+    Going live, the publisher may choose what the date triggers do with the
+    backlog (`backlog`: start or skip) and, publishing, move the runs in flight
+    that have not started their next step onto this revision (`move_runs`, or
+    only `move_run_ids`); the result's `runs_moved` says which moved and stayed.
+    """
     revision = sop_selectors.revision_get(revision_id=revision_id)
     from_state = revision.state
     permission = TRANSITIONS.get((from_state, to_state))
@@ -272,6 +315,13 @@ def revision_transition(
                 message=_("Revision %(n)s is in pilot; end that pilot first.")
                 % {"n": other.number},
             )
+    backlog_count = _backlog_check(revision, backlog, to_state)
+    if backlog:
+        extra |= {"backlog": backlog, "backlog_at": timezone.now()}
+    if (move_runs or move_run_ids) and to_state != S.PUBLISHED:
+        raise DomainError(
+            field="move_runs", message=_("Runs move onto a revision when it is published.")
+        )
     if to_state == S.PUBLISHED:
         current = Revision.objects.filter(sop=sop, state=S.PUBLISHED).exclude(pk=revision.pk)
         for previous in current:
@@ -284,8 +334,19 @@ def revision_transition(
                 comment=_("Replaced by revision %(n)s.") % {"n": revision.number},
             )
     _move(revision, to_state, extra=extra)
+    moved = None
+    if move_runs or move_run_ids:
+        # In this transaction: a listed run that cannot move undoes the whole publish.
+        moved = runs_move(sop_id=sop.pk, revision_id=revision.pk, run_ids=move_run_ids or None)
     move = _record_transition(
-        revision, from_state=from_state, to_state=to_state, actor=actor, comment=comment
+        revision,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        comment=comment,
+        backlog=backlog,
+        backlog_count=backlog_count,
+        runs_moved=moved,
     )
     review_news.revision_news(
         revision,
@@ -298,6 +359,7 @@ def revision_transition(
     _live_since_update(sop)
     _touch(sop.pk)
     revision.refresh_from_db()
+    revision.runs_moved = moved
     if to_state == S.PUBLISHED:
         acknowledgement.acknowledgement_request(revision)
     return revision

@@ -15,7 +15,7 @@ from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
-from procedo.sops.models import Revision, Sop, SubjectType
+from procedo.sops.models import PacePeriod, Revision, Sop, SubjectType
 from procedo.sops.selectors import sops as sop_selectors
 
 NAME_MAX = 200
@@ -167,5 +167,32 @@ def sop_update(*, sop_id: int, actor: Any, **changes: Any) -> Sop:
         actor=actor,
         payload={k: str(v) if isinstance(v, Decimal) else v for k, v in changed.items()},
     )
+    sop.refresh_from_db()
+    return sop
+
+
+PACE_MAX = 100_000
+
+
+@transaction.atomic
+def sop_pace_set(
+    *, sop_id: int, actor: Any, limit: int | None, period: str = "hour", per_assignee: bool = False
+) -> Sop:
+    """At most `limit` swept starts per hour or day (None: no limit); per assignee, the limit
+    holds for each person the first task step may go to. Over it, subjects wait in a queue."""
+    sop = sop_selectors.sop_get(sop_id=sop_id)
+    if limit is not None and not 1 <= limit <= PACE_MAX:
+        raise DomainError(
+            field="pace_limit",
+            message=_("A pace is at least 1 start (at most %(max)s); leave it empty for no limit.")
+            % {"max": PACE_MAX},
+        )
+    if period not in PacePeriod.values:
+        raise DomainError(field="pace_period", message=_("Per hour or per day."))
+    changed = {"pace_limit": limit, "pace_period": period, "pace_per_assignee": per_assignee}
+    if all(getattr(sop, name) == value for name, value in changed.items()):
+        return sop
+    Sop.objects.filter(pk=sop.pk).update(updated_at=timezone.now(), **changed)
+    event_record(event_type="sop.pace_set", subject=sop, actor=actor, payload=changed)
     sop.refresh_from_db()
     return sop

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
@@ -24,7 +25,7 @@ from procedo.sops.describe import cancel_text, step_text, trigger_text
 from procedo.sops.feedback_forms import ProposalForm
 from procedo.sops.forms.checklist import item_rows
 from procedo.sops.forms.common import ItemForm, error_field, rule_rows
-from procedo.sops.forms.sop import SopForm, TransitionForm
+from procedo.sops.forms.sop import PaceForm, SopForm, TransitionForm
 from procedo.sops.forms.steps import StepChoices, item_for_form
 from procedo.sops.forms.triggers import CancelRuleForm
 from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_choices
@@ -129,6 +130,14 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
         "card": card,
         "sop": sop,
         "panels": sop_panels(request, card.sop),
+        "pace_form": extra.get("pace_form")
+        or PaceForm(
+            initial={
+                "pace_limit": sop.pace_limit,
+                "pace_period": sop.pace_period,
+                "pace_per_assignee": sop.pace_per_assignee,
+            }
+        ),
         "edit_form": extra.get("edit_form") or edit_form,
         "can_author": user_can(request.user, "sops.author"),
         "feedback": feedback_selectors.sop_feedback(sop=sop, revision=card.current),
@@ -161,6 +170,28 @@ def sop_update(request: HttpRequest, sop_id: int) -> HttpResponse:
             messages.success(request, _("Saved."))
             return redirect("sops:detail", sop_id=sop_id)
     context = _card_context(request, sop_id, edit_form=form)
+    return render(request, "sops/sop_detail.html", context, status=422)
+
+
+@require_POST
+@requires("sops.author")
+def sop_pace(request: HttpRequest, sop_id: int) -> HttpResponse:
+    form = PaceForm(request.POST)
+    if form.is_valid():
+        try:
+            sop_services.sop_pace_set(
+                sop_id=sop_id,
+                actor=request.user,
+                limit=form.cleaned_data["pace_limit"],
+                period=form.cleaned_data["pace_period"],
+                per_assignee=form.cleaned_data["pace_per_assignee"],
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("sops:detail", sop_id=sop_id)
+    context = _card_context(request, sop_id, pace_form=form)
     return render(request, "sops/sop_detail.html", context, status=422)
 
 
@@ -204,6 +235,11 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
         "can_author": user_can(request.user, "sops.author"),
         "moves": _moves(request, revision.state),
         "transition_form": extra.get("transition_form") or TransitionForm(teams=_teams()),
+        "backlog": (
+            sop_selectors.backlog_preview(revision=revision)
+            if revision.state in (RevisionState.APPROVED, RevisionState.PILOT)
+            else []
+        ),
         "transitions": list(revision.transitions.select_related("actor").order_by("id")),
         "others": others,
         "diff": diff,
@@ -213,18 +249,19 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
     }
 
 
+# Lazy: built at import, shown in the language of each request.
 _MOVE_LABELS = {
-    (RevisionState.DRAFT, RevisionState.REVIEW): _("Send for review"),
-    (RevisionState.REVIEW, RevisionState.DRAFT): _("Request changes"),
-    (RevisionState.REVIEW, RevisionState.APPROVED): _("Approve"),
-    (RevisionState.APPROVED, RevisionState.PILOT): _("Start a pilot"),
-    (RevisionState.APPROVED, RevisionState.PUBLISHED): _("Publish"),
-    (RevisionState.PILOT, RevisionState.PUBLISHED): _("Publish"),
-    (RevisionState.PILOT, RevisionState.APPROVED): _("End the pilot"),
-    (RevisionState.PUBLISHED, RevisionState.RETIRED): _("Retire"),
-    (RevisionState.PILOT, RevisionState.RETIRED): _("Retire"),
-    (RevisionState.APPROVED, RevisionState.RETIRED): _("Retire"),
-    (RevisionState.DRAFT, RevisionState.RETIRED): _("Discard the draft"),
+    (RevisionState.DRAFT, RevisionState.REVIEW): _lazy("Send for review"),
+    (RevisionState.REVIEW, RevisionState.DRAFT): _lazy("Request changes"),
+    (RevisionState.REVIEW, RevisionState.APPROVED): _lazy("Approve"),
+    (RevisionState.APPROVED, RevisionState.PILOT): _lazy("Start a pilot"),
+    (RevisionState.APPROVED, RevisionState.PUBLISHED): _lazy("Publish"),
+    (RevisionState.PILOT, RevisionState.PUBLISHED): _lazy("Publish"),
+    (RevisionState.PILOT, RevisionState.APPROVED): _lazy("End the pilot"),
+    (RevisionState.PUBLISHED, RevisionState.RETIRED): _lazy("Retire"),
+    (RevisionState.PILOT, RevisionState.RETIRED): _lazy("Retire"),
+    (RevisionState.APPROVED, RevisionState.RETIRED): _lazy("Retire"),
+    (RevisionState.DRAFT, RevisionState.RETIRED): _lazy("Discard the draft"),
 }
 
 
@@ -248,6 +285,19 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
     form = TransitionForm(request.POST, teams=_teams())
     if form.is_valid():
         try:
+            revision = sop_selectors.revision_get(revision_id=revision_id)
+        except NotFound:
+            raise Http404 from None
+        to_state = form.cleaned_data["to_state"]
+        if (
+            to_state in (RevisionState.PILOT, RevisionState.PUBLISHED)
+            and not form.cleaned_data["backlog"]
+            and sop_selectors.backlog_preview(revision=revision)
+        ):
+            # On the page the publisher always chooses; the API keeps "not asked" for programs.
+            form.add_error("backlog", _("Choose what happens to the subjects past the mark."))
+    if form.is_valid():
+        try:
             revision = revision_services.revision_transition(
                 revision_id=revision_id,
                 to_state=form.cleaned_data["to_state"],
@@ -255,6 +305,8 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
                 pilot_team_id=form.cleaned_data["pilot_team_id"],
                 pilot_percent=form.cleaned_data["pilot_percent"],
+                backlog=form.cleaned_data["backlog"],
+                move_runs=form.cleaned_data["move_runs"],
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -267,6 +319,16 @@ def revision_transition(request: HttpRequest, revision_id: int) -> HttpResponse:
                     "state": revision.get_state_display(),
                 },
             )
+            moved = revision.runs_moved
+            if moved is not None:
+                messages.info(
+                    request,
+                    _("Runs moved onto this revision: %(moved)s. Stayed on theirs: %(stayed)s.")
+                    % {
+                        "moved": ", ".join(map(str, moved.moved)) or "—",
+                        "stayed": ", ".join(map(str, moved.stayed)) or "—",
+                    },
+                )
             return redirect("sops:revision", revision_id=revision.pk)
     context = _revision_context(request, revision_id, transition_form=form)
     return render(request, "sops/revision_detail.html", context, status=422)
