@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
@@ -38,6 +39,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def compiled_translations() -> None:
     """The .mo catalogs are generated, not committed: compile the stale ones once per session."""
     call_command("compile_locale", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test starts in the project's language: a page a test opened in Ukrainian (the
+    Accept-Language, a person's saved language) leaves it active in the thread otherwise,
+    and the next test's services would write their texts in it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,15 @@ class UserLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         language = getattr(user, "language", "") if user is not None else ""
-        if language and language != getattr(request, "LANGUAGE_CODE", ""):
-            translation.activate(language)
-            request.LANGUAGE_CODE = language
-        return self.get_response(request)
+        if not language or language == getattr(request, "LANGUAGE_CODE", ""):
+            return self.get_response(request)
+        # For this request only: the thread serves other people's requests next.
+        previous = translation.get_language()
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        try:
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", language)
+            return response
+        finally:
+            translation.activate(previous)
