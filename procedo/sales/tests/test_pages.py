@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -91,3 +92,24 @@ def test_forms_refuse_bad_input_next_to_the_field_and_save_nothing() -> None:
     from procedo.sales.models import ChannelSpend, Lead
 
     assert not ChannelSpend.objects.exists() and not Lead.objects.exists()
+
+
+def test_a_deal_page_finds_the_objection_scripts_and_records_the_open() -> None:
+    from procedo.knowledge.models import ArticleOpen
+    from procedo.knowledge.services import standard_articles_install
+    from procedo.knowledge.standard import STANDARD
+
+    manager = person(Role.MANAGER)
+    deal = _deal(manager)
+    standard_articles_install(slugs=list(STANDARD), actor=manager)
+    client = logged_in(manager)
+    page = client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    assert "Scripts and answers" in page and 'name="subject_type" value="deal"' in page
+    found = client.get(
+        "/knowledge/search/",
+        {"q": "expensive", "subject_type": "deal", "subject_id": deal.pk, "kind": "objection"},
+    ).content.decode()
+    link = re.search(r'href="(/knowledge/[^"]+\?from=deal:\d+)"', found)
+    assert link is not None, found
+    assert client.get(link.group(1).replace("&amp;", "&")).status_code == 200
+    assert ArticleOpen.objects.filter(subject_type="deal", subject_id=deal.pk).exists()
