@@ -107,7 +107,7 @@ def test_a_deal_page_finds_the_objection_scripts_and_records_the_open() -> None:
     assert "Scripts and answers" in page and 'name="subject_type" value="deal"' in page
     found = client.get(
         "/knowledge/search/",
-        {"q": "expensive", "subject_type": "deal", "subject_id": deal.pk, "kind": "objection"},
+        {"q": "expensive", "subject_type": "deal", "subject_id": str(deal.pk), "kind": "objection"},
     ).content.decode()
     link = re.search(r'href="(/knowledge/[^"]+\?from=deal:\d+)"', found)
     assert link is not None, found
