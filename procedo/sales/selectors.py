@@ -102,8 +102,10 @@ def deals_list(*, filters: DealFilters, cursor: str | None, limit: int) -> Page[
     if filters.state:
         deals = deals.filter(stage__kind=filters.state)
     if filters.q:
+        # The customer's casefolded search text: SQLite's LIKE folds only ASCII letters.
         deals = deals.filter(
-            Q(title__icontains=filters.q) | Q(customer__display_name__icontains=filters.q)
+            Q(title__icontains=filters.q)
+            | Q(customer__search_text__contains=filters.q.casefold())
         )
     return keyset_page(deals, order=["-created_at", "-id"], cursor=cursor, limit=limit)
 

@@ -20,7 +20,7 @@ from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
@@ -125,7 +125,8 @@ DEFAULT_STAGES = (
     (gettext_lazy("Needs meeting"), StageKind.OPEN),
     (gettext_lazy("Proposal"), StageKind.OPEN),
     (gettext_lazy("Won"), StageKind.WON),
-    (gettext_lazy("Lost"), StageKind.LOST),
+    # A stage, not the "lost customers" of analytics: its own words beside "Won".
+    (pgettext_lazy("deal stage", "Lost"), StageKind.LOST),
 )
 DEFAULT_LOST_REASONS = (
     gettext_lazy("Too expensive"),

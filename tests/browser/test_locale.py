@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Buttons, button-like links and table cells whose text is wider than the box drawn for it.
 OVERFLOWING = """() => [...document.querySelectorAll(
     'button, a.button, .sidenav a, .usermenu summary, th, .tag, .badge, label'
-  )].filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+  )].filter(e => e.offsetParent !== null && !e.closest('.visually-hidden')
+               && e.scrollWidth > e.clientWidth + 1)
    .map(e => e.tagName + ': ' + e.innerText.trim())"""
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from procedo.accounts.models import User
 from procedo.analytics import services
 from procedo.analytics.models import Goal
+from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.events.models import Event
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _later(days: int = 90) -> object:
-    return timezone.localdate() + timedelta(days=days)
+    # The business's today (Kyiv), not the server's: they differ for hours every night.
+    return timezone.localdate(timezone=business_get().zone) + timedelta(days=days)
 
 
 def _goal(owner: User, name: str = "More customers buy again", **extra: Any) -> Goal:

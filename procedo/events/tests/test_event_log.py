@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from procedo.business.selectors import business_get
 from procedo.events import selectors, services
 from procedo.events.models import ConsumerCursor, ConsumerFailure, Event, EventDailyCount
 from procedo.events.services import EventOutsideTransaction, NewEvent, event_record
@@ -172,7 +173,8 @@ def test_daily_counts_consumer_keeps_the_dashboard_totals(django_assert_max_num_
         "a.done": 6,
         "b.done": 3,
     }
+    today = timezone.localdate(timezone=business_get().zone)  # the rollup's days are Kyiv's
     with django_assert_max_num_queries(2):
-        counts = selectors.event_counts(today=timezone.localdate())
+        counts = selectors.event_counts(today=today)
     assert (counts.total, counts.today) == (9, 9)
     assert len(counts.by_day) == 14 and counts.by_day[-1][1] == 9

@@ -12,7 +12,7 @@ from procedo.accounts.roles import Role
 from procedo.sales import services
 from procedo.sales.models import Deal, StageKind
 from procedo.sales.services import LeadIn
-from procedo.testing import logged_in, person
+from procedo.testing import api_caller, logged_in, person
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +113,16 @@ def test_a_deal_page_finds_the_objection_scripts_and_records_the_open() -> None:
     assert link is not None, found
     assert client.get(link.group(1).replace("&amp;", "&")).status_code == 200
     assert ArticleOpen.objects.filter(subject_type="deal", subject_id=deal.pk).exists()
+
+
+def test_deals_are_found_by_title_and_by_the_customers_name() -> None:
+    manager = person(Role.MANAGER)
+    deal = _deal(manager)
+    call = api_caller(manager)
+    for query in ("офісу", "Шевчук", "тарас"):
+        found = call("get", "/sales/deals", {"q": query})
+        assert found.status_code == 200, query
+        assert [item["id"] for item in found.json()["items"]] == [deal.pk], query
+    assert call("get", "/sales/deals", {"q": "Коваль"}).json()["items"] == []
+    page = logged_in(manager).get("/sales/deals/", {"q": "Шевчук"})
+    assert page.status_code == 200 and "Меблі для офісу" in page.content.decode()
