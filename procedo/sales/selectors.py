@@ -104,8 +104,7 @@ def deals_list(*, filters: DealFilters, cursor: str | None, limit: int) -> Page[
     if filters.q:
         # The customer's casefolded search text: SQLite's LIKE folds only ASCII letters.
         deals = deals.filter(
-            Q(title__icontains=filters.q)
-            | Q(customer__search_text__contains=filters.q.casefold())
+            Q(title__icontains=filters.q) | Q(customer__search_text__contains=filters.q.casefold())
         )
     return keyset_page(deals, order=["-created_at", "-id"], cursor=cursor, limit=limit)
 
