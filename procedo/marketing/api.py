@@ -23,7 +23,7 @@ router = Router(tags=["marketing"])
 
 RuleText = Annotated[str, Field(max_length=rules.MAX_VALUE_LENGTH)]
 RuleValue = (
-    Annotated[int, Field(ge=-rules.MAX_NUMBER, le=rules.MAX_NUMBER)]
+    Annotated[int, Field(ge=-int(rules.MAX_NUMBER), le=int(rules.MAX_NUMBER))]
     | RuleText
     | Annotated[list[RuleText], Field(max_length=100)]
     | None
