@@ -209,7 +209,7 @@ def deal_update(request: HttpRequest, deal_id: int) -> HttpResponse:
             )
             return redirect("sales:deal", deal_id)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _deal_page(request, deal_id, fields_form=form, status=422)
 
 
@@ -228,7 +228,7 @@ def meeting_book(request: HttpRequest, deal_id: int) -> HttpResponse:
             )
             return redirect("sales:deal", deal_id)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _deal_page(request, deal_id, meeting_form=form, status=422)
 
 
@@ -317,7 +317,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect("sales:lead", lead.pk)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _leads_page(request, form=form, status=422)
 
 
@@ -384,7 +384,7 @@ def lead_contact_log(request: HttpRequest, lead_id: int) -> HttpResponse:
             )
             return redirect("sales:lead", lead_id)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _lead_page(request, lead_id, contact_form=form, status=422)
 
 
@@ -407,7 +407,7 @@ def lead_qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
             )
             return redirect("sales:deal", deal.pk)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _lead_page(request, lead_id, qualify_form=form, status=422)
 
 
@@ -694,7 +694,7 @@ def spend_set(request: HttpRequest) -> HttpResponse:
             )
             return redirect("sales:figures")
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            refusal_add(form, exc.field, exc.message)
     return _figures_page(request, spend_form=form, status=422)
 
 
