@@ -26,7 +26,7 @@ from procedo.sops.schemas import END
 LEFT, TOP = 8, 8
 BOX_W, BOX_H, GAP = 320, 60, 24
 LANE_GAP, LABEL_ROOM = 14, 110
-TITLE_MAX, DETAIL_MAX, LABEL_MAX = 38, 50, 18
+TITLE_MAX, DETAIL_MAX, LABEL_MAX = 36, 48, 18
 
 
 @dataclass
