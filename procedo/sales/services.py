@@ -262,10 +262,12 @@ def stages_reorder(*, pipeline_id: int, stage_ids: Sequence[int], actor: Any) ->
             field="stage_ids",
             message=_("Give every stage of this pipeline once, and none of another."),
         )
+    moved = []
     for position, pk in enumerate(stage_ids):
         if current[pk].position != position:
-            Stage.objects.filter(pk=pk).update(position=position)
             current[pk].position = position
+            moved.append(current[pk])
+    Stage.objects.bulk_update(moved, ["position"])
     _record("stages.reordered", pipeline, actor=actor, payload={"order": list(stage_ids)})
     return [current[pk] for pk in stage_ids]
 
