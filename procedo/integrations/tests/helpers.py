@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from procedo.integrations import services, signatures
@@ -26,6 +27,10 @@ SECRET = "test-secret-0123456789abcdef"
 
 
 def raw(name: str) -> bytes:
+    """A real payload file; a test that needs one is skipped (saying why) on a checkout that
+    has no ../shared beside it, as the retail tests are."""
+    if not WEBHOOKS.is_dir():
+        pytest.skip("../shared/data/webhooks is not beside the project")
     return (WEBHOOKS / name).read_bytes()
 
 

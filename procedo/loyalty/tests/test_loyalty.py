@@ -320,6 +320,9 @@ def test_order_create_rolls_back_whole_when_the_hook_refuses() -> None:
     assert (sku.on_hand, sku.reserved) == (5, 0)
 
 
+# Committed like the worker sees them: on PostgreSQL the engine and the loyalty consumer read
+# up to the oldest open transaction, and this test's events must not wait behind its own.
+@pytest.mark.django_db(transaction=True)
 def test_a_tier_upgrade_starts_the_librarys_vip_reward_sop() -> None:
     entry = LIBRARY["loyalty_tier_reward"]
     sop, _revision = sop_live(definition=dict(entry.definition), subject_type="customer")
