@@ -121,6 +121,7 @@ def oldest_transaction() -> str:
     if connection.vendor != "postgresql":
         return "none (SQLite)"
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # this transaction's copy may be old
         cursor.execute(
             "SELECT datname, pid, state, now() - xact_start, left(query, 120)"
             " FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"

@@ -31,6 +31,7 @@ def events_after(*, txid: int, event_id: int, limit: int) -> list[Event]:
     transaction still open may yet commit events with smaller ids, and reading
     past it would skip them forever.
     """
+    _backend_status_refresh()
     return list(
         Event.objects.filter(Q(txid__gt=txid) | Q(txid=txid, id__gt=event_id))
         .filter(txid__lt=VisibleHorizon())
@@ -62,8 +63,22 @@ def events_unread_last_txid(*, names: list[str]) -> int | None:
     return found
 
 
+def _backend_status_refresh() -> None:
+    """Let `VisibleHorizon` see the server's transactions as they are now.
+
+    PostgreSQL keeps the `pg_stat_activity` a transaction first read until it ends. In a long
+    transaction (a test's, a command's several batches) a transaction begun later in another
+    database would be missing from that copy, so it would count as this database's and hold
+    the reader back for as long as it runs.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+
+
 def events_horizon() -> int:
     """The visible horizon now: events of transactions below it may be read (`VisibleHorizon`)."""
+    _backend_status_refresh()
     sql, params = VisibleHorizon().as_sql(None, connection)
     if connection.vendor == "postgresql":
         sql, params = VisibleHorizon().as_postgresql(None, connection)

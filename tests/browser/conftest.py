@@ -17,3 +17,13 @@ def screenshot(page: object, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+def htmx_settled(page: object) -> None:
+    """Wait until htmx has swapped, settled and wired up what it brought. New elements get
+    their hx- handlers only as they settle (a timer): an element used before then does
+    nothing, which a loaded machine turns into a timeout."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => !document.querySelector("
+        "'.htmx-added, .htmx-settling, .htmx-request, .htmx-swapping')"
+    )

@@ -12,7 +12,7 @@ from procedo.marketing.tests.conftest import Store, quiet_hours_off, store_make
 from procedo.messaging import sending
 from procedo.messaging.services import template_save
 from procedo.testing import PASSWORD, SmtpServer
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -61,6 +61,7 @@ def test_a_segment_built_with_two_rules_becomes_a_campaign_with_a_holdout_and_it
     _count(page, "5")
     page.click("#rule-add")
     page.wait_for_selector("#rule-1-field")
+    htmx_settled(page)
     page.select_option("#rule-1-field", "email_consent")
     page.wait_for_selector("#rule-1-value option[value=granted]", state="attached")
     page.select_option("#rule-1-value", "granted")
@@ -108,8 +109,10 @@ def test_a_segment_built_with_two_rules_becomes_a_campaign_with_a_holdout_and_it
         _count(small, "5")
         small.click("#rule-add")
         small.wait_for_selector("#rule-1-field")
+        htmx_settled(small)
         small.select_option("#rule-1-field", "country")
         small.wait_for_selector("#rule-1-value")
+        htmx_settled(small)
         small.fill("#rule-1-value", "PL")  # typed, not yet left: the count follows the typing
         _count(small, "1")
         assert small.evaluate("document.documentElement.scrollWidth") <= 390

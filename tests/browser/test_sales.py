@@ -10,7 +10,7 @@ import pytest
 from procedo.accounts.roles import Role
 from procedo.sales.models import Deal, Lead, StageVisit
 from procedo.testing import PASSWORD
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,13 +24,6 @@ def _login(page: Any, live_server: Any) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("html[lang='uk']")
-
-
-def _settled(page: Any) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector("
-        "'.htmx-added, .htmx-settling, .htmx-request, .htmx-swapping')"
-    )
 
 
 def _card_in(page: Any, stage_name: str) -> Any:
@@ -70,12 +63,12 @@ def test_a_lead_becomes_a_deal_and_moves_by_buttons_and_by_drag(
             # On by its button: New → Needs meeting.
             card.locator("button.move", has_text="Потрібна зустріч").click()
             _card_in(page, "Потрібна зустріч").filter(has_text=deal.title).wait_for()
-            _settled(page)
+            htmx_settled(page)
             # Dragged: Needs meeting → Proposal.
             source = _card_in(page, "Потрібна зустріч").filter(has_text=deal.title)
             source.drag_to(page.locator(".column[aria-label='Пропозиція']"))
             _card_in(page, "Пропозиція").filter(has_text=deal.title).wait_for()
-            _settled(page)
+            htmx_settled(page)
             # Dropped on the lost column without a reason: refused in place, nothing moves.
             _card_in(page, "Пропозиція").filter(has_text=deal.title).drag_to(
                 page.locator(".column[aria-label='Програно']")

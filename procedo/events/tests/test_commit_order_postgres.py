@@ -76,3 +76,24 @@ def test_events_after_orders_by_writing_transaction() -> None:
         time.sleep(0.05)
     assert [e.event_type for e in events] == ["one", "two", "three"]
     assert events[0].txid == events[1].txid < events[2].txid
+
+
+def test_a_long_reader_is_not_held_back_by_a_transaction_begun_since_in_another_database() -> None:
+    """PostgreSQL keeps the `pg_stat_activity` a transaction first read until it ends; a reader
+    that trusted that copy would take a newer transaction in another database for its own."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # as the horizon reads it when anything runs
+            cursor.execute("SELECT count(*) FROM pg_stat_activity")
+        params = {**connection.get_connection_params(), "dbname": "postgres"}
+        for key in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(key, None)
+        with psycopg.connect(**params) as elsewhere, _second_connection() as writer:
+            elsewhere.execute("SELECT pg_current_xact_id()")  # open, with a transaction id
+            writer.execute(
+                "INSERT INTO events_event (event_type, subject_type, actor_label, payload,"
+                " occurred_at) VALUES ('written.after', '', '', '{}', now())"
+            )
+            writer.commit()
+            events = selectors.events_after(txid=0, event_id=0, limit=10)
+            elsewhere.rollback()
+    assert [e.event_type for e in events] == ["written.after"]
