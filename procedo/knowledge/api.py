@@ -34,6 +34,10 @@ class HitOut(Schema):
     snippet_html: str = Field(description="Where the text matched, HTML-escaped, in <mark>.")
     rank: float = Field(description="Higher is better; comparable within one answer only.")
     url: str
+    reply_text: str = Field(
+        description="What may be sent to the customer from it (a quick reply): an objection's "
+        "script, an answer's text; empty for an internal procedure."
+    )
 
 
 class SearchQuery(Schema):
@@ -314,6 +318,26 @@ def article_open_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> di
         "subject_type": opened.subject_type,
         "subject_id": opened.subject_id,
         "times": opened.times,
+    }
+
+
+@router.post("/articles/{slug}/replies", response=OpenOut, auth=requires_api("knowledge.view"))
+def article_reply_use_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
+    """Record that the caller put the article's text into a reply (a conversation's quick
+    reply); the text itself is `reply_text` in the search results."""
+    article = selectors.article_get(slug=slug)
+    used = services.article_reply_use_record(
+        article_id=article.pk,
+        subject_type=payload.subject_type,
+        subject_id=payload.subject_id,
+        actor=_auth(request),
+    )
+    used.refresh_from_db()
+    return {
+        "article": article.slug,
+        "subject_type": used.subject_type,
+        "subject_id": used.subject_id,
+        "times": used.times,
     }
 
 

@@ -50,6 +50,17 @@ class ArticleHit:
     snippet_html: SafeString
     rank: float
     url: str
+    # What a support or sales person may send the customer from it (the quick reply): an
+    # objection's script, an answer's text; nothing from an internal procedure.
+    reply_text: str = ""
+
+
+def reply_text(article: Article) -> str:
+    if article.kind == Kind.OBJECTION:
+        return str((article.protocol or {}).get("script", ""))
+    if article.kind in (Kind.FAQ, Kind.SOLUTION):
+        return article.body
+    return ""
 
 
 def _allowed(
@@ -113,6 +124,7 @@ def articles_search(
             snippet_html=match.snippet_html,
             rank=match.rank,
             url=reverse("knowledge:detail", args=[article.slug]),
+            reply_text=reply_text(article),
         )
         for match in found
         if (article := articles.get(match.id)) is not None

@@ -308,12 +308,10 @@ def article_status_set(*, article_id: int, status: str, actor: Any) -> Article:
 SUBJECT_TYPE_MAX = 20
 
 
-@transaction.atomic
-def article_open_record(
+def _open_row(
     *, article_id: int, subject_type: str, subject_id: int, actor: Any
-) -> ArticleOpen:
-    """Someone opened the article from a task (deal, ticket…): one row per person and subject,
-    counted; the first open is an event (a reload is not news)."""
+) -> tuple[Article, ArticleOpen, bool]:
+    """The person's row for the article and the subject, counted once more; whether it is new."""
     if not re.fullmatch(r"[a-z_]{1,20}", subject_type):
         raise DomainError(field="subject_type", message=_("An unknown kind of subject."))
     article = Article.objects.filter(pk=article_id).only("id", "slug").first()
@@ -330,6 +328,20 @@ def article_open_record(
         subject_id=subject_id,
         defaults={"first_opened_at": now, "last_opened_at": now},
     )
+    if not created:
+        ArticleOpen.objects.filter(pk=opened.pk).update(times=F("times") + 1, last_opened_at=now)
+    return article, opened, created
+
+
+@transaction.atomic
+def article_open_record(
+    *, article_id: int, subject_type: str, subject_id: int, actor: Any
+) -> ArticleOpen:
+    """Someone opened the article from a task (deal, ticket…): one row per person and subject,
+    counted; the first open is an event (a reload is not news)."""
+    article, opened, created = _open_row(
+        article_id=article_id, subject_type=subject_type, subject_id=subject_id, actor=actor
+    )
     if created:
         event_record(
             event_type="article.opened",
@@ -337,8 +349,24 @@ def article_open_record(
             actor=actor,
             payload={"slug": article.slug, "from": subject_type, "from_id": subject_id},
         )
-    else:
-        ArticleOpen.objects.filter(pk=opened.pk).update(times=F("times") + 1, last_opened_at=now)
+    return opened
+
+
+@transaction.atomic
+def article_reply_use_record(
+    *, article_id: int, subject_type: str, subject_id: int, actor: Any
+) -> ArticleOpen:
+    """Someone put the article's text into a reply (a conversation's quick reply): it counts as
+    used there, like an open, and each use is an event."""
+    article, opened, _created = _open_row(
+        article_id=article_id, subject_type=subject_type, subject_id=subject_id, actor=actor
+    )
+    event_record(
+        event_type="article.used_in_reply",
+        subject=article,
+        actor=actor,
+        payload={"slug": article.slug, "from": subject_type, "from_id": subject_id},
+    )
     return opened
 
 

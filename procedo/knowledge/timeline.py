@@ -43,3 +43,8 @@ def timeline_register() -> None:
     sentence_register(
         "article.opened", gettext_lazy("%(actor)s opened %(subject)s from %(from)s"), _opened
     )
+    sentence_register(
+        "article.used_in_reply",
+        gettext_lazy("%(actor)s answered with %(subject)s in %(from)s"),
+        _opened,
+    )

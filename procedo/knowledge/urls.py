@@ -10,6 +10,7 @@ urlpatterns = [
     path("knowledge/<slug:slug>/", views.article_detail, name="detail"),
     path("knowledge/<slug:slug>/edit/", views.article_revise, name="edit"),
     path("knowledge/<slug:slug>/status/", views.article_status_set, name="status"),
+    path("knowledge/<slug:slug>/used/", views.article_reply_use, name="reply-use"),
     path(
         "knowledge/<slug:slug>/revisions/<int:number>/",
         views.article_revision_detail,
@@ -28,6 +29,7 @@ API_TWINS = {
     "detail": ("article_detail", "article_open_record"),
     "edit": ("article_revise", "article_detail"),
     "status": ("article_status_set",),
+    "reply-use": ("article_reply_use_record",),
     "revision": ("article_revision_detail",),
     "faq": ("faq_list",),
     "faq-language": ("faq_list",),

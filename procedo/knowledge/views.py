@@ -68,6 +68,7 @@ def article_search(request: HttpRequest) -> HttpResponse:
         subject_id=request.GET.get("subject_id", ""),
         kinds=",".join(kinds),
         query=query,
+        reply_to=request.GET.get("reply_to", ""),
     )
     status = 200
     try:
@@ -175,6 +176,25 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     return render(request, "knowledge/detail.html", context)
+
+
+@require_POST
+@requires("knowledge.view")
+def article_reply_use(request: HttpRequest, slug: str) -> HttpResponse:
+    """htmx, beside the quick reply the browser puts into the reply box: record the use."""
+    used_in = _FROM.match(request.GET.get("from", ""))
+    if used_in is None:
+        return HttpResponse(_("Say where the reply is written (from=conversation:12)."), status=400)
+    try:
+        services.article_reply_use_record(
+            article_id=_article(slug).pk,
+            subject_type=used_in.group(1),
+            subject_id=int(used_in.group(2)),
+            actor=request.user,
+        )
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=400)
+    return HttpResponse(status=204)
 
 
 @require_GET

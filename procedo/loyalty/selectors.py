@@ -268,15 +268,6 @@ def members_count() -> int:
     return CustomerLoyalty.objects.filter(member_since__isnull=False).count()
 
 
-def order_id_by_number(number: str) -> int:
-    from procedo.orders.models import Order
-
-    order_id = Order.objects.filter(number=number.strip()).values_list("pk", flat=True).first()
-    if order_id is None:
-        raise NotFound(field="order", message=f"no order {number.strip()[:40]}")
-    return order_id
-
-
 # What message templates read about a customer's loyalty as `customer.<name>`.
 TEMPLATE_SAMPLE = {
     "loyalty_tier": "Gold",

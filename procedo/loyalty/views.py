@@ -18,6 +18,7 @@ from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
 from procedo.loyalty import selectors, services
 from procedo.loyalty.forms import AttributeForm, ProgramForm, TierForm, TierFormSet, YearForm
+from procedo.orders import selectors as order_selectors
 
 
 def _program_initial() -> dict[str, Any]:
@@ -158,7 +159,7 @@ def referral_attribute(request: HttpRequest) -> HttpResponse:
     form = AttributeForm(request.POST)
     if form.is_valid():
         try:
-            order_id = selectors.order_id_by_number(form.cleaned_data["order"])
+            order_id = order_selectors.order_id_by_number(form.cleaned_data["order"])
             services.referral_attribute(
                 order_id=order_id,
                 code=form.cleaned_data["code"],

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
 from procedo.catalog.models import Sku
-from procedo.core.errors import DomainError
+from procedo.core.errors import DomainError, NotFound
 from procedo.core.exports import Column
 from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.customers import selectors as customer_selectors
@@ -93,6 +93,16 @@ def _search(query: str) -> Q | None:
     if customer_id is not None:
         found |= Q(customer_id=customer_id)
     return found
+
+
+def order_id_by_number(number: str, *, field: str = "order") -> int:
+    """The order a person names by its number (as it is printed on the order), or NotFound
+    naming `field`."""
+    number = number.strip().lstrip("#").strip()
+    order_id = Order.objects.filter(number=number[:40]).values_list("pk", flat=True).first()
+    if order_id is None:
+        raise NotFound(field=field, message=_("No order numbered %(n)s.") % {"n": number[:40]})
+    return order_id
 
 
 def _customers_named(query: str) -> Q:

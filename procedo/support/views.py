@@ -21,6 +21,7 @@ from procedo.accounts.selectors import teams_all, users_all
 from procedo.business import services as business_services
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
+from procedo.orders import selectors as order_selectors
 from procedo.support import selectors, services, telegram
 from procedo.support.models import ConversationStatus, Priority
 
@@ -176,6 +177,7 @@ def conversation_change_status(request: HttpRequest, conversation_id: int) -> Ht
 @require_POST
 @requires("support.work")
 def ticket_open(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    order_number = request.POST.get("order_number", "").strip()[:41]
     return _act(
         request,
         conversation_id,
@@ -183,7 +185,11 @@ def ticket_open(request: HttpRequest, conversation_id: int) -> HttpResponse:
             conversation_id=conversation_id,
             priority=request.POST.get("priority", Priority.NORMAL),
             category_id=_int_or_none(request.POST.get("category_id"), "category_id"),
-            order_id=_int_or_none(request.POST.get("order_id"), "order_id"),
+            order_id=(
+                order_selectors.order_id_by_number(order_number, field="order_number")
+                if order_number
+                else None
+            ),
             actor=request.user,
         ),
         _("Ticket opened."),

@@ -16,15 +16,18 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 
 from procedo.accounts.roles import Role
+from procedo.events.models import Event
+from procedo.knowledge.services import article_create
 from procedo.messaging.models import Message
 from procedo.support.models import Conversation, Ticket
 from procedo.support.smtp import InboxHandler
 from procedo.support.tests.helpers import BOT_TOKEN, SECRET, bot_api, update
 from procedo.testing import browser_log_in, free_port
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
+BROKEN_HANDLE = "Надішлемо нову ручку завтра, безкоштовно; стару можна не повертати."
 
 
 def test_inbox_ticket_and_survey(
@@ -60,6 +63,14 @@ def test_inbox_ticket_and_survey(
                 assert answered.status == 204
             email_c = Conversation.objects.get(channel="email")
             telegram_c = Conversation.objects.get(channel="telegram")
+            article_create(
+                kind="solution",
+                language="uk",
+                title="Зламана ручка чайника",
+                body=BROKEN_HANDLE,
+                status="published",
+                actor=None,
+            )
 
             browser_log_in(page, live_server, "iryna")
             page.click(".sidenav a:has-text('Inbox')")
@@ -82,7 +93,13 @@ def test_inbox_ticket_and_survey(
             page.select_option("#id_priority", "high")
             page.click("button:has-text('Open ticket')")
             page.wait_for_selector("#ticket")
-            page.fill("#id_body", "Надішлемо нову ручку завтра.")
+            # The answer comes from the knowledge base: found, put into the reply, edited.
+            page.fill("#id_body", "Олено, вибачте нам.")
+            page.fill(f"#kb-conversation-{email_c.pk}-q", "ручка")
+            page.click(f"#kb-conversation-{email_c.pk}-results .kb-use")
+            htmx_settled(page)
+            assert page.input_value("#id_body") == f"Олено, вибачте нам.\n\n{BROKEN_HANDLE}"
+            screenshot(page, "support-quick-reply")
             page.click("button:has-text('Send by Email')")
             page.wait_for_selector(".msg.success")
             page.select_option("#id_status", "solved")
@@ -109,6 +126,9 @@ def test_inbox_ticket_and_survey(
         customer.close()
         ticket = Ticket.objects.get(conversation=email_c)
         assert (ticket.csat_rating, ticket.csat_comment) == (5, "Дуже швидко, дякую!")
+        assert email_c.entries.filter(kind="reply", body__endswith=BROKEN_HANDLE).exists()
+        used = Event.objects.get(event_type="article.used_in_reply")
+        assert used.payload["from"] == "conversation" and used.payload["from_id"] == email_c.pk
 
         page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(f"{live_server.url}/support/standards/")

@@ -153,17 +153,17 @@ def test_every_string_marked_for_translation_is_in_the_catalog(
 ) -> None:
     """What the project's makemessages finds in the code and templates is all in the catalog:
     a new `_("…")` or `{% translate %}` without its Ukrainian fails here, not on a screen."""
-    copy = tmp_path / "procedo"
-    shutil.copytree(
-        PO.parents[3],
-        copy,
-        ignore=lambda folder, names: [
-            name
-            for name in names
-            if name in {"tests", "locale", "__pycache__", "static"}
-            or (Path(folder, name).is_file() and not name.endswith((".py", ".html", ".txt")))
-        ],
-    )
+    for package in ("procedo", "config"):  # the project's code, and its settings and API
+        shutil.copytree(
+            PO.parents[4] / package,
+            tmp_path / package,
+            ignore=lambda folder, names: [
+                name
+                for name in names
+                if name in {"tests", "locale", "__pycache__", "static"}
+                or (Path(folder, name).is_file() and not name.endswith((".py", ".html", ".txt")))
+            ],
+        )
     (tmp_path / "locale").mkdir()
     # Extract into the copy's own locale folder, never into the project's catalog.
     settings.LOCALE_PATHS = []  # type: ignore[attr-defined]

@@ -367,7 +367,19 @@ def strings_module() -> str:
 def _noop_call(word: str) -> list[str]:
     """`gettext_noop("…")` as ruff formats it: one line if it fits, else the literal cut
     into pieces of at most ~84 characters (Python joins them), never inside a {{ }} or a
-    {% %}, and after each newline."""
+    {% %}, and after each newline.
+
+    The words are templates, never %-formatted: a "−20% for you" would otherwise be taken
+    for a Python format (`% f`), and its translation "−20% для вас" refused by msgfmt."""
+    lines = _noop_literal(word)
+    if "%" in word.replace("{%", "").replace("%}", ""):
+        # xgettext reads the mark on the line right before the literal.
+        at = 0 if len(lines) == 1 else 1
+        lines.insert(at, " " * (4 if at == 0 else 8) + "# xgettext:no-python-format")
+    return lines
+
+
+def _noop_literal(word: str) -> list[str]:
     literal = json.dumps(word, ensure_ascii=False)
     if len(literal) <= 81:  # "    gettext_noop(" + literal + ")," within 100 columns
         return [f"    gettext_noop({literal}),"]

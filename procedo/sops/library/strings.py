@@ -70,6 +70,7 @@ WORDS = (
     gettext_noop("Day 90: thanks and a gift"),
     gettext_noop("Three months together: a small gift"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "Thank you for being with {{ business.name }} for three months already. As a token "
@@ -109,6 +110,7 @@ WORDS = (
     gettext_noop("Next-product offer"),
     gettext_noop("What else your purchase needs"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "Buyers who chose what you chose usually add supplies and accessories, so that the "
@@ -120,8 +122,10 @@ WORDS = (
         "the {{ business.name }} team"
     ),
     gettext_noop("Offer for a regular customer"),
+    # xgettext:no-python-format
     gettext_noop("For regulars: new arrivals and −15%"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "You are not new here: thank you! We have picked new arrivals that go with your "
@@ -315,6 +319,7 @@ WORDS = (
     ),
     gettext_noop("Give a discount or a gift"),
     gettext_noop(
+        # xgettext:no-python-format
         "Send the customer the code SORRY15 (−15% on the next order, valid for 30 days) or "
         "add a gift to their next order, and note it on the customer's card."
     ),
@@ -390,6 +395,7 @@ WORDS = (
         "comes next{% endif %}"
     ),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "{% if next_product.name %}Customers who bought what you bought usually choose "
@@ -530,6 +536,7 @@ WORDS = (
     gettext_noop("Email: an offer to come back"),
     gettext_noop("We have something for you at {{ business.name }}"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "It has been a while. {% if next_product.name %}Customers like you often choose "
@@ -540,8 +547,10 @@ WORDS = (
         "the {{ business.name }} team"
     ),
     gettext_noop("Email: a bigger offer for a customer we cannot lose"),
+    # xgettext:no-python-format
     gettext_noop("We miss you at {{ business.name }}: −20% for you"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "You have been one of our best customers, and we miss you. "
@@ -570,6 +579,7 @@ WORDS = (
         "you are now a VIP customer of {{ business.name }}"
     ),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "You are among our most loyal customers, and we want to say thank you with more "
@@ -629,10 +639,12 @@ WORDS = (
     ),
     gettext_noop("Email: we miss you, here is a discount"),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}, "
         "we miss you: here is −15% to come back"
     ),
     gettext_noop(
+        # xgettext:no-python-format
         "{% if customer.first_name %}{{ customer.first_name }}{% else %}Hello{% endif %}!\n"
         "\n"
         "You have not visited {{ business.name }} for a year, and we miss you. Since then "

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from procedo.accounts.decorators import requires
@@ -251,17 +251,17 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
 
 # Lazy: built at import, shown in the language of each request.
 _MOVE_LABELS = {
-    (RevisionState.DRAFT, RevisionState.REVIEW): _lazy("Send for review"),
-    (RevisionState.REVIEW, RevisionState.DRAFT): _lazy("Request changes"),
-    (RevisionState.REVIEW, RevisionState.APPROVED): _lazy("Approve"),
-    (RevisionState.APPROVED, RevisionState.PILOT): _lazy("Start a pilot"),
-    (RevisionState.APPROVED, RevisionState.PUBLISHED): _lazy("Publish"),
-    (RevisionState.PILOT, RevisionState.PUBLISHED): _lazy("Publish"),
-    (RevisionState.PILOT, RevisionState.APPROVED): _lazy("End the pilot"),
-    (RevisionState.PUBLISHED, RevisionState.RETIRED): _lazy("Retire"),
-    (RevisionState.PILOT, RevisionState.RETIRED): _lazy("Retire"),
-    (RevisionState.APPROVED, RevisionState.RETIRED): _lazy("Retire"),
-    (RevisionState.DRAFT, RevisionState.RETIRED): _lazy("Discard the draft"),
+    (RevisionState.DRAFT, RevisionState.REVIEW): gettext_lazy("Send for review"),
+    (RevisionState.REVIEW, RevisionState.DRAFT): gettext_lazy("Request changes"),
+    (RevisionState.REVIEW, RevisionState.APPROVED): gettext_lazy("Approve"),
+    (RevisionState.APPROVED, RevisionState.PILOT): gettext_lazy("Start a pilot"),
+    (RevisionState.APPROVED, RevisionState.PUBLISHED): gettext_lazy("Publish"),
+    (RevisionState.PILOT, RevisionState.PUBLISHED): gettext_lazy("Publish"),
+    (RevisionState.PILOT, RevisionState.APPROVED): gettext_lazy("End the pilot"),
+    (RevisionState.PUBLISHED, RevisionState.RETIRED): gettext_lazy("Retire"),
+    (RevisionState.PILOT, RevisionState.RETIRED): gettext_lazy("Retire"),
+    (RevisionState.APPROVED, RevisionState.RETIRED): gettext_lazy("Retire"),
+    (RevisionState.DRAFT, RevisionState.RETIRED): gettext_lazy("Discard the draft"),
 }
 
 

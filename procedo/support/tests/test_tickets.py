@@ -267,3 +267,22 @@ def test_the_api_answers_once_per_key_and_reads_the_conversation_back(owner: obj
     assert detail["conversation"]["status"] == "open" and detail["ticket"] is None
     listed = call("get", "/support/conversations", {"view": "all"}).json()
     assert [c["id"] for c in listed] == [conversation.pk]
+
+
+def test_a_ticket_opened_on_the_page_names_its_order_by_number(owner_client: Client) -> None:
+    from procedo.orders.tests.factories import order_create
+
+    order = order_create()
+    conversation = _conversation()
+    page = f"/support/{conversation.pk}/"
+    assert 'name="order_number"' in owner_client.get(page).content.decode()
+    unknown = owner_client.post(f"{page}ticket/", {"priority": "high", "order_number": "X-1"})
+    assert unknown.status_code == 404 and "No order numbered X-1." in unknown.content.decode()
+    assert not Ticket.objects.exists()
+    opened = owner_client.post(
+        f"{page}ticket/", {"priority": "high", "order_number": f" #{order.number} "}
+    )
+    assert opened.status_code == 302
+    ticket = Ticket.objects.get()
+    assert (ticket.order_id, ticket.priority) == (order.pk, "high")
+    assert f"order {order.number}" in owner_client.get(page).content.decode()

@@ -161,3 +161,22 @@
     form.dispatchEvent(new Event("lines-changed", { bubbles: true }));
   });
 })();
+
+// knowledge: <button data-quick-reply="id_body" data-text="…"> puts an answer or a script into
+// that reply box where the cursor is, on a line of its own; the person edits it and sends.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-quick-reply]");
+    if (!button) return;
+    var box = document.getElementById(button.getAttribute("data-quick-reply"));
+    if (!box) return;
+    var text = button.getAttribute("data-text") || "";
+    var start = box.selectionStart, end = box.selectionEnd;
+    var before = box.value.slice(0, start);
+    if (before && !/\n\n$/.test(before)) text = (/\n$/.test(before) ? "\n" : "\n\n") + text;
+    box.setRangeText(text, start, end, "end");
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+})();
