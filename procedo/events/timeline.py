@@ -15,6 +15,7 @@ every type the code records registered.
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,10 +137,11 @@ class TimelineLine:
 
     @property
     def plain(self) -> str:
-        """The sentence without its links, for the API and exports."""
+        """The sentence without its links or HTML escapes, for the API and exports (a
+        customer's "O'Brien" stays O'Brien, not O&#x27;Brien)."""
         from django.utils.html import strip_tags
 
-        return strip_tags(self.text)
+        return html.unescape(strip_tags(self.text))
 
 
 def actor_name(event: Event) -> str:

@@ -78,6 +78,7 @@ class TicketOut(Schema):
     resolution_breached_at: datetime | None
     csat_rating: int | None
     csat_comment: str
+    urgent_reason: str = Field(description="Why it was made urgent (empty unless urgent).")
 
 
 class ConversationDetailOut(Schema):
@@ -202,6 +203,9 @@ class TicketIn(Schema):
     priority: PriorityIn = "normal"
     category_id: Id | None = None
     order_id: Id | None = None
+    urgent_reason: str = Field(
+        "", max_length=300, description="Why it is urgent: required when priority is urgent."
+    )
 
 
 @router.post(
@@ -216,9 +220,26 @@ def ticket_open(request: HttpRequest, conversation_id: PathId, payload: TicketIn
         priority=payload.priority,
         category_id=payload.category_id,
         order_id=payload.order_id,
+        urgent_reason=payload.urgent_reason,
         actor=_auth(request),
     )
     return Status(201, ticket)
+
+
+class PriorityChangeIn(Schema):
+    priority: PriorityIn
+    reason: str = Field(
+        "", max_length=300, description="Why it is urgent: required when priority is urgent."
+    )
+
+
+@router.post("/tickets/{ticket_id}/priority", response=TicketOut, auth=requires_api("support.work"))
+def ticket_priority_set(request: HttpRequest, ticket_id: PathId, payload: PriorityChangeIn) -> Any:
+    """Change a ticket's priority: the new priority's SLA policy applies, counting the working
+    time already used; the same priority again changes nothing."""
+    return services.ticket_priority_set(
+        ticket_id=ticket_id, priority=payload.priority, reason=payload.reason, actor=_auth(request)
+    )
 
 
 class PolicyOut(Schema):
@@ -328,6 +349,7 @@ class PersonStandardOut(Schema):
     average_minutes: float | None
     owned_active: int
     overdue_now: int
+    made_urgent: int = Field(description="Tickets this person made urgent (each with a reason).")
 
 
 class StandardsOut(Schema):

@@ -280,6 +280,12 @@ class Ticket(models.Model):
         on_delete=models.SET_NULL,
         related_name="support_tickets",
     )
+    # The team's standard "urgent only with a reason": who made it urgent, when and why.
+    urgent_reason = models.CharField(_("why urgent"), max_length=300, blank=True, default="")
+    urgent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    urgent_at = models.DateTimeField(null=True, blank=True)
     policy = models.ForeignKey(
         SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )

@@ -98,6 +98,7 @@ class PersonStandard:
     average_minutes: float | None  # working minutes to the first answer
     owned_active: int  # active conversations this person owns now
     overdue_now: int  # … past the standard, unanswered
+    made_urgent: int = 0  # tickets this person made urgent (each with its reason)
 
     @property
     def within_share(self) -> float | None:
@@ -114,8 +115,8 @@ class Standards:
 
 def response_standards(*, since: datetime, now: datetime) -> Standards:
     """Per person: first answers since `since`, how many within the standard, the average
-    working minutes; what each owns now and how much of it is overdue. Three grouped
-    queries, whatever the number of conversations."""
+    working minutes; what each owns now and how much of it is overdue; the tickets each
+    made urgent. Four grouped queries, whatever the number of conversations."""
     minutes = support_settings_get().first_answer_minutes
     answered = {
         row["first_responder_id"]: row
@@ -140,10 +141,18 @@ def response_standards(*, since: datetime, now: datetime) -> Standards:
     nobody = active.filter(assignee__isnull=True).aggregate(
         n=Count("id"), overdue=Count("id", filter=overdue)
     )
+    urgent = dict(
+        Ticket.objects.filter(urgent_at__gte=since, urgent_by__isnull=False)
+        .values("urgent_by_id")
+        .annotate(n=Count("id"))
+        .values_list("urgent_by_id", "n")
+    )
     from procedo.accounts.models import User
 
     people = []
-    for user in User.objects.filter(pk__in={*answered, *owned}).order_by("first_name", "username"):
+    for user in User.objects.filter(pk__in={*answered, *owned, *urgent}).order_by(
+        "first_name", "username"
+    ):
         done, mine = answered.get(user.pk, {}), owned.get(user.pk, {})
         people.append(
             PersonStandard(
@@ -154,6 +163,7 @@ def response_standards(*, since: datetime, now: datetime) -> Standards:
                 average_minutes=done.get("average"),
                 owned_active=mine.get("n", 0),
                 overdue_now=mine.get("overdue", 0),
+                made_urgent=urgent.get(user.pk, 0),
             )
         )
     return Standards(minutes, people, nobody["n"], nobody["overdue"])

@@ -628,13 +628,14 @@ def ticket_open(
     priority: str = Priority.NORMAL,
     category_id: int | None = None,
     order_id: int | None = None,
+    urgent_reason: str = "",
     actor: Any,
 ) -> Ticket:
-    """The conversation becomes a ticket; its SLA policy sets the due times (working time)."""
+    """The conversation becomes a ticket; its SLA policy sets the due times (working time).
+    An urgent one says why (the team's standard)."""
     from procedo.orders.models import Order
 
-    if priority not in Priority.values:
-        raise DomainError(field="priority", message=_("No priority %(p)s.") % {"p": priority})
+    urgent_reason = _priority_checked(priority, urgent_reason)
     if category_id is not None and not TicketCategory.objects.filter(pk=category_id).exists():
         raise NotFound(field="category_id", message=_("No such category."))
     if order_id is not None and not Order.objects.filter(pk=order_id).exists():
@@ -646,9 +647,13 @@ def ticket_open(
     now = timezone.now()
     cal = calendar()
     policy = _policy_for(priority, category_id)
+    urgent = priority == Priority.URGENT
     ticket = Ticket.objects.create(
         conversation=conversation,
         priority=priority,
+        urgent_reason=urgent_reason,
+        urgent_by=_person(actor) if urgent else None,
+        urgent_at=now if urgent else None,
         category_id=category_id,
         order_id=order_id,
         policy=policy,
@@ -674,7 +679,103 @@ def ticket_open(
             "category": category_id,
             "order": order_id,
             "conversation": conversation.pk,
+            **({"reason": urgent_reason} if urgent else {}),
         },
+    )
+    return ticket
+
+
+URGENT_REASON_MAX = 300
+
+
+def _priority_checked(priority: str, reason: str) -> str:
+    """The reason kept with the priority: required for an urgent one, none for the others."""
+    if priority not in Priority.values:
+        raise DomainError(field="priority", message=_("No priority %(p)s.") % {"p": priority})
+    reason = " ".join((reason or "").split())
+    if priority != Priority.URGENT:
+        return ""
+    if not reason:
+        raise DomainError(
+            field="urgent_reason",
+            message=_("Say why it is urgent: the team marks urgent only with a reason."),
+        )
+    if len(reason) > URGENT_REASON_MAX:
+        raise DomainError(
+            field="urgent_reason",
+            code="too_large",
+            message=_("The reason has at most %(n)d characters.") % {"n": URGENT_REASON_MAX},
+        )
+    return reason
+
+
+def _person(actor: Any) -> Any:
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _due_rebased(
+    due: datetime | None, *, old: int | None, new: int | None, start: datetime,
+    at: datetime, cal: WorkCalendar,
+) -> datetime | None:  # fmt: skip
+    """A due time under a new target: the working time already used counts against it. With
+    no target before, it runs from `start`, as when the ticket opened."""
+    if new is None:
+        return None
+    if due is None or old is None:
+        return cal.add_minutes(start, new)
+    used = old - (cal.minutes_between(at, due) if due > at else 0)
+    return cal.add_minutes(at, max(new - used, 0))
+
+
+@transaction.atomic
+def ticket_priority_set(*, ticket_id: int, priority: str, reason: str = "", actor: Any) -> Ticket:
+    """A ticket's priority changes: the SLA policy of the new one applies, with the working
+    time already used counted; an urgent one says why. The same priority again changes
+    nothing."""
+    reason = _priority_checked(priority, reason)
+    ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+    if ticket is None:
+        raise NotFound(field="ticket_id", message=_("No ticket %(id)s.") % {"id": ticket_id})
+    if ticket.priority == priority:
+        return ticket
+    conversation = Conversation.objects.get(pk=ticket.conversation_id)
+    now, cal = timezone.now(), calendar()
+    at = ticket.paused_at or now  # a paused clock stood still since
+    old, new = ticket.policy, _policy_for(priority, ticket.category_id)
+    if ticket.first_responded_at is None:
+        ticket.first_response_due_at = _due_rebased(
+            ticket.first_response_due_at,
+            old=old.first_response_minutes if old else None,
+            new=new.first_response_minutes if new else None,
+            start=conversation.created_at,
+            at=at,
+            cal=cal,
+        )
+    if ticket.solved_at is None:
+        ticket.resolution_due_at = _due_rebased(
+            ticket.resolution_due_at,
+            old=old.resolution_minutes if old else None,
+            new=new.resolution_minutes if new else None,
+            start=ticket.opened_at,
+            at=at,
+            cal=cal,
+        )
+    previous = ticket.priority
+    urgent = priority == Priority.URGENT
+    ticket.priority, ticket.policy, ticket.urgent_reason = priority, new, reason
+    ticket.urgent_by, ticket.urgent_at = (_person(actor), now) if urgent else (None, None)
+    ticket.save(
+        update_fields=[
+            "priority", "policy", "urgent_reason", "urgent_by", "urgent_at",
+            "first_response_due_at", "resolution_due_at",
+        ]
+    )  # fmt: skip
+    event_record(
+        event_type="ticket.priority_changed",
+        subject=ticket,
+        customer_id=conversation.customer_id,
+        actor=actor,
+        payload={"from": previous, "to": priority, **({"reason": reason} if urgent else {})},
     )
     return ticket
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
-from procedo.support.models import Conversation, ConversationStatus, SlaPolicy, Ticket
+from procedo.support.models import Conversation, ConversationStatus, Priority, SlaPolicy, Ticket
 
 
 def _conversations(ids: Sequence[int]) -> Mapping[int, str]:
@@ -40,6 +40,28 @@ def _moved(event: Event, names: Names) -> dict[str, Any]:
 
 def _rating(event: Event, names: Names) -> dict[str, Any]:
     return {"rating": (event.payload or {}).get("rating", "")}
+
+
+def _priority_label(value: Any) -> str:
+    try:
+        return str(Priority(value).label)
+    except ValueError:
+        return str(value or "")
+
+
+def _priority_sentence(event: Event) -> Any:
+    if (event.payload or {}).get("to") == Priority.URGENT:
+        return gettext_lazy("%(actor)s made %(subject)s urgent: %(reason)s")
+    return gettext_lazy("%(actor)s changed the priority of %(subject)s from %(from)s to %(to)s")
+
+
+def _priority(event: Event, names: Names) -> dict[str, Any]:
+    payload = event.payload or {}
+    return {
+        "from": _priority_label(payload.get("from")),
+        "to": _priority_label(payload.get("to")),
+        "reason": str(payload.get("reason", "")),
+    }
 
 
 def _breach(event: Event) -> Any:
@@ -85,6 +107,7 @@ def timeline_register() -> None:
     sentence("ticket.reopened", gettext_lazy("The ticket %(subject)s opened again"))
     sentence("ticket.solved", gettext_lazy("%(actor)s solved the ticket %(subject)s"))
     sentence("ticket.sla_breached", _breach)
+    sentence("ticket.priority_changed", _priority_sentence, _priority)
     sentence(
         "ticket.rated",
         gettext_lazy("The customer rated the ticket %(subject)s %(rating)s of 5"),

@@ -11,6 +11,9 @@ urlpatterns = [
     path("<int:conversation_id>/assign/", views.conversation_assign, name="assign"),
     path("<int:conversation_id>/status/", views.conversation_change_status, name="change-status"),
     path("<int:conversation_id>/ticket/", views.ticket_open, name="ticket-open"),
+    path(
+        "<int:conversation_id>/ticket/priority/", views.ticket_priority_set, name="ticket-priority"
+    ),
     path("settings/", views.support_settings, name="settings"),
     path("settings/policies/", views.sla_policy_save, name="policy-save"),
     path("settings/categories/", views.ticket_category_create, name="category-create"),
@@ -30,6 +33,7 @@ API_TWINS = {
     "assign": ("conversation_assign",),
     "change-status": ("conversation_change_status",),
     "ticket-open": ("ticket_open",),
+    "ticket-priority": ("ticket_priority_set",),
     "settings": ("sla_policy_list", "ticket_category_list"),
     "policy-save": ("sla_policy_save",),
     "category-create": ("ticket_category_create",),

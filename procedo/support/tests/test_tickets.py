@@ -236,7 +236,12 @@ def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: object) 
     from procedo.sops import subjects
 
     conversation = _conversation()
-    services.ticket_open(conversation_id=conversation.pk, priority="urgent", actor=owner)
+    services.ticket_open(
+        conversation_id=conversation.pk,
+        priority="urgent",
+        urgent_reason="A broken gift",
+        actor=owner,
+    )
     now = timezone.now()
     for name in ("conversation", "ticket"):
         subject = subjects.SUBJECTS[name]
@@ -286,3 +291,66 @@ def test_a_ticket_opened_on_the_page_names_its_order_by_number(owner_client: Cli
     ticket = Ticket.objects.get()
     assert (ticket.order_id, ticket.priority) == (order.pk, "high")
     assert f"order {order.number}" in owner_client.get(page).content.decode()
+
+
+def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_used(
+    polish_calendar: None, owner: object, owner_client: Client
+) -> None:
+    from procedo.events.timeline import timeline_lines
+
+    for priority, first, solve in (("normal", 60, 600), ("urgent", 15, 120)):
+        services.sla_policy_save(
+            priority=priority, first_response_minutes=first, resolution_minutes=solve, actor=owner
+        )
+    conversation = _conversation()
+    with pytest.raises(DomainError) as caught:
+        services.ticket_open(conversation_id=conversation.pk, priority="urgent", actor=owner)
+    assert caught.value.field == "urgent_reason" and not Ticket.objects.exists()
+    ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
+    cal = work_calendar(business_get())
+    # The clock stood still 20 working minutes after the ticket opened (waiting on the
+    # customer; set directly: the test has no clock), so the rebasing starts from there.
+    paused_at = cal.add_minutes(ticket.opened_at, 20)
+    Ticket.objects.filter(pk=ticket.pk).update(paused_at=paused_at)
+
+    page = f"/support/{conversation.pk}/ticket/priority/"
+    refused = owner_client.post(page, {"priority": "urgent", "urgent_reason": "   "})
+    assert refused.status_code == 422
+    assert "Say why it is urgent" in refused.content.decode()
+    call = api_caller(owner)  # type: ignore[arg-type]
+    bad = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent"})
+    assert bad.status_code == 422 and bad.json()["field"] == "urgent_reason"
+    assert Ticket.objects.get().priority == "normal"
+    assert not Event.objects.filter(event_type="ticket.priority_changed").exists()
+
+    reason = "The customer's wedding is on Saturday"
+    moved = owner_client.post(page, {"priority": "urgent", "urgent_reason": f"  {reason} "})
+    assert moved.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.urgent_reason, ticket.urgent_by) == ("urgent", reason, owner)
+    # 20 of the urgent target's 15 minutes to a first answer are gone: due at once. The
+    # solution's 120 count the 20 already used.
+    assert ticket.first_response_due_at == paused_at
+    assert ticket.resolution_due_at is not None
+    used = cal.minutes_between(ticket.opened_at, paused_at)
+    assert used == 20
+    assert cal.minutes_between(paused_at, ticket.resolution_due_at) == 120 - used
+    again = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent"})
+    assert again.status_code == 422  # the reason is asked each time it is made urgent
+    same = call(
+        "post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent", "reason": "x"}
+    )
+    assert same.status_code == 200 and same.json()["urgent_reason"] == reason  # unchanged
+    [changed] = Event.objects.filter(event_type="ticket.priority_changed")
+    assert changed.payload == {"from": "normal", "to": "urgent", "reason": reason}
+    assert timeline_lines([changed])[0].plain.endswith(f"urgent: {reason}")
+    standards = selectors.response_standards(
+        since=timezone.now() - timedelta(days=30), now=timezone.now()
+    )
+    assert [(p.user_id, p.made_urgent) for p in standards.people] == [(owner.pk, 1)]  # type: ignore[attr-defined]
+    assert call("get", "/support/standards").json()["people"][0]["made_urgent"] == 1
+
+    back = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "normal"})
+    assert back.status_code == 200
+    assert (back.json()["priority"], back.json()["urgent_reason"]) == ("normal", "")
+    assert Event.objects.filter(event_type="ticket.priority_changed").count() == 2
