@@ -14,6 +14,7 @@ from procedo.business import services as business_services
 from procedo.demo.commerce import FULL_SIZE, DemoSizes, demo_commerce_load
 from procedo.demo.knowledge import demo_knowledge_load
 from procedo.demo.sops import demo_sops_load
+from procedo.sales.demo import demo_sales_load
 from procedo.support.demo import demo_support_load
 
 DEMO_OWNER = "owner"
@@ -85,4 +86,5 @@ def demo_store_load(*, sizes: DemoSizes = FULL_SIZE) -> DemoLogin | None:
         demo_sops_load(owner=owner, reviewer=staff["olena"], team_id=fulfilment.pk, staff=staff)
         demo_support_load(owner=owner, agent=staff["maksym"], team_id=care.pk)
         demo_knowledge_load(owner=owner)
+        demo_sales_load(owner=owner, seller=staff["olena"])
     return DemoLogin(username=DEMO_OWNER, password=password, created=True)
