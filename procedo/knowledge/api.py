@@ -15,7 +15,7 @@ from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.paging import keyset_page
 from procedo.core.schemas import Schema
 from procedo.knowledge import search, selectors, services
-from procedo.knowledge.models import Article, Revision
+from procedo.knowledge.models import Article, ArticleOpen, Revision
 
 router = Router(tags=["knowledge"])
 Slug = Annotated[str, Path(max_length=80, description="The article's address.")]
@@ -302,6 +302,16 @@ def article_status_set(request: HttpRequest, payload: ArticleStatusIn, slug: Slu
     return selectors.article_get(slug=slug)
 
 
+def _open_out(article: Article, row: ArticleOpen) -> dict[str, Any]:
+    row.refresh_from_db()  # its count was raised in SQL
+    return {
+        "article": article.slug,
+        "subject_type": row.subject_type,
+        "subject_id": row.subject_id,
+        "times": row.times,
+    }
+
+
 @router.post("/articles/{slug}/opens", response=OpenOut, auth=requires_api("knowledge.view"))
 def article_open_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
     """Record that the caller opened the article from a task (or a deal, a ticket…)."""
@@ -312,13 +322,7 @@ def article_open_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> di
         subject_id=payload.subject_id,
         actor=_auth(request),
     )
-    opened.refresh_from_db()
-    return {
-        "article": article.slug,
-        "subject_type": opened.subject_type,
-        "subject_id": opened.subject_id,
-        "times": opened.times,
-    }
+    return _open_out(article, opened)
 
 
 @router.post("/articles/{slug}/replies", response=OpenOut, auth=requires_api("knowledge.view"))
@@ -332,13 +336,7 @@ def article_reply_use_record(request: HttpRequest, payload: OpenIn, slug: Slug) 
         subject_id=payload.subject_id,
         actor=_auth(request),
     )
-    used.refresh_from_db()
-    return {
-        "article": article.slug,
-        "subject_type": used.subject_type,
-        "subject_id": used.subject_id,
-        "times": used.times,
-    }
+    return _open_out(article, used)
 
 
 @router.get("/faq", response=list[FaqSectionOut], auth=requires_api("knowledge.view"))

@@ -193,7 +193,7 @@ def article_reply_use(request: HttpRequest, slug: str) -> HttpResponse:
             actor=request.user,
         )
     except DomainError as exc:
-        return HttpResponse(exc.message, status=400)
+        return HttpResponse(exc.message, status=exc.status_code)
     return HttpResponse(status=204)
 
 

@@ -228,7 +228,7 @@ def ticket_open(request: HttpRequest, conversation_id: PathId, payload: TicketIn
 
 class PriorityChangeIn(Schema):
     priority: PriorityIn
-    reason: str = Field(
+    urgent_reason: str = Field(
         "", max_length=300, description="Why it is urgent: required when priority is urgent."
     )
 
@@ -238,7 +238,10 @@ def ticket_priority_set(request: HttpRequest, ticket_id: PathId, payload: Priori
     """Change a ticket's priority: the new priority's SLA policy applies, counting the working
     time already used; the same priority again changes nothing."""
     return services.ticket_priority_set(
-        ticket_id=ticket_id, priority=payload.priority, reason=payload.reason, actor=_auth(request)
+        ticket_id=ticket_id,
+        priority=payload.priority,
+        urgent_reason=payload.urgent_reason,
+        actor=_auth(request),
     )
 
 

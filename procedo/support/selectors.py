@@ -55,6 +55,14 @@ class ConversationView:
     ticket: Ticket | None
 
 
+def conversation_ticket_id(*, conversation_id: int) -> int | None:
+    """The id of the conversation's ticket, if it became one."""
+    found: int | None = (
+        Ticket.objects.filter(conversation_id=conversation_id).values_list("pk", flat=True).first()
+    )
+    return found
+
+
 def conversation_get(*, conversation_id: int) -> ConversationView | None:
     conversation = (
         Conversation.objects.select_related("customer", "assignee", "team")

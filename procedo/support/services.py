@@ -728,11 +728,13 @@ def _due_rebased(
 
 
 @transaction.atomic
-def ticket_priority_set(*, ticket_id: int, priority: str, reason: str = "", actor: Any) -> Ticket:
+def ticket_priority_set(
+    *, ticket_id: int, priority: str, urgent_reason: str = "", actor: Any
+) -> Ticket:
     """A ticket's priority changes: the SLA policy of the new one applies, with the working
     time already used counted; an urgent one says why. The same priority again changes
     nothing."""
-    reason = _priority_checked(priority, reason)
+    reason = _priority_checked(priority, urgent_reason)
     ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
     if ticket is None:
         raise NotFound(field="ticket_id", message=_("No ticket %(id)s.") % {"id": ticket_id})

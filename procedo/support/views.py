@@ -200,17 +200,16 @@ def ticket_open(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 @requires("support.work")
 def ticket_priority_set(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    ticket = selectors.conversation_get(conversation_id=conversation_id)
-    if ticket is None or ticket.ticket is None:
+    ticket_id = selectors.conversation_ticket_id(conversation_id=conversation_id)
+    if ticket_id is None:
         raise Http404(_("No ticket in conversation %(id)s.") % {"id": conversation_id})
-    ticket_id = ticket.ticket.pk
     return _act(
         request,
         conversation_id,
         lambda: services.ticket_priority_set(
             ticket_id=ticket_id,
             priority=request.POST.get("priority", ""),
-            reason=request.POST.get("urgent_reason", "")[:1000],
+            urgent_reason=request.POST.get("urgent_reason", "")[:1000],
             actor=request.user,
         ),
         _("Priority changed."),

@@ -337,9 +337,8 @@ def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_us
     assert cal.minutes_between(paused_at, ticket.resolution_due_at) == 120 - used
     again = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent"})
     assert again.status_code == 422  # the reason is asked each time it is made urgent
-    same = call(
-        "post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent", "reason": "x"}
-    )
+    again_urgent = {"priority": "urgent", "urgent_reason": "x"}
+    same = call("post", f"/support/tickets/{ticket.pk}/priority", again_urgent)
     assert same.status_code == 200 and same.json()["urgent_reason"] == reason  # unchanged
     [changed] = Event.objects.filter(event_type="ticket.priority_changed")
     assert changed.payload == {"from": "normal", "to": "urgent", "reason": reason}
