@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
 from procedo.sops.models import (
@@ -79,7 +80,7 @@ def _draft_from(
     sop: Sop, base: Revision | None, definition: dict[str, Any], *, actor: Any, note: str
 ) -> Revision:
     now = timezone.now()
-    author = actor if getattr(actor, "pk", None) else None
+    author = actor_person(actor)
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -131,7 +132,7 @@ def revision_update(
     updates: dict[str, Any] = {
         "definition": clean,
         "updated_at": timezone.now(),
-        "edited_by": actor if getattr(actor, "pk", None) else None,
+        "edited_by": actor_person(actor),
     }
     if note is not None:
         updates["note"] = note.strip()[:500]
@@ -197,7 +198,7 @@ def _record_transition(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_person(actor),
         comment=comment,
         backlog=backlog,
         backlog_count=backlog_count,
