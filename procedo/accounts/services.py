@@ -6,7 +6,6 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
@@ -20,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.accounts import selectors
+from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.models import ApiToken, Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role, role_rank
@@ -32,14 +32,13 @@ TOKEN_PREFIX = "pro_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def _rank(user: Any) -> int | None:
+def _rank(actor: Actor) -> int | None:
     """The actor's rank; None for the system (a command, the worker): it may do anything."""
-    if user is None or getattr(user, "pk", None) is None:
-        return None
-    return role_rank(user.role)
+    person = actor_person(actor)
+    return None if person is None else role_rank(person.role)
 
 
-def _role_may_give(actor: Any, role: str) -> None:
+def _role_may_give(actor: Actor, role: str) -> None:
     rank = _rank(actor)
     if rank is not None and role_rank(role) > rank:
         raise PermissionDenied(
@@ -49,12 +48,13 @@ def _role_may_give(actor: Any, role: str) -> None:
         )
 
 
-def _may_act_on(actor: Any, user: User, *, field: str = "user_id") -> None:
+def _may_act_on(actor: Actor, user: User, *, field: str = "user_id") -> None:
     """A person acts on staff of their own rank or below; an owner only by an owner."""
-    rank = _rank(actor)
-    if rank is None or actor.pk == user.pk:
+    person = actor_person(actor)
+    if person is None or person.pk == user.pk:
         return
-    if role_rank(user.role) > rank or (user.role == Role.OWNER and actor.role != Role.OWNER):
+    rank = role_rank(person.role)
+    if rank < role_rank(user.role) or (user.role == Role.OWNER and person.role != Role.OWNER):
         raise PermissionDenied(
             field=field,
             code="role_too_high",
@@ -77,7 +77,7 @@ def user_create(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> User:
     username = username.strip()
     if not username:
@@ -115,7 +115,7 @@ def user_create(
 
 
 @transaction.atomic
-def user_change_role(*, user_id: int, role: str, actor: Any) -> User:
+def user_change_role(*, user_id: int, role: str, actor: Actor) -> User:
     if role not in Role.values:
         raise DomainError(field="role", message=_("Unknown role %(role)s.") % {"role": role})
     user = User.objects.filter(pk=user_id).first()
@@ -142,7 +142,7 @@ def _another_active_owner(user: User) -> bool:
 
 
 @transaction.atomic
-def user_set_active(*, user_id: int, active: bool, actor: Any) -> User:
+def user_set_active(*, user_id: int, active: bool, actor: Actor) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise NotFound(field="user_id", message=_("No such user."))
@@ -168,7 +168,7 @@ def user_set_active(*, user_id: int, active: bool, actor: Any) -> User:
 
 @transaction.atomic
 def user_update(
-    *, user_id: int, actor: Any, role: str | None = None, is_active: bool | None = None
+    *, user_id: int, actor: Actor, role: str | None = None, is_active: bool | None = None
 ) -> User:
     """Role and activation in one step: both change, or neither."""
     user = User.objects.filter(pk=user_id).first()
@@ -254,7 +254,7 @@ def user_locked_out(*, username: str | None, address: str | None) -> bool:
 
 
 @transaction.atomic
-def login_lock_release(*, kind: str, value: str, actor: Any) -> int:
+def login_lock_release(*, kind: str, value: str, actor: Actor) -> int:
     """Lets a locked username or address log in again now; the number of records cleared."""
     value = value.strip()
     if kind == "address":
@@ -293,7 +293,7 @@ def login_lock_release(*, kind: str, value: str, actor: Any) -> int:
 
 
 @transaction.atomic
-def team_create(*, name: str, lead_id: int | None, actor: Any) -> Team:
+def team_create(*, name: str, lead_id: int | None, actor: Actor) -> Team:
     name = name.strip()
     if not name:
         raise DomainError(field="name", message=_("A team needs a name."))
@@ -309,7 +309,7 @@ def team_create(*, name: str, lead_id: int | None, actor: Any) -> Team:
 
 
 @transaction.atomic
-def team_set_members(*, team_id: int, member_ids: list[int], actor: Any) -> Team:
+def team_set_members(*, team_id: int, member_ids: list[int], actor: Actor) -> Team:
     team = Team.objects.filter(pk=team_id).first()
     if team is None:
         raise NotFound(field="team_id", message=_("No such team."))
@@ -338,7 +338,7 @@ class IssuedToken:
 
 @transaction.atomic
 def api_token_issue(
-    *, user: User, name: str, expires_in_days: int | None, actor: Any
+    *, user: User, name: str, expires_in_days: int | None, actor: Actor
 ) -> IssuedToken:
     name = name.strip()
     if not name:

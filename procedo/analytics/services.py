@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.analytics.kpis import KPIS, Unit
 from procedo.analytics.models import Goal, GoalState
 from procedo.analytics.selectors import MAX_WINDOW_DAYS, kpi_get
-from procedo.core.actors import actor_person
 from procedo.core.bounds import MAX_AMOUNT, SHORT_TEXT, moment_check, number_check
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.idempotency import idempotent
@@ -120,7 +120,7 @@ def goal_create(
     kpi: str,
     target: Decimal | str | int,
     deadline: date,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
     kpi_window_days: int | None = None,
     focus_reason: str = "",
@@ -143,7 +143,7 @@ def goal_create(
 
 
 @transaction.atomic
-def goal_update(*, goal_id: int, actor: Any, **changes: Any) -> Goal:
+def goal_update(*, goal_id: int, actor: Actor, **changes: Any) -> Goal:
     """Change a goal's aim, target, deadline, window or state (achieved, dropped, active)."""
     unknown = set(changes) - {
         "name",

@@ -17,6 +17,7 @@ from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.catalog import selectors
 from procedo.catalog.models import Product, Sku, StockMovement, StockReason
 from procedo.core.actors import actor_id_of
@@ -75,7 +76,7 @@ def product_create(
     name: str,
     description: str = "",
     active: bool = True,
-    actor: Any = None,
+    actor: Actor = None,
     idempotency_key: str | None = None,
 ) -> Product:
     product = Product.objects.create(
@@ -99,7 +100,7 @@ def product_update(
     name: str | None = None,
     description: str | None = None,
     active: bool | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Product:
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
@@ -139,7 +140,7 @@ def sku_create(
     name: str = "",
     allow_backorder: bool = False,
     on_hand: int = 0,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Sku:
     code = (code or "").strip()
     if not code:
@@ -202,7 +203,7 @@ def sku_update(
     currency: str | None = None,
     allow_backorder: bool | None = None,
     active: bool | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Sku:
     """Change what a SKU is and costs; its stock changes only through the stock services."""
     sku = Sku.objects.filter(pk=sku_id).first()
@@ -243,7 +244,7 @@ def stock_adjust(
     note: str,
     counted: int | None = None,
     delta: int | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     idempotency_key: str | None = None,
 ) -> Sku:
     """A stock count (`counted`: what is on the shelf) or a correction (`delta`), with a reason."""
@@ -328,7 +329,7 @@ def _stock_move(
     reserved_sign: int,
     guard: Q,
     order_id: int | None,
-    actor: Any,
+    actor: Actor,
     note: str,
 ) -> None:
     quantity = _per_sku(need)
@@ -396,7 +397,7 @@ def _explain_refusal(*, need: dict[int, int], reason: StockReason) -> None:
 
 @transaction.atomic
 def stock_reserve(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
 ) -> None:
     """Reserve every line, or none: one line short raises OutOfStock and nothing is written.
 
@@ -422,7 +423,7 @@ def stock_reserve(
 
 @transaction.atomic
 def stock_release(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
 ) -> None:
     """Give back what an order reserved (it was cancelled)."""
     need = _merged(lines)
@@ -442,7 +443,7 @@ def stock_release(
 
 @transaction.atomic
 def stock_consume(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
 ) -> None:
     """The reserved goods left the warehouse (shipped): on hand and reserved both go down."""
     need = _merged(lines)
@@ -462,7 +463,7 @@ def stock_consume(
 
 @transaction.atomic
 def stock_restock(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Any = None, note: str = ""
+    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
 ) -> None:
     """Returned goods are back on the shelf."""
     need = _merged(lines)
@@ -491,7 +492,9 @@ class SkuSeen:
 
 
 @transaction.atomic
-def skus_ensure(*, items: Sequence[SkuSeen], actor: Any = None, source: str = "") -> dict[str, int]:
+def skus_ensure(
+    *, items: Sequence[SkuSeen], actor: Actor = None, source: str = ""
+) -> dict[str, int]:
     """code -> SKU id for every item, creating a product and SKU for each code not yet known.
 
     Set-based for importers: one read of the known codes, bulk inserts of the

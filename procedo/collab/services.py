@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor
 from procedo.accounts.models import User
 from procedo.accounts.permissions import permission_require, user_can
 from procedo.collab.mentions import mention_user_ids, mentions_resolve
@@ -70,7 +71,7 @@ def comment_create(
     subject_type: str,
     subject_id: int,
     body: str,
-    actor: Any,
+    actor: Actor,
     urgent: bool = False,
     urgent_reason: str = "",
     idempotency_key: str | None = None,
@@ -153,7 +154,7 @@ def comment_create(
 
 
 def _comment_notify(
-    comment: Comment, subject: CommentSubject, row: Any, *, mentioned: set[int], actor: Any
+    comment: Comment, subject: CommentSubject, row: Any, *, mentioned: set[int], actor: Actor
 ) -> None:
     author: str | LaterText = (
         str(actor) if actor_id_of(actor) else LaterText(gettext_noop("Someone"))
@@ -228,7 +229,7 @@ def _comment_notify(
 
 
 @transaction.atomic
-def comment_delete(*, comment_id: int, actor: Any) -> Comment:
+def comment_delete(*, comment_id: int, actor: Actor) -> Comment:
     """The author (or a manager) deletes a comment: it stays as a stub in the thread."""
     comment = Comment.objects.filter(pk=comment_id).first()
     if comment is None:

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
@@ -66,7 +67,7 @@ def _record(
     event_type: str,
     *,
     customer: Customer,
-    actor: Any,
+    actor: Actor,
     payload: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> None:
@@ -287,7 +288,7 @@ def _identity_row(
 
 
 @transaction.atomic
-def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: Any) -> list[int]:
+def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: Actor) -> list[int]:
     """Create customers nobody has yet, set-based: a few INSERTs for the whole batch, each with
     its "customer.imported" event. Returns their ids in the order given.
 
@@ -394,7 +395,7 @@ def customer_create(
     email_consent: str = ConsentState.UNKNOWN,
     phone_consent: str = ConsentState.UNKNOWN,
     consent_source: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     idempotency_key: str | None = None,
 ) -> Customer:
     """A new customer with its emails and phones.
@@ -478,7 +479,7 @@ def customer_find_or_create(
     email_consent: str | None = None,
     phone_consent: str | None = None,
     consent_source: str = "",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> CustomerMatch:
     """The customer that `external_ref`, else `email`, else `phone` points at, or a new one.
 
@@ -525,7 +526,7 @@ def _find_or_create_once(
     email_consent: str | None,
     phone_consent: str | None,
     consent_source: str,
-    actor: Any,
+    actor: Actor,
 ) -> CustomerMatch:
     email_value = normalise.email_normalise(email) if email.strip() else ""
     phone_value = normalise.phone_normalise(phone) if phone.strip() else None
@@ -602,7 +603,7 @@ def _find_or_create_once(
 def customer_update(
     *,
     customer_id: int,
-    actor: Any,
+    actor: Actor,
     first_name: str | None = None,
     last_name: str | None = None,
     company: str | None = None,
@@ -651,7 +652,7 @@ def identity_add(
     customer_id: int,
     kind: str,
     value: str,
-    actor: Any,
+    actor: Actor,
     marketing_consent: str = ConsentState.UNKNOWN,
     consent_source: str = "",
 ) -> Identity:
@@ -690,7 +691,7 @@ def _identity_of(customer_id: int, identity_id: int) -> Identity:
 
 
 @transaction.atomic
-def identity_remove(*, customer_id: int, identity_id: int, actor: Any) -> None:
+def identity_remove(*, customer_id: int, identity_id: int, actor: Actor) -> None:
     customer = _live_customer(customer_id)
     identity = _identity_of(customer_id, identity_id)
     nameless = not (customer.first_name or customer.last_name or customer.company)
@@ -716,7 +717,7 @@ def consent_set(
     identity_id: int,
     state: str,
     source: str,
-    actor: Any,
+    actor: Actor,
     changed_at: datetime | None = None,
 ) -> Identity:
     """Marketing consent for the identity's channel (email for an email, SMS for a phone).
@@ -734,7 +735,7 @@ def consent_set(
 
 
 def _consent_apply(
-    identity: Identity, *, state: str, source: str, actor: Any, at: datetime | None
+    identity: Identity, *, state: str, source: str, actor: Actor, at: datetime | None
 ) -> None:
     previous = identity.marketing_consent
     if previous == state:
@@ -774,7 +775,7 @@ def address_add(
     customer_id: int,
     line1: str,
     city: str,
-    actor: Any,
+    actor: Actor,
     kind: str = AddressKind.SHIPPING,
     line2: str = "",
     region: str = "",
@@ -820,7 +821,7 @@ def address_add(
 
 
 @transaction.atomic
-def address_remove(*, customer_id: int, address_id: int, actor: Any) -> None:
+def address_remove(*, customer_id: int, address_id: int, actor: Actor) -> None:
     customer = _live_customer(customer_id)
     address = Address.objects.filter(pk=address_id, customer_id=customer.pk).first()
     if address is None:
@@ -853,7 +854,7 @@ def _tag_name(raw: str) -> str:
 
 
 @transaction.atomic
-def tag_add(*, customer_id: int, name: str, actor: Any) -> Tag:
+def tag_add(*, customer_id: int, name: str, actor: Actor) -> Tag:
     """Tag the customer, creating the tag the first time any spelling of it is used."""
     customer = _live_customer(customer_id)
     clean = _tag_name(name)
@@ -867,7 +868,7 @@ def tag_add(*, customer_id: int, name: str, actor: Any) -> Tag:
 
 
 @transaction.atomic
-def tag_remove(*, customer_id: int, name: str, actor: Any) -> None:
+def tag_remove(*, customer_id: int, name: str, actor: Actor) -> None:
     """Untag. A tag that does not exist is NotFound naming "tag"; one not on them is a no-op."""
     customer = _live_customer(customer_id)
     tag = Tag.objects.filter(name_key=normalise.text_key(_tag_name(name))).first()
@@ -881,7 +882,7 @@ def tag_remove(*, customer_id: int, name: str, actor: Any) -> None:
 @idempotent("customer.note_add", replay=lambda pk: Note.objects.get(pk=pk))
 @transaction.atomic
 def note_add(
-    *, customer_id: int, body: str, actor: Any, idempotency_key: str | None = None
+    *, customer_id: int, body: str, actor: Actor, idempotency_key: str | None = None
 ) -> Note:
     customer = _live_customer(customer_id)
     text = body.strip()
@@ -891,8 +892,7 @@ def note_add(
         raise DomainError(
             field="body", message=_("At most %(limit)s characters.") % {"limit": NOTE_MAX}
         )
-    author = actor if getattr(actor, "is_authenticated", False) else None
-    note = Note.objects.create(customer=customer, author=author, body=text)
+    note = Note.objects.create(customer=customer, author=actor_person(actor), body=text)
     _record(
         "customer.note_added",
         customer=customer,
@@ -907,7 +907,7 @@ def note_add(
 
 
 @transaction.atomic
-def customer_merge(*, survivor_id: int, duplicate_id: int, actor: Any) -> Customer:
+def customer_merge(*, survivor_id: int, duplicate_id: int, actor: Actor) -> Customer:
     """Fold the duplicate into the survivor; the duplicate stays as a tombstone pointing at it.
 
     Moves identities, addresses, tags, notes and the events' customer_id, fills
@@ -1006,7 +1006,7 @@ def customer_merge(*, survivor_id: int, duplicate_id: int, actor: Any) -> Custom
 
 
 @transaction.atomic
-def duplicate_dismiss(*, customer_id: int, other_id: int, actor: Any) -> None:
+def duplicate_dismiss(*, customer_id: int, other_id: int, actor: Actor) -> None:
     """Two customers are different people: stop proposing them as duplicates."""
     if customer_id == other_id:
         raise DomainError(field="other_id", message=_("A customer cannot be merged with itself."))

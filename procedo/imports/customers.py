@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
 from procedo.customers import normalise
@@ -168,7 +168,7 @@ def import_customers(
     path: Path,
     source: str,
     report: RejectedReport,
-    actor: Any = None,
+    actor: Actor = None,
     progress: Callable[[int, int], None] | None = None,
     limits: ReadLimits | None = None,
 ) -> CustomerImportResult:
@@ -208,7 +208,9 @@ def import_customers(
     return result
 
 
-def _write(batch: list[_Person], *, source: str, actor: Any, result: CustomerImportResult) -> None:
+def _write(
+    batch: list[_Person], *, source: str, actor: Actor, result: CustomerImportResult
+) -> None:
     refs = [p.ref for p in batch if p.ref]
     values = [p.email for p in batch if p.email] + [p.phone.e164 for p in batch if p.phone]
     known = customer_selectors.identifiers_known(external_refs=refs, identity_values=values)

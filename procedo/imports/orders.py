@@ -35,11 +35,11 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.catalog.selectors import skus_known
 from procedo.catalog.services import SkuSeen, skus_ensure
 from procedo.core.countries import country_code
@@ -288,7 +288,7 @@ def import_orders(
     currency: str,
     zone: tzinfo,
     report: RejectedReport,
-    actor: Any = None,
+    actor: Actor = None,
     progress: Progress | None = None,
     limits: ReadLimits | None = None,
 ) -> ImportResult:
@@ -387,7 +387,7 @@ def _import_batch(
     descriptions: dict[str, str],
     *,
     source: str,
-    actor: Any,
+    actor: Actor,
     result: ImportResult,
     report: RejectedReport,
 ) -> None:
@@ -417,7 +417,7 @@ def _import_batch(
 
 
 def _customer_ids(
-    batch: list[_Order], *, source: str, actor: Any, result: ImportResult
+    batch: list[_Order], *, source: str, actor: Actor, result: ImportResult
 ) -> dict[str, int | None]:
     """order number -> customer id: by external ref in bulk, by email/phone through the service."""
     by_order: dict[str, int | None] = {}
@@ -471,7 +471,7 @@ def _customer_ids(
 
 @transaction.atomic
 def _write_batch(
-    batch: list[_Order], *, sku_ids: dict[str, int], source: str, actor: Any, result: ImportResult
+    batch: list[_Order], *, sku_ids: dict[str, int], source: str, actor: Actor, result: ImportResult
 ) -> None:
     taken = order_selectors.order_numbers_taken([order.number for order in batch])
     fresh = [order for order in batch if order.number not in taken]

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.business.selectors import business_get
-from procedo.core.actors import actor_person
 from procedo.core.errors import DomainError, NotFound, TooLarge
 from procedo.core.uploads import upload_limit, upload_limit_message
 from procedo.events.services import event_record
@@ -73,7 +73,7 @@ def import_job_create(
     source: str,
     currency: str = "",
     time_zone: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     in_worker: bool = True,
 ) -> ImportJob:
     """Store the file under var/media/imports and check its header; no row is read yet.

@@ -16,6 +16,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotency_claim
@@ -71,7 +72,7 @@ def _api_key(api_key: str | None) -> dict[str, str]:
 
 @transaction.atomic
 def connection_create(
-    *, platform: str, name: str, account: str, secret: str, actor: Any, api_key: str = ""
+    *, platform: str, name: str, account: str, secret: str, actor: Actor, api_key: str = ""
 ) -> Connection:
     if platform not in Platform.values:
         raise DomainError(field="platform", message=_("Unknown platform %(p)s.") % {"p": platform})
@@ -100,7 +101,7 @@ def connection_create(
 def connection_update(
     *,
     connection_id: int,
-    actor: Any,
+    actor: Actor,
     name: str | None = None,
     account: str | None = None,
     secret: str | None = None,
@@ -384,7 +385,7 @@ def deliveries_process_pending(
 
 
 @transaction.atomic
-def delivery_replay(*, delivery_id: int, actor: Any) -> Delivery:
+def delivery_replay(*, delivery_id: int, actor: Actor) -> Delivery:
     """A person asks for a failed delivery to be processed again now (after fixing the
     reason: a missing status in the pipeline, a currency)."""
     delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()

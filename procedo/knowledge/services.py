@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from procedo.core.actors import actor_person
+from procedo.accounts.actors import Actor, actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
@@ -155,7 +155,7 @@ def article_create(
     category_id: int | None = None,
     tags: list[str] | None = None,
     slug: str = "",
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Article:
     _choice(kind, Kind, "kind")
@@ -214,7 +214,7 @@ def article_revise(
     tags: list[str] | None = None,
     note: str = "",
     based_on: int | None = None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Article:
     """A new revision with this text; `based_on` is the revision the editor started from."""
@@ -283,7 +283,7 @@ def article_revise(
 
 
 @transaction.atomic
-def article_status_set(*, article_id: int, status: str, actor: Any) -> Article:
+def article_status_set(*, article_id: int, status: str, actor: Actor) -> Article:
     """Publish or take back to draft; setting the status it has is a no-op (a double click)."""
     _choice(status, Status, "status")
     article = Article.objects.filter(pk=article_id).first()
@@ -310,7 +310,7 @@ SUBJECT_TYPE_MAX = 20
 
 
 def _open_row(
-    *, article_id: int, subject_type: str, subject_id: int, actor: Any
+    *, article_id: int, subject_type: str, subject_id: int, actor: Actor
 ) -> tuple[Article, ArticleOpen, bool]:
     """The person's row for the article and the subject, counted once more; whether it is new."""
     if not re.fullmatch(r"[a-z_]{1,20}", subject_type):
@@ -336,7 +336,7 @@ def _open_row(
 
 @transaction.atomic
 def article_open_record(
-    *, article_id: int, subject_type: str, subject_id: int, actor: Any
+    *, article_id: int, subject_type: str, subject_id: int, actor: Actor
 ) -> ArticleOpen:
     """Someone opened the article from a task (deal, ticket…): one row per person and subject,
     counted; the first open is an event (a reload is not news)."""
@@ -355,7 +355,7 @@ def article_open_record(
 
 @transaction.atomic
 def article_reply_use_record(
-    *, article_id: int, subject_type: str, subject_id: int, actor: Any
+    *, article_id: int, subject_type: str, subject_id: int, actor: Actor
 ) -> ArticleOpen:
     """Someone put the article's text into a reply (a conversation's quick reply): it counts as
     used there, like an open, and each use is an event."""
@@ -372,7 +372,7 @@ def article_reply_use_record(
 
 
 @transaction.atomic
-def standard_articles_install(*, slugs: list[str], actor: Any) -> list[Article]:
+def standard_articles_install(*, slugs: list[str], actor: Actor) -> list[Article]:
     """The standard protocols among `slugs` that the store does not have yet, published,
     in the active language (procedo.knowledge.standard); an existing one is left as it is."""
     language = translation.get_language() or settings.LANGUAGE_CODE

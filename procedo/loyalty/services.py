@@ -32,6 +32,7 @@ from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.analytics.kpis import SIGNED_CENTS, sale_orders, valued_orders
 from procedo.business.selectors import business_get
 from procedo.core.errors import Conflict, DomainError, NotFound
@@ -90,7 +91,7 @@ def _text_clean(value: str, *, field: str, limit: int) -> str:
 @transaction.atomic
 def program_update(
     *,
-    actor: Any,
+    actor: Actor,
     window_days: int | None = None,
     referrer_reward_kind: str | None = None,
     referrer_reward_value: Any = None,
@@ -215,7 +216,7 @@ def _tiers_clean(tiers: Sequence[TierIn], currency: str) -> list[TierIn]:
 
 
 @transaction.atomic
-def tiers_set(*, tiers: Sequence[TierIn], actor: Any) -> list[Tier]:
+def tiers_set(*, tiers: Sequence[TierIn], actor: Actor) -> list[Tier]:
     """Replace the tiers with `tiers` (lowest spend first) and recompute every customer's.
 
     A tier missing from the list is deleted (its holders get the tier their spend reaches);
@@ -298,7 +299,7 @@ def tier_changes(
 
 @transaction.atomic
 def tiers_recompute(
-    *, customer_ids: Iterable[int] | None = None, actor: Any = None, now: datetime | None = None
+    *, customer_ids: Iterable[int] | None = None, actor: Actor = None, now: datetime | None = None
 ) -> int:
     """Give every customer (or those of `customer_ids`) the tier their spend reaches; each
     change records `loyalty.tier_upgraded` or `loyalty.tier_downgraded`. The changes made."""
@@ -341,7 +342,7 @@ def tiers_recompute(
 
 
 @transaction.atomic
-def membership_enter(*, customer_id: int, actor: Any = None) -> bool:
+def membership_enter(*, customer_id: int, actor: Actor = None) -> bool:
     """Make a customer who has bought a member (and give them a referral code); True when
     they enter now. Idempotent: a member stays one, and nothing is recorded twice."""
     if not sale_orders().filter(customer_id=customer_id).exists():
@@ -387,7 +388,7 @@ def memberships_enter_missing(*, limit: int = 1000) -> int:
 
 
 @transaction.atomic
-def referral_code_issue(*, customer_id: int, actor: Any) -> ReferralCode:
+def referral_code_issue(*, customer_id: int, actor: Actor) -> ReferralCode:
     """The customer's referral code, made the first time it is asked for."""
     existing = ReferralCode.objects.filter(customer_id=customer_id).order_by("created_at").first()
     if existing is not None:
@@ -427,7 +428,7 @@ def _code_find(typed: str, *, field: str) -> ReferralCode:
     return found
 
 
-def _attribute(order: Order, typed: str, *, field: str, actor: Any) -> ReferralConversion:
+def _attribute(order: Order, typed: str, *, field: str, actor: Actor) -> ReferralConversion:
     code = _code_find(typed, field=field)
     if order.customer_id is None:
         raise DomainError(
@@ -483,7 +484,7 @@ def _attribute(order: Order, typed: str, *, field: str, actor: Any) -> ReferralC
 @idempotent("referral.attribute", replay=lambda pk: ReferralConversion.objects.get(pk=pk))
 @transaction.atomic
 def referral_attribute(
-    *, order_id: int, code: str, actor: Any, idempotency_key: str | None
+    *, order_id: int, code: str, actor: Actor, idempotency_key: str | None
 ) -> ReferralConversion:
     """Attribute an order to the owner of `code` (typed on the order after it was placed).
     The customer's own code, an unknown code or a second referral is refused, unchanged."""
@@ -493,7 +494,7 @@ def referral_attribute(
     return _attribute(order, code, field="code", actor=actor)
 
 
-def referral_attribute_placed(order: Order, actor: Any) -> None:
+def referral_attribute_placed(order: Order, actor: Actor) -> None:
     """The order hook: an order placed with "ref:CODE" in its source is the code owner's
     referral. A bad code refuses the order naming `source`; a customer referred before
     keeps their first referrer and the order stands."""

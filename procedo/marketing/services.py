@@ -11,7 +11,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedo.core.actors import actor_person
+from procedo.accounts.actors import Actor, actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
@@ -66,7 +66,7 @@ def segment_create(
     name: str,
     match: str,
     rules_: Sequence[Mapping[str, Any]],
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Segment:
     segment = Segment.objects.create(
@@ -87,7 +87,7 @@ def segment_create(
 
 @transaction.atomic
 def segment_update(
-    *, segment_id: int, name: str, match: str, rules_: Sequence[Mapping[str, Any]], actor: Any
+    *, segment_id: int, name: str, match: str, rules_: Sequence[Mapping[str, Any]], actor: Actor
 ) -> Segment:
     segment = selectors.segment_get(segment_id)
     segment.name, segment.match = _name_clean(name), _match_clean(match)
@@ -104,7 +104,7 @@ def segment_update(
 
 
 @transaction.atomic
-def segment_delete(*, segment_id: int, actor: Any) -> None:
+def segment_delete(*, segment_id: int, actor: Actor) -> None:
     segment = selectors.segment_get(segment_id)
     if segment.campaigns.exists():
         raise Conflict(
@@ -271,7 +271,7 @@ def campaign_create(
     scheduled_at: datetime | None,
     holdout_percent: int,
     attribution_days: int,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Campaign:
     """A draft (or, with `scheduled_at`, a scheduled) campaign; refused if nobody would get it."""
@@ -378,7 +378,11 @@ def _outgoing(campaign: Campaign) -> list[Any]:
 @idempotent("campaign.send", replay=lambda pk: Campaign.objects.get(pk=pk))
 @transaction.atomic
 def campaign_send(
-    *, campaign_id: int, actor: Any, idempotency_key: str | None = None, now: datetime | None = None
+    *,
+    campaign_id: int,
+    actor: Actor,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> Campaign:
     """Choose the audience, hold out its share and queue one message per reachable customer.
 
@@ -425,7 +429,7 @@ def campaign_send(
 
 
 @transaction.atomic
-def campaign_cancel(*, campaign_id: int, actor: Any) -> Campaign:
+def campaign_cancel(*, campaign_id: int, actor: Actor) -> Campaign:
     campaign = selectors.campaign_get(campaign_id)
     moved = Campaign.objects.filter(
         pk=campaign.pk, state__in=[CampaignState.DRAFT, CampaignState.SCHEDULED]
@@ -549,7 +553,9 @@ def ladder_compute(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def ladder_set(*, product_id: int, next_product_ids: Sequence[int], actor: Any) -> list[LadderStep]:
+def ladder_set(
+    *, product_id: int, next_product_ids: Sequence[int], actor: Actor
+) -> list[LadderStep]:
     """A manager's ladder for a product (an empty list returns it to the computed one)."""
     from procedo.catalog.models import Product
 

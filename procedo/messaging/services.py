@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
@@ -294,7 +295,7 @@ def _render_many(
 @idempotent("message.mark_sent", replay=lambda pk: Message.objects.get(pk=pk))
 @transaction.atomic
 def message_mark_sent(
-    *, message_id: int, actor: Any, idempotency_key: str | None = None
+    *, message_id: int, actor: Actor, idempotency_key: str | None = None
 ) -> Message:
     """A person checked that an `unknown` message arrived (asked the customer, read the log).
 
@@ -316,7 +317,7 @@ def message_mark_sent(
 
 @idempotent("message.resend", replay=lambda pk: Message.objects.get(pk=pk))
 @transaction.atomic
-def message_resend(*, message_id: int, actor: Any, idempotency_key: str | None = None) -> Message:
+def message_resend(*, message_id: int, actor: Actor, idempotency_key: str | None = None) -> Message:
     """A person chose to send an `unknown` message again: queued now, recorded with who chose.
 
     The only way an SMS or a marketing email leaves `unknown` for another attempt:
@@ -344,7 +345,7 @@ def _message_for_decision(message_id: int) -> Message:
 
 def _decide(
     message: Message,
-    actor: Any,
+    actor: Actor,
     event_type: str,
     fields: dict[str, Any],
     idempotency_key: str | None,
@@ -376,7 +377,7 @@ def _decide(
     return message
 
 
-def _actor_name(actor: Any) -> str:
+def _actor_name(actor: Actor) -> str:
     name = actor.get_username() if actor is not None and hasattr(actor, "get_username") else ""
     return name or "a person"
 
@@ -507,7 +508,7 @@ def template_save(
     subject: str,
     body_text: str,
     body_html: str = "",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Template:
     """Create (template_id None) or change a template; refused if it does not render."""
     values = _template_clean(

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
@@ -105,7 +106,7 @@ def _order_event(
     order: Order,
     *,
     event_type: str,
-    actor: Any,
+    actor: Actor,
     payload: dict[str, Any],
     idempotency_key: str | None,
     occurred_at: datetime | None = None,
@@ -260,7 +261,7 @@ def _history_statuses() -> dict[str, str]:
 
 @transaction.atomic
 def orders_history_insert(
-    *, orders: Sequence[HistoryOrder], source: str, actor: Any
+    *, orders: Sequence[HistoryOrder], source: str, actor: Actor
 ) -> tuple[int, int]:
     """Write past orders as they were, set-based: an executemany per table for the whole batch.
 
@@ -702,7 +703,7 @@ def _manager_clean(manager_id: int | None) -> int | None:
     return manager_id
 
 
-def _customer_take(customer: CustomerIn, *, source: str, actor: Any) -> int:
+def _customer_take(customer: CustomerIn, *, source: str, actor: Actor) -> int:
     """The customer a phone or email points at, or a new one: in the order's transaction,
     so an order refused later leaves no customer behind."""
     if not (customer.phone.strip() or customer.email.strip()):
@@ -737,7 +738,7 @@ def _stock_refusal(exc: OutOfStock, lines: Sequence[_Line]) -> OutOfStock:
 def order_create(
     *,
     lines: Sequence[OrderLineIn],
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     customer_id: int | None = None,
     customer: CustomerIn | None = None,
@@ -948,7 +949,7 @@ def _stock_need(lines: Iterable[tuple[int | None, int]]) -> dict[int, int]:
 @idempotent("order.lines_set", replay=lambda pk: _order_with_status(pk))
 @transaction.atomic
 def order_lines_set(
-    *, order_id: int, lines: Sequence[OrderLineIn], actor: Any, idempotency_key: str | None
+    *, order_id: int, lines: Sequence[OrderLineIn], actor: Actor, idempotency_key: str | None
 ) -> Order:
     """Replace the lines of an order whose status is editable; all or nothing.
 
@@ -1033,7 +1034,7 @@ def order_delivery_set(
     *,
     order_id: int,
     delivery: DeliveryIn,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     payment_method: str | None = None,
     shipping: Decimal | str | None = None,
@@ -1110,7 +1111,7 @@ class BulkMove:
 
 
 def orders_change_status_many(
-    *, order_ids: Sequence[int], to_status: str, actor: Any, idempotency_key: str | None
+    *, order_ids: Sequence[int], to_status: str, actor: Actor, idempotency_key: str | None
 ) -> BulkMove:
     """Move many orders to one status, each in its own transaction.
 
@@ -1174,7 +1175,7 @@ def _status_move(
     order: Order,
     target: OrderStatus,
     *,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     changed_at: datetime | None,
     note: str = "",
@@ -1256,7 +1257,7 @@ def order_change_status(
     *,
     order_id: int,
     to_status: str,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     changed_at: datetime | None = None,
     note: str = "",
@@ -1345,7 +1346,7 @@ def order_status_create(
     code: str,
     label: str,
     category: str,
-    actor: Any,
+    actor: Actor,
     position: int | None = None,
     is_final: bool = False,
     editable: bool = False,
@@ -1383,7 +1384,7 @@ def order_status_create(
 def order_status_update(
     *,
     code: str,
-    actor: Any,
+    actor: Actor,
     label: str | None = None,
     position: int | None = None,
     is_final: bool | None = None,
@@ -1416,7 +1417,7 @@ def order_status_update(
 
 
 @transaction.atomic
-def order_status_delete(*, code: str, actor: Any) -> None:
+def order_status_delete(*, code: str, actor: Actor) -> None:
     """Remove a status and its transitions; refused while any order is in it."""
     status = OrderStatus.objects.filter(code=code).first()
     if status is None:
@@ -1442,7 +1443,7 @@ def order_status_delete(*, code: str, actor: Any) -> None:
 
 
 @transaction.atomic
-def order_transition_add(*, from_status: str, to_status: str, actor: Any) -> OrderTransition:
+def order_transition_add(*, from_status: str, to_status: str, actor: Actor) -> OrderTransition:
     codes = set(
         OrderStatus.objects.filter(code__in=[from_status, to_status]).values_list("code", flat=True)
     )
@@ -1465,7 +1466,7 @@ def order_transition_add(*, from_status: str, to_status: str, actor: Any) -> Ord
 
 
 @transaction.atomic
-def order_transition_remove(*, from_status: str, to_status: str, actor: Any) -> None:
+def order_transition_remove(*, from_status: str, to_status: str, actor: Actor) -> None:
     transition = OrderTransition.objects.filter(
         from_status__code=from_status, to_status__code=to_status
     ).first()
@@ -1506,7 +1507,7 @@ def _money_received(order_id: int) -> tuple[Decimal, Decimal]:
     return received, refunded
 
 
-def _paid_check(order: Order, *, actor: Any, when: datetime) -> None:
+def _paid_check(order: Order, *, actor: Actor, when: datetime) -> None:
     """The first time what was received covers the total, the order is paid."""
     if order.paid_at is not None:
         return
@@ -1531,7 +1532,7 @@ def payment_record(
     order_id: int,
     amount: Decimal | str,
     method: str,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     status: str = PaymentStatus.PAID,
     external_id: str | None = None,
@@ -1631,7 +1632,7 @@ def refund_record(
     *,
     order_id: int,
     amount: Decimal | str,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     payment_id: int | None = None,
     external_id: str | None = None,
@@ -1718,7 +1719,7 @@ def shipment_create(
     *,
     order_id: int,
     carrier: str,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     tracking_number: str = "",
 ) -> Shipment:
@@ -1763,7 +1764,7 @@ def shipment_update_status(
     *,
     shipment_id: int,
     status: str,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     occurred_at: datetime | None = None,
     note: str = "",
@@ -1850,7 +1851,7 @@ class ReturnLineIn:
     quantity: int
 
 
-def _restock(ret: Return, order: Order, actor: Any) -> None:
+def _restock(ret: Return, order: Order, actor: Actor) -> None:
     if not ret.restock:
         return
     stock = [
@@ -1874,7 +1875,7 @@ def return_create(
     *,
     order_id: int,
     lines: Sequence[ReturnLineIn],
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
     reason: str = "",
     received: bool = False,
@@ -1949,7 +1950,7 @@ def return_create(
 
 @idempotent("return.receive", replay=lambda pk: Return.objects.get(pk=pk))
 @transaction.atomic
-def return_receive(*, return_id: int, actor: Any, idempotency_key: str | None) -> Return:
+def return_receive(*, return_id: int, actor: Actor, idempotency_key: str | None) -> Return:
     """The returned goods arrived: back to stock (if the return says so)."""
     ret = Return.objects.filter(pk=return_id).first()
     if ret is None:

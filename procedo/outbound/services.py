@@ -30,10 +30,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.collab.services import notify
-from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText
@@ -97,7 +97,7 @@ def _event_types_check(event_types: Sequence[str]) -> list[str]:
     return [key for key in EVENT_TYPES if key in chosen]
 
 
-def _record(subscription: Subscription, event_type: str, actor: Any, **payload: Any) -> None:
+def _record(subscription: Subscription, event_type: str, actor: Actor, **payload: Any) -> None:
     event_record(
         event_type=event_type,
         subject_type=SUBJECT_TYPE,
@@ -114,7 +114,7 @@ def subscription_create(
     name: str,
     url: str,
     event_types: Sequence[str],
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Subscription:
     """A new webhook, active at once; its secret is on the returned row (shown once)."""
@@ -149,7 +149,7 @@ def _subscription(subscription_id: int) -> Subscription:
 
 @transaction.atomic
 def subscription_update(
-    *, subscription_id: int, name: str, url: str, event_types: Sequence[str], actor: Any
+    *, subscription_id: int, name: str, url: str, event_types: Sequence[str], actor: Actor
 ) -> Subscription:
     subscription = _subscription(subscription_id)
     values = {
@@ -180,7 +180,7 @@ def _reason_check(reason: str) -> str:
 
 @transaction.atomic
 def subscription_pause(
-    *, subscription_id: int, actor: Any, reason: str = "", why: LaterText | None = None
+    *, subscription_id: int, actor: Actor, reason: str = "", why: LaterText | None = None
 ) -> Subscription:
     """Stop sending; events go on being queued for it and are sent after a resume.
 
@@ -208,7 +208,7 @@ def subscription_pause(
 
 
 @transaction.atomic
-def subscription_resume(*, subscription_id: int, actor: Any) -> Subscription:
+def subscription_resume(*, subscription_id: int, actor: Actor) -> Subscription:
     """Send again: what was queued meanwhile goes first, with a fresh retry period."""
     subscription = _subscription(subscription_id)
     now = timezone.now()
@@ -291,7 +291,7 @@ def deliveries_make(events: Sequence[Event]) -> None:
 @idempotent("webhook.send_test", replay=lambda pk: Delivery.objects.get(pk=pk))
 @transaction.atomic
 def subscription_send_test(
-    *, subscription_id: int, actor: Any, idempotency_key: str | None = None
+    *, subscription_id: int, actor: Actor, idempotency_key: str | None = None
 ) -> Delivery:
     """A test event to this webhook alone, signed and sent like any other."""
     subscription = _subscription(subscription_id)
@@ -326,7 +326,7 @@ def subscription_send_test(
 
 
 @transaction.atomic
-def delivery_redeliver(*, delivery_id: int, actor: Any) -> Delivery:
+def delivery_redeliver(*, delivery_id: int, actor: Actor) -> Delivery:
     """Send a delivery again, with the same id and body; one still waiting is left as it is."""
     delivery = Delivery.objects.select_related("subscription").filter(pk=delivery_id).first()
     if delivery is None:

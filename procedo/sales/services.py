@@ -22,11 +22,12 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.models import User
 from procedo.business.selectors import business_get
 from procedo.collab.models import NotificationKind
 from procedo.collab.services import notify
-from procedo.core.actors import actor_id_of, actor_person
+from procedo.core.actors import actor_id_of
 from procedo.core.bounds import LONG_TEXT, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound, TooLarge
 from procedo.core.idempotency import idempotent
@@ -74,7 +75,7 @@ def _record(
     event_type: str,
     subject: Any,
     *,
-    actor: Any,
+    actor: Actor,
     payload: Mapping[str, Any] | None = None,
     customer_id: int | None = None,
     idempotency_key: str | None = None,
@@ -171,7 +172,7 @@ def _pipeline(pipeline_id: int | None) -> Pipeline:
 
 
 @transaction.atomic
-def pipeline_create(*, name: str, actor: Any) -> Pipeline:
+def pipeline_create(*, name: str, actor: Actor) -> Pipeline:
     """A pipeline with the default stages, to rename and reorder."""
     clean = _text("name", name, NAME_MAX, required=True)
     if Pipeline.objects.filter(name__iexact=clean).exists():
@@ -203,7 +204,7 @@ def _kind(kind: str) -> str:
 
 
 @transaction.atomic
-def stage_create(*, pipeline_id: int, name: str, kind: str, actor: Any) -> Stage:
+def stage_create(*, pipeline_id: int, name: str, kind: str, actor: Actor) -> Stage:
     pipeline = _pipeline(pipeline_id)
     clean = _stage_name(pipeline.pk, name)
     # A new open stage goes before the closing ones; a closing one at the end.
@@ -230,7 +231,7 @@ def _stage(stage_id: int, *, field: str = "stage_id") -> Stage:
 
 
 @transaction.atomic
-def stage_update(*, stage_id: int, name: str | None, kind: str | None, actor: Any) -> Stage:
+def stage_update(*, stage_id: int, name: str | None, kind: str | None, actor: Actor) -> Stage:
     """Rename a stage or change whether it closes deals won or lost."""
     stage = _stage(stage_id)
     changes: dict[str, Any] = {}
@@ -254,7 +255,7 @@ def stage_update(*, stage_id: int, name: str | None, kind: str | None, actor: An
 
 
 @transaction.atomic
-def stages_reorder(*, pipeline_id: int, stage_ids: Sequence[int], actor: Any) -> list[Stage]:
+def stages_reorder(*, pipeline_id: int, stage_ids: Sequence[int], actor: Actor) -> list[Stage]:
     """The pipeline's stages in the order given; every stage of it exactly once."""
     pipeline = _pipeline(pipeline_id)
     current = {stage.pk: stage for stage in Stage.objects.filter(pipeline=pipeline)}
@@ -274,7 +275,7 @@ def stages_reorder(*, pipeline_id: int, stage_ids: Sequence[int], actor: Any) ->
 
 
 @transaction.atomic
-def stage_delete(*, stage_id: int, actor: Any) -> None:
+def stage_delete(*, stage_id: int, actor: Actor) -> None:
     stage = _stage(stage_id)
     if stage.deals.exists() or stage.visits.exists():
         raise Conflict(
@@ -288,7 +289,7 @@ def stage_delete(*, stage_id: int, actor: Any) -> None:
 
 
 @transaction.atomic
-def lost_reason_create(*, name: str, actor: Any) -> LostReason:
+def lost_reason_create(*, name: str, actor: Actor) -> LostReason:
     clean = _text("name", name, NAME_MAX, required=True)
     if LostReason.objects.filter(name__iexact=clean).exists():
         raise Conflict(field="name", code="duplicate", message=_("This reason is listed."))
@@ -299,7 +300,7 @@ def lost_reason_create(*, name: str, actor: Any) -> LostReason:
 
 
 @transaction.atomic
-def lost_reason_set_active(*, reason_id: int, is_active: bool, actor: Any) -> LostReason:
+def lost_reason_set_active(*, reason_id: int, is_active: bool, actor: Actor) -> LostReason:
     """Retire a reason (old deals keep it) or bring it back."""
     reason = LostReason.objects.filter(pk=reason_id).first()
     if reason is None:
@@ -312,7 +313,7 @@ def lost_reason_set_active(*, reason_id: int, is_active: bool, actor: Any) -> Lo
 
 
 @transaction.atomic
-def lead_form_create(*, name: str, source: str, actor: Any) -> LeadForm:
+def lead_form_create(*, name: str, source: str, actor: Actor) -> LeadForm:
     form = LeadForm.objects.create(
         name=_text("name", name, NAME_MAX, required=True), source=source_clean(source)
     )
@@ -321,7 +322,7 @@ def lead_form_create(*, name: str, source: str, actor: Any) -> LeadForm:
 
 
 @transaction.atomic
-def lead_form_set_active(*, form_id: int, is_active: bool, actor: Any) -> LeadForm:
+def lead_form_set_active(*, form_id: int, is_active: bool, actor: Actor) -> LeadForm:
     form = LeadForm.objects.filter(pk=form_id).first()
     if form is None:
         raise NotFound(field="form_id", message=_("No such form."))
@@ -378,7 +379,7 @@ def _lead_insert(
     *,
     origin: str,
     owner_id: int | None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
 ) -> Lead:
     lead = Lead.objects.create(
@@ -405,7 +406,7 @@ def lead_create(
     data: LeadIn,
     origin: str = LeadOrigin.MANUAL,
     owner_id: int | None = None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Lead:
     if origin not in LeadOrigin.values:
@@ -451,7 +452,7 @@ def _line_error(line: int, exc: DomainError) -> DomainError:
 
 
 @transaction.atomic
-def leads_import(*, content: bytes, actor: Any) -> int:
+def leads_import(*, content: bytes, actor: Actor) -> int:
     """A CSV of leads (`name` and `email` or `phone`; optionally company, message, source,
     consent and the utm_* columns): every row or none, a bad row named by its line.
 
@@ -544,7 +545,7 @@ def _lead(lead_id: int) -> Lead:
 
 @transaction.atomic
 def lead_contact_log(
-    *, lead_id: int, kind: str, note: str, contacted_at: datetime | None, actor: Any
+    *, lead_id: int, kind: str, note: str, contacted_at: datetime | None, actor: Actor
 ) -> LeadContact:
     """A call, email or message to the lead; the first one ends its response time."""
     lead = _lead(lead_id)
@@ -584,7 +585,7 @@ def lead_contact_log(
 
 
 @transaction.atomic
-def lead_disqualify(*, lead_id: int, actor: Any) -> Lead:
+def lead_disqualify(*, lead_id: int, actor: Actor) -> Lead:
     lead = _lead(lead_id)
     if lead.status == LeadStatus.QUALIFIED:
         raise Conflict(field="status", message=_("The lead is a deal already."))
@@ -612,7 +613,7 @@ def lead_qualify(
     value: Any = "0",
     expected_close_on: date | None = None,
     owner_id: int | None = None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Deal:
     """The lead becomes a deal for the customer it is (found by email or phone, or new)."""
@@ -673,7 +674,7 @@ def _deal_insert(
     expected_close_on: date | None,
     owner_id: int | None,
     lead: Lead | None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None,
 ) -> Deal:
     currency = business_get().currency
@@ -715,7 +716,7 @@ def deal_create(
     value: Any = "0",
     expected_close_on: date | None = None,
     owner_id: int | None = None,
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Deal:
     customer = Customer.objects.filter(pk=customer_id, merged_into__isnull=True).first()
@@ -748,7 +749,7 @@ _UNSET: Any = object()
 def deal_update(
     *,
     deal_id: int,
-    actor: Any,
+    actor: Actor,
     title: str | None = None,
     value: Any = None,
     expected_close_on: date | None = _UNSET,
@@ -789,7 +790,7 @@ def deal_move(
     stage_id: int,
     lost_reason_id: int | None = None,
     lost_note: str = "",
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Deal:
     """Move a deal to a stage of its own pipeline; into a lost stage only with a reason."""
@@ -938,7 +939,7 @@ def meeting_book(
     deal_id: int,
     starts_at: datetime,
     title: str = "",
-    actor: Any,
+    actor: Actor,
     idempotency_key: str | None = None,
 ) -> Meeting:
     """A meeting on a deal: a task at its time for the owner, a word to the customer."""
@@ -1027,7 +1028,7 @@ def _month(value: date | str, *, field: str = "month") -> date:
 
 
 @transaction.atomic
-def spend_set(*, source: str, month: date | str, amount: Any, actor: Any) -> ChannelSpend:
+def spend_set(*, source: str, month: date | str, amount: Any, actor: Actor) -> ChannelSpend:
     """What a source cost in a month (entered again: replaced)."""
     currency = business_get().currency
     clean_source = source_clean(source)
@@ -1052,7 +1053,7 @@ def spend_set(*, source: str, month: date | str, amount: Any, actor: Any) -> Cha
     return spend
 
 
-def spend_import(*, content: bytes, actor: Any) -> int:
+def spend_import(*, content: bytes, actor: Actor) -> int:
     """A CSV of `source,month,amount` rows (a header first): every row or none.
 
     A bad row is refused naming its line and column, so the file is fixed and

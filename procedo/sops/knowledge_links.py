@@ -12,6 +12,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.core.errors import DomainError
 from procedo.knowledge.registry import ArticleUser
 from procedo.knowledge.selectors import article_slugs_existing
@@ -69,7 +70,7 @@ def item_articles_kept(step: dict[str, Any], existing: dict[str, Any] | None) ->
     return {**step, "items": items}
 
 
-def articles_install(definition: dict[str, Any], *, actor: Any) -> None:
+def articles_install(definition: dict[str, Any], *, actor: Actor) -> None:
     """The standard articles a library SOP links to, made if the store lacks them."""
     standard_articles_install(slugs=article_links(definition), actor=actor)
 

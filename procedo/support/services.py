@@ -27,9 +27,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.business.calendar import WorkCalendar, work_calendar
 from procedo.business.selectors import business_get
-from procedo.core.actors import actor_id_of, actor_person
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
@@ -101,7 +102,7 @@ def _record(
     event_type: str,
     conversation: Conversation,
     *,
-    actor: Any = None,
+    actor: Actor = None,
     payload: dict[str, Any] | None = None,
     subject: Any = None,
     idempotency_key: str | None = None,
@@ -399,7 +400,7 @@ def inbox_consume(events: Any) -> None:
 # ---------------------------------------------------------------- answering
 
 
-def _first_answer(conversation: Conversation, actor: Any, now: datetime) -> list[str]:
+def _first_answer(conversation: Conversation, actor: Actor, now: datetime) -> list[str]:
     changed = ["awaiting_since", "reply_due_at", "waiting_raised_at", "last_message_at"]
     if conversation.first_response_at is None:
         conversation.first_response_at = now
@@ -416,7 +417,7 @@ def _first_answer(conversation: Conversation, actor: Any, now: datetime) -> list
     conversation.last_message_at = now
     if conversation.assignee_id is None and actor_id_of(actor):
         # No conversation without an owner: who answers first owns it.
-        conversation.assignee = actor
+        conversation.assignee = actor_person(actor)
         changed.append("assignee")
     if conversation.status == ConversationStatus.NEW:
         conversation.status = ConversationStatus.OPEN
@@ -448,7 +449,7 @@ def _send(conversation: Conversation, entry: Entry, *, subject: str, body: str) 
 
 @transaction.atomic
 def conversation_reply(
-    *, conversation_id: int, body: str, actor: Any, idempotency_key: str
+    *, conversation_id: int, body: str, actor: Actor, idempotency_key: str
 ) -> Entry:
     """Answer the customer on their channel; the first answer is measured and owns it."""
     existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
@@ -468,7 +469,7 @@ def conversation_reply(
     entry = Entry.objects.create(
         conversation=conversation,
         kind=EntryKind.REPLY,
-        author=actor,
+        author=actor_person(actor),
         body=text,
         idempotency_key=idempotency_key,
         created_at=now,
@@ -488,7 +489,7 @@ def conversation_reply(
 
 @transaction.atomic
 def conversation_note_add(
-    *, conversation_id: int, body: str, actor: Any, idempotency_key: str
+    *, conversation_id: int, body: str, actor: Actor, idempotency_key: str
 ) -> Entry:
     """An internal note: for the team, never sent."""
     existing = Entry.objects.filter(idempotency_key=idempotency_key).first()
@@ -499,7 +500,7 @@ def conversation_note_add(
     entry = Entry.objects.create(
         conversation=conversation,
         kind=EntryKind.NOTE,
-        author=actor,
+        author=actor_person(actor),
         body=text,
         idempotency_key=idempotency_key,
     )
@@ -509,7 +510,7 @@ def conversation_note_add(
 
 @transaction.atomic
 def conversation_assign(
-    *, conversation_id: int, assignee_id: int | None, team_id: int | None, actor: Any
+    *, conversation_id: int, assignee_id: int | None, team_id: int | None, actor: Actor
 ) -> Conversation:
     """Give the conversation to a person, a team's queue, or both."""
     from procedo.accounts.models import Team, User
@@ -543,7 +544,9 @@ _MOVES: dict[str, set[str]] = {
 
 
 @transaction.atomic
-def conversation_change_status(*, conversation_id: int, to_status: str, actor: Any) -> Conversation:
+def conversation_change_status(
+    *, conversation_id: int, to_status: str, actor: Actor
+) -> Conversation:
     """Move a conversation; waiting on the customer stops a ticket's SLA clock, solving
     a ticket sends the customer its survey."""
     if to_status not in ConversationStatus.values:
@@ -584,7 +587,7 @@ def conversation_change_status(*, conversation_id: int, to_status: str, actor: A
 
 
 def _ticket_follow(
-    ticket: Ticket, from_status: str, to_status: str, *, actor: Any, now: datetime,
+    ticket: Ticket, from_status: str, to_status: str, *, actor: Actor, now: datetime,
     cal: WorkCalendar,
 ) -> None:  # fmt: skip
     conversation = ticket.conversation
@@ -630,7 +633,7 @@ def ticket_open(
     category_id: int | None = None,
     order_id: int | None = None,
     urgent_reason: str = "",
-    actor: Any,
+    actor: Actor,
 ) -> Ticket:
     """The conversation becomes a ticket; its SLA policy sets the due times (working time).
     An urgent one says why (the team's standard)."""
@@ -726,7 +729,7 @@ def _due_rebased(
 
 @transaction.atomic
 def ticket_priority_set(
-    *, ticket_id: int, priority: str, urgent_reason: str = "", actor: Any
+    *, ticket_id: int, priority: str, urgent_reason: str = "", actor: Actor
 ) -> Ticket:
     """A ticket's priority changes: the SLA policy of the new one applies, with the working
     time already used counted; an urgent one says why. The same priority again changes
@@ -803,7 +806,7 @@ def sla_policy_save(
     resolution_minutes: Any,
     category_id: int | None = None,
     escalate_to_id: int | None = None,
-    actor: Any,
+    actor: Actor,
 ) -> SlaPolicy:
     """The targets of a priority (and category); the same pair again changes its targets."""
     from procedo.accounts.models import Team
@@ -845,7 +848,7 @@ def sla_policy_save(
 
 
 @transaction.atomic
-def ticket_category_create(*, name: str, actor: Any) -> TicketCategory:
+def ticket_category_create(*, name: str, actor: Actor) -> TicketCategory:
     cleaned = " ".join((name or "").split())[:100]
     if not cleaned:
         raise DomainError(field="name", message=_("Give the category a name."))
@@ -860,7 +863,7 @@ def ticket_category_create(*, name: str, actor: Any) -> TicketCategory:
 
 @transaction.atomic
 def support_settings_save(
-    *, first_answer_minutes: Any, default_team_id: int | None, actor: Any
+    *, first_answer_minutes: Any, default_team_id: int | None, actor: Actor
 ) -> SupportSettings:
     """The response standard: the first answer within N working minutes."""
     from procedo.accounts.models import Team

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.automation.models import (
     ACTIVE_RUN_STATES,
     Run,
@@ -373,7 +374,7 @@ def _live_sop(sop_id: int) -> live.LiveSop:
 @idempotent("sop_run.start_manual", replay=lambda pk: Run.objects.get(pk=pk))
 @transaction.atomic
 def run_start_manual(
-    *, sop_id: int, subject_type: str, subject_id: int, actor: Any, idempotency_key: str
+    *, sop_id: int, subject_type: str, subject_id: int, actor: Actor, idempotency_key: str
 ) -> Run:
     """A person starts an SOP on a subject; the form's token makes a double click one run."""
     sop = _live_sop(sop_id)
@@ -429,7 +430,7 @@ def run_start_manual(
     return run
 
 
-def run_step_task_closed(task: Any, actor: Any) -> None:
+def run_step_task_closed(task: Any, actor: Actor) -> None:
     """Task listener: the task of a step was closed, so the step is done and the run moves on.
 
     Runs in the task's transaction. Compare-and-set on the step and the run: a

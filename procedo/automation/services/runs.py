@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor
 from procedo.automation.models import (
     ACTIVE_RUN_STATES,
     Run,
@@ -261,7 +262,7 @@ def subject_customer_id(subject_type: str, subject_id: int) -> int | None:
 
 
 def runs_cancel(
-    *, run_ids: Sequence[int], reason: str, actor: Any, now: datetime | None = None
+    *, run_ids: Sequence[int], reason: str, actor: Actor, now: datetime | None = None
 ) -> int:
     """Cancel runs in flight, their open steps and tasks; records one event per run."""
 
@@ -311,7 +312,7 @@ def runs_cancel(
 
 
 @transaction.atomic
-def run_cancel(*, run_id: int, actor: Any, reason: str = "") -> Run:
+def run_cancel(*, run_id: int, actor: Actor, reason: str = "") -> Run:
     run = Run.objects.filter(pk=run_id).first()
     if run is None:
         raise NotFound(field="run_id", message=_("No run %(id)s.") % {"id": run_id})

@@ -8,6 +8,7 @@ or takes gigabytes. The figures are the ones rendering.py states.
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ NUMBER = "the template makes a number longer than 1,000 digits"
 
 
 def _save(**parts: str) -> Template:
-    values = {
+    values: dict[str, Any] = {
         "key": "promo",
         "name": "Promo",
         "channel": "email",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from procedo.core.errors import DomainError
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def save(**overrides: str) -> object:
-    values = {
+    values: dict[str, Any] = {
         "key": "thanks",
         "name": "Дякуємо",
         "channel": "email",

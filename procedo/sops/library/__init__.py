@@ -42,6 +42,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from procedo.accounts.actors import Actor, actor_person_required
+from procedo.accounts.models import User
 from procedo.accounts.permissions import user_can
 from procedo.analytics.kpis import KPIS
 from procedo.core.errors import DomainError, PermissionDenied
@@ -257,7 +259,7 @@ def _checked(entry: LibraryEntry) -> dict[str, Any]:
         ) from None
 
 
-def _install_one(entry: LibraryEntry, *, actor: Any) -> Sop:
+def _install_one(entry: LibraryEntry, *, actor: User) -> Sop:
     sop = sop_services.sop_create(
         name=entry.name,
         subject_type=entry.subject_type,
@@ -307,7 +309,7 @@ def _language_check(language: str | None) -> None:
 
 @transaction.atomic
 def library_install(
-    *, keys: Sequence[str] | None, actor: Any, language: str | None = None
+    *, keys: Sequence[str] | None, actor: Actor, language: str | None = None
 ) -> InstalledSops:
     """Install library SOPs (None: all) as new SOPs with a draft, owned by `actor`.
 
@@ -324,6 +326,7 @@ def library_install(
             message=gettext("Your role does not allow this (%(permission)s).")
             % {"permission": "sops.author"},
         )
+    owner = actor_person_required(actor)
     with translation.override(language) if language else nullcontext():
         there = library_installed()
         entries = [LIBRARY[key].translated() for key in wanted if key not in there]
@@ -334,7 +337,7 @@ def library_install(
         for entry in entries:
             try:
                 with transaction.atomic():
-                    installed.append(_install_one(entry, actor=actor))
+                    installed.append(_install_one(entry, actor=owner))
             except IntegrityError:  # installed meanwhile by someone else
                 already.append(Sop.objects.get(library_key=entry.key))
     return InstalledSops(installed, already)

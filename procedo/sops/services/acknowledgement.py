@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor, actor_person_required
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.core.texts import LaterText
@@ -19,7 +18,7 @@ from procedo.sops.selectors import sops as sop_selectors
 
 
 @transaction.atomic
-def acknowledgement_confirm(*, revision_id: int, actor: Any) -> Acknowledgement:
+def acknowledgement_confirm(*, revision_id: int, actor: Actor) -> Acknowledgement:
     """The person read this revision. Twice is once: the first confirmation stands."""
     revision = sop_selectors.revision_get(revision_id=revision_id)
     if not user_can(actor, "sops.view"):
@@ -34,8 +33,9 @@ def acknowledgement_confirm(*, revision_id: int, actor: Any) -> Acknowledgement:
             message=_("Only a published or piloted revision is confirmed; this one is %(state)s.")
             % {"state": revision.get_state_display().lower()},
         )
+    person = actor_person_required(actor)
     acknowledgement, created = Acknowledgement.objects.get_or_create(
-        user_id=actor.pk, revision_id=revision.pk
+        user_id=person.pk, revision_id=revision.pk
     )
     if created:
         event_record(
@@ -43,7 +43,7 @@ def acknowledgement_confirm(*, revision_id: int, actor: Any) -> Acknowledgement:
             subject=revision,
             actor=actor,
             payload={"sop_id": revision.sop_id, "number": revision.number},
-            idempotency_key=f"ack:{revision.pk}:{actor.pk}",
+            idempotency_key=f"ack:{revision.pk}:{person.pk}",
         )
     return acknowledgement
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.permissions import user_can
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -38,7 +39,7 @@ TEXT_MAX = 4000
 KINDS_NEEDING_TEXT = (FeedbackKind.FASTER_WAY, FeedbackKind.UNCLEAR, FeedbackKind.OTHER)
 
 
-def _may_triage(sop: Sop, actor: Any) -> None:
+def _may_triage(sop: Sop, actor: Actor) -> None:
     if actor_id_of(actor) == sop.owner_id and user_can(actor, "sops.view"):
         return
     if not user_can(actor, "sops.author"):
@@ -48,7 +49,7 @@ def _may_triage(sop: Sop, actor: Any) -> None:
         )
 
 
-def _feedback_permission(actor: Any) -> None:
+def _feedback_permission(actor: Actor) -> None:
     if not user_can(actor, "sops.feedback"):
         raise PermissionDenied(
             field="permission",
@@ -87,7 +88,7 @@ def feedback_leave(
     step_key: str,
     kind: str,
     text: str,
-    actor: Any,
+    actor: Actor,
     revision_id: int | None = None,
     task_id: int | None = None,
     run_id: int | None = None,
@@ -113,7 +114,7 @@ def feedback_leave(
         sop=sop,
         revision=revision,
         step_key=step_key,
-        author=actor,
+        author=actor_person(actor),
         kind=kind,
         text=clean,
         task_id=task_id,
@@ -137,7 +138,7 @@ def feedback_leave(
 
 
 @transaction.atomic
-def feedback_resolve(*, feedback_id: int, state: str, actor: Any, note: str = "") -> StepFeedback:
+def feedback_resolve(*, feedback_id: int, state: str, actor: Actor, note: str = "") -> StepFeedback:
     """Mark feedback addressed or dismissed: who and when are kept."""
     feedback = StepFeedback.objects.select_related("sop").filter(pk=feedback_id).first()
     if feedback is None:
@@ -172,7 +173,7 @@ def proposal_make(
     *,
     sop_id: int,
     text: str,
-    actor: Any,
+    actor: Actor,
     step_key: str = "",
     revision_id: int | None = None,
     task_id: int | None = None,
@@ -193,7 +194,7 @@ def proposal_make(
         sop=sop,
         based_on=revision,
         step_key=step_key,
-        author=actor,
+        author=actor_person(actor),
         text=clean,
         task_id=task_id,
         run_id=run_id,
@@ -238,7 +239,7 @@ def _proposal_open_check(proposal: Proposal) -> None:
         )
 
 
-def _proposal_decide(proposal: Proposal, *, actor: Any, **fields: Any) -> None:
+def _proposal_decide(proposal: Proposal, *, actor: Actor, **fields: Any) -> None:
     changed = Proposal.objects.filter(pk=proposal.pk, state=ProposalState.OPEN).update(
         decided_by=actor, decided_at=timezone.now(), **fields
     )
@@ -247,7 +248,7 @@ def _proposal_decide(proposal: Proposal, *, actor: Any, **fields: Any) -> None:
 
 
 @transaction.atomic
-def proposal_accept(*, proposal_id: int, actor: Any, into_draft: bool = False) -> Revision:
+def proposal_accept(*, proposal_id: int, actor: Actor, into_draft: bool = False) -> Revision:
     """Turn a proposal into a new draft (copying the current definition) that credits its author.
 
     The owner then edits the draft. If the SOP has a draft already, this says
@@ -304,7 +305,7 @@ def proposal_accept(*, proposal_id: int, actor: Any, into_draft: bool = False) -
 
 
 @transaction.atomic
-def proposal_decline(*, proposal_id: int, actor: Any, reason: str) -> Proposal:
+def proposal_decline(*, proposal_id: int, actor: Actor, reason: str) -> Proposal:
     """Decline with a reason the author sees."""
     proposal = _proposal_get(proposal_id)
     _may_triage(proposal.sop, actor)
@@ -335,7 +336,7 @@ def proposal_decline(*, proposal_id: int, actor: Any, reason: str) -> Proposal:
 
 
 def _tell(
-    recipient_id: int | None, *, actor: Any, title: LaterText, proposal: Proposal, occasion: str
+    recipient_id: int | None, *, actor: Actor, title: LaterText, proposal: Proposal, occasion: str
 ) -> None:
     """A proposal's news to one person (not to whoever caused it)."""
     from procedo.collab.services import notify

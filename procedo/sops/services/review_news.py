@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor
 from procedo.accounts.models import User
 from procedo.accounts.roles import ROLE_PERMISSIONS
 from procedo.collab.services import notify
@@ -20,7 +21,7 @@ S = RevisionState
 
 
 def revision_news(
-    revision: Revision, *, from_state: str, to_state: str, actor: Any, move_id: int, comment: str
+    revision: Revision, *, from_state: str, to_state: str, actor: Actor, move_id: int, comment: str
 ) -> int:
     """Tell the people a move concerns; returns how many were told."""
     who = str(actor) if actor_id_of(actor) else LaterText(gettext_noop("Someone"))

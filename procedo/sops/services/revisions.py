@@ -16,9 +16,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
-from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import event_record
 from procedo.sops.models import (
@@ -62,7 +62,7 @@ def _touch(sop_id: int) -> None:
 
 @transaction.atomic
 def revision_draft_create(
-    *, sop_id: int, actor: Any, based_on_id: int | None = None, note: str = ""
+    *, sop_id: int, actor: Actor, based_on_id: int | None = None, note: str = ""
 ) -> Revision:
     """A new draft copying `based_on` (default: the published revision, else the latest)."""
     sop = sop_selectors.sop_get(sop_id=sop_id)
@@ -77,7 +77,7 @@ def revision_draft_create(
 
 
 def _draft_from(
-    sop: Sop, base: Revision | None, definition: dict[str, Any], *, actor: Any, note: str
+    sop: Sop, base: Revision | None, definition: dict[str, Any], *, actor: Actor, note: str
 ) -> Revision:
     now = timezone.now()
     author = actor_person(actor)
@@ -117,7 +117,7 @@ def _draft_from(
 
 @transaction.atomic
 def revision_update(
-    *, revision_id: int, definition: dict[str, Any], actor: Any, note: str | None = None
+    *, revision_id: int, definition: dict[str, Any], actor: Actor, note: str | None = None
 ) -> Revision:
     """Save a definition; refused with the bad field named. A non-draft makes a new draft."""
     revision = sop_selectors.revision_get(revision_id=revision_id)
@@ -150,7 +150,7 @@ def revision_update(
     return revision
 
 
-def _review_check(revision: Revision, actor: Any) -> None:
+def _review_check(revision: Revision, actor: Actor) -> None:
     if not user_can(actor, "sops.review"):
         raise PermissionDenied(
             field="permission", message=_("Only a manager or an owner may review an SOP.")
@@ -188,7 +188,7 @@ def _record_transition(
     *,
     from_state: str,
     to_state: str,
-    actor: Any,
+    actor: Actor,
     comment: str,
     backlog: str = "",
     backlog_count: int | None = None,
@@ -261,7 +261,7 @@ def revision_transition(
     *,
     revision_id: int,
     to_state: str,
-    actor: Any,
+    actor: Actor,
     comment: str = "",
     pilot_team_id: int | None = None,
     pilot_percent: int | None = None,
@@ -388,7 +388,7 @@ def _definition(revision: Revision) -> dict[str, Any]:
 
 
 def revision_item_save(
-    *, revision_id: int, section: str, item: dict[str, Any], index: int | None, actor: Any
+    *, revision_id: int, section: str, item: dict[str, Any], index: int | None, actor: Actor
 ) -> Revision:
     """Put a trigger, cancel rule or step at `index` (None: append); a new one gets a key."""
     if section not in ("triggers", "cancel_on", "steps"):
@@ -409,7 +409,7 @@ def revision_item_save(
     return revision_update(revision_id=revision.pk, definition=definition, actor=actor)
 
 
-def revision_item_remove(*, revision_id: int, section: str, index: int, actor: Any) -> Revision:
+def revision_item_remove(*, revision_id: int, section: str, index: int, actor: Actor) -> Revision:
     revision = sop_selectors.revision_get(revision_id=revision_id)
     definition = _definition(revision)
     items = definition.get(section)
@@ -420,7 +420,7 @@ def revision_item_remove(*, revision_id: int, section: str, index: int, actor: A
 
 
 def revision_item_move(
-    *, revision_id: int, section: str, index: int, offset: int, actor: Any
+    *, revision_id: int, section: str, index: int, offset: int, actor: Actor
 ) -> Revision:
     """Move an item up (offset -1) or down (+1); steps run in this order."""
     revision = sop_selectors.revision_get(revision_id=revision_id)

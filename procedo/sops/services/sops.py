@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person
 from procedo.analytics.kpis import KPIS
 from procedo.analytics.models import Goal
-from procedo.core.actors import actor_person
 from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
@@ -89,7 +89,7 @@ def sop_create(
     subject_type: str,
     owner_id: int,
     kpi: str,
-    actor: Any,
+    actor: Actor,
     goal: str = "",
     why: str = "",
     kpi_target: Decimal | str | None = None,
@@ -138,7 +138,7 @@ def sop_create(
 
 
 @transaction.atomic
-def sop_update(*, sop_id: int, actor: Any, **changes: Any) -> Sop:
+def sop_update(*, sop_id: int, actor: Actor, **changes: Any) -> Sop:
     """Change the SOP's name, owner, goal, why, KPI and target, or holdout (not its subject)."""
     sop = sop_selectors.sop_get(sop_id=sop_id)
     unknown = set(changes) - {
@@ -177,7 +177,12 @@ PACE_MAX = 100_000
 
 @transaction.atomic
 def sop_pace_set(
-    *, sop_id: int, actor: Any, limit: int | None, period: str = "hour", per_assignee: bool = False
+    *,
+    sop_id: int,
+    actor: Actor,
+    limit: int | None,
+    period: str = "hour",
+    per_assignee: bool = False,
 ) -> Sop:
     """At most `limit` swept starts per hour or day (None: no limit); per assignee, the limit
     holds for each person the first task step may go to. Over it, subjects wait in a queue."""

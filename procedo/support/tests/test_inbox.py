@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.test import Client
 
+from procedo.accounts.models import User
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.events.models import Event
@@ -60,7 +61,7 @@ def _mail(sender: str, to: str, subject: str, text: str, **headers: str) -> Emai
 
 @pytest.mark.django_db(transaction=True)
 def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_it(
-    inbox_smtp: int, smtp: SmtpServer, owner: object
+    inbox_smtp: int, smtp: SmtpServer, owner: User
 ) -> None:
     known = customer_services.customer_create(first_name="Олена", emails=["olena@example.com"])
     with smtplib.SMTP("127.0.0.1", inbox_smtp) as client:
@@ -97,7 +98,7 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
     first.refresh_from_db()
     assert (first.status, first.assignee_id, first.first_response_at is not None) == (
         "open",
-        owner.pk,  # type: ignore[attr-defined]
+        owner.pk,
         True,
     )
 
@@ -131,7 +132,7 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
 
 @pytest.mark.django_db
 def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
-    monkeypatch: pytest.MonkeyPatch, owner: object
+    monkeypatch: pytest.MonkeyPatch, owner: User
 ) -> None:
     monkeypatch.setattr(
         settings,
@@ -172,7 +173,7 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
 
 @pytest.mark.django_db
 def test_telegram_webhook_checks_its_secret_and_replies_go_out_once(
-    telegram_api: BotApi, owner: object
+    telegram_api: BotApi, owner: User
 ) -> None:
     client = Client(enforce_csrf_checks=True)
     before = Event.objects.count()
@@ -212,7 +213,7 @@ def test_telegram_webhook_checks_its_secret_and_replies_go_out_once(
 
 
 @pytest.mark.django_db
-def test_notes_stay_inside_and_assignment_names_its_field(owner: object) -> None:
+def test_notes_stay_inside_and_assignment_names_its_field(owner: User) -> None:
     entry = services.message_receive(
         services.Incoming(channel="email", address="a@example.com", body="Hello",
                           subject="Hi", idempotency_key="t:1")

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from procedo.accounts.models import Team
+from procedo.accounts.models import Team, User
 from procedo.business.calendar import work_calendar
 from procedo.business.selectors import business_get
 from procedo.business.services import business_calendar_set, business_update
@@ -63,14 +63,14 @@ def test_working_time_skips_nights_weekends_and_public_holidays(polish_calendar:
 
 
 def test_a_negative_target_is_refused_naming_its_field_and_nothing_is_stored(
-    owner: object,
+    owner: User,
 ) -> None:
     with pytest.raises(DomainError) as caught:
         services.sla_policy_save(
             priority="high", first_response_minutes=-5, resolution_minutes=60, actor=owner
         )
     assert caught.value.field == "first_response_minutes"
-    call = api_caller(owner)  # type: ignore[arg-type]
+    call = api_caller(owner)
     response = call(
         "post", "/support/policies",
         {"priority": "high", "first_response_minutes": 30, "resolution_minutes": -1},
@@ -80,7 +80,7 @@ def test_a_negative_target_is_refused_naming_its_field_and_nothing_is_stored(
 
 
 def test_the_sweep_breaches_escalates_and_raises_each_event_once(
-    polish_calendar: None, owner: object
+    polish_calendar: None, owner: User
 ) -> None:
     seniors = Team.objects.create(name="Seniors")
     services.sla_policy_save(
@@ -118,7 +118,7 @@ def test_the_sweep_breaches_escalates_and_raises_each_event_once(
 
 
 def test_waiting_on_the_customer_stops_the_clock_and_it_moves_on_when_they_write(
-    polish_calendar: None, owner: object
+    polish_calendar: None, owner: User
 ) -> None:
     services.sla_policy_save(
         priority="normal", first_response_minutes=60, resolution_minutes=600, actor=owner
@@ -146,7 +146,7 @@ def test_waiting_on_the_customer_stops_the_clock_and_it_moves_on_when_they_write
     assert Conversation.objects.get(pk=conversation.pk).status == "open"
 
 
-def test_a_reply_to_a_closed_ticket_reopens_it_and_says_so(owner: object) -> None:
+def test_a_reply_to_a_closed_ticket_reopens_it_and_says_so(owner: User) -> None:
     conversation = _conversation()
     ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
     services.conversation_change_status(
@@ -167,7 +167,7 @@ def test_a_reply_to_a_closed_ticket_reopens_it_and_says_so(owner: object) -> Non
     assert Ticket.objects.get(pk=ticket.pk).solved_at is None
 
 
-def test_solving_sends_a_survey_link_that_records_one_rating(owner: object) -> None:
+def test_solving_sends_a_survey_link_that_records_one_rating(owner: User) -> None:
     conversation = _conversation()
     ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
     services.conversation_change_status(
@@ -191,7 +191,7 @@ def test_solving_sends_a_survey_link_that_records_one_rating(owner: object) -> N
     assert (summary.answered, summary.average, summary.satisfied) == (1, 5.0, 1)
 
 
-def test_standards_are_measured_per_person(owner: object, make_user: object) -> None:
+def test_standards_are_measured_per_person(owner: User, make_user: User) -> None:
     services.support_settings_save(first_answer_minutes=0, default_team_id=None, actor=owner)
     answered = _conversation()
     _conversation("nobody@example.pl", "in:2")
@@ -201,12 +201,12 @@ def test_standards_are_measured_per_person(owner: object, make_user: object) -> 
     now = timezone.now() + timedelta(days=400)  # every answer due by then
     standards = selectors.response_standards(since=now - timedelta(days=800), now=now)
     [person] = standards.people
-    assert (person.user_id, person.answered, person.owned_active) == (owner.pk, 1, 1)  # type: ignore[attr-defined]
+    assert (person.user_id, person.answered, person.owned_active) == (owner.pk, 1, 1)
     assert (standards.without_owner, standards.overdue_without_owner) == (1, 1)
 
 
 def test_pages_in_ukrainian_and_what_a_viewer_may_not_do(
-    owner_client: Client, owner: object, make_user: object
+    owner_client: Client, owner: User, make_user: object
 ) -> None:
     conversation = _conversation()
     owner_client.post("/i18n/setlang/", {"language": "uk"})
@@ -232,7 +232,7 @@ def test_pages_in_ukrainian_and_what_a_viewer_may_not_do(
     assert refused.status_code == 403 and not Message.objects.exists()
 
 
-def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: object) -> None:
+def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: User) -> None:
     from procedo.sops import subjects
 
     conversation = _conversation()
@@ -258,9 +258,9 @@ def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: object) 
     assert {"conversation.waiting", "ticket.sla_breached", "ticket.solved"} <= set(subjects.EVENTS)
 
 
-def test_the_api_answers_once_per_key_and_reads_the_conversation_back(owner: object) -> None:
+def test_the_api_answers_once_per_key_and_reads_the_conversation_back(owner: User) -> None:
     conversation = _conversation()
-    call = api_caller(owner)  # type: ignore[arg-type]
+    call = api_caller(owner)
     path = f"/support/conversations/{conversation.pk}"
     for _attempt in range(2):
         response = call("post", f"{path}/reply", {"body": "Sprawdzam"}, **{"Idempotency-Key": "a1"})
@@ -294,7 +294,7 @@ def test_a_ticket_opened_on_the_page_names_its_order_by_number(owner_client: Cli
 
 
 def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_used(
-    polish_calendar: None, owner: object, owner_client: Client
+    polish_calendar: None, owner: User, owner_client: Client
 ) -> None:
     from procedo.events.timeline import timeline_lines
 
@@ -317,7 +317,7 @@ def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_us
     refused = owner_client.post(page, {"priority": "urgent", "urgent_reason": "   "})
     assert refused.status_code == 422
     assert "Say why it is urgent" in refused.content.decode()
-    call = api_caller(owner)  # type: ignore[arg-type]
+    call = api_caller(owner)
     bad = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "urgent"})
     assert bad.status_code == 422 and bad.json()["field"] == "urgent_reason"
     assert Ticket.objects.get().priority == "normal"
@@ -346,7 +346,7 @@ def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_us
     standards = selectors.response_standards(
         since=timezone.now() - timedelta(days=30), now=timezone.now()
     )
-    assert [(p.user_id, p.made_urgent) for p in standards.people] == [(owner.pk, 1)]  # type: ignore[attr-defined]
+    assert [(p.user_id, p.made_urgent) for p in standards.people] == [(owner.pk, 1)]
     assert call("get", "/support/standards").json()["people"][0]["made_urgent"] == 1
 
     back = call("post", f"/support/tickets/{ticket.pk}/priority", {"priority": "normal"})

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.accounts.actors import Actor
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import permission_require, user_can
 from procedo.collab.services import notify
@@ -149,7 +150,7 @@ def _selection(person: User | None, task_ids: Sequence[int] | None) -> QuerySet[
 
 def handover_preview(
     *,
-    actor: Any,
+    actor: Actor,
     from_user_id: int | None = None,
     task_ids: Sequence[int] | None = None,
     to_user_id: int | None = None,
@@ -186,7 +187,7 @@ def _sop_counts(by_sop: Sequence[tuple[str, int]]) -> dict[str, int]:
 @transaction.atomic
 def handover_do(
     *,
-    actor: Any,
+    actor: Actor,
     from_user_id: int | None = None,
     task_ids: Sequence[int] | None = None,
     to_user_id: int | None = None,

@@ -16,10 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.accounts.actors import Actor, actor_person, actor_person_required
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
-from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.work import checklists
@@ -38,7 +38,7 @@ from procedo.work.selectors import SUBJECT_MODELS
 TITLE_MAX = 200
 
 
-def _record(event_type: str, task: Task, *, actor: Any, payload: dict[str, Any]) -> None:
+def _record(event_type: str, task: Task, *, actor: Actor, payload: dict[str, Any]) -> None:
     event_record(
         event_type=event_type,
         subject=task,
@@ -51,7 +51,7 @@ def _record(event_type: str, task: Task, *, actor: Any, payload: dict[str, Any])
 def _task_build(
     *,
     title: str,
-    actor: Any = None,
+    actor: Actor = None,
     instructions: str = "",
     checklist_kind: str = "",
     checklist: Sequence[Mapping[str, Any]] = (),
@@ -116,7 +116,7 @@ def _created_payload(task: Task) -> dict[str, Any]:
 def task_create(
     *,
     title: str,
-    actor: Any = None,
+    actor: Actor = None,
     instructions: str = "",
     checklist_kind: str = "",
     checklist: Sequence[Mapping[str, Any]] = (),
@@ -221,7 +221,7 @@ def task_can_work(*, task: Task, user: Any) -> bool:
     return bool(task.assignee_role == user.role)
 
 
-def _task_for_work(task_id: int, actor: Any) -> Task:
+def _task_for_work(task_id: int, actor: Actor) -> Task:
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
         raise NotFound(field="task_id", message=_("No task %(id)s.") % {"id": task_id})
@@ -230,7 +230,7 @@ def _task_for_work(task_id: int, actor: Any) -> Task:
     return task
 
 
-def _close(task: Task, *, state: str, actor: Any, note: str) -> Task:
+def _close(task: Task, *, state: str, actor: Actor, note: str) -> Task:
     now = timezone.now()
     # Compare-and-set: two people closing at once, one wins, the other hears why.
     changed = Task.objects.filter(pk=task.pk, state__in=OPEN_STATES).update(
@@ -251,7 +251,7 @@ def _close(task: Task, *, state: str, actor: Any, note: str) -> Task:
     return task
 
 
-def _locked_open_task(task_id: int, actor: Any) -> Task:
+def _locked_open_task(task_id: int, actor: Actor) -> Task:
     """The task, locked for this transaction, if the actor may work on it and it is open."""
     task = _task_for_work(task_id, actor)
     task = Task.objects.select_for_update().get(pk=task.pk)
@@ -264,7 +264,7 @@ def _locked_open_task(task_id: int, actor: Any) -> Task:
 
 
 def _answers_store(
-    task: Task, answers: Mapping[str, Any], *, actor: Any, now: Any
+    task: Task, answers: Mapping[str, Any], *, actor: Actor, now: Any
 ) -> list[ChecklistItem]:
     """Check every answer first, then store them: one bad answer changes nothing."""
     items = {item.key: item for item in task.items.all()}
@@ -296,14 +296,14 @@ def _answers_store(
 
 @transaction.atomic
 def checklist_answer(
-    *, task_id: int, actor: Any, answers: Mapping[str, Any]
+    *, task_id: int, actor: Actor, answers: Mapping[str, Any]
 ) -> list[ChecklistItem]:
     """Store some answers of an open task's checklist (ticking as one goes); returns all items."""
     task = _locked_open_task(task_id, actor)
     return _answers_store(task, answers, actor=actor, now=timezone.now())
 
 
-def _facts_keep(task: Task, items: Sequence[ChecklistItem], actor: Any) -> None:
+def _facts_keep(task: Task, items: Sequence[ChecklistItem], actor: Actor) -> None:
     """An information checklist's answers become the subject's current facts."""
     if task.checklist_kind != "information" or not task.subject_type or task.subject_id is None:
         return
@@ -332,7 +332,7 @@ def _facts_keep(task: Task, items: Sequence[ChecklistItem], actor: Any) -> None:
 
 @transaction.atomic
 def task_complete(
-    *, task_id: int, actor: Any, note: str = "", answers: Mapping[str, Any] | None = None
+    *, task_id: int, actor: Actor, note: str = "", answers: Mapping[str, Any] | None = None
 ) -> Task:
     """Done. `answers` (item key → answer) are stored first; required items must be answered."""
     task = _locked_open_task(task_id, actor)
@@ -351,7 +351,7 @@ def task_complete(
 
 
 @transaction.atomic
-def task_skip(*, task_id: int, actor: Any, note: str) -> Task:
+def task_skip(*, task_id: int, actor: Actor, note: str) -> Task:
     """Not needed this time; the reason is kept. An SOP's run goes on as if it were done."""
     if not note.strip():
         raise DomainError(field="note", message=_("Say why the task is skipped."))
@@ -360,7 +360,7 @@ def task_skip(*, task_id: int, actor: Any, note: str) -> Task:
 
 
 @transaction.atomic
-def task_start(*, task_id: int, actor: Any) -> Task:
+def task_start(*, task_id: int, actor: Actor) -> Task:
     task = _task_for_work(task_id, actor)
     changed = Task.objects.filter(pk=task.pk, state=TaskState.OPEN).update(
         state=TaskState.IN_PROGRESS
@@ -398,7 +398,7 @@ def tasks_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
 @transaction.atomic
 def task_create_by_hand(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     instructions: str = "",
     subject_type: str = "",
@@ -450,32 +450,34 @@ def task_create_by_hand(
 
 
 @transaction.atomic
-def task_take(*, task_id: int, actor: Any) -> Task:
+def task_take(*, task_id: int, actor: Actor) -> Task:
     """Take a task from a team's or a role's queue: it becomes the person's."""
+    person = actor_person_required(actor)
     task = Task.objects.filter(pk=task_id).first()
-    if task is not None and task.assignee_user_id not in (None, actor.pk):
+    if task is not None and task.assignee_user_id not in (None, person.pk):
         raise Conflict(field="assignee_user_id", message=_("Someone has taken this task already."))
     task = _task_for_work(task_id, actor)
-    if task.assignee_user_id == actor.pk:
+    if task.assignee_user_id == person.pk:
         return task
     # Compare-and-set: of two people taking the same task, one gets it.
     taken = Task.objects.filter(
         pk=task.pk, assignee_user__isnull=True, state__in=OPEN_STATES
-    ).update(assignee_user=actor)
+    ).update(assignee_user=person)
     if not taken:
         raise Conflict(field="assignee_user_id", message=_("Someone has taken this task already."))
     task.refresh_from_db()
-    _record("task.taken", task, actor=actor, payload={"assignee_user_id": actor.pk})
+    _record("task.taken", task, actor=actor, payload={"assignee_user_id": person.pk})
     return task
 
 
 @transaction.atomic
-def task_release(*, task_id: int, actor: Any) -> Task:
+def task_release(*, task_id: int, actor: Actor) -> Task:
     """Give a taken task back to its team's or role's queue, for someone else to take."""
+    person = actor_person_required(actor)
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
         raise NotFound(field="task_id", message=_("No task %(id)s.") % {"id": task_id})
-    if task.assignee_user_id != actor.pk:
+    if task.assignee_user_id != person.pk:
         raise Conflict(
             field="assignee_user_id", message=_("Only the person who has the task gives it back.")
         )
@@ -485,7 +487,7 @@ def task_release(*, task_id: int, actor: Any) -> Task:
             message=_("This task has no team or role queue to go back to."),
         )
     # Compare-and-set: a task completed or reassigned meanwhile stays as it is.
-    released = Task.objects.filter(pk=task.pk, assignee_user=actor, state__in=OPEN_STATES).update(
+    released = Task.objects.filter(pk=task.pk, assignee_user=person, state__in=OPEN_STATES).update(
         assignee_user=None
     )
     if not released:
