@@ -13,12 +13,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.testcases import LiveServerThread
 from django.utils import translation
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.testing import SmtpServer, free_port, logged_in, person
+from procedo.testing import PooledWSGIServer, SmtpServer, free_port, logged_in, person
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+# Set before pytest-django's live_server fixture builds its server thread.
+LiveServerThread.server_class = PooledWSGIServer  # type: ignore[attr-defined]  # not in the stubs
 
 
 def pytest_report_header(config: Any) -> str:
@@ -144,8 +148,10 @@ def postgres_only() -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(live_server: Any) -> Iterator[Any]:
-    """pytest-django's live server, with Nagle's algorithm off on its connections.
+def live_server(django_db_setup: None, live_server: Any) -> Iterator[Any]:
+    """pytest-django's live server, with a pool of request threads that keep their database
+    connections (PooledWSGIServer, set below) and Nagle's algorithm off on its sockets.
+    It stops before the test database goes: its threads' connections would keep it.
 
     Django's handler writes a response's headers and its body in two sends; with Nagle on,
     the body waits for the client's delayed ACK of the headers. Schemathesis spent most of

@@ -95,7 +95,16 @@ def database_from_env(var: Path) -> dict[str, Any]:
             "DATABASE_URL", f"unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
         )
     try:
-        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+        # A thread keeps its connection for a minute (health-checked at each request's
+        # start): opening one costs more than most requests' queries, on PostgreSQL a new
+        # server process. PROCEDO_DB_CONN_MAX_AGE=0 closes it after every request.
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url,
+                conn_max_age=env_int("PROCEDO_DB_CONN_MAX_AGE", 60, low=0, high=3600),
+                conn_health_checks=True,
+            )
+        )
     except ValueError as exc:
         raise ConfigError("DATABASE_URL", f"cannot parse it ({exc})") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -119,7 +128,6 @@ def database_from_env(var: Path) -> dict[str, Any]:
             raise ConfigError("DATABASE_URL", "a PostgreSQL URL needs a database name")
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", 5)
-        config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
