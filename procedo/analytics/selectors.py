@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, NullIf, TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,7 @@ from procedo.analytics.formatting import kpi_value
 from procedo.analytics.kpis import KPIS, SIGNED_CENTS, Kpi, Measure, sale_orders, valued_orders
 from procedo.analytics.models import Goal
 from procedo.analytics.periods import Period
+from procedo.analytics.rollups import DaySales, sales_days
 from procedo.core.bounds import number_check
 from procedo.core.charts import BarChart, bar_chart
 from procedo.core.countries import country_name
@@ -74,6 +75,8 @@ class KpiReading:
 
 # Totals are facts at any size; rates and averages need a base to mean something.
 _SUMS = frozenset({"revenue", "orders"})
+# The KPIs the daily rollup holds: read from it, and the ones a channel filter applies to.
+ROLLED_UP = ("revenue", "orders", "average_order_value")
 
 
 def kpi_read(*, code: str, period: Period, window: int | None = None) -> KpiReading:
@@ -150,40 +153,50 @@ def cohort_retention(*, period: Period) -> list[Cohort]:
     return cohorts
 
 
-@dataclass(frozen=True)
-class DayFigure:
-    day: date
-    revenue: Decimal
-    orders: int
-
-
-def revenue_by_day(*, period: Period) -> list[DayFigure]:
-    """Revenue and orders of each day of the period (days without any included), by the
-    catalog's definitions: one grouped query."""
-    rows = {
-        row["day"]: row
-        for row in valued_orders()
-        .filter(placed_at__gte=period.start, placed_at__lt=period.end)
-        .annotate(day=TruncDate("placed_at", tzinfo=period.zone))
-        .values("day")
-        .annotate(
-            cents=Sum(SIGNED_CENTS),
-            orders=Count("id", filter=Q(kind=OrderKind.SALE, total__gt=0)),
-        )
-        .order_by()
+def sales_measures(total: DaySales) -> dict[str, Measure]:
+    """Revenue, orders and average order value from a span's summed days: the catalog's
+    definitions (kpis.py), divided only now, so they equal what it computes from orders."""
+    aov = None
+    if total.orders:
+        aov = (Decimal(total.sales_cents).scaleb(-2) / total.orders).quantize(Decimal("0.01"))
+    return {
+        "revenue": Measure(value=total.revenue, base=total.documents),
+        "orders": Measure(value=Decimal(total.orders), base=total.orders),
+        "average_order_value": Measure(value=aov, base=total.orders),
     }
-    figures = []
-    for offset in range(period.days):
-        day = period.first + timedelta(days=offset)
-        row = rows.get(day)
-        figures.append(
-            DayFigure(
-                day=day,
-                revenue=Decimal(row["cents"] or 0) / 100 if row else Decimal(0),
-                orders=row["orders"] if row else 0,
-            )
+
+
+def _summed(days: dict[date, DaySales], period: Period) -> DaySales:
+    return sum(
+        (sales for day, sales in days.items() if period.first <= day <= period.last), DaySales()
+    )
+
+
+def sales_readings(
+    *, period: Period, channel: str | None = None, comparison: Period | None = None
+) -> dict[str, KpiReading]:
+    """Revenue, orders and AOV over the period against the comparison (the period before
+    unless given), through one channel or all: read from the daily rollup."""
+    comparison = comparison or period.before()
+    if comparison.last + timedelta(days=1) == period.first:
+        days = sales_days(first=comparison.first, last=period.last, channel=channel)
+    else:
+        days = sales_days(first=period.first, last=period.last, channel=channel)
+        days |= sales_days(first=comparison.first, last=comparison.last, channel=channel)
+    return sales_readings_of(days, period=period, comparison=comparison)
+
+
+def sales_readings_of(
+    days: dict[date, DaySales], *, period: Period, comparison: Period
+) -> dict[str, KpiReading]:
+    """The same from days read already (the morning page reads sixty once for three spans)."""
+    now, then = sales_measures(_summed(days, period)), sales_measures(_summed(days, comparison))
+    return {
+        code: KpiReading(
+            kpi=KPIS[code], period=period, window=None, now=now[code], before=then[code]
         )
-    return figures
+        for code in ROLLED_UP
+    }
 
 
 @dataclass(frozen=True)
