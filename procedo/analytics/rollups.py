@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -80,7 +81,7 @@ def _day_ranges(days: Iterable[date], zone: ZoneInfo) -> Q:
     return condition
 
 
-def _grouped(where: Q, zone: ZoneInfo) -> QuerySet[Order]:
+def _grouped(where: Q, zone: ZoneInfo) -> QuerySet[Order, Any]:
     """The catalog's sums per (day, channel), in COLUMNS order: the one definition both the
     refresh and a reader of unrefreshed days use."""
     kept = ~RETURNED_WHOLE
