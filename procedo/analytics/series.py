@@ -219,11 +219,11 @@ def series_csv_columns(series: KpiSeries) -> list[Column]:
     """One row a step: its days, the value (a plain number in the KPI's unit), how many it
     was counted from, and the comparison's step."""
     return [
-        Column(_("From"), lambda point: point.now.period.first),
-        Column(_("To"), lambda point: point.now.period.last),
+        Column(_("First day"), lambda point: point.now.period.first),
+        Column(_("Last day"), lambda point: point.now.period.last),
         Column(series.kpi.label, lambda point: point.now.measure.value),
-        Column(_("Counted from"), lambda point: point.now.measure.base),
-        Column(_("Compared from"), lambda point: point.then.period.first),
-        Column(_("Compared to"), lambda point: point.then.period.last),
+        Column(_("How many it counts"), lambda point: point.now.measure.base),
+        Column(_("Compared first day"), lambda point: point.then.period.first),
+        Column(_("Compared last day"), lambda point: point.then.period.last),
         Column(_("Compared value"), lambda point: point.then.measure.value),
     ]

@@ -88,7 +88,8 @@ def test_the_csv_is_the_series_in_plain_numbers(owner_client: Client) -> None:
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [
-        "From", "To", "Revenue", "Counted from", "Compared from", "Compared to", "Compared value",
+        "First day", "Last day", "Revenue", "How many it counts", "Compared first day",
+        "Compared last day", "Compared value",
     ]  # fmt: skip
     assert len(rows) == 32
     assert rows[2] == [
