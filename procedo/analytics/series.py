@@ -210,7 +210,8 @@ def series_chart(series: KpiSeries, *, currency: str) -> BarChart:
             for point in points
         ],
         value_label=kpi_axis_label(unit, currency),
-        every=max(1, -(-len(points) // 8)),
+        # Five labels at most: on a phone the drawing shrinks and its labels grow.
+        every=max(1, -(-len(points) // 5)),
         compare=[point.then.measure.value for point in points],
     )
 
