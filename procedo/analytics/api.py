@@ -155,7 +155,7 @@ class SeriesQuery(ReadingQuery):
     )
 
 
-class StepOut(Schema):
+class SeriesStepOut(Schema):
     first: date
     last: date
     value: Decimal | None
@@ -178,7 +178,7 @@ class SeriesOut(Schema):
     step: Literal["day", "week", "month"] = Field(
         description="day up to 62 days, week up to 190, month beyond."
     )
-    steps: list[StepOut]
+    steps: list[SeriesStepOut]
 
 
 def _series(query: SeriesQuery, code: str) -> KpiSeries:
