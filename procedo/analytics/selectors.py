@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, NullIf, TruncMonth
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -103,38 +103,58 @@ class Cohort:
     retained: list[Decimal]
 
 
+def _month_starts(first: date, last: date, zone: ZoneInfo) -> list[datetime]:
+    """The first moment of each month from `first`'s to `last`'s, and of the month after."""
+    starts, month = [], first.replace(day=1)
+    while True:
+        starts.append(datetime.combine(month, time.min, tzinfo=zone))
+        if month > last:
+            return starts
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _month_number(field: str, starts: list[datetime]) -> Case:
+    """Which of the months a moment falls in (0, 1, …; NULL outside them), compared as
+    stored: SQLite has no time zones, and turning every row's moment into the business's
+    local time there is a Python call per row (make bench, B4: 6.5× DuckDB before)."""
+    return Case(
+        When(**{f"{field}__lt": starts[0]}, then=Value(None)),
+        *(When(**{f"{field}__lt": end}, then=Value(n)) for n, end in enumerate(starts[1:])),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+
+
 def cohort_retention(*, period: Period) -> list[Cohort]:
     """Customers grouped by the month of their first order (in the period), and the share of
-    each group that ordered in each month from then: two grouped queries."""
+    each group that ordered in each month from then: three grouped queries."""
+    latest = sale_orders().aggregate(latest=Max("placed_at"))["latest"]
+    until = max(period.last, latest.astimezone(period.zone).date() if latest else period.last)
+    starts = _month_starts(period.first, until, period.zone)
+    in_period = {"first_order_at__gte": period.start, "first_order_at__lt": period.end}
     rows = (
         sale_orders()
+        .filter(**{f"customer__{name}": moment for name, moment in in_period.items()})
         .annotate(
-            cohort=TruncMonth("customer__first_order_at", tzinfo=period.zone),
-            month=TruncMonth("placed_at", tzinfo=period.zone),
+            cohort=_month_number("customer__first_order_at", starts),
+            month=_month_number("placed_at", starts),
         )
-        .filter(
-            customer__first_order_at__gte=period.start,
-            customer__first_order_at__lt=period.end,
-        )
-        .values("cohort", "month")
+        .values_list("cohort", "month")
         .annotate(customers=Count("customer_id", distinct=True))
-        .order_by("cohort", "month")
+        .order_by()
     )
     sizes = {
-        row["cohort"].date(): row["customers"]
-        for row in Customer.objects.filter(
-            first_order_at__gte=period.start, first_order_at__lt=period.end
-        )
-        .annotate(cohort=TruncMonth("first_order_at", tzinfo=period.zone))
-        .values("cohort")
+        starts[row[0]].date(): row[1]
+        for row in Customer.objects.filter(**in_period)
+        .annotate(cohort=_month_number("first_order_at", starts))
+        .values_list("cohort")
         .annotate(customers=Count("id"))
         .order_by()
     }
     active: dict[date, dict[int, int]] = {month: {} for month in sizes}
-    for row in rows:
-        cohort, month = row["cohort"].date(), row["month"].date()
-        offset = (month.year - cohort.year) * 12 + month.month - cohort.month
-        active.setdefault(cohort, {})[offset] = row["customers"]
+    for cohort_number, month_number, customers in rows:
+        if month_number is not None and month_number >= cohort_number:
+            active[starts[cohort_number].date()][month_number - cohort_number] = customers
     cohorts = []
     for month, by_offset in sorted(active.items()):
         size = sizes.get(month, 0)

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,6 +44,10 @@ def store() -> None:
 
 
 MARCH = "first=2025-03-01&last=2025-03-31"
+
+
+def _body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
 
 
 def test_the_page_shows_the_period_against_the_one_before_with_a_chart_and_the_definition(
@@ -86,7 +91,7 @@ def test_the_csv_is_the_series_in_plain_numbers(owner_client: Client) -> None:
     response = owner_client.get(f"/analytics/kpi/revenue/csv/?{MARCH}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(_body(response).decode("utf-8-sig"))))
     assert rows[0] == [
         "First day", "Last day", "Revenue", "How many it counts", "Compared first day",
         "Compared last day", "Compared value",
@@ -141,7 +146,7 @@ def test_the_api_twin_reads_the_series_and_names_a_refused_field(owner_client: C
     assert body["compared"]["first"] == "2024-03-01" and body["channel"] == "instagram"
     assert Decimal(body["steps"][1]["value"]) == Decimal("100.10")
     download = owner_client.get(f"/api/analytics/kpis/revenue/series.csv?{MARCH}")
-    assert b"150.10" in b"".join(download.streaming_content)
+    assert b"150.10" in _body(download)
     for query, field in (
         ("first=2025-03-31&last=2025-03-01", "last"),
         (f"{MARCH}&channel=carrier-pigeon", "channel"),
