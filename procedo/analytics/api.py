@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Query, Router
 from ninja.responses import Status
@@ -25,8 +26,15 @@ from procedo.analytics.selectors import (
     kpi_read,
     revenue_by_country,
 )
+from procedo.analytics.series import (
+    MAX_SERIES_DAYS,
+    KpiSeries,
+    kpi_series,
+    series_csv_columns,
+)
 from procedo.business.selectors import business_get
 from procedo.core.bounds import MAX_AMOUNT, Day, PathId, ShortText
+from procedo.core.exports import export_response
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 
@@ -131,6 +139,133 @@ def kpi_reading(
         "change": reading.change,
         "enough": reading.enough,
     }
+
+
+class SeriesQuery(ReadingQuery):
+    compare: Literal["before", "year"] = Field(
+        default="before",
+        description="before: the period of the same length just before; year: the same "
+        "days a year earlier.",
+    )
+    channel: str = Field(
+        default="",
+        max_length=40,
+        description="Only orders through this channel (revenue, orders and average order "
+        "value only); empty: all.",
+    )
+
+
+class SeriesStepOut(Schema):
+    first: date
+    last: date
+    value: Decimal | None
+    base: int
+    compared_first: date
+    compared_last: date
+    compared_value: Decimal | None
+
+
+class SeriesOut(Schema):
+    kpi: KpiOut
+    window: int | None
+    currency: str
+    channel: str
+    compare: str
+    now: MeasureOut
+    compared: MeasureOut
+    change: Decimal | None = Field(description="Percent change against `compared`.")
+    enough: bool
+    step: Literal["day", "week", "month"] = Field(
+        description="day up to 62 days, week up to 190, month beyond."
+    )
+    steps: list[SeriesStepOut]
+
+
+def _series(query: SeriesQuery, code: str) -> KpiSeries:
+    last = query.last or timezone.localdate()
+    first = query.first or last - timedelta(days=29)
+    period = period_clean(
+        first=first, last=last, zone=business_get().zone, max_days=MAX_SERIES_DAYS
+    )
+    return kpi_series(
+        code=code,
+        period=period,
+        compare=query.compare,
+        channel=query.channel,
+        window=query.window,
+    )
+
+
+@router.get("/kpis/{code}/series", response=SeriesOut, auth=requires_api("analytics.view"))
+def kpi_series_read(
+    request: ApiRequest, code: Annotated[str, Path(max_length=40)], query: Query[SeriesQuery]
+) -> dict[str, Any]:
+    """A KPI step by step over a period (at most 1,100 days) against a comparison period,
+    through one channel where the KPI has channels."""
+    series = _series(query, code)
+    reading = series.reading
+    return {
+        "kpi": _kpi_out(reading.kpi),
+        "window": reading.window,
+        "currency": business_get().currency,
+        "channel": series.channel,
+        "compare": series.compare,
+        "now": {
+            "first": reading.period.first,
+            "last": reading.period.last,
+            "value": reading.now.value,
+            "base": reading.now.base,
+        },
+        "compared": {
+            "first": series.comparison.first,
+            "last": series.comparison.last,
+            "value": reading.before.value,
+            "base": reading.before.base,
+        },
+        "change": reading.change,
+        "enough": reading.enough,
+        "step": series.step,
+        "steps": [
+            {
+                "first": point.now.period.first,
+                "last": point.now.period.last,
+                "value": point.now.measure.value,
+                "base": point.now.measure.base,
+                "compared_first": point.then.period.first,
+                "compared_last": point.then.period.last,
+                "compared_value": point.then.measure.value,
+            }
+            for point in series.points
+        ],
+    }
+
+
+CSV_RESPONSE: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "The steps, streamed: CSV in UTF-8 with a BOM, one row a step.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/kpis/{code}/series.csv", auth=requires_api("analytics.view"), openapi_extra=CSV_RESPONSE
+)
+def kpi_series_csv(
+    request: ApiRequest, code: Annotated[str, Path(max_length=40)], query: Query[SeriesQuery]
+) -> StreamingHttpResponse:
+    """The same steps as a streamed CSV file, one row a step."""
+    series = _series(query, code)
+    return export_response(
+        request=request,
+        name=f"kpi-{code}",
+        fmt="csv",
+        columns=series_csv_columns(series),
+        rows=series.points,
+        finished=lambda _rows, _complete: None,
+    )
 
 
 @router.get("/cohorts", response=list[CohortOut], auth=requires_api("analytics.view"))

@@ -7,10 +7,13 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self) -> None:
+        from procedo.analytics.rollups import CONSUMER, sales_days_consume
         from procedo.analytics.timeline import timeline_register
         from procedo.core.navigation import NavEntry, nav_register
+        from procedo.events.registry import consumer_register
 
         timeline_register()
+        consumer_register(name=CONSUMER, handler=sales_days_consume, label=_("Daily sales"))
 
         nav_register(NavEntry("analytics:overview", _("Analytics"), "analytics.view", order=150))
         nav_register(NavEntry("analytics:goals", _("Goals"), "analytics.view", order=160))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from procedo.analytics.kpis import KPIS, Unit
-from procedo.core.money import money_format
+from procedo.core.money import currency_symbol, money_format
 
 
 def kpi_value(value: Decimal | None, unit: str, currency: str) -> str:
@@ -41,3 +42,22 @@ def kpi_target_text(kpi_code: str, target: Decimal | None, *, currency: str) -> 
     if target is None or kpi_code not in KPIS:
         return ""
     return kpi_value(Decimal(target), KPIS[kpi_code].unit, currency)
+
+
+def kpi_axis_label(unit: str, currency: str) -> Callable[[float], str]:
+    """A chart's value axis in the KPI's unit, as short as it reads: "1 500 ₴", "25 %"."""
+
+    def label(value: float) -> str:
+        decimals = 0 if float(value).is_integer() else 1
+        number = number_format(round(value, decimals), decimals, use_l10n=True, force_grouping=True)
+        if unit == Unit.MONEY:
+            return f"{number}\u00a0{currency_symbol(currency)}"
+        if unit == Unit.PERCENT:
+            return _("%(n)s %%") % {"n": number}
+        if unit == Unit.MINUTES:
+            return _("%(n)s min") % {"n": number}
+        if unit == Unit.HOURS:
+            return _("%(n)s h") % {"n": number}
+        return number
+
+    return label

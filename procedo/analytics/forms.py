@@ -9,8 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from procedo.analytics.kpis import kpi_choices
-from procedo.analytics.selectors import MAX_WINDOW_DAYS
+from procedo.analytics.kpis import Kpi, kpi_choices
+from procedo.analytics.selectors import MAX_WINDOW_DAYS, ROLLED_UP
+from procedo.analytics.series import COMPARISONS, channel_choices
 from procedo.core.bounds import EARLIEST_YEAR, LATEST_YEAR, SHORT_TEXT
 from procedo.core.forms import FormTokenMixin
 
@@ -87,3 +88,35 @@ class GoalForm(FormTokenMixin):
         max_length=300,
         help_text=_("Needed when three goals are active already."),
     )
+
+
+class KpiForm(PeriodForm):
+    """A KPI's page: the period, what to compare it with, a channel where the KPI has one."""
+
+    compare = forms.ChoiceField(
+        label=_("Compare with"),
+        required=False,
+        choices=list(COMPARISONS.items()),
+    )
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
+    window = forms.IntegerField(
+        label=_("Within N days"), required=False, min_value=1, max_value=MAX_WINDOW_DAYS
+    )
+
+    def __init__(self, *args: Any, kpi: Kpi, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kpi.code in ROLLED_UP:
+            channel = self.fields["channel"]
+            assert isinstance(channel, forms.ChoiceField)
+            channel.choices = [("", _("All channels")), *channel_choices()]
+        else:
+            del self.fields["channel"]
+        if not kpi.has_window:
+            del self.fields["window"]
+        else:
+            self.fields["window"].widget.attrs["placeholder"] = str(kpi.default_window)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["compare"] = data.get("compare") or "before"
+        return data

@@ -94,7 +94,7 @@ class Kpi:
 HUNDRED = Decimal(100)
 
 
-def _cents(expression: F | ExpressionWrapper) -> Cast:
+def cents(expression: F | ExpressionWrapper) -> Cast:
     """Money as integer minor units: exact when summed on SQLite too."""
     return Cast(Round(expression * 100), BigIntegerField())
 
@@ -107,28 +107,31 @@ def _in_currency() -> QuerySet[Order]:
     return Order.objects.filter(currency=business_get().currency).order_by()
 
 
+# The rules, as conditions, so the daily rollup (rollups.py) groups by the same ones.
+CANCELLED = Q(status__category=StatusCategory.CANCELLED)
+IS_SALE = Q(kind=OrderKind.SALE, total__gt=0)
+RETURNED_WHOLE = Q(kind=OrderKind.SALE, status__category=StatusCategory.RETURNED)
+
+
+def live_orders() -> QuerySet[Order]:
+    """Every document in the business's currency that was not cancelled."""
+    return _in_currency().exclude(CANCELLED)
+
+
 def sale_orders() -> QuerySet[Order]:
     """Orders a customer placed and kept: not cancelled, not a zero-total sample."""
-    return (
-        _in_currency()
-        .filter(kind=OrderKind.SALE, total__gt=0)
-        .exclude(status__category=StatusCategory.CANCELLED)
-    )
+    return live_orders().filter(IS_SALE)
 
 
 def valued_orders() -> QuerySet[Order]:
     """The documents that carry revenue: sales not wholly returned, and return documents."""
-    return (
-        _in_currency()
-        .exclude(status__category=StatusCategory.CANCELLED)
-        .exclude(kind=OrderKind.SALE, status__category=StatusCategory.RETURNED)
-    )
+    return live_orders().exclude(RETURNED_WHOLE)
 
 
 # A return document credits its total back.
 SIGNED_CENTS = Case(
-    When(kind=OrderKind.RETURN, then=-_cents(F("total"))),
-    default=_cents(F("total")),
+    When(kind=OrderKind.RETURN, then=-cents(F("total"))),
+    default=cents(F("total")),
     output_field=BigIntegerField(),
 )
 
@@ -162,7 +165,7 @@ def average_order_value(period: Period, _window: int | None = None) -> Measure:
     figures = (
         sale_orders()
         .filter(_placed_in(period))
-        .aggregate(cents=Sum(_cents(F("total"))), n=Count("id"))
+        .aggregate(cents=Sum(cents(F("total"))), n=Count("id"))
     )
     if not figures["n"]:
         return Measure(value=None, base=0)

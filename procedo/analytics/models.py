@@ -43,3 +43,38 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SalesDay(models.Model):
+    """Sales of one day (in the business's time zone) through one channel: the rollup the
+    morning page and the KPI pages read instead of the orders (rollups.py keeps it).
+
+    The columns are the catalog's revenue, orders and average order value before division,
+    in integer minor units, so any span of days adds up to exactly what the catalog says.
+    """
+
+    day = models.DateField()
+    channel = models.CharField(max_length=40, blank=True, default="")
+    revenue_cents = models.BigIntegerField()  # sales kept minus return documents
+    documents = models.IntegerField()  # the documents revenue counts (its base)
+    orders = models.IntegerField()
+    sales_cents = models.BigIntegerField()  # the orders' totals, before returns: for AOV
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "channel"], name="sales_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel or '-'}"
+
+
+class RollupBasis(models.Model):
+    """What the rollup was built for: days in one time zone, money in one currency. When
+    the business changes either, the days are counted again from the orders."""
+
+    name = models.CharField(max_length=40, unique=True)
+    time_zone = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.time_zone}, {self.currency})"

@@ -16,6 +16,13 @@ from procedo.core.errors import DomainError
 MAX_PERIOD_DAYS = 3700
 
 
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
 @dataclass(frozen=True)
 class Period:
     """The days `first` to `last`, both included, in `zone`."""
@@ -37,22 +44,35 @@ class Period:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
+    def year_earlier(self) -> Period:
+        """The same days a year before (29 February becomes the 28th)."""
+        return Period(first=_year_before(self.first), last=_year_before(self.last), zone=self.zone)
+
+    def shifted(self, days: int) -> Period:
+        return Period(
+            first=self.first + timedelta(days=days),
+            last=self.last + timedelta(days=days),
+            zone=self.zone,
+        )
+
     def before(self) -> Period:
         """The period of the same length that ends the day before this one starts."""
         last = self.first - timedelta(days=1)
         return Period(first=last - timedelta(days=self.days - 1), last=last, zone=self.zone)
 
 
-def period_clean(*, first: date, last: date, zone: ZoneInfo) -> Period:
+def period_clean(
+    *, first: date, last: date, zone: ZoneInfo, max_days: int = MAX_PERIOD_DAYS
+) -> Period:
     moment_check(first, field="first")
     moment_check(last, field="last")
     if last < first:
         raise DomainError(field="last", message=_("The period ends before it starts."))
-    if (last - first).days + 1 > MAX_PERIOD_DAYS:
+    if (last - first).days + 1 > max_days:
         raise DomainError(
             field="last",
             code="too_large",
-            message=_("A period is at most %(days)s days.") % {"days": MAX_PERIOD_DAYS},
+            message=_("A period is at most %(days)s days.") % {"days": max_days},
         )
     return Period(first=first, last=last, zone=zone)
 

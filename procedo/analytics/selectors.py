@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,7 @@ from procedo.analytics.formatting import kpi_value
 from procedo.analytics.kpis import KPIS, SIGNED_CENTS, Kpi, Measure, sale_orders, valued_orders
 from procedo.analytics.models import Goal
 from procedo.analytics.periods import Period
+from procedo.analytics.rollups import DaySales, sales_days
 from procedo.core.bounds import number_check
 from procedo.core.charts import BarChart, bar_chart
 from procedo.core.countries import country_name
@@ -74,6 +75,8 @@ class KpiReading:
 
 # Totals are facts at any size; rates and averages need a base to mean something.
 _SUMS = frozenset({"revenue", "orders"})
+# The KPIs the daily rollup holds: read from it, and the ones a channel filter applies to.
+ROLLED_UP = ("revenue", "orders", "average_order_value")
 
 
 def kpi_read(*, code: str, period: Period, window: int | None = None) -> KpiReading:
@@ -100,38 +103,58 @@ class Cohort:
     retained: list[Decimal]
 
 
+def _month_starts(first: date, last: date, zone: ZoneInfo) -> list[datetime]:
+    """The first moment of each month from `first`'s to `last`'s, and of the month after."""
+    starts, month = [], first.replace(day=1)
+    while True:
+        starts.append(datetime.combine(month, time.min, tzinfo=zone))
+        if month > last:
+            return starts
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _month_number(field: str, starts: list[datetime]) -> Case:
+    """Which of the months a moment falls in (0, 1, …; NULL outside them), compared as
+    stored: SQLite has no time zones, and turning every row's moment into the business's
+    local time there is a Python call per row (make bench, B4: 6.5× DuckDB before)."""
+    return Case(
+        When(**{f"{field}__lt": starts[0]}, then=Value(None)),
+        *(When(**{f"{field}__lt": end}, then=Value(n)) for n, end in enumerate(starts[1:])),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+
+
 def cohort_retention(*, period: Period) -> list[Cohort]:
     """Customers grouped by the month of their first order (in the period), and the share of
-    each group that ordered in each month from then: two grouped queries."""
+    each group that ordered in each month from then: three grouped queries."""
+    latest = sale_orders().aggregate(latest=Max("placed_at"))["latest"]
+    until = max(period.last, latest.astimezone(period.zone).date() if latest else period.last)
+    starts = _month_starts(period.first, until, period.zone)
+    in_period = {"first_order_at__gte": period.start, "first_order_at__lt": period.end}
     rows = (
         sale_orders()
+        .filter(**{f"customer__{name}": moment for name, moment in in_period.items()})
         .annotate(
-            cohort=TruncMonth("customer__first_order_at", tzinfo=period.zone),
-            month=TruncMonth("placed_at", tzinfo=period.zone),
+            cohort=_month_number("customer__first_order_at", starts),
+            month=_month_number("placed_at", starts),
         )
-        .filter(
-            customer__first_order_at__gte=period.start,
-            customer__first_order_at__lt=period.end,
-        )
-        .values("cohort", "month")
+        .values_list("cohort", "month")
         .annotate(customers=Count("customer_id", distinct=True))
-        .order_by("cohort", "month")
+        .order_by()
     )
     sizes = {
-        row["cohort"].date(): row["customers"]
-        for row in Customer.objects.filter(
-            first_order_at__gte=period.start, first_order_at__lt=period.end
-        )
-        .annotate(cohort=TruncMonth("first_order_at", tzinfo=period.zone))
-        .values("cohort")
+        starts[row[0]].date(): row[1]
+        for row in Customer.objects.filter(**in_period)
+        .annotate(cohort=_month_number("first_order_at", starts))
+        .values_list("cohort")
         .annotate(customers=Count("id"))
         .order_by()
     }
     active: dict[date, dict[int, int]] = {month: {} for month in sizes}
-    for row in rows:
-        cohort, month = row["cohort"].date(), row["month"].date()
-        offset = (month.year - cohort.year) * 12 + month.month - cohort.month
-        active.setdefault(cohort, {})[offset] = row["customers"]
+    for cohort_number, month_number, customers in rows:
+        if month_number is not None and month_number >= cohort_number:
+            active[starts[cohort_number].date()][month_number - cohort_number] = customers
     cohorts = []
     for month, by_offset in sorted(active.items()):
         size = sizes.get(month, 0)
@@ -150,40 +173,50 @@ def cohort_retention(*, period: Period) -> list[Cohort]:
     return cohorts
 
 
-@dataclass(frozen=True)
-class DayFigure:
-    day: date
-    revenue: Decimal
-    orders: int
-
-
-def revenue_by_day(*, period: Period) -> list[DayFigure]:
-    """Revenue and orders of each day of the period (days without any included), by the
-    catalog's definitions: one grouped query."""
-    rows = {
-        row["day"]: row
-        for row in valued_orders()
-        .filter(placed_at__gte=period.start, placed_at__lt=period.end)
-        .annotate(day=TruncDate("placed_at", tzinfo=period.zone))
-        .values("day")
-        .annotate(
-            cents=Sum(SIGNED_CENTS),
-            orders=Count("id", filter=Q(kind=OrderKind.SALE, total__gt=0)),
-        )
-        .order_by()
+def sales_measures(total: DaySales) -> dict[str, Measure]:
+    """Revenue, orders and average order value from a span's summed days: the catalog's
+    definitions (kpis.py), divided only now, so they equal what it computes from orders."""
+    aov = None
+    if total.orders:
+        aov = (Decimal(total.sales_cents).scaleb(-2) / total.orders).quantize(Decimal("0.01"))
+    return {
+        "revenue": Measure(value=total.revenue, base=total.documents),
+        "orders": Measure(value=Decimal(total.orders), base=total.orders),
+        "average_order_value": Measure(value=aov, base=total.orders),
     }
-    figures = []
-    for offset in range(period.days):
-        day = period.first + timedelta(days=offset)
-        row = rows.get(day)
-        figures.append(
-            DayFigure(
-                day=day,
-                revenue=Decimal(row["cents"] or 0) / 100 if row else Decimal(0),
-                orders=row["orders"] if row else 0,
-            )
+
+
+def _summed(days: dict[date, DaySales], period: Period) -> DaySales:
+    return sum(
+        (sales for day, sales in days.items() if period.first <= day <= period.last), DaySales()
+    )
+
+
+def sales_readings(
+    *, period: Period, channel: str | None = None, comparison: Period | None = None
+) -> dict[str, KpiReading]:
+    """Revenue, orders and AOV over the period against the comparison (the period before
+    unless given), through one channel or all: read from the daily rollup."""
+    comparison = comparison or period.before()
+    if comparison.last + timedelta(days=1) == period.first:
+        days = sales_days(first=comparison.first, last=period.last, channel=channel)
+    else:
+        days = sales_days(first=period.first, last=period.last, channel=channel)
+        days |= sales_days(first=comparison.first, last=comparison.last, channel=channel)
+    return sales_readings_of(days, period=period, comparison=comparison)
+
+
+def sales_readings_of(
+    days: dict[date, DaySales], *, period: Period, comparison: Period
+) -> dict[str, KpiReading]:
+    """The same from days read already (the morning page reads sixty once for three spans)."""
+    now, then = sales_measures(_summed(days, period)), sales_measures(_summed(days, comparison))
+    return {
+        code: KpiReading(
+            kpi=KPIS[code], period=period, window=None, now=now[code], before=then[code]
         )
-    return figures
+        for code in ROLLED_UP
+    }
 
 
 @dataclass(frozen=True)

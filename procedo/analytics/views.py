@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
 from procedo.analytics import services
-from procedo.analytics.forms import GoalForm, PeriodForm
+from procedo.analytics.forms import GoalForm, KpiForm, PeriodForm
 from procedo.analytics.periods import period_clean
 from procedo.analytics.registry import goal_panels
 from procedo.analytics.selectors import (
@@ -19,12 +19,22 @@ from procedo.analytics.selectors import (
     goal_get,
     goal_progress,
     goals_list,
+    kpi_get,
     kpis_read,
     revenue_by_country,
 )
+from procedo.analytics.series import (
+    COMPARISONS,
+    MAX_SERIES_DAYS,
+    KpiSeries,
+    kpi_series,
+    series_chart,
+    series_csv_columns,
+)
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
-from procedo.core.forms import refusal_add
+from procedo.core.exports import export_response
+from procedo.core.forms import filters_valid, refusal_add
 
 
 @requires("analytics.view")
@@ -137,3 +147,60 @@ def goal_state(request: HttpRequest, goal_id: int) -> HttpResponse:
     except DomainError as refused:
         messages.error(request, refused.message)
     return redirect("analytics:goal", goal_id=goal_id)
+
+
+def _series(request: HttpRequest, form: KpiForm, code: str) -> KpiSeries:
+    """The series the form asks for; a DomainError names the field it refuses."""
+    data = form.cleaned_data
+    business = business_get()
+    period = period_clean(
+        first=data["first"], last=data["last"], zone=business.zone, max_days=MAX_SERIES_DAYS
+    )
+    return kpi_series(
+        code=code,
+        period=period,
+        compare=data["compare"],
+        # A KPI without channels has no such field: a channel asked of it is refused.
+        channel=data.get("channel", request.GET.get("channel", "")),
+        window=data.get("window"),
+    )
+
+
+@requires("analytics.view")
+def kpi(request: HttpRequest, code: str) -> HttpResponse:
+    """One KPI: its definition, a period against a comparison, a chart, by channel."""
+    business = business_get()
+    measured = kpi_get(code)
+    form = KpiForm(request.GET, today=timezone.localdate(), kpi=measured)
+    context: dict[str, object] = {"kpi": measured, "form": form, "currency": business.currency}
+    if form.is_valid():
+        try:
+            series = _series(request, form, code)
+        except DomainError as refused:
+            refusal_add(form, refused.field, refused.message)
+        else:
+            context |= {
+                "series": series,
+                "chart": series_chart(series, currency=business.currency),
+                "comparison_label": COMPARISONS[series.compare],
+                "csv_query": request.GET.urlencode(),
+            }
+    return render(request, "analytics/kpi.html", context, status=422 if form.errors else 200)
+
+
+@requires("analytics.view")
+def kpi_csv(request: HttpRequest, code: str) -> StreamingHttpResponse:
+    """The KPI page's series as a CSV file: one row a step (at most 62 days, 27 weeks or
+    37 months), values as plain numbers in the KPI's unit."""
+    measured = kpi_get(code)
+    form = KpiForm(request.GET, today=timezone.localdate(), kpi=measured)
+    filters_valid(form)
+    series = _series(request, form, code)
+    return export_response(
+        request=request,
+        name=f"kpi-{code}",
+        fmt="csv",
+        columns=series_csv_columns(series),
+        rows=series.points,
+        finished=lambda _rows, _complete: None,  # figures of the business, no one's data
+    )

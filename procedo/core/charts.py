@@ -41,6 +41,8 @@ class BarChart:
     ticks: list[Tick]
     # A level drawn across the bars, such as a goal's target.
     reference: Tick | None = None
+    # A second series drawn as a line over the bars (a comparison period): "x,y x,y …".
+    line: str = ""
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -65,12 +67,15 @@ def bar_chart(
     value_label: object,
     every: int = 1,
     reference: tuple[Decimal, str] | None = None,
+    compare: list[Decimal | int | None] | None = None,
 ) -> BarChart:
     """`points` are (label, value, title); `value_label(v)` writes an axis value; every
     `every`-th label (back from the last) is shown so thirty days do not overlap;
-    `reference` is a level and its label (a target) drawn across."""
+    `reference` is a level and its label (a target) drawn across; `compare`, one value
+    per point (None: a gap), a line over the bars."""
     values = [float(value) for _label, value, _title in points]
-    top = max([0.0, *values, float(reference[0]) if reference else 0.0])
+    others = [float(value) for value in compare or [] if value is not None]
+    top = max([0.0, *values, *others, float(reference[0]) if reference else 0.0])
     step = _nice_step(top)
     ceiling = step * max(1, -(-top // step)) if top else step
     plot_height = HEIGHT - BOTTOM - 8
@@ -101,4 +106,10 @@ def bar_chart(
     if reference is not None:
         y = HEIGHT - BOTTOM - max(0.0, float(reference[0])) / ceiling * plot_height
         level_line = Tick(y=round(y, 1), label=reference[1])
-    return BarChart(bars=bars, ticks=ticks, reference=level_line)
+    line = " ".join(
+        f"{round(bar.x + bar.width / 2, 1)},"
+        f"{round(HEIGHT - BOTTOM - max(0.0, float(value)) / ceiling * plot_height, 1)}"
+        for bar, value in zip(bars, compare or [], strict=False)
+        if value is not None
+    )
+    return BarChart(bars=bars, ticks=ticks, reference=level_line, line=line)

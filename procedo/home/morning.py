@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.permissions import user_can
 from procedo.analytics.periods import Period, period_ending
+from procedo.analytics.rollups import DaySales, sales_days
 from procedo.analytics.selectors import (
     KpiReading,
     Waiting,
-    kpi_read,
     orders_waiting,
-    revenue_by_day,
+    sales_readings_of,
 )
 from procedo.automation.selectors import RunCounts, run_counts_since
 from procedo.business.selectors import business_get
@@ -70,32 +70,40 @@ def morning(*, user: Any) -> Morning:
     zone = business.zone
     sales = chart = None
     if user_can(user, "analytics.view"):
+        # Sixty days read once from the daily rollup: each span and the span before it.
+        longest = max(SPANS)
+        days = sales_days(first=today - timedelta(days=2 * longest - 1), last=today)
         sales = []
-        for days in SPANS:
-            period = period_ending(today=today, days=days, zone=zone)
+        for span in SPANS:
+            period = period_ending(today=today, days=span, zone=zone)
+            readings = sales_readings_of(days, period=period, comparison=period.before())
             sales.append(
                 SalesColumn(
-                    days=days,
+                    days=span,
                     period=period,
-                    revenue=kpi_read(code="revenue", period=period),
-                    orders=kpi_read(code="orders", period=period),
-                    average=kpi_read(code="average_order_value", period=period),
+                    revenue=readings["revenue"],
+                    orders=readings["orders"],
+                    average=readings["average_order_value"],
                 )
             )
-        figures = revenue_by_day(period=period_ending(today=today, days=30, zone=zone))
+        month = period_ending(today=today, days=longest, zone=zone)
+        figures = [
+            (day, days.get(day, DaySales()))
+            for day in (month.first + timedelta(days=n) for n in range(month.days))
+        ]
         chart = bar_chart(
             [
                 (
-                    date_format(figure.day, "j.m"),
+                    date_format(day, "j.m"),
                     figure.revenue,
                     _("%(day)s: %(amount)s, %(orders)s orders")
                     % {
-                        "day": date_format(figure.day, "D j E"),
+                        "day": date_format(day, "D j E"),
                         "amount": money_format(figure.revenue, business.currency),
                         "orders": figure.orders,
                     },
                 )
-                for figure in figures
+                for day, figure in figures
             ],
             value_label=_axis_money(business.currency),
             every=7,

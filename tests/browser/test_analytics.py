@@ -4,6 +4,7 @@ desktop and on a phone, in English and in Ukrainian."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +117,40 @@ def test_the_owner_sets_a_goal_and_reads_it_month_by_month(
     page.goto(f"{live_server.url}/analytics/goals/")
     screenshot(page, f"goals-{size}-uk")
     context.close()
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_the_owner_reads_a_kpi_over_days_they_pick_and_downloads_it(
+    browser: Any, live_server: Any, owner: User, width: int, height: int, size: str
+) -> None:
+    _store()
+    today = timezone.localdate()
+    first, last = today - timedelta(days=59), today - timedelta(days=10)
+    for language in ("en-GB", "uk-UA"):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=language)
+        page = context.new_page()
+        _login(page, live_server)
+        # From the morning page's figure to the KPI's own page.
+        page.click("table.sales tbody tr:first-child td:nth-child(4) a")
+        page.wait_for_selector("svg.chart")
+        page.select_option("#id_days", "custom")
+        page.fill("#id_first", str(first))
+        page.fill("#id_last", str(last))
+        page.select_option("#id_compare", "year")
+        page.click("form.filter-bar button[type=submit]")
+        page.wait_for_selector("svg.chart polyline.compare", state="attached")
+        assert page.locator("svg.chart rect.bar").count() == 50
+        assert "₴" in page.locator(".headline .value").first.inner_text()
+        screenshot(page, f"kpi-revenue-{size}-{language[:2]}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        with page.expect_download() as caught:
+            page.click("a[download]")
+        lines = Path(caught.value.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert len(lines) == 51 and lines[1].startswith(str(first))
+        # Days that end before they start: refused on the field, nothing drawn.
+        page.fill("#id_first", str(last))
+        page.fill("#id_last", str(first))
+        page.click("form.filter-bar button[type=submit]")
+        page.wait_for_selector(".errorlist")
+        assert page.locator("svg.chart").count() == 0
+        context.close()

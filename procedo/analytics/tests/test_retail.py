@@ -15,11 +15,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
+from procedo.analytics.kpis import KPIS
+from procedo.analytics.models import SalesDay
 from procedo.analytics.periods import Period
-from procedo.analytics.selectors import cohort_retention, kpi_read, revenue_by_country
+from procedo.analytics.rollups import CONSUMER, sales_days, sales_days_consume
+from procedo.analytics.selectors import (
+    ROLLED_UP,
+    cohort_retention,
+    kpi_read,
+    revenue_by_country,
+    sales_readings,
+)
 from procedo.business.services import business_update
 from procedo.core.countries import country_code
 from procedo.imports.models import ImportJob
+from procedo.testing import consumer_catch_up
 
 RETAIL = next(
     (
@@ -115,6 +125,20 @@ def test_revenue_aov_repeat_rate_and_cohorts_match_the_csv(tmp_path: Path) -> No
         assert kpi_read(code="revenue", period=period).now.value == amount, month
 
     year = Period(first=date(2010, 12, 1), last=date(2011, 12, 31), zone=LONDON)
+    # The daily rollup, built by its consumer from the import's events: each day's revenue
+    # equals the file's, and a year of it the catalog's figures straight from the orders.
+    consumer_catch_up(name=CONSUMER, handler=sales_days_consume)
+    by_day: dict[date, Decimal] = defaultdict(Decimal)
+    for invoice in sales + returns:
+        by_day[invoice.when.astimezone(LONDON).date()] += invoice.amount
+    kept = {row.day: row.revenue_cents for row in SalesDay.objects.all()}
+    assert kept == {day: int(amount * 100) for day, amount in by_day.items()}
+    assert {
+        day: sales.revenue for day, sales in sales_days(first=year.first, last=year.last).items()
+    } == dict(by_day)
+    rolled = sales_readings(period=year)
+    for code in ROLLED_UP:
+        assert rolled[code].now == KPIS[code].measure(year, None), code
     # By country: where each invoice ships (the file's Country), credit notes subtracted.
     by_country: dict[str, Decimal] = defaultdict(Decimal)
     orders_in: dict[str, int] = defaultdict(int)
