@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,6 +15,11 @@ class BusinessForm(forms.Form):
     )
     currency = forms.CharField(
         label=_("Currency"), min_length=3, max_length=3, help_text=_("ISO code, e.g. UAH, EUR")
+    )
+    language = forms.ChoiceField(
+        label=_("Language of messages to customers"),
+        choices=settings.LANGUAGES,
+        help_text=_("Surveys, reminders and the words in message templates go out in it."),
     )
     quiet_hours_start = forms.TimeField(
         label=_("Marketing quiet hours from"),

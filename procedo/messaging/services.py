@@ -11,10 +11,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from procedo.business.selectors import business_language
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
@@ -52,7 +53,41 @@ def message_queue(
     With `body` empty and `template_key` naming a stored template, the template is
     rendered here for the customer (and order), with `context` adding variables
     such as `discount_code`; its kind is the template's unless `kind` is given.
+    What this adds for the customer (the variables, the unsubscribe line) is in the
+    business's language, whoever queues it.
     """
+    with translation.override(business_language()):
+        return _message_queue(
+            channel=channel,
+            recipient=recipient,
+            body=body,
+            idempotency_key=idempotency_key,
+            subject=subject,
+            customer_id=customer_id,
+            template_key=template_key,
+            source=source,
+            kind=kind,
+            body_html=body_html,
+            order_id=order_id,
+            context=context,
+        )
+
+
+def _message_queue(
+    *,
+    channel: str,
+    recipient: str,
+    body: str,
+    idempotency_key: str,
+    subject: str,
+    customer_id: int | None,
+    template_key: str,
+    source: str,
+    kind: str,
+    body_html: str,
+    order_id: int | None,
+    context: dict[str, Any] | None,
+) -> Message:
     if channel not in Channel.values:
         raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
     if kind and kind not in MessageKind.values:
@@ -64,22 +99,17 @@ def message_queue(
         return existing
     recipient = recipient_clean(channel, recipient)
     if not body and template_key:
-        template = Template.objects.filter(key=template_key).first()
-        if template is None:
-            raise NotFound(
-                field="template_key", message=_("No template %(k)s.") % {"k": template_key}
-            )
-        kind = kind or template.kind
-        variables = message_context(
-            customer_id=customer_id, order_id=order_id, recipient=recipient, extra=context
+        composed = message_compose(
+            channel=channel,
+            customer_id=customer_id,
+            order_id=order_id,
+            recipient=recipient,
+            template_key=template_key,
+            kind=kind,
+            context=context,
         )
-        rendered = rendering.render(
-            subject=template.subject,
-            body_text=template.body_text,
-            body_html=template.body_html if channel == Channel.EMAIL else "",
-            context=variables,
-        )
-        subject, body, body_html = rendered.subject, rendered.body_text, rendered.body_html
+        subject, body, body_html = composed.subject, composed.body, composed.body_html
+        kind = composed.kind
     if not body.strip():
         raise DomainError(field="body", message=_("A message needs a text."))
     kind = kind or MessageKind.TRANSACTIONAL
@@ -134,6 +164,65 @@ def recipient_clean(channel: str, recipient: str, *, field: str = "recipient") -
 
 
 @dataclass(frozen=True)
+class Composed:
+    """A message as its recipient reads it, before it is queued."""
+
+    subject: str
+    body: str
+    body_html: str
+    kind: str  # transactional or marketing
+
+
+def message_compose(
+    *,
+    channel: str,
+    customer_id: int | None,
+    order_id: int | None = None,
+    recipient: str = "",
+    template_key: str = "",
+    subject: str = "",
+    body: str = "",
+    kind: str = "",
+    context: dict[str, Any] | None = None,
+) -> Composed:
+    """Render a stored template (`template_key`) or a `subject` and `body` written in place for
+    one customer (and order), as the customer will get it: the variables of `message_context`,
+    the business's language, and a marketing email's unsubscribe line.
+
+    The one way an SOP's message is written, whether the engine queues it or the SOP's page
+    shows it for a sample customer; a template that cannot be written raises DomainError
+    naming the field and line.
+    """
+    with translation.override(business_language()):
+        html = ""
+        if template_key:
+            template = Template.objects.filter(key=template_key).first()
+            if template is None:
+                raise NotFound(
+                    field="template_key", message=_("No template %(k)s.") % {"k": template_key}
+                )
+            kind = kind or template.kind
+            subject, body = template.subject, template.body_text
+            html = template.body_html if channel == Channel.EMAIL else ""
+        variables = message_context(
+            customer_id=customer_id, order_id=order_id, recipient=recipient, extra=context
+        )
+        rendered = rendering.render(
+            subject=subject, body_text=body, body_html=html, context=variables
+        )
+        kind = kind or MessageKind.TRANSACTIONAL
+        text = rendered.body_text
+        if kind == MessageKind.MARKETING and channel == Channel.EMAIL and "@" in recipient:
+            text = _unsubscribe_line_ensured(text, recipient)
+        return Composed(
+            subject=rendered.subject if channel == Channel.EMAIL else "",
+            body=text,
+            body_html=rendered.body_html,
+            kind=kind,
+        )
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message of a batch (`messages_queue_many`)."""
 
@@ -167,6 +256,15 @@ def messages_queue_many(
     the caller leaves it out and tries again; nothing is half-queued.
     Returns the number of rows queued now.
     """
+    with translation.override(business_language()):
+        return _messages_queue_many(
+            channel=channel, kind=kind, items=items, source=source, template_key=template_key
+        )
+
+
+def _messages_queue_many(
+    *, channel: str, kind: str, items: Iterable[Outgoing], source: str, template_key: str
+) -> int:
     if channel not in Channel.values:
         raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
     if kind not in MessageKind.values:

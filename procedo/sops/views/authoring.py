@@ -36,6 +36,7 @@ from procedo.sops.selectors import feedback as feedback_selectors
 from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
+from procedo.sops.views.messages import messages_context
 
 SECTIONS = ("triggers", "cancel_on", "steps")
 
@@ -127,6 +128,7 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
     )
     acks = audience_selectors.acknowledgement_board(sop=sop)
     return {
+        **messages_context(request, card.current),
         "card": card,
         "sop": sop,
         "panels": sop_panels(request, card.sop),
@@ -217,6 +219,7 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
     elif revision.based_on_id:
         diff = sop_selectors.revision_diff(revision_id=revision.pk, other_id=revision.based_on_id)
     return {
+        **messages_context(request, revision),
         "revision": revision,
         "sop": sop,
         "triggers": [
