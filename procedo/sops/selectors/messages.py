@@ -119,7 +119,7 @@ def _problem_text(exc: DomainError, sample: str) -> str:
     missing = _UNDEFINED.search(exc.message)
     if missing:
         return _(
-            "It cannot be written for %(sample)s: it asks for “%(name)s”, which it has not."
+            "It cannot be written for %(sample)s: the text uses “%(name)s”, and there is none here."
         ) % {
             "sample": sample,
             "name": missing.group(1),

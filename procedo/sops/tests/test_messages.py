@@ -135,7 +135,7 @@ def test_a_message_that_cannot_be_written_says_what_is_missing(quiet: None) -> N
     customer(first_name="Ірина", last_name="Бондар", email="iryna@example.com")
     (message,) = message_previews(revision=revision).messages
     assert message.problem == (
-        "It cannot be written for Ірина Бондар: it asks for “order”, which it has not."
+        "It cannot be written for Ірина Бондар: the text uses “order”, and there is none here."
     )
     assert message.body == ""
 
