@@ -61,6 +61,10 @@ class RevisionTransitionOut(Schema):
     backlog_count: int | None
     created_at: datetime
 
+    @staticmethod
+    def resolve_comment(obj: Any) -> str:
+        return str(obj.comment_display)  # the system's own comments in the reader's language
+
 
 class RevisionOut(Schema):
     id: int
@@ -233,7 +237,7 @@ def _revision_out(revision_id: int) -> dict[str, Any]:
         "sop_id": revision.sop_id,
         "number": revision.number,
         "state": revision.state,
-        "note": revision.note,
+        "note": revision.note_display,
         "based_on_id": revision.based_on_id,
         "author_id": revision.author_id,
         "pilot_team_id": revision.pilot_team_id,

@@ -15,10 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import event_record
 from procedo.sops.models import (
     LIVE_STATES,
@@ -61,7 +63,7 @@ def _touch(sop_id: int) -> None:
 
 @transaction.atomic
 def revision_draft_create(
-    *, sop_id: int, actor: Any, based_on_id: int | None = None, note: str = ""
+    *, sop_id: int, actor: Any, based_on_id: int | None = None, note: str | LaterText = ""
 ) -> Revision:
     """A new draft copying `based_on` (default: the published revision, else the latest)."""
     sop = sop_selectors.sop_get(sop_id=sop_id)
@@ -76,9 +78,15 @@ def revision_draft_create(
 
 
 def _draft_from(
-    sop: Sop, base: Revision | None, definition: dict[str, Any], *, actor: Any, note: str
+    sop: Sop,
+    base: Revision | None,
+    definition: dict[str, Any],
+    *,
+    actor: Any,
+    note: str | LaterText,
 ) -> Revision:
     now = timezone.now()
+    written, note_text = text_for_storing(note)
     author = actor if getattr(actor, "pk", None) else None
     for _attempt in range(3):
         try:
@@ -87,7 +95,8 @@ def _draft_from(
                     sop=sop,
                     number=_next_number(sop.pk),
                     definition=definition,
-                    note=note.strip()[:500],
+                    note=written.strip()[:500],
+                    note_text=note_text,
                     based_on=base,
                     author=author,
                     edited_by=author,
@@ -133,8 +142,9 @@ def revision_update(
         "updated_at": timezone.now(),
         "edited_by": actor if getattr(actor, "pk", None) else None,
     }
-    if note is not None:
+    if note is not None:  # a person's words replace whatever the system wrote
         updates["note"] = note.strip()[:500]
+        updates["note_text"] = None
     changed = Revision.objects.filter(pk=revision.pk, state=S.DRAFT).update(**updates)
     if changed != 1:
         raise Conflict(field="state", message=_("The revision left draft meanwhile; reload it."))
@@ -188,17 +198,19 @@ def _record_transition(
     from_state: str,
     to_state: str,
     actor: Any,
-    comment: str,
+    comment: str | LaterText,
     backlog: str = "",
     backlog_count: int | None = None,
     runs_moved: RunsMoved | None = None,
 ) -> RevisionTransition:
+    comment, comment_text = text_for_storing(comment)
     move = RevisionTransition.objects.create(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
         actor=actor if getattr(actor, "pk", None) else None,
         comment=comment,
+        comment_text=comment_text,
         backlog=backlog,
         backlog_count=backlog_count,
     )
@@ -331,7 +343,9 @@ def revision_transition(
                 from_state=S.PUBLISHED,
                 to_state=S.RETIRED,
                 actor=actor,
-                comment=_("Replaced by revision %(n)s.") % {"n": revision.number},
+                comment=LaterText(
+                    gettext_noop("Replaced by revision %(n)s."), {"n": revision.number}
+                ),
             )
     _move(revision, to_state, extra=extra)
     moved = None
