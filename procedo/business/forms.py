@@ -19,6 +19,7 @@ class BusinessForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language of messages to customers"),
         choices=settings.LANGUAGES,
+        required=False,
         help_text=_("Surveys, reminders and the words in message templates go out in it."),
     )
     quiet_hours_start = forms.TimeField(
@@ -43,3 +44,7 @@ class BusinessForm(forms.Form):
     marketing_cap_days = forms.IntegerField(
         label=_("… in this many days"), required=False, min_value=1, max_value=365
     )
+
+    def clean_language(self) -> str | None:
+        # Not sent (an older form, a script): the stored language stays.
+        return self.cleaned_data.get("language") or None

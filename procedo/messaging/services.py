@@ -54,40 +54,8 @@ def message_queue(
     rendered here for the customer (and order), with `context` adding variables
     such as `discount_code`; its kind is the template's unless `kind` is given.
     What this adds for the customer (the variables, the unsubscribe line) is in the
-    business's language, whoever queues it.
+    business's language, whoever queues it; a refusal is in the caller's.
     """
-    with translation.override(business_language()):
-        return _message_queue(
-            channel=channel,
-            recipient=recipient,
-            body=body,
-            idempotency_key=idempotency_key,
-            subject=subject,
-            customer_id=customer_id,
-            template_key=template_key,
-            source=source,
-            kind=kind,
-            body_html=body_html,
-            order_id=order_id,
-            context=context,
-        )
-
-
-def _message_queue(
-    *,
-    channel: str,
-    recipient: str,
-    body: str,
-    idempotency_key: str,
-    subject: str,
-    customer_id: int | None,
-    template_key: str,
-    source: str,
-    kind: str,
-    body_html: str,
-    order_id: int | None,
-    context: dict[str, Any] | None,
-) -> Message:
     if channel not in Channel.values:
         raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
     if kind and kind not in MessageKind.values:
@@ -256,15 +224,6 @@ def messages_queue_many(
     the caller leaves it out and tries again; nothing is half-queued.
     Returns the number of rows queued now.
     """
-    with translation.override(business_language()):
-        return _messages_queue_many(
-            channel=channel, kind=kind, items=items, source=source, template_key=template_key
-        )
-
-
-def _messages_queue_many(
-    *, channel: str, kind: str, items: Iterable[Outgoing], source: str, template_key: str
-) -> int:
     if channel not in Channel.values:
         raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
     if kind not in MessageKind.values:
@@ -295,7 +254,10 @@ def _messages_queue_many(
         chunk.clear()
         if not fresh:
             return
-        rendered = _render_many(channel, template, fresh) if template is not None else {}
+        rendered = {}
+        if template is not None:
+            with translation.override(business_language()):  # the words the store writes
+                rendered = _render_many(channel, template, fresh)
         rows = []
         for n, item in fresh:
             subject, body, body_html = rendered.get(n, (item.subject, item.body, item.body_html))
@@ -554,7 +516,9 @@ def _unsubscribe_line_ensured(body: str, recipient: str) -> str:
     url = unsubscribe_url(recipient)
     if url in body:
         return body
-    return f"{body.rstrip()}\n\n-- \n" + _("Unsubscribe: %(url)s") % {"url": url}
+    with translation.override(business_language()):
+        line = _("Unsubscribe: %(url)s") % {"url": url}
+    return f"{body.rstrip()}\n\n-- \n{line}"
 
 
 def _template_clean(
