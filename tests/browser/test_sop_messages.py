@@ -38,7 +38,7 @@ def test_a_reader_sees_the_email_for_a_real_customer_and_sends_a_test(
         name="Крамниця Олени", time_zone="Europe/Kyiv", currency="UAH", language="uk", actor_id=None
     )
     reader = person(Role.OPERATOR, username="iryna", first_name="Ірина", email="iryna@example.com")
-    sop, _revision = sop_live(
+    sop, revision = sop_live(
         name="Confirm new orders",
         definition={
             "triggers": [event_trigger(), {"kind": "manual", "key": "by_hand"}],
@@ -80,6 +80,10 @@ def test_a_reader_sees_the_email_for_a_real_customer_and_sends_a_test(
             tests_sent += 1
             screenshot(page, f"sop-messages-tested-{size}-{language}")
             preview.screenshot(path=str(SCREENSHOTS / f"sop-messages-card-{size}-{language}.png"))
+            # The revision's own page shows the same messages under its steps.
+            page.goto(f"{live_server.url}/sops/revisions/{revision.pk}/")
+            assert page.locator("#messages .mail-body").inner_text().startswith("Дякуємо, Тарас!")
+            screenshot(page, f"sop-revision-messages-{size}-{language}")
             context.close()
 
     assert sending.messages_send_due().sent == tests_sent
