@@ -187,7 +187,8 @@ def message_previews(*, revision: Revision, sample_id: int | None = None) -> Mes
     steps = [step for step in definition.steps if step.kind in MESSAGE_KINDS]
     if not steps:
         return MessagePreviews(revision, str(subject.label), 0, None, [], [])
-    samples = _samples(revision, subject, sample_id)
+    # A subject without customers (the business) has no message steps: the check refuses them.
+    samples = _samples(revision, subject, sample_id) if subject.customer_lookup else []
     if not samples:
         return MessagePreviews(revision, str(subject.label), len(steps), None, [], [])
     sample = samples[0]

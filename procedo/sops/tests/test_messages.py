@@ -110,6 +110,10 @@ def test_the_sop_page_shows_messages_and_never_template_code(sop: Any, buyers: l
     assert "Messages to customers" in page and "Дякуємо, Тарас!" in page
     assert "{{" not in page and "{%" not in page and "thanks_step" not in page
     assert "Send me a test" in page
+    revision = sop.revisions.get(state="published")
+    page = _visible(client.get(f"/sops/revisions/{revision.pk}/").content.decode())
+    assert "Email to the customer" in page and "Дякуємо, Тарас!" in page
+    assert "{{" not in page and "thanks_step" not in page
 
 
 def test_a_message_that_cannot_be_written_says_what_is_missing(quiet: None) -> None:
@@ -221,3 +225,18 @@ def test_the_api_writes_the_messages_and_sends_a_test_once_per_key(
     )
     assert missing.status_code == 422 and missing.json()["field"] == "step_key"
     assert Message.objects.count() == 1
+
+
+def test_without_script_the_test_is_sent_and_the_sop_page_says_so(
+    sop: Any, buyers: list[Any]
+) -> None:
+    _user, client = _tester(email="picker@example.com")
+    revision = sop.revisions.get(state="published")
+    answer = client.post(
+        f"/sops/revisions/{revision.pk}/messages/thanks_step/test/",
+        {"form_token": str(uuid.uuid4()), "sample_id": buyers[0].pk},
+        follow=True,
+    )
+    assert answer.redirect_chain[-1][0] == f"/sops/{sop.pk}/#messages"
+    assert "Sent to picker@example.com" in answer.content.decode()
+    assert Message.objects.filter(recipient="picker@example.com").count() == 1
