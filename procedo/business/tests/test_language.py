@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from procedo.accounts.models import User
 from procedo.business.selectors import business_get, business_language
 from procedo.events.models import Event
 from procedo.testing import api_caller
@@ -15,13 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_owner_sets_the_customers_language_and_a_later_save_keeps_it(
-    owner_client: Client, owner: object
+    owner_client: Client, owner: User
 ) -> None:
     assert business_language() == "en"
     form = {"name": "Крамниця", "time_zone": "Europe/Kyiv", "currency": "UAH", "language": "uk"}
     assert owner_client.post(reverse("home:business"), form).status_code == 302
     assert business_language() == "uk"
-    assert Event.objects.filter(event_type="business.updated").last().payload["language"] == "uk"
+    recorded = Event.objects.filter(event_type="business.updated").last()
+    assert recorded is not None and recorded.payload["language"] == "uk"
     # A save that does not send it (an older form) keeps it.
     form.pop("language")
     assert owner_client.post(reverse("home:business"), form).status_code == 302
