@@ -520,6 +520,7 @@ class MessagePreviewOut(Schema):
     subject: str
     body: str
     problem: str = Field(description="Why it cannot be written for the sample; empty if it can.")
+    body_html: str = Field(description="A stored template's HTML part, if it has one.")
 
 
 class MessagePreviewsOut(Schema):

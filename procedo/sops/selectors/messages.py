@@ -43,6 +43,7 @@ class MessagePreview:
     subject: str
     body: str
     problem: str  # a sentence when the message cannot be written for the sample
+    body_html: str = ""  # a stored template's HTML part, for the test email
 
     @property
     def channel_label(self) -> str:
@@ -145,6 +146,7 @@ def _compose(
             subject=composed.subject if composed else "",
             body=composed.body if composed else "",
             problem=problem,
+            body_html=composed.body_html if composed else "",
         )
 
     if customer is None:

@@ -53,6 +53,7 @@ def message_test_send(
         recipient=address,
         subject=_("[Test] %(subject)s") % {"subject": what},
         body=preview.body,
+        body_html=preview.body_html,
         # Now, not after quiet hours or the cap: it is for the person who asked.
         kind=MessageKind.TRANSACTIONAL,
         source=SOURCE.format(sop_id=revision.sop_id),

@@ -20,6 +20,7 @@ from procedo.events.models import Event
 from procedo.messaging.models import Message
 from procedo.messaging.services import template_save
 from procedo.sops.selectors.messages import message_previews
+from procedo.sops.services.messages import message_test_send
 from procedo.testing import api_caller, logged_in, person
 
 pytestmark = pytest.mark.django_db
@@ -240,3 +241,30 @@ def test_without_script_the_test_is_sent_and_the_sop_page_says_so(
     assert answer.redirect_chain[-1][0] == f"/sops/{sop.pk}/#messages"
     assert "Sent to picker@example.com" in answer.content.decode()
     assert Message.objects.filter(recipient="picker@example.com").count() == 1
+
+
+def test_a_stored_templates_html_goes_into_the_test_too(quiet: None) -> None:
+    template_save(
+        template_id=None,
+        key="hello",
+        name="Hello",
+        channel="email",
+        kind="transactional",
+        subject="Привіт, {{ customer.first_name }}",
+        body_text="Привіт, {{ customer.first_name }}!",
+        body_html="<p>Привіт, <b>{{ customer.first_name }}</b>!</p>",
+    )
+    _sop, revision = sop_live(
+        subject_type="customer",
+        definition={
+            "triggers": [{"kind": "manual", "key": "by_hand"}],
+            "steps": [{"kind": "email", "key": "hello", "title": "Hello", "template_key": "hello"}],
+        },
+    )
+    customer(first_name="Ірина", email="iryna@example.com")
+    user = person(Role.MANAGER, email="manager@example.com")
+    test = message_test_send(
+        revision_id=revision.pk, step_key="hello", sample_id=None, actor=user, idempotency_key="k"
+    )
+    assert test.subject == "[Test] Привіт, Ірина"
+    assert test.body_html == "<p>Привіт, <b>Ірина</b>!</p>"
