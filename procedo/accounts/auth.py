@@ -20,8 +20,15 @@ from ninja.security.base import AuthBase
 
 from procedo.accounts import throttle
 from procedo.accounts.clients import client_address
+from procedo.accounts.models import User
 from procedo.accounts.permissions import permission_require
 from procedo.accounts.services import TokenThrottled, TokenUnknown, api_token_authenticate
+
+
+class ApiRequest(HttpRequest):
+    """An API operation's request: `auth` is the person its auth returned (ninja sets it)."""
+
+    auth: User
 
 
 class ApiTokenAuth(HttpBearer):

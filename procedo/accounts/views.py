@@ -22,6 +22,7 @@ from procedo.accounts.decorators import requires
 from procedo.accounts.forms import TeamForm, TokenForm, UserCreateForm, UserRoleForm
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 
 
 class LoginView(auth_views.LoginView):
@@ -104,12 +105,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     try:
         token = services.api_token_revoke(token_id=token_id, actor=request.user)  # type: ignore[arg-type]
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status_code)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "accounts/profile.html#token-row", {"token": token})
     messages.success(request, _("Token revoked."))
     return redirect("accounts:profile")

@@ -6,12 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Path, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.analytics import services
 from procedo.analytics.kpis import KPIS, Kpi
 from procedo.analytics.models import Goal
@@ -101,14 +100,14 @@ def _period(query: PeriodQuery) -> Period:
 
 
 @router.get("/kpis", response=list[KpiOut], auth=requires_api("analytics.view"))
-def kpi_catalog(request: HttpRequest) -> list[dict[str, Any]]:
+def kpi_catalog(request: ApiRequest) -> list[dict[str, Any]]:
     """Every KPI Procedo measures, with how it is counted."""
     return [_kpi_out(kpi) for kpi in KPIS.values()]
 
 
 @router.get("/kpis/{code}", response=ReadingOut, auth=requires_api("analytics.view"))
 def kpi_reading(
-    request: HttpRequest, code: Annotated[str, Path(max_length=40)], query: Query[ReadingQuery]
+    request: ApiRequest, code: Annotated[str, Path(max_length=40)], query: Query[ReadingQuery]
 ) -> dict[str, Any]:
     """A KPI over a period and the period of the same length before it."""
     reading = kpi_read(code=code, period=_period(query), window=query.window)
@@ -135,7 +134,7 @@ def kpi_reading(
 
 
 @router.get("/cohorts", response=list[CohortOut], auth=requires_api("analytics.view"))
-def cohorts(request: HttpRequest, query: Query[PeriodQuery]) -> list[dict[str, Any]]:
+def cohorts(request: ApiRequest, query: Query[PeriodQuery]) -> list[dict[str, Any]]:
     """Customers by the month of their first order in the period, and the share of each group
     ordering in each month after."""
     return [
@@ -152,14 +151,10 @@ class CountryOut(Schema):
 
 
 @router.get("/countries", response=list[CountryOut], auth=requires_api("analytics.view"))
-def countries(request: HttpRequest, query: Query[PeriodQuery]) -> list[CountryFigure]:
+def countries(request: ApiRequest, query: Query[PeriodQuery]) -> list[CountryFigure]:
     """Revenue and orders of the period by the country orders ship to (the customer's when
     the order does not say), largest first; names in Accept-Language's language."""
     return revenue_by_country(period=_period(query))
-
-
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 class GoalIn(Schema):
@@ -233,32 +228,32 @@ class GoalQuery(Schema):
 
 
 @router.get("/goals", response=list[GoalOut], auth=requires_api("analytics.view"))
-def goals(request: HttpRequest, query: Query[GoalQuery]) -> list[dict[str, Any]]:
+def goals(request: ApiRequest, query: Query[GoalQuery]) -> list[dict[str, Any]]:
     """Goals (the active ones unless asked otherwise) with their KPI against the target."""
     return [_goal_out(goal) for goal in goals_list(state=query.state)]
 
 
 @router.post("/goals", response={201: GoalOut}, auth=requires_api("goals.manage"))
 def goal_create(
-    request: HttpRequest, payload: GoalIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: GoalIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
     """Set a goal. A fourth active goal needs `focus_reason` (422 naming it)."""
     goal = services.goal_create(
         **payload.dict(),
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _goal_out(goal))
 
 
 @router.get("/goals/{int:goal_id}", response=GoalOut, auth=requires_api("analytics.view"))
-def goal_detail(request: HttpRequest, goal_id: PathId) -> dict[str, Any]:
+def goal_detail(request: ApiRequest, goal_id: PathId) -> dict[str, Any]:
     return _goal_out(goal_get(goal_id))
 
 
 @router.patch("/goals/{int:goal_id}", response=GoalOut, auth=requires_api("goals.manage"))
-def goal_update(request: HttpRequest, goal_id: PathId, payload: GoalPatch) -> dict[str, Any]:
+def goal_update(request: ApiRequest, goal_id: PathId, payload: GoalPatch) -> dict[str, Any]:
     """Change the aim, target, deadline or window, or close the goal (achieved, dropped)."""
     changes = payload.dict(exclude_unset=True)
-    goal = services.goal_update(goal_id=goal_id, actor=_actor(request), **changes)
+    goal = services.goal_update(goal_id=goal_id, actor=request.auth, **changes)
     return _goal_out(goal)

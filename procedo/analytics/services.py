@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from procedo.analytics.kpis import KPIS, Unit
 from procedo.analytics.models import Goal, GoalState
 from procedo.analytics.selectors import MAX_WINDOW_DAYS, kpi_get
+from procedo.core.actors import actor_person
 from procedo.core.bounds import MAX_AMOUNT, SHORT_TEXT, moment_check, number_check
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.idempotency import idempotent
@@ -131,7 +132,7 @@ def goal_create(
         kpi_window_days=_window_clean(kpi, kpi_window_days),
         target=_target_clean(kpi, target),
         deadline=_deadline_clean(deadline),
-        owner=actor if getattr(actor, "pk", None) else None,
+        owner=actor_person(actor),
     )
     # Locks the active goals so two people cannot each add "the third" at once.
     active = Goal.objects.select_for_update().filter(state=GoalState.ACTIVE)

@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.analytics.impact import BINARY, Effect, Group
 from procedo.analytics.periods import period_clean
 from procedo.automation import impact as impact_selectors
@@ -101,10 +101,6 @@ class RunExportQuery(Schema):
     format: ExportFormat = "csv"
 
 
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 def _run_detail(run_id: int) -> dict[str, Any]:
     card = selectors.run_card(run_id=run_id)
     out = RunOut.from_orm(card.run).dict()
@@ -135,7 +131,7 @@ def _run_detail(run_id: int) -> dict[str, Any]:
 
 
 @router.get("", response=list[RunOut], auth=requires_api("sops.view"))
-def runs_of_subject(request: HttpRequest, filters: Query[SubjectQuery]) -> list[Any]:
+def runs_of_subject(request: ApiRequest, filters: Query[SubjectQuery]) -> list[Any]:
     """The SOP runs of one customer, order or other subject, newest first."""
     return selectors.runs_of_subject(
         subject_type=filters.subject_type, subject_id=filters.subject_id, limit=filters.limit
@@ -143,18 +139,18 @@ def runs_of_subject(request: HttpRequest, filters: Query[SubjectQuery]) -> list[
 
 
 @router.get("/{int:run_id}", response=RunDetailOut, auth=requires_api("sops.view"))
-def run_detail(request: HttpRequest, run_id: PathId) -> dict[str, Any]:
+def run_detail(request: ApiRequest, run_id: PathId) -> dict[str, Any]:
     return _run_detail(run_id)
 
 
 @router.post("/{int:run_id}/cancel", response=RunDetailOut, auth=requires_api("sops.run"))
-def run_cancel(request: HttpRequest, run_id: PathId, payload: CancelIn) -> dict[str, Any]:
-    runs.run_cancel(run_id=run_id, actor=_auth(request), reason=payload.reason)
+def run_cancel(request: ApiRequest, run_id: PathId, payload: CancelIn) -> dict[str, Any]:
+    runs.run_cancel(run_id=run_id, actor=request.auth, reason=payload.reason)
     return _run_detail(run_id)
 
 
 @sop_runs_router.get("/{int:sop_id}/runs", response=RunPageOut, auth=requires_api("sops.view"))
-def runs_of_sop(request: HttpRequest, sop_id: PathId, filters: Query[RunQuery]) -> dict[str, Any]:
+def runs_of_sop(request: ApiRequest, sop_id: PathId, filters: Query[RunQuery]) -> dict[str, Any]:
     page = selectors.runs_of_sop(
         sop_id=sop_id, state=filters.state, cursor=filters.cursor, limit=filters.limit
     )
@@ -165,12 +161,12 @@ def runs_of_sop(request: HttpRequest, sop_id: PathId, filters: Query[RunQuery]) 
     "/{int:sop_id}/runs/export", auth=requires_api("sops.view"), openapi_extra=EXPORT_RESPONSE
 )
 def run_export(
-    request: HttpRequest, sop_id: PathId, filters: Query[RunExportQuery]
+    request: ApiRequest, sop_id: PathId, filters: Query[RunExportQuery]
 ) -> StreamingHttpResponse:
     """The SOP's runs as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
     return export_stream(
         request=request,
-        actor=_auth(request),
+        actor=request.auth,
         list_name="runs",
         fmt=filters.format,
         filters={"sop": sop_id, **filters_known(request.GET, RunExportQuery.model_fields)},
@@ -181,7 +177,7 @@ def run_export(
 
 @sop_runs_router.post("/{int:sop_id}/start", response={201: RunOut}, auth=requires_api("sops.run"))
 def run_start_manual(
-    request: HttpRequest,
+    request: ApiRequest,
     sop_id: PathId,
     payload: StartIn,
     idempotency_key: str = idempotency_header(required=True),
@@ -191,7 +187,7 @@ def run_start_manual(
         sop_id=sop_id,
         subject_type=payload.subject_type,
         subject_id=payload.subject_id,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, run)
@@ -264,13 +260,13 @@ class QueueOut(Schema):
 
 
 @sop_runs_router.get("/{int:sop_id}/queue", response=QueueOut, auth=requires_api("sops.view"))
-def sop_queue(request: HttpRequest, sop_id: PathId) -> Any:
+def sop_queue(request: ApiRequest, sop_id: PathId) -> Any:
     """Subjects waiting for the SOP's pace, in the order they will start."""
     return pacing.queue_state(pacing.live_sop(sop_id), sop_id=sop_id, now=timezone.now(), limit=50)
 
 
 @sop_runs_router.get("/{int:sop_id}/impact", response=ImpactOut, auth=requires_api("sops.view"))
-def sop_impact(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
+def sop_impact(request: ApiRequest, sop_id: PathId) -> dict[str, Any]:
     """Whether the SOP moved its KPI: its treated subjects against those it held out (and a
     pilot revision against the published one), with a 95 % interval and a verdict in words."""
     impact = impact_selectors.sop_impact_of(sop_id=sop_id)
@@ -322,7 +318,7 @@ class ReviewOut(Schema):
 
 
 @sop_runs_router.get("/{int:sop_id}/review", response=ReviewOut, auth=requires_api("sops.view"))
-def sop_review(request: HttpRequest, sop_id: PathId, query: Query[ReviewQuery]) -> dict[str, Any]:
+def sop_review(request: ApiRequest, sop_id: PathId, query: Query[ReviewQuery]) -> dict[str, Any]:
     """The review meeting's report of one revision over the runs started in a period
     (default: the last 90 days): per step, reach, times, overdue and skip rates with
     reasons, drop-off, feedback; the slowest and most skipped steps; the KPI's effect."""

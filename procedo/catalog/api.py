@@ -6,12 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.catalog import selectors, services
 from procedo.catalog.models import Product, Sku
 from procedo.core.bounds import (
@@ -168,7 +168,7 @@ def _product_card(product_id: int) -> dict[str, Any]:
 
 
 @router.get("/products", response=ProductPageOut, auth=requires_api("catalog.view"))
-def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str, Any]:
+def product_list(request: ApiRequest, filters: Query[ProductQuery]) -> dict[str, Any]:
     page = selectors.product_list(
         query=filters.q, active=filters.active, cursor=filters.cursor, limit=filters.limit
     )
@@ -178,7 +178,7 @@ def product_list(request: HttpRequest, filters: Query[ProductQuery]) -> dict[str
 
 @router.get("/products/export", auth=requires_api("catalog.view"), openapi_extra=EXPORT_RESPONSE)
 def product_export(
-    request: HttpRequest, filters: Query[ProductExportQuery]
+    request: ApiRequest, filters: Query[ProductExportQuery]
 ) -> StreamingHttpResponse:
     """Products with their stock, one row per SKU, as a CSV (UTF-8 with a BOM) or XLSX file.
 
@@ -186,7 +186,7 @@ def product_export(
     """
     return export_stream(
         request=request,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         list_name="products",
         fmt=filters.format,
         filters=filters_known(request.GET, ProductExportQuery.model_fields),
@@ -196,19 +196,19 @@ def product_export(
 
 
 @router.get("/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.view"))
-def product_detail(request: HttpRequest, product_id: PathId) -> dict[str, Any]:
+def product_detail(request: ApiRequest, product_id: PathId) -> dict[str, Any]:
     return _product_card(product_id)
 
 
 @router.post("/products", response={201: ProductOut}, auth=requires_api("catalog.change"))
 def product_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: ProductIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     product = services.product_create(
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _product_card(product.pk))
@@ -218,12 +218,12 @@ def product_create(
     "/products/{int:product_id}", response=ProductOut, auth=requires_api("catalog.change")
 )
 def product_update(
-    request: HttpRequest, product_id: PathId, payload: ProductPatch
+    request: ApiRequest, product_id: PathId, payload: ProductPatch
 ) -> dict[str, Any]:
     services.product_update(
         product_id=product_id,
         **payload.dict(exclude_unset=True),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
     return _product_card(product_id)
 
@@ -231,23 +231,23 @@ def product_update(
 @router.post(
     "/products/{int:product_id}/skus", response={201: SkuOut}, auth=requires_api("catalog.change")
 )
-def sku_create(request: HttpRequest, product_id: PathId, payload: SkuIn) -> Status[Sku]:
+def sku_create(request: ApiRequest, product_id: PathId, payload: SkuIn) -> Status[Sku]:
     sku = services.sku_create(
         product_id=product_id,
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
     return Status(201, sku)
 
 
 @router.get("/skus", response=SkuPageOut, auth=requires_api("catalog.view"))
-def sku_list(request: HttpRequest, filters: Query[SkuQuery]) -> dict[str, Any]:
+def sku_list(request: ApiRequest, filters: Query[SkuQuery]) -> dict[str, Any]:
     page = selectors.sku_list(query=filters.q, cursor=filters.cursor, limit=filters.limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.view"))
-def sku_get(request: HttpRequest, sku_id: PathId) -> Sku:
+def sku_get(request: ApiRequest, sku_id: PathId) -> Sku:
     sku = selectors.sku_get(sku_id=sku_id)
     if sku is None:
         raise NotFound(field="sku_id", message=_("No such SKU."))
@@ -255,17 +255,17 @@ def sku_get(request: HttpRequest, sku_id: PathId) -> Sku:
 
 
 @router.patch("/skus/{int:sku_id}", response=SkuOut, auth=requires_api("catalog.change"))
-def sku_update(request: HttpRequest, sku_id: PathId, payload: SkuPatch) -> Sku:
+def sku_update(request: ApiRequest, sku_id: PathId, payload: SkuPatch) -> Sku:
     return services.sku_update(
         sku_id=sku_id,
         **payload.dict(exclude_unset=True),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
 
 
 @router.post("/skus/{int:sku_id}/stock", response=SkuOut, auth=requires_api("catalog.change"))
 def stock_adjust(
-    request: HttpRequest,
+    request: ApiRequest,
     sku_id: PathId,
     payload: StockAdjustIn,
     idempotency_key: str | None = idempotency_header(),
@@ -276,7 +276,7 @@ def stock_adjust(
         counted=payload.counted,
         delta=payload.delta,
         note=payload.note,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
 
@@ -285,7 +285,7 @@ def stock_adjust(
     "/skus/{int:sku_id}/movements", response=MovementPageOut, auth=requires_api("catalog.view")
 )
 def stock_movements_of_sku(
-    request: HttpRequest, sku_id: PathId, page: Query[MovementQuery]
+    request: ApiRequest, sku_id: PathId, page: Query[MovementQuery]
 ) -> dict[str, Any]:
     """The SKU's stock history, newest first."""
     movements = selectors.stock_movements_page(sku_id=sku_id, cursor=page.cursor, limit=page.limit)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_noop
 
 from procedo.catalog import selectors
 from procedo.catalog.models import Product, Sku, StockMovement, StockReason
+from procedo.core.actors import actor_id_of
 from procedo.core.bounds import MAX_STOCK, number_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
@@ -47,12 +47,6 @@ class OutOfStock(Conflict):
 class StockLine:
     sku_id: int
     quantity: int
-
-
-def _actor_id(actor: Any) -> int | None:
-    if actor is None or isinstance(actor, AnonymousUser):
-        return None
-    return int(actor.pk)
 
 
 def _search_text(product_id: int) -> str:
@@ -184,7 +178,7 @@ def sku_create(
             reason=StockReason.ADJUST,
             note="Initial stock",
             note_text=LaterText(gettext_noop("Initial stock")).stored(),
-            actor_id=_actor_id(actor),
+            actor_id=actor_id_of(actor),
         )
     _search_text_refresh(product_id)
     event_record(
@@ -291,7 +285,7 @@ def stock_adjust(
         delta_on_hand=change,
         reason=StockReason.ADJUST,
         note=note[:300],
-        actor_id=_actor_id(actor),
+        actor_id=actor_id_of(actor),
     )
     event_record(
         event_type="stock.adjusted",
@@ -354,7 +348,7 @@ def _stock_move(
                 raise _Refused
     except _Refused:
         _explain_refusal(need=need, reason=reason)
-    actor_id = _actor_id(actor)
+    actor_id = actor_id_of(actor)
     now = timezone.now()
     StockMovement.objects.bulk_create(
         StockMovement(
@@ -565,7 +559,7 @@ def skus_ensure(*, items: Sequence[SkuSeen], actor: Any = None, source: str = ""
             event_type="sku.imported",
             subject_type="sku",
             subject_id=known[item.code],
-            actor_id=getattr(actor, "pk", None),
+            actor_id=actor_id_of(actor),
             payload={"code": item.code, "name": item.name, "source": source},
         )
         for item in missing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -22,10 +22,13 @@ from procedo.catalog.forms import (
 from procedo.core.errors import DomainError
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.events.exports import export_stream
 
 
-def _list_context(request: HttpRequest, create_form: ProductForm | None = None) -> dict[str, Any]:
+def _list_context(
+    request: HtmxHttpRequest, create_form: ProductForm | None = None
+) -> dict[str, Any]:
     filters = ProductFilterForm(request.GET or None)
     query = filters.cleaned_data.get("q", "") if filters.is_valid() else ""
     try:
@@ -49,12 +52,12 @@ def _list_context(request: HttpRequest, create_form: ProductForm | None = None) 
 
 
 @requires("catalog.view")
-def products(request: HttpRequest) -> HttpResponse:
+def products(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "catalog/product_list.html", _list_context(request))
 
 
 @requires("catalog.view")
-def product_export(request: HttpRequest) -> StreamingHttpResponse:
+def product_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
     """The products with their stock as a file (`?format=csv|xlsx`), with the page's filters."""
     fmt = export_format(request.GET.get("format"))
     applied = filters_known(request.GET, ProductFilterForm.base_fields)
@@ -75,7 +78,7 @@ def product_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @require_POST
 @requires("catalog.change")
-def product_create(request: HttpRequest) -> HttpResponse:
+def product_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ProductForm(request.POST)
     if form.is_valid():
         try:
@@ -94,7 +97,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
 
 
 def _card_context(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     product_id: int,
     *,
     product_form: ProductForm | None = None,
@@ -143,29 +146,31 @@ def _card_context(
     }
 
 
-def _stock_card(request: HttpRequest, product_id: int, status: int, **forms: Any) -> HttpResponse:
+def _stock_card(
+    request: HtmxHttpRequest, product_id: int, status: int, **forms: Any
+) -> HttpResponse:
     context = _card_context(request, product_id, **forms)
     template = "catalog/product_detail.html"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template += "#stock-card"
     return render(request, template, context, status=status)
 
 
-def _changed(request: HttpRequest, product_id: int) -> HttpResponse:
+def _changed(request: HtmxHttpRequest, product_id: int) -> HttpResponse:
     """After a change: htmx gets the fresh stock card, a plain form post a redirect (PRG)."""
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return _stock_card(request, product_id, 200)
     return redirect("catalog:product", product_id=product_id)
 
 
 @requires("catalog.view")
-def product(request: HttpRequest, product_id: int) -> HttpResponse:
+def product(request: HtmxHttpRequest, product_id: int) -> HttpResponse:
     return _stock_card(request, product_id, 200)
 
 
 @require_POST
 @requires("catalog.change")
-def product_update(request: HttpRequest, product_id: int) -> HttpResponse:
+def product_update(request: HtmxHttpRequest, product_id: int) -> HttpResponse:
     form = ProductForm(request.POST)
     if form.is_valid():
         try:
@@ -190,7 +195,7 @@ def product_update(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @require_POST
 @requires("catalog.change")
-def sku_create(request: HttpRequest, product_id: int) -> HttpResponse:
+def sku_create(request: HtmxHttpRequest, product_id: int) -> HttpResponse:
     form = SkuCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -213,7 +218,7 @@ def sku_create(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @require_POST
 @requires("catalog.change")
-def sku_update(request: HttpRequest, sku_id: int) -> HttpResponse:
+def sku_update(request: HtmxHttpRequest, sku_id: int) -> HttpResponse:
     sku = selectors.sku_get(sku_id=sku_id)
     if sku is None:
         raise Http404
@@ -237,7 +242,7 @@ def sku_update(request: HttpRequest, sku_id: int) -> HttpResponse:
 
 @require_POST
 @requires("catalog.change")
-def stock_adjust(request: HttpRequest, sku_id: int) -> HttpResponse:
+def stock_adjust(request: HtmxHttpRequest, sku_id: int) -> HttpResponse:
     sku = selectors.sku_get(sku_id=sku_id)
     if sku is None:
         raise Http404

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.accounts.permissions import permission_require
 from procedo.collab import selectors, services
 from procedo.collab.models import Comment, Notification
@@ -99,10 +98,6 @@ class ReadAllOut(Schema):
     marked: int
 
 
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 def _require_read(user: Any, subject_type: str) -> None:
     subject = comment_subject_get(subject_type)
     if subject is None:
@@ -114,9 +109,9 @@ def _require_read(user: Any, subject_type: str) -> None:
 
 
 @comments_router.get("", response=CommentPageOut)
-def comment_list(request: HttpRequest, filters: Query[CommentQuery]) -> dict[str, Any]:
+def comment_list(request: ApiRequest, filters: Query[CommentQuery]) -> dict[str, Any]:
     """The comments on a subject, oldest first; a deleted one keeps its place, without text."""
-    _require_read(_auth(request), filters.subject_type)
+    _require_read(request.auth, filters.subject_type)
     page = selectors.comment_page(
         subject_type=filters.subject_type,
         subject_id=filters.subject_id,
@@ -128,7 +123,7 @@ def comment_list(request: HttpRequest, filters: Query[CommentQuery]) -> dict[str
 
 @comments_router.post("", response={201: CommentOut})
 def comment_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: CommentIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Comment]:
@@ -142,7 +137,7 @@ def comment_create(
         body=payload.body,
         urgent=payload.urgent,
         urgent_reason=payload.urgent_reason,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, comment)
@@ -151,14 +146,14 @@ def comment_create(
 @comments_router.delete(
     "/{int:comment_id}", response=CommentOut, auth=requires_api("collab.comment")
 )
-def comment_delete(request: HttpRequest, comment_id: PathId) -> Comment:
-    return services.comment_delete(comment_id=comment_id, actor=_auth(request))
+def comment_delete(request: ApiRequest, comment_id: PathId) -> Comment:
+    return services.comment_delete(comment_id=comment_id, actor=request.auth)
 
 
 @notifications_router.get("", response=NotificationPageOut)
-def notification_list(request: HttpRequest, filters: Query[NotificationQuery]) -> dict[str, Any]:
+def notification_list(request: ApiRequest, filters: Query[NotificationQuery]) -> dict[str, Any]:
     """The caller's notifications, newest first, with the unread count the bell shows."""
-    user = _auth(request)
+    user = request.auth
     permission_require(user, "notifications.view")
     page = selectors.notifications_page(
         user=user, unread=filters.unread, cursor=filters.cursor, limit=filters.limit
@@ -170,13 +165,13 @@ def notification_list(request: HttpRequest, filters: Query[NotificationQuery]) -
 @notifications_router.post(
     "/{int:notification_id}/read", response=NotificationOut, auth=requires_api("notifications.view")
 )
-def notification_read(request: HttpRequest, notification_id: PathId) -> Notification:
-    return services.notification_read(notification_id=notification_id, user=_auth(request))
+def notification_read(request: ApiRequest, notification_id: PathId) -> Notification:
+    return services.notification_read(notification_id=notification_id, user=request.auth)
 
 
 @notifications_router.post("/read", response=ReadAllOut, auth=requires_api("notifications.view"))
-def notifications_read_all(request: HttpRequest, payload: ReadAllIn) -> dict[str, int]:
-    marked = services.notifications_read_all(user=_auth(request), up_to_id=payload.up_to_id)
+def notifications_read_all(request: ApiRequest, payload: ReadAllIn) -> dict[str, int]:
+    marked = services.notifications_read_all(user=request.auth, up_to_id=payload.up_to_id)
     return {"marked": marked}
 
 
@@ -187,18 +182,18 @@ class NotificationSettingOut(Schema):
 @notifications_router.get(
     "/settings", response=NotificationSettingOut, auth=requires_api("notifications.view")
 )
-def notification_setting_get(request: HttpRequest) -> dict[str, bool]:
-    return {"notify_by_email": selectors.notification_email_on(user=_auth(request))}
+def notification_setting_get(request: ApiRequest) -> dict[str, bool]:
+    return {"notify_by_email": selectors.notification_email_on(user=request.auth)}
 
 
 @notifications_router.put(
     "/settings", response=NotificationSettingOut, auth=requires_api("notifications.view")
 )
 def notification_setting_set(
-    request: HttpRequest, payload: NotificationSettingOut
+    request: ApiRequest, payload: NotificationSettingOut
 ) -> dict[str, bool]:
     """Whether the caller's notifications also come by email."""
     setting = services.notification_setting_set(
-        user=_auth(request), notify_by_email=payload.notify_by_email
+        user=request.auth, notify_by_email=payload.notify_by_email
     )
     return {"notify_by_email": setting.notify_by_email}

@@ -24,6 +24,7 @@ from procedo.accounts.permissions import permission_require, user_can
 from procedo.collab.mentions import mention_user_ids, mentions_resolve
 from procedo.collab.models import Comment, Notification, NotificationKind, NotificationSetting
 from procedo.collab.subjects import CommentSubject, comment_subject_get
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotency_claim
 from procedo.core.texts import LaterText
@@ -34,11 +35,6 @@ REASON_MAX = 300
 KEY_MAX = 160
 TITLE_MAX = 200
 EXCERPT = 500
-
-
-def _actor_id(actor: Any) -> int | None:
-    pk = getattr(actor, "pk", None)
-    return int(pk) if pk is not None else None
 
 
 def _subject_row(subject_type: str, subject_id: int) -> tuple[CommentSubject, Any]:
@@ -130,7 +126,7 @@ def comment_create(
         subject_type=subject_type,
         subject_id=subject_id,
         customer_id=subject.customer_id(row),
-        author_id=_actor_id(actor),
+        author_id=actor_id_of(actor),
         body=text,
         mentions=[m.as_json() for m in mentions],
         urgent=urgent,
@@ -159,7 +155,9 @@ def comment_create(
 def _comment_notify(
     comment: Comment, subject: CommentSubject, row: Any, *, mentioned: set[int], actor: Any
 ) -> None:
-    author: str | LaterText = str(actor) if _actor_id(actor) else LaterText(gettext_noop("Someone"))
+    author: str | LaterText = (
+        str(actor) if actor_id_of(actor) else LaterText(gettext_noop("Someone"))
+    )
     label = subject.label(row)
     url = f"{subject.url(comment.subject_id)}#comment-{comment.pk}"
     body = comment.body if len(comment.body) <= EXCERPT else comment.body[: EXCERPT - 1] + "…"
@@ -175,7 +173,7 @@ def _comment_notify(
         "urgent": comment.urgent,
         "body": body,
     }
-    skip = {_actor_id(actor)}
+    skip = {actor_id_of(actor)}
     mentioned = mentioned - skip
     if mentioned:
         notify(
@@ -238,7 +236,7 @@ def comment_delete(*, comment_id: int, actor: Any) -> Comment:
     if comment.deleted_at is not None:
         return comment
     if actor is not None and not (
-        comment.author_id == _actor_id(actor) or user_can(actor, "accounts.manage")
+        comment.author_id == actor_id_of(actor) or user_can(actor, "accounts.manage")
     ):
         raise PermissionDenied(
             field="comment_id", message=_("Only its author or a manager may delete a comment.")
@@ -246,7 +244,7 @@ def comment_delete(*, comment_id: int, actor: Any) -> Comment:
     now = timezone.now()
     # Compare-and-set: two deletes at once record one event.
     changed = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True).update(
-        deleted_at=now, deleted_by_id=_actor_id(actor)
+        deleted_at=now, deleted_by_id=actor_id_of(actor)
     )
     comment.refresh_from_db()
     if changed:

@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError
 from procedo.core.models import IdempotencyKey
 
@@ -75,7 +76,7 @@ class Claim:
 
 
 def _scope(actor: Any) -> str:
-    pk = getattr(actor, "pk", None)
+    pk = actor_id_of(actor)
     return f"user:{pk}" if pk is not None else SYSTEM
 
 

@@ -11,11 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.business.selectors import business_get
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
@@ -312,12 +312,8 @@ def _detail(customer_id: int) -> dict[str, Any]:
     }
 
 
-def _user(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 @router.get("", response=CustomerPageOut, auth=requires_api("customers.view"))
-def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> dict[str, Any]:
+def customer_list(request: ApiRequest, filters: Query[CustomerListQuery]) -> dict[str, Any]:
     """Live customers (merged ones left out), one keyset page at a time."""
     page = selectors.customer_list(
         **filters.selection(), cursor=filters.cursor, limit=filters.limit
@@ -335,7 +331,7 @@ def customer_list(request: HttpRequest, filters: Query[CustomerListQuery]) -> di
     openapi_extra=EXPORT_RESPONSE,
 )
 def customer_export(
-    request: HttpRequest, filters: Query[CustomerExportQuery]
+    request: ApiRequest, filters: Query[CustomerExportQuery]
 ) -> StreamingHttpResponse:
     """The customers as a CSV (UTF-8 with a BOM) or XLSX file, with the list's filters.
 
@@ -344,7 +340,7 @@ def customer_export(
     """
     return export_stream(
         request=request,
-        actor=_user(request),
+        actor=request.auth,
         list_name="customers",
         fmt=filters.format,
         filters=filters_known(request.GET, CustomerExportQuery.model_fields),
@@ -355,14 +351,14 @@ def customer_export(
 
 @router.post("", response={201: CustomerDetailOut}, auth=requires_api("customers.change"))
 def customer_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: CustomerIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """A new customer. 409 naming `email`/`phone` if one belongs to another customer already."""
     customer = services.customer_create(
         **payload.dict(),
-        actor=_user(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(customer.pk))
@@ -374,19 +370,19 @@ def customer_create(
     auth=requires_api("customers.change"),
 )
 def customer_find_or_create(
-    request: HttpRequest, payload: CustomerFindOrCreateIn
+    request: ApiRequest, payload: CustomerFindOrCreateIn
 ) -> Status[dict[str, Any]]:
     """The customer this external ref, email or phone belongs to (201 if it had to be created).
 
     A found customer gets what it lacked (blank names, the identity, the ref).
     """
-    match = services.customer_find_or_create(**payload.dict(), actor=_user(request))
+    match = services.customer_find_or_create(**payload.dict(), actor=request.auth)
     body = {"created": match.created, "customer": _detail(match.customer.pk)}
     return Status(201 if match.created else 200, body)
 
 
 @router.get("/duplicates", response=DuplicatePageOut, auth=requires_api("customers.view"))
-def customer_duplicates(request: HttpRequest, cursor: Cursor | None = None) -> dict[str, Any]:
+def customer_duplicates(request: ApiRequest, cursor: Cursor | None = None) -> dict[str, Any]:
     """Pairs of customers that are probably one person, newest record first."""
     page = selectors.customer_duplicates(cursor=cursor)
     currency = business_get().currency
@@ -408,16 +404,16 @@ class DuplicateDismissIn(Schema):
 
 
 @router.post("/duplicates/dismiss", response={204: None}, auth=requires_api("customers.change"))
-def duplicate_dismiss(request: HttpRequest, payload: DuplicateDismissIn) -> Status[None]:
+def duplicate_dismiss(request: ApiRequest, payload: DuplicateDismissIn) -> Status[None]:
     """The two are different people: the pair is not proposed again (a repeat changes nothing)."""
     services.duplicate_dismiss(
-        customer_id=payload.customer_id, other_id=payload.other_id, actor=_user(request)
+        customer_id=payload.customer_id, other_id=payload.other_id, actor=request.auth
     )
     return Status(204, None)
 
 
 @router.get("/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.view"))
-def customer_get(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+def customer_get(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
     """One customer. A merged record answers with `merged_into_id` set."""
     return _detail(customer_id)
 
@@ -426,10 +422,10 @@ def customer_get(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
     "/{int:customer_id}", response=CustomerDetailOut, auth=requires_api("customers.change")
 )
 def customer_update(
-    request: HttpRequest, customer_id: PathId, payload: CustomerPatchIn
+    request: ApiRequest, customer_id: PathId, payload: CustomerPatchIn
 ) -> dict[str, Any]:
     services.customer_update(
-        customer_id=customer_id, actor=_user(request), **payload.dict(exclude_unset=True)
+        customer_id=customer_id, actor=request.auth, **payload.dict(exclude_unset=True)
     )
     return _detail(customer_id)
 
@@ -438,7 +434,7 @@ def customer_update(
     "/{int:customer_id}/timeline", response=EventPageOut, auth=requires_api("customers.view")
 )
 def customer_timeline(
-    request: HttpRequest, customer_id: PathId, page: Query[PageQuery]
+    request: ApiRequest, customer_id: PathId, page: Query[PageQuery]
 ) -> dict[str, Any]:
     """Everything that happened to the customer (their orders too), newest first."""
     timeline = timeline_for_customer(
@@ -452,13 +448,9 @@ def customer_timeline(
     response={201: IdentityOut},
     auth=requires_api("customers.change"),
 )
-def identity_add(
-    request: HttpRequest, customer_id: PathId, payload: IdentityIn
-) -> Status[Identity]:
+def identity_add(request: ApiRequest, customer_id: PathId, payload: IdentityIn) -> Status[Identity]:
     """Add an email or phone; 422 names `email`/`phone` when malformed, 409 when another's."""
-    identity = services.identity_add(
-        customer_id=customer_id, actor=_user(request), **payload.dict()
-    )
+    identity = services.identity_add(customer_id=customer_id, actor=request.auth, **payload.dict())
     return Status(201, identity)
 
 
@@ -467,8 +459,8 @@ def identity_add(
     response={204: None},
     auth=requires_api("customers.change"),
 )
-def identity_remove(request: HttpRequest, customer_id: PathId, identity_id: PathId) -> Status[None]:
-    services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=_user(request))
+def identity_remove(request: ApiRequest, customer_id: PathId, identity_id: PathId) -> Status[None]:
+    services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=request.auth)
     return Status(204, None)
 
 
@@ -478,11 +470,11 @@ def identity_remove(request: HttpRequest, customer_id: PathId, identity_id: Path
     auth=requires_api("customers.change"),
 )
 def consent_set(
-    request: HttpRequest, customer_id: PathId, identity_id: PathId, payload: ConsentIn
+    request: ApiRequest, customer_id: PathId, identity_id: PathId, payload: ConsentIn
 ) -> Identity:
     """Marketing consent for this identity's channel (email, or SMS for a phone)."""
     return services.consent_set(
-        customer_id=customer_id, identity_id=identity_id, actor=_user(request), **payload.dict()
+        customer_id=customer_id, identity_id=identity_id, actor=request.auth, **payload.dict()
     )
 
 
@@ -492,14 +484,14 @@ def consent_set(
     auth=requires_api("customers.change"),
 )
 def address_add(
-    request: HttpRequest,
+    request: ApiRequest,
     customer_id: PathId,
     payload: AddressIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Address]:
     address = services.address_add(
         customer_id=customer_id,
-        actor=_user(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
         **payload.dict(),
     )
@@ -511,22 +503,22 @@ def address_add(
     response={204: None},
     auth=requires_api("customers.change"),
 )
-def address_remove(request: HttpRequest, customer_id: PathId, address_id: PathId) -> Status[None]:
-    services.address_remove(customer_id=customer_id, address_id=address_id, actor=_user(request))
+def address_remove(request: ApiRequest, customer_id: PathId, address_id: PathId) -> Status[None]:
+    services.address_remove(customer_id=customer_id, address_id=address_id, actor=request.auth)
     return Status(204, None)
 
 
 @router.post("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
-def tag_add(request: HttpRequest, customer_id: PathId, payload: TagIn) -> list[str]:
+def tag_add(request: ApiRequest, customer_id: PathId, payload: TagIn) -> list[str]:
     """Tag the customer (the tag is made the first time); answers the customer's tags."""
-    services.tag_add(customer_id=customer_id, name=payload.name, actor=_user(request))
+    services.tag_add(customer_id=customer_id, name=payload.name, actor=request.auth)
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
 @router.delete("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
-def tag_remove(request: HttpRequest, customer_id: PathId, name: ShortText) -> list[str]:
+def tag_remove(request: ApiRequest, customer_id: PathId, name: ShortText) -> list[str]:
     """Untag (`?name=VIP`); 404 naming `tag` if no customer ever had it."""
-    services.tag_remove(customer_id=customer_id, name=name, actor=_user(request))
+    services.tag_remove(customer_id=customer_id, name=name, actor=request.auth)
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
@@ -534,7 +526,7 @@ def tag_remove(request: HttpRequest, customer_id: PathId, name: ShortText) -> li
     "/{int:customer_id}/notes", response={201: NoteOut}, auth=requires_api("customers.change")
 )
 def note_add(
-    request: HttpRequest,
+    request: ApiRequest,
     customer_id: PathId,
     payload: NoteIn,
     idempotency_key: str | None = idempotency_header(),
@@ -542,7 +534,7 @@ def note_add(
     note = services.note_add(
         customer_id=customer_id,
         body=payload.body,
-        actor=_user(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _note_out(note))
@@ -551,10 +543,10 @@ def note_add(
 @router.post(
     "/{int:customer_id}/merge", response=CustomerDetailOut, auth=requires_api("customers.change")
 )
-def customer_merge(request: HttpRequest, customer_id: PathId, payload: MergeIn) -> dict[str, Any]:
+def customer_merge(request: ApiRequest, customer_id: PathId, payload: MergeIn) -> dict[str, Any]:
     """Fold `duplicate_id` into this customer: its identities, addresses, tags, notes,
     orders and history move here, and it keeps only `merged_into_id`. Cannot be undone."""
     survivor = services.customer_merge(
-        survivor_id=customer_id, duplicate_id=payload.duplicate_id, actor=_user(request)
+        survivor_id=customer_id, duplicate_id=payload.duplicate_id, actor=request.auth
     )
     return _detail(survivor.pk)

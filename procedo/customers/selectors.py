@@ -411,6 +411,23 @@ def customer_ids_matching(*, query: str) -> QuerySet[CustomerSearchTerm, int]:
     return terms.values_list("customer_id", flat=True)
 
 
+def identifiers_known(*, external_refs: list[str], identity_values: list[str]) -> set[str]:
+    """Which of these external refs, emails and phones (normalised) a customer already has."""
+    known = set(
+        Customer.objects.filter(external_ref__in=external_refs).values_list(
+            "external_ref", flat=True
+        )
+    )
+    known |= set(Identity.objects.filter(value__in=identity_values).values_list("value", flat=True))
+    return {value for value in known if value}
+
+
+def customer_ids_by_external_ref(*, external_refs: list[str]) -> dict[str, int]:
+    """external ref -> customer id, for the refs a customer has."""
+    rows = Customer.objects.filter(external_ref__in=external_refs).values_list("external_ref", "id")
+    return {ref: pk for ref, pk in rows if ref}
+
+
 def customer_get(*, customer_id: int) -> Customer:
     """One customer with identities and tags; merged ones too (callers follow `merged_into`)."""
     customer = (

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.customers import normalise, selectors
@@ -42,7 +43,12 @@ from procedo.customers.models import (
     Tag,
 )
 from procedo.customers.registry import merge_participants
-from procedo.events.services import event_record, events_move_to_customer
+from procedo.events.services import (
+    NewEvent,
+    event_record,
+    events_move_to_customer,
+    events_record_many,
+)
 
 PROFILE_LIMITS = {"first_name": 150, "last_name": 150, "company": 200, "source": 60}
 ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "region": 100, "postcode": 20}
@@ -239,6 +245,135 @@ def customer_search_reindex(*, customer_ids: Sequence[int]) -> int:
         _reindex(chunk)
         done += len(chunk)
     return done
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """A customer a bulk writer brings (an import file's row, a shop's past orders), already
+    parsed and normalised by the caller; `facts` are what its event says besides the source."""
+
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    country: str = ""
+    external_ref: str | None = None
+    email: str = ""
+    email_consent: str = ConsentState.UNKNOWN
+    phone: normalise.Phone | None = None
+    sms_consent: str = ConsentState.UNKNOWN
+    address: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    facts: Mapping[str, Any] | None = None
+
+
+def _identity_row(
+    customer_id: int, kind: str, value: str, tail: str, consent: str, source: str, now: datetime
+) -> Identity:
+    known = consent != ConsentState.UNKNOWN
+    return Identity(
+        customer_id=customer_id,
+        kind=kind,
+        value=value,
+        phone_tail=tail,
+        marketing_consent=consent,
+        consent_source=source if known else "",
+        consent_changed_at=now if known else None,
+        created_at=now,
+    )
+
+
+@transaction.atomic
+def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: Any) -> list[int]:
+    """Create customers nobody has yet, set-based: a few INSERTs for the whole batch, each with
+    its "customer.imported" event. Returns their ids in the order given.
+
+    The caller has made sure no ref, email or phone of the batch is known or repeated
+    (an importer checks its whole batch with one query); a twin that slipped in between
+    fails the batch on the unique index rather than making a second customer.
+    """
+    if not people:
+        return []
+    now = timezone.now()
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(
+                first_name=p.first_name,
+                last_name=p.last_name,
+                company=p.company,
+                country=p.country,
+                source=source,
+                external_ref=p.external_ref,
+                created_at=p.created_at or now,
+            )
+            for p in people
+        ]
+    )
+    pairs = list(zip(customers, people, strict=True))
+    Identity.objects.bulk_create(
+        [
+            _identity_row(c.pk, IdentityKind.EMAIL, p.email, "", p.email_consent, source, now)
+            for c, p in pairs
+            if p.email
+        ]
+        + [
+            _identity_row(
+                c.pk, IdentityKind.PHONE, p.phone.e164, p.phone.tail, p.sms_consent, source, now
+            )
+            for c, p in pairs
+            if p.phone
+        ]
+    )
+    Address.objects.bulk_create(
+        [
+            Address(
+                customer_id=c.pk,
+                line1=p.address,
+                city=p.city,
+                region=p.region,
+                postcode=p.postcode,
+                country=p.country,
+                postcode_key=normalise.postcode_key(p.postcode),
+                place_key=normalise.place_key(p.city, p.address),
+                created_at=now,
+            )
+            for c, p in pairs
+            if p.address
+        ]
+    )
+    names = {normalise.text_key(tag): tag for _c, p in pairs for tag in p.tags}
+    if names:
+        Tag.objects.bulk_create(
+            [Tag(name=name, name_key=key) for key, name in names.items()], ignore_conflicts=True
+        )
+        tag_ids = dict(Tag.objects.filter(name_key__in=list(names)).values_list("name_key", "id"))
+        CustomerTag.objects.bulk_create(
+            [
+                CustomerTag(
+                    customer_id=c.pk, tag_id=tag_ids[normalise.text_key(tag)], created_at=now
+                )
+                for c, p in pairs
+                for tag in dict.fromkeys(p.tags)
+            ],
+            ignore_conflicts=True,
+        )
+    customer_search_reindex(customer_ids=[c.pk for c in customers])
+    events_record_many(
+        NewEvent(
+            event_type="customer.imported",
+            subject_type="customer",
+            subject_id=c.pk,
+            customer_id=c.pk,
+            actor_id=actor_id_of(actor),
+            payload={"source": source, **(p.facts or {})},
+            occurred_at=now,
+        )
+        for c, p in pairs
+    )
+    return [c.pk for c in customers]
 
 
 # ---------------------------------------------------------------- customers

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -24,6 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.events import registry, selectors
 from procedo.events.models import (
@@ -67,12 +67,6 @@ class NewEvent:
 def subject_ref(instance: models.Model) -> tuple[str, int]:
     """The (subject_type, subject_id) an event uses for a row: the model's name and its pk."""
     return instance._meta.model_name or "", int(instance.pk)
-
-
-def _actor_id(actor: Any) -> int | None:
-    if actor is None or isinstance(actor, AnonymousUser):
-        return None
-    return int(actor.pk)
 
 
 _statements: dict[tuple[str, int], str] = {}
@@ -173,7 +167,7 @@ def event_record(
         subject_type,
         subject_id,
         customer_id,
-        actor_id if actor_id is not None else _actor_id(actor),
+        actor_id if actor_id is not None else actor_id_of(actor),
         actor_label,
         _payload_json(payload),
         db.ops.adapt_datetimefield_value(occurred_at or timezone.now()),
@@ -642,7 +636,7 @@ def consumer_failure_retry(*, failure_id: int, actor: Any) -> ConsumerFailure:
             payload=_failure_payload(failure, attempts=failure.attempts, error=failure.error[:200]),
         )
         return failure
-    failure.resolved_by_id = _actor_id(actor)
+    failure.resolved_by_id = actor_id_of(actor)
     failure.save(update_fields=["resolved_by"])
     event_record(
         event_type="consumer_failure.resolved",
@@ -679,7 +673,7 @@ def consumer_failure_dismiss(*, failure_id: int, actor: Any, reason: str) -> Con
     was_failing = failure.state in (FailureState.RETRYING, FailureState.PARKED)
     now = timezone.now()
     failure.state, failure.note = FailureState.DISMISSED, reason
-    failure.resolved_at, failure.resolved_by_id = now, _actor_id(actor)
+    failure.resolved_at, failure.resolved_by_id = now, actor_id_of(actor)
     failure.next_attempt_at = None
     failure.save(update_fields=_FAILURE_FIELDS)
     released = 0

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Query, Router
 from pydantic import field_validator
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.business import services as business_services
 from procedo.business.selectors import business_get
 from procedo.core.bounds import PathId
@@ -49,21 +49,21 @@ def _activity_selection(filters: ActivityQuery) -> dict[str, Any]:
 
 
 @router.get("", response=EventPageOut, auth=requires_api("events.view"))
-def events_recent(request: HttpRequest, page: Query[ActivityPageQuery]) -> dict[str, Any]:
+def events_recent(request: ApiRequest, page: Query[ActivityPageQuery]) -> dict[str, Any]:
     """The log, newest first, with the activity page's filters (who, what, when)."""
     result = selectors.events_filtered(
         **_activity_selection(page), before=page.before_id(), limit=page.limit
     )
-    items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
+    items = events_for_reader(result.events, reader=request.auth)
     return event_page(items, result.next_before)
 
 
 @router.get("/export", auth=requires_api("events.view"), openapi_extra=EXPORT_RESPONSE)
 def events_export(
-    request: HttpRequest, filters: Query[ActivityExportQuery]
+    request: ApiRequest, filters: Query[ActivityExportQuery]
 ) -> StreamingHttpResponse:
     """The activity log as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
-    reader = request.auth  # type: ignore[attr-defined]
+    reader = request.auth
     return export_stream(
         request=request,
         actor=reader,
@@ -84,7 +84,7 @@ def events_export(
     auth=requires_api("events.view"),
 )
 def timeline_for_subject(
-    request: HttpRequest,
+    request: ApiRequest,
     subject_type: Annotated[str, Path(max_length=40)],
     subject_id: PathId,
     page: Query[PageQuery],
@@ -93,12 +93,12 @@ def timeline_for_subject(
     result = selectors.timeline_for_subject(
         subject_type=subject_type, subject_id=subject_id, before=page.before_id(), limit=page.limit
     )
-    items = events_for_reader(result.events, reader=request.auth)  # type: ignore[attr-defined]
+    items = events_for_reader(result.events, reader=request.auth)
     return event_page(items, result.next_before)
 
 
 @router.get("/failures", response=FailurePageOut, auth=requires_api("events.failures"))
-def consumer_failures(request: HttpRequest, filters: Query[FailureQuery]) -> dict[str, Any]:
+def consumer_failures(request: ApiRequest, filters: Query[FailureQuery]) -> dict[str, Any]:
     """Events a consumer failed on, newest first: retried with backoff, then parked for a person
     (`open`: retrying, parked, and waiting behind a failing event of the same subject)."""
     page = selectors.consumer_failures(
@@ -107,18 +107,18 @@ def consumer_failures(request: HttpRequest, filters: Query[FailureQuery]) -> dic
         before=filters.before_id(),
         limit=filters.limit,
     )
-    events_for_reader([f.event for f in page.failures], reader=request.auth)  # type: ignore[attr-defined]
+    events_for_reader([f.event for f in page.failures], reader=request.auth)
     return failure_page(page.failures, page.next_before)
 
 
 @router.post(
     "/failures/{int:failure_id}/retry", response=FailureOut, auth=requires_api("events.failures")
 )
-def consumer_failure_retry(request: HttpRequest, failure_id: PathId) -> ConsumerFailure:
+def consumer_failure_retry(request: ApiRequest, failure_id: PathId) -> ConsumerFailure:
     """Hand the event to its consumer again, now. `state` answers: `resolved` if it went
     through, else the new `error` and `attempts`. Retrying a resolved one changes nothing."""
-    failure = services.consumer_failure_retry(failure_id=failure_id, actor=request.auth)  # type: ignore[attr-defined]
-    events_for_reader([failure.event], reader=request.auth)  # type: ignore[attr-defined]
+    failure = services.consumer_failure_retry(failure_id=failure_id, actor=request.auth)
+    events_for_reader([failure.event], reader=request.auth)
     return failure
 
 
@@ -126,15 +126,15 @@ def consumer_failure_retry(request: HttpRequest, failure_id: PathId) -> Consumer
     "/failures/{int:failure_id}/dismiss", response=FailureOut, auth=requires_api("events.failures")
 )
 def consumer_failure_dismiss(
-    request: HttpRequest, failure_id: PathId, payload: DismissIn
+    request: ApiRequest, failure_id: PathId, payload: DismissIn
 ) -> ConsumerFailure:
     """Decide the event needs no handling by this consumer; the reason is kept."""
     failure = services.consumer_failure_dismiss(
         failure_id=failure_id,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         reason=payload.reason,
     )
-    events_for_reader([failure.event], reader=request.auth)  # type: ignore[attr-defined]
+    events_for_reader([failure.event], reader=request.auth)
     return failure
 
 
@@ -203,11 +203,11 @@ def _business_out() -> BusinessOut:
 
 
 @home_router.get("/dashboard", response=DashboardOut, auth=requires_api("dashboard.view"))
-def dashboard(request: HttpRequest) -> dict[str, Any]:
+def dashboard(request: ApiRequest) -> dict[str, Any]:
     """What the dashboard shows: event counts by day and the latest events."""
     counts = selectors.event_counts(today=timezone.localdate())
     recent = selectors.events_recent(limit=15)
-    items = events_for_reader(recent.events, reader=request.auth)  # type: ignore[attr-defined]
+    items = events_for_reader(recent.events, reader=request.auth)
     return {
         "events_total": counts.total,
         "events_today": counts.today,
@@ -218,10 +218,10 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
 
 @home_router.get("/search", response=list[SearchHitOut], auth=requires_api("dashboard.view"))
 def search(
-    request: HttpRequest, q: Annotated[str, Query(max_length=100)] = ""
+    request: ApiRequest, q: Annotated[str, Query(max_length=100)] = ""
 ) -> list[dict[str, str]]:
     """Search every area the caller may see (`q`: 2 characters at least), 10 hits an area."""
-    found = search_everywhere(query=q, user=request.auth)  # type: ignore[attr-defined]
+    found = search_everywhere(query=q, user=request.auth)
     return [
         {"area": str(provider.label), "title": hit.title, "detail": hit.detail, "url": hit.url}
         for provider, hits in found
@@ -230,13 +230,13 @@ def search(
 
 
 @home_router.get("/business", response=BusinessOut, auth=requires_api("business.change"))
-def business_settings(request: HttpRequest) -> BusinessOut:
+def business_settings(request: ApiRequest) -> BusinessOut:
     """The business settings page: name, time zone, currency, quiet hours and the cap."""
     return _business_out()
 
 
 @home_router.patch("/business", response=BusinessOut, auth=requires_api("business.change"))
-def business_update(request: HttpRequest, payload: BusinessPatch) -> BusinessOut:
+def business_update(request: ApiRequest, payload: BusinessPatch) -> BusinessOut:
     """Change the settings sent; a refusal names its field (e.g. `time_zone`, `quiet_hours_end`)."""
     current = business_get()
     sent = payload.dict(exclude_unset=True)
@@ -249,7 +249,7 @@ def business_update(request: HttpRequest, payload: BusinessPatch) -> BusinessOut
         name=sent.pop("name", None) or current.name,
         time_zone=sent.pop("time_zone", None) or current.time_zone,
         currency=sent.pop("currency", None) or current.currency,
-        actor_id=request.auth.pk,  # type: ignore[attr-defined]
+        actor_id=request.auth.pk,
         **sent,
     )
     return _business_out()

@@ -15,6 +15,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.events import selectors as event_selectors
 from procedo.events import services as event_services
 from procedo.events.exports import export_stream
@@ -97,14 +98,14 @@ def _int_or_none(raw: str | None) -> int | None:
 
 
 @requires("events.view")
-def activity(request: HttpRequest) -> HttpResponse:
+def activity(request: HtmxHttpRequest) -> HttpResponse:
     """The whole event log, newest first; htmx asks for the next page into the same table."""
     form = ActivityFilterForm(request.GET or None)
     page = event_selectors.events_filtered(
         **form.selection(), before=_int_or_none(request.GET.get("before")), limit=50
     )
     events_for_reader(page.events, reader=request.user)
-    template = "home/activity.html#rows" if request.htmx else "home/activity.html"  # type: ignore[attr-defined]
+    template = "home/activity.html#rows" if request.htmx else "home/activity.html"
     query = request.GET.copy()
     query.pop("before", None)
     context = {"page": page, "form": form, "query": query.urlencode()}

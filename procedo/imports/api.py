@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import PAGE_LIMIT_DEFAULT, Cursor, PageLimit, PathId
 from procedo.core.errors import NotFound
 from procedo.core.schemas import Schema
@@ -98,7 +98,7 @@ def _job(job_id: int) -> ImportJob:
 
 
 @router.get("", response=ImportPageOut, auth=requires_api("imports.run"))
-def import_list(request: HttpRequest, page: Query[ImportListQuery]) -> dict[str, Any]:
+def import_list(request: ApiRequest, page: Query[ImportListQuery]) -> dict[str, Any]:
     """Imports, newest first."""
     jobs = selectors.import_jobs_page(cursor=page.cursor, limit=page.limit)
     return {"items": [_job_out(job) for job in jobs.items], "next_cursor": jobs.next_cursor}
@@ -106,7 +106,7 @@ def import_list(request: HttpRequest, page: Query[ImportListQuery]) -> dict[str,
 
 @router.post("", response={200: ImportJobOut, 202: ImportJobOut}, auth=requires_api("imports.run"))
 def import_create(
-    request: HttpRequest, payload: Form[ImportIn], file: File[UploadedFile]
+    request: ApiRequest, payload: Form[ImportIn], file: File[UploadedFile]
 ) -> Status[dict[str, Any]]:
     """Send a CSV file (UTF-8, may be gzip) as `multipart/form-data`; answers at once.
 
@@ -121,7 +121,7 @@ def import_create(
         source=payload.source,
         currency=payload.currency,
         time_zone=payload.time_zone,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
     return Status(200 if job.reused else 202, _job_out(job))
 
@@ -129,7 +129,7 @@ def import_create(
 @router.get(
     "/{int:job_id}", response=ImportJobOut, auth=requires_api("imports.run"), url_name="import_get"
 )
-def import_get(request: HttpRequest, job_id: PathId) -> dict[str, Any]:
+def import_get(request: ApiRequest, job_id: PathId) -> dict[str, Any]:
     """The job's state and progress: poll until `state` is done, refused or failed."""
     return _job_out(_job(job_id))
 
@@ -147,7 +147,7 @@ def import_get(request: HttpRequest, job_id: PathId) -> dict[str, Any]:
         }
     },
 )
-def import_report(request: HttpRequest, job_id: PathId) -> FileResponse:
+def import_report(request: ApiRequest, job_id: PathId) -> FileResponse:
     """The rejected-rows report of a finished import (404 naming `report` before that)."""
     job = _job(job_id)
     if not job.report_path or not Path(job.report_path).is_file():

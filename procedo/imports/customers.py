@@ -17,24 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
 from procedo.customers import normalise
-from procedo.customers.models import (
-    Address,
-    ConsentState,
-    Customer,
-    CustomerTag,
-    Identity,
-    IdentityKind,
-    Tag,
-)
-from procedo.customers.services import customer_search_reindex
-from procedo.events.services import NewEvent, events_record_many
+from procedo.customers import selectors as customer_selectors
+from procedo.customers.models import ConsentState
+from procedo.customers.services import NewCustomer, customers_create_many
 from procedo.imports.csvfiles import (
     Column,
     ReadLimits,
@@ -218,110 +208,38 @@ def import_customers(
     return result
 
 
-@transaction.atomic
 def _write(batch: list[_Person], *, source: str, actor: Any, result: CustomerImportResult) -> None:
     refs = [p.ref for p in batch if p.ref]
     values = [p.email for p in batch if p.email] + [p.phone.e164 for p in batch if p.phone]
-    known = set(
-        Customer.objects.filter(external_ref__in=refs).values_list("external_ref", flat=True)
-    )
-    known |= set(Identity.objects.filter(value__in=values).values_list("value", flat=True))
+    known = customer_selectors.identifiers_known(external_refs=refs, identity_values=values)
     fresh = [
         p
         for p in batch
         if not ({p.ref, p.email, p.phone.e164 if p.phone else None} - {None, ""}) & known
     ]
     result.existing += len(batch) - len(fresh)
-    if not fresh:
-        return
-    now = timezone.now()
-    customers = Customer.objects.bulk_create(
-        [
-            Customer(
+    customers_create_many(
+        people=[
+            NewCustomer(
                 first_name=p.first_name,
                 last_name=p.last_name,
                 company=p.company,
                 country=p.country,
-                source=source,
                 external_ref=p.ref,
-                created_at=now,
-            )
-            for p in fresh
-        ]
-    )
-    pairs = list(zip(customers, fresh, strict=True))
-    Identity.objects.bulk_create(
-        [
-            Identity(
-                customer_id=c.pk,
-                kind=IdentityKind.EMAIL,
-                value=p.email,
-                marketing_consent=p.email_consent,
-                consent_source=source if p.email_consent != ConsentState.UNKNOWN else "",
-                consent_changed_at=now if p.email_consent != ConsentState.UNKNOWN else None,
-                created_at=now,
-            )
-            for c, p in pairs
-            if p.email
-        ]
-        + [
-            Identity(
-                customer_id=c.pk,
-                kind=IdentityKind.PHONE,
-                value=p.phone.e164,
-                phone_tail=p.phone.tail,
-                marketing_consent=p.sms_consent,
-                consent_source=source if p.sms_consent != ConsentState.UNKNOWN else "",
-                consent_changed_at=now if p.sms_consent != ConsentState.UNKNOWN else None,
-                created_at=now,
-            )
-            for c, p in pairs
-            if p.phone
-        ]
-    )
-    Address.objects.bulk_create(
-        [
-            Address(
-                customer_id=c.pk,
-                line1=p.address,
+                email=p.email,
+                email_consent=p.email_consent,
+                phone=p.phone,
+                sms_consent=p.sms_consent,
+                address=p.address,
                 city=p.city,
                 region=p.region,
                 postcode=p.postcode,
-                country=p.country,
-                postcode_key=normalise.postcode_key(p.postcode),
-                place_key=normalise.place_key(p.city, p.address),
-                created_at=now,
+                tags=p.tags,
+                facts={"line": p.line},
             )
-            for c, p in pairs
-            if p.address
-        ]
-    )
-    names = {normalise.text_key(tag): tag for _c, p in pairs for tag in p.tags}
-    if names:
-        Tag.objects.bulk_create(
-            [Tag(name=name, name_key=key) for key, name in names.items()], ignore_conflicts=True
-        )
-        tag_ids = dict(Tag.objects.filter(name_key__in=list(names)).values_list("name_key", "id"))
-        CustomerTag.objects.bulk_create(
-            [
-                CustomerTag(
-                    customer_id=c.pk, tag_id=tag_ids[normalise.text_key(tag)], created_at=now
-                )
-                for c, p in pairs
-                for tag in dict.fromkeys(p.tags)
-            ],
-            ignore_conflicts=True,
-        )
-    customer_search_reindex(customer_ids=[c.pk for c in customers])
-    events_record_many(
-        NewEvent(
-            event_type="customer.imported",
-            subject_type="customer",
-            subject_id=c.pk,
-            customer_id=c.pk,
-            actor_id=getattr(actor, "pk", None),
-            payload={"source": source, "line": p.line},
-        )
-        for c, p in pairs
+            for p in fresh
+        ],
+        source=source,
+        actor=actor,
     )
     result.created += len(fresh)

@@ -37,19 +37,17 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from procedo.catalog.selectors import skus_known
 from procedo.catalog.services import SkuSeen, skus_ensure
 from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
-from procedo.core.money import money_quantize
 from procedo.customers import normalise
+from procedo.customers import selectors as customer_selectors
 from procedo.customers import services as customer_services
-from procedo.customers.models import Customer
-from procedo.events.services import NewEvent, events_record_many
+from procedo.customers.services import NewCustomer
 from procedo.imports.csvfiles import (
     Column,
     ReadLimits,
@@ -62,18 +60,9 @@ from procedo.imports.csvfiles import (
     parse_int,
     read_csv,
 )
+from procedo.orders import selectors as order_selectors
 from procedo.orders import services as order_services
-from procedo.orders.models import (
-    Order,
-    OrderKind,
-    OrderLine,
-    OrderStatus,
-    Payment,
-    PaymentMethod,
-    PaymentStatus,
-    StatusCategory,
-)
-from procedo.orders.services import customer_stats_refresh, rows_insert
+from procedo.orders.services import HistoryLine, HistoryOrder
 
 ORDER_COLUMNS = (
     Column(
@@ -101,10 +90,6 @@ ORDER_MAX_LINES = 5000
 ORDER_WINDOW_ROWS = 5000
 # Rows of open orders held at most (tens of megabytes); past it the oldest are completed.
 HELD_MAX_ROWS = 50_000
-HISTORY_CATEGORY = {
-    OrderKind.SALE: StatusCategory.DELIVERED,
-    OrderKind.RETURN: StatusCategory.RETURNED,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,28 +421,33 @@ def _customer_ids(
 ) -> dict[str, int | None]:
     """order number -> customer id: by external ref in bulk, by email/phone through the service."""
     by_order: dict[str, int | None] = {}
-    refs = {f"{source}:{o.first.customer_ref}": o for o in batch if o.first.customer_ref}
-    existing = dict(
-        Customer.objects.filter(external_ref__in=list(refs)).values_list("external_ref", "id")
-    )
+    # Each ref's first order in the batch names the customer; the earliest is when they came.
+    refs: dict[str, _Order] = {}
+    since: dict[str, datetime] = {}
+    for order in batch:
+        if order.first.customer_ref:
+            ref = f"{source}:{order.first.customer_ref}"
+            refs.setdefault(ref, order)
+            placed = min(row.placed_at for row in order.rows)
+            since[ref] = min(since.get(ref, placed), placed)
+    existing = customer_selectors.customer_ids_by_external_ref(external_refs=list(refs))
     missing = {ref: order for ref, order in refs.items() if ref not in existing}
-    if missing:
-        created = Customer.objects.bulk_create(
-            [
-                Customer(
-                    external_ref=ref,
-                    first_name=order.first.first_name,
-                    last_name=order.first.last_name,
-                    country=order.first.country,
-                    source=source,
-                    created_at=min(row.placed_at for row in order.rows),
-                )
-                for ref, order in missing.items()
-            ]
-        )
-        customer_services.customer_search_reindex(customer_ids=[c.pk for c in created])
-        existing.update((c.external_ref, c.pk) for c in created if c.external_ref)
-        result.customers_created += len(created)
+    created = customer_services.customers_create_many(
+        people=[
+            NewCustomer(
+                external_ref=ref,
+                first_name=order.first.first_name,
+                last_name=order.first.last_name,
+                country=order.first.country,
+                created_at=since[ref],
+            )
+            for ref, order in missing.items()
+        ],
+        source=source,
+        actor=actor,
+    )
+    existing.update(zip(missing, created, strict=True))
+    result.customers_created += len(created)
     for order in batch:
         first = order.first
         if first.customer_ref:
@@ -479,138 +469,40 @@ def _customer_ids(
     return by_order
 
 
-def _history_statuses() -> dict[str, str]:
-    """The pipeline's first status of each history category (delivered, returned)."""
-    found: dict[str, str] = {}
-    for kind, category in HISTORY_CATEGORY.items():
-        status = OrderStatus.objects.filter(category=category).order_by("position", "id").first()
-        if status is None:
-            raise DomainError(
-                field="status",
-                message=_("The order pipeline has no %(category)s status to import history into.")
-                % {"category": category.label},
-            )
-        found[kind] = status.code
-    return found
-
-
 @transaction.atomic
 def _write_batch(
     batch: list[_Order], *, sku_ids: dict[str, int], source: str, actor: Any, result: ImportResult
 ) -> None:
-    numbers = [order.number for order in batch]
-    taken = set(Order.objects.filter(number__in=numbers).values_list("number", flat=True))
+    taken = order_selectors.order_numbers_taken([order.number for order in batch])
     fresh = [order for order in batch if order.number not in taken]
     result.orders_existing += len(taken)
     if not fresh:
         return
     customers = _customer_ids(fresh, source=source, actor=actor, result=result)
-    statuses = _history_statuses()
-    now = timezone.now()
-    new_orders = []
-    line_totals: dict[int, Decimal] = {}
-    for order in fresh:
-        kind = OrderKind.RETURN if order.first.quantity < 0 else OrderKind.SALE
-        currency = order.first.currency
-        total = Decimal(0)
-        for row in order.rows:
-            line_total = money_quantize(abs(row.quantity) * row.unit_price, currency)
-            line_totals[row.line] = line_total
-            total += line_total
-        placed_at = min(row.placed_at for row in order.rows)
-        status = statuses[kind]
-        new_orders.append(
-            Order(
+    orders, lines = order_services.orders_history_insert(
+        orders=[
+            HistoryOrder(
                 number=order.number,
-                kind=kind,
+                is_return=order.first.quantity < 0,
                 customer_id=customers[order.number],
-                status_id=status,
-                currency=currency,
-                subtotal=total,
-                discount_total=Decimal(0),
-                shipping_total=Decimal(0),
-                total=total,
-                placed_at=placed_at,
-                status_changed_at=placed_at,
-                delivered_at=placed_at if kind == OrderKind.SALE else None,
-                # History was paid when it was invoiced; a payment row says so.
-                paid_at=placed_at if kind == OrderKind.SALE and total > 0 else None,
-                ship_country=order.first.country,
-                channel="import",
-                source=source,
-                external_ref=f"{source}:{order.number}",
-                created_at=now,
+                currency=order.first.currency,
+                placed_at=min(row.placed_at for row in order.rows),
+                country=order.first.country,
+                lines=[
+                    HistoryLine(
+                        sku=row.sku,
+                        sku_id=sku_ids.get(row.sku),
+                        description=row.description,
+                        quantity=abs(row.quantity),
+                        unit_price=row.unit_price,
+                    )
+                    for row in order.rows
+                ],
             )
-        )
-    adapt = connection.ops.adapt_datetimefield_value
-    rows_insert(
-        Order,
-        order_services.ORDER_COLUMNS,
-        [
-            tuple(
-                adapt(value) if isinstance(value, datetime) else value
-                for value in (getattr(item, name) for name in order_services.ORDER_COLUMNS)
-            )
-            for item in new_orders
+            for order in fresh
         ],
+        source=source,
+        actor=actor,
     )
-    order_ids = dict(
-        Order.objects.filter(number__in=[o.number for o in fresh]).values_list("number", "id")
-    )
-    lines = [
-        (
-            order_ids[order.number],
-            sku_ids.get(row.sku),
-            row.sku,
-            (row.description or row.sku)[:300],
-            abs(row.quantity),
-            row.unit_price,
-            Decimal(0),
-            line_totals[row.line],
-        )
-        for order in fresh
-        for row in order.rows
-    ]
-    _lines_insert(lines)
-    rows_insert(
-        Payment,
-        ("order_id", "method", "amount", "currency", "status", "paid_at", "created_at"),
-        [
-            (
-                order_ids[item.number],
-                PaymentMethod.OTHER,
-                item.total,
-                item.currency,
-                PaymentStatus.PAID,
-                adapt(item.paid_at),
-                adapt(now),
-            )
-            for item in new_orders
-            if item.paid_at is not None
-        ],
-    )
-    events_record_many(
-        NewEvent(
-            event_type="order.imported",
-            subject_type="order",
-            subject_id=order_ids[item.number],
-            customer_id=item.customer_id,
-            actor_id=getattr(actor, "pk", None),
-            payload={
-                "number": item.number,
-                "kind": item.kind,
-                "total": str(item.total),
-                "currency": item.currency,
-                "source": source,
-            },
-            occurred_at=now,
-        )
-        for item in new_orders
-    )
-    customer_stats_refresh(customer_ids=[c for c in customers.values() if c])
-    result.orders_created += len(new_orders)
-    result.lines_created += len(lines)
-
-
-def _lines_insert(lines: list[tuple[Any, ...]]) -> None:
-    rows_insert(OrderLine, order_services.LINE_COLUMNS, lines)
+    result.orders_created += orders
+    result.lines_created += lines

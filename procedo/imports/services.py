@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.business.selectors import business_get
+from procedo.core.actors import actor_person
 from procedo.core.errors import DomainError, NotFound, TooLarge
 from procedo.core.uploads import upload_limit, upload_limit_message
 from procedo.events.services import event_record
@@ -106,7 +107,7 @@ def import_job_create(
                     source=source,
                     currency=currency,
                     time_zone=time_zone,
-                    created_by=actor if getattr(actor, "pk", None) else None,
+                    created_by=actor_person(actor),
                 )
         except IntegrityError:  # the same file, sent twice at once: the other one won
             same = _same_file(kind, digest)

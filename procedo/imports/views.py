@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.core.uploads import upload_limit_message, upload_limited, upload_too_large
 from procedo.imports import selectors, services
 from procedo.imports.forms import ImportForm
@@ -51,9 +52,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 
 @requires("imports.run")
-def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def import_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=job_id)
-    template = "imports/detail.html#progress" if request.htmx else "imports/detail.html"  # type: ignore[attr-defined]
+    template = "imports/detail.html#progress" if request.htmx else "imports/detail.html"
     return render(request, template, {"job": job})
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import PathId
 from procedo.core.errors import NotFound
 from procedo.core.schemas import Schema
@@ -86,7 +85,7 @@ class DeliveryQuery(Schema):
     before: int | None = Field(default=None, ge=1, le=2**62)
 
 
-def _out(request: HttpRequest, connection: Connection) -> dict[str, Any]:
+def _out(request: ApiRequest, connection: Connection) -> dict[str, Any]:
     return {
         **{
             name: getattr(connection, name)
@@ -116,29 +115,29 @@ def _connection(connection_id: int) -> Connection:
 
 
 @router.get("/connections", response=list[ConnectionOut], auth=AUTH)
-def connection_list(request: HttpRequest) -> list[dict[str, Any]]:
+def connection_list(request: ApiRequest) -> list[dict[str, Any]]:
     return [_out(request, c) for c in selectors.connections_list()]
 
 
 @router.post("/connections", response={201: ConnectionOut}, auth=AUTH)
-def connection_create(request: HttpRequest, payload: ConnectionIn) -> Status[dict[str, Any]]:
-    connection = services.connection_create(**payload.model_dump(), actor=request.auth)  # type: ignore[attr-defined]
+def connection_create(request: ApiRequest, payload: ConnectionIn) -> Status[dict[str, Any]]:
+    connection = services.connection_create(**payload.model_dump(), actor=request.auth)
     return Status(201, _out(request, connection))
 
 
 @router.get("/connections/{int:connection_id}", response=ConnectionOut, auth=AUTH)
-def connection_get(request: HttpRequest, connection_id: PathId) -> dict[str, Any]:
+def connection_get(request: ApiRequest, connection_id: PathId) -> dict[str, Any]:
     return _out(request, _connection(connection_id))
 
 
 @router.patch("/connections/{int:connection_id}", response=ConnectionOut, auth=AUTH)
 def connection_update(
-    request: HttpRequest, connection_id: PathId, payload: ConnectionPatch
+    request: ApiRequest, connection_id: PathId, payload: ConnectionPatch
 ) -> dict[str, Any]:
     _connection(connection_id)
     connection = services.connection_update(
         connection_id=connection_id,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         **payload.model_dump(),
     )
     return _out(request, connection)
@@ -146,7 +145,7 @@ def connection_update(
 
 @router.get("/connections/{int:connection_id}/deliveries", response=DeliveryPageOut, auth=AUTH)
 def delivery_list(
-    request: HttpRequest, connection_id: PathId, query: Query[DeliveryQuery]
+    request: ApiRequest, connection_id: PathId, query: Query[DeliveryQuery]
 ) -> dict[str, Any]:
     """The connection's deliveries, newest first, 50 a page."""
     _connection(connection_id)
@@ -157,7 +156,7 @@ def delivery_list(
 
 
 @router.post("/deliveries/{int:delivery_id}/replay", response={202: DeliveryOut}, auth=AUTH)
-def delivery_replay(request: HttpRequest, delivery_id: PathId) -> Status[dict[str, Any]]:
+def delivery_replay(request: ApiRequest, delivery_id: PathId) -> Status[dict[str, Any]]:
     """Process a failed delivery again (409-style 422 naming `state` when it did not fail)."""
-    delivery = services.delivery_replay(delivery_id=delivery_id, actor=request.auth)  # type: ignore[attr-defined]
+    delivery = services.delivery_replay(delivery_id=delivery_id, actor=request.auth)
     return Status(202, _delivery_out(delivery))

@@ -16,6 +16,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotency_claim
 from procedo.core.texts import LaterText, later_text_read
@@ -84,7 +85,7 @@ def connection_create(
         secret_encrypted=secret_encrypt(secret),
         secret_hint=secret_hint(secret),
         **_api_key(api_key),
-        created_by_id=getattr(actor, "pk", None),
+        created_by_id=actor_id_of(actor),
     )
     event_record(
         event_type="connection.created",

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
 from ninja import Field, Path, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import PAGE_LIMIT_DEFAULT, Cursor, Id, PageLimit
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.paging import keyset_page
@@ -191,10 +190,6 @@ class FaqQuery(Schema):
     language: Literal["uk", "en", "ru"] = "en"
 
 
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 def _detail(article: Article) -> Article:
     """The article with what ArticleDetailOut reads beside its columns."""
     article.used_by = selectors.article_used_by(slug=article.slug)  # type: ignore[attr-defined]
@@ -203,7 +198,7 @@ def _detail(article: Article) -> Article:
 
 
 @router.get("/search", response=SearchOut, auth=requires_api("knowledge.view"))
-def article_search(request: HttpRequest, filters: Query[SearchQuery]) -> dict[str, Any]:
+def article_search(request: ApiRequest, filters: Query[SearchQuery]) -> dict[str, Any]:
     """Published articles matching every word of `q` (prefixes, in the text's language),
     best first, with the matches highlighted. The same answer on SQLite and PostgreSQL."""
     hits = selectors.articles_search(
@@ -217,7 +212,7 @@ def article_search(request: HttpRequest, filters: Query[SearchQuery]) -> dict[st
 
 
 @router.get("/articles", response=ArticlePageOut, auth=requires_api("knowledge.view"))
-def article_list(request: HttpRequest, filters: Query[ArticleQuery]) -> dict[str, Any]:
+def article_list(request: ApiRequest, filters: Query[ArticleQuery]) -> dict[str, Any]:
     articles = selectors.article_list(
         kind=filters.kind,
         status=filters.status,
@@ -231,7 +226,7 @@ def article_list(request: HttpRequest, filters: Query[ArticleQuery]) -> dict[str
 
 @router.post("/articles", response={201: ArticleDetailOut}, auth=requires_api("knowledge.edit"))
 def article_create(
-    request: HttpRequest, payload: ArticleIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: ArticleIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[Article]:
     """A new article (revision 1). An objection protocol takes `protocol`, the others `body`."""
     article = services.article_create(
@@ -245,14 +240,14 @@ def article_create(
         category_id=payload.category,
         tags=payload.tags,
         slug=payload.slug,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(selectors.article_get(slug=article.slug)))
 
 
 @router.get("/articles/{slug}", response=ArticleDetailOut, auth=requires_api("knowledge.view"))
-def article_detail(request: HttpRequest, slug: Slug) -> Article:
+def article_detail(request: ApiRequest, slug: Slug) -> Article:
     """An article with its revisions (newest first), the SOPs that link to it and its opens."""
     return _detail(selectors.article_get(slug=slug))
 
@@ -262,7 +257,7 @@ def article_detail(request: HttpRequest, slug: Slug) -> Article:
     response=ArticleRevisionOut,
     auth=requires_api("knowledge.view"),
 )
-def article_revision_detail(request: HttpRequest, slug: Slug, number: RevisionNumber) -> Revision:
+def article_revision_detail(request: ApiRequest, slug: Slug, number: RevisionNumber) -> Revision:
     return selectors.article_revision_get(slug=slug, number=number)
 
 
@@ -272,7 +267,7 @@ def article_revision_detail(request: HttpRequest, slug: Slug, number: RevisionNu
     auth=requires_api("knowledge.edit"),
 )
 def article_revise(
-    request: HttpRequest,
+    request: ApiRequest,
     slug: Slug,
     payload: RevisionIn,
     idempotency_key: str | None = idempotency_header(),
@@ -289,16 +284,16 @@ def article_revise(
         tags=payload.tags,
         note=payload.note,
         based_on=payload.based_on,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(selectors.article_get(slug=slug)))
 
 
 @router.post("/articles/{slug}/status", response=ArticleOut, auth=requires_api("knowledge.edit"))
-def article_status_set(request: HttpRequest, payload: ArticleStatusIn, slug: Slug) -> Article:
+def article_status_set(request: ApiRequest, payload: ArticleStatusIn, slug: Slug) -> Article:
     article = selectors.article_get(slug=slug)
-    services.article_status_set(article_id=article.pk, status=payload.status, actor=_auth(request))
+    services.article_status_set(article_id=article.pk, status=payload.status, actor=request.auth)
     return selectors.article_get(slug=slug)
 
 
@@ -313,20 +308,20 @@ def _open_out(article: Article, row: ArticleOpen) -> dict[str, Any]:
 
 
 @router.post("/articles/{slug}/opens", response=OpenOut, auth=requires_api("knowledge.view"))
-def article_open_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
+def article_open_record(request: ApiRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
     """Record that the caller opened the article from a task (or a deal, a ticket…)."""
     article = selectors.article_get(slug=slug)
     opened = services.article_open_record(
         article_id=article.pk,
         subject_type=payload.subject_type,
         subject_id=payload.subject_id,
-        actor=_auth(request),
+        actor=request.auth,
     )
     return _open_out(article, opened)
 
 
 @router.post("/articles/{slug}/replies", response=OpenOut, auth=requires_api("knowledge.view"))
-def article_reply_use_record(request: HttpRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
+def article_reply_use_record(request: ApiRequest, payload: OpenIn, slug: Slug) -> dict[str, Any]:
     """Record that the caller put the article's text into a reply (a conversation's quick
     reply); the text itself is `reply_text` in the search results."""
     article = selectors.article_get(slug=slug)
@@ -334,13 +329,13 @@ def article_reply_use_record(request: HttpRequest, payload: OpenIn, slug: Slug) 
         article_id=article.pk,
         subject_type=payload.subject_type,
         subject_id=payload.subject_id,
-        actor=_auth(request),
+        actor=request.auth,
     )
     return _open_out(article, used)
 
 
 @router.get("/faq", response=list[FaqSectionOut], auth=requires_api("knowledge.view"))
-def faq_list(request: HttpRequest, filters: Query[FaqQuery]) -> list[dict[str, Any]]:
+def faq_list(request: ApiRequest, filters: Query[FaqQuery]) -> list[dict[str, Any]]:
     """The public FAQ page's content in one language, by category."""
     return [
         {"category": section.category, "articles": section.articles}

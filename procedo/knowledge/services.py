@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
@@ -186,7 +187,7 @@ def article_create(
         title=title,
         body=body,
         protocol=protocol,
-        author=actor if getattr(actor, "pk", None) else None,
+        author=actor_person(actor),
         created_at=now,
     )
     search.index_write(article)
@@ -267,7 +268,7 @@ def article_revise(
         body=body,
         protocol=protocol,
         note=note.strip(),
-        author=actor if getattr(actor, "pk", None) else None,
+        author=actor_person(actor),
         created_at=now,
     )
     search.index_write(article)
@@ -319,7 +320,7 @@ def _open_row(
         raise NotFound(
             field="article_id", message=_("No article with id %(id)s") % {"id": article_id}
         )
-    user = actor if getattr(actor, "pk", None) else None
+    user = actor_person(actor)
     now = timezone.now()
     opened, created = ArticleOpen.objects.get_or_create(
         article=article,

@@ -6,11 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.http import HttpRequest
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.business.selectors import business_get
 from procedo.core.bounds import Amount, Id, PathId
 from procedo.core.idempotency import api_key, idempotency_header
@@ -20,10 +19,6 @@ from procedo.loyalty.codes import MAX_TYPED
 from procedo.loyalty.models import Tier
 
 router = Router(tags=["loyalty"])
-
-
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 class TierOut(Schema):
@@ -81,7 +76,7 @@ def _program_out() -> dict[str, Any]:
 
 
 @router.get("/program", response=ProgramOut, auth=requires_api("loyalty.view"))
-def loyalty_program(request: HttpRequest) -> dict[str, Any]:
+def loyalty_program(request: ApiRequest) -> dict[str, Any]:
     """The programme's terms: rewards, spend window, tiers with their holders, membership."""
     return _program_out()
 
@@ -101,9 +96,9 @@ class ProgramPatch(Schema):
 
 
 @router.patch("/program", response=ProgramOut, auth=requires_api("loyalty.manage"))
-def program_update(request: HttpRequest, payload: ProgramPatch) -> dict[str, Any]:
+def program_update(request: ApiRequest, payload: ProgramPatch) -> dict[str, Any]:
     """Change the terms; a field left out stays. A reward kind goes with its value."""
-    services.program_update(actor=_actor(request), **payload.dict(exclude_unset=True))
+    services.program_update(actor=request.auth, **payload.dict(exclude_unset=True))
     return _program_out()
 
 
@@ -123,10 +118,10 @@ class TiersIn(Schema):
 
 
 @router.put("/tiers", response=ProgramOut, auth=requires_api("loyalty.manage"))
-def tiers_set(request: HttpRequest, payload: TiersIn) -> dict[str, Any]:
+def tiers_set(request: ApiRequest, payload: TiersIn) -> dict[str, Any]:
     """Replace the tiers and give every customer the tier their spend reaches now."""
     services.tiers_set(
-        tiers=[services.TierIn(**tier.dict()) for tier in payload.tiers], actor=_actor(request)
+        tiers=[services.TierIn(**tier.dict()) for tier in payload.tiers], actor=request.auth
     )
     return _program_out()
 
@@ -176,7 +171,7 @@ def _card_out(card: selectors.LoyaltyCard) -> dict[str, Any]:
 @router.get(
     "/customers/{int:customer_id}", response=CustomerLoyaltyOut, auth=requires_api("loyalty.view")
 )
-def customer_loyalty(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+def customer_loyalty(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
     """A customer's tier, spend, membership, referral code and progress this year."""
     return _card_out(selectors.loyalty_card(customer_id=customer_id))
 
@@ -186,9 +181,9 @@ def customer_loyalty(request: HttpRequest, customer_id: PathId) -> dict[str, Any
     response=CustomerLoyaltyOut,
     auth=requires_api("customers.change"),
 )
-def referral_code_issue(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+def referral_code_issue(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
     """Give the customer a referral code (their existing one if they have it)."""
-    services.referral_code_issue(customer_id=customer_id, actor=_actor(request))
+    services.referral_code_issue(customer_id=customer_id, actor=request.auth)
     return _card_out(selectors.loyalty_card(customer_id=customer_id))
 
 
@@ -219,7 +214,7 @@ class ReferralNumbersOut(Schema):
 
 
 @router.get("/referrals", response=ReferralNumbersOut, auth=requires_api("loyalty.view"))
-def referral_numbers(request: HttpRequest, query: Query[YearQuery]) -> dict[str, Any]:
+def referral_numbers(request: ApiRequest, query: Query[YearQuery]) -> dict[str, Any]:
     """The year's referral numbers (default: this year) and who referred most."""
     year = selectors.year_clean(query.year)
     numbers = selectors.referral_numbers(year=year)
@@ -264,14 +259,14 @@ class ConversionOut(Schema):
 
 @router.post("/referrals", response={201: ConversionOut}, auth=requires_api("orders.change"))
 def referral_attribute(
-    request: HttpRequest, payload: AttributeIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: AttributeIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
     """Attribute an order to the referral code its customer gave. The customer's own code is
     a 422 (field `code`), a customer referred before a 409; nothing changes then."""
     conversion = services.referral_attribute(
         order_id=payload.order_id,
         code=payload.code,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(

@@ -6,12 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import Id, Moment, PathId, ShortText
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
@@ -28,10 +27,6 @@ RuleValue = (
     | Annotated[list[RuleText], Field(max_length=100)]
     | None
 )
-
-
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 class RuleIn(Schema):
@@ -100,7 +95,7 @@ def _rules(payload: list[RuleIn]) -> list[dict[str, Any]]:
 
 
 @router.get("/rules", response=list[RuleFieldOut], auth=requires_api("marketing.view"))
-def rule_catalog(request: HttpRequest) -> list[dict[str, Any]]:
+def rule_catalog(request: ApiRequest) -> list[dict[str, Any]]:
     """What a segment's rules may ask: each field, its operators, its choices."""
     return [
         {
@@ -116,12 +111,12 @@ def rule_catalog(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/segments", response=list[SegmentOut], auth=requires_api("marketing.view"))
-def segment_list(request: HttpRequest) -> list[dict[str, Any]]:
+def segment_list(request: ApiRequest) -> list[dict[str, Any]]:
     return [_segment_out(segment) for segment in selectors.segments_list()]
 
 
 @router.post("/segments/preview", response=PreviewOut, auth=requires_api("marketing.view"))
-def segment_preview(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
+def segment_preview(request: ApiRequest, payload: RulesIn) -> dict[str, Any]:
     """Count and sample the customers of unsaved rules (a 422 names a bad rule's part)."""
     preview = selectors.customers_preview(rules.rules_clean(_rules(payload.rules)), payload.match)
     return {
@@ -140,33 +135,33 @@ def segment_preview(request: HttpRequest, payload: RulesIn) -> dict[str, Any]:
 
 @router.post("/segments", response={201: SegmentOut}, auth=requires_api("marketing.manage"))
 def segment_create(
-    request: HttpRequest, payload: SegmentIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: SegmentIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
     segment = services.segment_create(
         name=payload.name,
         match=payload.match,
         rules_=_rules(payload.rules),
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _segment_out(segment))
 
 
 @router.get("/segments/{int:segment_id}", response=SegmentOut, auth=requires_api("marketing.view"))
-def segment_detail(request: HttpRequest, segment_id: PathId) -> dict[str, Any]:
+def segment_detail(request: ApiRequest, segment_id: PathId) -> dict[str, Any]:
     return _segment_out(selectors.segment_get(segment_id))
 
 
 @router.put(
     "/segments/{int:segment_id}", response=SegmentOut, auth=requires_api("marketing.manage")
 )
-def segment_update(request: HttpRequest, segment_id: PathId, payload: SegmentIn) -> dict[str, Any]:
+def segment_update(request: ApiRequest, segment_id: PathId, payload: SegmentIn) -> dict[str, Any]:
     segment = services.segment_update(
         segment_id=segment_id,
         name=payload.name,
         match=payload.match,
         rules_=_rules(payload.rules),
-        actor=_actor(request),
+        actor=request.auth,
     )
     return _segment_out(segment)
 
@@ -174,8 +169,8 @@ def segment_update(request: HttpRequest, segment_id: PathId, payload: SegmentIn)
 @router.delete(
     "/segments/{int:segment_id}", response={204: None}, auth=requires_api("marketing.manage")
 )
-def segment_delete(request: HttpRequest, segment_id: PathId) -> Status[None]:
-    services.segment_delete(segment_id=segment_id, actor=_actor(request))
+def segment_delete(request: ApiRequest, segment_id: PathId) -> Status[None]:
+    services.segment_delete(segment_id=segment_id, actor=request.auth)
     return Status(204, None)
 
 
@@ -201,21 +196,21 @@ class RefreshOut(Schema):
 
 
 @router.get("/rfm", response=dict[str, int], auth=requires_api("marketing.view"))
-def rfm_groups(request: HttpRequest) -> dict[str, int]:
+def rfm_groups(request: ApiRequest) -> dict[str, int]:
     """How many customers each RFM group holds now."""
     return selectors.rfm_groups_count()
 
 
 @router.post("/rfm/refresh", response=RefreshOut, auth=requires_api("marketing.manage"))
 def rfm_refresh(
-    request: HttpRequest, idempotency_key: str = idempotency_header(required=True)
+    request: ApiRequest, idempotency_key: str = idempotency_header(required=True)
 ) -> dict[str, int]:
     """Score every customer now (the worker does it every three hours); a repeat is harmless."""
     return services.rfm_refresh()
 
 
 @router.get("/rfm/{int:customer_id}", response=RfmOut, auth=requires_api("marketing.view"))
-def customer_rfm(request: HttpRequest, customer_id: PathId) -> Any:
+def customer_rfm(request: ApiRequest, customer_id: PathId) -> Any:
     """The customer's scores; a 404 for a customer without an order (or not scored yet)."""
     found = selectors.rfm_of_customer(customer_id)
     if found is None:
@@ -288,17 +283,17 @@ def _campaign_out(campaign: Campaign) -> dict[str, Any]:
 
 
 @router.get("/campaigns", response=list[CampaignOut], auth=requires_api("marketing.view"))
-def campaign_list(request: HttpRequest) -> list[dict[str, Any]]:
+def campaign_list(request: ApiRequest) -> list[dict[str, Any]]:
     return [_campaign_out(campaign) for campaign in selectors.campaigns_list()[:50]]
 
 
 @router.post("/campaigns", response={201: CampaignOut}, auth=requires_api("marketing.manage"))
 def campaign_create(
-    request: HttpRequest, payload: CampaignIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: CampaignIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
     """A draft (or scheduled) campaign; a 422 naming `segment_id` when nobody could get it."""
     campaign = services.campaign_create(
-        **payload.dict(), actor=_actor(request), idempotency_key=api_key(idempotency_key)
+        **payload.dict(), actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
     return Status(201, _campaign_out(campaign))
 
@@ -306,7 +301,7 @@ def campaign_create(
 @router.get(
     "/campaigns/{int:campaign_id}", response=CampaignOut, auth=requires_api("marketing.view")
 )
-def campaign_detail(request: HttpRequest, campaign_id: PathId) -> dict[str, Any]:
+def campaign_detail(request: ApiRequest, campaign_id: PathId) -> dict[str, Any]:
     return _campaign_out(selectors.campaign_get(campaign_id))
 
 
@@ -314,11 +309,11 @@ def campaign_detail(request: HttpRequest, campaign_id: PathId) -> dict[str, Any]
     "/campaigns/{int:campaign_id}/send", response=CampaignOut, auth=requires_api("marketing.manage")
 )
 def campaign_send(
-    request: HttpRequest, campaign_id: PathId, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, campaign_id: PathId, idempotency_key: str | None = idempotency_header()
 ) -> dict[str, Any]:
     """Send now: each reachable customer of the segment once, the holdout share kept back."""
     campaign = services.campaign_send(
-        campaign_id=campaign_id, actor=_actor(request), idempotency_key=api_key(idempotency_key)
+        campaign_id=campaign_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
     return _campaign_out(campaign)
 
@@ -328,8 +323,8 @@ def campaign_send(
     response=CampaignOut,
     auth=requires_api("marketing.manage"),
 )
-def campaign_cancel(request: HttpRequest, campaign_id: PathId) -> dict[str, Any]:
-    return _campaign_out(services.campaign_cancel(campaign_id=campaign_id, actor=_actor(request)))
+def campaign_cancel(request: ApiRequest, campaign_id: PathId) -> dict[str, Any]:
+    return _campaign_out(services.campaign_cancel(campaign_id=campaign_id, actor=request.auth))
 
 
 # ---------------------------------------------------------------- the product ladder
@@ -362,14 +357,14 @@ def _step_out(step: LadderStep) -> dict[str, Any]:
 
 
 @router.get("/ladder", response=list[LadderStepOut], auth=requires_api("marketing.view"))
-def ladder_top(request: HttpRequest) -> list[dict[str, Any]]:
+def ladder_top(request: ApiRequest) -> list[dict[str, Any]]:
     """The most travelled first steps: product → what its buyers most often buy next."""
     return [_step_out(step) for step in selectors.ladders_top()]
 
 
 @router.post("/ladder/compute", response=dict[str, int], auth=requires_api("marketing.manage"))
 def ladder_compute(
-    request: HttpRequest, idempotency_key: str = idempotency_header(required=True)
+    request: ApiRequest, idempotency_key: str = idempotency_header(required=True)
 ) -> dict[str, int]:
     """Compute the ladder from the order history now (the worker does it nightly)."""
     return {"steps": services.ladder_compute()}
@@ -378,17 +373,17 @@ def ladder_compute(
 @router.get(
     "/ladder/{int:product_id}", response=list[LadderStepOut], auth=requires_api("marketing.view")
 )
-def ladder_get(request: HttpRequest, product_id: PathId) -> list[dict[str, Any]]:
+def ladder_get(request: ApiRequest, product_id: PathId) -> list[dict[str, Any]]:
     return [_step_out(step) for step in selectors.ladder_of(product_id)]
 
 
 @router.put(
     "/ladder/{int:product_id}", response=list[LadderStepOut], auth=requires_api("marketing.manage")
 )
-def ladder_set(request: HttpRequest, product_id: PathId, payload: LadderIn) -> list[dict[str, Any]]:
+def ladder_set(request: ApiRequest, product_id: PathId, payload: LadderIn) -> list[dict[str, Any]]:
     """Set the product's ladder by hand; an empty list returns it to the computed one."""
     services.ladder_set(
-        product_id=product_id, next_product_ids=payload.next_product_ids, actor=_actor(request)
+        product_id=product_id, next_product_ids=payload.next_product_ids, actor=request.auth
     )
     return [_step_out(step) for step in selectors.ladder_of(product_id)]
 
@@ -398,7 +393,7 @@ def ladder_set(request: HttpRequest, product_id: PathId, payload: LadderIn) -> l
     response=LadderStepOut,
     auth=requires_api("marketing.view"),
 )
-def next_product(request: HttpRequest, customer_id: PathId) -> dict[str, Any]:
+def next_product(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
     """The product to offer the customer next, from their last purchase (404: none)."""
     step = selectors.next_product_of_customer(customer_id)
     if step is None:

@@ -11,6 +11,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
@@ -72,7 +73,7 @@ def segment_create(
         name=_name_clean(name),
         match=_match_clean(match),
         rules=rules.rules_clean(rules_),
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor_person(actor),
     )
     event_record(
         event_type="segment.created",
@@ -291,7 +292,7 @@ def campaign_create(
         holdout_percent=holdout_percent,
         attribution_days=attribution_days,
         state=CampaignState.SCHEDULED if scheduled_at else CampaignState.DRAFT,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor_person(actor),
     )
     event_record(
         event_type="campaign.created",

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
     Cursor,
@@ -139,12 +139,8 @@ class TemplatePreviewOut(Schema):
     body_html: str
 
 
-def _user(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 @router.get("", response=MessagePageOut, auth=requires_api("messaging.view"))
-def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dict[str, Any]:
+def messages_list(request: ApiRequest, filters: Query[MessageListQuery]) -> dict[str, Any]:
     """The message log, newest first, one keyset page at a time."""
     page = selectors.messages_list(
         filters=filters.selection(), cursor=filters.cursor, limit=filters.limit
@@ -154,12 +150,12 @@ def messages_list(request: HttpRequest, filters: Query[MessageListQuery]) -> dic
 
 @router.get("/export", auth=requires_api("messaging.view"), openapi_extra=EXPORT_RESPONSE)
 def messages_export(
-    request: HttpRequest, filters: Query[MessageExportQuery]
+    request: ApiRequest, filters: Query[MessageExportQuery]
 ) -> StreamingHttpResponse:
     """The message log as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
     return export_stream(
         request=request,
-        actor=_user(request),
+        actor=request.auth,
         list_name="messages",
         fmt=filters.format,
         filters=filters_known(request.GET, MessageExportQuery.model_fields),
@@ -169,34 +165,34 @@ def messages_export(
 
 
 @router.get("/templates", response=list[TemplateOut], auth=requires_api("messaging.view"))
-def templates_list(request: HttpRequest) -> list[Template]:
+def templates_list(request: ApiRequest) -> list[Template]:
     return selectors.templates_list()
 
 
 @router.post("/templates", response={201: TemplateOut}, auth=requires_api("messaging.templates"))
-def template_create(request: HttpRequest, payload: TemplateIn) -> Status:
+def template_create(request: ApiRequest, payload: TemplateIn) -> Status:
     return Status(
-        201, services.template_save(template_id=None, actor=_user(request), **payload.dict())
+        201, services.template_save(template_id=None, actor=request.auth, **payload.dict())
     )
 
 
 @router.put(
     "/templates/{int:template_id}", response=TemplateOut, auth=requires_api("messaging.templates")
 )
-def template_save(request: HttpRequest, template_id: PathId, payload: TemplateIn) -> Template:
-    return services.template_save(template_id=template_id, actor=_user(request), **payload.dict())
+def template_save(request: ApiRequest, template_id: PathId, payload: TemplateIn) -> Template:
+    return services.template_save(template_id=template_id, actor=request.auth, **payload.dict())
 
 
 @router.post(
     "/templates/preview", response=TemplatePreviewOut, auth=requires_api("messaging.templates")
 )
-def template_preview(request: HttpRequest, payload: PreviewIn) -> Any:
+def template_preview(request: ApiRequest, payload: PreviewIn) -> Any:
     """Render unsaved text for a real customer (and order); nothing is stored."""
     return services.template_preview(**payload.dict())
 
 
 @router.get("/{int:message_id}", response=MessageDetailOut, auth=requires_api("messaging.view"))
-def message_detail(request: HttpRequest, message_id: PathId) -> Message:
+def message_detail(request: ApiRequest, message_id: PathId) -> Message:
     message = selectors.message_get(message_id=message_id)
     if message is None:
         raise NotFound(field="message_id", message=_("No message %(id)s.") % {"id": message_id})
@@ -209,7 +205,7 @@ def message_detail(request: HttpRequest, message_id: PathId) -> Message:
     auth=requires_api("messaging.templates"),
 )
 def message_mark_sent(
-    request: HttpRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
 ) -> Message:
     """A message in `unknown` did arrive (a person checked): it becomes `sent`.
 
@@ -217,7 +213,7 @@ def message_mark_sent(
     Idempotency-Key answers as the first time.
     """
     return services.message_mark_sent(
-        message_id=message_id, actor=_user(request), idempotency_key=api_key(idempotency_key)
+        message_id=message_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
 
 
@@ -227,14 +223,14 @@ def message_mark_sent(
     auth=requires_api("messaging.templates"),
 )
 def message_resend(
-    request: HttpRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, message_id: PathId, idempotency_key: str | None = idempotency_header()
 ) -> Message:
     """Send a message in `unknown` again (it may arrive twice): queued now, with who asked.
 
     409 on `state` if it is not `unknown`. The same Idempotency-Key queues it once.
     """
     return services.message_resend(
-        message_id=message_id, actor=_user(request), idempotency_key=api_key(idempotency_key)
+        message_id=message_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
 
 
@@ -253,7 +249,7 @@ class InboundOut(Schema):
 
 
 @router.get("/inbound/{int:inbound_id}", response=InboundOut, auth=requires_api("messaging.view"))
-def inbound_detail(request: HttpRequest, inbound_id: PathId) -> dict[str, Any]:
+def inbound_detail(request: ApiRequest, inbound_id: PathId) -> dict[str, Any]:
     """A message a customer sent us, with what it was matched to."""
     inbound = selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:

@@ -10,12 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
     Amount,
@@ -412,7 +412,7 @@ def _detail(order_id: int) -> dict[str, Any]:
 
 
 @router.get("", response=OrderPageOut, auth=requires_api("orders.view"))
-def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, Any]:
+def order_list(request: ApiRequest, filters: Query[OrderQuery]) -> dict[str, Any]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     page = selectors.order_list(
         filters=filters.selection(), cursor=filters.cursor, limit=filters.limit
@@ -421,14 +421,14 @@ def order_list(request: HttpRequest, filters: Query[OrderQuery]) -> dict[str, An
 
 
 @router.get("/export", auth=requires_api("orders.view"), openapi_extra=EXPORT_RESPONSE)
-def order_export(request: HttpRequest, filters: Query[OrderExportQuery]) -> StreamingHttpResponse:
+def order_export(request: ApiRequest, filters: Query[OrderExportQuery]) -> StreamingHttpResponse:
     """The orders as a CSV (UTF-8 with a BOM) or XLSX file, with the list's filters.
 
     Streamed, and recorded in the log (`list.exported`). An unknown filter is a 422 naming it.
     """
     return export_stream(
         request=request,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         list_name="orders",
         fmt=filters.format,
         filters=filters_known(request.GET, OrderExportQuery.model_fields),
@@ -439,7 +439,7 @@ def order_export(request: HttpRequest, filters: Query[OrderExportQuery]) -> Stre
 
 @router.get("/status-counts", response=list[StatusCountOut], auth=requires_api("orders.view"))
 def order_status_counts(
-    request: HttpRequest, filters: Query[StatusCountQuery]
+    request: ApiRequest, filters: Query[StatusCountQuery]
 ) -> list[dict[str, Any]]:
     """How many orders are in each status under these filters: the list's tabs."""
     counts = selectors.order_status_counts(filters=filters.selection())
@@ -451,7 +451,7 @@ def order_status_counts(
 
 @router.post("/status", response=BulkStatusOut, auth=requires_api("orders.change"))
 def orders_change_status_many(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: BulkStatusIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> dict[str, Any]:
@@ -459,7 +459,7 @@ def orders_change_status_many(
     result = services.orders_change_status_many(
         order_ids=payload.order_ids,
         to_status=payload.status,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return {
@@ -500,15 +500,15 @@ def _pipeline_out() -> dict[str, Any]:
 
 
 @router.get("/pipeline", response=PipelineOut, auth=requires_api("orders.view"))
-def pipeline_get(request: HttpRequest) -> dict[str, Any]:
+def pipeline_get(request: ApiRequest) -> dict[str, Any]:
     return _pipeline_out()
 
 
 @router.post(
     "/pipeline/statuses", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
 )
-def order_status_create(request: HttpRequest, payload: StatusIn) -> Status[dict[str, Any]]:
-    services.order_status_create(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
+def order_status_create(request: ApiRequest, payload: StatusIn) -> Status[dict[str, Any]]:
+    services.order_status_create(**payload.dict(), actor=request.auth)
     return Status(201, _pipeline_out())
 
 
@@ -523,13 +523,13 @@ class StatusPatch(Schema):
     "/pipeline/statuses/{code}", response=PipelineOut, auth=requires_api(PIPELINE_PERMISSION)
 )
 def order_status_update(
-    request: HttpRequest, code: StatusCode, payload: StatusPatch
+    request: ApiRequest, code: StatusCode, payload: StatusPatch
 ) -> dict[str, Any]:
     """Rename, reorder, mark final or editable; the code and category stay."""
     services.order_status_update(
         code=code,
         **payload.dict(exclude_unset=True),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
     return _pipeline_out()
 
@@ -537,9 +537,9 @@ def order_status_update(
 @router.delete(
     "/pipeline/statuses/{code}", response=PipelineOut, auth=requires_api(PIPELINE_PERMISSION)
 )
-def order_status_delete(request: HttpRequest, code: StatusCode) -> dict[str, Any]:
+def order_status_delete(request: ApiRequest, code: StatusCode) -> dict[str, Any]:
     """Refused (409) while any order is in the status."""
-    services.order_status_delete(code=code, actor=request.auth)  # type: ignore[attr-defined]
+    services.order_status_delete(code=code, actor=request.auth)
     return _pipeline_out()
 
 
@@ -547,9 +547,9 @@ def order_status_delete(request: HttpRequest, code: StatusCode) -> dict[str, Any
     "/pipeline/transitions", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
 )
 def order_transition_add(
-    request: HttpRequest, payload: PipelineTransitionIn
+    request: ApiRequest, payload: PipelineTransitionIn
 ) -> Status[dict[str, Any]]:
-    services.order_transition_add(**payload.dict(), actor=request.auth)  # type: ignore[attr-defined]
+    services.order_transition_add(**payload.dict(), actor=request.auth)
     return Status(201, _pipeline_out())
 
 
@@ -559,24 +559,24 @@ def order_transition_add(
     auth=requires_api(PIPELINE_PERMISSION),
 )
 def order_transition_remove(
-    request: HttpRequest, from_status: StatusCode, to_status: StatusCode
+    request: ApiRequest, from_status: StatusCode, to_status: StatusCode
 ) -> dict[str, Any]:
     services.order_transition_remove(
         from_status=from_status,
         to_status=to_status,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
     )
     return _pipeline_out()
 
 
 @router.get("/{int:order_id}", response=OrderDetailOut, auth=requires_api("orders.view"))
-def order_detail(request: HttpRequest, order_id: PathId) -> dict[str, Any]:
+def order_detail(request: ApiRequest, order_id: PathId) -> dict[str, Any]:
     return _detail(order_id)
 
 
 @router.post("", response={201: OrderDetailOut}, auth=requires_api("orders.change"))
 def order_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: OrderIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
@@ -587,7 +587,7 @@ def order_create(
         lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
         customer=services.CustomerIn(**payload.customer.dict()) if payload.customer else None,
         delivery=services.DeliveryIn(**payload.delivery.dict()) if payload.delivery else None,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _detail(order.pk))
@@ -595,7 +595,7 @@ def order_create(
 
 @router.put("/{int:order_id}/lines", response=OrderDetailOut, auth=requires_api("orders.change"))
 def order_lines_set(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: OrderLinesIn,
     idempotency_key: str | None = idempotency_header(),
@@ -605,7 +605,7 @@ def order_lines_set(
     services.order_lines_set(
         order_id=order_id,
         lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return _detail(order_id)
@@ -613,7 +613,7 @@ def order_lines_set(
 
 @router.put("/{int:order_id}/delivery", response=OrderDetailOut, auth=requires_api("orders.change"))
 def order_delivery_set(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: OrderDeliveryIn,
     idempotency_key: str | None = idempotency_header(),
@@ -625,7 +625,7 @@ def order_delivery_set(
         order_id=order_id,
         delivery=services.DeliveryIn(**payload.dict(exclude=set(extra))),
         **extra,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return _detail(order_id)
@@ -633,7 +633,7 @@ def order_delivery_set(
 
 @router.post("/{int:order_id}/status", response=OrderOut, auth=requires_api("orders.change"))
 def order_change_status(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: OrderStatusIn,
     idempotency_key: str = idempotency_header(required=True),
@@ -643,7 +643,7 @@ def order_change_status(
         order_id=order_id,
         to_status=payload.status,
         note=payload.note,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return _order_out(order)
@@ -653,7 +653,7 @@ def order_change_status(
     "/{int:order_id}/payments", response={201: PaymentOut}, auth=requires_api("orders.change")
 )
 def payment_record(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: PaymentIn,
     idempotency_key: str | None = idempotency_header(),
@@ -662,7 +662,7 @@ def payment_record(
     payment = services.payment_record(
         order_id=order_id,
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, payment)
@@ -672,7 +672,7 @@ def payment_record(
     "/{int:order_id}/refunds", response={201: RefundOut}, auth=requires_api("orders.change")
 )
 def refund_record(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: RefundIn,
     idempotency_key: str | None = idempotency_header(),
@@ -680,7 +680,7 @@ def refund_record(
     refund = services.refund_record(
         order_id=order_id,
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, refund)
@@ -690,7 +690,7 @@ def refund_record(
     "/{int:order_id}/shipments", response={201: ShipmentOut}, auth=requires_api("orders.change")
 )
 def shipment_create(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: ShipmentIn,
     idempotency_key: str | None = idempotency_header(),
@@ -698,7 +698,7 @@ def shipment_create(
     shipment = services.shipment_create(
         order_id=order_id,
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, shipment)
@@ -708,7 +708,7 @@ def shipment_create(
     "/shipments/{int:shipment_id}/status", response=ShipmentOut, auth=requires_api("orders.change")
 )
 def shipment_update_status(
-    request: HttpRequest,
+    request: ApiRequest,
     shipment_id: PathId,
     payload: ShipmentStatusIn,
     idempotency_key: str | None = idempotency_header(),
@@ -717,7 +717,7 @@ def shipment_update_status(
     return services.shipment_update_status(
         shipment_id=shipment_id,
         **payload.dict(),
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
 
@@ -726,7 +726,7 @@ def shipment_update_status(
     "/{int:order_id}/returns", response={201: ReturnOut}, auth=requires_api("orders.change")
 )
 def return_create(
-    request: HttpRequest,
+    request: ApiRequest,
     order_id: PathId,
     payload: ReturnIn,
     idempotency_key: str | None = idempotency_header(),
@@ -737,7 +737,7 @@ def return_create(
         reason=payload.reason,
         received=payload.received,
         restock=payload.restock,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, ret)
@@ -747,12 +747,12 @@ def return_create(
     "/returns/{int:return_id}/receive", response=ReturnOut, auth=requires_api("orders.change")
 )
 def return_receive(
-    request: HttpRequest,
+    request: ApiRequest,
     return_id: PathId,
     idempotency_key: str | None = idempotency_header(),
 ) -> Return:
     return services.return_receive(
         return_id=return_id,
-        actor=request.auth,  # type: ignore[attr-defined]
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )

@@ -105,6 +105,11 @@ def order_id_by_number(number: str, *, field: str = "order") -> int:
     return order_id
 
 
+def order_numbers_taken(numbers: list[str]) -> set[str]:
+    """Which of these order numbers an order already has."""
+    return set(Order.objects.filter(number__in=numbers).values_list("number", flat=True))
+
+
 def _customers_named(query: str) -> Q:
     """Orders of the customers a name (phone, email) starts: their ids first when few."""
     matching = customer_selectors.customer_ids_matching(query=query)

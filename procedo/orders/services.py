@@ -40,15 +40,16 @@ from procedo.business.selectors import business_get
 from procedo.catalog import services as catalog_services
 from procedo.catalog.models import Sku
 from procedo.catalog.services import OutOfStock, StockLine
+from procedo.core.actors import actor_id_of
 from procedo.core.bounds import MAX_ITEMS, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.core.money import amount_clean, currency_clean, money_format
+from procedo.core.money import amount_clean, currency_clean, money_format, money_quantize
 from procedo.core.texts import LaterText
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.customers.normalise import phone_normalise
-from procedo.events.services import event_record
+from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.orders.models import (
     GOODS_GONE,
     PAYMENT_RECEIVED,
@@ -215,6 +216,163 @@ def rows_insert(model: type[Model], attnames: Sequence[str], rows: list[tuple[An
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
             rows,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    sku: str
+    sku_id: int | None
+    description: str
+    quantity: int  # as sold: positive, on a return document too
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOrder:
+    """A past order as a file or a shop's history tells it: a sale, or a return document
+    (a credit note) whose lines are what came back."""
+
+    number: str
+    is_return: bool
+    customer_id: int | None
+    currency: str
+    placed_at: datetime
+    country: str
+    lines: Sequence[HistoryLine]
+
+
+def _history_statuses() -> dict[str, str]:
+    """The pipeline's first status of each history category: delivered, returned."""
+    found: dict[str, str] = {}
+    for kind, category in (
+        (OrderKind.SALE, StatusCategory.DELIVERED),
+        (OrderKind.RETURN, StatusCategory.RETURNED),
+    ):
+        status = OrderStatus.objects.filter(category=category).order_by("position", "id").first()
+        if status is None:
+            raise DomainError(
+                field="status",
+                message=_("The order pipeline has no %(category)s status to import history into.")
+                % {"category": category.label},
+            )
+        found[kind] = status.code
+    return found
+
+
+@transaction.atomic
+def orders_history_insert(
+    *, orders: Sequence[HistoryOrder], source: str, actor: Any
+) -> tuple[int, int]:
+    """Write past orders as they were, set-based: an executemany per table for the whole batch.
+
+    A sale enters the pipeline's delivered status, delivered and paid (a payment row says
+    so) when it was placed; a return document enters the returned status. No stock moves,
+    and each records "order.imported", not "order.created": history must not start the
+    SOPs that greet new orders. The numbers must be new (the caller looked them up);
+    the unique index refuses a twin. Returns (orders, lines) written.
+    """
+    if not orders:
+        return 0, 0
+    statuses = _history_statuses()
+    now = timezone.now()
+    new_orders: list[Order] = []
+    line_totals: list[list[Decimal]] = []
+    for item in orders:
+        kind = OrderKind.RETURN if item.is_return else OrderKind.SALE
+        totals = [
+            money_quantize(line.quantity * line.unit_price, item.currency) for line in item.lines
+        ]
+        total = sum(totals, Decimal(0))
+        line_totals.append(totals)
+        new_orders.append(
+            Order(
+                number=item.number,
+                kind=kind,
+                customer_id=item.customer_id,
+                status_id=statuses[kind],
+                currency=item.currency,
+                subtotal=total,
+                discount_total=Decimal(0),
+                shipping_total=Decimal(0),
+                total=total,
+                placed_at=item.placed_at,
+                status_changed_at=item.placed_at,
+                delivered_at=item.placed_at if kind == OrderKind.SALE else None,
+                paid_at=item.placed_at if kind == OrderKind.SALE and total > 0 else None,
+                ship_country=item.country,
+                channel="import",
+                source=source,
+                external_ref=f"{source}:{item.number}",
+                created_at=now,
+            )
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    rows_insert(
+        Order,
+        ORDER_COLUMNS,
+        [
+            tuple(
+                adapt(value) if isinstance(value, datetime) else value
+                for value in (getattr(order, name) for name in ORDER_COLUMNS)
+            )
+            for order in new_orders
+        ],
+    )
+    ids = dict(
+        Order.objects.filter(number__in=[o.number for o in orders]).values_list("number", "id")
+    )
+    lines = [
+        (
+            ids[item.number],
+            line.sku_id,
+            line.sku,
+            (line.description or line.sku)[:300],
+            line.quantity,
+            line.unit_price,
+            Decimal(0),
+            line_total,
+        )
+        for item, totals in zip(orders, line_totals, strict=True)
+        for line, line_total in zip(item.lines, totals, strict=True)
+    ]
+    rows_insert(OrderLine, LINE_COLUMNS, lines)
+    rows_insert(
+        Payment,
+        ("order_id", "method", "amount", "currency", "status", "paid_at", "created_at"),
+        [
+            (
+                ids[order.number],
+                PaymentMethod.OTHER,
+                order.total,
+                order.currency,
+                PaymentStatus.PAID,
+                adapt(order.paid_at),
+                adapt(now),
+            )
+            for order in new_orders
+            if order.paid_at is not None
+        ],
+    )
+    events_record_many(
+        NewEvent(
+            event_type="order.imported",
+            subject_type="order",
+            subject_id=ids[order.number],
+            customer_id=order.customer_id,
+            actor_id=actor_id_of(actor),
+            payload={
+                "number": order.number,
+                "kind": order.kind,
+                "total": str(order.total),
+                "currency": order.currency,
+                "source": source,
+            },
+            occurred_at=now,
+        )
+        for order in new_orders
+    )
+    customer_stats_refresh(customer_ids=[order.customer_id for order in new_orders])
+    return len(new_orders), len(lines)
 
 
 # --- customer aggregates ----------------------------------------------------------------------
@@ -1523,7 +1681,7 @@ def refund_record(
             currency=order.currency,
             reason=reason.strip()[:300],
             external_id=external_id,
-            actor_id=getattr(actor, "pk", None),
+            actor_id=actor_id_of(actor),
         )
     _order_event(
         order,
@@ -1584,7 +1742,7 @@ def shipment_create(
         shipment=shipment,
         to_status=ShipmentStatus.CREATED,
         occurred_at=now,
-        actor_id=getattr(actor, "pk", None),
+        actor_id=actor_id_of(actor),
     )
     _order_event(
         order,
@@ -1646,7 +1804,7 @@ def shipment_update_status(
         to_status=status,
         note=note.strip()[:300],
         occurred_at=at,
-        actor_id=getattr(actor, "pk", None),
+        actor_id=actor_id_of(actor),
     )
     order = _order_get(shipment.order_id)
     _order_event(

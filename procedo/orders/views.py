@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,6 +27,7 @@ from procedo.business.selectors import business_get
 from procedo.catalog import selectors as catalog_selectors
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.customers import selectors as customer_selectors
 from procedo.customers.models import Customer
 from procedo.orders import selectors, services
@@ -73,7 +74,7 @@ LIST_FILTERS = ("q", "customer", "manager", "placed_from", "placed_to", "amount_
 
 
 @requires("orders.view")
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = OrderFilterForm(request.GET or None)
     chosen = filters.filters()
     try:
@@ -82,7 +83,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         )
     except DomainError:  # a stale or hand-edited cursor: start from the top
         page = selectors.order_list(filters=chosen, limit=50)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         context = {
             "page": page,
             "filter_query": _query(request.GET),
@@ -127,7 +128,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/order_list.html", context)
 
 
-def _back_to_list(request: HttpRequest) -> str:
+def _back_to_list(request: HtmxHttpRequest) -> str:
     """Where a bulk change returns: the list as the person left it (a local path only)."""
     back = request.POST.get("next", "")
     if back.startswith("/") and url_has_allowed_host_and_scheme(
@@ -139,7 +140,7 @@ def _back_to_list(request: HttpRequest) -> str:
 
 @require_POST
 @requires("orders.change")
-def orders_change_status_many(request: HttpRequest) -> HttpResponse:
+def orders_change_status_many(request: HtmxHttpRequest) -> HttpResponse:
     form = BulkStatusForm(request.POST)
     back = _back_to_list(request)
     if not form.is_valid():
@@ -183,7 +184,7 @@ def orders_change_status_many(request: HttpRequest) -> HttpResponse:
 
 
 def _card(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     order_id: int,
     *,
     status: int = 200,
@@ -220,19 +221,19 @@ def _card(
         "confirm": confirm,
     }
     template = "orders/order_detail.html"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template += "#order-card"
     return render(request, template, context, status=status)
 
 
 @requires("orders.view")
-def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_detail(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     return _card(request, order_id)
 
 
 @require_POST
 @requires("orders.change")
-def order_change_status(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_change_status(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = OrderStatusForm(request.POST)
     if form.is_valid():
         to_status = form.cleaned_data["status"]
@@ -260,7 +261,7 @@ def order_change_status(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def payment_record(request: HttpRequest, order_id: int) -> HttpResponse:
+def payment_record(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = PaymentForm(request.POST)
     if form.is_valid():
         try:
@@ -281,7 +282,7 @@ def payment_record(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def refund_record(request: HttpRequest, order_id: int) -> HttpResponse:
+def refund_record(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = RefundForm(request.POST)
     if form.is_valid():
         try:
@@ -300,7 +301,7 @@ def refund_record(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def shipment_create(request: HttpRequest, order_id: int) -> HttpResponse:
+def shipment_create(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = ShipmentForm(request.POST)
     if form.is_valid():
         try:
@@ -319,7 +320,7 @@ def shipment_create(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def shipment_update_status(request: HttpRequest, shipment_id: int) -> HttpResponse:
+def shipment_update_status(request: HtmxHttpRequest, shipment_id: int) -> HttpResponse:
     order_id = Shipment.objects.filter(pk=shipment_id).values_list("order_id", flat=True).first()
     if order_id is None:
         raise Http404
@@ -354,7 +355,7 @@ def _rows_with_skus(rows: list[LineRow], *, held: dict[int, int] | None = None) 
     return rows
 
 
-def _order_id_posted(request: HttpRequest) -> int | None:
+def _order_id_posted(request: HtmxHttpRequest) -> int | None:
     """The order an edit page's request is about (the totals, a new line's stock)."""
     raw = (request.POST if request.method == "POST" else request.GET).get("order", "")[:19]
     return int(raw) if raw.isdigit() else None
@@ -370,7 +371,7 @@ def _refuse(exc: DomainError, form: forms.Form, lines_form: OrderLinesForm | Non
 
 
 def _form_page(
-    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     lines_form: OrderLinesForm = context["lines_form"]
     order = context.get("order")
@@ -392,7 +393,7 @@ def _customer_of(customer_id: int | None) -> Customer | None:
 
 
 @requires("orders.change")
-def order_create(request: HttpRequest) -> HttpResponse:
+def order_create(request: HtmxHttpRequest) -> HttpResponse:
     """A new order taken by phone or from a message: a customer, lines, delivery, payment."""
     if request.method == "POST":
         form = OrderCreateForm(request.POST)
@@ -450,7 +451,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
 
 
 @requires("orders.change")
-def customer_lookup(request: HttpRequest) -> HttpResponse:
+def customer_lookup(request: HtmxHttpRequest) -> HttpResponse:
     """Who a phone typed on the order form belongs to, as the person types it."""
     raw = request.GET.get("phone", "")[:40].strip()
     context: dict[str, Any] = {"phone": raw, "customer": None, "invalid": False}
@@ -465,7 +466,7 @@ def customer_lookup(request: HttpRequest) -> HttpResponse:
 
 
 @requires("orders.change")
-def sku_search(request: HttpRequest) -> HttpResponse:
+def sku_search(request: HtmxHttpRequest) -> HttpResponse:
     """SKUs to add to an order, by code or name, with their stock."""
     query = request.GET.get("sku_q", "")[:100]
     held = selectors.stock_held(order_id=_order_id_posted(request))
@@ -478,7 +479,7 @@ def sku_search(request: HttpRequest) -> HttpResponse:
 
 
 @requires("orders.change")
-def line_row(request: HttpRequest) -> HttpResponse:
+def line_row(request: HtmxHttpRequest) -> HttpResponse:
     """One more line for the order form: the SKU chosen in the search, quantity 1."""
     sku_id = request.GET.get("sku", "")[:19]
     row = LineRow(sku_id=sku_id if sku_id.isdigit() else "")
@@ -491,7 +492,7 @@ def line_row(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def order_preview(request: HttpRequest) -> HttpResponse:
+def order_preview(request: HtmxHttpRequest) -> HttpResponse:
     """The totals of the order form as it stands; refreshed on every change."""
     held = selectors.stock_held(order_id=_order_id_posted(request))
     rows = _rows_with_skus(OrderLinesForm(request.POST).rows)
@@ -508,7 +509,7 @@ def order_preview(request: HttpRequest) -> HttpResponse:
 
 
 def _edit_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     order_id: int,
     *,
     lines_form: OrderLinesForm | None = None,
@@ -532,13 +533,13 @@ def _edit_page(
 
 
 @requires("orders.change")
-def order_edit(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_edit(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     return _edit_page(request, order_id)
 
 
 @require_POST
 @requires("orders.change")
-def order_lines_set(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_lines_set(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     lines_form = OrderLinesForm(request.POST)
     if lines_form.is_valid():
         try:
@@ -563,7 +564,7 @@ def order_lines_set(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @requires("orders.change")
-def order_delivery_set(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_delivery_set(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = DeliveryEditForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -591,7 +592,7 @@ def order_delivery_set(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _pipeline_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     status_form: StatusCreateForm | None = None,
     transition_form: TransitionForm | None = None,
@@ -606,13 +607,13 @@ def _pipeline_page(
 
 
 @requires(PIPELINE_PERMISSION)
-def pipeline(request: HttpRequest) -> HttpResponse:
+def pipeline(request: HtmxHttpRequest) -> HttpResponse:
     return _pipeline_page(request)
 
 
 @require_POST
 @requires(PIPELINE_PERMISSION)
-def order_status_create(request: HttpRequest) -> HttpResponse:
+def order_status_create(request: HtmxHttpRequest) -> HttpResponse:
     form = StatusCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -627,7 +628,7 @@ def order_status_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @requires(PIPELINE_PERMISSION)
-def order_status_update(request: HttpRequest, code: str) -> HttpResponse:
+def order_status_update(request: HtmxHttpRequest, code: str) -> HttpResponse:
     """The pipeline page's switch: whether orders in this status can still be edited."""
     try:
         status = services.order_status_update(
@@ -650,7 +651,7 @@ def order_status_update(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 @requires(PIPELINE_PERMISSION)
-def order_status_delete(request: HttpRequest, code: str) -> HttpResponse:
+def order_status_delete(request: HtmxHttpRequest, code: str) -> HttpResponse:
     try:
         services.order_status_delete(code=code, actor=request.user)
         messages.success(request, _("Status removed."))
@@ -661,7 +662,7 @@ def order_status_delete(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 @requires(PIPELINE_PERMISSION)
-def order_transition_add(request: HttpRequest) -> HttpResponse:
+def order_transition_add(request: HtmxHttpRequest) -> HttpResponse:
     form = TransitionForm(request.POST)
     if form.is_valid():
         try:
@@ -676,7 +677,7 @@ def order_transition_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @requires(PIPELINE_PERMISSION)
-def order_transition_remove(request: HttpRequest) -> HttpResponse:
+def order_transition_remove(request: HtmxHttpRequest) -> HttpResponse:
     services.order_transition_remove(
         from_status=request.POST.get("from_status", ""),
         to_status=request.POST.get("to_status", ""),

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from django.http import HttpRequest
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import PathId
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
@@ -104,24 +103,20 @@ class WebhookDeliveryQuery(IdPaging):
     state: Literal["", "pending", "delivered", "failed"] = ""
 
 
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 @router.get("/event-types", response=list[EventTypeOut], auth=requires_api(PERMISSION))
-def webhook_event_types(request: HttpRequest) -> list[dict[str, str]]:
+def webhook_event_types(request: ApiRequest) -> list[dict[str, str]]:
     """The events a webhook can be sent, with their names in the reader's language."""
     return [{"key": key, "label": str(label)} for key, label in EVENT_TYPES.items()]
 
 
 @router.get("", response=list[SubscriptionOut], auth=requires_api(PERMISSION))
-def webhook_list(request: HttpRequest) -> list[Subscription]:
+def webhook_list(request: ApiRequest) -> list[Subscription]:
     return selectors.subscriptions_all()
 
 
 @router.post("", response={201: SubscriptionCreatedOut}, auth=requires_api(PERMISSION))
 def webhook_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: SubscriptionIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status:
@@ -130,60 +125,60 @@ def webhook_create(
         name=payload.name,
         url=payload.url,
         event_types=payload.event_types,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, subscription)
 
 
 @router.get("/{int:subscription_id}", response=SubscriptionOut, auth=requires_api(PERMISSION))
-def webhook_get(request: HttpRequest, subscription_id: PathId) -> Subscription:
+def webhook_get(request: ApiRequest, subscription_id: PathId) -> Subscription:
     return selectors.subscription_get(subscription_id=subscription_id)
 
 
 @router.put("/{int:subscription_id}", response=SubscriptionOut, auth=requires_api(PERMISSION))
 def webhook_update(
-    request: HttpRequest, subscription_id: PathId, payload: SubscriptionIn
+    request: ApiRequest, subscription_id: PathId, payload: SubscriptionIn
 ) -> Subscription:
     return services.subscription_update(
         subscription_id=subscription_id,
         name=payload.name,
         url=payload.url,
         event_types=payload.event_types,
-        actor=_actor(request),
+        actor=request.auth,
     )
 
 
 @router.post(
     "/{int:subscription_id}/pause", response=SubscriptionOut, auth=requires_api(PERMISSION)
 )
-def webhook_pause(request: HttpRequest, subscription_id: PathId, payload: PauseIn) -> Subscription:
+def webhook_pause(request: ApiRequest, subscription_id: PathId, payload: PauseIn) -> Subscription:
     """Stop sending. Events go on being queued and are sent after a resume."""
     return services.subscription_pause(
-        subscription_id=subscription_id, actor=_actor(request), reason=payload.reason
+        subscription_id=subscription_id, actor=request.auth, reason=payload.reason
     )
 
 
 @router.post(
     "/{int:subscription_id}/resume", response=SubscriptionOut, auth=requires_api(PERMISSION)
 )
-def webhook_resume(request: HttpRequest, subscription_id: PathId) -> Subscription:
+def webhook_resume(request: ApiRequest, subscription_id: PathId) -> Subscription:
     """Send again, queued events first, each with a fresh retry period."""
-    return services.subscription_resume(subscription_id=subscription_id, actor=_actor(request))
+    return services.subscription_resume(subscription_id=subscription_id, actor=request.auth)
 
 
 @router.post(
     "/{int:subscription_id}/test", response={201: WebhookDeliveryOut}, auth=requires_api(PERMISSION)
 )
 def webhook_send_test(
-    request: HttpRequest,
+    request: ApiRequest,
     subscription_id: PathId,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status:
     """Send a test event (`webhook.test`) to this webhook; read its delivery for the answer."""
     delivery = services.subscription_send_test(
         subscription_id=subscription_id,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, delivery)
@@ -195,7 +190,7 @@ def webhook_send_test(
     auth=requires_api(PERMISSION),
 )
 def webhook_deliveries(
-    request: HttpRequest, subscription_id: PathId, page: Query[WebhookDeliveryQuery]
+    request: ApiRequest, subscription_id: PathId, page: Query[WebhookDeliveryQuery]
 ) -> dict[str, Any]:
     """The webhook's deliveries, newest first, with state, response code and error."""
     selectors.subscription_get(subscription_id=subscription_id)
@@ -214,6 +209,6 @@ def webhook_deliveries(
     response=WebhookDeliveryOut,
     auth=requires_api(PERMISSION),
 )
-def delivery_redeliver(request: HttpRequest, delivery_id: PathId) -> Delivery:
+def delivery_redeliver(request: ApiRequest, delivery_id: PathId) -> Delivery:
     """Send a delivery again, with the same id and body. One still waiting stays as it is."""
-    return services.delivery_redeliver(delivery_id=delivery_id, actor=_actor(request))
+    return services.delivery_redeliver(delivery_id=delivery_id, actor=request.auth)

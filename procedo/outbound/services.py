@@ -33,6 +33,7 @@ from django.utils.translation import gettext_noop
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.collab.services import notify
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText
@@ -122,7 +123,7 @@ def subscription_create(
         url=url_check(url),
         event_types=_event_types_check(event_types),
         secret=signing.secret_new(),
-        owner=actor if getattr(actor, "pk", None) else None,
+        owner=actor_person(actor),
     )
     _record(
         subscription,

@@ -11,13 +11,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, File, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
     Amount,
@@ -238,7 +237,7 @@ def _spend_out(spend: ChannelSpend) -> dict[str, Any]:
     }
 
 
-def _form_out(request: HttpRequest, form: LeadForm) -> dict[str, Any]:
+def _form_out(request: ApiRequest, form: LeadForm) -> dict[str, Any]:
     url = request.build_absolute_uri(reverse("sales:form-submit", args=[form.key]))
     return {
         "id": form.pk,
@@ -248,10 +247,6 @@ def _form_out(request: HttpRequest, form: LeadForm) -> dict[str, Any]:
         "is_active": form.is_active,
         "url": url,
     }
-
-
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 # --- leads ------------------------------------------------------------------------------------
@@ -286,7 +281,7 @@ class LeadIn(UtmIn):
 
 
 @router.get("/leads", response=LeadPageOut, auth=requires_api(VIEW))
-def lead_list(request: HttpRequest, filters: Query[LeadQuery]) -> dict[str, Any]:
+def lead_list(request: ApiRequest, filters: Query[LeadQuery]) -> dict[str, Any]:
     """Newest first; filter by `status`, `source`, `owner`, `q` (name, email, phone, company)."""
     page = selectors.leads_list(
         filters=selectors.LeadFilters(
@@ -303,7 +298,7 @@ def lead_list(request: HttpRequest, filters: Query[LeadQuery]) -> dict[str, Any]
 
 @router.post("/leads", response={201: LeadOut}, auth=requires_api(CHANGE))
 def lead_create(
-    request: HttpRequest, payload: LeadIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: LeadIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[Any]:
     """A lead from a program (origin `api`); its source defaults to `api`."""
     lead = services.lead_create(
@@ -319,7 +314,7 @@ def lead_create(
         ),
         origin=LeadOrigin.API,
         owner_id=payload.owner_id,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _lead_out(lead))
@@ -330,12 +325,12 @@ class LeadsImportedOut(Schema):
 
 
 @router.post("/leads/import", response=LeadsImportedOut, auth=requires_api(CHANGE))
-def leads_import(request: HttpRequest, file: File[UploadedFile]) -> dict[str, Any]:
+def leads_import(request: ApiRequest, file: File[UploadedFile]) -> dict[str, Any]:
     """A CSV of leads (`name`, `email` or `phone`, optionally `company`, `message`, `source`,
     `consent`, `utm_*`): all rows or none, a bad row is a 422 naming its line; the same file
     sent again adds nothing."""
     created = services.leads_import(
-        content=file.read(services.LEAD_FILE_MAX + 1), actor=_actor(request)
+        content=file.read(services.LEAD_FILE_MAX + 1), actor=request.auth
     )
     return {"created": created}
 
@@ -348,12 +343,12 @@ def _lead(lead_id: int) -> Lead:
 
 
 @router.get("/leads/{lead_id}", response=LeadOut, auth=requires_api(VIEW))
-def lead_detail(request: HttpRequest, lead_id: PathId) -> dict[str, Any]:
+def lead_detail(request: ApiRequest, lead_id: PathId) -> dict[str, Any]:
     return _lead_out(_lead(lead_id))
 
 
 @router.get("/leads/{lead_id}/contacts", response=list[ContactOut], auth=requires_api(VIEW))
-def lead_contact_list(request: HttpRequest, lead_id: PathId) -> list[Any]:
+def lead_contact_list(request: ApiRequest, lead_id: PathId) -> list[Any]:
     return list(_lead(lead_id).contacts.order_by("contacted_at", "id"))
 
 
@@ -364,14 +359,14 @@ class ContactIn(Schema):
 
 
 @router.post("/leads/{lead_id}/contacts", response={201: ContactOut}, auth=requires_api(CHANGE))
-def lead_contact_log(request: HttpRequest, lead_id: PathId, payload: ContactIn) -> Status[Any]:
+def lead_contact_log(request: ApiRequest, lead_id: PathId, payload: ContactIn) -> Status[Any]:
     """A call, email or message to the lead; the first ends its response time."""
     contact = services.lead_contact_log(
         lead_id=lead_id,
         kind=payload.kind,
         note=payload.note,
         contacted_at=payload.contacted_at,
-        actor=_actor(request),
+        actor=request.auth,
     )
     return Status(201, contact)
 
@@ -386,7 +381,7 @@ class QualifyIn(Schema):
 
 @router.post("/leads/{lead_id}/qualify", response={201: DealOut}, auth=requires_api(CHANGE))
 def lead_qualify(
-    request: HttpRequest,
+    request: ApiRequest,
     lead_id: PathId,
     payload: QualifyIn,
     idempotency_key: str | None = idempotency_header(),
@@ -400,15 +395,15 @@ def lead_qualify(
         value=payload.value,
         expected_close_on=payload.expected_close_on,
         owner_id=payload.owner_id,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _deal_out(deal))
 
 
 @router.post("/leads/{lead_id}/disqualify", response=LeadOut, auth=requires_api(CHANGE))
-def lead_disqualify(request: HttpRequest, lead_id: PathId) -> dict[str, Any]:
-    return _lead_out(services.lead_disqualify(lead_id=lead_id, actor=_actor(request)))
+def lead_disqualify(request: ApiRequest, lead_id: PathId) -> dict[str, Any]:
+    return _lead_out(services.lead_disqualify(lead_id=lead_id, actor=request.auth))
 
 
 # --- deals ------------------------------------------------------------------------------------
@@ -425,7 +420,7 @@ class DealQuery(Schema):
 
 
 @router.get("/deals", response=DealPageOut, auth=requires_api(VIEW))
-def deal_list(request: HttpRequest, filters: Query[DealQuery]) -> dict[str, Any]:
+def deal_list(request: ApiRequest, filters: Query[DealQuery]) -> dict[str, Any]:
     """Newest first; filter by `pipeline`, `stage`, `owner`, `state` (open, won, lost), `q`."""
     page = selectors.deals_list(
         filters=selectors.DealFilters(
@@ -452,7 +447,7 @@ class DealIn(Schema):
 
 @router.post("/deals", response={201: DealOut}, auth=requires_api(CHANGE))
 def deal_create(
-    request: HttpRequest, payload: DealIn, idempotency_key: str | None = idempotency_header()
+    request: ApiRequest, payload: DealIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[Any]:
     deal = services.deal_create(
         customer_id=payload.customer_id,
@@ -461,14 +456,14 @@ def deal_create(
         value=payload.value,
         expected_close_on=payload.expected_close_on,
         owner_id=payload.owner_id,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _deal_out(deal))
 
 
 @router.get("/deals/{deal_id}", response=DealDetailOut, auth=requires_api(VIEW))
-def deal_detail(request: HttpRequest, deal_id: PathId) -> dict[str, Any]:
+def deal_detail(request: ApiRequest, deal_id: PathId) -> dict[str, Any]:
     """The deal with its stage history (every stay, oldest first)."""
     deal = selectors.deal_detail(deal_id=deal_id)
     if deal is None:
@@ -494,7 +489,7 @@ class DealUpdateIn(Schema):
 
 
 @router.patch("/deals/{deal_id}", response=DealOut, auth=requires_api(CHANGE))
-def deal_update(request: HttpRequest, deal_id: PathId, payload: DealUpdateIn) -> dict[str, Any]:
+def deal_update(request: ApiRequest, deal_id: PathId, payload: DealUpdateIn) -> dict[str, Any]:
     """Change the fields sent (null clears the expected close date or the owner)."""
     sent = payload.model_fields_set
     extra: dict[str, Any] = {}
@@ -503,7 +498,7 @@ def deal_update(request: HttpRequest, deal_id: PathId, payload: DealUpdateIn) ->
     if "owner_id" in sent:
         extra["owner_id"] = payload.owner_id
     deal = services.deal_update(
-        deal_id=deal_id, title=payload.title, value=payload.value, actor=_actor(request), **extra
+        deal_id=deal_id, title=payload.title, value=payload.value, actor=request.auth, **extra
     )
     return _deal_out(deal)
 
@@ -516,7 +511,7 @@ class MoveIn(Schema):
 
 @router.post("/deals/{deal_id}/stage", response=DealOut, auth=requires_api(CHANGE))
 def deal_move(
-    request: HttpRequest,
+    request: ApiRequest,
     deal_id: PathId,
     payload: MoveIn,
     idempotency_key: str | None = idempotency_header(),
@@ -528,7 +523,7 @@ def deal_move(
         stage_id=payload.stage_id,
         lost_reason_id=payload.lost_reason_id,
         lost_note=payload.lost_note,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return _deal_out(deal)
@@ -541,7 +536,7 @@ class MeetingIn(Schema):
 
 @router.post("/deals/{deal_id}/meetings", response={201: MeetingOut}, auth=requires_api(CHANGE))
 def meeting_book(
-    request: HttpRequest,
+    request: ApiRequest,
     deal_id: PathId,
     payload: MeetingIn,
     idempotency_key: str | None = idempotency_header(),
@@ -552,7 +547,7 @@ def meeting_book(
         deal_id=deal_id,
         starts_at=payload.starts_at,
         title=payload.title,
-        actor=_actor(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, meeting)
@@ -562,7 +557,7 @@ def meeting_book(
 
 
 @router.get("/pipelines", response=list[SalesPipelineOut], auth=requires_api(VIEW))
-def pipeline_list(request: HttpRequest) -> list[dict[str, Any]]:
+def pipeline_list(request: ApiRequest) -> list[dict[str, Any]]:
     services.pipeline_default()
     return [_pipeline_out(pipeline) for pipeline in selectors.pipelines()]
 
@@ -572,8 +567,8 @@ class PipelineIn(Schema):
 
 
 @router.post("/pipelines", response={201: SalesPipelineOut}, auth=requires_api(CONFIGURE))
-def pipeline_create(request: HttpRequest, payload: PipelineIn) -> Status[Any]:
-    pipeline = services.pipeline_create(name=payload.name, actor=_actor(request))
+def pipeline_create(request: ApiRequest, payload: PipelineIn) -> Status[Any]:
+    pipeline = services.pipeline_create(name=payload.name, actor=request.auth)
     return Status(201, _pipeline_out(pipeline))
 
 
@@ -585,7 +580,7 @@ def _pipeline(pipeline_id: int) -> Pipeline:
 
 
 @router.get("/pipelines/{pipeline_id}/board", response=BoardOut, auth=requires_api(VIEW))
-def board_get(request: HttpRequest, pipeline_id: PathId) -> dict[str, Any]:
+def board_get(request: ApiRequest, pipeline_id: PathId) -> dict[str, Any]:
     """Each stage with its count, value and newest cards (at most 100 a column)."""
     board = selectors.board(pipeline=_pipeline(pipeline_id))
     return {
@@ -606,7 +601,7 @@ def board_get(request: HttpRequest, pipeline_id: PathId) -> dict[str, Any]:
 @router.get(
     "/pipelines/{pipeline_id}/cycle-times", response=list[StageTimeOut], auth=requires_api(VIEW)
 )
-def stage_cycle_times(request: HttpRequest, pipeline_id: PathId) -> list[dict[str, Any]]:
+def stage_cycle_times(request: ApiRequest, pipeline_id: PathId) -> list[dict[str, Any]]:
     """How long deals stay in each stage (hours, over the stays that ended)."""
     return [
         {
@@ -627,9 +622,9 @@ class StageIn(Schema):
 @router.post(
     "/pipelines/{pipeline_id}/stages", response={201: StageOut}, auth=requires_api(CONFIGURE)
 )
-def stage_create(request: HttpRequest, pipeline_id: PathId, payload: StageIn) -> Status[Any]:
+def stage_create(request: ApiRequest, pipeline_id: PathId, payload: StageIn) -> Status[Any]:
     stage = services.stage_create(
-        pipeline_id=pipeline_id, name=payload.name, kind=payload.kind, actor=_actor(request)
+        pipeline_id=pipeline_id, name=payload.name, kind=payload.kind, actor=request.auth
     )
     return Status(201, _stage_out(stage))
 
@@ -642,11 +637,11 @@ class StageOrderIn(Schema):
     "/pipelines/{pipeline_id}/stage-order", response=list[StageOut], auth=requires_api(CONFIGURE)
 )
 def stages_reorder(
-    request: HttpRequest, pipeline_id: PathId, payload: StageOrderIn
+    request: ApiRequest, pipeline_id: PathId, payload: StageOrderIn
 ) -> list[dict[str, Any]]:
     """Every stage of the pipeline once, in the new order."""
     stages = services.stages_reorder(
-        pipeline_id=pipeline_id, stage_ids=payload.stage_ids, actor=_actor(request)
+        pipeline_id=pipeline_id, stage_ids=payload.stage_ids, actor=request.auth
     )
     return [_stage_out(stage) for stage in stages]
 
@@ -657,23 +652,23 @@ class StageUpdateIn(Schema):
 
 
 @router.patch("/stages/{stage_id}", response=StageOut, auth=requires_api(CONFIGURE))
-def stage_update(request: HttpRequest, stage_id: PathId, payload: StageUpdateIn) -> dict[str, Any]:
+def stage_update(request: ApiRequest, stage_id: PathId, payload: StageUpdateIn) -> dict[str, Any]:
     """Rename, or make it open, closed won or closed lost (only while no deal stands in it)."""
     stage = services.stage_update(
-        stage_id=stage_id, name=payload.name, kind=payload.kind, actor=_actor(request)
+        stage_id=stage_id, name=payload.name, kind=payload.kind, actor=request.auth
     )
     return _stage_out(stage)
 
 
 @router.delete("/stages/{stage_id}", response={204: None}, auth=requires_api(CONFIGURE))
-def stage_delete(request: HttpRequest, stage_id: PathId) -> Status[Any]:
+def stage_delete(request: ApiRequest, stage_id: PathId) -> Status[Any]:
     """Only a stage no deal ever stood in (409 otherwise: rename it instead)."""
-    services.stage_delete(stage_id=stage_id, actor=_actor(request))
+    services.stage_delete(stage_id=stage_id, actor=request.auth)
     return Status(204, None)
 
 
 @router.get("/lost-reasons", response=list[LostReasonOut], auth=requires_api(VIEW))
-def lost_reason_list(request: HttpRequest) -> list[LostReason]:
+def lost_reason_list(request: ApiRequest) -> list[LostReason]:
     services.pipeline_default()
     return selectors.lost_reasons()
 
@@ -683,8 +678,8 @@ class LostReasonIn(Schema):
 
 
 @router.post("/lost-reasons", response={201: LostReasonOut}, auth=requires_api(CONFIGURE))
-def lost_reason_create(request: HttpRequest, payload: LostReasonIn) -> Status[Any]:
-    return Status(201, services.lost_reason_create(name=payload.name, actor=_actor(request)))
+def lost_reason_create(request: ApiRequest, payload: LostReasonIn) -> Status[Any]:
+    return Status(201, services.lost_reason_create(name=payload.name, actor=request.auth))
 
 
 class ActiveIn(Schema):
@@ -692,11 +687,9 @@ class ActiveIn(Schema):
 
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut, auth=requires_api(CONFIGURE))
-def lost_reason_set_active(
-    request: HttpRequest, reason_id: PathId, payload: ActiveIn
-) -> LostReason:
+def lost_reason_set_active(request: ApiRequest, reason_id: PathId, payload: ActiveIn) -> LostReason:
     return services.lost_reason_set_active(
-        reason_id=reason_id, is_active=payload.is_active, actor=_actor(request)
+        reason_id=reason_id, is_active=payload.is_active, actor=request.auth
     )
 
 
@@ -704,7 +697,7 @@ def lost_reason_set_active(
 
 
 @router.get("/forms", response=list[FormOut], auth=requires_api(CONFIGURE))
-def lead_form_list(request: HttpRequest) -> list[dict[str, Any]]:
+def lead_form_list(request: ApiRequest) -> list[dict[str, Any]]:
     """The web forms, each with the address a shop's site posts its leads to."""
     return [_form_out(request, form) for form in selectors.lead_forms()]
 
@@ -715,19 +708,15 @@ class FormIn(Schema):
 
 
 @router.post("/forms", response={201: FormOut}, auth=requires_api(CONFIGURE))
-def lead_form_create(request: HttpRequest, payload: FormIn) -> Status[Any]:
-    form = services.lead_form_create(
-        name=payload.name, source=payload.source, actor=_actor(request)
-    )
+def lead_form_create(request: ApiRequest, payload: FormIn) -> Status[Any]:
+    form = services.lead_form_create(name=payload.name, source=payload.source, actor=request.auth)
     return Status(201, _form_out(request, form))
 
 
 @router.patch("/forms/{form_id}", response=FormOut, auth=requires_api(CONFIGURE))
-def lead_form_set_active(
-    request: HttpRequest, form_id: PathId, payload: ActiveIn
-) -> dict[str, Any]:
+def lead_form_set_active(request: ApiRequest, form_id: PathId, payload: ActiveIn) -> dict[str, Any]:
     form = services.lead_form_set_active(
-        form_id=form_id, is_active=payload.is_active, actor=_actor(request)
+        form_id=form_id, is_active=payload.is_active, actor=request.auth
     )
     return _form_out(request, form)
 
@@ -736,7 +725,7 @@ def lead_form_set_active(
 
 
 @router.get("/spend", response=list[SpendOut], auth=requires_api(VIEW))
-def spend_list(request: HttpRequest) -> list[dict[str, Any]]:
+def spend_list(request: ApiRequest) -> list[dict[str, Any]]:
     """The latest 200 months × sources entered, newest month first."""
     return [_spend_out(spend) for spend in selectors.spends()]
 
@@ -748,10 +737,10 @@ class SpendIn(Schema):
 
 
 @router.put("/spend", response=SpendOut, auth=requires_api(CONFIGURE))
-def spend_set(request: HttpRequest, payload: SpendIn) -> dict[str, Any]:
+def spend_set(request: ApiRequest, payload: SpendIn) -> dict[str, Any]:
     """What a source cost in a month, in the business's currency; sent again, replaced."""
     spend = services.spend_set(
-        source=payload.source, month=payload.month, amount=payload.amount, actor=_actor(request)
+        source=payload.source, month=payload.month, amount=payload.amount, actor=request.auth
     )
     return _spend_out(spend)
 
@@ -761,12 +750,10 @@ class ImportedOut(Schema):
 
 
 @router.post("/spend/import", response=ImportedOut, auth=requires_api(CONFIGURE))
-def spend_import(request: HttpRequest, file: File[UploadedFile]) -> dict[str, Any]:
+def spend_import(request: ApiRequest, file: File[UploadedFile]) -> dict[str, Any]:
     """A CSV with the columns `source,month,amount` (month as 2026-11): all rows or none;
     a bad row is a 422 naming its line."""
-    rows = services.spend_import(
-        content=file.read(services.SPEND_FILE_MAX + 1), actor=_actor(request)
-    )
+    rows = services.spend_import(content=file.read(services.SPEND_FILE_MAX + 1), actor=request.auth)
     return {"rows": rows}
 
 
@@ -777,7 +764,7 @@ class AcquisitionPeriodQuery(Schema):
 
 @router.get("/acquisition", response=list[AcquisitionOut], auth=requires_api(VIEW))
 def acquisition_get(
-    request: HttpRequest, period: Query[AcquisitionPeriodQuery]
+    request: ApiRequest, period: Query[AcquisitionPeriodQuery]
 ) -> list[dict[str, Any]]:
     """Cost per lead and CAC of the days `first`..`last`: all sources (`source` ""), then each."""
     if period.last < period.first or (period.last - period.first).days > 3700:

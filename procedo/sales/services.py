@@ -26,6 +26,7 @@ from procedo.accounts.models import User
 from procedo.business.selectors import business_get
 from procedo.collab.models import NotificationKind
 from procedo.collab.services import notify
+from procedo.core.actors import actor_id_of, actor_person
 from procedo.core.bounds import LONG_TEXT, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound, TooLarge
 from procedo.core.idempotency import idempotent
@@ -563,7 +564,7 @@ def lead_contact_log(
         kind=kind,
         note=_text("note", note, LONG_TEXT),
         contacted_at=at,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_person(actor),
     )
     changes: dict[str, Any] = {}
     if lead.first_contact_at is None or at < lead.first_contact_at:
@@ -645,7 +646,7 @@ def lead_qualify(
         value=value,
         expected_close_on=expected_close_on,
         # Whoever qualifies a lead nobody owned takes it on.
-        owner_id=owner_id or lead.owner_id or getattr(actor, "pk", None),
+        owner_id=owner_id or lead.owner_id or actor_id_of(actor),
         lead=lead,
         actor=actor,
         idempotency_key=idempotency_key,
@@ -693,7 +694,7 @@ def _deal_insert(
         stage_entered_at=now,
         idempotency_key=idempotency_key,
     )
-    StageVisit.objects.create(deal=deal, stage=stage, entered_at=now, actor=_person(actor))
+    StageVisit.objects.create(deal=deal, stage=stage, entered_at=now, actor=actor_person(actor))
     _record(
         "deal.created",
         deal,
@@ -702,10 +703,6 @@ def _deal_insert(
         payload={"stage": stage.pk, "value": str(deal.value), "currency": currency},
     )
     return deal
-
-
-def _person(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) else None
 
 
 @idempotent("deal.create", replay=lambda pk: Deal.objects.get(pk=pk))
@@ -837,7 +834,7 @@ def deal_move(
         StageVisit.objects.filter(pk=visit.pk).update(
             seconds=int((now - visit.entered_at).total_seconds())
         )
-    StageVisit.objects.create(deal=deal, stage=stage, entered_at=now, actor=_person(actor))
+    StageVisit.objects.create(deal=deal, stage=stage, entered_at=now, actor=actor_person(actor))
     payload = {
         "from": from_stage.pk,
         "to": stage.pk,
@@ -956,7 +953,7 @@ def meeting_book(
         raise Conflict(field="deal_id", message=_("The deal is closed."))
     clean = _text("title", title, TEXT_MAX) or _("Meeting: %(title)s") % {"title": deal.title}
     meeting = Meeting.objects.create(deal=deal, title=clean, starts_at=starts_at)
-    owner_id = deal.owner_id or getattr(actor, "pk", None)
+    owner_id = deal.owner_id or actor_id_of(actor)
     task = task_create(
         title=clean,
         actor=actor,

@@ -24,6 +24,7 @@ from procedo.accounts.decorators import requires
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.sales import selectors, services, throttle
 from procedo.sales.forms import (
     ContactForm,
@@ -95,9 +96,9 @@ def _board_context(pipeline: Pipeline, *, error: str = "") -> dict[str, Any]:
 
 
 @requires(VIEW)
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: HtmxHttpRequest) -> HttpResponse:
     context = _board_context(_pipeline_of(request))
-    template = "sales/board.html#board" if request.htmx else "sales/board.html"  # type: ignore[attr-defined]
+    template = "sales/board.html#board" if request.htmx else "sales/board.html"
     return render(request, template, context)
 
 

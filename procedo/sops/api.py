@@ -10,12 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.analytics.kpis import KPIS
 from procedo.core.bounds import Id, KpiTarget, LongText, PathId, ShortText, StepKey
 from procedo.core.errors import NotFound
@@ -196,10 +195,6 @@ class TriggerPreviewOut(Schema):
     note: str
 
 
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 def _sop_out(sop_id: int) -> dict[str, Any]:
     card = sop_selectors.sop_card(sop_id=sop_id)
     sop = card.sop
@@ -255,7 +250,7 @@ def _revision_out(revision_id: int) -> dict[str, Any]:
 
 
 @router.get("", response=list[SopListOut], auth=requires_api("sops.view"))
-def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
+def sop_list(request: ApiRequest) -> list[dict[str, Any]]:
     """Every SOP: its state, KPI, runs in flight and last change."""
     return [
         {
@@ -277,7 +272,7 @@ def sop_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/catalog", auth=requires_api("sops.view"))
-def sop_catalog(request: HttpRequest) -> dict[str, Any]:
+def sop_catalog(request: ApiRequest) -> dict[str, Any]:
     """What a definition may use: KPIs, subjects and their condition fields, events, kinds.
 
     `kinds` documents every trigger and step kind: its label and its fields (JSON Schema).
@@ -330,7 +325,7 @@ class OnboardingOut(Schema):
 
 
 @router.get("/mine", response=list[OnboardingOut], auth=requires_api("sops.view"))
-def onboarding_list(request: HttpRequest) -> list[dict[str, Any]]:
+def onboarding_list(request: ApiRequest) -> list[dict[str, Any]]:
     """The published SOPs the caller's role and teams run; confirmed or not; changes since."""
     return [
         {
@@ -343,7 +338,7 @@ def onboarding_list(request: HttpRequest) -> list[dict[str, Any]]:
             "confirmed_at": item.confirmed_at,
             "changes": item.changes,
         }
-        for item in audience_selectors.onboarding_list(user=_auth(request))
+        for item in audience_selectors.onboarding_list(user=request.auth)
     ]
 
 
@@ -366,7 +361,7 @@ class RecognitionOut(Schema):
 
 @router.get("/recognition", response=RecognitionOut, auth=requires_api("sops.view"))
 def recognition(
-    request: HttpRequest, period: Literal["week", "month", "quarter", "year"] = "month"
+    request: ApiRequest, period: Literal["week", "month", "quarter", "year"] = "month"
 ) -> dict[str, Any]:
     """Per person: SOP tasks done, on time, and proposals published; period week, month,
     last_month or quarter in the business's time zone."""
@@ -392,36 +387,36 @@ def recognition(
 
 @router.post("", response={201: SopOut}, auth=requires_api("sops.author"))
 def sop_create(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: SopIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     sop = sop_services.sop_create(
         **payload.dict(),
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
     return Status(201, _sop_out(sop.pk))
 
 
 @router.get("/{int:sop_id}", response=SopOut, auth=requires_api("sops.view"))
-def sop_detail(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
+def sop_detail(request: ApiRequest, sop_id: PathId) -> dict[str, Any]:
     return _sop_out(sop_id)
 
 
 @router.patch("/{int:sop_id}", response=SopOut, auth=requires_api("sops.author"))
-def sop_update(request: HttpRequest, sop_id: PathId, payload: SopPatch) -> dict[str, Any]:
-    sop_services.sop_update(sop_id=sop_id, actor=_auth(request), **payload.dict(exclude_unset=True))
+def sop_update(request: ApiRequest, sop_id: PathId, payload: SopPatch) -> dict[str, Any]:
+    sop_services.sop_update(sop_id=sop_id, actor=request.auth, **payload.dict(exclude_unset=True))
     return _sop_out(sop_id)
 
 
 @router.put("/{int:sop_id}/pace", response=SopOut, auth=requires_api("sops.author"))
-def sop_pace_set(request: HttpRequest, sop_id: PathId, payload: PaceIn) -> dict[str, Any]:
+def sop_pace_set(request: ApiRequest, sop_id: PathId, payload: PaceIn) -> dict[str, Any]:
     """At most N swept starts per hour or day (per assignee of the first task: N for each);
     the rest wait in the SOP's queue (GET /api/sops/{id}/queue)."""
     sop_services.sop_pace_set(
         sop_id=sop_id,
-        actor=_auth(request),
+        actor=request.auth,
         limit=payload.pace_limit,
         period=payload.pace_period,
         per_assignee=payload.pace_per_assignee,
@@ -433,16 +428,16 @@ def sop_pace_set(request: HttpRequest, sop_id: PathId, payload: PaceIn) -> dict[
     "/{int:sop_id}/revisions", response={201: RevisionOut}, auth=requires_api("sops.author")
 )
 def revision_draft_create(
-    request: HttpRequest, sop_id: PathId, payload: DraftIn
+    request: ApiRequest, sop_id: PathId, payload: DraftIn
 ) -> Status[dict[str, Any]]:
     draft = revision_services.revision_draft_create(
-        sop_id=sop_id, actor=_auth(request), based_on_id=payload.based_on_id, note=payload.note
+        sop_id=sop_id, actor=request.auth, based_on_id=payload.based_on_id, note=payload.note
     )
     return Status(201, _revision_out(draft.pk))
 
 
 @router.get("/revisions/{int:revision_id}", response=RevisionOut, auth=requires_api("sops.view"))
-def revision_detail(request: HttpRequest, revision_id: PathId) -> dict[str, Any]:
+def revision_detail(request: ApiRequest, revision_id: PathId) -> dict[str, Any]:
     return _revision_out(revision_id)
 
 
@@ -452,13 +447,13 @@ def revision_detail(request: HttpRequest, revision_id: PathId) -> dict[str, Any]
     auth=requires_api("sops.author"),
 )
 def revision_update(
-    request: HttpRequest, revision_id: PathId, payload: DefinitionIn
+    request: ApiRequest, revision_id: PathId, payload: DefinitionIn
 ) -> dict[str, Any]:
     """Save a definition; a revision out of draft never changes, so this returns a new draft."""
     revision = revision_services.revision_update(
         revision_id=revision_id,
         definition=payload.definition,
-        actor=_auth(request),
+        actor=request.auth,
         note=payload.note,
     )
     return _revision_out(revision.pk)
@@ -470,10 +465,10 @@ def revision_update(
     auth=requires_api("sops.author"),
 )
 def revision_transition(
-    request: HttpRequest, revision_id: PathId, payload: RevisionTransitionIn
+    request: ApiRequest, revision_id: PathId, payload: RevisionTransitionIn
 ) -> dict[str, Any]:
     revision = revision_services.revision_transition(
-        revision_id=revision_id, actor=_auth(request), **payload.dict()
+        revision_id=revision_id, actor=request.auth, **payload.dict()
     )
     out = _revision_out(revision_id)
     moved = revision.runs_moved
@@ -487,7 +482,7 @@ def revision_transition(
     response=list[DiffLineOut],
     auth=requires_api("sops.view"),
 )
-def revision_diff(request: HttpRequest, revision_id: PathId, other_id: PathId) -> list[Any]:
+def revision_diff(request: ApiRequest, revision_id: PathId, other_id: PathId) -> list[Any]:
     return sop_selectors.revision_diff(revision_id=revision_id, other_id=other_id)
 
 
@@ -497,7 +492,7 @@ def revision_diff(request: HttpRequest, revision_id: PathId, other_id: PathId) -
     auth=requires_api("sops.view"),
 )
 def trigger_preview(
-    request: HttpRequest, revision_id: PathId, trigger_key: Annotated[str, Path(max_length=40)]
+    request: ApiRequest, revision_id: PathId, trigger_key: Annotated[str, Path(max_length=40)]
 ) -> Any:
     """Which subjects the trigger would match now (counted up to 1,000)."""
     return sop_selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
@@ -545,7 +540,7 @@ class MessageTestOut(Schema):
     response=MessagePreviewsOut,
     auth=requires_api("sops.view"),
 )
-def message_previews(request: HttpRequest, revision_id: PathId, sample_id: Id | None = None) -> Any:
+def message_previews(request: ApiRequest, revision_id: PathId, sample_id: Id | None = None) -> Any:
     """Each email and SMS step written for a real subject the trigger would reach (the
     newest, or `sample_id`), with the same renderer and variables the engine sends with."""
     revision = sop_selectors.revision_get(revision_id=revision_id)
@@ -558,7 +553,7 @@ def message_previews(request: HttpRequest, revision_id: PathId, sample_id: Id | 
     auth=requires_api("sops.feedback"),
 )
 def message_test_send(
-    request: HttpRequest,
+    request: ApiRequest,
     revision_id: PathId,
     step_key: Annotated[str, Path(max_length=40)],
     payload: MessageTestIn,
@@ -570,7 +565,7 @@ def message_test_send(
         revision_id=revision_id,
         step_key=step_key,
         sample_id=payload.sample_id,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
 
@@ -663,7 +658,7 @@ class AckBoardOut(Schema):
 
 
 @router.get("/{int:sop_id}/feedback", response=list[FeedbackOut], auth=requires_api("sops.view"))
-def feedback_list(request: HttpRequest, sop_id: PathId, step_key: StepKey = "") -> list[Any]:
+def feedback_list(request: ApiRequest, sop_id: PathId, step_key: StepKey = "") -> list[Any]:
     """The SOP's feedback, newest first (at most 300), optionally of one step."""
     rows = StepFeedback.objects.filter(sop_id=sop_id).order_by("-id")
     if step_key:
@@ -675,7 +670,7 @@ def feedback_list(request: HttpRequest, sop_id: PathId, step_key: StepKey = "") 
     "/{int:sop_id}/feedback", response={201: FeedbackOut}, auth=requires_api("sops.feedback")
 )
 def feedback_leave(
-    request: HttpRequest,
+    request: ApiRequest,
     sop_id: PathId,
     payload: FeedbackIn,
     idempotency_key: str | None = idempotency_header(),
@@ -683,7 +678,7 @@ def feedback_leave(
     """Feedback on a step of the revision the caller ran (their task's or run's, else the live)."""
     feedback = feedback_services.feedback_leave(
         sop_id=sop_id,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
         **payload.dict(),
     )
@@ -691,14 +686,14 @@ def feedback_leave(
 
 
 @router.post("/feedback/{int:feedback_id}/resolve", response=FeedbackOut)
-def feedback_resolve(request: HttpRequest, feedback_id: PathId, payload: ResolveIn) -> Any:
+def feedback_resolve(request: ApiRequest, feedback_id: PathId, payload: ResolveIn) -> Any:
     return feedback_services.feedback_resolve(
-        feedback_id=feedback_id, actor=_auth(request), **payload.dict()
+        feedback_id=feedback_id, actor=request.auth, **payload.dict()
     )
 
 
 @router.get("/{int:sop_id}/proposals", response=list[ProposalOut], auth=requires_api("sops.view"))
-def proposal_list(request: HttpRequest, sop_id: PathId) -> list[Any]:
+def proposal_list(request: ApiRequest, sop_id: PathId) -> list[Any]:
     return list(
         Proposal.objects.filter(sop_id=sop_id).order_by("-id")[: feedback_selectors.FEEDBACK_SHOWN]
     )
@@ -708,14 +703,14 @@ def proposal_list(request: HttpRequest, sop_id: PathId) -> list[Any]:
     "/{int:sop_id}/proposals", response={201: ProposalOut}, auth=requires_api("sops.feedback")
 )
 def proposal_make(
-    request: HttpRequest,
+    request: ApiRequest,
     sop_id: PathId,
     payload: ProposalIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Any]:
     proposal = feedback_services.proposal_make(
         sop_id=sop_id,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=api_key(idempotency_key),
         **payload.dict(),
     )
@@ -723,31 +718,31 @@ def proposal_make(
 
 
 @router.post("/proposals/{int:proposal_id}/accept", response=RevisionOut)
-def proposal_accept(request: HttpRequest, proposal_id: PathId, payload: AcceptIn) -> dict[str, Any]:
+def proposal_accept(request: ApiRequest, proposal_id: PathId, payload: AcceptIn) -> dict[str, Any]:
     """The proposal becomes a new draft crediting its author (409 if a draft exists already)."""
     draft = feedback_services.proposal_accept(
-        proposal_id=proposal_id, actor=_auth(request), into_draft=payload.into_draft
+        proposal_id=proposal_id, actor=request.auth, into_draft=payload.into_draft
     )
     return _revision_out(draft.pk)
 
 
 @router.post("/proposals/{int:proposal_id}/decline", response=ProposalOut)
-def proposal_decline(request: HttpRequest, proposal_id: PathId, payload: DeclineIn) -> Any:
+def proposal_decline(request: ApiRequest, proposal_id: PathId, payload: DeclineIn) -> Any:
     return feedback_services.proposal_decline(
-        proposal_id=proposal_id, actor=_auth(request), reason=payload.reason
+        proposal_id=proposal_id, actor=request.auth, reason=payload.reason
     )
 
 
 @router.post("/revisions/{int:revision_id}/acknowledge", response=AcknowledgementOut)
-def acknowledgement_confirm(request: HttpRequest, revision_id: PathId) -> Any:
+def acknowledgement_confirm(request: ApiRequest, revision_id: PathId) -> Any:
     """The caller read this published or piloted revision; confirming twice is once."""
     return acknowledgement_services.acknowledgement_confirm(
-        revision_id=revision_id, actor=_auth(request)
+        revision_id=revision_id, actor=request.auth
     )
 
 
 @router.get("/{int:sop_id}/acknowledgements", response=AckBoardOut, auth=requires_api("sops.view"))
-def acknowledgement_board(request: HttpRequest, sop_id: PathId) -> dict[str, Any]:
+def acknowledgement_board(request: ApiRequest, sop_id: PathId) -> dict[str, Any]:
     """Who runs the live revision and has confirmed it, and who has not (404: nothing live)."""
     sop = Sop.objects.filter(pk=sop_id).first()
     if sop is None:
@@ -796,7 +791,7 @@ class LibraryInstallOut(Schema):
 
 
 @router.get("/library", response=list[LibraryEntryOut], auth=requires_api("sops.view"))
-def library_list(request: HttpRequest) -> list[dict[str, Any]]:
+def library_list(request: ApiRequest) -> list[dict[str, Any]]:
     """The ready SOPs the store can install, and which are installed already."""
     from procedo.sops import library
 
@@ -817,11 +812,11 @@ def library_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/library/install", response=LibraryInstallOut, auth=requires_api("sops.author"))
-def library_install(request: HttpRequest, payload: LibraryInstallIn) -> dict[str, list[int]]:
+def library_install(request: ApiRequest, payload: LibraryInstallIn) -> dict[str, list[int]]:
     """Install library SOPs as drafts owned by the caller. Installing twice makes nothing new;
     an unknown key is a 422 naming `keys` and installs nothing."""
     from procedo.sops import library
 
     keys = None if payload.all else payload.keys
-    result = library.library_install(keys=keys, actor=_auth(request))
+    result = library.library_install(keys=keys, actor=request.auth)
     return {"installed": [sop.pk for sop in result], "already": [sop.pk for sop in result.already]}

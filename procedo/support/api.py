@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Header, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.business import services as business_services
 from procedo.core.bounds import Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
@@ -23,10 +22,6 @@ from procedo.support import selectors, services
 from procedo.support.models import TARGET_MAX_MINUTES, Conversation, SlaPolicy, TicketCategory
 
 router = Router(tags=["support"])
-
-
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
 
 
 StatusIn = Literal["new", "open", "waiting", "solved", "closed"]
@@ -93,9 +88,9 @@ class InboxQuery(Schema):
 
 
 @router.get("/conversations", response=list[ConversationOut], auth=requires_api("support.view"))
-def conversation_list(request: HttpRequest, filters: Query[InboxQuery]) -> list[Conversation]:
+def conversation_list(request: ApiRequest, filters: Query[InboxQuery]) -> list[Conversation]:
     """The inbox: the 100 newest conversations of a view (mine, unassigned, all)."""
-    return selectors.inbox(user=_auth(request), view=filters.view, status=filters.status or "")
+    return selectors.inbox(user=request.auth, view=filters.view, status=filters.status or "")
 
 
 @router.get(
@@ -103,7 +98,7 @@ def conversation_list(request: HttpRequest, filters: Query[InboxQuery]) -> list[
     response=ConversationDetailOut,
     auth=requires_api("support.view"),
 )
-def conversation_detail(request: HttpRequest, conversation_id: PathId) -> dict[str, Any]:
+def conversation_detail(request: ApiRequest, conversation_id: PathId) -> dict[str, Any]:
     found = selectors.conversation_get(conversation_id=conversation_id)
     if found is None:
         raise NotFound(field="conversation_id", message=f"no conversation {conversation_id}")
@@ -114,9 +109,9 @@ class TextIn(Schema):
     body: LongText = Field(min_length=1)
 
 
-def _key(request: HttpRequest, key: str) -> str:
+def _key(request: ApiRequest, key: str) -> str:
     # Scoped to the caller: two clients' keys never meet.
-    return f"api:{getattr(_auth(request), 'pk', 0)}:{key}"
+    return f"api:{getattr(request.auth, 'pk', 0)}:{key}"
 
 
 @router.post(
@@ -125,7 +120,7 @@ def _key(request: HttpRequest, key: str) -> str:
     auth=requires_api("support.work"),
 )
 def conversation_reply(
-    request: HttpRequest,
+    request: ApiRequest,
     conversation_id: PathId,
     payload: TextIn,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
@@ -134,7 +129,7 @@ def conversation_reply(
     entry = services.conversation_reply(
         conversation_id=conversation_id,
         body=payload.body,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=_key(request, idempotency_key),
     )
     return Status(201, entry)
@@ -146,7 +141,7 @@ def conversation_reply(
     auth=requires_api("support.work"),
 )
 def conversation_note_add(
-    request: HttpRequest,
+    request: ApiRequest,
     conversation_id: PathId,
     payload: TextIn,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
@@ -154,7 +149,7 @@ def conversation_note_add(
     entry = services.conversation_note_add(
         conversation_id=conversation_id,
         body=payload.body,
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=_key(request, idempotency_key),
     )
     return Status(201, entry)
@@ -171,13 +166,13 @@ class AssignIn(Schema):
     auth=requires_api("support.work"),
 )
 def conversation_assign(
-    request: HttpRequest, conversation_id: PathId, payload: AssignIn
+    request: ApiRequest, conversation_id: PathId, payload: AssignIn
 ) -> Conversation:
     return services.conversation_assign(
         conversation_id=conversation_id,
         assignee_id=payload.assignee_id,
         team_id=payload.team_id,
-        actor=_auth(request),
+        actor=request.auth,
     )
 
 
@@ -191,11 +186,11 @@ class StatusBody(Schema):
     auth=requires_api("support.work"),
 )
 def conversation_change_status(
-    request: HttpRequest, conversation_id: PathId, payload: StatusBody
+    request: ApiRequest, conversation_id: PathId, payload: StatusBody
 ) -> Conversation:
     """Solving a ticket sends the customer its survey; waiting on them stops the SLA clock."""
     return services.conversation_change_status(
-        conversation_id=conversation_id, to_status=payload.status, actor=_auth(request)
+        conversation_id=conversation_id, to_status=payload.status, actor=request.auth
     )
 
 
@@ -213,7 +208,7 @@ class TicketIn(Schema):
     response={201: TicketOut},
     auth=requires_api("support.work"),
 )
-def ticket_open(request: HttpRequest, conversation_id: PathId, payload: TicketIn) -> Status:
+def ticket_open(request: ApiRequest, conversation_id: PathId, payload: TicketIn) -> Status:
     """The conversation becomes a ticket (once; asking again answers the same ticket)."""
     ticket = services.ticket_open(
         conversation_id=conversation_id,
@@ -221,7 +216,7 @@ def ticket_open(request: HttpRequest, conversation_id: PathId, payload: TicketIn
         category_id=payload.category_id,
         order_id=payload.order_id,
         urgent_reason=payload.urgent_reason,
-        actor=_auth(request),
+        actor=request.auth,
     )
     return Status(201, ticket)
 
@@ -234,14 +229,14 @@ class PriorityChangeIn(Schema):
 
 
 @router.post("/tickets/{ticket_id}/priority", response=TicketOut, auth=requires_api("support.work"))
-def ticket_priority_set(request: HttpRequest, ticket_id: PathId, payload: PriorityChangeIn) -> Any:
+def ticket_priority_set(request: ApiRequest, ticket_id: PathId, payload: PriorityChangeIn) -> Any:
     """Change a ticket's priority: the new priority's SLA policy applies, counting the working
     time already used; the same priority again changes nothing."""
     return services.ticket_priority_set(
         ticket_id=ticket_id,
         priority=payload.priority,
         urgent_reason=payload.urgent_reason,
-        actor=_auth(request),
+        actor=request.auth,
     )
 
 
@@ -263,19 +258,19 @@ class PolicyIn(Schema):
 
 
 @router.get("/policies", response=list[PolicyOut], auth=requires_api("support.view"))
-def sla_policy_list(request: HttpRequest) -> list[SlaPolicy]:
+def sla_policy_list(request: ApiRequest) -> list[SlaPolicy]:
     return selectors.sla_policies()
 
 
 @router.post("/policies", response=PolicyOut, auth=requires_api("support.manage"))
-def sla_policy_save(request: HttpRequest, payload: PolicyIn) -> SlaPolicy:
+def sla_policy_save(request: ApiRequest, payload: PolicyIn) -> SlaPolicy:
     return services.sla_policy_save(
         priority=payload.priority,
         category_id=payload.category_id,
         first_response_minutes=payload.first_response_minutes,
         resolution_minutes=payload.resolution_minutes,
         escalate_to_id=payload.escalate_to_id,
-        actor=_auth(request),
+        actor=request.auth,
     )
 
 
@@ -289,13 +284,13 @@ class CategoryIn(Schema):
 
 
 @router.get("/categories", response=list[CategoryOut], auth=requires_api("support.view"))
-def ticket_category_list(request: HttpRequest) -> list[TicketCategory]:
+def ticket_category_list(request: ApiRequest) -> list[TicketCategory]:
     return selectors.categories()
 
 
 @router.post("/categories", response=CategoryOut, auth=requires_api("support.manage"))
-def ticket_category_create(request: HttpRequest, payload: CategoryIn) -> TicketCategory:
-    return services.ticket_category_create(name=payload.name, actor=_auth(request))
+def ticket_category_create(request: ApiRequest, payload: CategoryIn) -> TicketCategory:
+    return services.ticket_category_create(name=payload.name, actor=request.auth)
 
 
 class SettingsIn(Schema):
@@ -309,11 +304,11 @@ class SettingsOut(Schema):
 
 
 @router.put("/settings", response=SettingsOut, auth=requires_api("support.manage"))
-def support_settings_save(request: HttpRequest, payload: SettingsIn) -> Any:
+def support_settings_save(request: ApiRequest, payload: SettingsIn) -> Any:
     return services.support_settings_save(
         first_answer_minutes=payload.first_answer_minutes,
         default_team_id=payload.default_team_id,
-        actor=_auth(request),
+        actor=request.auth,
     )
 
 
@@ -333,14 +328,14 @@ class CalendarOut(Schema):
 
 
 @router.put("/calendar", response=CalendarOut, auth=requires_api("support.manage"))
-def business_calendar_set(request: HttpRequest, payload: CalendarIn) -> Any:
+def business_calendar_set(request: ApiRequest, payload: CalendarIn) -> Any:
     """The working calendar SLAs count in (the business's setting)."""
     return business_services.business_calendar_set(
         country=payload.country,
         work_days=payload.work_days,
         work_start=time.fromisoformat(payload.work_start),
         work_end=time.fromisoformat(payload.work_end),
-        actor_id=getattr(_auth(request), "pk", None),
+        actor_id=getattr(request.auth, "pk", None),
     )
 
 
@@ -367,7 +362,7 @@ class SupportPeriodQuery(Schema):
 
 
 @router.get("/standards", response=StandardsOut, auth=requires_api("support.view"))
-def response_standards(request: HttpRequest, period: Query[SupportPeriodQuery]) -> Any:
+def response_standards(request: ApiRequest, period: Query[SupportPeriodQuery]) -> Any:
     """Per person: first answers within the standard, what they own and what is overdue."""
     now = timezone.now()
     return selectors.response_standards(since=now - timedelta(days=period.days), now=now)
@@ -381,6 +376,6 @@ class CsatOut(Schema):
 
 
 @router.get("/csat", response=CsatOut, auth=requires_api("support.view"))
-def csat_summary(request: HttpRequest, period: Query[SupportPeriodQuery]) -> Any:
+def csat_summary(request: ApiRequest, period: Query[SupportPeriodQuery]) -> Any:
     now = timezone.now()
     return selectors.csat_summary(since=now - timedelta(days=period.days), until=now)

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from procedo.business.calendar import WorkCalendar, work_calendar
 from procedo.business.selectors import business_get, business_language
+from procedo.core.actors import actor_id_of, actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.customers import services as customer_services
 from procedo.events.models import Event
@@ -402,7 +403,7 @@ def _first_answer(conversation: Conversation, actor: Any, now: datetime) -> list
     changed = ["awaiting_since", "reply_due_at", "waiting_raised_at", "last_message_at"]
     if conversation.first_response_at is None:
         conversation.first_response_at = now
-        conversation.first_responder = actor if getattr(actor, "pk", None) else None
+        conversation.first_responder = actor_person(actor)
         conversation.first_response_minutes = calendar().minutes_between(
             conversation.created_at, now
         )
@@ -413,7 +414,7 @@ def _first_answer(conversation: Conversation, actor: Any, now: datetime) -> list
     conversation.awaiting_since = conversation.reply_due_at = None
     conversation.waiting_raised_at = None
     conversation.last_message_at = now
-    if conversation.assignee_id is None and getattr(actor, "pk", None):
+    if conversation.assignee_id is None and actor_id_of(actor):
         # No conversation without an owner: who answers first owns it.
         conversation.assignee = actor
         changed.append("assignee")
@@ -653,7 +654,7 @@ def ticket_open(
         conversation=conversation,
         priority=priority,
         urgent_reason=urgent_reason,
-        urgent_by=_person(actor) if urgent else None,
+        urgent_by=actor_person(actor) if urgent else None,
         urgent_at=now if urgent else None,
         category_id=category_id,
         order_id=order_id,
@@ -710,10 +711,6 @@ def _priority_checked(priority: str, reason: str) -> str:
     return reason
 
 
-def _person(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) else None
-
-
 def _due_rebased(
     due: datetime | None, *, old: int | None, new: int | None, start: datetime,
     at: datetime, cal: WorkCalendar,
@@ -766,7 +763,7 @@ def ticket_priority_set(
     previous = ticket.priority
     urgent = priority == Priority.URGENT
     ticket.priority, ticket.policy, ticket.urgent_reason = priority, new, reason
-    ticket.urgent_by, ticket.urgent_at = (_person(actor), now) if urgent else (None, None)
+    ticket.urgent_by, ticket.urgent_at = (actor_person(actor), now) if urgent else (None, None)
     ticket.save(
         update_fields=[
             "priority", "policy", "urgent_reason", "urgent_by", "urgent_at",

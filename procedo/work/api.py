@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from procedo.accounts.auth import requires_api
+from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import (
     PAGE_LIMIT_DEFAULT,
     Cursor,
@@ -139,35 +139,31 @@ class SkipIn(Schema):
     note: LongText = Field(min_length=1)
 
 
-def _auth(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
-
-
 @router.get("", response=TaskPageOut, auth=requires_api("tasks.view"))
-def task_list(request: HttpRequest, filters: Query[TaskQuery]) -> dict[str, Any]:
+def task_list(request: ApiRequest, filters: Query[TaskQuery]) -> dict[str, Any]:
     """Open tasks, soonest due first."""
     page = selectors.tasks_open(
-        user=_auth(request), **filters.selection(), cursor=filters.cursor, limit=filters.limit
+        user=request.auth, **filters.selection(), cursor=filters.cursor, limit=filters.limit
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/export", auth=requires_api("tasks.view"), openapi_extra=EXPORT_RESPONSE)
-def task_export(request: HttpRequest, filters: Query[TaskExportQuery]) -> StreamingHttpResponse:
+def task_export(request: ApiRequest, filters: Query[TaskExportQuery]) -> StreamingHttpResponse:
     """The open tasks as a CSV (UTF-8 with a BOM) or XLSX file, streamed and recorded."""
     return export_stream(
         request=request,
-        actor=_auth(request),
+        actor=request.auth,
         list_name="tasks",
         fmt=filters.format,
         filters=filters_known(request.GET, TaskExportQuery.model_fields),
         columns=selectors.TASK_COLUMNS,
-        rows=selectors.task_export_rows(user=_auth(request), **filters.selection()),
+        rows=selectors.task_export_rows(user=request.auth, **filters.selection()),
     )
 
 
 @router.get("/manage/tasks", response=TaskPageOut, auth=requires_api("tasks.manage"))
-def team_task_list(request: HttpRequest, filters: Query[TeamTaskQuery]) -> dict[str, Any]:
+def team_task_list(request: ApiRequest, filters: Query[TeamTaskQuery]) -> dict[str, Any]:
     """The open tasks behind a number of the manager's view, soonest due first."""
     page = selectors.tasks_open(
         assignee_id=filters.assignee,
@@ -182,49 +178,49 @@ def team_task_list(request: HttpRequest, filters: Query[TeamTaskQuery]) -> dict[
 
 
 @router.post("", response={201: TaskOut}, auth=requires_api("tasks.work"))
-def task_create(request: HttpRequest, payload: TaskIn) -> Status:
+def task_create(request: ApiRequest, payload: TaskIn) -> Status:
     """A task by hand, for a person, a team or a role."""
-    return Status(201, services.task_create_by_hand(actor=_auth(request), **payload.dict()))
+    return Status(201, services.task_create_by_hand(actor=request.auth, **payload.dict()))
 
 
 @router.get("/{int:task_id}", response=TaskOut, auth=requires_api("tasks.view"))
-def task_detail(request: HttpRequest, task_id: PathId) -> Task:
+def task_detail(request: ApiRequest, task_id: PathId) -> Task:
     return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{int:task_id}/take", response=TaskOut, auth=requires_api("tasks.work"))
-def task_take(request: HttpRequest, task_id: PathId) -> Task:
+def task_take(request: ApiRequest, task_id: PathId) -> Task:
     """Take a task from a team's or a role's queue: it becomes the caller's.
 
     409 naming `assignee_user_id` when someone else has it; taking your own again is a no-op.
     """
-    return services.task_take(task_id=task_id, actor=_auth(request))
+    return services.task_take(task_id=task_id, actor=request.auth)
 
 
 @router.post("/{int:task_id}/release", response=TaskOut, auth=requires_api("tasks.work"))
-def task_release(request: HttpRequest, task_id: PathId) -> Task:
+def task_release(request: ApiRequest, task_id: PathId) -> Task:
     """Give a task you took back to its team's or role's queue (409 if it has none)."""
-    return services.task_release(task_id=task_id, actor=_auth(request))
+    return services.task_release(task_id=task_id, actor=request.auth)
 
 
 @router.post("/{int:task_id}/answers", response=TaskOut, auth=requires_api("tasks.work"))
-def task_answer(request: HttpRequest, task_id: PathId, payload: AnswersIn) -> Task:
+def task_answer(request: ApiRequest, task_id: PathId, payload: AnswersIn) -> Task:
     """Store answers of the checklist without completing the task."""
-    services.checklist_answer(task_id=task_id, actor=_auth(request), answers=payload.answers)
+    services.checklist_answer(task_id=task_id, actor=request.auth, answers=payload.answers)
     return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{int:task_id}/complete", response=TaskOut, auth=requires_api("tasks.work"))
-def task_complete(request: HttpRequest, task_id: PathId, payload: CompleteIn) -> Task:
+def task_complete(request: ApiRequest, task_id: PathId, payload: CompleteIn) -> Task:
     services.task_complete(
-        task_id=task_id, actor=_auth(request), note=payload.note, answers=payload.answers
+        task_id=task_id, actor=request.auth, note=payload.note, answers=payload.answers
     )
     return selectors.task_require(task_id=task_id)
 
 
 @router.post("/{int:task_id}/skip", response=TaskOut, auth=requires_api("tasks.work"))
-def task_skip(request: HttpRequest, task_id: PathId, payload: SkipIn) -> Task:
-    services.task_skip(task_id=task_id, actor=_auth(request), note=payload.note)
+def task_skip(request: ApiRequest, task_id: PathId, payload: SkipIn) -> Task:
+    services.task_skip(task_id=task_id, actor=request.auth, note=payload.note)
     return selectors.task_require(task_id=task_id)
 
 
@@ -314,13 +310,13 @@ def _sop_counts(by_sop: list[tuple[str, int]]) -> list[dict[str, Any]]:
 
 
 @router.get("/manage/team", response=TeamWorkOut, auth=requires_api("tasks.manage"))
-def team_work(request: HttpRequest) -> dict[str, Any]:
+def team_work(request: ApiRequest) -> dict[str, Any]:
     """Open, overdue and escalated tasks per person and per team or role queue."""
     return {"people": selectors.workload_people(), "queues": selectors.workload_queues()}
 
 
 @router.get("/manage/unattended", response=UnattendedOut, auth=requires_api("tasks.manage"))
-def tasks_unattended(request: HttpRequest) -> dict[str, Any]:
+def tasks_unattended(request: ApiRequest) -> dict[str, Any]:
     """Open tasks nobody will do: no assignee, a deactivated person, an empty team or role."""
     report = selectors.tasks_unattended()
     return {"items": report.items, "total": report.total}
@@ -329,9 +325,9 @@ def tasks_unattended(request: HttpRequest) -> dict[str, Any]:
 @router.post(
     "/manage/handover/preview", response=HandoverPreviewOut, auth=requires_api("tasks.manage")
 )
-def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any]:
+def handover_preview(request: ApiRequest, payload: HandoverIn) -> dict[str, Any]:
     """Exactly what a hand-over would move; pass its token to /handover."""
-    preview = handover.handover_preview(actor=_auth(request), **payload.dict())
+    preview = handover.handover_preview(actor=request.auth, **payload.dict())
     return {
         "count": preview.count,
         "overdue": preview.overdue,
@@ -343,13 +339,13 @@ def handover_preview(request: HttpRequest, payload: HandoverIn) -> dict[str, Any
 
 @router.post("/manage/handover", response=HandoverOut, auth=requires_api("tasks.manage"))
 def handover_do(
-    request: HttpRequest,
+    request: ApiRequest,
     payload: HandoverDoIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> dict[str, Any]:
     """Move the open tasks to an active person or a team's queue, in one step."""
     result = handover.handover_do(
-        actor=_auth(request),
+        actor=request.auth,
         idempotency_key=f"api:handover:{idempotency_key}" if idempotency_key else None,
         **payload.dict(),
     )

@@ -16,7 +16,6 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_htmx.middleware import HtmxDetails
 
 from procedo.accounts.decorators import requires
 from procedo.accounts.permissions import user_can
@@ -25,16 +24,13 @@ from procedo.accounts.selectors import teams_all, users_all
 from procedo.core.errors import DomainError
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.events.exports import export_stream
 from procedo.work import selectors
 from procedo.work.forms import TaskCloseForm, TaskCreateForm
 from procedo.work.models import Task
 from procedo.work.registry import task_panels
 from procedo.work.services import lifecycle as services
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _next_url(request: HttpRequest, default: str) -> str:

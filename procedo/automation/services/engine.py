@@ -41,6 +41,7 @@ from procedo.automation.services.runs import (
 )
 from procedo.automation.services.steps import checklist_route, run_move_after
 from procedo.automation.tasks import automation_wake
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events import wakeups
@@ -381,7 +382,7 @@ def run_start_manual(
             field="subject_type",
             message=_("This SOP runs on a %(kind)s.") % {"kind": sop.subject_type},
         )
-    actor_id = getattr(actor, "pk", None)
+    actor_id = actor_id_of(actor)
     revision = sop.revision_for(subject_id, actor_id)
     trigger = next(
         (t for t in (revision.definition.triggers if revision else []) if t.kind == "manual"), None

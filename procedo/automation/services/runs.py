@@ -23,6 +23,7 @@ from procedo.automation.models import (
     RunStep,
     StepState,
 )
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, NotFound
 from procedo.events.services import NewEvent, events_record_many
 from procedo.sops import live, subjects
@@ -290,7 +291,7 @@ def runs_cancel(
         state=StepState.CANCELLED, finished_at=now, error=reason
     )
     work_services.tasks_cancel_for_run_steps(run_step_ids=open_steps, reason=reason)
-    actor_id = getattr(actor, "pk", None)
+    actor_id = actor_id_of(actor)
     events_record_many(
         NewEvent(
             event_type="sop_run.cancelled",

@@ -209,3 +209,27 @@ def test_customers_import_sets_identities_consent_tags_and_rejects_bad_rows(
     again = ImportJob.objects.latest("id")
     assert again != first and (again.created_count, again.existing_count) == (0, 2)
     assert Customer.objects.count() == 2
+
+
+def test_customers_an_order_file_names_by_ref_come_in_with_their_event(tmp_path: Path) -> None:
+    text = (
+        "order_number,sku,description,quantity,unit_price,placed_at,customer_ref,country\n"
+        "2001,MUG-1,Чашка,1,150,2026-03-01 10:00,17850,UA\n"
+        "2002,MUG-1,Чашка,2,150,2026-03-05 10:00,17850,UA\n"
+        "2003,MUG-1,Чашка,1,150,2026-03-06 10:00,13047,PL\n"
+    )
+    assert _run(_write(tmp_path, text), "--currency", "UAH") == 0
+    by_ref = {c.external_ref: c for c in Customer.objects.all()}
+    assert set(by_ref) == {"shop:17850", "shop:13047"}
+    assert (by_ref["shop:17850"].orders_count, str(by_ref["shop:17850"].lifetime_value)) == (
+        2,
+        "450.00",
+    )
+    # A customer is first seen when their first order was placed.
+    assert by_ref["shop:17850"].created_at.date().isoformat() == "2026-03-01"
+    imported = Event.objects.filter(event_type="customer.imported")
+    assert set(imported.values_list("subject_id", flat=True)) == {c.pk for c in by_ref.values()}
+    assert {e.payload["source"] for e in imported} == {"shop"}
+    # The same file again adds nothing: no customer, no order, no event.
+    _run(_write(tmp_path, text, "again.csv"), "--currency", "UAH")
+    assert (Customer.objects.count(), Order.objects.count(), imported.count()) == (2, 3, 2)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from procedo.accounts.permissions import user_can
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText, later_text_read, text_for_storing
@@ -38,7 +39,7 @@ KINDS_NEEDING_TEXT = (FeedbackKind.FASTER_WAY, FeedbackKind.UNCLEAR, FeedbackKin
 
 
 def _may_triage(sop: Sop, actor: Any) -> None:
-    if getattr(actor, "pk", None) == sop.owner_id and user_can(actor, "sops.view"):
+    if actor_id_of(actor) == sop.owner_id and user_can(actor, "sops.view"):
         return
     if not user_can(actor, "sops.author"):
         raise PermissionDenied(
@@ -355,7 +356,7 @@ def _tell(
     """A proposal's news to one person (not to whoever caused it)."""
     from procedo.collab.services import notify
 
-    if recipient_id is None or recipient_id == getattr(actor, "pk", None):
+    if recipient_id is None or recipient_id == actor_id_of(actor):
         return
     notify(
         recipient_ids=[recipient_id],

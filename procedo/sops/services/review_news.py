@@ -12,6 +12,7 @@ from django.utils.translation import gettext_noop
 from procedo.accounts.models import User
 from procedo.accounts.roles import ROLE_PERMISSIONS
 from procedo.collab.services import notify
+from procedo.core.actors import actor_id_of
 from procedo.core.texts import LaterText
 from procedo.sops.models import Revision, RevisionState
 
@@ -22,7 +23,7 @@ def revision_news(
     revision: Revision, *, from_state: str, to_state: str, actor: Any, move_id: int, comment: str
 ) -> int:
     """Tell the people a move concerns; returns how many were told."""
-    who = str(actor) if getattr(actor, "pk", None) else LaterText(gettext_noop("Someone"))
+    who = str(actor) if actor_id_of(actor) else LaterText(gettext_noop("Someone"))
     common: dict[str, Any] = {
         "url": reverse("sops:revision", args=[revision.pk]),
         "subject_type": "sop",
@@ -36,7 +37,7 @@ def revision_news(
             role__in=[
                 role for role, granted in ROLE_PERMISSIONS.items() if "sops.review" in granted
             ],
-        ).exclude(pk__in=[revision.author_id, revision.edited_by_id, getattr(actor, "pk", None)])
+        ).exclude(pk__in=[revision.author_id, revision.edited_by_id, actor_id_of(actor)])
         return notify(
             recipient_ids=list(reviewers.values_list("pk", flat=True)),
             kind="review_requested",
@@ -45,7 +46,7 @@ def revision_news(
             ),
             **common,
         )
-    authors = {revision.author_id, revision.edited_by_id} - {None, getattr(actor, "pk", None)}
+    authors = {revision.author_id, revision.edited_by_id} - {None, actor_id_of(actor)}
     if from_state == S.REVIEW and to_state == S.APPROVED:
         title = LaterText(gettext_noop("%(who)s approved revision %(n)s of “%(sop)s”"), params)
     elif from_state == S.REVIEW and to_state == S.DRAFT:

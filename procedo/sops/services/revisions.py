@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import event_record
@@ -87,7 +88,7 @@ def _draft_from(
 ) -> Revision:
     now = timezone.now()
     written, note_text = text_for_storing(note)
-    author = actor if getattr(actor, "pk", None) else None
+    author = actor_person(actor)
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -140,7 +141,7 @@ def revision_update(
     updates: dict[str, Any] = {
         "definition": clean,
         "updated_at": timezone.now(),
-        "edited_by": actor if getattr(actor, "pk", None) else None,
+        "edited_by": actor_person(actor),
     }
     if note is not None:  # a person's words replace whatever the system wrote
         updates["note"] = note.strip()[:500]
@@ -208,7 +209,7 @@ def _record_transition(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_person(actor),
         comment=comment,
         comment_text=comment_text,
         backlog=backlog,

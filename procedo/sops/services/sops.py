@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from procedo.analytics.kpis import KPIS
 from procedo.analytics.models import Goal
+from procedo.core.actors import actor_person
 from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
@@ -122,7 +123,7 @@ def sop_create(
         sop=sop,
         number=1,
         definition={"triggers": [], "cancel_on": [], "steps": []},
-        author=actor if getattr(actor, "pk", None) else None,
+        author=actor_person(actor),
         created_at=now,
         updated_at=now,
     )

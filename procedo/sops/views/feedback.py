@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.sops.describe import step_text
 from procedo.sops.feedback_forms import DeclineForm, FeedbackForm, ProposalForm, ResolveForm
 from procedo.sops.models import Proposal, Sop, StepFeedback
@@ -44,7 +45,7 @@ def _back_to_task(task_id: int | None) -> str:
 
 
 @requires("sops.feedback")
-def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
+def feedback(request: HtmxHttpRequest, sop_id: int, step_key: str) -> HttpResponse:
     """Feedback on one step, and a proposal to change it; ?task= and ?run= say where from.
 
     A plain POST redirects back here; with htmx the card is swapped in place.
@@ -112,7 +113,7 @@ def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
                 refusal_add(form, exc.field, exc.message)
             else:
                 messages.success(request, thanks)
-                if not request.htmx:  # type: ignore[attr-defined]
+                if not request.htmx:
                     return redirect(request.get_full_path())
                 feedback_form, proposal_form = FeedbackForm(), ProposalForm()
         if form.errors:
@@ -132,7 +133,7 @@ def feedback(request: HttpRequest, sop_id: int, step_key: str) -> HttpResponse:
         "recent": feedback_selectors.feedback_of_step(sop_id=sop.pk, step_key=step_key),
     }
     template = "sops/step_feedback.html"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template += "#step-feedback"
     return render(request, template, context, status=status)
 

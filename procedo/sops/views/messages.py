@@ -19,6 +19,7 @@ from procedo.accounts.permissions import user_can
 from procedo.core.bounds import MAX_ID
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.forms import FormTokenMixin, refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.sops.models import Revision
 from procedo.sops.selectors import messages as message_selectors
 from procedo.sops.selectors import sops as sop_selectors
@@ -70,7 +71,7 @@ def message_previews(request: HttpRequest, revision_id: int) -> HttpResponse:
 
 @require_POST
 @requires("sops.feedback")
-def message_test_send(request: HttpRequest, revision_id: int, step_key: str) -> HttpResponse:
+def message_test_send(request: HtmxHttpRequest, revision_id: int, step_key: str) -> HttpResponse:
     revision = _revision(revision_id)
     form = TestSendForm(request.POST)
     tested, sample_id = None, None
@@ -89,7 +90,7 @@ def message_test_send(request: HttpRequest, revision_id: int, step_key: str) -> 
         else:
             tested = _("Sent to %(address)s: it is on its way.") % {"address": message.recipient}
             form = TestSendForm()  # a fresh token for the next test
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         # A plain POST (no script): the answer is a notice on the SOP's page.
         for error in [str(e) for errors in form.errors.values() for e in errors]:
             messages.error(request, error)

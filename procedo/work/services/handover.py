@@ -28,6 +28,7 @@ from django.utils.translation import gettext_noop
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import permission_require, user_can
 from procedo.collab.services import notify
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.texts import LaterText, later_plural
 from procedo.events.models import Event
@@ -232,7 +233,7 @@ def handover_do(
             field="token",
             message=_("Some of these tasks changed meanwhile; look at the preview again."),
         )
-    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    actor_id = actor_id_of(actor)
     target = {
         "to_user_id": to_user.pk if to_user else None,
         "to_team_id": to_team.pk if to_team else None,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
+from procedo.core.actors import actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.work import checklists
@@ -94,7 +95,7 @@ def _task_build(
         assignee_role=assignee_role,
         due_at=due_at,
         priority=priority,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor_person(actor),
         idempotency_key=idempotency_key,
     )
     items = checklists.items_from_spec(checklist, kind=checklist_kind) if checklist else []
@@ -234,7 +235,7 @@ def _close(task: Task, *, state: str, actor: Any, note: str) -> Task:
     # Compare-and-set: two people closing at once, one wins, the other hears why.
     changed = Task.objects.filter(pk=task.pk, state__in=OPEN_STATES).update(
         state=state,
-        completed_by=actor if getattr(actor, "pk", None) else None,
+        completed_by=actor_person(actor),
         completed_at=now,
         outcome_note=note,
     )
@@ -279,7 +280,7 @@ def _answers_store(
         value = checklists.answer_clean(item, kind=task.checklist_kind, value=raw)
         if value != item.answer:
             item.answer = value
-            item.answered_by = actor if getattr(actor, "pk", None) else None
+            item.answered_by = actor_person(actor)
             item.answered_at = now if value is not None else None
             changed.append(item)
     ChecklistItem.objects.bulk_update(changed, ["answer", "answered_by", "answered_at"])
@@ -315,7 +316,7 @@ def _facts_keep(task: Task, items: Sequence[ChecklistItem], actor: Any) -> None:
             label=item.text,
             value=item.answer,
             task=task,
-            recorded_by=actor if getattr(actor, "pk", None) else None,
+            recorded_by=actor_person(actor),
             recorded_at=now,
         )
         for item in items
