@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,6 +15,12 @@ class BusinessForm(forms.Form):
     )
     currency = forms.CharField(
         label=_("Currency"), min_length=3, max_length=3, help_text=_("ISO code, e.g. UAH, EUR")
+    )
+    language = forms.ChoiceField(
+        label=_("Language of messages to customers"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=_("Surveys, reminders and the words in message templates go out in it."),
     )
     quiet_hours_start = forms.TimeField(
         label=_("Marketing quiet hours from"),
@@ -37,3 +44,7 @@ class BusinessForm(forms.Form):
     marketing_cap_days = forms.IntegerField(
         label=_("… in this many days"), required=False, min_value=1, max_value=365
     )
+
+    def clean_language(self) -> str | None:
+        # Not sent (an older form, a script): the stored language stays.
+        return self.cleaned_data.get("language") or None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,15 @@ class Business(models.Model):
         _("time zone"), max_length=64, default="Europe/Kyiv", validators=[validate_time_zone]
     )
     currency = models.CharField(_("currency"), max_length=3, default="UAH")
+    # What the store writes to its customers in: texts the worker and services compose for
+    # them (a survey, a reminder, a template's variables) are written in it, whoever's click
+    # or which worker caused them. People read the app in their own language.
+    language = models.CharField(
+        _("language of messages to customers"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+    )
     # Marketing mail waits (is deferred, never dropped) between these hours of the
     # business's clock; both empty: no quiet hours. Transactional mail ignores them.
     quiet_hours_start = models.TimeField(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -65,19 +66,32 @@ def business_update(
     quiet_hours_end: time | None = _UNCHANGED,
     marketing_cap_count: int = _UNCHANGED,
     marketing_cap_days: int = _UNCHANGED,
+    language: str = _UNCHANGED,
 ) -> Business:
-    """Change the business settings; the marketing limits keep their values when not given."""
+    """Change the business settings; the marketing limits and the customers' language keep
+    their values when not given."""
+    current = business_get()
     limits = _marketing_limits(
-        business_get(), quiet_hours_start, quiet_hours_end, marketing_cap_count, marketing_cap_days
+        current, quiet_hours_start, quiet_hours_end, marketing_cap_count, marketing_cap_days
     )
+    if language is _UNCHANGED:
+        language = current.language
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise DomainError(field="language", message=_("No language %(code)s.") % {"code": language})
     try:
         validate_time_zone(time_zone)
     except ValidationError as exc:
         raise DomainError(field="time_zone", message=exc.messages[0]) from exc
     currency = currency_clean(currency)
-    business, _ = Business.objects.update_or_create(
+    business, _created = Business.objects.update_or_create(
         pk=Business.SINGLETON_ID,
-        defaults={"name": name, "time_zone": time_zone, "currency": currency.upper(), **limits},
+        defaults={
+            "name": name,
+            "time_zone": time_zone,
+            "currency": currency.upper(),
+            "language": language,
+            **limits,
+        },
     )
     event_record(
         event_type="business.updated",
@@ -88,6 +102,7 @@ def business_update(
             "name": name,
             "time_zone": time_zone,
             "currency": currency.upper(),
+            "language": language,
             **{k: v.isoformat() if isinstance(v, time) else v for k, v in limits.items()},
         },
     )

@@ -134,6 +134,10 @@ class MovementOut(Schema):
     actor_id: int | None
     created_at: datetime
 
+    @staticmethod
+    def resolve_note(obj: Any) -> str:
+        return str(obj.note_display)  # the system's own notes in the reader's language
+
 
 class MovementQuery(Schema):
     cursor: Cursor | None = None

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.texts import stored_text_render
+
 
 class Product(models.Model):
     name = models.CharField(_("name"), max_length=200)
@@ -84,6 +86,9 @@ class StockMovement(models.Model):
     delta_reserved = models.IntegerField(_("reserved change"), default=0)
     reason = models.CharField(_("reason"), max_length=16, choices=StockReason.choices)
     note = models.CharField(_("note"), max_length=300, blank=True, default="")
+    # A note the system wrote ("Order 10137"), as its original and parameters
+    # (procedo/core/texts.py), read in each reader's language. None: a person's words.
+    note_text = models.JSONField(null=True, blank=True)
     # The order that caused it. A plain id, not a foreign key: orders depend on
     # the catalog, never the other way round.
     order_id = models.BigIntegerField(_("order"), null=True, blank=True)
@@ -106,3 +111,7 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.sku_id}: {self.delta_on_hand:+d}/{self.delta_reserved:+d}"
+
+    @property
+    def note_display(self) -> str:
+        return stored_text_render(self.note_text, self.note)

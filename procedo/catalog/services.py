@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.actors import Actor
 from procedo.catalog import selectors
@@ -25,6 +26,7 @@ from procedo.core.bounds import MAX_STOCK, number_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import NewEvent, event_record, events_record_many
 
 
@@ -175,7 +177,8 @@ def sku_create(
             sku=sku,
             delta_on_hand=on_hand,
             reason=StockReason.ADJUST,
-            note=_("Initial stock"),
+            note="Initial stock",
+            note_text=LaterText(gettext_noop("Initial stock")).stored(),
             actor_id=actor_id_of(actor),
         )
     _search_text_refresh(product_id)
@@ -330,9 +333,10 @@ def _stock_move(
     guard: Q,
     order_id: int | None,
     actor: Actor,
-    note: str,
+    note: str | LaterText,
 ) -> None:
     quantity = _per_sku(need)
+    note, note_text = text_for_storing(note)
     updates: dict[str, Any] = {"updated_at": timezone.now()}
     if on_hand_sign:
         updates["on_hand"] = F("on_hand") + on_hand_sign * quantity
@@ -355,6 +359,7 @@ def _stock_move(
             reason=reason,
             order_id=order_id,
             note=note[:300],
+            note_text=note_text,
             actor_id=actor_id,
             created_at=now,
         )
@@ -397,7 +402,11 @@ def _explain_refusal(*, need: dict[int, int], reason: StockReason) -> None:
 
 @transaction.atomic
 def stock_reserve(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
+    *,
+    lines: Sequence[StockLine],
+    order_id: int | None,
+    actor: Actor = None,
+    note: str | LaterText = "",
 ) -> None:
     """Reserve every line, or none: one line short raises OutOfStock and nothing is written.
 
@@ -423,7 +432,11 @@ def stock_reserve(
 
 @transaction.atomic
 def stock_release(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
+    *,
+    lines: Sequence[StockLine],
+    order_id: int | None,
+    actor: Actor = None,
+    note: str | LaterText = "",
 ) -> None:
     """Give back what an order reserved (it was cancelled)."""
     need = _merged(lines)
@@ -443,7 +456,11 @@ def stock_release(
 
 @transaction.atomic
 def stock_consume(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
+    *,
+    lines: Sequence[StockLine],
+    order_id: int | None,
+    actor: Actor = None,
+    note: str | LaterText = "",
 ) -> None:
     """The reserved goods left the warehouse (shipped): on hand and reserved both go down."""
     need = _merged(lines)
@@ -463,7 +480,11 @@ def stock_consume(
 
 @transaction.atomic
 def stock_restock(
-    *, lines: Sequence[StockLine], order_id: int | None, actor: Actor = None, note: str = ""
+    *,
+    lines: Sequence[StockLine],
+    order_id: int | None,
+    actor: Actor = None,
+    note: str | LaterText = "",
 ) -> None:
     """Returned goods are back on the shelf."""
     need = _merged(lines)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext, ngettext, override
 
 
@@ -85,3 +86,12 @@ def stored_text_render(stored: Mapping[str, Any] | None, written: str) -> str:
         return later_text_read(stored).render()
     except (KeyError, TypeError, ValueError):
         return written
+
+
+def text_for_storing(text: str | LaterText) -> tuple[str, dict[str, Any] | None]:
+    """A model's pair of fields for a sentence: the text as written (the system's own in the
+    project's language, for exports and old readers) and its original with parameters (None
+    for words a person wrote, which are shown as written)."""
+    if isinstance(text, LaterText):
+        return text.render_in(settings.LANGUAGE_CODE), text.stored()
+    return text, None

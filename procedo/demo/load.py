@@ -47,7 +47,11 @@ def demo_store_load(*, sizes: DemoSizes = FULL_SIZE) -> DemoLogin | None:
     password = secrets.token_urlsafe(9)
     with transaction.atomic():
         business_services.business_update(
-            name="Procedo Demo Store", time_zone="Europe/Kyiv", currency="UAH", actor_id=None
+            name="Procedo Demo Store",
+            time_zone="Europe/Kyiv",
+            currency="UAH",
+            language="uk",
+            actor_id=None,
         )
         owner = account_services.user_create(
             username=DEMO_OWNER,

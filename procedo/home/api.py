@@ -165,6 +165,7 @@ class BusinessOut(Schema):
     name: str
     time_zone: str
     currency: str = Field(description="ISO 4217.")
+    language: str = Field(description="What the store writes to its customers in: en or uk.")
     quiet_hours_start: str | None = Field(
         description="Marketing waits from (business time), HH:MM."
     )
@@ -189,6 +190,7 @@ class BusinessPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     time_zone: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
+    language: str | None = Field(default=None, min_length=2, max_length=8)
     quiet_hours_start: QuietTime | None = Field(default=None, description="HH:MM")
     quiet_hours_end: QuietTime | None = Field(default=None, description="HH:MM")
     marketing_cap_count: int | None = Field(default=None, ge=0, le=100)

@@ -73,6 +73,7 @@ def business(request: HttpRequest) -> HttpResponse:
             "name": current.name,
             "time_zone": current.time_zone,
             "currency": current.currency,
+            "language": current.language,
             "quiet_hours_start": current.quiet_hours_start,
             "quiet_hours_end": current.quiet_hours_end,
             "marketing_cap_count": current.marketing_cap_count,

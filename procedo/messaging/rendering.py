@@ -553,7 +553,7 @@ def order_context(order: Any) -> dict[str, Any]:
         "shipping": _money(order.shipping_total, order.currency),
         "discount": _money(order.discount_total, order.currency),
         "currency": order.currency,
-        "status": order.status.label,
+        "status": order.status.label_display,  # in the language the message is written in
         "placed_at": order.placed_at,
         "delivered_at": order.delivered_at,
         "items": [

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor
+from procedo.business.selectors import business_language
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
@@ -53,6 +54,8 @@ def message_queue(
     With `body` empty and `template_key` naming a stored template, the template is
     rendered here for the customer (and order), with `context` adding variables
     such as `discount_code`; its kind is the template's unless `kind` is given.
+    What this adds for the customer (the variables, the unsubscribe line) is in the
+    business's language, whoever queues it; a refusal is in the caller's.
     """
     if channel not in Channel.values:
         raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
@@ -65,22 +68,17 @@ def message_queue(
         return existing
     recipient = recipient_clean(channel, recipient)
     if not body and template_key:
-        template = Template.objects.filter(key=template_key).first()
-        if template is None:
-            raise NotFound(
-                field="template_key", message=_("No template %(k)s.") % {"k": template_key}
-            )
-        kind = kind or template.kind
-        variables = message_context(
-            customer_id=customer_id, order_id=order_id, recipient=recipient, extra=context
+        composed = message_compose(
+            channel=channel,
+            customer_id=customer_id,
+            order_id=order_id,
+            recipient=recipient,
+            template_key=template_key,
+            kind=kind,
+            context=context,
         )
-        rendered = rendering.render(
-            subject=template.subject,
-            body_text=template.body_text,
-            body_html=template.body_html if channel == Channel.EMAIL else "",
-            context=variables,
-        )
-        subject, body, body_html = rendered.subject, rendered.body_text, rendered.body_html
+        subject, body, body_html = composed.subject, composed.body, composed.body_html
+        kind = composed.kind
     if not body.strip():
         raise DomainError(field="body", message=_("A message needs a text."))
     kind = kind or MessageKind.TRANSACTIONAL
@@ -132,6 +130,65 @@ def recipient_clean(channel: str, recipient: str, *, field: str = "recipient") -
             message=_("%(a)s is not an email address.") % {"a": recipient or "''"},
         ) from None
     return recipient
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message as its recipient reads it, before it is queued."""
+
+    subject: str
+    body: str
+    body_html: str
+    kind: str  # transactional or marketing
+
+
+def message_compose(
+    *,
+    channel: str,
+    customer_id: int | None,
+    order_id: int | None = None,
+    recipient: str = "",
+    template_key: str = "",
+    subject: str = "",
+    body: str = "",
+    kind: str = "",
+    context: dict[str, Any] | None = None,
+) -> Composed:
+    """Render a stored template (`template_key`) or a `subject` and `body` written in place for
+    one customer (and order), as the customer will get it: the variables of `message_context`,
+    the business's language, and a marketing email's unsubscribe line.
+
+    The one way an SOP's message is written, whether the engine queues it or the SOP's page
+    shows it for a sample customer; a template that cannot be written raises DomainError
+    naming the field and line.
+    """
+    with translation.override(business_language()):
+        html = ""
+        if template_key:
+            template = Template.objects.filter(key=template_key).first()
+            if template is None:
+                raise NotFound(
+                    field="template_key", message=_("No template %(k)s.") % {"k": template_key}
+                )
+            kind = kind or template.kind
+            subject, body = template.subject, template.body_text
+            html = template.body_html if channel == Channel.EMAIL else ""
+        variables = message_context(
+            customer_id=customer_id, order_id=order_id, recipient=recipient, extra=context
+        )
+        rendered = rendering.render(
+            subject=subject, body_text=body, body_html=html, context=variables
+        )
+        kind = kind or MessageKind.TRANSACTIONAL
+        text = rendered.body_text
+        if kind == MessageKind.MARKETING and channel == Channel.EMAIL and "@" in recipient:
+            text = _unsubscribe_line_ensured(text, recipient)
+        return Composed(
+            subject=rendered.subject if channel == Channel.EMAIL else "",
+            body=text,
+            body_html=rendered.body_html,
+            kind=kind,
+        )
 
 
 @dataclass(frozen=True)
@@ -198,7 +255,10 @@ def messages_queue_many(
         chunk.clear()
         if not fresh:
             return
-        rendered = _render_many(channel, template, fresh) if template is not None else {}
+        rendered = {}
+        if template is not None:
+            with translation.override(business_language()):  # the words the store writes
+                rendered = _render_many(channel, template, fresh)
         rows = []
         for n, item in fresh:
             subject, body, body_html = rendered.get(n, (item.subject, item.body, item.body_html))
@@ -457,7 +517,9 @@ def _unsubscribe_line_ensured(body: str, recipient: str) -> str:
     url = unsubscribe_url(recipient)
     if url in body:
         return body
-    return f"{body.rstrip()}\n\n-- \n" + _("Unsubscribe: %(url)s") % {"url": url}
+    with translation.override(business_language()):
+        line = _("Unsubscribe: %(url)s") % {"url": url}
+    return f"{body.rstrip()}\n\n-- \n{line}"
 
 
 def _template_clean(

@@ -46,6 +46,7 @@ from procedo.core.bounds import MAX_ITEMS, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean, money_format, money_quantize
+from procedo.core.texts import LaterText
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.customers.normalise import phone_normalise
@@ -843,7 +844,7 @@ def order_create(
                 lines=stock_lines,
                 order_id=order.pk,
                 actor=actor,
-                note=_("Order %(n)s") % {"n": order.number},
+                note=LaterText(gettext_noop("Order %(n)s"), {"n": order.number}),
             )
         except OutOfStock as exc:
             raise _stock_refusal(exc, resolved) from None
@@ -986,7 +987,7 @@ def order_lines_set(
         stock_state == StockState.NONE and not old and order.status.category in HOLDS_STOCK
     )
     if holds:
-        note = _("Order %(n)s changed") % {"n": order.number}
+        note = LaterText(gettext_noop("Order %(n)s changed"), {"n": order.number})
         less = [StockLine(k, q - new.get(k, 0)) for k, q in old.items() if q > new.get(k, 0)]
         more = [StockLine(k, q - old.get(k, 0)) for k, q in new.items() if q > old.get(k, 0)]
         if less and stock_state == StockState.RESERVED:
@@ -1217,7 +1218,7 @@ def _status_move(
 
     if stock_to != stock_from:
         stock = _stock_lines(order.pk)
-        stock_note = _("Order %(n)s") % {"n": order.number}
+        stock_note = LaterText(gettext_noop("Order %(n)s"), {"n": order.number})
         if stock_from == StockState.RELEASED:
             catalog_services.stock_reserve(
                 lines=stock, order_id=order.pk, actor=actor, note=stock_note
@@ -1865,7 +1866,7 @@ def _restock(ret: Return, order: Order, actor: Actor) -> None:
             lines=stock,
             order_id=order.pk,
             actor=actor,
-            note=_("Return of order %(n)s") % {"n": order.number},
+            note=LaterText(gettext_noop("Return of order %(n)s"), {"n": order.number}),
         )
 
 

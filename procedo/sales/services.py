@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Max
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -901,15 +901,18 @@ def _meeting_message(meeting: Meeting, deal: Deal, *, key: str, reminder: bool) 
         return
     channel, address = reach
     business = business_get()
-    text = (
-        _("A reminder: our meeting about %(title)s is at %(when)s. — %(business)s")
-        if reminder
-        else _("Our meeting about %(title)s is booked for %(when)s. — %(business)s")
-    ) % {"title": deal.title, "when": _when(meeting.starts_at), "business": business.name}
+    # In the store's language (dates too), whoever booked it; the worker sends reminders.
+    with translation.override(business.language):
+        text = (
+            _("A reminder: our meeting about %(title)s is at %(when)s. — %(business)s")
+            if reminder
+            else _("Our meeting about %(title)s is booked for %(when)s. — %(business)s")
+        ) % {"title": deal.title, "when": _when(meeting.starts_at), "business": business.name}
+        subject = _("Meeting at %(when)s") % {"when": _when(meeting.starts_at)}
     message_queue(
         channel=channel,
         recipient=address,
-        subject=_("Meeting at %(when)s") % {"when": _when(meeting.starts_at)},
+        subject=subject,
         body=text,
         customer_id=deal.customer_id,
         source=f"deal:{deal.pk}",

@@ -25,9 +25,11 @@ from procedo.sops.kinds import STEP_KINDS, TRIGGER_KINDS, kind_catalog
 from procedo.sops.models import Proposal, Revision, Sop, StepFeedback
 from procedo.sops.selectors import audience as audience_selectors
 from procedo.sops.selectors import feedback as feedback_selectors
+from procedo.sops.selectors import messages as message_selectors
 from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import acknowledgement as acknowledgement_services
 from procedo.sops.services import feedback as feedback_services
+from procedo.sops.services import messages as message_services
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
 
@@ -57,6 +59,10 @@ class RevisionTransitionOut(Schema):
     backlog: str = Field(description="start, skip, or empty: the backlog choice of this move")
     backlog_count: int | None
     created_at: datetime
+
+    @staticmethod
+    def resolve_comment(obj: Any) -> str:
+        return str(obj.comment_display)  # the system's own comments in the reader's language
 
 
 class RevisionOut(Schema):
@@ -226,7 +232,7 @@ def _revision_out(revision_id: int) -> dict[str, Any]:
         "sop_id": revision.sop_id,
         "number": revision.number,
         "state": revision.state,
-        "note": revision.note,
+        "note": revision.note_display,
         "based_on_id": revision.based_on_id,
         "author_id": revision.author_id,
         "pilot_team_id": revision.pilot_team_id,
@@ -490,6 +496,78 @@ def trigger_preview(
 ) -> Any:
     """Which subjects the trigger would match now (counted up to 1,000)."""
     return sop_selectors.trigger_preview(revision_id=revision_id, trigger_key=trigger_key)
+
+
+# ---------------------------------------------------------------- messages for a sample
+
+
+class SampleOut(Schema):
+    id: int
+    label: str
+
+
+class MessagePreviewOut(Schema):
+    step_key: str = Field(alias="key")
+    title: str
+    channel: str
+    marketing: bool
+    to: str
+    subject: str
+    body: str
+    problem: str = Field(description="Why it cannot be written for the sample; empty if it can.")
+    body_html: str = Field(description="A stored template's HTML part, if it has one.")
+
+
+class MessagePreviewsOut(Schema):
+    sample: SampleOut | None = Field(description="Whom the messages are written for.")
+    samples: list[SampleOut] = Field(description="Others to ask for with `sample_id`.")
+    messages: list[MessagePreviewOut]
+
+
+class MessageTestIn(Schema):
+    sample_id: Id | None = Field(default=None, description="Default: the newest sample.")
+
+
+class MessageTestOut(Schema):
+    message_id: int = Field(alias="pk")
+    to: str = Field(alias="recipient")
+    subject: str
+    state: str
+
+
+@router.get(
+    "/revisions/{int:revision_id}/messages",
+    response=MessagePreviewsOut,
+    auth=requires_api("sops.view"),
+)
+def message_previews(request: ApiRequest, revision_id: PathId, sample_id: Id | None = None) -> Any:
+    """Each email and SMS step written for a real subject the trigger would reach (the
+    newest, or `sample_id`), with the same renderer and variables the engine sends with."""
+    revision = sop_selectors.revision_get(revision_id=revision_id)
+    return message_selectors.message_previews(revision=revision, sample_id=sample_id)
+
+
+@router.post(
+    "/revisions/{int:revision_id}/messages/{step_key}/test",
+    response=MessageTestOut,
+    auth=requires_api("sops.feedback"),
+)
+def message_test_send(
+    request: ApiRequest,
+    revision_id: PathId,
+    step_key: Annotated[str, Path(max_length=40)],
+    payload: MessageTestIn,
+    idempotency_key: str = idempotency_header(required=True),
+) -> Any:
+    """Send the step's message, written for the sample, to your own email address, marked as
+    a test in its subject; the same key again answers with the same message."""
+    return message_services.message_test_send(
+        revision_id=revision_id,
+        step_key=step_key,
+        sample_id=payload.sample_id,
+        actor=request.auth,
+        idempotency_key=api_key(idempotency_key),
+    )
 
 
 # ---------------------------------------------------------------- feedback, proposals, reading

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from procedo.analytics.kpis import kpi_choices
+from procedo.core.texts import stored_text_render
 
 
 class SubjectType(models.TextChoices):
@@ -135,6 +136,9 @@ class Revision(models.Model):
     )
     definition = models.JSONField(_("definition"), default=dict)
     note = models.CharField(_("what changed"), max_length=500, blank=True, default="")
+    # A note the system wrote (a proposal taken in), as its original and parameters
+    # (procedo/core/texts.py): each reader gets it in their language. None: a person's words.
+    note_text = models.JSONField(null=True, blank=True)
     based_on = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -198,6 +202,11 @@ class Revision(models.Model):
     def __str__(self) -> str:
         return f"{self.sop_id} r{self.number} ({self.state})"
 
+    @property
+    def note_display(self) -> str:
+        """What changed, in the reader's language when the system wrote it."""
+        return stored_text_render(self.note_text, self.note)
+
 
 class RevisionTransition(models.Model):
     """Who moved a revision to which state, when, and with what comment."""
@@ -214,6 +223,8 @@ class RevisionTransition(models.Model):
         related_name="+",
     )
     comment = models.TextField(_("comment"), blank=True, default="")
+    # A comment the system wrote ("Replaced by revision 4."), read in each reader's language.
+    comment_text = models.JSONField(null=True, blank=True)
     # The backlog choice made with this move, and how many subjects it was about then.
     backlog = models.CharField(
         _("backlog"), max_length=5, choices=Backlog.choices, blank=True, default=""
@@ -227,6 +238,10 @@ class RevisionTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state}"
+
+    @property
+    def comment_display(self) -> str:
+        return stored_text_render(self.comment_text, self.comment)
 
 
 # ---------------------------------------------------------------- feedback, proposals, reading

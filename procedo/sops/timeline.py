@@ -66,6 +66,11 @@ def _params(event: Event, names: Names) -> dict[str, Any]:
     }
 
 
+def _tested(event: Event, names: Names) -> dict[str, Any]:
+    # The step by its title: a reader who did not write the SOP never sees its keys.
+    return _params(event, names) | {"step": (event.payload or {}).get("step_title") or ""}
+
+
 def timeline_register() -> None:
     subject_register("sop", names=_sops, url_name="sops:detail")
     subject_register("revision", names=_revisions, url_name="sops:revision")
@@ -94,6 +99,11 @@ def timeline_register() -> None:
         "sop_revision.state_changed",
         gettext_lazy("%(actor)s moved revision %(number)s of %(sop)s from %(from)s to %(to)s"),
         _params,
+    )
+    sentence(
+        "sop.message_tested",
+        gettext_lazy("%(actor)s sent themselves a test of “%(step)s” of %(sop)s"),
+        _tested,
     )
     sentence(
         "sop_revision.acknowledged",

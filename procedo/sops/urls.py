@@ -1,6 +1,7 @@
 from django.urls import path
 
 from procedo.sops.views import authoring, feedback, library
+from procedo.sops.views import messages as message_views
 
 app_name = "sops"
 urlpatterns = [
@@ -37,6 +38,16 @@ urlpatterns = [
     ),
 ]
 urlpatterns += [
+    path(
+        "revisions/<int:revision_id>/messages/",
+        message_views.message_previews,
+        name="messages",
+    ),
+    path(
+        "revisions/<int:revision_id>/messages/<slug:step_key>/test/",
+        message_views.message_test_send,
+        name="message-test",
+    ),
     path("mine/", feedback.onboarding, name="mine"),
     path("library/", library.library, name="library"),
     path("library/install/", library.library_install, name="library-install"),
@@ -72,6 +83,8 @@ API_TWINS = {
     "item": ("revision_update",),
     "item-remove": ("revision_update",),
     "item-move": ("revision_update",),
+    "messages": ("message_previews",),
+    "message-test": ("message_test_send",),
     "mine": ("onboarding_list",),
     "library": ("library_list",),
     "library-install": ("library_install",),

@@ -24,12 +24,12 @@ from django.core import signing
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor, actor_person
 from procedo.business.calendar import WorkCalendar, work_calendar
-from procedo.business.selectors import business_get
+from procedo.business.selectors import business_get, business_language
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.customers import services as customer_services
@@ -474,7 +474,8 @@ def conversation_reply(
         idempotency_key=idempotency_key,
         created_at=now,
     )
-    subject = conversation.subject or _("Your message")
+    with translation.override(business_language()):  # the customer's words, not the operator's
+        subject = conversation.subject or _("Your message")
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     _send(conversation, entry, subject=subject, body=text)
@@ -980,9 +981,13 @@ def _survey_send(ticket: Ticket, now: datetime) -> None:
         return
     conversation = ticket.conversation
     ticket.csat_sent_at = now
-    text = _(
-        "Your request is solved. How did we do? Rate us from 1 to 5 (one click, no login): %(url)s"
-    ) % {"url": survey_url(ticket.pk)}
+    # In the store's language, whoever solved the ticket and whatever language they read.
+    with translation.override(business_language()):
+        text = _(
+            "Your request is solved. How did we do? Rate us from 1 to 5 (one click, no login): "
+            "%(url)s"
+        ) % {"url": survey_url(ticket.pk)}
+        subject = _("How did we do?")
     entry = Entry.objects.create(
         conversation=conversation,
         kind=EntryKind.REPLY,
@@ -990,7 +995,7 @@ def _survey_send(ticket: Ticket, now: datetime) -> None:
         idempotency_key=f"support:survey:{ticket.pk}",
         created_at=now,
     )
-    _send(conversation, entry, subject=_("How did we do?"), body=text)
+    _send(conversation, entry, subject=subject, body=text)
 
 
 def survey_ticket(token: str) -> Ticket:

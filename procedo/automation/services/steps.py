@@ -47,7 +47,6 @@ from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.events.timeline import Names
-from procedo.messaging import rendering
 from procedo.messaging import services as messaging_services
 from procedo.orders import services as order_services
 from procedo.orders.models import Order
@@ -560,13 +559,18 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
         if spec.template_key:
             text = {"body": "", "subject": "", "body_html": ""}
         else:
-            variables = messaging_services.message_context(
-                customer_id=customer.pk, order_id=order_id, recipient=recipients[0], extra=extra
+            # The same composing as the SOP page's preview of this step (sops.selectors).
+            composed = messaging_services.message_compose(
+                channel=spec.kind,
+                customer_id=customer.pk,
+                order_id=order_id,
+                recipient=recipients[0],
+                subject=spec.subject,
+                body=spec.body,
+                kind=spec.purpose,
+                context=extra,
             )
-            rendered = rendering.render(
-                subject=spec.subject, body_text=spec.body, body_html="", context=variables
-            )
-            text = {"body": rendered.body_text, "subject": rendered.subject, "body_html": ""}
+            text = {"body": composed.body, "subject": composed.subject, "body_html": ""}
         message = messaging_services.message_queue(
             channel=spec.kind,
             recipient=recipients[0],

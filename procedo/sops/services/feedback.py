@@ -19,7 +19,7 @@ from procedo.accounts.permissions import user_can
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
-from procedo.core.texts import LaterText
+from procedo.core.texts import LaterText, later_text_read, text_for_storing
 from procedo.events.services import event_record
 from procedo.sops.models import (
     FeedbackKind,
@@ -259,8 +259,14 @@ def proposal_accept(*, proposal_id: int, actor: Actor, into_draft: bool = False)
     sop = proposal.sop
     _may_triage(sop, actor)
     _proposal_open_check(proposal)
-    author = str(proposal.author) if proposal.author else _("someone who left")
-    note = _("Proposal by %(author)s: %(text)s") % {"author": author, "text": proposal.text}
+    # Kept as the system's sentence with the author and their words: read in each reader's
+    # language (the revision's "what changed").
+    author = (
+        str(proposal.author) if proposal.author else LaterText(gettext_noop("someone who left"))
+    )
+    note = LaterText(
+        gettext_noop("Proposal by %(author)s: %(text)s"), {"author": author, "text": proposal.text}
+    )
     existing = (
         Revision.objects.filter(sop=sop, state=RevisionState.DRAFT).order_by("-number").first()
     )
@@ -275,8 +281,18 @@ def proposal_accept(*, proposal_id: int, actor: Actor, into_draft: bool = False)
         )
     if existing is not None:
         draft = existing
-        joined = f"{draft.note}; {note}" if draft.note else note
-        Revision.objects.filter(pk=draft.pk).update(note=joined[:500], updated_at=timezone.now())
+        before: str | LaterText = (
+            later_text_read(draft.note_text) if draft.note_text else draft.note
+        )
+        joined = (
+            LaterText(gettext_noop("%(before)s; %(after)s"), {"before": before, "after": note})
+            if draft.note
+            else note
+        )
+        written, stored = text_for_storing(joined)
+        Revision.objects.filter(pk=draft.pk).update(
+            note=written[:500], note_text=stored, updated_at=timezone.now()
+        )
     else:
         draft = revisions.revision_draft_create(sop_id=sop.pk, actor=actor, note=note)
     _proposal_decide(proposal, actor=actor, state=ProposalState.ACCEPTED, draft=draft)

@@ -15,11 +15,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.actors import Actor, actor_person
 from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import event_record
 from procedo.sops.models import (
     LIVE_STATES,
@@ -62,7 +64,7 @@ def _touch(sop_id: int) -> None:
 
 @transaction.atomic
 def revision_draft_create(
-    *, sop_id: int, actor: Actor, based_on_id: int | None = None, note: str = ""
+    *, sop_id: int, actor: Actor, based_on_id: int | None = None, note: str | LaterText = ""
 ) -> Revision:
     """A new draft copying `based_on` (default: the published revision, else the latest)."""
     sop = sop_selectors.sop_get(sop_id=sop_id)
@@ -77,9 +79,15 @@ def revision_draft_create(
 
 
 def _draft_from(
-    sop: Sop, base: Revision | None, definition: dict[str, Any], *, actor: Actor, note: str
+    sop: Sop,
+    base: Revision | None,
+    definition: dict[str, Any],
+    *,
+    actor: Actor,
+    note: str | LaterText,
 ) -> Revision:
     now = timezone.now()
+    written, note_text = text_for_storing(note)
     author = actor_person(actor)
     for _attempt in range(3):
         try:
@@ -88,7 +96,8 @@ def _draft_from(
                     sop=sop,
                     number=_next_number(sop.pk),
                     definition=definition,
-                    note=note.strip()[:500],
+                    note=written.strip()[:500],
+                    note_text=note_text,
                     based_on=base,
                     author=author,
                     edited_by=author,
@@ -134,8 +143,9 @@ def revision_update(
         "updated_at": timezone.now(),
         "edited_by": actor_person(actor),
     }
-    if note is not None:
+    if note is not None:  # a person's words replace whatever the system wrote
         updates["note"] = note.strip()[:500]
+        updates["note_text"] = None
     changed = Revision.objects.filter(pk=revision.pk, state=S.DRAFT).update(**updates)
     if changed != 1:
         raise Conflict(field="state", message=_("The revision left draft meanwhile; reload it."))
@@ -189,17 +199,19 @@ def _record_transition(
     from_state: str,
     to_state: str,
     actor: Actor,
-    comment: str,
+    comment: str | LaterText,
     backlog: str = "",
     backlog_count: int | None = None,
     runs_moved: RunsMoved | None = None,
 ) -> RevisionTransition:
+    comment, comment_text = text_for_storing(comment)
     move = RevisionTransition.objects.create(
         revision=revision,
         from_state=from_state,
         to_state=to_state,
         actor=actor_person(actor),
         comment=comment,
+        comment_text=comment_text,
         backlog=backlog,
         backlog_count=backlog_count,
     )
@@ -332,7 +344,9 @@ def revision_transition(
                 from_state=S.PUBLISHED,
                 to_state=S.RETIRED,
                 actor=actor,
-                comment=_("Replaced by revision %(n)s.") % {"n": revision.number},
+                comment=LaterText(
+                    gettext_noop("Replaced by revision %(n)s."), {"n": revision.number}
+                ),
             )
     _move(revision, to_state, extra=extra)
     moved = None

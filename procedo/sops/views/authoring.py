@@ -21,7 +21,13 @@ from procedo.analytics.selectors import goals_list
 from procedo.core.errors import DomainError, NotFound
 from procedo.sops import knowledge_links, subjects
 from procedo.sops.definitions import END
-from procedo.sops.describe import cancel_text, step_text, trigger_text
+from procedo.sops.describe import (
+    cancel_text,
+    step_for_people,
+    step_text,
+    step_titles,
+    trigger_text,
+)
 from procedo.sops.feedback_forms import ProposalForm
 from procedo.sops.forms.checklist import item_rows
 from procedo.sops.forms.common import ItemForm, error_field, rule_rows
@@ -36,6 +42,7 @@ from procedo.sops.selectors import feedback as feedback_selectors
 from procedo.sops.selectors import sops as sop_selectors
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
+from procedo.sops.views.messages import messages_context
 
 SECTIONS = ("triggers", "cancel_on", "steps")
 
@@ -127,6 +134,7 @@ def _card_context(request: HttpRequest, sop_id: int, **extra: Any) -> dict[str, 
     )
     acks = audience_selectors.acknowledgement_board(sop=sop)
     return {
+        **messages_context(request, card.current),
         "card": card,
         "sop": sop,
         "panels": sop_panels(request, card.sop),
@@ -216,7 +224,11 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
             diff = None
     elif revision.based_on_id:
         diff = sop_selectors.revision_diff(revision_id=revision.pk, other_id=revision.based_on_id)
+    # Who did not write SOPs reads steps in words: no template code, no step keys.
+    can_author = user_can(request.user, "sops.author")
+    titles = step_titles(definition)
     return {
+        **messages_context(request, revision),
         "revision": revision,
         "sop": sop,
         "triggers": [
@@ -228,7 +240,13 @@ def _revision_context(request: HttpRequest, revision_id: int, **extra: Any) -> d
             for i, r in enumerate(definition.get("cancel_on", []))
         ],
         "steps": [
-            (i, s, step_text(s, subject_type=subject_type))
+            (
+                i,
+                s,
+                step_text(
+                    s if can_author else step_for_people(s, titles), subject_type=subject_type
+                ),
+            )
             for i, s in enumerate(definition.get("steps", []))
         ],
         "editable": revision.state == RevisionState.DRAFT and user_can(request.user, "sops.author"),
