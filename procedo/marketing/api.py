@@ -198,6 +198,7 @@ class RefreshOut(Schema):
     scored: int
     changed: int
     removed: int
+    moved: int  # customers moved to another RFM group, one `rfm.group_changed` each
 
 
 @router.get("/rfm", response=dict[str, int], auth=requires_api("marketing.view"))

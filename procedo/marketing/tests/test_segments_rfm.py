@@ -110,7 +110,7 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
     store: Store,
 ) -> None:
     result = services.rfm_refresh()
-    assert result["scored"] == 5 and result["changed"] == 5
+    assert result["scored"] == 5 and result["changed"] == 5 and result["moved"] == 0
     rfm = {r.customer.first_name: r for r in CustomerRfm.objects.select_related("customer")}
     assert set(rfm) == {"Олена", "Тарас", "Ірина", "Петро", "Марія"}
     # Most recent buyer has the top recency; the three-order customer the top frequency.
@@ -123,6 +123,34 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
     assert again["changed"] == 0 and again["scored"] == 5
     # Segments can ask for the group.
     assert _names([{"field": "rfm_group", "op": "in", "value": ["new"]}]) == {"Марія"}
+
+
+def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
+    store: Store,
+) -> None:
+    from procedo.sops import subjects
+
+    services.rfm_refresh()
+    assert not Event.objects.filter(event_type="rfm.group_changed").exists()  # first scores
+    olena, taras = store.customers["olena"], store.customers["taras"]
+    # Last week's scores put them elsewhere; today's history moves them back.
+    CustomerRfm.objects.filter(customer=olena).update(r=4, group="champions")
+    CustomerRfm.objects.filter(customer=taras).update(f=1, group="hibernating")
+    result = services.rfm_refresh()
+    moves = Event.objects.filter(event_type="rfm.group_changed").order_by("subject_id")
+    assert result["moved"] == 2 and [
+        (e.subject_type, e.subject_id, e.customer_id, e.payload) for e in moves
+    ] == [
+        ("customer", olena.pk, olena.pk, {"from": "champions", "to": "cant_lose"}),
+        ("customer", taras.pk, taras.pk, {"from": "hibernating", "to": "need_attention"}),
+    ]
+    rfm = CustomerRfm.objects.get(customer=olena)
+    assert rfm.previous_group == "champions" and rfm.group_since == rfm.computed_at
+    assert services.rfm_refresh()["moved"] == 0
+    assert moves.count() == 2
+    # An SOP can start on it: "customer became at risk" is the trigger with event.to.
+    spec = subjects.EVENTS["rfm.group_changed"]
+    assert spec.subject == "customer" and "event.to" in spec.payload
 
 
 def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store: Store) -> None:
