@@ -36,7 +36,7 @@ from procedo.analytics.kpis import SIGNED_CENTS, sale_orders, valued_orders
 from procedo.business.selectors import business_get
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.core.money import amount_clean, money_format
+from procedo.core.money import amount_clean, money_format, money_quantize
 from procedo.customers.models import LIVE, Customer
 from procedo.events.services import event_record
 from procedo.loyalty.codes import code_generate, code_in_source, code_normalise
@@ -45,9 +45,12 @@ from procedo.loyalty.models import (
     Program,
     ReferralCode,
     ReferralConversion,
+    Reward,
+    RewardFor,
     RewardKind,
     Tier,
 )
+from procedo.orders import services as order_services
 from procedo.orders.models import Order
 
 MAX_TIERS = 10
@@ -477,6 +480,7 @@ def _attribute(order: Order, typed: str, *, field: str, actor: Any) -> ReferralC
         },
         idempotency_key=f"loyalty:referral:order:{order.pk}",
     )
+    rewards_credit(conversion=conversion, actor=actor)
     return conversion
 
 
@@ -520,6 +524,159 @@ def reward_words(kind: str, value: Decimal, currency: str) -> str:
     return _("nothing")
 
 
+# --- rewards: credited once, used once on an order ----------------------------------------
+
+
+def _reward_credit(
+    conversion: ReferralConversion, earned_for: str, currency: str, actor: Any
+) -> Reward | None:
+    if earned_for == RewardFor.REFERRING:
+        customer_id = conversion.referrer_id
+        kind, value = conversion.referrer_reward_kind, conversion.referrer_reward_value
+    else:
+        customer_id = conversion.referred_id
+        kind, value = conversion.friend_reward_kind, conversion.friend_reward_value
+    if kind == RewardKind.NONE or value <= 0:
+        return None
+    reward = Reward(
+        customer_id=customer_id,
+        conversion=conversion,
+        earned_for=earned_for,
+        kind=kind,
+        value=value,
+        currency=currency,
+    )
+    try:
+        with transaction.atomic():
+            reward.save(force_insert=True)
+    except IntegrityError:
+        return None  # credited before: the unique (conversion, side) keeps it to one
+    event_record(
+        event_type="reward.credited",
+        subject_type="customer",
+        subject_id=customer_id,
+        customer_id=customer_id,
+        actor=actor,
+        payload={
+            "reward_id": reward.pk,
+            "for": earned_for,
+            "kind": kind,
+            "value": str(value),
+            "currency": currency,
+            "order": conversion.order.number if conversion.order_id else "",
+        },
+        idempotency_key=f"loyalty:reward:{conversion.pk}:{earned_for}",
+    )
+    return reward
+
+
+@transaction.atomic
+def rewards_credit(*, conversion: ReferralConversion, actor: Any = None) -> list[Reward]:
+    """Credit both sides of a referral with the rewards its terms gave, each once: a second
+    call (a retry, the nightly catch-up) finds them credited and credits nothing."""
+    currency = business_get().currency
+    credited = [
+        _reward_credit(conversion, earned_for, currency, actor)
+        for earned_for in (RewardFor.REFERRING, RewardFor.REFERRED)
+    ]
+    return [reward for reward in credited if reward is not None]
+
+
+def rewards_credit_missing(*, limit: int = 1000) -> int:
+    """Referrals that converted before rewards were credited (or whose crediting was lost):
+    one query finds them, each is credited as on its order."""
+    missing = (
+        ReferralConversion.objects.select_related("order")
+        .filter(
+            Q(referrer_reward_kind__in=[RewardKind.PERCENT, RewardKind.CREDIT])
+            | Q(friend_reward_kind__in=[RewardKind.PERCENT, RewardKind.CREDIT])
+        )
+        .exclude(Exists(Reward.objects.filter(conversion_id=OuterRef("pk"))))
+        .order_by("pk")[:limit]
+    )
+    return sum(len(rewards_credit(conversion=conversion)) for conversion in missing)
+
+
+def _reward_amount(reward: Reward, order: Order) -> Decimal:
+    """What the reward takes off the order: its credit, or its percent of the goods left."""
+    if reward.kind == RewardKind.CREDIT:
+        return reward.value
+    goods = max(order.subtotal - order.discount_total, Decimal(0))
+    return money_quantize(goods * reward.value / 100, order.currency)
+
+
+@idempotent("reward.redeem", replay=lambda pk: Reward.objects.get(pk=pk))
+@transaction.atomic
+def reward_redeem(
+    *, reward_id: int, order_id: int, actor: Any, idempotency_key: str | None
+) -> Reward:
+    """Use a reward on one of its customer's orders: the order's total goes down through the
+    orders' service (never below zero, nor below what was paid). A reward is used once;
+    another order, another customer's order or an order past editing is refused, unchanged."""
+    reward = Reward.objects.filter(pk=reward_id).select_related("order").first()
+    if reward is None:
+        raise NotFound(field="reward_id", message=_("No reward %(id)s.") % {"id": reward_id})
+    if reward.order_id is not None:
+        raise Conflict(
+            field="reward_id",
+            message=_("This reward was used on order %(order)s already.")
+            % {"order": reward.order.number if reward.order else reward.order_id},
+        )
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(field="order_id", message=_("No order with id %(id)s.") % {"id": order_id})
+    if order.customer_id != reward.customer_id:
+        raise DomainError(
+            field="order_id",
+            message=_("Order %(order)s is another customer's; a reward is for its own customer.")
+            % {"order": order.number},
+        )
+    if order.currency != reward.currency:
+        raise DomainError(
+            field="order_id",
+            message=_("Order %(order)s is in %(currency)s; the reward is in %(reward)s.")
+            % {"order": order.number, "currency": order.currency, "reward": reward.currency},
+        )
+    amount = _reward_amount(reward, order)
+    if amount <= 0:
+        raise DomainError(
+            field="order_id",
+            message=_("Order %(order)s has nothing left to take the reward off.")
+            % {"order": order.number},
+        )
+    now = timezone.now()
+    # Compare-and-set: of two uses racing, one claims the reward and the other is refused.
+    if not Reward.objects.filter(pk=reward.pk, order__isnull=True).update(
+        order=order, amount=amount, redeemed_at=now
+    ):
+        raise Conflict(field="reward_id", message=_("This reward was used meanwhile."))
+    order_services.order_discount_add(
+        order_id=order.pk,
+        amount=amount,
+        reason=reward_words(reward.kind, reward.value, reward.currency),
+        actor=actor,
+        # The order's event is keyed by the reward: the last guard against using it twice.
+        idempotency_key=f"loyalty:reward:{reward.pk}:used",
+    )
+    event_record(
+        event_type="reward.redeemed",
+        subject_type="customer",
+        subject_id=reward.customer_id,
+        customer_id=reward.customer_id,
+        actor=actor,
+        payload={
+            "reward_id": reward.pk,
+            "order_id": order.pk,
+            "order": order.number,
+            "amount": str(amount),
+            "currency": order.currency,
+        },
+        idempotency_key=idempotency_key,
+    )
+    reward.order, reward.amount, reward.redeemed_at = order, amount, now
+    return reward
+
+
 # --- merging duplicates ------------------------------------------------------------------
 
 
@@ -527,6 +684,7 @@ def loyalty_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
     """The duplicate's codes and referrals become the survivor's (a shared code keeps
     working); the earlier membership stays; the tier is recomputed from the merged orders."""
     moved = ReferralCode.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
+    moved += Reward.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
     moved += ReferralConversion.objects.filter(referrer_id=duplicate_id).update(
         referrer_id=survivor_id
     )
@@ -559,6 +717,7 @@ SPEND_EVENTS = frozenset(
         "return.created",
         "return.received",
         "refund.recorded",
+        "order.discount_added",
     }
 )
 
