@@ -82,6 +82,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
             product = services.product_create(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
                 active=form.cleaned_data["active"],
                 actor=request.user,
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
@@ -135,6 +136,7 @@ def _card_context(
             initial={
                 "name": product.name,
                 "description": product.description,
+                "category": product.category,
                 "active": product.active,
             }
         ),
@@ -173,6 +175,7 @@ def product_update(request: HttpRequest, product_id: int) -> HttpResponse:
                 product_id=product_id,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
                 active=form.cleaned_data["active"],
                 actor=request.user,
             )

@@ -82,6 +82,7 @@ class RuleFieldOut(Schema):
     type: str
     operators: list[str]
     period: bool
+    period_required: bool = Field(description="false: a rule without `days` asks about all time")
     choices: list[tuple[str, str]] | None
 
 
@@ -109,6 +110,7 @@ def rule_catalog(request: HttpRequest) -> list[dict[str, Any]]:
             "type": spec.type,
             "operators": list(rules.OPERATORS[spec.type]),
             "period": spec.period,
+            "period_required": spec.period and spec.period_required,
             "choices": spec.choices() if spec.choices else None,
         }
         for spec in rules.rule_fields().values()

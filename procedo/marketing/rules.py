@@ -94,8 +94,10 @@ class RuleField:
     type: str
     compile: Compile
     choices: Callable[[], list[tuple[str, str]]] | None = None
-    # "in the last N days": the rule carries `days` as well as its value.
+    # "in the last N days": the rule carries `days` as well as its value; when the
+    # period is not required, a rule without `days` asks about all time.
     period: bool = False
+    period_required: bool = True
 
 
 _fields: dict[str, RuleField] = {}
@@ -236,13 +238,24 @@ def _tagged(value: Any, days: int | None, now: datetime) -> Exists:
     )
 
 
-def _product_bought(value: Any, days: int | None, now: datetime) -> Exists:
+def _lines_bought(days: int | None, now: datetime) -> Any:
+    """The outer customer's order lines not cancelled, in the last `days` (None: ever)."""
     from procedo.orders.models import OrderLine
 
-    lines = OrderLine.objects.filter(
-        order__customer_id=OuterRef("pk"), sku__product_id=int(value)
-    ).exclude(order__status__category="cancelled")
-    return Exists(lines)
+    lines = OrderLine.objects.filter(order__customer_id=OuterRef("pk")).exclude(
+        order__status__category="cancelled"
+    )
+    if days:
+        lines = lines.filter(order__placed_at__gte=now - timedelta(days=days))
+    return lines
+
+
+def _product_bought(value: Any, days: int | None, now: datetime) -> Exists:
+    return Exists(_lines_bought(days, now).filter(sku__product_id=int(value)))
+
+
+def _category_bought(value: Any, days: int | None, now: datetime) -> Exists:
+    return Exists(_lines_bought(days, now).filter(sku__product__category=str(value)))
 
 
 def _consent(kind: str) -> Compile:
@@ -280,6 +293,18 @@ def _rfm_choices() -> list[tuple[str, str]]:
     from procedo.marketing.models import RfmGroup
 
     return [(str(v), str(label)) for v, label in RfmGroup.choices]
+
+
+def _category_choices() -> list[tuple[str, str]]:
+    from procedo.catalog.models import Product
+
+    found = (
+        Product.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()[:500]
+    )
+    return [(name, name) for name in found]
 
 
 def _product_choices() -> list[tuple[str, str]]:
@@ -361,6 +386,17 @@ def builtin_rules() -> list[RuleField]:
             TAGS,
             exists_rule(_product_bought, negate="has_not"),
             choices=_product_choices,
+            period=True,
+            period_required=False,
+        ),
+        RuleField(
+            "category_bought",
+            gettext_lazy("bought in the category"),
+            TAGS,
+            exists_rule(_category_bought, negate="has_not"),
+            choices=_category_choices,
+            period=True,
+            period_required=False,
         ),
         RuleField(
             "email_consent",
@@ -489,7 +525,8 @@ def rules_clean(
                 % {"where": where, "name": name, "problem": exc},
             ) from None
         days = None
-        if spec.period:
+        given = rule.get("days") not in (None, "")
+        if spec.period and (spec.period_required or given):
             try:
                 days = _whole_days(rule.get("days"))
             except BadValue as exc:

@@ -79,6 +79,38 @@ def test_rules_choose_customers_by_fields_orders_products_and_consent(
     }
 
 
+def test_a_category_rule_asks_what_was_bought_in_one_query_over_a_period_or_ever(
+    store: Store, django_assert_num_queries: Any
+) -> None:
+    from procedo.catalog.services import product_update
+    from procedo.marketing.rules import rules_clean
+
+    for name, category in (("Kettle", "Чайники"), ("Filter", "Догляд"), ("Descaler", "Догляд")):
+        product_update(product_id=store.products[name].pk, category=f" {category} ", actor=None)
+    care = {"field": "category_bought", "op": "has", "value": "Догляд"}
+    assert _names([care]) == {"Олена", "Тарас", "Петро", "Марія"}
+    assert _names([{**care, "days": 30}]) == {"Марія"}
+    assert _names([{**care, "days": 250}]) == {"Олена", "Тарас", "Марія"}
+    no_kettle = {"field": "category_bought", "op": "has_not", "value": "Чайники"}
+    assert _names([no_kettle]) == {"Марія", "Іван"}
+    # The product rule takes a period the same way.
+    kettle = str(store.products["Kettle"].pk)
+    assert _names([{"field": "product_bought", "op": "has", "value": kettle, "days": 100}]) == {
+        "Ірина"
+    }
+    cleaned = rules_clean([{**care, "days": 250}, no_kettle])
+    with django_assert_num_queries(2):  # the count and the sample: one statement each
+        preview = selectors.customers_preview(cleaned, "any")
+    assert preview.count == 4
+    for rule, field in (
+        ({**care, "value": "Іграшки"}, "rules.0.value"),
+        ({**care, "days": "0"}, "rules.0.days"),
+    ):
+        with pytest.raises(DomainError) as caught:
+            rules_clean([rule])
+        assert caught.value.field == field
+
+
 @pytest.mark.parametrize(
     ("rule", "field", "words"),
     [
