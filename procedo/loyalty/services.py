@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.analytics.kpis import SIGNED_CENTS, sale_orders, valued_orders
 from procedo.business.selectors import business_get
@@ -605,6 +606,10 @@ def _reward_amount(reward: Reward, order: Order) -> Decimal:
     return money_quantize(goods * reward.value / 100, order.currency)
 
 
+# Marked, not translated: the order's timeline says it in its reader's language.
+REWARD_REASON = gettext_noop("a referral reward")
+
+
 @idempotent("reward.redeem", replay=lambda pk: Reward.objects.get(pk=pk))
 @transaction.atomic
 def reward_redeem(
@@ -653,7 +658,7 @@ def reward_redeem(
     order_services.order_discount_add(
         order_id=order.pk,
         amount=amount,
-        reason=reward_words(reward.kind, reward.value, reward.currency),
+        reason=REWARD_REASON,
         actor=actor,
         # The order's event is keyed by the reward: the last guard against using it twice.
         idempotency_key=f"loyalty:reward:{reward.pk}:used",

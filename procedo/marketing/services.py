@@ -195,7 +195,7 @@ def _rfm_moves_sql() -> str:
     return f"""
 SELECT 'rfm.group_changed' AS event_type, 'customer' AS subject_type,
   customer_id AS subject_id, customer_id,
-  {json}('from', previous_group, 'to', {group}) AS payload,
+  {json}('from_group', previous_group, 'to_group', {group}) AS payload,
   %s || CAST(customer_id AS TEXT) AS idempotency_key
 FROM {rfm} WHERE group_since = %s AND previous_group <> ''
 """  # noqa: S608 (names from the models' meta, values as parameters)

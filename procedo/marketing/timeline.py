@@ -30,7 +30,10 @@ def _payload(*keys: str) -> Callable[[Event, Names], dict[str, Any]]:
 
 def _groups(event: Event, _names: Names) -> dict[str, Any]:
     payload, labels = event.payload or {}, dict(RfmGroup.choices)
-    return {key: labels.get(payload.get(key, ""), payload.get(key, "")) for key in ("from", "to")}
+    return {
+        key: labels.get(payload.get(f"{key}_group", ""), payload.get(f"{key}_group", ""))
+        for key in ("from", "to")
+    }
 
 
 def timeline_register() -> None:

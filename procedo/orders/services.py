@@ -943,7 +943,8 @@ def order_discount_add(
     *, order_id: int, amount: Decimal, reason: str, actor: Any, idempotency_key: str | None
 ) -> Order:
     """Take `amount` more off an order whose status is editable (a reward, a goodwill
-    gesture), as the order's own discount; `reason` says why on its timeline.
+    gesture), as the order's own discount; `reason` says why on its timeline (a service
+    passes a gettext_noop msgid, translated there for each reader).
 
     Refused, unchanged, when it is more than the goods left to discount (the total never
     falls below the shipping, nor below zero) or below what was received already.

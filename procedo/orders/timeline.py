@@ -162,7 +162,8 @@ def timeline_register() -> None:
         _with(
             amount=lambda p, n: _money(p, "amount"),
             total=lambda p, n: _money(p, "total"),
-            reason=lambda p, n: p.get("reason", ""),
+            # A service's reason is a marked msgid (gettext_noop); a person's stays as typed.
+            reason=lambda p, n: gettext(str(p["reason"])) if p.get("reason") else "",
         ),
     )
     sentence(

@@ -160,29 +160,46 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
 def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
     store: Store,
 ) -> None:
-    from procedo.sops import subjects
+    from procedo.automation.models import Run
+    from procedo.automation.tests.helpers import engine_drain, event_trigger, sop_live, task_step
 
+    # "Customer became at risk": the trigger the SOP editor offers, with its condition.
+    at_risk = event_trigger(
+        "rfm.group_changed", rules=[{"field": "event.to_group", "op": "eq", "value": "at_risk"}]
+    )
+    sop, _revision = sop_live(
+        definition={"triggers": [at_risk], "steps": [task_step("call")]}, subject_type="customer"
+    )
     services.rfm_refresh()
     assert not Event.objects.filter(event_type="rfm.group_changed").exists()  # first scores
-    olena, taras = store.customers["olena"], store.customers["taras"]
+    petro, taras = store.customers["petro"], store.customers["taras"]
     # Last week's scores put them elsewhere; today's history moves them back.
-    CustomerRfm.objects.filter(customer=olena).update(r=4, group="champions")
+    CustomerRfm.objects.filter(customer=petro).update(r=4, group="loyal")
     CustomerRfm.objects.filter(customer=taras).update(f=1, group="hibernating")
     result = services.rfm_refresh()
     moves = Event.objects.filter(event_type="rfm.group_changed").order_by("subject_id")
-    assert result["moved"] == 2 and [
-        (e.subject_type, e.subject_id, e.customer_id, e.payload) for e in moves
-    ] == [
-        ("customer", olena.pk, olena.pk, {"from": "champions", "to": "cant_lose"}),
-        ("customer", taras.pk, taras.pk, {"from": "hibernating", "to": "need_attention"}),
-    ]
-    rfm = CustomerRfm.objects.get(customer=olena)
-    assert rfm.previous_group == "champions" and rfm.group_since == rfm.computed_at
+    assert result["moved"] == 2 and sorted(
+        (
+            e.subject_type,
+            e.subject_id,
+            e.customer_id,
+            e.payload["from_group"],
+            e.payload["to_group"],
+        )
+        for e in moves
+    ) == sorted(
+        [
+            ("customer", petro.pk, petro.pk, "loyal", "at_risk"),
+            ("customer", taras.pk, taras.pk, "hibernating", "need_attention"),
+        ]
+    )
+    rfm = CustomerRfm.objects.get(customer=petro)
+    assert rfm.previous_group == "loyal" and rfm.group_since == rfm.computed_at
     assert services.rfm_refresh()["moved"] == 0
     assert moves.count() == 2
-    # An SOP can start on it: "customer became at risk" is the trigger with event.to.
-    spec = subjects.EVENTS["rfm.group_changed"]
-    assert spec.subject == "customer" and "event.to" in spec.payload
+    engine_drain()
+    runs = Run.objects.filter(sop=sop).values_list("subject_type", "subject_id")
+    assert list(runs) == [("customer", petro.pk)]
 
 
 def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store: Store) -> None:
