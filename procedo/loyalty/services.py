@@ -528,18 +528,33 @@ def reward_words(kind: str, value: Decimal, currency: str) -> str:
 # --- rewards: credited once, used once on an order ----------------------------------------
 
 
-def _reward_credit(
-    conversion: ReferralConversion, earned_for: str, currency: str, actor: Any
-) -> Reward | None:
+def _reward_terms(conversion: ReferralConversion, earned_for: str) -> tuple[int, str, Decimal]:
+    """(customer, kind, value) of one side of a referral, as its terms were when it converted."""
     if earned_for == RewardFor.REFERRING:
-        customer_id = conversion.referrer_id
-        kind, value = conversion.referrer_reward_kind, conversion.referrer_reward_value
-    else:
-        customer_id = conversion.referred_id
-        kind, value = conversion.friend_reward_kind, conversion.friend_reward_value
+        return (
+            conversion.referrer_id,
+            conversion.referrer_reward_kind,
+            conversion.referrer_reward_value,
+        )
+    return conversion.referred_id, conversion.friend_reward_kind, conversion.friend_reward_value
+
+
+@idempotent("reward.credit", replay=lambda pk: Reward.objects.get(pk=pk))
+@transaction.atomic
+def reward_credit(
+    *, conversion_id: int, earned_for: str, actor: Any, idempotency_key: str | None
+) -> Reward:
+    """Credit one side of a referral with the reward its terms gave. The key (a day) and
+    the unique (referral, side) row (for ever) keep it to one, however often it is asked."""
+    conversion = ReferralConversion.objects.select_related("order").get(pk=conversion_id)
+    customer_id, kind, value = _reward_terms(conversion, earned_for)
     if kind == RewardKind.NONE or value <= 0:
-        return None
-    reward = Reward(
+        raise DomainError(field="earned_for", message=_("The referral's terms gave no reward."))
+    existing = Reward.objects.filter(conversion=conversion, earned_for=earned_for).first()
+    if existing is not None:
+        return existing
+    currency = business_get().currency
+    reward = Reward.objects.create(
         customer_id=customer_id,
         conversion=conversion,
         earned_for=earned_for,
@@ -547,11 +562,6 @@ def _reward_credit(
         value=value,
         currency=currency,
     )
-    try:
-        with transaction.atomic():
-            reward.save(force_insert=True)
-    except IntegrityError:
-        return None  # credited before: the unique (conversion, side) keeps it to one
     event_record(
         event_type="reward.credited",
         subject_type="customer",
@@ -564,33 +574,41 @@ def _reward_credit(
             "kind": kind,
             "value": str(value),
             "currency": currency,
-            "order": conversion.order.number if conversion.order_id else "",
+            "order": conversion.order.number,
         },
-        idempotency_key=f"loyalty:reward:{conversion.pk}:{earned_for}",
+        idempotency_key=idempotency_key,
     )
     return reward
 
 
-@transaction.atomic
 def rewards_credit(*, conversion: ReferralConversion, actor: Any = None) -> list[Reward]:
-    """Credit both sides of a referral with the rewards its terms gave, each once: a second
-    call (a retry, the nightly catch-up) finds them credited and credits nothing."""
-    currency = business_get().currency
-    credited = [
-        _reward_credit(conversion, earned_for, currency, actor)
-        for earned_for in (RewardFor.REFERRING, RewardFor.REFERRED)
-    ]
-    return [reward for reward in credited if reward is not None]
+    """Both sides of a referral credited with what its terms give (a side given nothing is
+    skipped); a second call (a retry, the nightly catch-up) returns the same rewards."""
+    credited = []
+    for earned_for in (RewardFor.REFERRING, RewardFor.REFERRED):
+        _customer, kind, value = _reward_terms(conversion, earned_for)
+        if kind != RewardKind.NONE and value > 0:
+            credited.append(
+                reward_credit(
+                    conversion_id=conversion.pk,
+                    earned_for=earned_for,
+                    actor=actor,
+                    idempotency_key=f"loyalty:reward:{conversion.pk}:{earned_for}",
+                )
+            )
+    return credited
+
+
+GIVING = (RewardKind.PERCENT, RewardKind.CREDIT)
 
 
 def rewards_credit_missing(*, limit: int = 1000) -> int:
     """Referrals that converted before rewards were credited (or whose crediting was lost):
     one query finds them, each is credited as on its order."""
     missing = (
-        ReferralConversion.objects.select_related("order")
-        .filter(
-            Q(referrer_reward_kind__in=[RewardKind.PERCENT, RewardKind.CREDIT])
-            | Q(friend_reward_kind__in=[RewardKind.PERCENT, RewardKind.CREDIT])
+        ReferralConversion.objects.filter(
+            Q(referrer_reward_kind__in=GIVING, referrer_reward_value__gt=0)
+            | Q(friend_reward_kind__in=GIVING, friend_reward_value__gt=0)
         )
         .exclude(Exists(Reward.objects.filter(conversion_id=OuterRef("pk"))))
         .order_by("pk")[:limit]
