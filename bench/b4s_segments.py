@@ -16,10 +16,12 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bench.b3_sweeps import _ago, _series
 from procedo.marketing import rules, selectors
@@ -203,8 +205,14 @@ def run(*, scale: float) -> None:
     for label, match, raw_rules in SEGMENTS:
         cleaned = rules.rules_clean(raw_rules)
 
-        def count(cleaned: list[dict[str, Any]] = cleaned, match: str = match) -> int:
-            return selectors.customers_matching(cleaned, match).count()
+        # One moment for every run: "in the last 90 days" moves with the clock, and an
+        # order crossing it between two runs would change the count under the benchmark.
+        now = timezone.now()
+
+        def count(
+            cleaned: list[dict[str, Any]] = cleaned, match: str = match, now: datetime = now
+        ) -> int:
+            return selectors.customers_matching(cleaned, match, now=now).count()
 
         with CaptureQueriesContext(connection) as captured:
             expected = count()
