@@ -51,6 +51,7 @@ class ProductOut(Schema):
     id: int
     name: str
     description: str
+    category: str
     active: bool
     created_at: datetime
     skus: list[SkuOut]
@@ -91,12 +92,14 @@ class SkuQuery(Schema):
 class ProductIn(Schema):
     name: str = Field(min_length=1, max_length=200)
     description: LongText = ""
+    category: str = Field(default="", max_length=100, description="The kind of goods.")
     active: bool = True
 
 
 class ProductPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: LongText | None = None
+    category: str | None = Field(default=None, max_length=100)
     active: bool | None = None
 
 
@@ -154,6 +157,7 @@ def _product_out(product: Product, skus: list[Sku]) -> dict[str, Any]:
         "id": product.pk,
         "name": product.name,
         "description": product.description,
+        "category": product.category,
         "active": product.active,
         "created_at": product.created_at,
         "skus": skus,

@@ -24,6 +24,12 @@ class ProductForm(FormTokenMixin):
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    category = forms.CharField(
+        label=_("Category"),
+        required=False,
+        max_length=100,
+        help_text=_("Goods of one kind share it; segments choose customers by it."),
+    )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
 

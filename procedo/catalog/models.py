@@ -13,6 +13,8 @@ from procedo.core.texts import stored_text_render
 class Product(models.Model):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True, default="")
+    # The store's own word for a kind of goods ("Чайники"); segments ask "bought in …".
+    category = models.CharField(_("category"), max_length=100, blank=True, default="")
     active = models.BooleanField(_("active"), default=True)
     # Casefolded name and the SKUs' codes and names: SQLite's LIKE folds only
     # ASCII, so search for "Чашка" matches "чашка" only on a folded column.
@@ -22,7 +24,10 @@ class Product(models.Model):
 
     class Meta:
         verbose_name = _("product")
-        indexes = [models.Index(fields=["name", "id"], name="product_name")]
+        indexes = [
+            models.Index(fields=["name", "id"], name="product_name"),
+            models.Index(fields=["category", "id"], name="product_category"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -46,6 +46,7 @@ def _sku_value(read: Callable[[Sku], Any]) -> Callable[[tuple[Product, Sku | Non
 PRODUCT_COLUMNS = (
     Column(gettext_lazy("Product ID"), lambda row: row[0].pk),
     Column(gettext_lazy("Product"), lambda row: row[0].name),
+    Column(gettext_lazy("Category"), lambda row: row[0].category),
     Column(gettext_lazy("Product active"), lambda row: row[0].active),
     Column(gettext_lazy("SKU"), _sku_value(lambda sku: sku.code)),
     Column(gettext_lazy("Variant"), _sku_value(lambda sku: sku.name)),

@@ -62,6 +62,19 @@ def _search_text_refresh(product_id: int) -> None:
     Product.objects.filter(pk=product_id).update(search_text=_search_text(product_id))
 
 
+MAX_CATEGORY = 100
+
+
+def _category_clean(category: str) -> str:
+    # One spelling per category: spaces squeezed, so "Чайники " and "Чайники" are one.
+    category = " ".join((category or "").split())
+    if len(category) > MAX_CATEGORY:
+        raise DomainError(
+            field="category", message=_("At most %(n)s characters.") % {"n": MAX_CATEGORY}
+        )
+    return category
+
+
 def _name_clean(name: str, *, field: str = "name") -> str:
     name = (name or "").strip()
     if not name:
@@ -77,19 +90,23 @@ def product_create(
     *,
     name: str,
     description: str = "",
+    category: str = "",
     active: bool = True,
     actor: Actor = None,
     idempotency_key: str | None = None,
 ) -> Product:
     product = Product.objects.create(
-        name=_name_clean(name), description=description.strip(), active=active
+        name=_name_clean(name),
+        description=description.strip(),
+        category=_category_clean(category),
+        active=active,
     )
     _search_text_refresh(product.pk)
     event_record(
         event_type="product.created",
         subject=product,
         actor=actor,
-        payload={"name": product.name},
+        payload={"name": product.name, "category": product.category},
         idempotency_key=idempotency_key,
     )
     return product
@@ -101,6 +118,7 @@ def product_update(
     product_id: int,
     name: str | None = None,
     description: str | None = None,
+    category: str | None = None,
     active: bool | None = None,
     actor: Actor = None,
 ) -> Product:
@@ -112,6 +130,8 @@ def product_update(
         changes["name"] = _name_clean(name)
     if description is not None and description.strip() != product.description:
         changes["description"] = description.strip()
+    if category is not None and _category_clean(category) != product.category:
+        changes["category"] = _category_clean(category)
     if active is not None and active != product.active:
         changes["active"] = active
     if not changes:
@@ -510,6 +530,7 @@ class SkuSeen:
     name: str
     price: Decimal
     currency: str
+    category: str = ""  # the file's category of the goods, when it has one
 
 
 @transaction.atomic
@@ -532,6 +553,7 @@ def skus_ensure(
         [
             Product(
                 name=item.name[:200] or item.code,
+                category=_category_clean(item.category[:MAX_CATEGORY]),
                 search_text=f"{item.name} {item.code}".casefold()[:1000],
                 created_at=now,
             )

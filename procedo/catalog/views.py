@@ -85,6 +85,7 @@ def product_create(request: HtmxHttpRequest) -> HttpResponse:
             product = services.product_create(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
                 active=form.cleaned_data["active"],
                 actor=request.user,
                 idempotency_key=f"ui:{form.cleaned_data['form_token']}",
@@ -138,6 +139,7 @@ def _card_context(
             initial={
                 "name": product.name,
                 "description": product.description,
+                "category": product.category,
                 "active": product.active,
             }
         ),
@@ -178,6 +180,7 @@ def product_update(request: HtmxHttpRequest, product_id: int) -> HttpResponse:
                 product_id=product_id,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
                 active=form.cleaned_data["active"],
                 actor=request.user,
             )

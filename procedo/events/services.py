@@ -206,6 +206,38 @@ def events_record_many(events: Iterable[NewEvent], *, chunk_size: int = 500) -> 
     return written
 
 
+def events_insert_select(
+    select_sql: str, params: Sequence[Any], *, occurred_at: datetime | None = None
+) -> int:
+    """Append one event per row of a SELECT with one INSERT … SELECT, in the caller's
+    transaction; returns the events written.
+
+    For a set-based change (a refresh that moves thousands of customers): the rows
+    never come to Python. `select_sql` yields columns named event_type, subject_type,
+    subject_id, customer_id, payload (JSON text) and idempotency_key; a row whose key
+    is in the log already is skipped, so a repeat adds nothing.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    _require_transaction(db)
+    payload = "CAST(src.payload AS jsonb)" if db.vendor == "postgresql" else "src.payload"
+    table = db.ops.quote_name(Event._meta.db_table)
+    # Only the quoted table name and constants are formatted in; SQLite needs the WHERE
+    # to read ON CONFLICT as the upsert, not as part of the SELECT.
+    statement = (
+        f"INSERT INTO {table} ({_COLUMNS})"  # noqa: S608
+        " SELECT src.event_type, src.subject_type, src.subject_id, src.customer_id, NULL, '',"
+        f" {payload}, %s, src.idempotency_key FROM ({select_sql}) AS src WHERE true"
+        " ON CONFLICT (idempotency_key) DO NOTHING"
+    )
+    at = db.ops.adapt_datetimefield_value(occurred_at or timezone.now())
+    with db.cursor() as cursor:
+        cursor.execute(statement, [at, *params])
+        written = max(cursor.rowcount, 0)
+    if written:
+        _wake_consumers_on_commit()
+    return written
+
+
 def _wake_consumers_on_commit() -> None:
     # A sooner wake-up only: the periodic tick re-reads the log by cursor, so a
     # process that dies after COMMIT and loses this hook loses no event.

@@ -126,6 +126,20 @@ def tiers_set(request: ApiRequest, payload: TiersIn) -> dict[str, Any]:
     return _program_out()
 
 
+class RewardOut(Schema):
+    id: int
+    earned_for: str = Field(description="referring (a friend) or referred (by a friend)")
+    friend_id: int = Field(description="The other customer of the referral.")
+    kind: str = Field(description="percent or credit")
+    value: Decimal
+    currency: str
+    words: str = Field(description="The reward in words.")
+    credited_at: datetime
+    order_id: int | None = Field(description="The order it was used on; null while unused.")
+    amount: Decimal | None = Field(description="What it took off that order.")
+    redeemed_at: datetime | None
+
+
 class CustomerLoyaltyOut(Schema):
     customer_id: int
     currency: str
@@ -144,6 +158,24 @@ class CustomerLoyaltyOut(Schema):
     referrals_this_year: int
     referrals_goal: int
     referred_by_id: int | None
+    rewards: list[RewardOut] = Field(description="Credited rewards, newest first.")
+
+
+def _reward_out(credited: selectors.CreditedReward) -> dict[str, Any]:
+    reward = credited.reward
+    return {
+        "id": reward.pk,
+        "earned_for": reward.earned_for,
+        "friend_id": credited.friend.pk,
+        "kind": reward.kind,
+        "value": reward.value,
+        "currency": reward.currency,
+        "words": credited.words,
+        "credited_at": reward.credited_at,
+        "order_id": reward.order_id,
+        "amount": reward.amount,
+        "redeemed_at": reward.redeemed_at,
+    }
 
 
 def _card_out(card: selectors.LoyaltyCard) -> dict[str, Any]:
@@ -165,6 +197,7 @@ def _card_out(card: selectors.LoyaltyCard) -> dict[str, Any]:
         "referrals_this_year": card.referrals_this_year,
         "referrals_goal": card.referrals_goal,
         "referred_by_id": card.referred_by.pk if card.referred_by else None,
+        "rewards": [_reward_out(credited) for credited in card.credited],
     }
 
 
@@ -280,3 +313,28 @@ def referral_attribute(
             "converted_at": conversion.converted_at,
         },
     )
+
+
+class RedeemIn(Schema):
+    order_id: Id
+
+
+@router.post(
+    "/rewards/{int:reward_id}/redeem", response=RewardOut, auth=requires_api("orders.change")
+)
+def reward_redeem(
+    request: ApiRequest,
+    reward_id: PathId,
+    payload: RedeemIn,
+    idempotency_key: str | None = idempotency_header(),
+) -> dict[str, Any]:
+    """Use a credited reward on one of its customer's orders (its status still editable): the
+    order's total goes down by the credit or the percent. A reward used already is a 409,
+    another customer's order a 422 (field `order_id`); nothing changes then."""
+    reward = services.reward_redeem(
+        reward_id=reward_id,
+        order_id=payload.order_id,
+        actor=request.auth,
+        idempotency_key=api_key(idempotency_key),
+    )
+    return _reward_out(selectors.reward_get(reward.pk))

@@ -16,6 +16,7 @@ class LoyaltyConfig(AppConfig):
         )
         from procedo.events.registry import consumer_register
         from procedo.loyalty import selectors, services
+        from procedo.loyalty.forms import RedeemForm
         from procedo.loyalty.timeline import timeline_register
         from procedo.messaging.registry import CustomerVariable, customer_variable_register
         from procedo.orders.registry import order_placed_hook_register
@@ -46,7 +47,8 @@ class LoyaltyConfig(AppConfig):
                 template="loyalty/_customer_loyalty.html",
                 permission="loyalty.view",
                 context=lambda customer_id: {
-                    "loyalty": selectors.loyalty_card(customer_id=customer_id)
+                    "loyalty": selectors.loyalty_card(customer_id=customer_id),
+                    "redeem_form": RedeemForm(),
                 },
                 order=60,
             )

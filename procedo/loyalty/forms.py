@@ -75,5 +75,9 @@ class AttributeForm(FormTokenMixin):
     code = forms.CharField(label=_("Referral code"), max_length=MAX_TYPED)
 
 
+class RedeemForm(FormTokenMixin):
+    order = forms.CharField(label=_("Order number"), max_length=40)
+
+
 class YearForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), required=False, min_value=2000, max_value=9999)

@@ -134,3 +134,52 @@ class ReferralConversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.referrer_id} → {self.referred_id}"
+
+
+class RewardFor(models.TextChoices):
+    REFERRING = "referring", _("Referring a friend")
+    REFERRED = "referred", _("Coming by a friend's referral")
+
+
+class Reward(models.Model):
+    """A reward credited to a customer: one per side of a referral whose terms give one.
+
+    It is used once, on one of the customer's orders, whose total it lowers through the
+    orders' own service; the row then says which order and how much it took off.
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="rewards"
+    )
+    conversion = models.ForeignKey(
+        ReferralConversion, on_delete=models.CASCADE, related_name="rewards"
+    )
+    earned_for = models.CharField(_("for"), max_length=10, choices=RewardFor.choices)
+    kind = models.CharField(_("reward"), max_length=10, choices=RewardKind.choices)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    credited_at = models.DateTimeField(_("credited at"), default=timezone.now)
+    order = models.ForeignKey(
+        "orders.Order",
+        verbose_name=_("used on order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    amount = models.DecimalField(
+        _("taken off"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    redeemed_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reward")
+        ordering = ["-credited_at", "-id"]
+        constraints = [
+            # Each side of a referral is credited once, however often crediting runs.
+            models.UniqueConstraint(fields=["conversion", "earned_for"], name="loyalty_reward_once")
+        ]
+        indexes = [models.Index(fields=["customer", "credited_at"], name="loyalty_reward_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.kind} {self.value}"

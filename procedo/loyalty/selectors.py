@@ -5,6 +5,7 @@ Every number is one set-based query (GROUP BY and HAVING run in SQL); Python get
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +22,8 @@ from procedo.loyalty.models import (
     Program,
     ReferralCode,
     ReferralConversion,
+    Reward,
+    RewardFor,
     Tier,
 )
 from procedo.loyalty.services import reward_words, spend_cents_subquery, window_start
@@ -187,6 +190,49 @@ def referrers_top(*, year: int, limit: int = 20) -> list[Referrer]:
 
 
 @dataclass(frozen=True)
+class CreditedReward:
+    reward: Reward
+    words: str  # "200.00 ₴ store credit", in the reader's language
+    friend: Customer  # the other side of the referral it was earned by
+
+    @property
+    def unused(self) -> bool:
+        return self.reward.order_id is None
+
+
+def _credited(rows: Iterable[Reward]) -> list[CreditedReward]:
+    return [
+        CreditedReward(
+            reward=row,
+            words=reward_words(row.kind, row.value, row.currency),
+            friend=(
+                row.conversion.referred
+                if row.earned_for == RewardFor.REFERRING
+                else row.conversion.referrer
+            ),
+        )
+        for row in rows
+    ]
+
+
+_REWARD_WITH = ("order", "conversion__referrer", "conversion__referred")
+
+
+def rewards_of_customer(customer_id: int) -> list[CreditedReward]:
+    """The customer's rewards, newest first, each with the friend it came by (one query)."""
+    return _credited(
+        Reward.objects.filter(customer_id=customer_id).select_related(*_REWARD_WITH)[:50]
+    )
+
+
+def reward_get(reward_id: int) -> CreditedReward:
+    found = _credited(Reward.objects.filter(pk=reward_id).select_related(*_REWARD_WITH))
+    if not found:
+        raise NotFound(field="reward_id", message=f"no reward with id {reward_id}")
+    return found[0]
+
+
+@dataclass(frozen=True)
 class LoyaltyCard:
     customer_id: int
     currency: str
@@ -205,6 +251,7 @@ class LoyaltyCard:
     referrals_goal: int
     referred_by: Customer | None
     rewards: Rewards
+    credited: list[CreditedReward]
 
     @property
     def goal_reached(self) -> bool:
@@ -261,6 +308,7 @@ def loyalty_card(*, customer_id: int) -> LoyaltyCard:
         referrals_goal=REFERRALS_A_YEAR,
         referred_by=referred.referrer if referred else None,
         rewards=rewards_get(program),
+        credited=rewards_of_customer(customer_id),
     )
 
 

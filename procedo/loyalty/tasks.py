@@ -12,3 +12,4 @@ from procedo.loyalty import services
 def loyalty_tiers_recompute() -> None:
     services.tiers_recompute()
     services.memberships_enter_missing()
+    services.rewards_credit_missing()

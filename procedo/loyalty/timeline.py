@@ -1,13 +1,16 @@
-"""How the log tells tiers, memberships, referral codes and referrals."""
+"""How the log tells tiers, memberships, referral codes, referrals and their rewards."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext_lazy
 
+from procedo.core.money import money_format
 from procedo.events.timeline import Names, sentence_register, subject_register
+from procedo.loyalty.services import reward_words
 
 
 def _program_names(ids: Sequence[int]) -> Mapping[int, str]:
@@ -20,6 +23,20 @@ def _tiers(event: Any, names: Names) -> Mapping[str, Any]:
     payload = event.payload or {}
     none = str(gettext_lazy("no tier"))
     return {"from": payload.get("from_name") or none, "to": payload.get("to_name") or none}
+
+
+def _reward(event: Any, names: Names) -> Mapping[str, Any]:
+    payload = event.payload or {}
+    try:
+        value = Decimal(str(payload.get("value") or payload.get("amount") or "0"))
+    except InvalidOperation:
+        value = Decimal(0)
+    currency = str(payload.get("currency", ""))
+    return {
+        "reward": reward_words(str(payload.get("kind", "")), value, currency),
+        "amount": money_format(value, currency),
+        "order": payload.get("order", ""),
+    }
 
 
 def timeline_register() -> None:
@@ -48,4 +65,14 @@ def timeline_register() -> None:
         "referral.converted",
         gettext_lazy("%(subject)s referred a customer: order %(order)s"),
         lambda event, names: {"order": event.payload.get("order", "")},
+    )
+    sentence_register(
+        "reward.credited",
+        gettext_lazy("%(subject)s was credited %(reward)s (referral order %(order)s)"),
+        _reward,
+    )
+    sentence_register(
+        "reward.redeemed",
+        gettext_lazy("%(actor)s used %(subject)s's reward on order %(order)s: %(amount)s off"),
+        _reward,
     )

@@ -14,6 +14,7 @@ urlpatterns = [
         views.referral_code_issue,
         name="referral-code-issue",
     ),
+    path("rewards/<int:reward_id>/redeem/", views.reward_redeem, name="reward-redeem"),
 ]
 
 # Each page's twin in the API (procedo/home/tests/test_api_twins.py).
@@ -24,4 +25,5 @@ API_TWINS = {
     "referrals": ("referral_numbers",),
     "referral-attribute": ("referral_attribute",),
     "referral-code-issue": ("referral_code_issue", "customer_loyalty"),
+    "reward-redeem": ("reward_redeem",),
 }

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,8 +16,17 @@ from procedo.accounts.permissions import user_can
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.money import money_format
 from procedo.loyalty import selectors, services
-from procedo.loyalty.forms import AttributeForm, ProgramForm, TierForm, TierFormSet, YearForm
+from procedo.loyalty.forms import (
+    AttributeForm,
+    ProgramForm,
+    RedeemForm,
+    TierForm,
+    TierFormSet,
+    YearForm,
+)
+from procedo.loyalty.models import Reward
 from procedo.orders import selectors as order_selectors
 
 
@@ -183,3 +192,34 @@ def referral_code_issue(request: HttpRequest, customer_id: int) -> HttpResponse:
     except DomainError as refused:
         messages.error(request, refused.message)
     return redirect("customers:card", customer_id)
+
+
+@require_POST
+@requires("orders.change")
+def reward_redeem(request: HttpRequest, reward_id: int) -> HttpResponse:
+    """Use a reward on an order typed by its number; back to the customer's card either way."""
+    reward = get_object_or_404(Reward, pk=reward_id)
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Type the number of the order to use the reward on."))
+        return redirect("customers:card", reward.customer_id)
+    try:
+        order_id = order_selectors.order_id_by_number(form.cleaned_data["order"])
+        used = services.reward_redeem(
+            reward_id=reward.pk,
+            order_id=order_id,
+            actor=request.user,
+            idempotency_key=f"ui:{form.cleaned_data['form_token']}",
+        )
+    except DomainError as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(
+            request,
+            _("%(amount)s taken off order %(order)s.")
+            % {
+                "amount": money_format(used.amount or 0, used.currency),
+                "order": used.order.number if used.order else "",
+            },
+        )
+    return redirect("customers:card", reward.customer_id)

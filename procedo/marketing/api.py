@@ -77,6 +77,7 @@ class RuleFieldOut(Schema):
     type: str
     operators: list[str]
     period: bool
+    period_required: bool = Field(description="false: a rule without `days` asks about all time")
     choices: list[tuple[str, str]] | None
 
 
@@ -104,6 +105,7 @@ def rule_catalog(request: ApiRequest) -> list[dict[str, Any]]:
             "type": spec.type,
             "operators": list(rules.OPERATORS[spec.type]),
             "period": spec.period,
+            "period_required": spec.period and spec.period_required,
             "choices": spec.choices() if spec.choices else None,
         }
         for spec in rules.rule_fields().values()
@@ -193,6 +195,7 @@ class RefreshOut(Schema):
     scored: int
     changed: int
     removed: int
+    moved: int  # customers moved to another RFM group, one `rfm.group_changed` each
 
 
 @router.get("/rfm", response=dict[str, int], auth=requires_api("marketing.view"))

@@ -66,6 +66,7 @@ def rule_rows(rule_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "chosen": [str(v) for v in chosen],
                 "days": rule.get("days") or "",
                 "period": bool(spec and spec.period),
+                "period_optional": bool(spec and spec.period and not spec.period_required),
                 "choices": spec.choices() if spec and spec.choices else None,
                 "multiple": op in ("in", "not_in"),
                 "no_value": op in rules.NO_VALUE,

@@ -65,6 +65,12 @@ class CustomerRfm(models.Model):
     f = models.PositiveSmallIntegerField("F")
     m = models.PositiveSmallIntegerField("M")
     group = models.CharField(_("RFM group"), max_length=20, choices=RfmGroup.choices)
+    # The group before the last move ("" until the customer first moves) and when the
+    # move was: a refresh records `rfm.group_changed` for the rows it moved.
+    previous_group = models.CharField(
+        _("previous RFM group"), max_length=20, choices=RfmGroup.choices, blank=True, default=""
+    )
+    group_since = models.DateTimeField(_("in the group since"), null=True, blank=True)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:

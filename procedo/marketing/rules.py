@@ -94,8 +94,10 @@ class RuleField:
     type: str
     compile: Compile
     choices: Callable[[], list[tuple[str, str]]] | None = None
-    # "in the last N days": the rule carries `days` as well as its value.
+    # "in the last N days": the rule carries `days` as well as its value; when the
+    # period is not required, a rule without `days` asks about all time.
     period: bool = False
+    period_required: bool = True
 
 
 _fields: dict[str, RuleField] = {}
@@ -236,13 +238,24 @@ def _tagged(value: Any, days: int | None, now: datetime) -> Exists:
     )
 
 
-def _product_bought(value: Any, days: int | None, now: datetime) -> Exists:
-    from procedo.orders.models import OrderLine
+def _bought(lines_filter: Callable[[Any], Q]) -> Compile:
+    """ "Bought …" (in the last `days`, or ever): the customer is among those of the matching
+    order lines not cancelled. An uncorrelated IN, not a correlated EXISTS: the buyers are
+    found once for the whole query (PostgreSQL hashes them even under OR, where an EXISTS
+    would run once per customer)."""
 
-    lines = OrderLine.objects.filter(
-        order__customer_id=OuterRef("pk"), sku__product_id=int(value)
-    ).exclude(order__status__category="cancelled")
-    return Exists(lines)
+    def compile_(op: str, value: Any, days: int | None, now: datetime) -> Q:
+        from procedo.orders.models import OrderLine
+
+        lines = OrderLine.objects.filter(
+            lines_filter(value), order__customer_id__isnull=False
+        ).exclude(order__status__category="cancelled")
+        if days:
+            lines = lines.filter(order__placed_at__gte=now - timedelta(days=days))
+        q = Q(pk__in=lines.values("order__customer_id"))
+        return ~q if op == "has_not" else q
+
+    return compile_
 
 
 def _consent(kind: str) -> Compile:
@@ -280,6 +293,18 @@ def _rfm_choices() -> list[tuple[str, str]]:
     from procedo.marketing.models import RfmGroup
 
     return [(str(v), str(label)) for v, label in RfmGroup.choices]
+
+
+def _category_choices() -> list[tuple[str, str]]:
+    from procedo.catalog.models import Product
+
+    found = (
+        Product.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()[:500]
+    )
+    return [(name, name) for name in found]
 
 
 def _product_choices() -> list[tuple[str, str]]:
@@ -359,8 +384,19 @@ def builtin_rules() -> list[RuleField]:
             "product_bought",
             gettext_lazy("bought the product"),
             TAGS,
-            exists_rule(_product_bought, negate="has_not"),
+            _bought(lambda value: Q(sku__product_id=int(value))),
             choices=_product_choices,
+            period=True,
+            period_required=False,
+        ),
+        RuleField(
+            "category_bought",
+            gettext_lazy("bought in the category"),
+            TAGS,
+            _bought(lambda value: Q(sku__product__category=str(value))),
+            choices=_category_choices,
+            period=True,
+            period_required=False,
         ),
         RuleField(
             "email_consent",
@@ -489,7 +525,8 @@ def rules_clean(
                 % {"where": where, "name": name, "problem": exc},
             ) from None
         days = None
-        if spec.period:
+        given = rule.get("days") not in (None, "")
+        if spec.period and (spec.period_required or given):
             try:
                 days = _whole_days(rule.get("days"))
             except BadValue as exc:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.actors import Actor, actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.events.services import event_record
+from procedo.events.services import event_record, events_insert_select
 from procedo.marketing import rules, selectors
 from procedo.marketing.models import (
     Campaign,
@@ -163,13 +163,18 @@ WITH base AS (
     MIN(m0) OVER (PARTITION BY monetary) AS m
   FROM tiled
 )
-INSERT INTO {rfm} (customer_id, last_order_at, frequency, monetary, r, f, m, {group}, computed_at)
-SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {_RFM_GROUP}, %s
+INSERT INTO {rfm} (customer_id, last_order_at, frequency, monetary, r, f, m, {group},
+  previous_group, group_since, computed_at)
+SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {_RFM_GROUP}, '', %s, %s
 FROM scored WHERE true
 ON CONFLICT (customer_id) DO UPDATE SET
   last_order_at = excluded.last_order_at, frequency = excluded.frequency,
   monetary = excluded.monetary, r = excluded.r, f = excluded.f, m = excluded.m,
-  {group} = excluded.{group}, computed_at = excluded.computed_at
+  {group} = excluded.{group}, computed_at = excluded.computed_at,
+  previous_group = CASE WHEN {rfm}.{group} <> excluded.{group}
+    THEN {rfm}.{group} ELSE {rfm}.previous_group END,
+  group_since = CASE WHEN {rfm}.{group} <> excluded.{group}
+    THEN excluded.computed_at ELSE {rfm}.group_since END
 WHERE {rfm}.r <> excluded.r OR {rfm}.f <> excluded.f OR {rfm}.m <> excluded.m
   OR {rfm}.last_order_at <> excluded.last_order_at OR {rfm}.frequency <> excluded.frequency
   OR {rfm}.monetary <> excluded.monetary
@@ -182,30 +187,49 @@ DELETE FROM {rfm} WHERE NOT EXISTS (
     return upsert, gone
 
 
+def _rfm_moves_sql() -> str:
+    """One `rfm.group_changed` row per customer this refresh moved to another group (a
+    customer scored for the first time has no group to move from, and no event)."""
+    q = connection.ops.quote_name
+    rfm, group = q(CustomerRfm._meta.db_table), q("group")
+    json = "json_build_object" if connection.vendor == "postgresql" else "json_object"
+    return f"""
+SELECT 'rfm.group_changed' AS event_type, 'customer' AS subject_type,
+  customer_id AS subject_id, customer_id,
+  {json}('from_group', previous_group, 'to_group', {group}) AS payload,
+  %s || CAST(customer_id AS TEXT) AS idempotency_key
+FROM {rfm} WHERE group_since = %s AND previous_group <> ''
+"""  # noqa: S608 (names from the models' meta, values as parameters)
+
+
 @transaction.atomic
 def rfm_refresh(*, now: datetime | None = None) -> dict[str, int]:
-    """Score every customer with an order in two statements (an upsert and a delete).
+    """Score every customer with an order in two statements (an upsert and a delete), and
+    record a `rfm.group_changed` per customer moved to another group in a third.
 
     Only rows whose scores or inputs moved are written, so a refresh when little
-    changed writes little; the quintiles themselves need the whole population.
+    changed writes little; the quintiles themselves need the whole population. The
+    moves are read back from the rows stamped with this refresh's time, so the events
+    are one INSERT … SELECT and commit or vanish with the scores.
     """
     now = now or timezone.now()
     upsert, gone = _rfm_sql()
     with connection.cursor() as cursor:
-        cursor.execute(upsert, [_moment(now)])
+        cursor.execute(upsert, [_moment(now), _moment(now)])
         cursor.execute(gone)
         removed = max(cursor.rowcount, 0)
+    moved = events_insert_select(
+        _rfm_moves_sql(),
+        [f"rfm:{now:%Y%m%dT%H%M%S%f}:", _moment(now)],
+        occurred_at=now,
+    )
     # sqlite3 reports no rowcount for a statement that starts with WITH; the rows this
     # refresh wrote are those stamped with its time.
     changed = CustomerRfm.objects.filter(computed_at=now).count()
     scored = CustomerRfm.objects.count()
-    event_record(
-        event_type="rfm.refreshed",
-        subject_type="business",
-        subject_id=1,
-        payload={"scored": scored, "changed": changed, "removed": removed},
-    )
-    return {"scored": scored, "changed": changed, "removed": removed}
+    result = {"scored": scored, "changed": changed, "removed": removed, "moved": moved}
+    event_record(event_type="rfm.refreshed", subject_type="business", subject_id=1, payload=result)
+    return result
 
 
 def rfm_move_to_customer(survivor_id: int, duplicate_id: int) -> int:

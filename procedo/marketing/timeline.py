@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
-from procedo.marketing.models import Campaign, Segment
+from procedo.marketing.models import Campaign, RfmGroup, Segment
 
 
 def _segments(ids: Sequence[int]) -> Mapping[int, str]:
@@ -28,6 +28,14 @@ def _payload(*keys: str) -> Callable[[Event, Names], dict[str, Any]]:
     return params
 
 
+def _groups(event: Event, _names: Names) -> dict[str, Any]:
+    payload, labels = event.payload or {}, dict(RfmGroup.choices)
+    return {
+        key: labels.get(payload.get(f"{key}_group", ""), payload.get(f"{key}_group", ""))
+        for key in ("from", "to")
+    }
+
+
 def timeline_register() -> None:
     subject_register("segment", names=_segments, url_name="marketing:segment-edit")
     subject_register("campaign", names=_campaigns, url_name="marketing:campaign")
@@ -41,6 +49,11 @@ def timeline_register() -> None:
         "rfm.refreshed",
         gettext_lazy("RFM scores computed for %(scored)s customers (%(changed)s changed)"),
         _payload("scored", "changed"),
+    )
+    sentence(
+        "rfm.group_changed",
+        gettext_lazy("%(subject)s moved from the RFM group %(from)s to %(to)s"),
+        _groups,
     )
     sentence("campaign.created", gettext_lazy("%(actor)s created the campaign %(subject)s"))
     sentence(

@@ -1098,6 +1098,52 @@ def order_delivery_set(
     return order
 
 
+@transaction.atomic
+def order_discount_add(
+    *, order_id: int, amount: Decimal, reason: str, actor: Actor, idempotency_key: str | None
+) -> Order:
+    """Take `amount` more off an order whose status is editable (a reward, a goodwill
+    gesture), as the order's own discount; `reason` says why on its timeline (a service
+    passes a gettext_noop msgid, translated there for each reader).
+
+    Refused, unchanged, when it is more than the goods left to discount (the total never
+    falls below the shipping, nor below zero) or below what was received already.
+    """
+    order = _editable_get(order_id)
+    amount = amount_clean(amount, order.currency, field="amount", positive=True)
+    priced = [
+        PricedLine(line.quantity, line.unit_price, line.discount)
+        for line in OrderLine.objects.filter(order_id=order.pk)
+    ]
+    try:
+        totals = order_totals(
+            lines=priced,
+            currency=order.currency,
+            order_discount=_order_discount(order) + amount,
+            shipping=order.shipping_total,
+        )
+    except DomainError as exc:  # "larger than the goods": it is this amount that is
+        raise DomainError(field="amount", code=exc.code, message=exc.message) from None
+    _money_check(order, totals, field="amount")
+    from_total = order.total
+    _totals_write(order, totals)
+    _order_event(
+        order,
+        event_type="order.discount_added",
+        actor=actor,
+        payload={
+            "amount": amount,
+            "reason": reason[:200],
+            "from_total": from_total,
+            "total": totals.total,
+            "currency": order.currency,
+        },
+        idempotency_key=idempotency_key,
+    )
+    customer_stats_refresh(customer_ids=[order.customer_id])
+    return order
+
+
 @dataclass(frozen=True)
 class BulkRefusal:
     order_id: int

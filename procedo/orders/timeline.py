@@ -157,6 +157,16 @@ def timeline_register() -> None:
         _with(changes=lambda p, n: _delivery(p)),
     )
     sentence(
+        "order.discount_added",
+        gettext_lazy("%(actor)s took %(amount)s off order %(order)s (%(reason)s): now %(total)s"),
+        _with(
+            amount=lambda p, n: _money(p, "amount"),
+            total=lambda p, n: _money(p, "total"),
+            # A service's reason is a marked msgid (gettext_noop); a person's stays as typed.
+            reason=lambda p, n: gettext(str(p["reason"])) if p.get("reason") else "",
+        ),
+    )
+    sentence(
         "order.paid",
         gettext_lazy("Order %(order)s is paid in full (%(total)s)"),
         _with(total=lambda p, n: _money(p, "total")),

@@ -437,6 +437,16 @@ EVENTS: dict[str, EventSpec] = {
         ),
         EventSpec("loyalty.membership_entered", "customer", _("Customer became a member")),
         EventSpec("referral.converted", "customer", _("Customer referred a new customer")),
+        # --- RFM (procedo/marketing): "customer became at risk" is this with event.to_group
+        EventSpec(
+            "rfm.group_changed",
+            "customer",
+            _("Customer moved to another RFM group"),
+            _payload(
+                from_group=(_("from RFM group"), CHOICE, _rfm_groups),
+                to_group=(_("to RFM group"), CHOICE, _rfm_groups),
+            ),
+        ),
         # Integrations (procedo/integrations): a shop's checkout left without an order.
         EventSpec(
             "checkout.abandoned",

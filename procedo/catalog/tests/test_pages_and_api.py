@@ -93,9 +93,15 @@ def test_owner_sees_pages_and_counts_stock_through_htmx(owner_client: Client) ->
 def test_owner_creates_a_product_and_a_sku_in_the_ui(owner_client: Client) -> None:
     created = owner_client.post(
         reverse("catalog:product-create"),
-        {"form_token": "2f1c7c53-7d7e-4a44-9f55-1d0f2d6a0b11", "name": "Глечик", "active": "on"},
+        {
+            "form_token": "2f1c7c53-7d7e-4a44-9f55-1d0f2d6a0b11",
+            "name": "Глечик",
+            "category": "  Посуд  для  чаю ",
+            "active": "on",
+        },
     )
     product = Product.objects.get(name="Глечик")
+    assert product.category == "Посуд для чаю"
     assert created.status_code == 302 and created["Location"] == reverse(
         "catalog:product", args=[product.pk]
     )
@@ -128,10 +134,28 @@ def test_viewer_reads_but_cannot_change(make_user: Callable[..., User]) -> None:
 def test_api_creates_products_and_skus_and_adjusts_stock(owner: User) -> None:
     client, auth = Client(), bearer(owner)
     created = client.post(
-        "/api/catalog/products", {"name": "Плед"}, content_type="application/json", **auth
+        "/api/catalog/products",
+        {"name": "Плед", "category": "Текстиль"},
+        content_type="application/json",
+        **auth,
     )
-    assert created.status_code == 201
+    assert created.status_code == 201 and created.json()["category"] == "Текстиль"
     product_id = created.json()["id"]
+    moved = client.patch(
+        f"/api/catalog/products/{product_id}",
+        {"category": "Домашній текстиль"},
+        content_type="application/json",
+        **auth,
+    )
+    assert moved.json()["category"] == "Домашній текстиль"
+    too_long = client.patch(
+        f"/api/catalog/products/{product_id}",
+        {"category": "x" * 101},
+        content_type="application/json",
+        **auth,
+    )
+    assert too_long.status_code == 422 and too_long.json()["field"] == "category"
+    assert Product.objects.get(pk=product_id).category == "Домашній текстиль"
     sku = client.post(
         f"/api/catalog/products/{product_id}/skus",
         {"code": "BLANKET-1", "price": "899.00", "currency": "UAH", "on_hand": 2},

@@ -79,6 +79,38 @@ def test_rules_choose_customers_by_fields_orders_products_and_consent(
     }
 
 
+def test_a_category_rule_asks_what_was_bought_in_one_query_over_a_period_or_ever(
+    store: Store, django_assert_num_queries: Any
+) -> None:
+    from procedo.catalog.services import product_update
+    from procedo.marketing.rules import rules_clean
+
+    for name, category in (("Kettle", "Чайники"), ("Filter", "Догляд"), ("Descaler", "Догляд")):
+        product_update(product_id=store.products[name].pk, category=f" {category} ", actor=None)
+    care = {"field": "category_bought", "op": "has", "value": "Догляд"}
+    assert _names([care]) == {"Олена", "Тарас", "Петро", "Марія"}
+    assert _names([{**care, "days": 30}]) == {"Марія"}
+    assert _names([{**care, "days": 250}]) == {"Олена", "Тарас", "Марія"}
+    no_kettle = {"field": "category_bought", "op": "has_not", "value": "Чайники"}
+    assert _names([no_kettle]) == {"Марія", "Іван"}
+    # The product rule takes a period the same way.
+    kettle = str(store.products["Kettle"].pk)
+    assert _names([{"field": "product_bought", "op": "has", "value": kettle, "days": 100}]) == {
+        "Ірина"
+    }
+    cleaned = rules_clean([{**care, "days": 250}, no_kettle])
+    with django_assert_num_queries(2):  # the count and the sample: one statement each
+        preview = selectors.customers_preview(cleaned, "any")
+    assert preview.count == 4
+    for rule, field in (
+        ({**care, "value": "Іграшки"}, "rules.0.value"),
+        ({**care, "days": "0"}, "rules.0.days"),
+    ):
+        with pytest.raises(DomainError) as caught:
+            rules_clean([rule])
+        assert caught.value.field == field
+
+
 @pytest.mark.parametrize(
     ("rule", "field", "words"),
     [
@@ -110,7 +142,7 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
     store: Store,
 ) -> None:
     result = services.rfm_refresh()
-    assert result["scored"] == 5 and result["changed"] == 5
+    assert result["scored"] == 5 and result["changed"] == 5 and result["moved"] == 0
     rfm = {r.customer.first_name: r for r in CustomerRfm.objects.select_related("customer")}
     assert set(rfm) == {"Олена", "Тарас", "Ірина", "Петро", "Марія"}
     # Most recent buyer has the top recency; the three-order customer the top frequency.
@@ -123,6 +155,51 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
     assert again["changed"] == 0 and again["scored"] == 5
     # Segments can ask for the group.
     assert _names([{"field": "rfm_group", "op": "in", "value": ["new"]}]) == {"Марія"}
+
+
+def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
+    store: Store,
+) -> None:
+    from procedo.automation.models import Run
+    from procedo.automation.tests.helpers import engine_drain, event_trigger, sop_live, task_step
+
+    # "Customer became at risk": the trigger the SOP editor offers, with its condition.
+    at_risk = event_trigger(
+        "rfm.group_changed", rules=[{"field": "event.to_group", "op": "eq", "value": "at_risk"}]
+    )
+    sop, _revision = sop_live(
+        definition={"triggers": [at_risk], "steps": [task_step("call")]}, subject_type="customer"
+    )
+    services.rfm_refresh()
+    assert not Event.objects.filter(event_type="rfm.group_changed").exists()  # first scores
+    petro, taras = store.customers["petro"], store.customers["taras"]
+    # Last week's scores put them elsewhere; today's history moves them back.
+    CustomerRfm.objects.filter(customer=petro).update(r=4, group="loyal")
+    CustomerRfm.objects.filter(customer=taras).update(f=1, group="hibernating")
+    result = services.rfm_refresh()
+    moves = Event.objects.filter(event_type="rfm.group_changed").order_by("subject_id")
+    assert result["moved"] == 2 and sorted(
+        (
+            e.subject_type,
+            e.subject_id,
+            e.customer_id,
+            e.payload["from_group"],
+            e.payload["to_group"],
+        )
+        for e in moves
+    ) == sorted(
+        [
+            ("customer", petro.pk, petro.pk, "loyal", "at_risk"),
+            ("customer", taras.pk, taras.pk, "hibernating", "need_attention"),
+        ]
+    )
+    rfm = CustomerRfm.objects.get(customer=petro)
+    assert rfm.previous_group == "loyal" and rfm.group_since == rfm.computed_at
+    assert services.rfm_refresh()["moved"] == 0
+    assert moves.count() == 2
+    engine_drain()
+    runs = Run.objects.filter(sop=sop).values_list("subject_type", "subject_id")
+    assert list(runs) == [("customer", petro.pk)]
 
 
 def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store: Store) -> None:
