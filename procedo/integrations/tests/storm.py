@@ -340,8 +340,8 @@ def storm_run(
 def _wait_for_the_worker(deadline: float) -> None:
     """The restarted worker takes up what was stored (its wake-up, or the one queued before
     it was killed); a delivery still waiting at the deadline is the sweep's."""
+    if connection.vendor == "postgresql":
+        connection.close()  # R6 ended it: a new one
     waiting = Delivery.objects.filter(connection__name__startswith="storm ", state="received")
     while waiting.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    if connection.vendor == "postgresql":
-        connection.close()  # R6 may have ended this connection too

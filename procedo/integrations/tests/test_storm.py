@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -36,45 +37,56 @@ def test_r1_killed_web_server_and_worker_lose_nothing_and_apply_each_delivery_on
 OUTAGE_SECONDS = 2.5
 
 
-def database_outage(seconds: float) -> None:
-    """SQLite: another process's write lock held on the file. PostgreSQL: the shared server
-    cannot be restarted (others use it), so the test database refuses new connections and
-    every connection of the app to it is ended (pg_terminate_backend), for `seconds`."""
+def database_outage_begin() -> Callable[[], None]:
+    """Take the database away now; the function that gives it back.
+
+    SQLite: another connection's write lock held on the file. PostgreSQL: the shared
+    server cannot be restarted (others use it), so the test database refuses new
+    connections and every connection to it is ended (pg_terminate_backend), the test's
+    own too (storm.py opens it again)."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
-        locker = sqlite3.connect(settings["NAME"], timeout=30)
-        try:
-            locker.execute("BEGIN EXCLUSIVE")
-            time.sleep(seconds)
-        finally:
+        locker = sqlite3.connect(settings["NAME"], timeout=30, check_same_thread=False)
+        locker.execute("BEGIN EXCLUSIVE")
+
+        def unlock() -> None:
             locker.rollback()
             locker.close()
-        return
+
+        return unlock
     name = settings["NAME"]
-    params = {
-        "host": settings["HOST"],
-        "port": settings["PORT"] or 5432,
-        "user": settings["USER"],
-        "dbname": name,
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as side:
-        side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        try:
-            side.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid() AND pid <> %s",
-                [name, connection.connection.info.backend_pid],
-            )
-            time.sleep(seconds)
-        finally:
-            side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    side = psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname="postgres",  # a database cannot refuse connections from inside itself
+        autocommit=True,
+    )
+    side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    side.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        [name],
+    )
+
+    def reopen() -> None:
+        side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        side.close()
+
+    return reopen
 
 
 def r6_disturb(running: storm.Processes, k: int, figures: storm.Figures) -> threading.Thread:
-    """The outage runs beside the client, which keeps sending into it."""
+    """The database goes away at once and comes back after OUTAGE_SECONDS, while the
+    client keeps sending into the outage."""
     figures.outages += 1
-    outage = threading.Thread(target=database_outage, args=(OUTAGE_SECONDS,))
+    give_back = database_outage_begin()
+
+    def later() -> None:
+        time.sleep(OUTAGE_SECONDS)
+        give_back()
+
+    outage = threading.Thread(target=later)
     outage.start()
     return outage
 
@@ -83,7 +95,6 @@ def test_r6_a_database_outage_answers_503_never_2xx_and_retries_complete_the_set
     tmp_path: Path,
 ) -> None:
     helpers.raw("shopify/order.json")
-    connection.ensure_connection()
     figures = storm.storm_run(
         "R6",
         var=tmp_path / "var",
