@@ -145,14 +145,20 @@ def _connection() -> Connection:
 @contextmanager
 def web_server(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[int]:
     """gunicorn with `procedo run`'s own argv, on a free port; its port."""
-    from procedo.core.management.commands.run import Command, answers
+    from procedo.core.management.commands.run import Command, answers, die_with_parent
     from procedo.testing import free_port
 
     port = free_port()
     argv = Command()._gunicorn_argv("127.0.0.1", port, workers)
     with log.open("ab") as output:
+        # Dies with the bench (even SIGKILLed), as `procedo run`'s children do.
         process = subprocess.Popen(
-            argv, env=env, stdout=output, stderr=subprocess.STDOUT, process_group=0
+            argv,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            preexec_fn=die_with_parent(),
         )
     try:
         deadline = time.monotonic() + 60
@@ -176,12 +182,15 @@ def _env() -> dict[str, str]:
 
 @contextmanager
 def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    from procedo.core.management.commands.run import die_with_parent
+
     with log.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "procedo", "run_huey"],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
         )
     try:
         yield process

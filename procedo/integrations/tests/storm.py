@@ -40,6 +40,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from bench import loadgen
+from procedo.core.management.commands.run import die_with_parent
 from procedo.integrations import services, signatures
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.tests import helpers
@@ -151,7 +152,12 @@ class Processes:
         with override_settings(VAR_DIR=self.var):
             argv = Command()._gunicorn_argv("127.0.0.1", self.port, 2)
         self.web = subprocess.Popen(
-            argv, env=self.env, stdout=self.log, stderr=self.log, process_group=0
+            argv,
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
+            process_group=0,
+            preexec_fn=die_with_parent(),
         )
 
     def start_worker(self) -> None:
@@ -161,6 +167,7 @@ class Processes:
             stdout=self.log,
             stderr=self.log,
             process_group=0,
+            preexec_fn=die_with_parent(),
         )
 
     def kill(self, which: str) -> None:
