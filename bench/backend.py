@@ -27,6 +27,7 @@ def main() -> int:
 
     from bench import (
         b0_events,
+        b1_ingest,
         b2_engine,
         b2b_latency,
         b3_sweeps,
@@ -37,12 +38,14 @@ def main() -> int:
         b5_lists,
         b6_campaign,
         b8_peers,
+        r1_storm,
     )
 
     selected = {item.strip().upper() for item in args.only.split(",") if item.strip()}
     status = 0
     for bench_id, module in [
         ("B0", b0_events),
+        ("B1", b1_ingest),
         ("B2", b2_engine),
         ("B2B", b2b_latency),
         ("B3", b3_sweeps),
@@ -53,6 +56,7 @@ def main() -> int:
         ("B5", b5_lists),
         ("B6", b6_campaign),
         ("B8", b8_peers),
+        ("R1", r1_storm),
     ]:
         # B8 answers False when a CRM did not run: the run reports it, then fails.
         if (not selected or bench_id in selected) and module.run(scale=args.scale) is False:

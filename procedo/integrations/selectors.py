@@ -66,3 +66,8 @@ def sku_reviews(*, connection_id: int, limit: int = 20) -> list[SkuReview]:
         .select_related("sku__product")
         .order_by("-id")[:limit]
     )
+
+
+def deliveries_waiting() -> bool:
+    """Deliveries stored and not yet taken up by the worker."""
+    return Delivery.objects.filter(state=DeliveryState.RECEIVED).exists()

@@ -8,14 +8,20 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from procedo.core.errors import DomainError
-from procedo.integrations import services
+from procedo.events import wakeups
+from procedo.integrations import selectors, services
 
 logger = logging.getLogger(__name__)
 
 
 @db_task()
-def deliveries_process(connection_id: int) -> None:
-    services.deliveries_process_pending(connection_id=connection_id)
+def deliveries_process() -> None:
+    """Woken after deliveries are stored; coalesced (procedo/events/wakeups.py): a burst of
+    thousands is one wake-up at a time, not one queued task per delivery."""
+    wakeups.taken(deliveries_process)
+    services.deliveries_process_pending()
+    if selectors.deliveries_waiting():
+        wakeups.wake(deliveries_process)  # a burst larger than one pass: the next one
 
 
 @db_periodic_task(crontab(minute="*"))
