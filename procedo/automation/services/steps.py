@@ -184,19 +184,21 @@ class _LeaseLost(Exception):
 
 
 def _runs_move_many(ids: list[int], token: str, now: datetime) -> set[int]:
-    """Move a claimed batch's common cases together: waits that are over, then task steps.
+    """Move a claimed batch's common cases together: end the waits that are over, then
+    begin task steps and waits of a duration.
 
-    Step by step, a run cost about 15 round trips (lease, run, step, key, the
-    task, its event, the customer, step, run, release) and a wait's end about 30
-    (the wait's transaction, then the task's): 8–25 ms a run, so 40 orders a
-    second (~90 first tasks) outran a worker, and so did ~10 one-minute waits
-    ending a second on PostgreSQL under load (make bench, B2b). Here a batch
-    takes about twenty statements in one transaction, writing the rows one by one
-    would write. Anything else (other kinds, retries, a task made before, a wait
-    for an event whose time ran out) and any error go step by step, where each
-    run's failure stays its own. Returns the runs it is done with (waiting for a
-    person, or completed); a run whose wait ended before another kind of step is
-    left due, for step by step.
+    Step by step, a task cost about 15 round trips (lease, run, step, key, the
+    task, its event, the customer, step, run, release), a wait's beginning 8 and
+    its end with the task after it about 30: 8–25 ms a run, so 40 orders a second
+    (~90 first tasks) outran a worker, and on a sale day on PostgreSQL the few
+    runs that begin with a wait took half of a pass, and ~10 one-minute waits
+    ending a second fell behind (make bench, B2b). Here a batch takes about twenty
+    statements in one transaction, writing the rows one by one would write.
+    Anything else (other kinds, retries, a task made before, a wait for an event)
+    and any error go step by step, where each run's failure stays its own.
+    Returns the runs it is done with (waiting for a person or for a moment, or
+    completed); a run whose wait ended before another kind of step is left due,
+    for step by step.
     """
     if not ids:
         return set()
@@ -317,18 +319,24 @@ def _runs_move_set(ids: list[int], token: str, now: datetime) -> set[int]:
         runs[run_id].update(
             state=RunState.RUNNING, current_step=end.target, current_iteration=end.iteration
         )
+    # The steps begun together: a person's (a task), and a wait of a duration (a wait for
+    # an event first asks the log whether it happened already: step by step).
     specs: dict[int, Any] = {}
     for run_id, run in runs.items():
         spec = definitions[run["revision_id"]].step(run["current_step"])
-        if run["state"] == RunState.RUNNING and spec is not None and spec.kind in TASK_KINDS:
+        if (
+            run["state"] == RunState.RUNNING
+            and spec is not None
+            and (spec.kind in TASK_KINDS or (spec.kind == "wait" and spec.minutes))
+        ):
             specs[run_id] = spec
-
     current: dict[int, RunStep] = {}
     for step in RunStep.objects.filter(run_id__in=list(specs)) if specs else ():
         run = runs[step.run_id]
         if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
             current[step.run_id] = step
-    # A run whose step row is still to make (after a wait, a swept run) or is fresh.
+    # A run whose step row is still to make (after a wait, a swept run) or is fresh; a step
+    # tried and failed before goes step by step, which counts its attempts.
     to_start = {
         run_id
         for run_id in specs
@@ -339,22 +347,32 @@ def _runs_move_set(ids: list[int], token: str, now: datetime) -> set[int]:
             and current[run_id].task_id is None
         )
     }
+    waits = {run_id for run_id in to_start if specs[run_id].kind == "wait"}
+    tasks = to_start - waits
     if not ended and not to_start:
         return set()
     customers = _customer_ids(
-        {run_id: (runs[run_id]["subject_type"], runs[run_id]["subject_id"]) for run_id in to_start}
+        {run_id: (runs[run_id]["subject_type"], runs[run_id]["subject_id"]) for run_id in tasks}
     )
-    zone = business_get().zone if to_start else UTC
+    zone = business_get().zone if tasks else UTC
 
-    # Writes. The lease first, by compare-and-set (on PostgreSQL it also locks the rows):
-    # a run taken over or cancelled since it was read loses the whole batch.
-    held = set(ended) | to_start
-    kept = Run.objects.filter(pk__in=held, claimed_by=token).update(claimed_until=now + LEASE)
-    if kept != len(held):
-        raise _LeaseLost
+    # Writes. The lease of the runs whose writes below do not prove it themselves, by
+    # compare-and-set (on PostgreSQL it also locks the rows): a run taken over or
+    # cancelled since it was read loses the whole batch.
+    unproven = set(ended) | waits
+    if unproven:
+        kept = Run.objects.filter(pk__in=unproven, claimed_by=token).update(
+            claimed_until=now + LEASE
+        )
+        if kept != len(unproven):
+            raise _LeaseLost
     completed = _waits_end(ended, token, now)
-    started = _tasks_start(runs, specs, current, to_start, customers, zone, token, now)
-    return completed | started
+    steps = _steps_made(runs, specs, current, to_start, now)
+    waiting = _waits_start({run_id: steps[run_id] for run_id in waits}, specs, now)
+    started = _tasks_start(
+        runs, specs, {run_id: steps[run_id] for run_id in tasks}, customers, zone, token, now
+    )
+    return completed | waiting | started
 
 
 def _waits_end(ended: Mapping[int, _WaitEnd], token: str, now: datetime) -> set[int]:
@@ -396,40 +414,77 @@ def _waits_end(ended: Mapping[int, _WaitEnd], token: str, now: datetime) -> set[
     return completed
 
 
-def _tasks_start(
+def _steps_made(
     runs: Mapping[int, dict[str, Any]],
     specs: Mapping[int, Any],
     current: Mapping[int, RunStep],
     to_start: set[int],
+    now: datetime,
+) -> dict[int, RunStep]:
+    """The current step row of each run of `to_start`, made where it is missing (the
+    engine inserts only the first steps of event runs; a wait's end points at a new one)."""
+    steps = {run_id: current[run_id] for run_id in to_start if run_id in current}
+    missing = [run_id for run_id in to_start if run_id not in current]
+    if not missing:
+        return steps
+    RunStep.objects.bulk_create(
+        [
+            RunStep(
+                run_id=run_id,
+                step_key=specs[run_id].key,
+                iteration=runs[run_id]["current_iteration"],
+                kind=specs[run_id].kind,
+                created_at=now,
+            )
+            for run_id in missing
+        ],
+        ignore_conflicts=True,
+    )
+    for step in RunStep.objects.filter(run_id__in=missing):
+        run = runs[step.run_id]
+        if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
+            steps[step.run_id] = step
+    return steps
+
+
+def _waits_start(steps: Mapping[int, RunStep], specs: Mapping[int, Any], now: datetime) -> set[int]:
+    """Begin waits of a duration as `_wait_start` does, and release their runs until then."""
+    if not steps:
+        return set()
+    adapt = connection.ops.adapt_datetimefield_value
+    until = {run_id: adapt(now + timedelta(minutes=specs[run_id].minutes)) for run_id in steps}
+    step_table = connection.ops.quote_name(RunStep._meta.db_table)
+    run_table = connection.ops.quote_name(Run._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {step_table} SET state = %s, due_at = %s, started_at = %s"  # noqa: S608
+            " WHERE id = %s",
+            [
+                (StepState.WAITING.value, until[run_id], adapt(now), step.pk)
+                for run_id, step in steps.items()
+            ],
+        )
+        cursor.executemany(
+            f"UPDATE {run_table} SET state = %s, wake_at = %s, claimed_by = '',"  # noqa: S608
+            " claimed_until = NULL WHERE id = %s",
+            [(RunState.WAITING.value, until[run_id], run_id) for run_id in steps],
+        )
+    return set(steps)
+
+
+def _tasks_start(
+    runs: Mapping[int, dict[str, Any]],
+    specs: Mapping[int, Any],
+    steps: Mapping[int, RunStep],
     customers: Mapping[int, int | None],
     zone: tzinfo,
     token: str,
     now: datetime,
 ) -> set[int]:
-    """Start the task (or checklist) steps of `to_start` with `work.tasks_create_many`,
-    writing the rows `_task` writes; returns the runs now waiting for a person."""
-    if not to_start:
+    """Start these task (or checklist) steps with `work.tasks_create_many`, writing the rows
+    `_task` writes; returns the runs now waiting for a person."""
+    if not steps:
         return set()
-    missing = [run_id for run_id in to_start if run_id not in current]
-    steps = {run_id: current[run_id] for run_id in to_start if run_id in current}
-    if missing:  # the engine inserts only the first steps of event runs
-        RunStep.objects.bulk_create(
-            [
-                RunStep(
-                    run_id=run_id,
-                    step_key=specs[run_id].key,
-                    iteration=runs[run_id]["current_iteration"],
-                    kind=specs[run_id].kind,
-                    created_at=now,
-                )
-                for run_id in missing
-            ],
-            ignore_conflicts=True,
-        )
-        for step in RunStep.objects.filter(run_id__in=missing):
-            run = runs[step.run_id]
-            if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
-                steps[step.run_id] = step
     items = {
         run_id: _task_fields(
             runs[run_id],
@@ -460,7 +515,8 @@ def _tasks_start(
             " attempts = attempts + 1, error = '' WHERE id = %s",
             list(started.values()),
         )
-    # Waiting for the person, and released: nothing more to do with these runs now.
+    # Waiting for the person, and released: nothing more to do with these runs now. The
+    # compare-and-set proves the lease of the batch's task runs.
     moved = Run.objects.filter(
         pk__in=list(started), claimed_by=token, state=RunState.RUNNING
     ).update(state=RunState.WAITING, wake_at=None, claimed_by="", claimed_until=None)
