@@ -144,10 +144,13 @@ def _percentile(values: list[float], share: float) -> float:
 def _spread(values: list[float]) -> str:
     if not values:
         return "none"
-    return (
+    spread = (
         f"p50 {statistics.median(values):.2f} s, p95 {_percentile(values, 0.95):.2f} s,"
         f" max {max(values):.2f} s"
     )
+    if len(values) <= 12:  # a quiet store's few: p95 is its slowest, so show them all
+        spread += " (each: " + ", ".join(f"{value:.2f}" for value in sorted(values)) + ")"
+    return spread
 
 
 def _moment(value: Any) -> datetime:
