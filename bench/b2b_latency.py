@@ -144,10 +144,13 @@ def _percentile(values: list[float], share: float) -> float:
 def _spread(values: list[float]) -> str:
     if not values:
         return "none"
-    return (
+    spread = (
         f"p50 {statistics.median(values):.2f} s, p95 {_percentile(values, 0.95):.2f} s,"
         f" max {max(values):.2f} s"
     )
+    if len(values) <= 12:  # a quiet store's few: p95 is its slowest, so show them all
+        spread += " (each: " + ", ".join(f"{value:.2f}" for value in sorted(values)) + ")"
+    return spread
 
 
 def _moment(value: Any) -> datetime:
@@ -222,6 +225,7 @@ def run_latency(*, scale: float) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
+        _consumer_started(log, worker)
         _reset()
         first_id = _cursors_to_the_end()
         for n, rate in enumerate(RATES):
@@ -237,6 +241,16 @@ def run_latency(*, scale: float) -> None:
             worker.kill()
             worker.wait()
     _reset()
+
+
+def _consumer_started(log: Path, worker: subprocess.Popen[bytes]) -> None:
+    """Wait for the consumer to take wake-ups: on a loaded machine it took longer to start
+    than the bench's idle pause, and the quiet store's first event waited 5–7 s for it."""
+    deadline = time.monotonic() + 120
+    while b"Huey consumer started" not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Huey consumer did not start; see {log}")
+        time.sleep(0.2)
 
 
 def _latency_at(*, rate: Rate, seconds: float, seed: int, env: dict[str, str]) -> None:

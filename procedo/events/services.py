@@ -521,9 +521,11 @@ def consumer_run_batch(
     An event the handler fails on gets a `ConsumerFailure` row in the same
     transaction (retried later, then parked); the events around it are handled.
     """
-    ConsumerCursor.objects.bulk_create([ConsumerCursor(name=name)], ignore_conflicts=True)
     with transaction.atomic():
-        cursor = ConsumerCursor.objects.select_for_update().get(name=name)
+        cursor = ConsumerCursor.objects.select_for_update().filter(name=name).first()
+        if cursor is None:  # the consumer's first batch (made here, not before each batch)
+            ConsumerCursor.objects.bulk_create([ConsumerCursor(name=name)], ignore_conflicts=True)
+            cursor = ConsumerCursor.objects.select_for_update().get(name=name)
         batch: Sequence[Event] = selectors.events_after(
             txid=cursor.txid, event_id=cursor.event_id, limit=batch_size
         )

@@ -55,6 +55,12 @@ def wake(task: TaskWrapper, *, delay: float | None = None, **kwargs: Any) -> Non
         task.schedule(kwargs=kwargs, delay=delay)
 
 
+def pending(task: TaskWrapper) -> bool:
+    """Whether a wake-up of `task` due now waits in the queue (marked, and not stale)."""
+    marked = task.huey.get(_mark(task, later=False), peek=True)
+    return marked is not None and time.time() - marked < STALE_AFTER
+
+
 def taken(task: TaskWrapper, *, later: bool = False) -> None:
     """The wake-up started: later commits must enqueue a new one. Call first in the task."""
     task.huey.delete(_mark(task, later))

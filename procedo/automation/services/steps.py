@@ -75,6 +75,10 @@ MAX_STEPS_PER_PASS = 50
 CONTINUE = "continue"
 
 
+# The kinds of step a person does: the run waits for the task's closing.
+TASK_KINDS = ("task", "checklist")
+
+
 class StepError(Exception):
     """A step could not be done. `permanent`: retrying cannot help (a rule said no)."""
 
@@ -137,9 +141,9 @@ def runs_advance(*, limit: int = 100, now: datetime | None = None) -> int:
     """Claim due runs and move each as far as it goes now; returns how many were claimed."""
     now = now or timezone.now()
     token, ids = runs_claim(limit=limit, now=now)
-    started = _tasks_start_many(ids, token, now)
+    settled = _runs_move_many(ids, token, now)
     for run_id in ids:
-        if run_id not in started:
+        if run_id not in settled:
             run_advance(run_id=run_id, token=token, now=now)
     return len(ids)
 
@@ -165,30 +169,45 @@ def _customer_ids(subjects_of: Mapping[int, tuple[str, int]]) -> dict[int, int |
     return {run_id: found.get(subject) for run_id, subject in subjects_of.items()}
 
 
+def _definitions_of(revision_ids: set[int]) -> dict[int, Definition]:
+    """The definitions of these revisions: one query while no SOP changed (`definition_of`
+    asks the database once per call, and one run's step called it three times)."""
+    found = live.definitions_that_may_run()
+    for revision_id in revision_ids - found.keys():
+        found[revision_id] = live.definition_of(revision_id)
+    return found
+
+
 class _LeaseLost(Exception):
     """A run of the batch is no longer this worker's: nothing of the batch is kept."""
 
 
-def _tasks_start_many(ids: list[int], token: str, now: datetime) -> set[int]:
-    """Start the task (or checklist) steps that claimed runs are about to begin, set-wise.
+def _runs_move_many(ids: list[int], token: str, now: datetime) -> set[int]:
+    """Move a claimed batch's common cases together: end the waits that are over, then
+    begin task steps and waits of a duration.
 
     Step by step, a task cost about 15 round trips (lease, run, step, key, the
-    task, its event, the customer, step, run, release): 8–25 ms a run, so 40
-    orders a second (~90 first tasks) outran a worker (make bench, B2b). Here a
-    batch's fresh task steps take about a dozen statements in one transaction,
-    writing the rows `_task` writes. Anything else (other kinds, retries, a task
-    made before) and any error go step by step, where each run's failure stays its
-    own. Returns the runs it moved.
+    task, its event, the customer, step, run, release), a wait's beginning 8 and
+    its end with the task after it about 30: 8–25 ms a run, so 40 orders a second
+    (~90 first tasks) outran a worker, and on a sale day on PostgreSQL the few
+    runs that begin with a wait took half of a pass, and ~10 one-minute waits
+    ending a second fell behind (make bench, B2b). Here a batch takes about twenty
+    statements in one transaction, writing the rows one by one would write.
+    Anything else (other kinds, retries, a task made before, a wait for an event)
+    and any error go step by step, where each run's failure stays its own.
+    Returns the runs it is done with (waiting for a person or for a moment, or
+    completed); a run whose wait ended before another kind of step is left due,
+    for step by step.
     """
     if not ids:
         return set()
     try:
         with transaction.atomic():
-            return _tasks_start_set(ids, token, now)
+            return _runs_move_set(ids, token, now)
     except _LeaseLost:
         return set()
     except Exception:
-        logger.exception("starting %d task steps at once failed; one by one instead", len(ids))
+        logger.exception("moving %d runs at once failed; one by one instead", len(ids))
         return set()
 
 
@@ -220,14 +239,71 @@ def _task_fields(
     }
 
 
-def _tasks_start_set(ids: list[int], token: str, now: datetime) -> set[int]:
+@dataclass(frozen=True)
+class _WaitEnd:
+    step_id: int
+    outcome: str  # "elapsed", or "event": the engine heard what the wait was for
+    target: str  # the step after it; "" ends the run
+    iteration: int
+
+
+def _waits_ended(
+    runs: Mapping[int, dict[str, Any]], definitions: Mapping[int, Definition], now: datetime
+) -> dict[int, _WaitEnd]:
+    """The claimed runs whose wait is over, as `_on_wake` and `run_move_after` would end it.
+
+    A wait for an event whose time ran out asks the log first (`_on_wake`), and a
+    step come round too often fails the run: both go step by step.
+    """
+    waits = {
+        run_id: spec
+        for run_id, run in runs.items()
+        if run["state"] == RunState.WAITING
+        and (spec := definitions[run["revision_id"]].step(run["current_step"])) is not None
+        and spec.kind == "wait"
+    }
+    if not waits:
+        return {}
+    over: dict[int, RunStep] = {}
+    for step in RunStep.objects.filter(run_id__in=list(waits), state=StepState.WAITING):
+        run = runs[step.run_id]
+        if (step.step_key, step.iteration) != (run["current_step"], run["current_iteration"]):
+            continue
+        if step.outcome == "event" or (
+            not step.outcome
+            and not waits[step.run_id].event_type
+            and step.due_at is not None
+            and step.due_at <= now
+        ):
+            over[step.run_id] = step
+    targets = {
+        run_id: definitions[runs[run_id]["revision_id"]].step_after(step.step_key)
+        for run_id, step in over.items()
+    }
+    passes: dict[int, int] = dict.fromkeys(over, 0)
+    for run_id, key in RunStep.objects.filter(
+        run_id__in=list(over), step_key__in=set(targets.values())
+    ).values_list("run_id", "step_key"):
+        if targets[run_id] == key:
+            passes[run_id] += 1
+    return {
+        run_id: _WaitEnd(step.pk, step.outcome or "elapsed", targets[run_id], passes[run_id])
+        for run_id, step in over.items()
+        if not targets[run_id] or passes[run_id] < MAX_ITERATIONS
+    }
+
+
+def _runs_move_set(ids: list[int], token: str, now: datetime) -> set[int]:
     # Reads first, writes last: on PostgreSQL a transaction holds the event log's horizon
     # back from its first write (its transaction id) to its end, so the consumers wait
-    # for the writing part only. The lease is proven at the end, by compare-and-set.
-    runs = {
-        run["id"]: run
-        for run in Run.objects.filter(pk__in=ids, claimed_by=token, state=RunState.RUNNING).values(
+    # for the writing part only.
+    runs: dict[int, dict[str, Any]] = {
+        run["id"]: dict(run)
+        for run in Run.objects.filter(
+            pk__in=ids, claimed_by=token, state__in=ACTIVE_RUN_STATES
+        ).values(
             "id",
+            "state",
             "revision_id",
             "subject_type",
             "subject_id",
@@ -236,54 +312,178 @@ def _tasks_start_set(ids: list[int], token: str, now: datetime) -> set[int]:
             "sop__owner_id",
         )
     }
-    specs: dict[int, Any] = {}
-    definitions: dict[int, Definition] = {}
-    for run_id, run in runs.items():
-        revision_id = run["revision_id"]
-        if revision_id not in definitions:
-            definitions[revision_id] = live.definition_of(revision_id)
-        spec = definitions[revision_id].step(run["current_step"])
-        if spec is not None and spec.kind in ("task", "checklist"):
-            specs[run_id] = spec
-    if not specs:
-        return set()
-
-    def steps_now() -> dict[int, RunStep]:
-        found = {}
-        for step in RunStep.objects.filter(run_id__in=list(specs)):
-            run = runs[step.run_id]
-            if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
-                found[step.run_id] = step
-        return found
-
-    current = steps_now()
-    if len(current) < len(specs):  # a swept run: the engine inserts only event runs' steps
-        RunStep.objects.bulk_create(
-            [
-                RunStep(
-                    run_id=run_id,
-                    step_key=spec.key,
-                    iteration=runs[run_id]["current_iteration"],
-                    kind=spec.kind,
-                    created_at=now,
-                )
-                for run_id, spec in specs.items()
-                if run_id not in current
-            ],
-            ignore_conflicts=True,
+    definitions = _definitions_of({run["revision_id"] for run in runs.values()})
+    ended = _waits_ended(runs, definitions, now)
+    for run_id, end in ended.items():
+        runs[run_id].update(
+            state=RunState.RUNNING, current_step=end.target, current_iteration=end.iteration
         )
-        current = steps_now()
-    fresh = {
-        run_id: step
-        for run_id, step in current.items()
-        if step.state == StepState.PENDING and not step.attempts and step.task_id is None
+    # The steps begun together: a person's (a task), and a wait of a duration (a wait for
+    # an event first asks the log whether it happened already: step by step).
+    specs: dict[int, Any] = {}
+    for run_id, run in runs.items():
+        spec = definitions[run["revision_id"]].step(run["current_step"])
+        if (
+            run["state"] == RunState.RUNNING
+            and spec is not None
+            and (spec.kind in TASK_KINDS or (spec.kind == "wait" and spec.minutes))
+        ):
+            specs[run_id] = spec
+    current: dict[int, RunStep] = {}
+    for step in RunStep.objects.filter(run_id__in=list(specs)) if specs else ():
+        run = runs[step.run_id]
+        if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
+            current[step.run_id] = step
+    # A run whose step row is still to make (after a wait, a swept run) or is fresh; a step
+    # tried and failed before goes step by step, which counts its attempts.
+    to_start = {
+        run_id
+        for run_id in specs
+        if run_id not in current
+        or (
+            current[run_id].state == StepState.PENDING
+            and not current[run_id].attempts
+            and current[run_id].task_id is None
+        )
     }
-    if not fresh:
+    waits = {run_id for run_id in to_start if specs[run_id].kind == "wait"}
+    tasks = to_start - waits
+    if not ended and not to_start:
         return set()
     customers = _customer_ids(
-        {run_id: (runs[run_id]["subject_type"], runs[run_id]["subject_id"]) for run_id in fresh}
+        {run_id: (runs[run_id]["subject_type"], runs[run_id]["subject_id"]) for run_id in tasks}
     )
-    zone = business_get().zone
+    zone = business_get().zone if tasks else UTC
+
+    # Writes. The lease of the runs whose writes below do not prove it themselves, by
+    # compare-and-set (on PostgreSQL it also locks the rows): a run taken over or
+    # cancelled since it was read loses the whole batch.
+    unproven = set(ended) | waits
+    if unproven:
+        kept = Run.objects.filter(pk__in=unproven, claimed_by=token).update(
+            claimed_until=now + LEASE
+        )
+        if kept != len(unproven):
+            raise _LeaseLost
+    completed = _waits_end(ended, token, now)
+    steps = _steps_made(runs, specs, current, to_start, now)
+    waiting = _waits_start({run_id: steps[run_id] for run_id in waits}, specs, now)
+    started = _tasks_start(
+        runs, specs, {run_id: steps[run_id] for run_id in tasks}, customers, zone, token, now
+    )
+    return completed | waiting | started
+
+
+def _waits_end(ended: Mapping[int, _WaitEnd], token: str, now: datetime) -> set[int]:
+    """Finish the waits that are over and point each run at its next step, due now (as
+    `_finish` and `run_move_after` do); returns the runs that ended with their wait."""
+    if not ended:
+        return set()
+    adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(now)
+    step_table = connection.ops.quote_name(RunStep._meta.db_table)
+    run_table = connection.ops.quote_name(Run._meta.db_table)
+    with connection.cursor() as cursor:
+        # One statement per row, sent at once (bulk_update's CASE cost 4 ms a row to build).
+        cursor.executemany(
+            f"UPDATE {step_table} SET state = %s, outcome = %s, finished_at = %s,"  # noqa: S608
+            " started_at = COALESCE(started_at, %s), error = '' WHERE id = %s",
+            [(StepState.DONE.value, end.outcome, at, at, end.step_id) for end in ended.values()],
+        )
+        moved = [
+            (RunState.RUNNING.value, end.target, end.iteration, at, run_id)
+            for run_id, end in ended.items()
+            if end.target
+        ]
+        if moved:
+            cursor.executemany(
+                f"UPDATE {run_table} SET state = %s, current_step = %s,"  # noqa: S608
+                " current_iteration = %s, wake_at = %s WHERE id = %s",
+                moved,
+            )
+    completed = {run_id for run_id, end in ended.items() if not end.target}
+    Run.objects.filter(pk__in=completed, claimed_by=token).update(
+        state=RunState.COMPLETED,
+        current_step="",
+        finished_at=now,
+        wake_at=None,
+        claimed_by="",
+        claimed_until=None,
+    )
+    return completed
+
+
+def _steps_made(
+    runs: Mapping[int, dict[str, Any]],
+    specs: Mapping[int, Any],
+    current: Mapping[int, RunStep],
+    to_start: set[int],
+    now: datetime,
+) -> dict[int, RunStep]:
+    """The current step row of each run of `to_start`, made where it is missing (the
+    engine inserts only the first steps of event runs; a wait's end points at a new one)."""
+    steps = {run_id: current[run_id] for run_id in to_start if run_id in current}
+    missing = [run_id for run_id in to_start if run_id not in current]
+    if not missing:
+        return steps
+    RunStep.objects.bulk_create(
+        [
+            RunStep(
+                run_id=run_id,
+                step_key=specs[run_id].key,
+                iteration=runs[run_id]["current_iteration"],
+                kind=specs[run_id].kind,
+                created_at=now,
+            )
+            for run_id in missing
+        ],
+        ignore_conflicts=True,
+    )
+    for step in RunStep.objects.filter(run_id__in=missing):
+        run = runs[step.run_id]
+        if (step.step_key, step.iteration) == (run["current_step"], run["current_iteration"]):
+            steps[step.run_id] = step
+    return steps
+
+
+def _waits_start(steps: Mapping[int, RunStep], specs: Mapping[int, Any], now: datetime) -> set[int]:
+    """Begin waits of a duration as `_wait_start` does, and release their runs until then."""
+    if not steps:
+        return set()
+    adapt = connection.ops.adapt_datetimefield_value
+    until = {run_id: adapt(now + timedelta(minutes=specs[run_id].minutes)) for run_id in steps}
+    step_table = connection.ops.quote_name(RunStep._meta.db_table)
+    run_table = connection.ops.quote_name(Run._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {step_table} SET state = %s, due_at = %s, started_at = %s"  # noqa: S608
+            " WHERE id = %s",
+            [
+                (StepState.WAITING.value, until[run_id], adapt(now), step.pk)
+                for run_id, step in steps.items()
+            ],
+        )
+        cursor.executemany(
+            f"UPDATE {run_table} SET state = %s, wake_at = %s, claimed_by = '',"  # noqa: S608
+            " claimed_until = NULL WHERE id = %s",
+            [(RunState.WAITING.value, until[run_id], run_id) for run_id in steps],
+        )
+    return set(steps)
+
+
+def _tasks_start(
+    runs: Mapping[int, dict[str, Any]],
+    specs: Mapping[int, Any],
+    steps: Mapping[int, RunStep],
+    customers: Mapping[int, int | None],
+    zone: tzinfo,
+    token: str,
+    now: datetime,
+) -> set[int]:
+    """Start these task (or checklist) steps with `work.tasks_create_many`, writing the rows
+    `_task` writes; returns the runs now waiting for a person."""
+    if not steps:
+        return set()
     items = {
         run_id: _task_fields(
             runs[run_id],
@@ -292,12 +492,12 @@ def _tasks_start_set(ids: list[int], token: str, now: datetime) -> set[int]:
             customers[run_id],
             _local_plus(now, specs[run_id].due_in_minutes, zone),
         )
-        for run_id, step in fresh.items()
+        for run_id, step in steps.items()
     }
     tasks = work_services.tasks_create_many(list(items.values()))
     started: dict[int, tuple[Any, ...]] = {}
     adapt = connection.ops.adapt_datetimefield_value
-    for run_id, step in fresh.items():
+    for run_id, step in steps.items():
         task = tasks[items[run_id]["idempotency_key"]]
         if task.is_open:  # made earlier and closed since: step by step moves the run on
             started[run_id] = (
@@ -309,13 +509,13 @@ def _tasks_start_set(ids: list[int], token: str, now: datetime) -> set[int]:
             )
     table = connection.ops.quote_name(RunStep._meta.db_table)
     with connection.cursor() as cursor:
-        # One statement per row, sent at once (bulk_update's CASE cost 4 ms a row to build).
         cursor.executemany(
             f"UPDATE {table} SET state = %s, task_id = %s, due_at = %s, started_at = %s,"  # noqa: S608
             " attempts = attempts + 1, error = '' WHERE id = %s",
             list(started.values()),
         )
-    # Waiting for the person, and released: nothing more to do with these runs now.
+    # Waiting for the person, and released: nothing more to do with these runs now. The
+    # compare-and-set proves the lease of the batch's task runs.
     moved = Run.objects.filter(
         pk__in=list(started), claimed_by=token, state=RunState.RUNNING
     ).update(state=RunState.WAITING, wake_at=None, claimed_by="", claimed_until=None)
@@ -468,7 +668,7 @@ def _local_plus(now: datetime, minutes: int, zone: tzinfo | None = None) -> date
 
 def _execute(run: Run, step: RunStep, spec: Any, definition: Definition, now: datetime) -> Any:
     kind = spec.kind
-    if kind in ("task", "checklist"):
+    if kind in TASK_KINDS:
         return _task(run, step, spec, now)
     if kind in ("email", "sms"):
         return _message(run, step, spec, now)

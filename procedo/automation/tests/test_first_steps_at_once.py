@@ -134,7 +134,7 @@ def test_a_run_no_longer_held_is_left_alone_and_a_lease_lost_midway_keeps_nothin
         return create_many(items)
 
     monkeypatch.setattr(work_services, "tasks_create_many", taken_meanwhile)
-    assert executor._tasks_start_many(ids, token, now) == set()
+    assert executor._runs_move_many(ids, token, now) == set()
     assert not Task.objects.exists()  # the batch rolled back whole
     assert not Event.objects.filter(event_type="task.created").exists()
 

@@ -157,3 +157,29 @@ def test_drains_held_back_by_a_long_transaction_leave_one_delayed_look(
         long_running.rollback()
     later.execute()
     assert seen == ["thing.0", "thing.1", "thing.2"]
+
+
+@pytest.mark.usefixtures("postgres_only", "unwoken")
+def test_a_drain_leaves_the_held_back_watch_to_the_wake_up_queued_since_it_began(
+    queue: Huey, seen: Seen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks: list[int] = []
+    horizon = tasks.events_horizon
+
+    def watched_horizon() -> int:
+        looks.append(1)
+        return horizon()
+
+    monkeypatch.setattr(tasks, "events_horizon", watched_horizon)
+    with _connection() as older:
+        older.execute("SELECT pg_current_xact_id()")
+        _write("thing.held")
+        consumer_drain(name=NAME, handler=seen)
+        assert seen == []  # held back by the older transaction
+        # A commit since this wake-up began enqueued the next one: it will watch.
+        wakeups.wake(events_dispatch)
+        tasks._drain_held_back(0)
+        assert looks == [] and seen == []
+        older.rollback()
+    assert run_queue(queue) == ["events_dispatch"]
+    assert seen == ["thing.held"]
