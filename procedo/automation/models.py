@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.texts import stored_text_render
+
 
 class RunState(models.TextChoices):
     RUNNING = "running", _("Running")
@@ -94,6 +96,9 @@ class Run(models.Model):
     )
     depth = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(_("error"), blank=True, default="")
+    # An error or reason the system wrote ("Cancelled by event 12."), as its original and
+    # parameters (procedo/core/texts.py), read in each reader's language. None: as written.
+    error_text = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(_("started at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
@@ -129,6 +134,10 @@ class Run(models.Model):
     def __str__(self) -> str:
         return f"run {self.pk} of SOP {self.sop_id} on {self.subject_type}:{self.subject_id}"
 
+    @property
+    def error_display(self) -> str:
+        return stored_text_render(self.error_text, self.error)
+
 
 class StepState(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -163,6 +172,7 @@ class RunStep(models.Model):
     task_id = models.BigIntegerField(null=True, blank=True)
     message_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(_("error"), blank=True, default="")
+    error_text = models.JSONField(null=True, blank=True)  # as Run.error_text
 
     class Meta:
         verbose_name = _("run step")
@@ -182,6 +192,10 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_key}#{self.iteration} ({self.state})"
+
+    @property
+    def error_display(self) -> str:
+        return stored_text_render(self.error_text, self.error)
 
 
 class SweepMark(models.Model):

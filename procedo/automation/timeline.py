@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy
 
 from procedo.automation.models import Run
+from procedo.core.texts import stored_text_render
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
 
@@ -26,7 +27,10 @@ def _params(event: Event, names: Names) -> dict[str, Any]:
     return {
         "run": names.link("sop_run", event.subject_id, str(payload.get("sop") or "")),
         "on": on or "—",
-        "reason": payload.get("reason") or payload.get("error") or "",
+        "reason": stored_text_render(
+            payload.get("reason_text") or payload.get("error_text"),
+            str(payload.get("reason") or payload.get("error") or ""),
+        ),
         "step": payload.get("step") or "",
         "trigger": payload.get("trigger") or "",
     }

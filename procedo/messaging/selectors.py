@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from django.db.models import Count, Q, QuerySet
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from procedo.core.exports import Column
 from procedo.core.paging import Page, keyset_all, keyset_page
@@ -93,7 +93,7 @@ MESSAGE_COLUMNS = (
     Column(gettext_lazy("Kind"), lambda m: m.get_kind_display()),
     Column(gettext_lazy("To"), lambda m: m.recipient),
     Column(gettext_lazy("Customer ID"), lambda m: m.customer_id),
-    Column(gettext_lazy("Subject"), lambda m: m.subject),
+    Column(pgettext_lazy("email", "Subject"), lambda m: m.subject),
     Column(gettext_lazy("Template"), lambda m: m.template_key),
     Column(gettext_lazy("State"), lambda m: m.get_state_display()),
     Column(gettext_lazy("Attempts"), lambda m: m.attempts),

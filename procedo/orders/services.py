@@ -31,7 +31,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -46,7 +46,7 @@ from procedo.core.bounds import MAX_ITEMS, moment_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean, money_format, money_quantize
-from procedo.core.texts import LaterText
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.customers.normalise import phone_normalise
@@ -1218,6 +1218,12 @@ def _transition_target(order: Order, to_status: str) -> OrderStatus:
     )
 
 
+def _original(label: Any) -> str:
+    """A choice's label as its catalog original (English), to be stored for later readers."""
+    with translation.override(None):
+        return str(label)
+
+
 def _status_move(
     order: Order,
     target: OrderStatus,
@@ -1225,7 +1231,7 @@ def _status_move(
     actor: Actor,
     idempotency_key: str | None,
     changed_at: datetime | None,
-    note: str = "",
+    note: str | LaterText = "",
 ) -> Order:
     moment_check(changed_at, field="changed_at")
     now = changed_at or timezone.now()
@@ -1279,8 +1285,13 @@ def _status_move(
             )
 
     payload: dict[str, Any] = {"from": from_status, "to": target.code}
-    if note:
-        payload["note"] = note
+    # A note the system wrote ("Carrier: Delivered") keeps its original and parameters, so the
+    # timeline reads it in each reader's language (procedo/core/texts.py).
+    written, stored = text_for_storing(note)
+    if written:
+        payload["note"] = written
+    if stored:
+        payload["note_text"] = stored
     _order_event(
         order,
         event_type="order.status_changed",
@@ -1307,7 +1318,7 @@ def order_change_status(
     actor: Actor,
     idempotency_key: str | None,
     changed_at: datetime | None = None,
-    note: str = "",
+    note: str | LaterText = "",
 ) -> Order:
     """Move an order along the pipeline, if the pipeline allows the move; else 409 on `status`.
 
@@ -1323,7 +1334,7 @@ def order_change_status(
         actor=actor,
         idempotency_key=idempotency_key,
         changed_at=changed_at,
-        note=note.strip(),
+        note=note.strip() if isinstance(note, str) else note,
     )
 
 
@@ -1884,7 +1895,10 @@ def shipment_update_status(
                 actor=actor,
                 idempotency_key=f"{idempotency_key}:order" if idempotency_key else None,
                 changed_at=at,  # delivered when the carrier says, not when we heard
-                note=_("Carrier: %(status)s") % {"status": ShipmentStatus(status).label},
+                note=LaterText(
+                    gettext_noop("Carrier: %(status)s"),
+                    {"status": LaterText(_original(ShipmentStatus(status).label))},
+                ),
             )
     return shipment
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.translation import gettext, gettext_lazy
 
 from procedo.core.money import money_format
+from procedo.core.texts import stored_text_render
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
 from procedo.orders.models import (
@@ -138,11 +139,18 @@ def timeline_register() -> None:
     )
     sentence(
         "order.status_changed",
-        gettext_lazy("%(actor)s moved order %(order)s from %(from)s to %(to)s"),
+        lambda event: (
+            gettext_lazy("%(actor)s moved order %(order)s from %(from)s to %(to)s: %(note)s")
+            if (event.payload or {}).get("note")
+            else gettext_lazy("%(actor)s moved order %(order)s from %(from)s to %(to)s")
+        ),
         _with(
             **{
                 "from": lambda p, n: _status_label(n, p.get("from")),
                 "to": lambda p, n: _status_label(n, p.get("to")),
+                # The system's note ("Carrier: Delivered") in the reader's language; a
+                # person's, or one stored before, as written.
+                "note": lambda p, n: stored_text_render(p.get("note_text"), str(p.get("note", ""))),
             }
         ),
     )

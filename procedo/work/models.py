@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from procedo.accounts.roles import Role
+from procedo.core.texts import stored_text_render
 
 
 class TaskState(models.TextChoices):
@@ -95,6 +96,9 @@ class Task(models.Model):
     )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     outcome_note = models.TextField(_("note"), blank=True, default="")
+    # A note the system wrote (why it cancelled the task), as its original and parameters
+    # (procedo/core/texts.py), read in each reader's language. None: a person's words.
+    outcome_note_text = models.JSONField(null=True, blank=True)
     # Escalation: the overdue sweep tells the assignee once (overdue_notified_at), and the
     # team lead or a manager once more `escalate_after_minutes` after the due time.
     escalate_after_minutes = models.PositiveIntegerField(null=True, blank=True)
@@ -122,6 +126,10 @@ class Task(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def outcome_note_display(self) -> str:
+        return stored_text_render(self.outcome_note_text, self.outcome_note)
 
 
 class ChecklistItem(models.Model):

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy
 
 from procedo.accounts.models import User
+from procedo.core.texts import stored_text_render
 from procedo.events.models import Event
 from procedo.events.timeline import Names, sentence_register, subject_register
 from procedo.work.models import Task
@@ -33,7 +34,7 @@ def _params(event: Event, names: Names) -> dict[str, Any]:
         person = people[to]
     return {
         "task": _task(event, names),
-        "note": payload.get("note") or "",
+        "note": stored_text_render(payload.get("note_text"), str(payload.get("note") or "")),
         "minutes": payload.get("after_minutes") or "",
         "person": person or "—",
         "count": payload.get("count") or len(payload.get("task_ids") or []),

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.actors import Actor
 from procedo.automation.models import (
@@ -45,6 +46,7 @@ from procedo.automation.tasks import automation_wake
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
+from procedo.core.texts import LaterText
 from procedo.events import wakeups
 from procedo.events.models import Event
 from procedo.events.services import event_record
@@ -280,7 +282,7 @@ def _cancel_by_events(
     for run_id, event_id in to_cancel.items():
         runs_cancel(
             run_ids=[run_id],
-            reason=_("Cancelled by event %(id)s.") % {"id": event_id},
+            reason=LaterText(gettext_noop("Cancelled by event %(id)s."), {"id": event_id}),
             actor=None,
             now=now,
         )

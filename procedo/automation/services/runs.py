@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.accounts.actors import Actor
 from procedo.automation.models import (
@@ -26,6 +27,7 @@ from procedo.automation.models import (
 )
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, NotFound
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import NewEvent, events_record_many
 from procedo.sops import live, subjects
 from procedo.work.services import lifecycle as work_services
@@ -262,11 +264,12 @@ def subject_customer_id(subject_type: str, subject_id: int) -> int | None:
 
 
 def runs_cancel(
-    *, run_ids: Sequence[int], reason: str, actor: Actor, now: datetime | None = None
+    *, run_ids: Sequence[int], reason: str | LaterText, actor: Actor, now: datetime | None = None
 ) -> int:
     """Cancel runs in flight, their open steps and tasks; records one event per run."""
 
     now = now or timezone.now()
+    written, stored = text_for_storing(reason)
     active = list(
         Run.objects.filter(pk__in=list(run_ids), state__in=ACTIVE_RUN_STATES).values_list(
             "id", "sop_id", "subject_type", "subject_id"
@@ -279,7 +282,8 @@ def runs_cancel(
         state=RunState.CANCELLED,
         finished_at=now,
         wake_at=None,
-        error=reason,
+        error=written,
+        error_text=stored,
         claimed_by="",
         claimed_until=None,
     )
@@ -289,7 +293,7 @@ def runs_cancel(
         ).values_list("id", flat=True)
     )
     RunStep.objects.filter(pk__in=open_steps).update(
-        state=StepState.CANCELLED, finished_at=now, error=reason
+        state=StepState.CANCELLED, finished_at=now, error=written, error_text=stored
     )
     work_services.tasks_cancel_for_run_steps(run_step_ids=open_steps, reason=reason)
     actor_id = actor_id_of(actor)
@@ -303,7 +307,8 @@ def runs_cancel(
                 "sop_id": sop_id,
                 "subject_type": subject_type,
                 "subject_id": subject_id,
-                "reason": reason,
+                "reason": written,
+                **({"reason_text": stored} if stored else {}),
             },
         )
         for run_id, sop_id, subject_type, subject_id in active
@@ -321,7 +326,11 @@ def run_cancel(*, run_id: int, actor: Actor, reason: str = "") -> Run:
             field="state",
             message=_("This run is %(state)s already.") % {"state": run.get_state_display()},
         )
-    runs_cancel(run_ids=[run.pk], reason=reason.strip() or _("Cancelled by a person."), actor=actor)
+    runs_cancel(
+        run_ids=[run.pk],
+        reason=reason.strip() or LaterText(gettext_noop("Cancelled by a person.")),
+        actor=actor,
+    )
     run.refresh_from_db()
     return run
 

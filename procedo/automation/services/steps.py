@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.automation.models import (
     ACTIVE_RUN_STATES,
@@ -42,6 +43,7 @@ from procedo.automation.services import signing
 from procedo.automation.services.runs import new_run_for, runs_insert, subject_customer_id
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.events.models import Event
@@ -82,8 +84,11 @@ TASK_KINDS = ("task", "checklist")
 class StepError(Exception):
     """A step could not be done. `permanent`: retrying cannot help (a rule said no)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | LaterText, *, permanent: bool = False) -> None:
+        super().__init__(text_for_storing(message)[0])
+        # The engine's own words stay an original with parameters, read in the reader's
+        # language on the run page; a rule's refusal is kept as it was written.
+        self.text = message
         self.permanent = permanent
 
 
@@ -554,7 +559,7 @@ def run_advance(*, run_id: int, token: str, now: datetime) -> None:
                     _webhook_call(action)
                     action = _webhook_done(run_id, token, action, now)
             except StepError as exc:
-                _step_failed(run_id, token, str(exc), permanent=exc.permanent, now=now)
+                _step_failed(run_id, token, exc.text, permanent=exc.permanent, now=now)
                 break
             except Exception as exc:
                 logger.exception("SOP run %s: step failed", run_id)
@@ -582,8 +587,10 @@ def _advance_once(run_id: int, token: str, now: datetime) -> Any:
         spec = definition.step(run.current_step)
         if spec is None:
             raise StepError(
-                _("Step %(key)s is not in revision %(rev)s.")
-                % {"key": run.current_step, "rev": run.revision_id},
+                LaterText(
+                    gettext_noop("Step %(key)s is not in revision %(rev)s."),
+                    {"key": run.current_step, "rev": run.revision_id},
+                ),
                 permanent=True,
             )
         step, _created = RunStep.objects.get_or_create(
@@ -650,8 +657,10 @@ def run_move_after(
     if iteration >= MAX_ITERATIONS:
         run_fail(
             run,
-            _("Step %(key)s came round %(n)s times; the SOP loops.")
-            % {"key": target, "n": MAX_ITERATIONS},
+            LaterText(
+                gettext_noop("Step %(key)s came round %(n)s times; the SOP loops."),
+                {"key": target, "n": MAX_ITERATIONS},
+            ),
             now=now,
         )
         return
@@ -688,7 +697,9 @@ def _execute(run: Run, step: RunStep, spec: Any, definition: Definition, now: da
         return CONTINUE
     if kind == "start_sop":
         return _start_sop(run, step, spec, now)
-    raise StepError(_("Unknown step kind %(kind)s.") % {"kind": kind}, permanent=True)
+    raise StepError(
+        LaterText(gettext_noop("Unknown step kind %(kind)s."), {"kind": kind}), permanent=True
+    )
 
 
 def _task(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
@@ -747,7 +758,10 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
     if not recipients:
         if spec.if_no_recipient == "fail":
             raise StepError(
-                _("The customer has no %(channel)s to write to.") % {"channel": spec.kind},
+                LaterText(
+                    gettext_noop("The customer has no %(channel)s to write to."),
+                    {"channel": spec.kind},
+                ),
                 permanent=True,
             )
         _finish(step, now, outcome="no_recipient", state=StepState.SKIPPED)
@@ -794,7 +808,7 @@ def _set_status(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
     current = Order.objects.filter(pk=run.subject_id).values_list("status_id", flat=True).first()
     if current is None:
-        raise StepError(_("The order is gone."), permanent=True)
+        raise StepError(LaterText(gettext_noop("The order is gone.")), permanent=True)
     if current != spec.status:
         try:
             order_services.order_change_status(
@@ -802,7 +816,8 @@ def _set_status(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
                 to_status=spec.status,
                 actor=None,
                 idempotency_key=f"sop:{step_key(run, step)}",
-                note=spec.note or _("By SOP %(name)s") % {"name": run.sop.name},
+                note=spec.note
+                or LaterText(gettext_noop("By SOP %(name)s"), {"name": run.sop.name}),
             )
         except DomainError as exc:  # the pipeline said no: a retry cannot make it legal
             raise StepError(exc.message, permanent=True) from None
@@ -965,11 +980,15 @@ def _on_wake(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
 
     if run.depth + 1 > 5:
-        raise StepError(_("SOPs started each other too deep (5 levels)."), permanent=True)
+        raise StepError(
+            LaterText(gettext_noop("SOPs started each other too deep (5 levels).")), permanent=True
+        )
     target = next((sop for sop in live.live_sops() if sop.id == spec.sop_id), None)
     if target is None:
         raise StepError(
-            _("SOP %(id)s has no published revision to start.") % {"id": spec.sop_id},
+            LaterText(
+                gettext_noop("SOP %(id)s has no published revision to start."), {"id": spec.sop_id}
+            ),
             permanent=True,
         )
     subject_id: int | None = run.subject_id
@@ -981,7 +1000,8 @@ def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
         revision = target.revision_for(subject_id, None)
         if revision is None:
             raise StepError(
-                _("SOP %(id)s has nothing to run.") % {"id": spec.sop_id}, permanent=True
+                LaterText(gettext_noop("SOP %(id)s has nothing to run."), {"id": spec.sop_id}),
+                permanent=True,
             )
         runs_insert(
             [
@@ -1003,8 +1023,11 @@ def _start_sop(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
     return CONTINUE
 
 
-def _step_failed(run_id: int, token: str, message: str, *, permanent: bool, now: datetime) -> None:
+def _step_failed(
+    run_id: int, token: str, message: str | LaterText, *, permanent: bool, now: datetime
+) -> None:
     """Count the attempt: retry later with backoff, or fail the run and tell its owner."""
+    error, error_text = text_for_storing(message)
     with transaction.atomic():
         if not _hold(run_id, token, now):
             return
@@ -1022,27 +1045,42 @@ def _step_failed(run_id: int, token: str, message: str, *, permanent: bool, now:
         attempts = step.attempts if step.kind == "webhook" else step.attempts + 1
         if permanent or attempts >= MAX_ATTEMPTS:
             RunStep.objects.filter(pk=step.pk).update(
-                state=StepState.FAILED, attempts=attempts, error=message, finished_at=now
+                state=StepState.FAILED,
+                attempts=attempts,
+                error=error,
+                error_text=error_text,
+                finished_at=now,
             )
             run_fail(
                 run,
-                _("Step “%(title)s” failed after %(n)s attempt(s): %(error)s")
-                % {"title": spec.title if spec else step.step_key, "n": attempts, "error": message},
+                LaterText(
+                    gettext_noop("Step “%(title)s” failed after %(n)s attempt(s): %(error)s"),
+                    {
+                        "title": spec.title if spec else step.step_key,
+                        "n": attempts,
+                        "error": message,
+                    },
+                ),
                 now=now,
             )
             return
         retry_at = now + BACKOFF[attempts - 1]
         RunStep.objects.filter(pk=step.pk).update(
-            state=StepState.PENDING, attempts=attempts, error=message, next_attempt_at=retry_at
+            state=StepState.PENDING,
+            attempts=attempts,
+            error=error,
+            error_text=error_text,
+            next_attempt_at=retry_at,
         )
         Run.objects.filter(pk=run.pk).update(state=RunState.RUNNING, wake_at=retry_at)
 
 
-def run_fail(run: Run, message: str, *, now: datetime) -> None:
+def run_fail(run: Run, message: str | LaterText, *, now: datetime) -> None:
     """End the run as failed, cancel its open tasks, and give the SOP's owner a task about it."""
 
+    error, error_text = text_for_storing(message)
     changed = Run.objects.filter(pk=run.pk, state__in=ACTIVE_RUN_STATES).update(
-        state=RunState.FAILED, error=message, finished_at=now, wake_at=None
+        state=RunState.FAILED, error=error, error_text=error_text, finished_at=now, wake_at=None
     )
     if not changed:
         return
@@ -1061,7 +1099,7 @@ def run_fail(run: Run, message: str, *, now: datetime) -> None:
             "subject": _subject_noun(run.subject_type),
             "id": Names([run]).name(run.subject_type, run.subject_id) or run.subject_id,
         },
-        instructions=message,
+        instructions=error,
         subject_type=run.subject_type,
         subject_id=run.subject_id,
         customer_id=customer_id,
@@ -1080,7 +1118,8 @@ def run_fail(run: Run, message: str, *, now: datetime) -> None:
             "sop_id": run.sop_id,
             "sop": run.sop.name,
             "step": run.current_step,
-            "error": message,
+            "error": error,
+            **({"error_text": error_text} if error_text else {}),
         },
     )
 

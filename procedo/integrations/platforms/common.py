@@ -332,7 +332,7 @@ def _status_walk(order: Order, category: str, *, key: str) -> None:
             to_status=code,
             actor=None,
             idempotency_key=f"{key}:status:{code}",
-            note=_("From the shop"),
+            note=LaterText(gettext_noop("From the shop")),
         )
 
 

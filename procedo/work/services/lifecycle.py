@@ -21,6 +21,7 @@ from procedo.accounts.models import Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.work import checklists
 from procedo.work.models import (
@@ -372,17 +373,24 @@ def task_start(*, task_id: int, actor: Actor) -> Task:
 
 
 @transaction.atomic
-def tasks_cancel_for_run_steps(*, run_step_ids: Sequence[int], reason: str) -> int:
+def tasks_cancel_for_run_steps(*, run_step_ids: Sequence[int], reason: str | LaterText) -> int:
     """Cancel the open tasks of these run steps (their run was cancelled or failed)."""
     cancelled = 0
+    note, note_text = text_for_storing(reason)
     for task in Task.objects.filter(run_step_id__in=list(run_step_ids), state__in=OPEN_STATES):
         changed = Task.objects.filter(pk=task.pk, state__in=OPEN_STATES).update(
-            state=TaskState.CANCELLED, completed_at=timezone.now(), outcome_note=reason
+            state=TaskState.CANCELLED,
+            completed_at=timezone.now(),
+            outcome_note=note,
+            outcome_note_text=note_text,
         )
         if changed:
             cancelled += 1
             task.state = TaskState.CANCELLED
-            _record("task.cancelled", task, actor=None, payload={"note": reason})
+            payload: dict[str, Any] = {"note": note}
+            if note_text:
+                payload["note_text"] = note_text
+            _record("task.cancelled", task, actor=None, payload=payload)
     return cancelled
 
 
