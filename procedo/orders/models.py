@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.texts import stored_text_render
+
 
 class StatusCategory(models.TextChoices):
     """What a status means to the system; the code and label are the business's own words.
@@ -364,6 +366,9 @@ class Refund(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+    # A reason the system wrote ("Reversed in LiqPay"), as its original and parameters
+    # (procedo/core/texts.py), read in each reader's language. None: as written.
+    reason_text = models.JSONField(null=True, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     actor = models.ForeignKey(
@@ -379,6 +384,10 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"-{self.amount} {self.currency}"
+
+    @property
+    def reason_display(self) -> str:
+        return stored_text_render(self.reason_text, self.reason)
 
 
 class ShipmentStatus(models.TextChoices):

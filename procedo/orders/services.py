@@ -1694,9 +1694,10 @@ def refund_record(
     idempotency_key: str | None,
     payment_id: int | None = None,
     external_id: str | None = None,
-    reason: str = "",
+    reason: str | LaterText = "",
 ) -> Refund:
     """Money given back; never more than was received (for the order, and for the payment)."""
+    written, stored = text_for_storing(reason)
     external_id = (external_id or "").strip() or None
     if external_id:
         existing = Refund.objects.filter(external_id=external_id).first()
@@ -1737,7 +1738,8 @@ def refund_record(
             payment=payment,
             amount=amount,
             currency=order.currency,
-            reason=reason.strip()[:300],
+            reason=written.strip()[:300],
+            reason_text=stored,
             external_id=external_id,
             actor_id=actor_id_of(actor),
         )

@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from procedo.core.texts import stored_text_render
+
 # Bounds of a target (minutes of working time): a year of working days at most.
 TARGET_MAX_MINUTES = 60 * 24 * 366
 BODY_MAX = 20_000
@@ -143,6 +145,9 @@ class Entry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     body = models.TextField(_("text"))
+    # A text the system put in place of the customer's ("(a message without text)"), as its
+    # original (procedo/core/texts.py), read in each reader's language. None: as written.
+    body_text = models.JSONField(null=True, blank=True)
     # Email and SMS go both ways through messaging: what came in, what went out.
     inbound = models.OneToOneField(
         "messaging.InboundMessage",
@@ -174,6 +179,10 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+    @property
+    def body_display(self) -> str:
+        return stored_text_render(self.body_text, self.body)
 
 
 class TelegramChat(models.Model):

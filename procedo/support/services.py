@@ -268,6 +268,8 @@ class Incoming:
     address: str
     body: str
     idempotency_key: str
+    # The body's original, when the system wrote it (core/texts.py); None: the sender's words.
+    body_text: dict[str, Any] | None = None
     subject: str = ""
     name: str = ""
     customer_id: int | None = None
@@ -340,6 +342,7 @@ def message_receive(incoming: Incoming) -> Entry:
         conversation=conversation,
         kind=EntryKind.INBOUND,
         body=incoming.body.replace("\r\n", "\n").strip()[:BODY_MAX] or "—",
+        body_text=incoming.body_text,
         inbound_id=incoming.inbound_id,
         external_id=incoming.external_id[:64],
         idempotency_key=incoming.idempotency_key,

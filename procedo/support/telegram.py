@@ -27,8 +27,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError, PermissionDenied
+from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import event_record
 from procedo.support import services
 from procedo.support.models import DeliveryState, Entry, SupportChannel, TelegramUpdate
@@ -81,13 +83,18 @@ def update_receive(*, secret: str, body: bytes) -> Entry | None:
         chat_id = message["chat"].get("id")
         if not isinstance(chat_id, int):
             raise DomainError(field="chat", message=_("The message names no chat id."))
-        text = message.get("text") or message.get("caption") or _("(a message without text)")
+        text, text_stored = text_for_storing(
+            message.get("text")
+            or message.get("caption")
+            or LaterText(gettext_noop("(a message without text)"))
+        )
         sender = message.get("from") if isinstance(message.get("from"), dict) else {}
         return services.message_receive(
             services.Incoming(
                 channel=SupportChannel.TELEGRAM,
                 address=str(chat_id),
                 body=str(text),
+                body_text=text_stored,
                 name=_name(sender or {}),
                 external_id=str(message.get("message_id", "")),
                 idempotency_key=f"telegram:{update_id}",

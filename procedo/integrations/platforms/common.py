@@ -374,7 +374,12 @@ def payment_forward(
 
 
 def refund_apply(
-    order: Order, *, external_id: str, amount: Decimal, payment_ref: str, reason: str
+    order: Order,
+    *,
+    external_id: str,
+    amount: Decimal,
+    payment_ref: str,
+    reason: str | LaterText,
 ) -> None:
     """A refund of the order's payment; before that payment is received it waits (NotYet)."""
     payment = Payment.objects.filter(external_id=payment_ref, order=order).first()

@@ -63,7 +63,7 @@ def handle(connection: Connection, topic: str, payload: Any) -> LaterText:
             external_id=common.ref(connection, "refund", payload.get("payment_id")),
             amount=amount,
             payment_ref=payment_ref,
-            reason=_("Reversed in LiqPay"),
+            reason=LaterText(gettext_noop("Reversed in LiqPay")),
         )
         return LaterText(gettext_noop("Refund on order %(n)s"), {"n": order.number})
     mapped = (

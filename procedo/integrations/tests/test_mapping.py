@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer, Identity
@@ -312,5 +313,12 @@ def test_liqpay_callback_pays_the_order_named_by_order_id() -> None:
         Decimal("450.00"),
         datetime(2024, 12, 6, 15, 47, 40, tzinfo=UTC),
     )
-    assert Refund.objects.get().amount == Decimal("450.00")
+    refund = Refund.objects.get()
+    assert refund.amount == Decimal("450.00") and refund.reason == "Reversed in LiqPay"
+    with translation.override("uk"):  # the system's words, in the reader's language
+        assert refund.reason_display == "Повернено в LiqPay"
+    Refund.objects.filter(pk=refund.pk).update(reason_text=None)  # a refund from before
+    refund.refresh_from_db()
+    with translation.override("uk"):
+        assert refund.reason_display == "Reversed in LiqPay"
     assert copy.deepcopy(payload)["status"] == "success"
