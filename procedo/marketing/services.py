@@ -567,24 +567,27 @@ JOIN ladder_bought a ON a.product_id = c.product_id
 JOIN ladder_next t ON t.order_id = a.order_id
 JOIN ladder_bought b ON b.order_id = t.next_order AND b.product_id = c.next_product_id
 """
-    insert = f"""
+    medians = """
+CREATE TEMPORARY TABLE ladder_medians AS
 WITH ordered AS (
-  SELECT p.product_id, p.next_product_id, p.days,
-    ROW_NUMBER() OVER (PARTITION BY p.product_id, p.next_product_id ORDER BY p.days) AS n,
-    COUNT(*) OVER (PARTITION BY p.product_id, p.next_product_id) AS pairs
-  FROM ladder_pairs p
-), medians AS (
-  SELECT product_id, next_product_id, CAST(ROUND(AVG(days)) AS INTEGER) AS median_days
-  FROM ordered
-  WHERE n IN ((pairs + 1) / 2, (pairs + 2) / 2)
-  GROUP BY product_id, next_product_id
-), ranked AS (
+  SELECT product_id, next_product_id, days,
+    ROW_NUMBER() OVER (PARTITION BY product_id, next_product_id ORDER BY days) AS n,
+    COUNT(*) OVER (PARTITION BY product_id, next_product_id) AS pairs
+  FROM ladder_pairs
+)
+SELECT product_id, next_product_id, CAST(ROUND(AVG(days)) AS INTEGER) AS median_days
+FROM ordered
+WHERE n IN ((pairs + 1) / 2, (pairs + 2) / 2)
+GROUP BY product_id, next_product_id
+"""
+    insert = f"""
+WITH ranked AS (
   SELECT c.product_id, c.next_product_id, c.customers, m.median_days,
     ROW_NUMBER() OVER (
       PARTITION BY c.product_id ORDER BY c.customers DESC, m.median_days, c.next_product_id
     ) AS position
   FROM ladder_candidates c
-  JOIN medians m ON m.product_id = c.product_id AND m.next_product_id = c.next_product_id
+  JOIN ladder_medians m ON m.product_id = c.product_id AND m.next_product_id = c.next_product_id
 )
 INSERT INTO {ladder}
   (product_id, next_product_id, position, manual, customers, median_days, computed_at)
@@ -604,6 +607,8 @@ FROM ranked WHERE position <= %s
         (candidates, [MAX_LADDER]),
         ("ANALYZE ladder_candidates", []),
         (pairs, []),
+        (medians, []),
+        ("CREATE INDEX ladder_medians_pair ON ladder_medians (product_id, next_product_id)", []),
         (insert, [False, _moment(now), MAX_LADDER]),
     ]
 
@@ -613,6 +618,7 @@ _LADDER_TABLES = (
     "ladder_bought",
     "ladder_candidates",
     "ladder_pairs",
+    "ladder_medians",
 )
 
 
