@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor
 from procedo.catalog.selectors import skus_known
-from procedo.catalog.services import SkuSeen, skus_ensure
+from procedo.catalog.services import MAX_CATEGORY, SkuSeen, skus_ensure
 from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
 from procedo.customers import normalise
@@ -82,6 +82,8 @@ ORDER_COLUMNS = (
     Column("last_name", ()),
     Column("country", ("shipping_country", "ship_country")),
     Column("currency", ()),
+    # Only for SKUs the import creates: their product's category.
+    Column("category", ("product_category", "category_name")),
 )
 ORDERS_PER_BATCH = 2000
 # The retail file's longest invoice has 1,114 lines, and one invoice has two
@@ -226,17 +228,20 @@ def _parse_row(
 
 def _descriptions(
     path: Path, limits: ReadLimits, *, currency: str, zone: tzinfo
-) -> tuple[int, dict[str, str]]:
-    """The first pass: the whole file checked against the limits, its rows, each SKU's name.
+) -> tuple[int, dict[str, str], dict[str, str]]:
+    """The first pass: the whole file checked against the limits, its rows, each SKU's name
+    and category.
 
     A file over a limit is refused here, before anything is written. A SKU is
-    named by the first valid line that describes it (not by a write-off's
-    "damaged"), and can then be created for lines elsewhere that do not.
+    named (and given its category) by the first valid line that describes it (not
+    by a write-off's "damaged"), and can then be created for lines elsewhere that do not.
     """
     total = 0
     descriptions: dict[str, str] = {}
+    categories: dict[str, str] = {}
     with read_csv(path, ORDER_COLUMNS, limits) as (mapping, data):
         read_cells = cells_reader(mapping, _ROW_CELLS)
+        read_category = cells_reader(mapping, ("category",))
         when = partial(parse_datetime, field="placed_at", zone=zone)
         money = partial(parse_decimal, field="unit_price")
         for line, fields in data:
@@ -250,7 +255,9 @@ def _descriptions(
             except RowError:
                 continue
             descriptions[sku] = description[:200]
-    return total, descriptions
+            if category := read_category(fields)[0]:
+                categories[sku] = category[:MAX_CATEGORY]
+    return total, descriptions, categories
 
 
 def _judge(order: _Order, known_skus: set[str], descriptions: dict[str, str]) -> str | None:
@@ -296,7 +303,9 @@ def import_orders(
     limits = limits or ReadLimits.from_settings()
     result = ImportResult()
     currency = currency.upper()
-    result.rows_total, descriptions = _descriptions(path, limits, currency=currency, zone=zone)
+    result.rows_total, descriptions, categories = _descriptions(
+        path, limits, currency=currency, zone=zone
+    )
     # Open orders, the one seen longest ago first; and the orders already judged.
     open_orders: OrderedDict[str, _Order] = OrderedDict()
     closed: dict[str, int] = {}
@@ -309,7 +318,13 @@ def import_orders(
             ready.append(order)
         if len(ready) >= ORDERS_PER_BATCH:
             _import_batch(
-                ready, descriptions, source=source, actor=actor, result=result, report=report
+                ready,
+                descriptions,
+                categories,
+                source=source,
+                actor=actor,
+                result=result,
+                report=report,
             )
             ready.clear()
             if progress:
@@ -368,7 +383,15 @@ def import_orders(
     for order in list(open_orders.values()):
         complete(order, result.rows_total)
     if ready:
-        _import_batch(ready, descriptions, source=source, actor=actor, result=result, report=report)
+        _import_batch(
+            ready,
+            descriptions,
+            categories,
+            source=source,
+            actor=actor,
+            result=result,
+            report=report,
+        )
     if progress:
         progress(result.rows_total, result.rows_total)
     result.rows_rejected = report.count
@@ -385,6 +408,7 @@ def _too_long(number: str) -> str:
 def _import_batch(
     batch: list[_Order],
     descriptions: dict[str, str],
+    categories: dict[str, str],
     *,
     source: str,
     actor: Actor,
@@ -406,7 +430,13 @@ def _import_batch(
             prices.setdefault(row.sku, (row.unit_price, row.currency))
     sku_ids = skus_ensure(
         items=[
-            SkuSeen(code=code, name=descriptions.get(code, code), price=price, currency=cur)
+            SkuSeen(
+                code=code,
+                name=descriptions.get(code, code),
+                price=price,
+                currency=cur,
+                category=categories.get(code, ""),
+            )
             for code, (price, cur) in prices.items()
         ],
         actor=actor,
