@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from procedo.automation.models import Run, RunState, RunStep
@@ -114,7 +114,7 @@ def test_r2_chaos_one_run_per_occurrence_none_skipped_and_replay_adds_nothing(
                 # Writing goes on for a few seconds, so the workers die mid-stream.
                 time.sleep(local.uniform(0.05, 0.15))
         finally:
-            close_old_connections()
+            connection.close()  # the thread's own; kept for a minute otherwise (CONN_MAX_AGE)
 
     workers = Workers(tmp_path, "consume", 2)
     try:
