@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -140,13 +140,18 @@ CASE
 END"""
 
 
+def _rfm_merges() -> bool:
+    """Whether the refresh writes with MERGE (PostgreSQL 15 and later) rather than an upsert."""
+    return connection.vendor == "postgresql" and connection.get_database_version() >= (15,)
+
+
 def _rfm_sql() -> tuple[str, str]:
     from procedo.customers.models import Customer
 
     q = connection.ops.quote_name
     customers, rfm = q(Customer._meta.db_table), q(CustomerRfm._meta.db_table)
     group = q("group")
-    upsert = f"""
+    scores = f"""
 WITH base AS (
   SELECT id AS customer_id, last_order_at, orders_count AS frequency, lifetime_value AS monetary
   FROM {customers}
@@ -162,29 +167,50 @@ WITH base AS (
     MIN(f0) OVER (PARTITION BY frequency) AS f,
     MIN(m0) OVER (PARTITION BY monetary) AS m
   FROM tiled
-)
-INSERT INTO {rfm} (customer_id, last_order_at, frequency, monetary, r, f, m, {group},
-  previous_group, group_since, computed_at)
-SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {_RFM_GROUP}, '', %s, %s
-FROM scored WHERE true
-ON CONFLICT (customer_id) DO UPDATE SET
+), grouped AS (
+  SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {_RFM_GROUP} AS {group},
+    %s AS computed_at
+  FROM scored
+)"""  # noqa: S608 (names from the models' meta, values as parameters)
+    # The same SET and WHERE serve both forms: the new row is `excluded`, the kept one `t`.
+    update = f"""
   last_order_at = excluded.last_order_at, frequency = excluded.frequency,
   monetary = excluded.monetary, r = excluded.r, f = excluded.f, m = excluded.m,
   {group} = excluded.{group}, computed_at = excluded.computed_at,
-  previous_group = CASE WHEN {rfm}.{group} <> excluded.{group}
-    THEN {rfm}.{group} ELSE {rfm}.previous_group END,
-  group_since = CASE WHEN {rfm}.{group} <> excluded.{group}
-    THEN excluded.computed_at ELSE {rfm}.group_since END
-WHERE {rfm}.r <> excluded.r OR {rfm}.f <> excluded.f OR {rfm}.m <> excluded.m
-  OR {rfm}.last_order_at <> excluded.last_order_at OR {rfm}.frequency <> excluded.frequency
-  OR {rfm}.monetary <> excluded.monetary
-"""  # noqa: S608 (names from the models' meta, values as parameters)
+  previous_group = CASE WHEN t.{group} <> excluded.{group}
+    THEN t.{group} ELSE t.previous_group END,
+  group_since = CASE WHEN t.{group} <> excluded.{group}
+    THEN excluded.computed_at ELSE t.group_since END"""
+    moved = """
+t.r <> excluded.r OR t.f <> excluded.f OR t.m <> excluded.m
+  OR t.last_order_at <> excluded.last_order_at OR t.frequency <> excluded.frequency
+  OR t.monetary <> excluded.monetary"""
+    columns = f"""customer_id, last_order_at, frequency, monetary, r, f, m, {group},
+  previous_group, group_since, computed_at"""
+    if _rfm_merges():
+        # MERGE inserts the new rows plainly and leaves the unchanged ones untouched;
+        # the upsert tries each row's insert first and locks every row it then skips.
+        write = f"""
+MERGE INTO {rfm} AS t USING grouped AS excluded ON t.customer_id = excluded.customer_id
+WHEN MATCHED AND ({moved}) THEN UPDATE SET {update}
+WHEN NOT MATCHED THEN INSERT ({columns})
+  VALUES (excluded.customer_id, excluded.last_order_at, excluded.frequency, excluded.monetary,
+    excluded.r, excluded.f, excluded.m, excluded.{group}, '', excluded.computed_at,
+    excluded.computed_at)"""  # noqa: S608
+    else:
+        write = f"""
+INSERT INTO {rfm} AS t ({columns})
+SELECT customer_id, last_order_at, frequency, monetary, r, f, m, {group}, '', computed_at,
+  computed_at
+FROM grouped WHERE true
+ON CONFLICT (customer_id) DO UPDATE SET {update}
+WHERE {moved}"""  # noqa: S608
     gone = f"""
 DELETE FROM {rfm} WHERE NOT EXISTS (
   SELECT 1 FROM {customers} c WHERE c.id = {rfm}.customer_id AND c.merged_into_id IS NULL
   AND c.orders_count > 0 AND c.last_order_at IS NOT NULL)
 """  # noqa: S608
-    return upsert, gone
+    return scores + write, gone
 
 
 def _rfm_moves_sql() -> str:
@@ -204,8 +230,8 @@ FROM {rfm} WHERE group_since = %s AND previous_group <> ''
 
 @transaction.atomic
 def rfm_refresh(*, now: datetime | None = None) -> dict[str, int]:
-    """Score every customer with an order in two statements (an upsert and a delete), and
-    record a `rfm.group_changed` per customer moved to another group in a third.
+    """Score every customer with an order in two statements (a MERGE or an upsert, and a
+    delete), and record a `rfm.group_changed` per customer moved to another group in a third.
 
     Only rows whose scores or inputs moved are written, so a refresh when little
     changed writes little; the quintiles themselves need the whole population. The
@@ -213,9 +239,14 @@ def rfm_refresh(*, now: datetime | None = None) -> dict[str, int]:
     are one INSERT … SELECT and commit or vanish with the scores.
     """
     now = now or timezone.now()
-    upsert, gone = _rfm_sql()
+    write, gone = _rfm_sql()
     with connection.cursor() as cursor:
-        cursor.execute(upsert, [_moment(now), _moment(now)])
+        if _rfm_merges():
+            # Unlike the upsert, MERGE fails on a row another refresh inserted meanwhile:
+            # refreshes take turns (readers are not held up).
+            table = connection.ops.quote_name(CustomerRfm._meta.db_table)
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(write, [_moment(now)])
         cursor.execute(gone)
         removed = max(cursor.rowcount, 0)
     moved = events_insert_select(
@@ -224,10 +255,11 @@ def rfm_refresh(*, now: datetime | None = None) -> dict[str, int]:
         occurred_at=now,
     )
     # sqlite3 reports no rowcount for a statement that starts with WITH; the rows this
-    # refresh wrote are those stamped with its time.
-    changed = CustomerRfm.objects.filter(computed_at=now).count()
-    scored = CustomerRfm.objects.count()
-    result = {"scored": scored, "changed": changed, "removed": removed, "moved": moved}
+    # refresh wrote are those stamped with its time (both counts in one pass).
+    counts = CustomerRfm.objects.aggregate(
+        scored=Count("pk"), changed=Count("pk", filter=Q(computed_at=now))
+    )
+    result = {**counts, "removed": removed, "moved": moved}
     event_record(event_type="rfm.refreshed", subject_type="business", subject_id=1, payload=result)
     return result
 
