@@ -173,3 +173,33 @@ def test_the_secret_is_stored_encrypted_and_shown_only_by_its_last_four_characte
     assert Delivery.objects.get(pk=refused.json()["delivery_id"]).error.startswith(
         "The stored secret"
     )
+
+
+def test_a_paused_connection_or_a_new_secret_takes_effect_with_the_next_delivery() -> None:
+    """The hook keeps what it read of a connection; its INSERT re-checks the row, so a
+    change made by another process (this one's cache is not told) counts at once."""
+    client, shop = Client(), helpers.connect("shopify")
+    body = body_of(resource("shopify/customer.json", "customer"))
+
+    def post(secret: str, webhook_id: str) -> int:
+        headers = {
+            "X-Shopify-Hmac-Sha256": helpers.signatures.shopify_sign(secret, body),
+            "X-Shopify-Webhook-Id": webhook_id,
+        }
+        answer = client.post(
+            helpers.url(shop), body, content_type="application/json", headers=headers
+        )
+        return answer.status_code
+
+    assert post(helpers.SECRET, "kept-1") == 202  # the connection is now known to the hook
+    rotated = "a-new-secret-0123456789-xyz"
+    Connection.objects.filter(pk=shop.pk).update(secret_encrypted=services.secret_encrypt(rotated))
+    assert (post(helpers.SECRET, "old-secret"), post(rotated, "new-secret")) == (401, 202)
+    Connection.objects.filter(pk=shop.pk).update(active=False)
+    assert post(rotated, "paused") == 404
+    stored = Delivery.objects.filter(connection=shop).order_by("id")
+    assert [(d.event_id, d.state) for d in stored] == [
+        ("kept-1", "received"),
+        ("old-secret", "rejected"),
+        ("new-secret", "received"),
+    ]
