@@ -10,13 +10,16 @@ import os
 import secrets as token_source
 import threading
 import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
@@ -28,8 +31,9 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotency_claim
 from procedo.core.texts import LaterText, later_text_read
 from procedo.events import wakeups
+from procedo.events.models import Event
 from procedo.events.services import event_record
-from procedo.integrations import signatures
+from procedo.integrations import samples, signatures
 from procedo.integrations.models import Connection, Delivery, DeliveryState, Platform
 from procedo.integrations.platforms import PLATFORMS
 from procedo.integrations.secrets import secret_decrypt, secret_encrypt, secret_hint
@@ -300,6 +304,12 @@ def _receive(
         )
     else:
         verdict = signatures.verify(platform, known.secret, headers, body)
+    # Procedo's own test ("send a test"): kept as a test when its mark is right, refused
+    # when it is not, so neither a stray mark nor a stripped one turns a sample into an order.
+    test_mark = headers.get(samples.TEST_HEADER)
+    if verdict.ok and test_mark is not None and known.secret is not None:
+        expected = signatures.test_mark(known.secret, body)
+        verdict = signatures.judged(signatures.same(test_mark, expected), samples.TEST_HEADER)
     if not verdict.ok:
         # What the headers alone say (Shopify's topic and webhook id), for the diagnosis.
         topic, event_id = spec.describe(headers, None)
@@ -329,13 +339,19 @@ def _receive(
         topic=topic[:100],
         # No id from the platform: the body's digest still finds a byte-identical repeat.
         event_id=(event_id or "sha256:" + hashlib.sha256(body).hexdigest())[:200],
-        state=DeliveryState.RECEIVED if readable else DeliveryState.FAILED,
+        state=(DeliveryState.TEST if test_mark else DeliveryState.RECEIVED)
+        if readable
+        else DeliveryState.FAILED,
         error="" if readable else unreadable.render_in("en"),
         error_text=None if readable else unreadable.stored(),
         error_field="" if readable else ("Content-Type" if wrong_type else "body"),
     )
     if delivery_id is None:
         return None
+    if readable and test_mark:
+        return Receipt(
+            202, _("A test: received and verified; it is not processed."), "", delivery_id
+        )
     if readable:
         transaction.on_commit(_wake_soon)  # at once, unless inside a caller's transaction
         return Receipt(202, _("Stored; it will be processed shortly."), "", delivery_id)
@@ -573,3 +589,149 @@ def delivery_replay(*, delivery_id: int, actor: Actor) -> Delivery:
     transaction.on_commit(_wake)
     delivery.state = DeliveryState.RECEIVED
     return delivery
+
+
+# ---------------------------------------------------------------- send a test
+
+TEST_TIMEOUT = 10  # seconds the hook's address has to answer a test
+
+
+class CheckOutcome(models.TextChoices):
+    VERIFIED = "verified", _("received and verified")
+    REJECTED = "rejected", _("rejected: signature")
+    REFUSED = "refused", _("not accepted")
+    UNREACHABLE = "unreachable", _("not reachable")
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """What became of one test Procedo sent itself, as its `connection.tested` event keeps it."""
+
+    outcome: str  # a CheckOutcome
+    status: int | None  # the hook's HTTP status; None when nothing answered
+    detail: str  # the hook's own words, or why it could not be reached
+    delivery_id: int | None  # the test delivery the hook kept
+    sent_at: datetime
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome == CheckOutcome.VERIFIED
+
+    @property
+    def label(self) -> str:
+        """The outcome in two or three words (the tag beside the sentence)."""
+        return str(CheckOutcome(self.outcome).label) if self.outcome in CheckOutcome.values else ""
+
+    @property
+    def words(self) -> str:
+        """The result in the reader's language."""
+        if self.outcome == CheckOutcome.VERIFIED:
+            return _(
+                "Received and verified: the address answers and the signature checks. "
+                "Kept as test delivery %(id)s; it is not processed."
+            ) % {"id": self.delivery_id}
+        if self.outcome == CheckOutcome.REJECTED:
+            return _("Rejected: signature. The address answered %(status)s: %(detail)s") % {
+                "status": self.status,
+                "detail": self.detail,
+            }
+        if self.outcome == CheckOutcome.REFUSED:
+            return _("Not accepted: the address answered %(status)s: %(detail)s") % {
+                "status": self.status,
+                "detail": self.detail,
+            }
+        return _("Not reachable: %(detail)s") % {"detail": self.detail}
+
+
+def connection_test_of(event: Any) -> ConnectionTest:
+    payload = event.payload
+    return ConnectionTest(
+        outcome=str(payload.get("outcome", "")),
+        status=payload.get("status"),
+        detail=str(payload.get("detail", "")),
+        delivery_id=payload.get("delivery_id"),
+        sent_at=event.occurred_at,
+    )
+
+
+def _post_test(url: str, sample: samples.Sample) -> tuple[str, int | None, str, int | None]:
+    """(outcome, status, detail, delivery id) of posting the sample to the hook's address."""
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked by the caller)
+        url, data=sample.body, method="POST", headers=sample.headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TEST_TIMEOUT) as answer:  # noqa: S310
+            status, raw = int(answer.status), answer.read(64 * 1024)
+    except urllib.error.HTTPError as refused:
+        status, raw = int(refused.code), refused.read(64 * 1024)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return CheckOutcome.UNREACHABLE, None, str(reason)[:300], None
+    try:
+        answer_json = json.loads(raw)
+    except ValueError:
+        answer_json = None
+    if not isinstance(answer_json, dict):
+        # Something answered that is not Procedo's hook (a proxy's page, another site).
+        answer_json = {"detail": _("The answer is not the hook's.")}
+    detail = str(answer_json.get("detail") or "")[:300]
+    delivery_id = answer_json.get("delivery_id")
+    delivery_id = delivery_id if isinstance(delivery_id, int) else None
+    if 200 <= status < 300 and delivery_id is not None:
+        return CheckOutcome.VERIFIED, status, detail, delivery_id
+    if status == 401:
+        return CheckOutcome.REJECTED, status, detail, delivery_id
+    return CheckOutcome.REFUSED, status, detail, delivery_id
+
+
+def connection_test_send(
+    *, connection_id: int, actor: Actor, hook_url: str, idempotency_key: str
+) -> ConnectionTest:
+    """Send the connection's own hook address a signed sample of its platform over HTTP, as
+    the platform would, and say what became of it (kept as a `connection.tested` event).
+
+    Called outside any transaction: the hook stores the sample while this waits for its
+    answer (on SQLite a transaction held here would keep the hook from writing). The
+    same key again answers the first result without sending again; two twins racing both
+    send, and the first to record its result is the answer for both.
+    """
+    key = f"integrations.test:{actor_id_of(actor) or 'system'}:{idempotency_key}"[:200]
+    first = Event.objects.filter(idempotency_key=key).first()
+    if first is not None:
+        return connection_test_of(first)
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        raise NotFound(field="connection_id", message=_("No such connection."))
+    if not hook_url.startswith(("http://", "https://")):
+        raise DomainError(field="hook_url", message=_("Only http and https addresses are called."))
+    secret = secret_decrypt(connection.secret_encrypted)
+    if secret is None:
+        raise DomainError(
+            field="secret", message=_("The stored secret cannot be read; enter it again.")
+        )
+    sample = samples.sample(connection.platform, secret, f"procedo-test-{uuid.uuid4().hex}")
+    if sample is None:
+        raise DomainError(
+            field="platform",
+            message=_("%(platform)s sends no webhooks: there is nothing to test.")
+            % {"platform": connection.get_platform_display()},
+        )
+    outcome, status, detail, delivery_id = _post_test(hook_url, sample)
+    payload = {
+        "outcome": str(outcome),
+        "status": status,
+        "detail": detail,
+        "delivery_id": delivery_id,
+    }
+    try:
+        with transaction.atomic():
+            event_record(
+                event_type="connection.tested",
+                subject=connection,
+                actor=actor,
+                payload=payload,
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        return connection_test_of(Event.objects.get(idempotency_key=key))  # a twin was first
+    return ConnectionTest(str(outcome), status, detail, delivery_id, timezone.now())

@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.integrations import services
+from procedo.integrations import samples, services
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
@@ -203,3 +203,18 @@ def test_a_paused_connection_or_a_new_secret_takes_effect_with_the_next_delivery
         ("old-secret", "rejected"),
         ("new-secret", "received"),
     ]
+
+
+def test_a_sample_whose_test_mark_does_not_match_is_rejected_not_processed() -> None:
+    """Only Procedo's own test carries a right X-Procedo-Test; a wrong one (a sample altered
+    on its way) is refused, so a sample never becomes an order."""
+    client, shop = Client(), helpers.connect("shopify")
+    sample = samples.sample("shopify", helpers.SECRET, "sample-1")
+    assert sample is not None
+    headers = {**sample.headers, "X-Procedo-Test": "0" * 64}
+    answer = client.post(
+        helpers.url(shop), sample.body, content_type="application/json", headers=headers
+    )
+    assert answer.status_code == 401
+    kept = Delivery.objects.get(pk=answer.json()["delivery_id"])
+    assert (kept.state, kept.error) == ("rejected", "X-Procedo-Test does not match.")
