@@ -696,7 +696,9 @@ def connection_test_send(
     same key again answers the first result without sending again; two twins racing both
     send, and the first to record its result is the answer for both.
     """
-    key = f"integrations.test:{actor_id_of(actor) or 'system'}:{idempotency_key}"[:200]
+    # Scoped to the caller and the connection: another's key, or another connection, is new.
+    scope = f"integrations.test:{actor_id_of(actor) or 'system'}:{connection_id}"
+    key = f"{scope}:{idempotency_key}"[:200]
     first = Event.objects.filter(idempotency_key=key).first()
     if first is not None:
         return connection_test_of(first)
