@@ -283,9 +283,8 @@ def delivery_receive(
         receipt = _receive(platform, known, spec, headers, kept, body, content_type)
         if receipt is not None:
             return receipt
-        _known.pop(
-            (settings.SECRET_KEY, platform, key), None
-        )  # paused or given a new secret meanwhile: read again
+        # Paused or given a new secret since it was read: read it again.
+        _known.pop((settings.SECRET_KEY, platform, key), None)
     return Receipt(404, _("No active connection at this address."), "connection")
 
 
