@@ -6,6 +6,8 @@ back: the API shows its last four characters, as the page does.
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,6 +18,7 @@ from ninja.responses import Status
 from procedo.accounts.auth import ApiRequest, requires_api
 from procedo.core.bounds import PathId
 from procedo.core.errors import NotFound
+from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
 from procedo.integrations import selectors, services
 from procedo.integrations.models import Connection, Delivery
@@ -24,7 +27,7 @@ from procedo.integrations.services import SECRET_MAX
 router = Router(tags=["integrations"])
 AUTH = requires_api("integrations.manage")
 PlatformName = Literal["shopify", "woocommerce", "stripe", "easypost", "liqpay", "novaposhta"]
-StateName = Literal["received", "processed", "failed", "rejected"]
+StateName = Literal["received", "processed", "failed", "rejected", "test"]
 
 
 class ConnectionIn(Schema):
@@ -66,13 +69,25 @@ class DeliveryOut(Schema):
     received_at: datetime
     topic: str
     event_id: str
-    state: str = Field(description="received, processed, failed or rejected.")
+    state: str = Field(description="received, processed, failed, rejected or test.")
     error: str = Field(description="Why it failed or was rejected; for processed, what it did.")
     error_field: str = Field(description="What the error names (a payload field, `signature`).")
     duplicate_of: int | None = Field(description="The delivery of the same event processed first.")
     attempts: int
     next_attempt_at: datetime | None
     processed_at: datetime | None
+
+
+class ConnectionTestOut(Schema):
+    outcome: Literal["verified", "rejected", "refused", "unreachable"] = Field(
+        description="verified: received and the signature checked; rejected: the signature "
+        "did not; refused: another answer (a paused connection); unreachable: no answer."
+    )
+    status: int | None = Field(description="The hook's HTTP status; null when nothing answered.")
+    detail: str = Field(description="The hook's own words, or why it could not be reached.")
+    delivery_id: int | None = Field(description="The test delivery kept (never processed).")
+    sent_at: datetime
+    message: str = Field(description="The result in words, as the connection's page shows it.")
 
 
 class DeliveryPageOut(Schema):
@@ -160,3 +175,20 @@ def delivery_replay(request: ApiRequest, delivery_id: PathId) -> Status[dict[str
     """Process a failed delivery again (409-style 422 naming `state` when it did not fail)."""
     delivery = services.delivery_replay(delivery_id=delivery_id, actor=request.auth)
     return Status(202, _delivery_out(delivery))
+
+
+@router.post("/connections/{int:connection_id}/test", response=ConnectionTestOut, auth=AUTH)
+def connection_test(
+    request: ApiRequest, connection_id: PathId, idempotency_key: str | None = idempotency_header()
+) -> dict[str, Any]:
+    """Procedo posts a signed sample of the connection's platform to its own hook address over
+    HTTP, as the platform would, and says what became of it. The same Idempotency-Key
+    answers the first result without sending again."""
+    connection = _connection(connection_id)
+    tested = services.connection_test_send(
+        connection_id=connection_id,
+        actor=request.auth,
+        hook_url=request.build_absolute_uri(selectors.hook_path(connection)),
+        idempotency_key=api_key(idempotency_key) or f"api-once:{uuid.uuid4()}",
+    )
+    return {**dataclasses.asdict(tested), "message": tested.words}

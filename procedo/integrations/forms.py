@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -63,3 +65,8 @@ class DeliveryFilter(forms.Form):
         label=_("State"), choices=[("", _("All")), *DeliveryState.choices], required=False
     )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class ConnectionTestForm(forms.Form):
+    # A double click sends the same token: the test is sent once (services.connection_test_send).
+    form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)

@@ -57,6 +57,8 @@ class DeliveryState(models.TextChoices):
     PROCESSED = "processed", _("Processed")
     FAILED = "failed", _("Failed")
     REJECTED = "rejected", _("Rejected")
+    # Procedo's own signed sample ("send a test"): kept to show it arrived, never processed.
+    TEST = "test", _("Test")
 
 
 class Delivery(models.Model):

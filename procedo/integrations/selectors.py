@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
+from procedo.events.models import Event
 from procedo.integrations.models import Connection, Delivery, DeliveryState, SkuReview
+from procedo.integrations.services import ConnectionTest, connection_test_of
 
 DELIVERIES_PAGE = 50
 
@@ -71,3 +73,15 @@ def sku_reviews(*, connection_id: int, limit: int = 20) -> list[SkuReview]:
 def deliveries_waiting() -> bool:
     """Deliveries stored and not yet taken up by the worker."""
     return Delivery.objects.filter(state=DeliveryState.RECEIVED).exists()
+
+
+def connection_last_test(*, connection_id: int) -> ConnectionTest | None:
+    """The last "send a test" of a connection and what became of it."""
+    event = (
+        Event.objects.filter(
+            subject_type="connection", subject_id=connection_id, event_type="connection.tested"
+        )
+        .order_by("-id")
+        .first()
+    )
+    return connection_test_of(event) if event is not None else None

@@ -46,7 +46,7 @@ def _no_header(name: str) -> Verdict:
     return Verdict(False, gettext_noop("No %(header)s header."), {"header": name})
 
 
-def _judged(ok: bool, name: str) -> Verdict:
+def judged(ok: bool, name: str) -> Verdict:
     return Verdict(ok, gettext_noop("%(header)s does not match."), {"header": name})
 
 
@@ -54,7 +54,7 @@ def _b64_hmac_sha256(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def _same(a: str, b: str) -> bool:
+def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
@@ -66,14 +66,14 @@ def shopify_verify(secret: str, headers: Mapping[str, str], body: bytes, now: fl
     given = headers.get("X-Shopify-Hmac-Sha256", "")
     if not given:
         return _no_header("X-Shopify-Hmac-Sha256")
-    return _judged(_same(given, shopify_sign(secret, body)), "X-Shopify-Hmac-Sha256")
+    return judged(same(given, shopify_sign(secret, body)), "X-Shopify-Hmac-Sha256")
 
 
 def woocommerce_verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Verdict:
     given = headers.get("X-WC-Webhook-Signature", "")
     if not given:
         return _no_header("X-WC-Webhook-Signature")
-    return _judged(_same(given, _b64_hmac_sha256(secret, body)), "X-WC-Webhook-Signature")
+    return judged(same(given, _b64_hmac_sha256(secret, body)), "X-WC-Webhook-Signature")
 
 
 def stripe_sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -90,8 +90,8 @@ def stripe_verify(secret: str, headers: Mapping[str, str], body: bytes, now: flo
         return Verdict(False, gettext_noop("Stripe-Signature has no t= and v1=."))
     timestamp = int(stamps[0])
     expected = stripe_sign(secret, body, timestamp).rsplit("v1=", 1)[1]
-    if not any(_same(candidate, expected) for candidate in signatures):
-        return _judged(False, "Stripe-Signature")
+    if not any(same(candidate, expected) for candidate in signatures):
+        return judged(False, "Stripe-Signature")
     if abs(now - timestamp) > STRIPE_TOLERANCE:
         # Checked after the signature, so an old but genuine delivery says why it was refused.
         return Verdict(
@@ -111,7 +111,7 @@ def easypost_verify(secret: str, headers: Mapping[str, str], body: bytes, now: f
     given = headers.get("X-Hmac-Signature", "")
     if not given:
         return _no_header("X-Hmac-Signature")
-    return _judged(_same(given, easypost_sign(secret, body)), "X-Hmac-Signature")
+    return judged(same(given, easypost_sign(secret, body)), "X-Hmac-Signature")
 
 
 def liqpay_sign(private_key: str, data: str) -> str:
@@ -132,7 +132,13 @@ def liqpay_verify(secret: str, headers: Mapping[str, str], body: bytes, now: flo
     data, signature = liqpay_fields(body)
     if not data or not signature:
         return Verdict(False, gettext_noop("No data and signature fields."))
-    return _judged(_same(signature, liqpay_sign(secret, data)), "signature")
+    return judged(same(signature, liqpay_sign(secret, data)), "signature")
+
+
+def test_mark(secret: str, body: bytes) -> str:
+    """Procedo's own mark on a test it sends itself ("send a test", samples.py): only a
+    holder of the secret can make it, and only for this body."""
+    return hmac.new(secret.encode(), b"procedo-test\n" + body, hashlib.sha256).hexdigest()
 
 
 VERIFIERS = {

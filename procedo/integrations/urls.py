@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.connection_list, name="list"),
     path("<int:connection_id>/", views.connection_detail, name="detail"),
     path("<int:connection_id>/edit/", views.connection_update, name="update"),
+    path("<int:connection_id>/test/", views.connection_test, name="test"),
     path("deliveries/<int:delivery_id>/replay/", views.delivery_replay, name="replay"),
 ]
 
@@ -15,5 +16,6 @@ API_TWINS = {
     "list": ("connection_list", "connection_create"),
     "detail": ("connection_get", "delivery_list"),
     "update": ("connection_update",),
+    "test": ("connection_test",),
     "replay": ("delivery_replay",),
 }

@@ -7,8 +7,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
+from procedo.core.requests import HtmxHttpRequest
 from procedo.integrations import selectors, services
-from procedo.integrations.forms import ConnectionEditForm, ConnectionForm, DeliveryFilter
+from procedo.integrations.forms import (
+    ConnectionEditForm,
+    ConnectionForm,
+    ConnectionTestForm,
+    DeliveryFilter,
+)
 from procedo.integrations.models import Connection, Delivery
 
 PERMISSION = "integrations.manage"
@@ -50,21 +56,28 @@ def _detail_context(
         "page": selectors.deliveries_page(connection_id=connection.pk, state=state, before=before),
         "counts": selectors.delivery_counts(connection_id=connection.pk),
         "reviews": selectors.sku_reviews(connection_id=connection.pk),
+        "test_form": ConnectionTestForm(),
+        "last_test": selectors.connection_last_test(connection_id=connection.pk),
     }
 
 
-@requires(PERMISSION)
-def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=connection_id)
-    edit_form = ConnectionEditForm(
+def _edit_form(connection: Connection) -> ConnectionEditForm:
+    return ConnectionEditForm(
         initial={
             "name": connection.name,
             "account": connection.account,
             "active": connection.active,
         }
     )
+
+
+@requires(PERMISSION)
+def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=connection_id)
     return render(
-        request, "integrations/detail.html", _detail_context(request, connection, edit_form)
+        request,
+        "integrations/detail.html",
+        _detail_context(request, connection, _edit_form(connection)),
     )
 
 
@@ -98,3 +111,34 @@ def delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(Delivery.objects.only("id", "connection_id"), pk=delivery_id)
     services.delivery_replay(delivery_id=delivery.pk, actor=request.user)
     return redirect("integrations:detail", connection_id=delivery.connection_id)
+
+
+@require_POST
+@requires(PERMISSION)
+def connection_test(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    """Send the connection's address a signed sample and show what became of it: the test
+    card under htmx, the whole page otherwise."""
+    connection = get_object_or_404(Connection, pk=connection_id)
+    form = ConnectionTestForm(request.POST)
+    status, last_test = 422, None
+    if form.is_valid():
+        try:
+            last_test = services.connection_test_send(
+                connection_id=connection.pk,
+                actor=request.user,
+                hook_url=request.build_absolute_uri(selectors.hook_path(connection)),
+                idempotency_key=f"ui:{form.cleaned_data['form_token']}",
+            )
+        except DomainError as exc:
+            refusal_add(form, exc.field, exc.message)
+            status = exc.status_code
+        else:
+            status, form = 200, ConnectionTestForm()  # a fresh token for the next test
+    if last_test is None:
+        last_test = selectors.connection_last_test(connection_id=connection.pk)
+    if request.htmx:
+        context = {"connection": connection, "test_form": form, "last_test": last_test}
+        return render(request, "integrations/detail.html#test-card", context, status=status)
+    context = _detail_context(request, connection, _edit_form(connection))
+    context.update(test_form=form, last_test=last_test)
+    return render(request, "integrations/detail.html", context, status=status)

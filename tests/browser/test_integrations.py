@@ -1,6 +1,7 @@
 """A manager connects a Shopify store, pastes its address, and follows its deliveries: one
 applied, one waiting for its payment (replayed by hand, then applied by itself), one forged
-and rejected; at desktop size in English and at phone size in Ukrainian."""
+and rejected, after a test Procedo sent itself; at desktop size in English and at phone
+size in Ukrainian."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from procedo.integrations.signatures import shopify_sign
 from procedo.integrations.tests.helpers import body_of, resource
 from procedo.orders import services as order_services
 from procedo.testing import PASSWORD
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -86,6 +87,13 @@ def test_a_manager_connects_a_store_and_follows_its_deliveries(
             connection = Connection.objects.get(name=f"Gadget shop {run + 1}")
             assert address == f"{live_server.url}/hooks/shopify/{connection.key}/"
             assert SECRET[:-4] not in page.content()
+            # Send a test: Procedo posts a signed sample to this very address, over HTTP.
+            page.click("#test-card button")
+            page.wait_for_selector("#test-result")
+            htmx_settled(page)
+            verified = {"en": "Received and verified", "uk": "Отримано й перевірено"}[language]
+            assert verified in page.inner_text("#test-result")
+            _shot(page, f"tested-{size}-{language}")
 
             refund = body_of(resource("shopify/refund.json", "refund"))
             assert _post(address, "orders/create", body_of(order), f"{run}-a") == 202

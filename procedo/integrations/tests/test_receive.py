@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.integrations import services
+from procedo.integrations import samples, services
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
@@ -173,3 +173,48 @@ def test_the_secret_is_stored_encrypted_and_shown_only_by_its_last_four_characte
     assert Delivery.objects.get(pk=refused.json()["delivery_id"]).error.startswith(
         "The stored secret"
     )
+
+
+def test_a_paused_connection_or_a_new_secret_takes_effect_with_the_next_delivery() -> None:
+    """The hook keeps what it read of a connection; its INSERT re-checks the row, so a
+    change made by another process (this one's cache is not told) counts at once."""
+    client, shop = Client(), helpers.connect("shopify")
+    body = body_of(resource("shopify/customer.json", "customer"))
+
+    def post(secret: str, webhook_id: str) -> int:
+        headers = {
+            "X-Shopify-Hmac-Sha256": helpers.signatures.shopify_sign(secret, body),
+            "X-Shopify-Webhook-Id": webhook_id,
+        }
+        answer = client.post(
+            helpers.url(shop), body, content_type="application/json", headers=headers
+        )
+        return answer.status_code
+
+    assert post(helpers.SECRET, "kept-1") == 202  # the connection is now known to the hook
+    rotated = "a-new-secret-0123456789-xyz"
+    Connection.objects.filter(pk=shop.pk).update(secret_encrypted=services.secret_encrypt(rotated))
+    assert (post(helpers.SECRET, "old-secret"), post(rotated, "new-secret")) == (401, 202)
+    Connection.objects.filter(pk=shop.pk).update(active=False)
+    assert post(rotated, "paused") == 404
+    stored = Delivery.objects.filter(connection=shop).order_by("id")
+    assert [(d.event_id, d.state) for d in stored] == [
+        ("kept-1", "received"),
+        ("old-secret", "rejected"),
+        ("new-secret", "received"),
+    ]
+
+
+def test_a_sample_whose_test_mark_does_not_match_is_rejected_not_processed() -> None:
+    """Only Procedo's own test carries a right X-Procedo-Test; a wrong one (a sample altered
+    on its way) is refused, so a sample never becomes an order."""
+    client, shop = Client(), helpers.connect("shopify")
+    sample = samples.sample("shopify", helpers.SECRET, "sample-1")
+    assert sample is not None
+    headers = {**sample.headers, "X-Procedo-Test": "0" * 64}
+    answer = client.post(
+        helpers.url(shop), sample.body, content_type="application/json", headers=headers
+    )
+    assert answer.status_code == 401
+    kept = Delivery.objects.get(pk=answer.json()["delivery_id"])
+    assert (kept.state, kept.error) == ("rejected", "X-Procedo-Test does not match.")
