@@ -32,6 +32,7 @@ RETAIL = next(
 )
 LONDON = ZoneInfo("Europe/London")
 CENT = Decimal("0.01")
+AGAIN_ROWS = 50_000  # lines of the file imported a second time
 
 # Transactional, so the import commits batch by batch as it does in production. Inside one
 # test transaction its half a million rows were one transaction whose deferred foreign-key
@@ -65,6 +66,27 @@ def _import(path: Path = RETAIL) -> int:
 def _rejected_lines(job: ImportJob) -> dict[int, str]:
     with open(job.report_path, newline="", encoding="utf-8") as handle:
         return {int(row["line"]): row["reason"] for row in csv.DictReader(handle)}
+
+
+def _first_invoices(path: Path, *, rows: int, rejected: set[int]) -> int:
+    """Write the file's header and its first `rows` lines, up to the end of the invoice
+    there, to `path` (gzip, other bytes than the file); the number of orders they hold."""
+    invoices: set[str] = set()
+    with (
+        gzip.open(RETAIL, "rt", encoding="utf-8", newline="") as source,
+        gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=1) as target,
+    ):
+        target.write(source.readline())
+        last = ""
+        for line, text in enumerate(source, start=2):
+            invoice = text.split(",", 1)[0]
+            if line > rows + 1 and invoice != last:
+                break
+            target.write(text)
+            last = invoice
+            if line not in rejected:
+                invoices.add(invoice)
+    return len(invoices)
 
 
 def _expected_from_csv(rejected: set[int]) -> dict[tuple[str, str], Decimal]:
@@ -143,12 +165,13 @@ def test_the_whole_retail_file_imports_and_its_totals_match_the_csv(tmp_path: Pa
     first = ImportJob.objects.get()
     assert _import() == 3
     assert list(ImportJob.objects.all()) == [first]  # the same bytes: the same job
-    # The same rows in other bytes (compressed again) are read again: every order is found.
+    # The same rows in other bytes are read again and every order is found. The file's first
+    # invoices show it as well as all of them would, in a tenth of the time.
     again = tmp_path / "retail-again.csv.gz"
-    again.write_bytes(gzip.compress(gzip.decompress(RETAIL.read_bytes()), compresslevel=1))
-    assert _import(again) == 3
+    orders_again = _first_invoices(again, rows=AGAIN_ROWS, rejected=set(rejected))
+    assert _import(again) == 3  # its write-offs are refused again
     second = ImportJob.objects.latest("id")
-    assert (second.created_count, second.existing_count) == (0, 24_546)
+    assert (second.created_count, second.existing_count) == (0, orders_again)
     assert before == (
         Order.objects.count(),
         OrderLine.objects.count(),
