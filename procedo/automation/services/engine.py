@@ -349,24 +349,20 @@ def engine_consume(events: Sequence[Event]) -> None:
     cancelled = _cancel_by_events(events, cancels, definitions, now=now) if cancels else 0
     resumed = _resume_waits(events, waits, definitions, now=now) if waits else 0
     if inserted or resumed or cancelled:
-        wake_on_commit(here=True)
+        wake_on_commit()
 
 
-def wake_on_commit(*, here: bool = False) -> None:
-    """After this transaction commits, ask a worker to advance due runs. `here`: the engine's
-    batch in a worker's drain advances them in that thread at once (`wakeups.serving`)."""
-    wake = _wake_here if here else _wake
+def wake_on_commit() -> None:
+    """After this transaction commits, ask a worker to advance due runs."""
     pending = connection.run_on_commit
-    if any(item[1] is wake for item in pending):
+    if any(item[1] is _wake for item in pending):
         return
-    transaction.on_commit(wake, robust=True)
+    transaction.on_commit(_wake, robust=True)
 
 
 def _wake() -> None:
-    wakeups.wake(automation_wake)
-
-
-def _wake_here() -> None:
+    # In a worker's drain (the engine's batch) the runs are advanced in that thread at once;
+    # elsewhere (a page, the API) the wake-up is enqueued.
     wakeups.wake(automation_wake, here=True)
 
 
