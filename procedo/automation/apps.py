@@ -36,7 +36,10 @@ class AutomationConfig(AppConfig):
         )
 
         consumer_register(
-            name=engine.CONSUMER, handler=engine.engine_consume, label=_("SOP automation")
+            name=engine.CONSUMER,
+            handler=engine.engine_consume,
+            label=_("SOP automation"),
+            leads=True,
         )
         run_facts_register(selectors.RUN_FACTS)
         runs_mover_register(moving.runs_to_revision)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, tzinfo
+from typing import Any
 
-from django.db.models import F
+from django.db import connection
 
 from procedo.events.models import Event, EventDailyCount
 
@@ -16,10 +17,21 @@ def daily_counts_add(*, events: Sequence[Event], zone: tzinfo) -> None:
     counts: Counter[tuple[date, str]] = Counter(
         (event.occurred_at.astimezone(zone).date(), event.event_type) for event in events
     )
-    EventDailyCount.objects.bulk_create(
-        [EventDailyCount(day=day, event_type=kind, count=0) for day, kind in counts],
-        ignore_conflicts=True,
-    )
-    # One UPDATE per distinct (day, type) in the batch, not one per event.
+    if not counts:
+        return
+    # One upsert for the whole batch: it ran on every dispatch, and an INSERT of the missing
+    # rows plus an UPDATE per (day, type) were three statements a batch (make bench, B2b).
+    table = connection.ops.quote_name(EventDailyCount._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s)"] * len(counts))
+    params: list[Any] = []
     for (day, kind), count in counts.items():
-        EventDailyCount.objects.filter(day=day, event_type=kind).update(count=F("count") + count)
+        params += [connection.ops.adapt_datefield_value(day), kind, count]
+    with connection.cursor() as cursor:
+        # Only the quoted table name and placeholders are formatted in; SQLite and
+        # PostgreSQL both spell the upsert this way.
+        cursor.execute(
+            f"INSERT INTO {table} (day, event_type, count) VALUES {rows}"  # noqa: S608
+            " ON CONFLICT (day, event_type)"
+            f" DO UPDATE SET count = {table}.count + excluded.count",
+            params,
+        )

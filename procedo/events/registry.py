@@ -24,6 +24,9 @@ class Consumer:
     # flowing and the failed one is retried, then parked, on its own. True: later events
     # of the same subject wait behind it, in order (docs/architecture.md).
     ordered_by_subject: bool = False
+    # Handed each batch before the others: people wait for what it does (the SOP engine's
+    # runs and their tasks), not for the counts and the webhooks.
+    leads: bool = False
 
 
 _consumers: dict[str, Consumer] = {}
@@ -35,9 +38,14 @@ def consumer_register(
     handler: EventHandler,
     label: str | Promise = "",
     ordered_by_subject: bool = False,
+    leads: bool = False,
 ) -> None:
     _consumers[name] = Consumer(
-        name=name, handler=handler, label=label, ordered_by_subject=ordered_by_subject
+        name=name,
+        handler=handler,
+        label=label,
+        ordered_by_subject=ordered_by_subject,
+        leads=leads,
     )
 
 
@@ -51,4 +59,5 @@ def consumer_get(name: str) -> Consumer | None:
 
 
 def consumers_all() -> list[Consumer]:
-    return list(_consumers.values())
+    """Every consumer, those that lead first (in the order they registered)."""
+    return sorted(_consumers.values(), key=lambda consumer: not consumer.leads)

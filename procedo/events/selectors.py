@@ -69,9 +69,10 @@ def _backend_status_refresh() -> None:
     PostgreSQL keeps the `pg_stat_activity` a transaction first read until it ends. In a long
     transaction (a test's, a command's several batches) a transaction begun later in another
     database would be missing from that copy, so it would count as this database's and hold
-    the reader back for as long as it runs.
+    the reader back for as long as it runs. Outside a transaction (autocommit) each statement
+    is a transaction of its own and reads a fresh copy: nothing to clear.
     """
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not connection.get_autocommit():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_stat_clear_snapshot()")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db import connection
@@ -12,9 +11,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from procedo.events import wakeups
 from procedo.events.registry import consumers_all
 from procedo.events.selectors import events_horizon, events_unread_last_txid
-from procedo.events.services import consumer_drain
-
-logger = logging.getLogger(__name__)
+from procedo.events.services import consumers_drain
 
 # On PostgreSQL a drain stops short of committed events while an older transaction of this
 # database is still open (a worker's step, a web request, an import's batch). Their writing
@@ -29,18 +26,10 @@ HELD_BACK_RETRIES = 30
 
 
 def _drain_all() -> None:
-    for consumer in consumers_all():
-        try:
-            consumer_drain(
-                name=consumer.name,
-                handler=consumer.handler,
-                ordered_by_subject=consumer.ordered_by_subject,
-            )
-        except Exception:
-            # A handler's failure on an event never gets here (the drain records it
-            # against the event and moves on); this is the database itself failing.
-            # One consumer must not starve the others; its cursor stays where it was.
-            logger.exception("event consumer %s failed", consumer.name)
+    # In the worker's thread: the executor's wake-up after the engine's batch runs here at
+    # once (the engine is first), not behind the drains queued meanwhile.
+    with wakeups.serving():
+        consumers_drain(consumers_all())
 
 
 def _drain_held_back(attempt: int) -> None:

@@ -21,6 +21,9 @@ everything regardless.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from huey.api import TaskWrapper
@@ -36,11 +39,39 @@ def _mark(task: TaskWrapper, later: bool) -> str:
     return f"procedo.wake:{kind.__module__}.{kind.__name__}{':later' if later else ''}"
 
 
-def wake(task: TaskWrapper, *, delay: float | None = None, **kwargs: Any) -> None:
+# Set while a worker's thread drains the consumers (`serving`): a wake-up asked for `here`
+# then runs in that thread at once instead of going through the queue.
+_serving: ContextVar[bool] = ContextVar("procedo_wake_serving", default=False)
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """The worker's own thread serves wake-ups asked for with `here=True` while inside."""
+    token = _serving.set(True)
+    try:
+        yield
+    finally:
+        _serving.reset(token)
+
+
+def wake(
+    task: TaskWrapper, *, delay: float | None = None, here: bool = False, **kwargs: Any
+) -> None:
     """Enqueue `task` (`delay` seconds from now) unless such a wake-up is waiting already.
 
-    A delayed wake-up has a mark of its own, so it never holds back one due now.
+    A delayed wake-up has a mark of its own, so it never holds back one due now. With
+    `here`, inside `serving` (a worker's thread, after a commit), the task runs now in
+    this thread: on a sale day the executor's wake-up waited in the queue until one of
+    the two threads, both draining consumers, was free (make bench, B2b). What it
+    wakes in turn goes through the queue again.
     """
+    if here and delay is None and _serving.get():
+        token = _serving.set(False)
+        try:
+            task.call_local(**kwargs)
+        finally:
+            _serving.reset(token)
+        return
     huey, key = task.huey, _mark(task, later=delay is not None)
     now = time.time()
     due = now + (delay or 0)

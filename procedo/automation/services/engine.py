@@ -361,7 +361,9 @@ def wake_on_commit() -> None:
 
 
 def _wake() -> None:
-    wakeups.wake(automation_wake)
+    # In a worker's drain (the engine's batch) the runs are advanced in that thread at once;
+    # elsewhere (a page, the API) the wake-up is enqueued.
+    wakeups.wake(automation_wake, here=True)
 
 
 def _live_sop(sop_id: int) -> live.LiveSop:

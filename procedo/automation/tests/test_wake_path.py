@@ -73,7 +73,8 @@ def test_an_order_from_the_api_becomes_its_task_by_wake_ups_alone(queue: Huey) -
 
     ran = run_queue(queue)
 
-    assert set(ran) <= WOKEN and "automation_wake" in ran
+    # The engine's batch advanced its run in the worker's thread: no automation_wake queued.
+    assert set(ran) == {"events_dispatch"}
     task = Task.objects.get(subject_type="order", subject_id=order_id)
     assert task.title == "Call the customer"
     assert Run.objects.get(sop=sop, subject_id=order_id).state == RunState.WAITING
