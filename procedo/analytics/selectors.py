@@ -268,7 +268,9 @@ def orders_waiting() -> list[Waiting]:
     rows = (
         Order.objects.filter(status_id__in=list(statuses))
         .values("status_id")
-        .annotate(n=Count("id"), oldest=Min("status_changed_at"))
+        # COUNT(*), not COUNT(id): the index (status, status_changed_at) answers it alone on
+        # PostgreSQL too, an index-only scan instead of a visit to every waiting order's row.
+        .annotate(n=Count("*"), oldest=Min("status_changed_at"))
         .order_by()
     )
     found = {row["status_id"]: row for row in rows}
