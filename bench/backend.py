@@ -38,6 +38,7 @@ def main() -> int:
         b5_lists,
         b6_campaign,
         b8_peers,
+        b9_morning,
         r1_storm,
     )
 
@@ -56,6 +57,7 @@ def main() -> int:
         ("B5", b5_lists),
         ("B6", b6_campaign),
         ("B8", b8_peers),
+        ("B9", b9_morning),
         ("R1", r1_storm),
     ]:
         # B8 answers False when a CRM did not run: the run reports it, then fails.

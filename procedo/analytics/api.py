@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router
 from ninja.responses import Status
 
@@ -20,11 +21,13 @@ from procedo.analytics.selectors import (
     MAX_WINDOW_DAYS,
     CountryFigure,
     cohort_retention,
+    customer_value_of,
     goal_get,
     goal_progress,
     goals_list,
     kpi_read,
     revenue_by_country,
+    value_forecast_latest,
 )
 from procedo.analytics.series import (
     MAX_SERIES_DAYS,
@@ -34,9 +37,11 @@ from procedo.analytics.series import (
 )
 from procedo.business.selectors import business_get
 from procedo.core.bounds import MAX_AMOUNT, Day, PathId, ShortText
+from procedo.core.errors import NotFound
 from procedo.core.exports import export_response
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
+from procedo.customers.selectors import customer_get
 
 router = Router(tags=["analytics"])
 
@@ -392,3 +397,88 @@ def goal_update(request: ApiRequest, goal_id: PathId, payload: GoalPatch) -> dic
     changes = payload.dict(exclude_unset=True)
     goal = services.goal_update(goal_id=goal_id, actor=request.auth, **changes)
     return _goal_out(goal)
+
+
+class ForecastOut(Schema):
+    as_of: date = Field(description="The last day of history the models saw.")
+    computed_at: datetime
+    outcome: Literal["fitted", "skipped"]
+    reason: str = Field(
+        description="Why skipped: too_few_repeat_customers (fewer than 50 bought on a second "
+        "day), did_not_converge, unbounded_spend; empty when fitted."
+    )
+    customers: int
+    repeat_customers: int
+    params: dict[str, float] = Field(description="BG/NBD r, alpha, a, b; Gamma-Gamma p, q, v.")
+    average: Decimal | None = Field(description="Predicted 12-month spend per customer.")
+    currency: str
+
+
+@router.get("/value-forecast", response=ForecastOut, auth=requires_api("analytics.view"))
+def value_forecast(request: ApiRequest) -> dict[str, Any]:
+    """The last refresh of the predicted lifetime value, fitted or the reason it was not."""
+    forecast = value_forecast_latest()
+    if forecast is None:
+        raise NotFound(field="forecast", message=_("No lifetime-value forecast has been made yet."))
+    average = None
+    if forecast.predicted_cents is not None and forecast.customers:
+        average = (Decimal(forecast.predicted_cents) / 100 / forecast.customers).quantize(
+            Decimal("0.01")
+        )
+    return {
+        "as_of": forecast.as_of,
+        "computed_at": forecast.computed_at,
+        "outcome": forecast.outcome,
+        "reason": forecast.reason,
+        "customers": forecast.customers,
+        "repeat_customers": forecast.repeat_customers,
+        "params": forecast.params,
+        "average": average,
+        "currency": forecast.currency,
+    }
+
+
+class CustomerValueOut(Schema):
+    customer_id: int
+    expected_spend: Decimal | None = Field(
+        description="Predicted spend over the next 12 months; null when there is no prediction."
+    )
+    expected_orders: float | None = Field(description="Purchase days expected in 365 days.")
+    probability_alive: float | None
+    currency: str | None
+    as_of: date | None
+    reason: str = Field(
+        description="Why null: the last refresh's reason, or not_predicted (no order when the "
+        "models were last fitted)."
+    )
+
+
+@router.get(
+    "/customers/{int:customer_id}/predicted-value",
+    response=CustomerValueOut,
+    auth=requires_api("analytics.view"),
+)
+def customer_predicted_value(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
+    """A customer's predicted spend over the next 12 months, from the last fitted forecast."""
+    customer_get(customer_id=customer_id)
+    value = customer_value_of(customer_id)
+    if value is None:
+        latest = value_forecast_latest()
+        return {
+            "customer_id": customer_id,
+            "expected_spend": None,
+            "expected_orders": None,
+            "probability_alive": None,
+            "currency": None,
+            "as_of": latest.as_of if latest else None,
+            "reason": (latest.reason if latest else "") or "not_predicted",
+        }
+    return {
+        "customer_id": customer_id,
+        "expected_spend": Decimal(value.expected_cents) / 100,
+        "expected_orders": value.expected_orders,
+        "probability_alive": value.probability_alive,
+        "currency": value.forecast.currency,
+        "as_of": value.forecast.as_of,
+        "reason": "",
+    }

@@ -7,9 +7,15 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self) -> None:
+        from procedo.analytics import selectors, services
         from procedo.analytics.rollups import CONSUMER, sales_days_consume
         from procedo.analytics.timeline import timeline_register
         from procedo.core.navigation import NavEntry, nav_register
+        from procedo.customers.registry import (
+            CardSection,
+            card_section_register,
+            merge_participant_register,
+        )
         from procedo.events.registry import consumer_register
 
         timeline_register()
@@ -17,3 +23,14 @@ class AnalyticsConfig(AppConfig):
 
         nav_register(NavEntry("analytics:overview", _("Analytics"), "analytics.view", order=150))
         nav_register(NavEntry("analytics:goals", _("Goals"), "analytics.view", order=160))
+        merge_participant_register(services.customer_value_move_to_customer, name="value")
+        card_section_register(
+            CardSection(
+                key="predicted_value",
+                title=_("Predicted value"),
+                template="analytics/_customer_value.html",
+                permission="analytics.view",
+                context=lambda customer_id: {"value": selectors.customer_value_line(customer_id)},
+                order=155,
+            )
+        )

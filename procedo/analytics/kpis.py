@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from procedo.analytics.models import ForecastOutcome, ValueForecast
 from procedo.analytics.periods import Period
 from procedo.business.selectors import business_get
 from procedo.customers.models import Customer
@@ -275,6 +276,19 @@ def lifetime_value(period: Period, _window: int | None = None) -> Measure:
     return Measure(value=(_money(cents) / base).quantize(Decimal("0.01")), base=base)
 
 
+def predicted_lifetime_value(period: Period, _window: int | None = None) -> Measure:
+    """The last fitted forecast on the history up to the period's end (clv.py), per customer."""
+    forecast = (
+        ValueForecast.objects.filter(outcome=ForecastOutcome.FITTED, as_of__lte=period.last)
+        .order_by("-as_of", "-computed_at", "-id")
+        .first()
+    )
+    if forecast is None or not forecast.customers or forecast.predicted_cents is None:
+        return Measure(value=None, base=0)
+    value = (_money(forecast.predicted_cents) / forecast.customers).quantize(Decimal("0.01"))
+    return Measure(value=value, base=forecast.customers)
+
+
 # --- operations ---------------------------------------------------------------------------
 
 
@@ -486,6 +500,21 @@ KPIS: dict[str, Kpi] = {
                 "end of the period."
             ),
             lifetime_value,
+        ),
+        Kpi(
+            "predicted_lifetime_value",
+            _("Predicted lifetime value (next 12 months)"),
+            Unit.MONEY,
+            True,
+            _(
+                "What a customer who has ordered is expected to spend in the next 12 months, on "
+                "average: a BG/NBD model of how often each buys and a Gamma-Gamma model of how "
+                "much, fitted on the kept sales up to the end of the period (no cancelled "
+                "orders, zero-total samples, sales returned whole or return documents; days "
+                "with a purchase, not orders). No value while fewer than 50 customers have "
+                "bought on a second day, or when the fit does not converge."
+            ),
+            predicted_lifetime_value,
         ),
         Kpi(
             "order_confirmation_time",

@@ -78,3 +78,45 @@ class RollupBasis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.time_zone}, {self.currency})"
+
+
+class ForecastOutcome(models.TextChoices):
+    FITTED = "fitted", pgettext_lazy("forecast", "Fitted")
+    SKIPPED = "skipped", pgettext_lazy("forecast", "Skipped")
+
+
+class ValueForecast(models.Model):
+    """One refresh of the predicted lifetime value: the models fitted (BG/NBD for how often
+    customers buy, Gamma-Gamma for how much), or why they were not (too few customers who
+    came back, a fit that did not converge). Each customer's figure is a CustomerValue."""
+
+    as_of = models.DateField()  # the last day of history the fit saw, in the business's zone
+    computed_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=10, choices=ForecastOutcome.choices)
+    reason = models.CharField(max_length=40, blank=True, default="")  # a code, when skipped
+    customers = models.IntegerField()  # with a kept sale up to as_of
+    repeat_customers = models.IntegerField()  # of them, with a sale on a second day
+    params = models.JSONField(default=dict)  # r, alpha, a, b (BG/NBD); p, q, v (Gamma-Gamma)
+    predicted_cents = models.BigIntegerField(null=True)  # the predictions' sum
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.outcome}"
+
+
+class CustomerValue(models.Model):
+    """A customer's predicted spend over the next 12 months, from the last fitted forecast."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    forecast = models.ForeignKey(ValueForecast, on_delete=models.CASCADE, related_name="+")
+    expected_orders = models.FloatField()  # purchase days expected in the next 365 days
+    probability_alive = models.FloatField()
+    expected_cents = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.expected_cents}"

@@ -193,8 +193,11 @@ def _unrefreshed_days(span: Q, zone: ZoneInfo) -> set[date] | None:
     failed = ConsumerFailure.objects.filter(
         consumer=CONSUMER, state__in=OPEN_FAILURE_STATES, event__subject_type="order"
     ).values("event__subject_id")
+    # One IN over the union, not two INs joined by OR: the OR made PostgreSQL read every
+    # order of the span and test each against both lists (0.15-0.25 s at 3 M orders, make
+    # bench, B9); the union of the few unread ids is looked up by primary key.
     return set(
-        Order.objects.filter(Q(pk__in=unread) | Q(pk__in=failed))
+        Order.objects.filter(pk__in=unread.union(failed, all=True))
         .filter(span)
         .annotate(day=TruncDate("placed_at", tzinfo=zone))
         .values_list("day", flat=True)

@@ -1,4 +1,5 @@
-"""Writing goals: each change checked against its KPI's unit and recorded in the log."""
+"""Writing goals (each change checked against its KPI's unit and recorded in the log) and
+the predicted lifetime value."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor, actor_person
+from procedo.analytics.clv import Fit, customer_summaries, value_fit
 from procedo.analytics.kpis import KPIS, Unit
-from procedo.analytics.models import Goal, GoalState
+from procedo.analytics.models import CustomerValue, ForecastOutcome, Goal, GoalState, ValueForecast
 from procedo.analytics.selectors import MAX_WINDOW_DAYS, kpi_get
+from procedo.business.selectors import business_get
 from procedo.core.bounds import MAX_AMOUNT, SHORT_TEXT, moment_check, number_check
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.idempotency import idempotent
@@ -179,3 +182,72 @@ def goal_update(*, goal_id: int, actor: Actor, **changes: Any) -> Goal:
     goal.save()
     event_record(event_type="goal.changed", subject=goal, actor=actor, payload=_payload(goal))
     return goal
+
+
+def value_forecast_refresh(*, as_of: date | None = None) -> ValueForecast:
+    """Fit the lifetime-value models on the history up to `as_of` (default today, in the
+    business's zone) and keep each customer's predicted 12-month spend, or record why not.
+
+    The history is read and the models fitted before the transaction opens (a fit takes
+    seconds at scale); the predictions replace the previous ones and the forecast's event
+    commit together. A refused fit keeps the previous predictions, each with its own date.
+    """
+    business = business_get()
+    as_of = as_of or timezone.now().astimezone(business.zone).date()
+    moment_check(as_of, field="as_of")
+    summaries = customer_summaries(as_of=as_of, zone=business.zone)
+    result = value_fit(summaries)
+    forecast = ValueForecast(
+        as_of=as_of,
+        customers=len(summaries.customer_ids),
+        repeat_customers=summaries.repeat_customers,
+        currency=business.currency,
+    )
+    if isinstance(result, Fit):
+        forecast.outcome, forecast.params = ForecastOutcome.FITTED, result.params
+        forecast.predicted_cents = sum(result.expected_cents)
+    else:
+        forecast.outcome, forecast.reason = ForecastOutcome.SKIPPED, result
+    with transaction.atomic():
+        forecast.save()
+        if isinstance(result, Fit):
+            CustomerValue.objects.all().delete()
+            CustomerValue.objects.bulk_create(
+                (
+                    CustomerValue(
+                        customer_id=customer_id,
+                        forecast=forecast,
+                        expected_orders=orders,
+                        probability_alive=alive,
+                        expected_cents=expected,
+                    )
+                    for customer_id, orders, alive, expected in zip(
+                        result.customer_ids,
+                        result.expected_orders,
+                        result.probability_alive,
+                        result.expected_cents,
+                        strict=True,
+                    )
+                ),
+                batch_size=2000,
+            )
+        event_record(
+            event_type=f"value_forecast.{forecast.outcome}",
+            subject_type="business",
+            subject_id=1,
+            payload={
+                "forecast_id": forecast.pk,
+                "as_of": as_of.isoformat(),
+                "reason": forecast.reason,
+                "customers": forecast.customers,
+                "repeat_customers": forecast.repeat_customers,
+            },
+        )
+    return forecast
+
+
+def customer_value_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
+    """Merge participant: the duplicate's prediction goes; the next refresh predicts the
+    survivor from the orders they now hold together."""
+    deleted, _counts = CustomerValue.objects.filter(customer_id=duplicate_id).delete()
+    return deleted

@@ -272,6 +272,10 @@ class Order(models.Model):
                 name="order_delivered",
                 condition=models.Q(delivered_at__isnull=False),
             ),
+            # The morning page's "waiting" block counts each open status and its oldest
+            # entry from this index alone; through order_status_placed it read every waiting
+            # order's row (0.5 s at 3 M orders on SQLite, make bench, B9).
+            models.Index(fields=["status", "status_changed_at"], name="order_status_changed"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_gte_0"),
