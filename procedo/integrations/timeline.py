@@ -21,6 +21,10 @@ def timeline_register() -> None:
         "connection.updated", gettext_lazy("%(actor)s changed connection %(subject)s")
     )
     sentence_register(
+        "connection.tested",
+        gettext_lazy("%(actor)s sent %(subject)s a signed test delivery"),
+    )
+    sentence_register(
         "delivery.replayed", gettext_lazy("%(actor)s replayed a delivery of %(subject)s")
     )
     sentence_register(
