@@ -57,7 +57,7 @@ def _load(data: Path) -> None:
     from procedo.customers import normalise
     from procedo.customers.models import Customer, CustomerSearchTerm, Identity, IdentityKind
     from procedo.orders.models import Order
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()
     customers = harness.customers(data)

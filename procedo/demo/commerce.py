@@ -65,7 +65,6 @@ from procedo.customers.models import (
 )
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, events_record_many
-from procedo.orders import services as order_services
 from procedo.orders.models import (
     Order,
     OrderCounter,
@@ -83,6 +82,14 @@ from procedo.orders.models import (
     ShipmentStatusChange,
     StockState,
 )
+from procedo.orders.services.customer_figures import customer_stats_refresh_all
+from procedo.orders.services.history import LINE_COLUMNS, ORDER_COLUMNS, rows_insert
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.payments import payment_record, refund_record
+from procedo.orders.services.returns import ReturnLineIn, return_create
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
+from procedo.orders.services.statuses import order_change_status
+from procedo.orders.services.taking import FIRST_ORDER_NUMBER, ORDER_COUNTER, order_create
 from procedo.orders.totals import OrderTotals, PricedLine, order_totals
 
 CURRENCY = "UAH"
@@ -728,7 +735,7 @@ class _Planner:
         customers.sort(key=lambda c: c.created_at)
         orders.sort(key=lambda o: o.placed_at)
         for i, order in enumerate(orders):
-            order.number = str(order_services.FIRST_ORDER_NUMBER + 1 + i)
+            order.number = str(FIRST_ORDER_NUMBER + 1 + i)
         self.tag(customers)
         plan = DemoPlan(
             now=self.now,
@@ -1565,9 +1572,7 @@ RETURN_COLUMNS = ("order_id", "status", "reason", "restock", "received_at", "cre
 
 def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        order_services.rows_insert(
-            model, columns, [tuple(_adapt(value) for value in row) for row in rows]
-        )
+        rows_insert(model, columns, [tuple(_adapt(value) for value in row) for row in rows])
 
 
 class _Loader:
@@ -1784,12 +1789,12 @@ class _Loader:
                 "note": order.note,
                 "created_at": order.placed_at,
             }
-            order_rows.append(tuple(row.get(name) for name in order_services.ORDER_COLUMNS))
-        _insert(Order, order_services.ORDER_COLUMNS, order_rows)
+            order_rows.append(tuple(row.get(name) for name in ORDER_COLUMNS))
+        _insert(Order, ORDER_COLUMNS, order_rows)
         self.order_ids = dict(Order.objects.values_list("number", "id"))
         _insert(
             OrderLine,
-            order_services.LINE_COLUMNS,
+            LINE_COLUMNS,
             [
                 (
                     self.order_ids[order.number],
@@ -2074,11 +2079,9 @@ class _Loader:
     def order_step(self, order: OrderPlan, step: Step) -> None:
         actor = self.actor(step.actor)
         if step.kind == "placed":
-            created = order_services.order_create(
+            created = order_create(
                 lines=[
-                    order_services.OrderLineIn(
-                        quantity=line.quantity, sku_id=self.sku_ids[line.sku.code]
-                    )
+                    OrderLineIn(quantity=line.quantity, sku_id=self.sku_ids[line.sku.code])
                     for line in order.lines
                 ],
                 actor=actor,
@@ -2103,7 +2106,7 @@ class _Loader:
                 "paid": PaymentStatus.PAID,
                 "payment_failed": PaymentStatus.FAILED,
             }[step.kind]
-            payment = order_services.payment_record(
+            payment = payment_record(
                 order_id=live.id,
                 amount=step.amount,
                 method=step.method,
@@ -2117,7 +2120,7 @@ class _Loader:
                 live.payments[step.method] = payment.pk
                 self.backdate.row(payment, step.at, "created_at")
         elif step.kind == "refund":
-            refund = order_services.refund_record(
+            refund = refund_record(
                 order_id=live.id,
                 amount=step.amount,
                 actor=actor,
@@ -2127,7 +2130,7 @@ class _Loader:
             )
             self.backdate.row(refund, step.at, "created_at")
         elif step.kind == "label":
-            shipment = order_services.shipment_create(
+            shipment = shipment_create(
                 order_id=live.id,
                 carrier=order.carrier,
                 actor=actor,
@@ -2138,7 +2141,7 @@ class _Loader:
             self.backdate.row(shipment, step.at, "created_at")
         elif step.kind in SHIPMENT_OF_STEP:
             assert live.shipment_id is not None
-            order_services.shipment_update_status(
+            shipment_update_status(
                 shipment_id=live.shipment_id,
                 status=SHIPMENT_OF_STEP[step.kind],
                 actor=None,
@@ -2152,12 +2155,10 @@ class _Loader:
                     .order_by("id")
                     .values_list("id", flat=True)
                 )
-            ret = order_services.return_create(
+            ret = return_create(
                 order_id=live.id,
                 lines=[
-                    order_services.ReturnLineIn(
-                        order_line_id=live.line_ids[position], quantity=quantity
-                    )
+                    ReturnLineIn(order_line_id=live.line_ids[position], quantity=quantity)
                     for position, quantity in step.lines
                 ],
                 actor=actor,
@@ -2167,7 +2168,7 @@ class _Loader:
             )
             self.backdate.row(ret, step.at, "created_at", "received_at")
         else:
-            order_services.order_change_status(
+            order_change_status(
                 order_id=live.id,
                 to_status=STATUS_OF_STEP[step.kind],
                 actor=actor,
@@ -2222,17 +2223,13 @@ class _Loader:
         CustomerTag.objects.filter(customer_id__in=self.live_customers).update(created_at=born)
         last_number = max((int(o.number) for o in self.plan.orders), default=0)
         OrderCounter.objects.bulk_create(
-            [
-                OrderCounter(
-                    name=order_services.ORDER_COUNTER, value=order_services.FIRST_ORDER_NUMBER
-                )
-            ],
+            [OrderCounter(name=ORDER_COUNTER, value=FIRST_ORDER_NUMBER)],
             ignore_conflicts=True,
         )
-        OrderCounter.objects.filter(
-            name=order_services.ORDER_COUNTER, value__lt=last_number
-        ).update(value=last_number)
-        order_services.customer_stats_refresh_all()
+        OrderCounter.objects.filter(name=ORDER_COUNTER, value__lt=last_number).update(
+            value=last_number
+        )
+        customer_stats_refresh_all()
 
     def summary(self) -> DemoCommerceSummary:
         ids = [(self.customer_id(a), self.customer_id(b)) for a, b in self.plan.duplicates]

@@ -61,8 +61,7 @@ from procedo.imports.csvfiles import (
     read_csv,
 )
 from procedo.orders import selectors as order_selectors
-from procedo.orders import services as order_services
-from procedo.orders.services import HistoryLine, HistoryOrder
+from procedo.orders.services.history import HistoryLine, HistoryOrder, orders_history_insert
 
 ORDER_COLUMNS = (
     Column(
@@ -509,7 +508,7 @@ def _write_batch(
     if not fresh:
         return
     customers = _customer_ids(fresh, source=source, actor=actor, result=result)
-    orders, lines = order_services.orders_history_insert(
+    orders, lines = orders_history_insert(
         orders=[
             HistoryOrder(
                 number=order.number,

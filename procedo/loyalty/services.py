@@ -52,8 +52,8 @@ from procedo.loyalty.models import (
     RewardKind,
     Tier,
 )
-from procedo.orders import services as order_services
 from procedo.orders.models import Order
+from procedo.orders.services.editing import order_discount_add
 
 MAX_TIERS = 10
 MAX_WINDOW_DAYS = 3650
@@ -674,7 +674,7 @@ def reward_redeem(
         order=order, amount=amount, redeemed_at=now
     ):
         raise Conflict(field="reward_id", message=_("This reward was used meanwhile."))
-    order_services.order_discount_add(
+    order_discount_add(
         order_id=order.pk,
         amount=amount,
         reason=REWARD_REASON,

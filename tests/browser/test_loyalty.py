@@ -12,7 +12,7 @@ from procedo.accounts.models import User
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.loyalty import services
-from procedo.orders import services as order_services
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
@@ -31,7 +31,7 @@ def _login(page: Any, live_server: Any) -> None:
 def test_tiers_a_referral_and_the_customer_card_on_desktop_and_phone(
     browser: Any, live_server: Any, owner: User
 ) -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
     services.program_update(
         actor=None,

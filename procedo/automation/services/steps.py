@@ -50,8 +50,8 @@ from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.events.timeline import Names
 from procedo.messaging import services as messaging_services
-from procedo.orders import services as order_services
 from procedo.orders.models import Order
+from procedo.orders.services import statuses as order_services
 from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import END, Definition
 from procedo.work.services import lifecycle as work_services

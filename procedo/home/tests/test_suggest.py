@@ -11,7 +11,7 @@ from django.urls import reverse
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.customers import services as customer_services
-from procedo.orders import services as order_services
+from procedo.orders.services.shipments import shipment_create
 from procedo.orders.tests.factories import order_create
 from procedo.sops.services import sops as sop_services
 
@@ -53,7 +53,7 @@ def test_a_phone_is_suggested_by_its_last_digits_and_an_order_by_tracking(
 ) -> None:
     customer_services.customer_create(first_name="Богдан", phones=["+380 93 555 22 45"], actor=None)
     order = order_create()
-    order_services.shipment_create(
+    shipment_create(
         order_id=order.pk,
         carrier="Нова пошта",
         tracking_number="20450000002245",

@@ -22,8 +22,9 @@ from procedo.loyalty import selectors, services
 from procedo.loyalty.codes import ALPHABET, LENGTH, code_normalise
 from procedo.loyalty.models import CustomerLoyalty, ReferralConversion, Tier
 from procedo.loyalty.services import TierIn
-from procedo.orders import services as order_services
 from procedo.orders.models import Order
+from procedo.orders.services import lines as line_services
+from procedo.orders.services import taking as taking_services
 from procedo.orders.tests.factories import customer_create, move, order_create
 from procedo.sops.library import LIBRARY
 from procedo.sops.subjects import SUBJECTS, rule_q
@@ -309,8 +310,8 @@ def test_order_create_rolls_back_whole_when_the_hook_refuses() -> None:
     code = services.referral_code_issue(customer_id=anna.pk, actor=None).code
     sku = sku_create(price="10.00", on_hand=5)
     with pytest.raises(DomainError):
-        order_services.order_create(
-            lines=[order_services.OrderLineIn(sku_id=sku.pk, quantity=2)],
+        taking_services.order_create(
+            lines=[line_services.OrderLineIn(sku_id=sku.pk, quantity=2)],
             customer_id=anna.pk,
             actor=None,
             idempotency_key=None,
