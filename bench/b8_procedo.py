@@ -159,7 +159,7 @@ def _measure(data: Path) -> dict[str, Any]:
     from procedo.accounts.roles import Role
     from procedo.core.paging import cursor_encode
     from procedo.customers.models import Customer
-    from procedo.customers.services import customer_create
+    from procedo.customers.services.customers import customer_create
 
     probes = harness.probes(data)
     owner = User.objects.create_user(username="b8-owner", password="x", role=Role.OWNER)

@@ -51,7 +51,6 @@ from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.core.errors import DomainError
 from procedo.core.money import money_quantize
 from procedo.customers import normalise
-from procedo.customers import services as customer_services
 from procedo.customers.models import (
     Address,
     AddressKind,
@@ -63,6 +62,10 @@ from procedo.customers.models import (
     Note,
     Tag,
 )
+from procedo.customers.services import bulk as bulk_services
+from procedo.customers.services import customers as customer_services
+from procedo.customers.services import details as detail_services
+from procedo.customers.services import identities as identity_services
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, events_record_many
 from procedo.orders.models import (
@@ -1751,7 +1754,7 @@ class _Loader:
                 for tag in c.tags
             ],
         )
-        customer_services.customer_search_reindex(customer_ids=[row.pk for row in created])
+        bulk_services.customer_search_reindex(customer_ids=[row.pk for row in created])
 
     def orders_write(self, orders: list[OrderPlan]) -> None:
         order_rows = []
@@ -2064,7 +2067,7 @@ class _Loader:
         self.live_customers.append(customer.pk)
         self.backdate.row(customer, plan.created_at, "created_at")
         for address in plan.addresses:
-            customer_services.address_add(
+            detail_services.address_add(
                 customer_id=customer.pk,
                 line1=address.line1,
                 city=address.city,
@@ -2074,7 +2077,7 @@ class _Loader:
                 actor=None,
             )
         for tag in plan.tags:
-            customer_services.tag_add(customer_id=customer.pk, name=tag, actor=None)
+            detail_services.tag_add(customer_id=customer.pk, name=tag, actor=None)
 
     def order_step(self, order: OrderPlan, step: Step) -> None:
         actor = self.actor(step.actor)
@@ -2178,7 +2181,7 @@ class _Loader:
             )
 
     def note_add(self, plan: NotePlan) -> None:
-        note = customer_services.note_add(
+        note = detail_services.note_add(
             customer_id=self.customer_id(plan.customer),
             body=plan.body,
             actor=self.actor(plan.author),
@@ -2188,7 +2191,7 @@ class _Loader:
     def consent_set(self, plan: ConsentPlan) -> None:
         customer_id = self.customer_id(plan.customer)
         identity = Identity.objects.get(customer_id=customer_id, kind=plan.kind)
-        customer_services.consent_set(
+        identity_services.consent_set(
             customer_id=customer_id,
             identity_id=identity.pk,
             state=plan.state,

@@ -46,8 +46,8 @@ from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
 from procedo.customers import normalise
 from procedo.customers import selectors as customer_selectors
-from procedo.customers import services as customer_services
-from procedo.customers.services import NewCustomer
+from procedo.customers.services.bulk import NewCustomer, customers_create_many
+from procedo.customers.services.customers import customer_find_or_create
 from procedo.imports.csvfiles import (
     Column,
     ReadLimits,
@@ -461,7 +461,7 @@ def _customer_ids(
             since[ref] = min(since.get(ref, placed), placed)
     existing = customer_selectors.customer_ids_by_external_ref(external_refs=list(refs))
     missing = {ref: order for ref, order in refs.items() if ref not in existing}
-    created = customer_services.customers_create_many(
+    created = customers_create_many(
         people=[
             NewCustomer(
                 external_ref=ref,
@@ -482,7 +482,7 @@ def _customer_ids(
         if first.customer_ref:
             by_order[order.number] = existing[f"{source}:{first.customer_ref}"]
         elif first.email or first.phone:
-            match = customer_services.customer_find_or_create(
+            match = customer_find_or_create(
                 email=first.email,
                 phone=first.phone,
                 first_name=first.first_name,

@@ -34,7 +34,7 @@ from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean
 from procedo.customers import normalise
 from procedo.customers.models import ConsentState, Customer, Identity, IdentityKind
-from procedo.customers.services import customer_find_or_create
+from procedo.customers.services.customers import customer_find_or_create
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel
 from procedo.messaging.services import message_queue

@@ -32,7 +32,7 @@ from procedo.business.calendar import WorkCalendar, work_calendar
 from procedo.business.selectors import business_get, business_language
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create, customer_find_or_create
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel, InboundMessage, Message
@@ -177,13 +177,13 @@ def customer_for_sender(*, channel: str, address: str, name: str = "") -> int:
         chat = TelegramChat.objects.filter(chat_id=int(address)).first()
         if chat is not None:
             return chat.customer_id
-        customer = customer_services.customer_create(
+        customer = customer_create(
             first_name=(name or _unknown_name(address))[:150], source="telegram"
         )
         TelegramChat.objects.create(chat_id=int(address), customer=customer)
         return int(customer.pk)
     try:
-        match = customer_services.customer_find_or_create(
+        match = customer_find_or_create(
             email=address if channel == SupportChannel.EMAIL else "",
             phone=address if channel == SupportChannel.SMS else "",
             first_name=name[:150],
@@ -191,7 +191,7 @@ def customer_for_sender(*, channel: str, address: str, name: str = "") -> int:
         )
         return int(match.customer.pk)
     except DomainError:
-        customer = customer_services.customer_create(
+        customer = customer_create(
             first_name=(name or _unknown_name(address))[:150], source="support"
         )
         return int(customer.pk)

@@ -14,7 +14,7 @@ from procedo.accounts.roles import Role
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import sop_live, task_step
 from procedo.catalog.tests.factories import product_create, sku_create
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.orders.services.lines import DeliveryIn, OrderLineIn
 from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.services.taking import order_create
@@ -42,7 +42,7 @@ def test_a_task_shows_what_is_needed_and_leads_to_the_customer(
     order_pipeline_defaults_install()  # a transactional test starts from nothing
     olena = make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     manager = make_user(Role.MANAGER, username="taras")
-    buyer = customer_services.customer_create(
+    buyer = customer_create(
         first_name="Марина",
         last_name="Ткаченко",
         phones=["067 123 45 67"],

@@ -44,8 +44,8 @@ from procedo.automation.services.runs import new_run_for, runs_insert, subject_c
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services import details as customer_services
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.events.timeline import Names

@@ -9,8 +9,9 @@ from typing import Any
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.details import tag_add
 from procedo.orders.models import Order
 from procedo.orders.services.lines import OrderLineIn
 from procedo.orders.services.statuses import order_change_status
@@ -88,14 +89,14 @@ def sop_live(
 
 
 def customer(*, tags: tuple[str, ...] = (), email: str = "", **extra: Any) -> Customer:
-    made = customer_services.customer_create(
+    made = customer_create(
         first_name=extra.pop("first_name", "Олена"),
         last_name=extra.pop("last_name", f"Покупець {next(_counter)}"),
         emails=[email] if email else [],
         **extra,
     )
     for tag in tags:
-        customer_services.tag_add(customer_id=made.pk, name=tag, actor=None)
+        tag_add(customer_id=made.pk, name=tag, actor=None)
     return made
 
 

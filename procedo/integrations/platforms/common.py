@@ -22,7 +22,7 @@ from procedo.catalog import services as catalog_services
 from procedo.catalog.services import OutOfStock, SkuSeen
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.texts import LaterText
-from procedo.customers import services as customer_services
+from procedo.customers.services import customers as customer_services
 from procedo.integrations.models import Connection, ExternalVersion, SkuReview
 from procedo.orders.models import (
     Order,

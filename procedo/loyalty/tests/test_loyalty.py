@@ -16,7 +16,7 @@ from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
 from procedo.customers.models import Customer
-from procedo.customers.services import customer_merge
+from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
 from procedo.loyalty import selectors, services
 from procedo.loyalty.codes import ALPHABET, LENGTH, code_normalise

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from procedo.customers import services as customer_services
 from procedo.customers.models import Identity
+from procedo.customers.services.customers import customer_create
 from procedo.messaging import sending, unsubscribe
 from procedo.messaging.models import Message, MessageKind, MessageState
 from procedo.messaging.services import message_queue
@@ -23,9 +23,7 @@ NOON = datetime(2026, 11, 24, 12, 0, tzinfo=KYIV)
 
 
 def customer(email: str, consent: str = "granted") -> int:
-    return customer_services.customer_create(
-        first_name="Олена", emails=[email], email_consent=consent
-    ).pk
+    return customer_create(first_name="Олена", emails=[email], email_consent=consent).pk
 
 
 def queue(email: str, key: str, kind: str, customer_id: int | None) -> Message:

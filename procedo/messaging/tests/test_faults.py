@@ -46,7 +46,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from procedo.business.models import Business
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging import sending
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
@@ -274,7 +274,7 @@ class Senders:
 def _queue(n: int) -> None:
     marketing = list(range(0, n, MARKETING_SHARE))
     customers = {
-        i: customer_services.customer_create(
+        i: customer_create(
             first_name="Ірина", emails=[f"r3-{i}@example.com"], email_consent="granted"
         ).pk
         for i in marketing
@@ -304,7 +304,7 @@ def _queue_sms(n: int) -> None:
     """SMS to numbers of their own, a third of them marketing (to customers who agreed)."""
     marketing = list(range(0, n, MARKETING_SHARE))
     customers = {
-        i: customer_services.customer_create(
+        i: customer_create(
             first_name="Ірина", phones=[f"+38067{i:07d}"], phone_consent="granted"
         ).pk
         for i in marketing

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from procedo.business import services as business_services
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.messaging import sending
 from procedo.messaging.emailconfig import email_from_env
 from procedo.messaging.models import Message, MessageKind, MessageState
@@ -95,7 +95,7 @@ def test_links_in_outbox_mail_point_at_the_base_url(
         quiet_hours_start=None,
         quiet_hours_end=None,
     )
-    olena = customer_services.customer_create(
+    olena = customer_create(
         first_name="Олена", emails=["olena@example.com"], email_consent="granted"
     )
     message = queue(kind=MessageKind.MARKETING, customer_id=olena.pk)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from procedo.core.errors import DomainError
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.messaging import rendering, services
 from procedo.messaging.models import Message, Template
 
@@ -145,7 +145,7 @@ def test_a_stored_template_past_its_budget_fails_its_message_with_the_reason() -
         subject="Hi",
         body_text="{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}",
     )
-    customer = customer_services.customer_create(first_name="Оля", emails=["olia@example.com"])
+    customer = customer_create(first_name="Оля", emails=["olia@example.com"])
     with pytest.raises(DomainError) as caught:
         services.message_queue(
             channel="email",

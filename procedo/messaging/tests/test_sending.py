@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from procedo.business.models import Business
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
@@ -35,7 +35,7 @@ def queue(n: int = 1, *, kind: str = MessageKind.TRANSACTIONAL, prefix: str = "k
         recipient = f"buyer{i}@example.com" if prefix == "k" else f"{prefix}{i}@example.com"
         customer_id = None
         if kind == MessageKind.MARKETING:
-            customer_id = customer_services.customer_create(
+            customer_id = customer_create(
                 first_name="Тарас", emails=[recipient], email_consent="granted"
             ).pk
         messages.append(

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from procedo.accounts.models import User
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
@@ -216,7 +216,7 @@ def test_429_and_503_are_refusals_and_retried(twilio: type[Twilio]) -> None:
 def test_sms_handed_over_by_a_sender_that_died_stays_unknown_email_receipts_go_again(
     twilio: type[Twilio], smtp: SmtpServer
 ) -> None:
-    customer = customer_services.customer_create(
+    customer = customer_create(
         first_name="Ірина", phones=["+380671234569"], phone_consent="granted"
     )
     receipt, promo = (

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from procedo.core.errors import DomainError
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.messaging import services
 from procedo.messaging.models import Message, MessageKind
 from procedo.orders.tests.factories import order_create
@@ -53,7 +53,7 @@ def test_the_sandbox_refuses_python_internals() -> None:
 
 
 def test_html_is_escaped_text_is_not() -> None:
-    customer = customer_services.customer_create(first_name="<b>Ім'я</b>", emails=["a@example.com"])
+    customer = customer_create(first_name="<b>Ім'я</b>", emails=["a@example.com"])
     rendered = services.template_preview(
         channel="email",
         subject="Hi",
@@ -66,7 +66,7 @@ def test_html_is_escaped_text_is_not() -> None:
 
 
 def test_preview_and_queue_with_a_real_customer_and_order() -> None:
-    customer = customer_services.customer_create(
+    customer = customer_create(
         first_name="Тарас", last_name="Шевченко", emails=["Taras@Example.com"]
     )
     order = order_create(customer=customer)
@@ -95,7 +95,7 @@ def test_preview_and_queue_with_a_real_customer_and_order() -> None:
 
 
 def test_a_marketing_template_gets_its_kind_and_discount_code() -> None:
-    customer = customer_services.customer_create(first_name="Олена", emails=["o@example.com"])
+    customer = customer_create(first_name="Олена", emails=["o@example.com"])
     save(key="promo", kind="marketing", subject="Знижка", body_text="Код: {{ discount_code }}")
     message = services.message_queue(
         channel="email",

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, F, OuterRef, Subquery, Sum, Value, Whe
 from django.db.models.functions import Coalesce
 
 from procedo.business.selectors import business_get
-from procedo.customers import services as customer_services
+from procedo.customers.services.bulk import customer_figures_set
 from procedo.orders.models import Order, OrderKind, StatusCategory
 from procedo.orders.services._common import ZERO
 
@@ -58,16 +58,12 @@ def customer_stats_refresh(*, customer_ids: Iterable[int | None]) -> int:
     ids = sorted({int(pk) for pk in customer_ids if pk is not None})
     if not ids:
         return 0
-    return customer_services.customer_figures_set(
-        customer_ids=ids, figures=_stats_updates(business_get().currency)
-    )
+    return customer_figures_set(customer_ids=ids, figures=_stats_updates(business_get().currency))
 
 
 def customer_stats_refresh_all() -> int:
     """The same for every customer in one UPDATE: after a bulk import, or to repair drift."""
-    return customer_services.customer_figures_set(
-        customer_ids=None, figures=_stats_updates(business_get().currency)
-    )
+    return customer_figures_set(customer_ids=None, figures=_stats_updates(business_get().currency))
 
 
 @transaction.atomic

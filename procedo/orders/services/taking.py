@@ -23,8 +23,8 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean
 from procedo.core.texts import LaterText
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_find_or_create
 from procedo.orders.models import Order, OrderCounter, OrderStatus, StatusCategory, StockState
 from procedo.orders.permissions import MANAGER_PERMISSION, manager_roles
 from procedo.orders.registry import order_placed_hooks
@@ -127,7 +127,7 @@ def _customer_take(customer: CustomerIn, *, source: str, actor: Actor) -> int:
     if not (customer.phone.strip() or customer.email.strip()):
         raise DomainError(field="customer.phone", message=_("Give the customer's phone or email."))
     try:
-        match = customer_services.customer_find_or_create(
+        match = customer_find_or_create(
             phone=customer.phone[:40],
             email=customer.email[:254],
             first_name=customer.first_name,

@@ -13,9 +13,9 @@ from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import sku_create
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.customers.registry import card_sections
+from procedo.customers.services import customers as customer_services
 from procedo.events.models import Event
 from procedo.home.search import search_everywhere
 from procedo.orders import selectors

@@ -16,8 +16,9 @@ from procedo.analytics.periods import Period
 from procedo.business.selectors import business_get
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError
-from procedo.customers import services as customer_services
 from procedo.customers.models import ConsentState, Identity
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
 from procedo.messaging.models import Message
 from procedo.sales import selectors, services
@@ -115,9 +116,7 @@ def test_the_web_form_is_throttled_per_address(monkeypatch: pytest.MonkeyPatch) 
 
 def test_qualifying_finds_the_customer_by_normalised_email_and_records_consent() -> None:
     manager = person(Role.MANAGER)
-    existing = customer_services.customer_create(
-        first_name="Ірина", emails=["iryna@example.com"], actor=None
-    )
+    existing = customer_create(first_name="Ірина", emails=["iryna@example.com"], actor=None)
     lead = _lead(manager, consent=True, utm={"utm_campaign": "spring"})
     assert lead.email == "iryna@example.com"
     deal = services.lead_qualify(lead_id=lead.pk, value="1500.50", actor=manager)
@@ -424,10 +423,8 @@ def test_leads_import_all_or_nothing_and_the_same_file_twice_adds_nothing() -> N
 def test_merging_customers_moves_their_deals_and_leads_and_the_card_lists_deals() -> None:
     manager = person(Role.MANAGER)
     deal = services.lead_qualify(lead_id=_lead(manager).pk, actor=manager)
-    survivor = customer_services.customer_create(first_name="Ірина", actor=None)
-    customer_services.customer_merge(
-        survivor_id=survivor.pk, duplicate_id=deal.customer_id, actor=manager
-    )
+    survivor = customer_create(first_name="Ірина", actor=None)
+    customer_merge(survivor_id=survivor.pk, duplicate_id=deal.customer_id, actor=manager)
     deal.refresh_from_db()
     assert deal.customer_id == survivor.pk
     assert Lead.objects.get(pk=deal.lead_id or 0).customer_id == survivor.pk

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.test import Client
 
 from procedo.accounts.models import User
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging import sending
 from procedo.messaging.models import Message
@@ -63,7 +63,7 @@ def _mail(sender: str, to: str, subject: str, text: str, **headers: str) -> Emai
 def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_it(
     inbox_smtp: int, smtp: SmtpServer, owner: User
 ) -> None:
-    known = customer_services.customer_create(first_name="Олена", emails=["olena@example.com"])
+    known = customer_create(first_name="Олена", emails=["olena@example.com"])
     with smtplib.SMTP("127.0.0.1", inbox_smtp) as client:
         client.send_message(
             _mail("Олена <Olena@Example.com>", "support@shop.test", "Де моє замовлення?",
@@ -140,7 +140,7 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
         {"provider": "twilio", "base_url": "http://127.0.0.1:9", "account_sid": SID,
          "auth_token": TOKEN, "from": "+15005550006", "timeout": 5.0},
     )  # fmt: skip
-    ivan = customer_services.customer_create(first_name="Іван", phones=["067 123 45 67"])
+    ivan = customer_create(first_name="Іван", phones=["067 123 45 67"])
     url = f"{settings.PROCEDO_BASE_URL}/messages/sms/inbound/"
     client = Client()
     for sid, text in (("SM" + "a" * 32, "Коли доставка?"), ("SM" + "b" * 32, "Дякую")):
