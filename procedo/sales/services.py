@@ -37,7 +37,7 @@ from procedo.customers.models import ConsentState, Customer, Identity, IdentityK
 from procedo.customers.services.customers import customer_find_or_create
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.sales.models import (
     SOURCE_MAX,
     UTM_FIELDS,

@@ -20,7 +20,7 @@ class SupportConfig(AppConfig):
             merge_participant_register,
         )
         from procedo.events.registry import consumer_register
-        from procedo.messaging.sending import header_hook_register
+        from procedo.messaging.transports import header_hook_register
         from procedo.support import selectors, services
 
         # Emails and SMS reach the inbox through the event log: messaging stores them

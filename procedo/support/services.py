@@ -36,7 +36,7 @@ from procedo.customers.services.customers import customer_create, customer_find_
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel, InboundMessage, Message
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.support.models import (
     ACTIVE,
     BODY_MAX,

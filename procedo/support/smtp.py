@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 
 from procedo.core.errors import DomainError
-from procedo.messaging.inbound import inbound_email_receive
+from procedo.messaging.services.inbound import inbound_email_receive
 from procedo.support import services
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from procedo.catalog.tests.factories import sku_create
 from procedo.events.models import Event
 from procedo.loyalty import services
 from procedo.loyalty.models import ReferralConversion, Tier
-from procedo.messaging.services import message_context
+from procedo.messaging.services.composing import message_context
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import api_caller, logged_in, person

@@ -15,9 +15,9 @@ from django.test import Client
 from procedo.customers.services.customers import customer_create
 from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import InboundMessage, Message
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import messages_send_due
 from procedo.messaging.sms import twilio_signature
 from procedo.testing import SmtpServer
 
@@ -58,7 +58,7 @@ def test_an_email_reply_lands_on_the_customer_timeline_once(
         customer_id=olena.pk,
         source="ticket:12",
     )
-    sending.messages_send_due()
+    messages_send_due()
     [original] = smtp.recorder.received
     # She answers from another address: the thread, not the address, finds her.
     raw = reply_to(

@@ -12,7 +12,7 @@ from procedo.accounts.roles import Role
 from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging.models import Message, Template
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from procedo.accounts.models import User
 from procedo.customers.models import Customer
 from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import Message
+from procedo.messaging.services.sending import messages_send_due
 from procedo.messaging.sms import twilio_signature
 from procedo.support import services, telegram
 from procedo.support.models import Conversation, Entry, TelegramUpdate
@@ -90,7 +90,7 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
         conversation_id=first.pk, body="Вже в дорозі.", actor=owner, idempotency_key="ui:r1"
     )
     assert Message.objects.count() == 1  # a double submit is one message
-    sending.messages_send_due()
+    messages_send_due()
     [sent] = smtp.recorder.received
     assert sent["To"] == "olena@example.com"
     reply_to = str(sent["Reply-To"])
