@@ -6,6 +6,7 @@
 - templates: saving and previewing stored templates
 - sending: the email and SMS sender claiming due rows and handing them over, in batches
 - inbound: messages customers send us (email replies, SMS), stored raw, then matched
+- _common: the unsubscribe line queueing and composing both add
 
 The transports the sender hands messages to are in procedo/messaging/transports.py
 (SMTP, console, outbox) and procedo/messaging/sms.py.
