@@ -68,7 +68,7 @@ def order_pipeline(request: pytest.FixtureRequest) -> None:
             request.getfixturevalue("db")
         else:
             return
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()
 

@@ -30,7 +30,7 @@ from procedo.automation.services import engine
 from procedo.events.models import ConsumerCursor, Event
 from procedo.events.services import NewEvent, consumer_drain, events_record_many
 from procedo.orders.models import Order, OrderStatus
-from procedo.orders.services import order_pipeline_defaults_install
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
 

@@ -27,7 +27,7 @@ from procedo.automation.models import Run, SweepMark
 from procedo.automation.services.runs import RUN_COLUMNS
 from procedo.automation.services.sweeps import sweeps_run
 from procedo.business.selectors import business_get
-from procedo.orders.services import order_pipeline_defaults_install
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.sops.matching import date_window
 from procedo.sops.models import Revision, RevisionState
 from procedo.sops.services import revisions as revision_services

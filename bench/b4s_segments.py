@@ -61,7 +61,7 @@ def _fill(n: int) -> tuple[int, int]:
     from procedo.customers.models import Customer, Identity
     from procedo.marketing.models import CustomerRfm
     from procedo.orders.models import Order, OrderLine
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()
     products = Product.objects.bulk_create(

@@ -29,8 +29,11 @@ from bench.timing import Measured, measure, report
 from procedo.business.models import Business
 from procedo.customers.models import Customer, Identity
 from procedo.events.models import Event
-from procedo.messaging import sending, services
 from procedo.messaging.models import Message, Template
+from procedo.messaging.services import queueing
+from procedo.messaging.services.queueing import Outgoing, messages_queue_many
+from procedo.messaging.services.sending import messages_send_due
+from procedo.messaging.services.templates import template_save
 
 TEMPLATE = Template(
     key="b6-spring-sale",
@@ -130,7 +133,7 @@ def run(*, scale: float) -> None:
         "timeout": 20.0,
     }
     # The sender is the subject; the Huey wake-up would only enqueue a no-op here.
-    services._wake_sender_on_commit = lambda: None
+    queueing._wake_sender_on_commit = lambda: None
     import procedo.events.services as event_services
 
     event_services._wake_consumers_on_commit = lambda: None
@@ -141,7 +144,7 @@ def run(*, scale: float) -> None:
         defaults={"quiet_hours_start": None, "quiet_hours_end": None, "marketing_cap_count": 0},
     )
     Template.objects.filter(key=TEMPLATE.key).delete()
-    services.template_save(
+    template_save(
         template_id=None,
         key=TEMPLATE.key,
         name=TEMPLATE.name,
@@ -177,13 +180,13 @@ def run(*, scale: float) -> None:
 
 
 def _queue(recipients: list[tuple[int, str]]) -> int:
-    return services.messages_queue_many(
+    return messages_queue_many(
         channel="email",
         kind="marketing",
         template_key=TEMPLATE.key,
         source="campaign:b6",
         items=(
-            services.Outgoing(
+            Outgoing(
                 recipient=email,
                 customer_id=customer_id,
                 idempotency_key=f"campaign:b6:customer:{customer_id}",
@@ -199,7 +202,7 @@ def _campaign(recipients: list[tuple[int, str]]) -> tuple[float, float]:
     started = time.perf_counter()
     queued = _queue(recipients)
     middle = time.perf_counter()
-    sent = sending.messages_send_due(channels=("email",), budget=timedelta(hours=6)).sent
+    sent = messages_send_due(channels=("email",), budget=timedelta(hours=6)).sent
     finished = time.perf_counter()
     if queued != len(recipients) or sent != len(recipients):
         raise RuntimeError(f"B6: queued {queued}, sent {sent} of {len(recipients)}")

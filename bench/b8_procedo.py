@@ -57,7 +57,7 @@ def _load(data: Path) -> None:
     from procedo.customers import normalise
     from procedo.customers.models import Customer, CustomerSearchTerm, Identity, IdentityKind
     from procedo.orders.models import Order
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()
     customers = harness.customers(data)
@@ -159,7 +159,7 @@ def _measure(data: Path) -> dict[str, Any]:
     from procedo.accounts.roles import Role
     from procedo.core.paging import cursor_encode
     from procedo.customers.models import Customer
-    from procedo.customers.services import customer_create
+    from procedo.customers.services.customers import customer_create
 
     probes = harness.probes(data)
     owner = User.objects.create_user(username="b8-owner", password="x", role=Role.OWNER)

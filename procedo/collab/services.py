@@ -394,7 +394,7 @@ def _notify_by_email(
     urgent: bool,
 ) -> None:
     from procedo.messaging.models import Channel, MessageKind
-    from procedo.messaging.services import message_queue
+    from procedo.messaging.services.queueing import message_queue
 
     for pk, address, language in addresses:
         if keys[pk] not in new_keys:

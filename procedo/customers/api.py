@@ -32,8 +32,12 @@ from procedo.core.bounds import (
 from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
-from procedo.customers import selectors, services
+from procedo.customers import selectors
 from procedo.customers.models import Address, Customer, Identity, IdentityKind, Note, Tag
+from procedo.customers.services import customers as customer_services
+from procedo.customers.services import details as detail_services
+from procedo.customers.services import identities as identity_services
+from procedo.customers.services import merging as merge_services
 from procedo.events.exports import export_stream
 from procedo.events.schemas import EventPageOut, PageQuery, event_page
 from procedo.events.selectors import timeline_for_customer
@@ -222,7 +226,7 @@ class TagIn(Schema):
 
 
 class NoteIn(Schema):
-    body: str = Field(min_length=1, max_length=services.NOTE_MAX)
+    body: str = Field(min_length=1, max_length=detail_services.NOTE_MAX)
 
 
 class MergeIn(Schema):
@@ -356,7 +360,7 @@ def customer_create(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
     """A new customer. 409 naming `email`/`phone` if one belongs to another customer already."""
-    customer = services.customer_create(
+    customer = customer_services.customer_create(
         **payload.dict(),
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),
@@ -376,7 +380,7 @@ def customer_find_or_create(
 
     A found customer gets what it lacked (blank names, the identity, the ref).
     """
-    match = services.customer_find_or_create(**payload.dict(), actor=request.auth)
+    match = customer_services.customer_find_or_create(**payload.dict(), actor=request.auth)
     body = {"created": match.created, "customer": _detail(match.customer.pk)}
     return Status(201 if match.created else 200, body)
 
@@ -406,7 +410,7 @@ class DuplicateDismissIn(Schema):
 @router.post("/duplicates/dismiss", response={204: None}, auth=requires_api("customers.change"))
 def duplicate_dismiss(request: ApiRequest, payload: DuplicateDismissIn) -> Status[None]:
     """The two are different people: the pair is not proposed again (a repeat changes nothing)."""
-    services.duplicate_dismiss(
+    merge_services.duplicate_dismiss(
         customer_id=payload.customer_id, other_id=payload.other_id, actor=request.auth
     )
     return Status(204, None)
@@ -424,7 +428,7 @@ def customer_get(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
 def customer_update(
     request: ApiRequest, customer_id: PathId, payload: CustomerPatchIn
 ) -> dict[str, Any]:
-    services.customer_update(
+    customer_services.customer_update(
         customer_id=customer_id, actor=request.auth, **payload.dict(exclude_unset=True)
     )
     return _detail(customer_id)
@@ -450,7 +454,9 @@ def customer_timeline(
 )
 def identity_add(request: ApiRequest, customer_id: PathId, payload: IdentityIn) -> Status[Identity]:
     """Add an email or phone; 422 names `email`/`phone` when malformed, 409 when another's."""
-    identity = services.identity_add(customer_id=customer_id, actor=request.auth, **payload.dict())
+    identity = identity_services.identity_add(
+        customer_id=customer_id, actor=request.auth, **payload.dict()
+    )
     return Status(201, identity)
 
 
@@ -460,7 +466,9 @@ def identity_add(request: ApiRequest, customer_id: PathId, payload: IdentityIn) 
     auth=requires_api("customers.change"),
 )
 def identity_remove(request: ApiRequest, customer_id: PathId, identity_id: PathId) -> Status[None]:
-    services.identity_remove(customer_id=customer_id, identity_id=identity_id, actor=request.auth)
+    identity_services.identity_remove(
+        customer_id=customer_id, identity_id=identity_id, actor=request.auth
+    )
     return Status(204, None)
 
 
@@ -473,7 +481,7 @@ def consent_set(
     request: ApiRequest, customer_id: PathId, identity_id: PathId, payload: ConsentIn
 ) -> Identity:
     """Marketing consent for this identity's channel (email, or SMS for a phone)."""
-    return services.consent_set(
+    return identity_services.consent_set(
         customer_id=customer_id, identity_id=identity_id, actor=request.auth, **payload.dict()
     )
 
@@ -489,7 +497,7 @@ def address_add(
     payload: AddressIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Address]:
-    address = services.address_add(
+    address = detail_services.address_add(
         customer_id=customer_id,
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),
@@ -504,21 +512,23 @@ def address_add(
     auth=requires_api("customers.change"),
 )
 def address_remove(request: ApiRequest, customer_id: PathId, address_id: PathId) -> Status[None]:
-    services.address_remove(customer_id=customer_id, address_id=address_id, actor=request.auth)
+    detail_services.address_remove(
+        customer_id=customer_id, address_id=address_id, actor=request.auth
+    )
     return Status(204, None)
 
 
 @router.post("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
 def tag_add(request: ApiRequest, customer_id: PathId, payload: TagIn) -> list[str]:
     """Tag the customer (the tag is made the first time); answers the customer's tags."""
-    services.tag_add(customer_id=customer_id, name=payload.name, actor=request.auth)
+    detail_services.tag_add(customer_id=customer_id, name=payload.name, actor=request.auth)
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
 @router.delete("/{int:customer_id}/tags", response=list[str], auth=requires_api("customers.change"))
 def tag_remove(request: ApiRequest, customer_id: PathId, name: ShortText) -> list[str]:
     """Untag (`?name=VIP`); 404 naming `tag` if no customer ever had it."""
-    services.tag_remove(customer_id=customer_id, name=name, actor=request.auth)
+    detail_services.tag_remove(customer_id=customer_id, name=name, actor=request.auth)
     return [tag.name for tag in selectors.customer_card(customer_id=customer_id).tags]
 
 
@@ -531,7 +541,7 @@ def note_add(
     payload: NoteIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[dict[str, Any]]:
-    note = services.note_add(
+    note = detail_services.note_add(
         customer_id=customer_id,
         body=payload.body,
         actor=request.auth,
@@ -546,7 +556,7 @@ def note_add(
 def customer_merge(request: ApiRequest, customer_id: PathId, payload: MergeIn) -> dict[str, Any]:
     """Fold `duplicate_id` into this customer: its identities, addresses, tags, notes,
     orders and history move here, and it keeps only `merged_into_id`. Cannot be undone."""
-    survivor = services.customer_merge(
+    survivor = merge_services.customer_merge(
         survivor_id=customer_id, duplicate_id=payload.duplicate_id, actor=request.auth
     )
     return _detail(survivor.pk)

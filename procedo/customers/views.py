@@ -25,7 +25,7 @@ from procedo.core.errors import DomainError, NotFound
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
 from procedo.core.paging import Page
-from procedo.customers import selectors, services
+from procedo.customers import selectors
 from procedo.customers.forms import (
     AddressForm,
     ConsentForm,
@@ -40,6 +40,10 @@ from procedo.customers.forms import (
 )
 from procedo.customers.models import ConsentState
 from procedo.customers.registry import card_sections
+from procedo.customers.services import customers as customer_services
+from procedo.customers.services import details as detail_services
+from procedo.customers.services import identities as identity_services
+from procedo.customers.services import merging as merge_services
 from procedo.events.exports import export_stream
 from procedo.events.selectors import timeline_for_customer
 
@@ -111,7 +115,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            customer = services.customer_create(
+            customer = customer_services.customer_create(
                 first_name=data["first_name"],
                 last_name=data["last_name"],
                 company=data["company"],
@@ -218,7 +222,7 @@ def customer_update(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = CustomerEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.customer_update(
+            customer_services.customer_update(
                 customer_id=customer_id, actor=request.user, **form.cleaned_data
             )
         except DomainError as exc:
@@ -240,7 +244,7 @@ def identity_add(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = IdentityForm(request.POST)
     if form.is_valid():
         try:
-            services.identity_add(
+            identity_services.identity_add(
                 customer_id=customer_id,
                 kind=form.cleaned_data["kind"],
                 value=form.cleaned_data["value"],
@@ -261,7 +265,7 @@ def identity_add(request: HttpRequest, customer_id: int) -> HttpResponse:
 def identity_remove(request: HttpRequest, customer_id: int, identity_id: int) -> HttpResponse:
     form = IdentityForm()
     try:
-        services.identity_remove(
+        identity_services.identity_remove(
             customer_id=customer_id, identity_id=identity_id, actor=request.user
         )
     except DomainError as exc:
@@ -278,7 +282,7 @@ def consent_set(request: HttpRequest, customer_id: int, identity_id: int) -> Htt
     errors: dict[int, str] = {}
     if form.is_valid():
         try:
-            services.consent_set(
+            identity_services.consent_set(
                 customer_id=customer_id,
                 identity_id=identity_id,
                 state=form.cleaned_data["state"],
@@ -302,7 +306,7 @@ def address_add(request: HttpRequest, customer_id: int) -> HttpResponse:
         data = dict(form.cleaned_data)
         token = data.pop("form_token")
         try:
-            services.address_add(
+            detail_services.address_add(
                 customer_id=customer_id,
                 actor=request.user,
                 idempotency_key=f"ui:{token}",
@@ -321,7 +325,9 @@ def address_add(request: HttpRequest, customer_id: int) -> HttpResponse:
 def address_remove(request: HttpRequest, customer_id: int, address_id: int) -> HttpResponse:
     form = AddressForm()
     try:
-        services.address_remove(customer_id=customer_id, address_id=address_id, actor=request.user)
+        detail_services.address_remove(
+            customer_id=customer_id, address_id=address_id, actor=request.user
+        )
     except DomainError as exc:
         refusal_add(form, "", exc.message)
     return _card_part(
@@ -335,7 +341,7 @@ def tag_add(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = TagForm(request.POST)
     if form.is_valid():
         try:
-            services.tag_add(
+            detail_services.tag_add(
                 customer_id=customer_id, name=form.cleaned_data["tag"], actor=request.user
             )
             form = TagForm()
@@ -350,7 +356,7 @@ def tag_remove(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = TagForm(request.POST)
     if form.is_valid():
         try:
-            services.tag_remove(
+            detail_services.tag_remove(
                 customer_id=customer_id, name=form.cleaned_data["tag"], actor=request.user
             )
             form = TagForm()
@@ -365,7 +371,7 @@ def note_add(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = NoteForm(request.POST)
     if form.is_valid():
         try:
-            services.note_add(
+            detail_services.note_add(
                 customer_id=customer_id,
                 body=form.cleaned_data["body"],
                 actor=request.user,
@@ -414,7 +420,7 @@ def duplicate_dismiss(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(_("Say which two customers."), status=422)
     try:
-        services.duplicate_dismiss(**form.cleaned_data, actor=request.user)
+        merge_services.duplicate_dismiss(**form.cleaned_data, actor=request.user)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status_code)
     if _htmx(request):
@@ -430,7 +436,7 @@ def customer_merge(request: HttpRequest) -> HttpResponse:
         form = MergeForm(request.POST)
         if form.is_valid():
             try:
-                survivor = services.customer_merge(**form.cleaned_data, actor=request.user)
+                survivor = merge_services.customer_merge(**form.cleaned_data, actor=request.user)
             except DomainError as exc:
                 refusal_add(form, exc.field, exc.message)
             else:

@@ -51,7 +51,6 @@ from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.core.errors import DomainError
 from procedo.core.money import money_quantize
 from procedo.customers import normalise
-from procedo.customers import services as customer_services
 from procedo.customers.models import (
     Address,
     AddressKind,
@@ -63,9 +62,12 @@ from procedo.customers.models import (
     Note,
     Tag,
 )
+from procedo.customers.services import bulk as bulk_services
+from procedo.customers.services import customers as customer_services
+from procedo.customers.services import details as detail_services
+from procedo.customers.services import identities as identity_services
 from procedo.events.models import Event
 from procedo.events.services import NewEvent, events_record_many
-from procedo.orders import services as order_services
 from procedo.orders.models import (
     Order,
     OrderCounter,
@@ -83,6 +85,14 @@ from procedo.orders.models import (
     ShipmentStatusChange,
     StockState,
 )
+from procedo.orders.services.customer_figures import customer_stats_refresh_all
+from procedo.orders.services.history import LINE_COLUMNS, ORDER_COLUMNS, rows_insert
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.payments import payment_record, refund_record
+from procedo.orders.services.returns import ReturnLineIn, return_create
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
+from procedo.orders.services.statuses import order_change_status
+from procedo.orders.services.taking import FIRST_ORDER_NUMBER, ORDER_COUNTER, order_create
 from procedo.orders.totals import OrderTotals, PricedLine, order_totals
 
 CURRENCY = "UAH"
@@ -728,7 +738,7 @@ class _Planner:
         customers.sort(key=lambda c: c.created_at)
         orders.sort(key=lambda o: o.placed_at)
         for i, order in enumerate(orders):
-            order.number = str(order_services.FIRST_ORDER_NUMBER + 1 + i)
+            order.number = str(FIRST_ORDER_NUMBER + 1 + i)
         self.tag(customers)
         plan = DemoPlan(
             now=self.now,
@@ -1565,9 +1575,7 @@ RETURN_COLUMNS = ("order_id", "status", "reason", "restock", "received_at", "cre
 
 def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        order_services.rows_insert(
-            model, columns, [tuple(_adapt(value) for value in row) for row in rows]
-        )
+        rows_insert(model, columns, [tuple(_adapt(value) for value in row) for row in rows])
 
 
 class _Loader:
@@ -1746,7 +1754,7 @@ class _Loader:
                 for tag in c.tags
             ],
         )
-        customer_services.customer_search_reindex(customer_ids=[row.pk for row in created])
+        bulk_services.customer_search_reindex(customer_ids=[row.pk for row in created])
 
     def orders_write(self, orders: list[OrderPlan]) -> None:
         order_rows = []
@@ -1784,12 +1792,12 @@ class _Loader:
                 "note": order.note,
                 "created_at": order.placed_at,
             }
-            order_rows.append(tuple(row.get(name) for name in order_services.ORDER_COLUMNS))
-        _insert(Order, order_services.ORDER_COLUMNS, order_rows)
+            order_rows.append(tuple(row.get(name) for name in ORDER_COLUMNS))
+        _insert(Order, ORDER_COLUMNS, order_rows)
         self.order_ids = dict(Order.objects.values_list("number", "id"))
         _insert(
             OrderLine,
-            order_services.LINE_COLUMNS,
+            LINE_COLUMNS,
             [
                 (
                     self.order_ids[order.number],
@@ -2059,7 +2067,7 @@ class _Loader:
         self.live_customers.append(customer.pk)
         self.backdate.row(customer, plan.created_at, "created_at")
         for address in plan.addresses:
-            customer_services.address_add(
+            detail_services.address_add(
                 customer_id=customer.pk,
                 line1=address.line1,
                 city=address.city,
@@ -2069,16 +2077,14 @@ class _Loader:
                 actor=None,
             )
         for tag in plan.tags:
-            customer_services.tag_add(customer_id=customer.pk, name=tag, actor=None)
+            detail_services.tag_add(customer_id=customer.pk, name=tag, actor=None)
 
     def order_step(self, order: OrderPlan, step: Step) -> None:
         actor = self.actor(step.actor)
         if step.kind == "placed":
-            created = order_services.order_create(
+            created = order_create(
                 lines=[
-                    order_services.OrderLineIn(
-                        quantity=line.quantity, sku_id=self.sku_ids[line.sku.code]
-                    )
+                    OrderLineIn(quantity=line.quantity, sku_id=self.sku_ids[line.sku.code])
                     for line in order.lines
                 ],
                 actor=actor,
@@ -2103,7 +2109,7 @@ class _Loader:
                 "paid": PaymentStatus.PAID,
                 "payment_failed": PaymentStatus.FAILED,
             }[step.kind]
-            payment = order_services.payment_record(
+            payment = payment_record(
                 order_id=live.id,
                 amount=step.amount,
                 method=step.method,
@@ -2117,7 +2123,7 @@ class _Loader:
                 live.payments[step.method] = payment.pk
                 self.backdate.row(payment, step.at, "created_at")
         elif step.kind == "refund":
-            refund = order_services.refund_record(
+            refund = refund_record(
                 order_id=live.id,
                 amount=step.amount,
                 actor=actor,
@@ -2127,7 +2133,7 @@ class _Loader:
             )
             self.backdate.row(refund, step.at, "created_at")
         elif step.kind == "label":
-            shipment = order_services.shipment_create(
+            shipment = shipment_create(
                 order_id=live.id,
                 carrier=order.carrier,
                 actor=actor,
@@ -2138,7 +2144,7 @@ class _Loader:
             self.backdate.row(shipment, step.at, "created_at")
         elif step.kind in SHIPMENT_OF_STEP:
             assert live.shipment_id is not None
-            order_services.shipment_update_status(
+            shipment_update_status(
                 shipment_id=live.shipment_id,
                 status=SHIPMENT_OF_STEP[step.kind],
                 actor=None,
@@ -2152,12 +2158,10 @@ class _Loader:
                     .order_by("id")
                     .values_list("id", flat=True)
                 )
-            ret = order_services.return_create(
+            ret = return_create(
                 order_id=live.id,
                 lines=[
-                    order_services.ReturnLineIn(
-                        order_line_id=live.line_ids[position], quantity=quantity
-                    )
+                    ReturnLineIn(order_line_id=live.line_ids[position], quantity=quantity)
                     for position, quantity in step.lines
                 ],
                 actor=actor,
@@ -2167,7 +2171,7 @@ class _Loader:
             )
             self.backdate.row(ret, step.at, "created_at", "received_at")
         else:
-            order_services.order_change_status(
+            order_change_status(
                 order_id=live.id,
                 to_status=STATUS_OF_STEP[step.kind],
                 actor=actor,
@@ -2177,7 +2181,7 @@ class _Loader:
             )
 
     def note_add(self, plan: NotePlan) -> None:
-        note = customer_services.note_add(
+        note = detail_services.note_add(
             customer_id=self.customer_id(plan.customer),
             body=plan.body,
             actor=self.actor(plan.author),
@@ -2187,7 +2191,7 @@ class _Loader:
     def consent_set(self, plan: ConsentPlan) -> None:
         customer_id = self.customer_id(plan.customer)
         identity = Identity.objects.get(customer_id=customer_id, kind=plan.kind)
-        customer_services.consent_set(
+        identity_services.consent_set(
             customer_id=customer_id,
             identity_id=identity.pk,
             state=plan.state,
@@ -2222,17 +2226,13 @@ class _Loader:
         CustomerTag.objects.filter(customer_id__in=self.live_customers).update(created_at=born)
         last_number = max((int(o.number) for o in self.plan.orders), default=0)
         OrderCounter.objects.bulk_create(
-            [
-                OrderCounter(
-                    name=order_services.ORDER_COUNTER, value=order_services.FIRST_ORDER_NUMBER
-                )
-            ],
+            [OrderCounter(name=ORDER_COUNTER, value=FIRST_ORDER_NUMBER)],
             ignore_conflicts=True,
         )
-        OrderCounter.objects.filter(
-            name=order_services.ORDER_COUNTER, value__lt=last_number
-        ).update(value=last_number)
-        order_services.customer_stats_refresh_all()
+        OrderCounter.objects.filter(name=ORDER_COUNTER, value__lt=last_number).update(
+            value=last_number
+        )
+        customer_stats_refresh_all()
 
     def summary(self) -> DemoCommerceSummary:
         ids = [(self.customer_id(a), self.customer_id(b)) for a, b in self.plan.duplicates]

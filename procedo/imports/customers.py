@@ -24,7 +24,7 @@ from procedo.core.errors import DomainError
 from procedo.customers import normalise
 from procedo.customers import selectors as customer_selectors
 from procedo.customers.models import ConsentState
-from procedo.customers.services import NewCustomer, customers_create_many
+from procedo.customers.services.bulk import NewCustomer, customers_create_many
 from procedo.imports.csvfiles import (
     Column,
     ReadLimits,

@@ -46,8 +46,8 @@ from procedo.core.countries import country_code
 from procedo.core.errors import DomainError
 from procedo.customers import normalise
 from procedo.customers import selectors as customer_selectors
-from procedo.customers import services as customer_services
-from procedo.customers.services import NewCustomer
+from procedo.customers.services.bulk import NewCustomer, customers_create_many
+from procedo.customers.services.customers import customer_find_or_create
 from procedo.imports.csvfiles import (
     Column,
     ReadLimits,
@@ -61,8 +61,7 @@ from procedo.imports.csvfiles import (
     read_csv,
 )
 from procedo.orders import selectors as order_selectors
-from procedo.orders import services as order_services
-from procedo.orders.services import HistoryLine, HistoryOrder
+from procedo.orders.services.history import HistoryLine, HistoryOrder, orders_history_insert
 
 ORDER_COLUMNS = (
     Column(
@@ -462,7 +461,7 @@ def _customer_ids(
             since[ref] = min(since.get(ref, placed), placed)
     existing = customer_selectors.customer_ids_by_external_ref(external_refs=list(refs))
     missing = {ref: order for ref, order in refs.items() if ref not in existing}
-    created = customer_services.customers_create_many(
+    created = customers_create_many(
         people=[
             NewCustomer(
                 external_ref=ref,
@@ -483,7 +482,7 @@ def _customer_ids(
         if first.customer_ref:
             by_order[order.number] = existing[f"{source}:{first.customer_ref}"]
         elif first.email or first.phone:
-            match = customer_services.customer_find_or_create(
+            match = customer_find_or_create(
                 email=first.email,
                 phone=first.phone,
                 first_name=first.first_name,
@@ -509,7 +508,7 @@ def _write_batch(
     if not fresh:
         return
     customers = _customer_ids(fresh, source=source, actor=actor, result=result)
-    orders, lines = order_services.orders_history_insert(
+    orders, lines = orders_history_insert(
         orders=[
             HistoryOrder(
                 number=order.number,

@@ -14,9 +14,12 @@ from procedo.business.selectors import business_get
 from procedo.core.bounds import Amount, Id, PathId
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.loyalty import selectors, services
+from procedo.loyalty import selectors
 from procedo.loyalty.codes import MAX_TYPED
 from procedo.loyalty.models import Tier
+from procedo.loyalty.services import programme as programme_services
+from procedo.loyalty.services import referrals as referral_services
+from procedo.loyalty.services import rewards as reward_services
 
 router = Router(tags=["loyalty"])
 
@@ -85,20 +88,22 @@ RewardKind = Annotated[str, Field(max_length=10, description="none, percent or c
 
 
 class ProgramPatch(Schema):
-    window_days: int | None = Field(default=None, ge=1, le=services.MAX_WINDOW_DAYS)
+    window_days: int | None = Field(default=None, ge=1, le=programme_services.MAX_WINDOW_DAYS)
     referrer_reward_kind: RewardKind | None = None
     referrer_reward_value: Amount | None = None
     friend_reward_kind: RewardKind | None = None
     friend_reward_value: Amount | None = None
     link_base: str | None = Field(default=None, max_length=300)
     membership_name: str | None = Field(default=None, max_length=100)
-    membership_benefits: str | None = Field(default=None, max_length=services.MAX_BENEFITS)
+    membership_benefits: str | None = Field(
+        default=None, max_length=programme_services.MAX_BENEFITS
+    )
 
 
 @router.patch("/program", response=ProgramOut, auth=requires_api("loyalty.manage"))
 def program_update(request: ApiRequest, payload: ProgramPatch) -> dict[str, Any]:
     """Change the terms; a field left out stays. A reward kind goes with its value."""
-    services.program_update(actor=request.auth, **payload.dict(exclude_unset=True))
+    programme_services.program_update(actor=request.auth, **payload.dict(exclude_unset=True))
     return _program_out()
 
 
@@ -106,12 +111,12 @@ class TierIn(Schema):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=80)
     min_spend: Amount
-    benefits: str = Field(default="", max_length=services.MAX_BENEFITS)
+    benefits: str = Field(default="", max_length=programme_services.MAX_BENEFITS)
 
 
 class TiersIn(Schema):
     tiers: list[TierIn] = Field(
-        max_length=services.MAX_TIERS,
+        max_length=programme_services.MAX_TIERS,
         description="Lowest spend first; overlapping or unordered thresholds are a 422 "
         "naming the tier's field (tiers.N.min_spend).",
     )
@@ -120,8 +125,9 @@ class TiersIn(Schema):
 @router.put("/tiers", response=ProgramOut, auth=requires_api("loyalty.manage"))
 def tiers_set(request: ApiRequest, payload: TiersIn) -> dict[str, Any]:
     """Replace the tiers and give every customer the tier their spend reaches now."""
-    services.tiers_set(
-        tiers=[services.TierIn(**tier.dict()) for tier in payload.tiers], actor=request.auth
+    programme_services.tiers_set(
+        tiers=[programme_services.TierIn(**tier.dict()) for tier in payload.tiers],
+        actor=request.auth,
     )
     return _program_out()
 
@@ -216,7 +222,7 @@ def customer_loyalty(request: ApiRequest, customer_id: PathId) -> dict[str, Any]
 )
 def referral_code_issue(request: ApiRequest, customer_id: PathId) -> dict[str, Any]:
     """Give the customer a referral code (their existing one if they have it)."""
-    services.referral_code_issue(customer_id=customer_id, actor=request.auth)
+    referral_services.referral_code_issue(customer_id=customer_id, actor=request.auth)
     return _card_out(selectors.loyalty_card(customer_id=customer_id))
 
 
@@ -296,7 +302,7 @@ def referral_attribute(
 ) -> Status[dict[str, Any]]:
     """Attribute an order to the referral code its customer gave. The customer's own code is
     a 422 (field `code`), a customer referred before a 409; nothing changes then."""
-    conversion = services.referral_attribute(
+    conversion = referral_services.referral_attribute(
         order_id=payload.order_id,
         code=payload.code,
         actor=request.auth,
@@ -331,7 +337,7 @@ def reward_redeem(
     """Use a credited reward on one of its customer's orders (its status still editable): the
     order's total goes down by the credit or the percent. A reward used already is a 409,
     another customer's order a 422 (field `order_id`); nothing changes then."""
-    reward = services.reward_redeem(
+    reward = reward_services.reward_redeem(
         reward_id=reward_id,
         order_id=payload.order_id,
         actor=request.auth,

@@ -15,8 +15,10 @@ class LoyaltyConfig(AppConfig):
             merge_participant_register,
         )
         from procedo.events.registry import consumer_register
-        from procedo.loyalty import selectors, services
+        from procedo.loyalty import selectors
         from procedo.loyalty.forms import RedeemForm
+        from procedo.loyalty.services.membership import loyalty_consume, loyalty_move_to_customer
+        from procedo.loyalty.services.referrals import referral_attribute_placed
         from procedo.loyalty.timeline import timeline_register
         from procedo.messaging.registry import CustomerVariable, customer_variable_register
         from procedo.orders.registry import order_placed_hook_register
@@ -24,12 +26,10 @@ class LoyaltyConfig(AppConfig):
         timeline_register()
         nav_register(NavEntry("loyalty:program", _("Loyalty"), "loyalty.view", order=170))
         nav_register(NavEntry("loyalty:referrals", _("Referrals"), "loyalty.view", order=175))
-        consumer_register(
-            name="loyalty.orders", handler=services.loyalty_consume, label=_("Loyalty tiers")
-        )
+        consumer_register(name="loyalty.orders", handler=loyalty_consume, label=_("Loyalty tiers"))
         # An order placed with "ref:CODE" in its source is a referral, in its transaction.
-        order_placed_hook_register("loyalty.referral", services.referral_attribute_placed)
-        merge_participant_register(services.loyalty_move_to_customer, name="loyalty")
+        order_placed_hook_register("loyalty.referral", referral_attribute_placed)
+        merge_participant_register(loyalty_move_to_customer, name="loyalty")
         # {{ customer.loyalty_tier }}, {{ customer.referral_code }}… in any template.
         customer_variable_register(
             CustomerVariable(

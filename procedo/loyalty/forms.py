@@ -12,7 +12,7 @@ from procedo.core.bounds import MAX_AMOUNT
 from procedo.core.forms import FormTokenMixin
 from procedo.loyalty.codes import MAX_TYPED
 from procedo.loyalty.models import RewardKind
-from procedo.loyalty.services import MAX_BENEFITS, MAX_TIERS, MAX_WINDOW_DAYS
+from procedo.loyalty.services.programme import MAX_BENEFITS, MAX_TIERS, MAX_WINDOW_DAYS
 
 
 def _amount(label: Any, *, required: bool = True) -> forms.DecimalField:

@@ -26,7 +26,8 @@ from procedo.loyalty.models import (
     RewardFor,
     Tier,
 )
-from procedo.loyalty.services import reward_words, spend_cents_subquery, window_start
+from procedo.loyalty.services.programme import spend_cents_subquery, window_start
+from procedo.loyalty.services.referrals import reward_words
 
 # Referrals a customer is asked for in a year: the seed's "two referrals a year".
 REFERRALS_A_YEAR = 2

@@ -5,11 +5,13 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from procedo.loyalty import services
+from procedo.loyalty.services.membership import memberships_enter_missing
+from procedo.loyalty.services.programme import tiers_recompute
+from procedo.loyalty.services.rewards import rewards_credit_missing
 
 
 @db_periodic_task(crontab(minute="20", hour="3"), retries=3, retry_delay=60)
 def loyalty_tiers_recompute() -> None:
-    services.tiers_recompute()
-    services.memberships_enter_missing()
-    services.rewards_credit_missing()
+    tiers_recompute()
+    memberships_enter_missing()
+    rewards_credit_missing()

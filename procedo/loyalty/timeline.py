@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from procedo.core.money import money_format
 from procedo.events.timeline import Names, sentence_register, subject_register
-from procedo.loyalty.services import reward_words
+from procedo.loyalty.services.referrals import reward_words
 
 
 def _program_names(ids: Sequence[int]) -> Mapping[int, str]:

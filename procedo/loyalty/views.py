@@ -17,7 +17,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
 from procedo.core.money import money_format
-from procedo.loyalty import selectors, services
+from procedo.loyalty import selectors
 from procedo.loyalty.forms import (
     AttributeForm,
     ProgramForm,
@@ -27,6 +27,9 @@ from procedo.loyalty.forms import (
     YearForm,
 )
 from procedo.loyalty.models import Reward
+from procedo.loyalty.services import programme as programme_services
+from procedo.loyalty.services import referrals as referral_services
+from procedo.loyalty.services import rewards as reward_services
 from procedo.orders import selectors as order_selectors
 
 
@@ -80,7 +83,7 @@ def program_update(request: HttpRequest) -> HttpResponse:
     form = ProgramForm(request.POST)
     if form.is_valid():
         try:
-            services.program_update(actor=request.user, **form.cleaned_data)
+            programme_services.program_update(actor=request.user, **form.cleaned_data)
         except DomainError as refused:
             field = refused.field.removesuffix("_value").removesuffix("_kind")
             refusal_add(
@@ -99,9 +102,9 @@ def tiers_set(request: HttpRequest) -> HttpResponse:
     if formset.is_valid():
         filled: list[TierForm] = [f for f in formset.forms if not f.is_blank()]
         try:
-            services.tiers_set(
+            programme_services.tiers_set(
                 tiers=[
-                    services.TierIn(
+                    programme_services.TierIn(
                         code=f.cleaned_data["code"] or "",
                         name=f.cleaned_data["name"] or "",
                         min_spend=f.cleaned_data["min_spend"]
@@ -169,7 +172,7 @@ def referral_attribute(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             order_id = order_selectors.order_id_by_number(form.cleaned_data["order"])
-            services.referral_attribute(
+            referral_services.referral_attribute(
                 order_id=order_id,
                 code=form.cleaned_data["code"],
                 actor=request.user,
@@ -188,7 +191,7 @@ def referral_attribute(request: HttpRequest) -> HttpResponse:
 @requires("customers.change")
 def referral_code_issue(request: HttpRequest, customer_id: int) -> HttpResponse:
     try:
-        services.referral_code_issue(customer_id=customer_id, actor=request.user)
+        referral_services.referral_code_issue(customer_id=customer_id, actor=request.user)
     except DomainError as refused:
         messages.error(request, refused.message)
     return redirect("customers:card", customer_id)
@@ -205,7 +208,7 @@ def reward_redeem(request: HttpRequest, reward_id: int) -> HttpResponse:
         return redirect("customers:card", reward.customer_id)
     try:
         order_id = order_selectors.order_id_by_number(form.cleaned_data["order"])
-        used = services.reward_redeem(
+        used = reward_services.reward_redeem(
             reward_id=reward.pk,
             order_id=order_id,
             actor=request.user,

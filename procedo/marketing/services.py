@@ -403,7 +403,7 @@ def _recipients_insert(campaign: Campaign, now: datetime) -> None:
 
 def _outgoing(campaign: Campaign) -> list[Any]:
     from procedo.customers.models import Identity
-    from procedo.messaging.services import Outgoing
+    from procedo.messaging.services.queueing import Outgoing
 
     kind = "email" if campaign.template.channel == "email" else "phone"
     address = (
@@ -448,7 +448,7 @@ def campaign_send(
     by the sender when each message goes out (procedo.messaging.unsubscribe).
     """
     from procedo.messaging.models import MessageKind
-    from procedo.messaging.services import messages_queue_many
+    from procedo.messaging.services.queueing import messages_queue_many
 
     now = now or timezone.now()
     campaign = selectors.campaign_get(campaign_id)

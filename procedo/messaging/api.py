@@ -30,8 +30,10 @@ from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
 from procedo.events.exports import export_stream
-from procedo.messaging import selectors, services
+from procedo.messaging import selectors
 from procedo.messaging.models import Message, Template
+from procedo.messaging.services import queueing as queue_services
+from procedo.messaging.services import templates as template_services
 
 router = Router(tags=["messages"])
 
@@ -172,7 +174,7 @@ def templates_list(request: ApiRequest) -> list[Template]:
 @router.post("/templates", response={201: TemplateOut}, auth=requires_api("messaging.templates"))
 def template_create(request: ApiRequest, payload: TemplateIn) -> Status:
     return Status(
-        201, services.template_save(template_id=None, actor=request.auth, **payload.dict())
+        201, template_services.template_save(template_id=None, actor=request.auth, **payload.dict())
     )
 
 
@@ -180,7 +182,9 @@ def template_create(request: ApiRequest, payload: TemplateIn) -> Status:
     "/templates/{int:template_id}", response=TemplateOut, auth=requires_api("messaging.templates")
 )
 def template_save(request: ApiRequest, template_id: PathId, payload: TemplateIn) -> Template:
-    return services.template_save(template_id=template_id, actor=request.auth, **payload.dict())
+    return template_services.template_save(
+        template_id=template_id, actor=request.auth, **payload.dict()
+    )
 
 
 @router.post(
@@ -188,7 +192,7 @@ def template_save(request: ApiRequest, template_id: PathId, payload: TemplateIn)
 )
 def template_preview(request: ApiRequest, payload: PreviewIn) -> Any:
     """Render unsaved text for a real customer (and order); nothing is stored."""
-    return services.template_preview(**payload.dict())
+    return template_services.template_preview(**payload.dict())
 
 
 @router.get("/{int:message_id}", response=MessageDetailOut, auth=requires_api("messaging.view"))
@@ -212,7 +216,7 @@ def message_mark_sent(
     409 on `state` if it is neither `unknown` nor already `sent`. The same
     Idempotency-Key answers as the first time.
     """
-    return services.message_mark_sent(
+    return queue_services.message_mark_sent(
         message_id=message_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
 
@@ -229,7 +233,7 @@ def message_resend(
 
     409 on `state` if it is not `unknown`. The same Idempotency-Key queues it once.
     """
-    return services.message_resend(
+    return queue_services.message_resend(
         message_id=message_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
 

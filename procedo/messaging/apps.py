@@ -17,11 +17,14 @@ class MessagingConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.messaging import inbound, selectors, sending, unsubscribe
-        from procedo.messaging.services import messages_move_to_customer
+        from procedo.messaging import selectors, unsubscribe
+        from procedo.messaging.services.inbound import inbound_move_to_customer
+        from procedo.messaging.services.queueing import messages_move_to_customer
+        from procedo.messaging.services.sending import prepare_hook_register
+        from procedo.messaging.transports import header_hook_register
 
         merge_participant_register(messages_move_to_customer, name="messages")
-        merge_participant_register(inbound.inbound_move_to_customer, name="inbound_messages")
+        merge_participant_register(inbound_move_to_customer, name="inbound_messages")
         nav_register(NavEntry("messaging:list", _("Messages"), "messaging.view", order=500))
         card_section_register(
             CardSection(
@@ -36,5 +39,5 @@ class MessagingConfig(AppConfig):
                 order=300,
             )
         )
-        sending.header_hook_register(unsubscribe.unsubscribe_headers)
-        sending.prepare_hook_register(unsubscribe.marketing_gate)
+        header_hook_register(unsubscribe.unsubscribe_headers)
+        prepare_hook_register(unsubscribe.marketing_gate)

@@ -1,7 +1,7 @@
 """The outbound message ledger: one row per message, keyed so a retry never makes a second.
 
 A row moves queued → sending (under a lease) → sent / failed / unknown, or ends
-`suppressed`; `procedo.messaging.sending` is the only code that moves it after
+`suppressed`; `procedo.messaging.services.sending` is the only code that moves it after
 it is queued. See "Messaging" in docs/architecture.md for the guarantee.
 """
 

@@ -22,6 +22,9 @@ of `MAX_DIGITS`), counted by `_BoundedEnvironment`:
 Jinja's maintainers hold that a sandbox cannot bound every resource (they point
 to OS limits); this covers the loops, the growth operators and filters, and the
 output, which is what a template written by mistake or in bad faith reaches for.
+
+Over 600 lines on purpose: the bounds are one mechanism (the environment, its iterator and
+its checks on every operator); read apart, no piece shows what a template can reach.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from procedo.core.exports import Column
 from procedo.core.paging import Page, keyset_all, keyset_page
 from procedo.messaging.models import InboundMessage, Message, MessageState, Provider, Template
 from procedo.messaging.registry import sop_sources
-from procedo.messaging.sending import RESENT_AUTOMATICALLY, outbox_directory, outbox_path
+from procedo.messaging.services.sending import RESENT_AUTOMATICALLY
+from procedo.messaging.transports import outbox_directory, outbox_path
 
 # Headers worth showing a person from the outbox copy; the rest is in the raw text.
 OUTBOX_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe")

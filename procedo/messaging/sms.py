@@ -68,7 +68,7 @@ class TwilioProvider:
         self.config = config
 
     def send(self, *, to: str, body: str, status_callback: str) -> Any:
-        from procedo.messaging.sending import Outcome, TransportDown
+        from procedo.messaging.transports import Outcome, TransportDown
 
         cfg = self.config
         url = f"{cfg['base_url']}/2010-04-01/Accounts/{cfg['account_sid']}/Messages.json"
@@ -131,7 +131,7 @@ class SmsTransport:
         self.name = provider.name
 
     def send(self, message: Message, payload: bytes) -> Any:
-        from procedo.messaging.sending import Outcome
+        from procedo.messaging.transports import Outcome
 
         try:
             to = e164_require(message.recipient)

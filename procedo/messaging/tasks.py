@@ -7,7 +7,7 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from procedo.messaging.sending import SendReport, messages_send_due
+from procedo.messaging.services.sending import SendReport, messages_send_due
 
 logger = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ def unsubscribe_address(token: str) -> str:
 def unsubscribe_apply(*, token: str) -> str:
     """Deny marketing consent for the link's address (through the customers service)."""
     from procedo.customers.models import ConsentState, Identity, IdentityKind
-    from procedo.customers.services import consent_set
+    from procedo.customers.services.identities import consent_set
 
     address = unsubscribe_address(token)
     identity = Identity.objects.filter(kind=IdentityKind.EMAIL, value=address).first()

@@ -20,11 +20,14 @@ from procedo.core.errors import DomainError
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
 from procedo.events.exports import export_stream
-from procedo.messaging import inbound as inbound_services
-from procedo.messaging import selectors, services, sms, unsubscribe
+from procedo.messaging import selectors, sms, unsubscribe
 from procedo.messaging.forms import MessageDecisionForm, MessageFilterForm, TemplateForm
 from procedo.messaging.models import Message
-from procedo.messaging.sending import message_mime, resent_automatically
+from procedo.messaging.services import inbound as inbound_services
+from procedo.messaging.services import queueing as queue_services
+from procedo.messaging.services import templates as template_services
+from procedo.messaging.services.sending import resent_automatically
+from procedo.messaging.transports import message_mime
 
 
 @requires("messaging.view")
@@ -159,13 +162,13 @@ def _message_decide(
 @require_POST
 @requires("messaging.templates")
 def message_mark_sent(request: HttpRequest, message_id: int) -> HttpResponseBase:
-    return _message_decide(request, message_id, services.message_mark_sent)
+    return _message_decide(request, message_id, queue_services.message_mark_sent)
 
 
 @require_POST
 @requires("messaging.templates")
 def message_resend(request: HttpRequest, message_id: int) -> HttpResponseBase:
-    return _message_decide(request, message_id, services.message_resend)
+    return _message_decide(request, message_id, queue_services.message_resend)
 
 
 @requires("messaging.view")
@@ -188,7 +191,7 @@ def template_save(request: HttpRequest, template_id: int | None = None) -> HttpR
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.template_save(
+                template_services.template_save(
                     template_id=template_id,
                     key=data["key"],
                     name=data["name"],
@@ -224,7 +227,7 @@ def template_preview(request: HttpRequest) -> HttpResponse:
     form.is_valid()  # the preview needs the texts only; key and name may still be empty
     data = {**{f: request.POST.get(f, "") for f in form.fields}, **form.cleaned_data}
     try:
-        rendered = services.template_preview(
+        rendered = template_services.template_preview(
             channel=data.get("channel") or "email",
             subject=data.get("subject") or "",
             body_text=data.get("body_text") or "",

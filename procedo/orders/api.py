@@ -2,6 +2,9 @@
 
 Errors have one shape, {"detail", "field", "code"}: 422 for bad input (naming the
 field), 409 for a move the pipeline refuses or a state that changed, 404, 403.
+
+Over 600 lines on purpose: one router (one tag in the API document) whose thin endpoints
+each mirror a service, with the schemas they answer in beside them.
 """
 
 from __future__ import annotations
@@ -37,9 +40,17 @@ from procedo.core.exports import filters_known
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import EXPORT_RESPONSE, ExportFormat, Schema
 from procedo.events.exports import export_stream
-from procedo.orders import selectors, services
+from procedo.orders import selectors
 from procedo.orders.models import Order, Payment, Refund, Return, Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
+from procedo.orders.services import editing as editing_services
+from procedo.orders.services import lines as line_services
+from procedo.orders.services import payments as payment_services
+from procedo.orders.services import pipeline as pipeline_services
+from procedo.orders.services import returns as return_services
+from procedo.orders.services import shipments as shipment_services
+from procedo.orders.services import statuses as status_services
+from procedo.orders.services import taking as taking_services
 
 router = Router(tags=["orders"])
 
@@ -456,7 +467,7 @@ def orders_change_status_many(
     idempotency_key: str | None = idempotency_header(),
 ) -> dict[str, Any]:
     """Move many orders, each on its own: those the pipeline refuses are listed with why."""
-    result = services.orders_change_status_many(
+    result = status_services.orders_change_status_many(
         order_ids=payload.order_ids,
         to_status=payload.status,
         actor=request.auth,
@@ -508,7 +519,7 @@ def pipeline_get(request: ApiRequest) -> dict[str, Any]:
     "/pipeline/statuses", response={201: PipelineOut}, auth=requires_api(PIPELINE_PERMISSION)
 )
 def order_status_create(request: ApiRequest, payload: StatusIn) -> Status[dict[str, Any]]:
-    services.order_status_create(**payload.dict(), actor=request.auth)
+    pipeline_services.order_status_create(**payload.dict(), actor=request.auth)
     return Status(201, _pipeline_out())
 
 
@@ -526,7 +537,7 @@ def order_status_update(
     request: ApiRequest, code: StatusCode, payload: StatusPatch
 ) -> dict[str, Any]:
     """Rename, reorder, mark final or editable; the code and category stay."""
-    services.order_status_update(
+    pipeline_services.order_status_update(
         code=code,
         **payload.dict(exclude_unset=True),
         actor=request.auth,
@@ -539,7 +550,7 @@ def order_status_update(
 )
 def order_status_delete(request: ApiRequest, code: StatusCode) -> dict[str, Any]:
     """Refused (409) while any order is in the status."""
-    services.order_status_delete(code=code, actor=request.auth)
+    pipeline_services.order_status_delete(code=code, actor=request.auth)
     return _pipeline_out()
 
 
@@ -549,7 +560,7 @@ def order_status_delete(request: ApiRequest, code: StatusCode) -> dict[str, Any]
 def order_transition_add(
     request: ApiRequest, payload: PipelineTransitionIn
 ) -> Status[dict[str, Any]]:
-    services.order_transition_add(**payload.dict(), actor=request.auth)
+    pipeline_services.order_transition_add(**payload.dict(), actor=request.auth)
     return Status(201, _pipeline_out())
 
 
@@ -561,7 +572,7 @@ def order_transition_add(
 def order_transition_remove(
     request: ApiRequest, from_status: StatusCode, to_status: StatusCode
 ) -> dict[str, Any]:
-    services.order_transition_remove(
+    pipeline_services.order_transition_remove(
         from_status=from_status,
         to_status=to_status,
         actor=request.auth,
@@ -582,11 +593,13 @@ def order_create(
 ) -> Status[dict[str, Any]]:
     """Place an order; stock is reserved for every line or the order is refused (409)."""
     data = payload.dict(exclude={"lines", "customer", "delivery"})
-    order = services.order_create(
+    order = taking_services.order_create(
         **data,
-        lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
-        customer=services.CustomerIn(**payload.customer.dict()) if payload.customer else None,
-        delivery=services.DeliveryIn(**payload.delivery.dict()) if payload.delivery else None,
+        lines=[line_services.OrderLineIn(**line.dict()) for line in payload.lines],
+        customer=taking_services.CustomerIn(**payload.customer.dict())
+        if payload.customer
+        else None,
+        delivery=line_services.DeliveryIn(**payload.delivery.dict()) if payload.delivery else None,
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
@@ -602,9 +615,9 @@ def order_lines_set(
 ) -> dict[str, Any]:
     """Replace the lines while the order's status is editable (else 409, code not_editable);
     stock follows the difference. Give each kept line its `unit_price` to keep its price."""
-    services.order_lines_set(
+    editing_services.order_lines_set(
         order_id=order_id,
-        lines=[services.OrderLineIn(**line.dict()) for line in payload.lines],
+        lines=[line_services.OrderLineIn(**line.dict()) for line in payload.lines],
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),
     )
@@ -621,9 +634,9 @@ def order_delivery_set(
     """The delivery (replaced whole), and the payment method, shipping and note if given,
     while the order's status is editable."""
     extra = payload.dict(include={"payment_method", "shipping", "note"})
-    services.order_delivery_set(
+    editing_services.order_delivery_set(
         order_id=order_id,
-        delivery=services.DeliveryIn(**payload.dict(exclude=set(extra))),
+        delivery=line_services.DeliveryIn(**payload.dict(exclude=set(extra))),
         **extra,
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),
@@ -639,7 +652,7 @@ def order_change_status(
     idempotency_key: str = idempotency_header(required=True),
 ) -> dict[str, Any]:
     """Move the order along the pipeline; a move it does not allow is a 409 on `status`."""
-    order = services.order_change_status(
+    order = status_services.order_change_status(
         order_id=order_id,
         to_status=payload.status,
         note=payload.note,
@@ -659,7 +672,7 @@ def payment_record(
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Payment]:
     """Record a payment; with a known `external_id` it updates that payment's status."""
-    payment = services.payment_record(
+    payment = payment_services.payment_record(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,
@@ -677,7 +690,7 @@ def refund_record(
     payload: RefundIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Refund]:
-    refund = services.refund_record(
+    refund = payment_services.refund_record(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,
@@ -695,7 +708,7 @@ def shipment_create(
     payload: ShipmentIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Shipment]:
-    shipment = services.shipment_create(
+    shipment = shipment_services.shipment_create(
         order_id=order_id,
         **payload.dict(),
         actor=request.auth,
@@ -714,7 +727,7 @@ def shipment_update_status(
     idempotency_key: str | None = idempotency_header(),
 ) -> Shipment:
     """A carrier status; delivered (or in transit) moves the order where the pipeline allows."""
-    return services.shipment_update_status(
+    return shipment_services.shipment_update_status(
         shipment_id=shipment_id,
         **payload.dict(),
         actor=request.auth,
@@ -731,9 +744,9 @@ def return_create(
     payload: ReturnIn,
     idempotency_key: str | None = idempotency_header(),
 ) -> Status[Return]:
-    ret = services.return_create(
+    ret = return_services.return_create(
         order_id=order_id,
-        lines=[services.ReturnLineIn(**line.dict()) for line in payload.lines],
+        lines=[return_services.ReturnLineIn(**line.dict()) for line in payload.lines],
         reason=payload.reason,
         received=payload.received,
         restock=payload.restock,
@@ -751,7 +764,7 @@ def return_receive(
     return_id: PathId,
     idempotency_key: str | None = idempotency_header(),
 ) -> Return:
-    return services.return_receive(
+    return return_services.return_receive(
         return_id=return_id,
         actor=request.auth,
         idempotency_key=api_key(idempotency_key),

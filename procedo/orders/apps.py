@@ -18,12 +18,13 @@ class OrdersConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.orders import selectors, services
+        from procedo.orders import selectors
         from procedo.orders.search import order_search
+        from procedo.orders.services.customer_figures import orders_move_to_customer
 
         search_provider_register(order_search)
         nav_register(NavEntry("orders:list", _("Orders"), "orders.view", order=200))
-        merge_participant_register(services.orders_move_to_customer, name="orders")
+        merge_participant_register(orders_move_to_customer, name="orders")
         card_section_register(
             CardSection(
                 key="orders",

@@ -21,7 +21,7 @@ from procedo.orders.models import (
     StatusCategory,
 )
 from procedo.orders.selectors import OrderFilters, PreviewLine, managers_all, statuses_all
-from procedo.orders.services import DeliveryIn, OrderLineIn
+from procedo.orders.services.lines import DeliveryIn, OrderLineIn
 
 
 def _status_choices() -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ from procedo.core.forms import refusal_add
 from procedo.core.requests import HtmxHttpRequest
 from procedo.customers import selectors as customer_selectors
 from procedo.customers.models import Customer
-from procedo.orders import selectors, services
+from procedo.orders import selectors
 from procedo.orders.forms import (
     BulkStatusForm,
     DeliveryEditForm,
@@ -52,6 +52,12 @@ from procedo.orders.forms import (
 from procedo.orders.forms import manager_choices as form_manager_choices
 from procedo.orders.models import Shipment
 from procedo.orders.permissions import PIPELINE_PERMISSION
+from procedo.orders.services import editing as editing_services
+from procedo.orders.services import payments as payment_services
+from procedo.orders.services import pipeline as pipeline_services
+from procedo.orders.services import shipments as shipment_services
+from procedo.orders.services import statuses as status_services
+from procedo.orders.services import taking as taking_services
 
 
 def _key(form: forms.Form) -> str:
@@ -161,7 +167,7 @@ def orders_change_status_many(request: HtmxHttpRequest) -> HttpResponse:
                 "back": back,
             }
             return render(request, "orders/bulk_confirm.html", context)
-    result = services.orders_change_status_many(
+    result = status_services.orders_change_status_many(
         order_ids=ids, to_status=status, actor=request.user, idempotency_key=_key(form)
     )
     if result.moved:
@@ -247,7 +253,7 @@ def order_change_status(request: HtmxHttpRequest, order_id: int) -> HttpResponse
                 confirm = {"status": selectors.status_get(code=to_status), "missing": missing}
                 return _card(request, order_id, status_form=form, confirm=confirm)
         try:
-            services.order_change_status(
+            status_services.order_change_status(
                 order_id=order_id,
                 to_status=form.cleaned_data["status"],
                 actor=request.user,
@@ -265,7 +271,7 @@ def payment_record(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = PaymentForm(request.POST)
     if form.is_valid():
         try:
-            services.payment_record(
+            payment_services.payment_record(
                 order_id=order_id,
                 amount=form.cleaned_data["amount"],
                 method=form.cleaned_data["method"],
@@ -286,7 +292,7 @@ def refund_record(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = RefundForm(request.POST)
     if form.is_valid():
         try:
-            services.refund_record(
+            payment_services.refund_record(
                 order_id=order_id,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
@@ -305,7 +311,7 @@ def shipment_create(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     form = ShipmentForm(request.POST)
     if form.is_valid():
         try:
-            services.shipment_create(
+            shipment_services.shipment_create(
                 order_id=order_id,
                 carrier=form.cleaned_data["carrier"],
                 tracking_number=form.cleaned_data["tracking_number"],
@@ -327,7 +333,7 @@ def shipment_update_status(request: HtmxHttpRequest, shipment_id: int) -> HttpRe
     form = ShipmentStatusForm(request.POST)
     if form.is_valid():
         try:
-            services.shipment_update_status(
+            shipment_services.shipment_update_status(
                 shipment_id=shipment_id,
                 status=form.cleaned_data["status"],
                 note=form.cleaned_data["note"],
@@ -404,12 +410,12 @@ def order_create(request: HtmxHttpRequest) -> HttpResponse:
             data = form.cleaned_data
             customer_id = data["customer_id"]
             try:
-                order = services.order_create(
+                order = taking_services.order_create(
                     lines=lines_form.lines(),
                     customer_id=customer_id,
                     customer=None
                     if customer_id
-                    else services.CustomerIn(
+                    else taking_services.CustomerIn(
                         phone=data["phone"],
                         email=data["email"],
                         first_name=data["first_name"],
@@ -543,7 +549,7 @@ def order_lines_set(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     lines_form = OrderLinesForm(request.POST)
     if lines_form.is_valid():
         try:
-            order = services.order_lines_set(
+            order = editing_services.order_lines_set(
                 order_id=order_id,
                 lines=lines_form.lines(),
                 actor=request.user,
@@ -569,7 +575,7 @@ def order_delivery_set(request: HtmxHttpRequest, order_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            order = services.order_delivery_set(
+            order = editing_services.order_delivery_set(
                 order_id=order_id,
                 delivery=form.delivery(),
                 payment_method=data["payment_method"],
@@ -617,7 +623,7 @@ def order_status_create(request: HtmxHttpRequest) -> HttpResponse:
     form = StatusCreateForm(request.POST)
     if form.is_valid():
         try:
-            services.order_status_create(**form.cleaned_data, actor=request.user)
+            pipeline_services.order_status_create(**form.cleaned_data, actor=request.user)
         except DomainError as exc:
             refusal_add(form, exc.field, exc.message)
         else:
@@ -631,7 +637,7 @@ def order_status_create(request: HtmxHttpRequest) -> HttpResponse:
 def order_status_update(request: HtmxHttpRequest, code: str) -> HttpResponse:
     """The pipeline page's switch: whether orders in this status can still be edited."""
     try:
-        status = services.order_status_update(
+        status = pipeline_services.order_status_update(
             code=code, editable=request.POST.get("editable") == "1", actor=request.user
         )
     except DomainError as exc:
@@ -653,7 +659,7 @@ def order_status_update(request: HtmxHttpRequest, code: str) -> HttpResponse:
 @requires(PIPELINE_PERMISSION)
 def order_status_delete(request: HtmxHttpRequest, code: str) -> HttpResponse:
     try:
-        services.order_status_delete(code=code, actor=request.user)
+        pipeline_services.order_status_delete(code=code, actor=request.user)
         messages.success(request, _("Status removed."))
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -666,7 +672,7 @@ def order_transition_add(request: HtmxHttpRequest) -> HttpResponse:
     form = TransitionForm(request.POST)
     if form.is_valid():
         try:
-            services.order_transition_add(**form.cleaned_data, actor=request.user)
+            pipeline_services.order_transition_add(**form.cleaned_data, actor=request.user)
         except DomainError as exc:
             refusal_add(form, exc.field, exc.message)
         else:
@@ -678,7 +684,7 @@ def order_transition_add(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @requires(PIPELINE_PERMISSION)
 def order_transition_remove(request: HtmxHttpRequest) -> HttpResponse:
-    services.order_transition_remove(
+    pipeline_services.order_transition_remove(
         from_status=request.POST.get("from_status", ""),
         to_status=request.POST.get("to_status", ""),
         actor=request.user,

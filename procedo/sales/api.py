@@ -3,6 +3,9 @@
 Errors have one shape, {"detail", "field", "code"}: a lost deal without a reason, a
 stage of another pipeline, a negative spend or a UTM value over 200 characters is a
 422 naming the field, and nothing is changed.
+
+Over 600 lines on purpose: one router (one tag in the API document) whose thin endpoints
+each mirror a service, with the schemas they answer in beside them.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from procedo.core.bounds import (
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.sales import selectors, services
+from procedo.sales import selectors
 from procedo.sales.models import (
     SOURCE_MAX,
     UTM_MAX,
@@ -50,6 +53,11 @@ from procedo.sales.models import (
     Stage,
     StageKind,
 )
+from procedo.sales.services import deals as deal_services
+from procedo.sales.services import leads as lead_services
+from procedo.sales.services import meetings as meeting_services
+from procedo.sales.services import pipelines as pipeline_services
+from procedo.sales.services import spend as spend_services
 
 router = Router(tags=["sales"])
 VIEW, CHANGE, CONFIGURE = "sales.view", "sales.change", "sales.configure"
@@ -274,7 +282,7 @@ class LeadIn(UtmIn):
     email: EmailText = ""
     phone: PhoneText = ""
     company: ShortText = ""
-    message: Annotated[str, Field(max_length=services.MESSAGE_MAX)] = ""
+    message: Annotated[str, Field(max_length=lead_services.MESSAGE_MAX)] = ""
     source: Source = ""
     consent: bool = False
     owner_id: Id | None = None
@@ -301,8 +309,8 @@ def lead_create(
     request: ApiRequest, payload: LeadIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[Any]:
     """A lead from a program (origin `api`); its source defaults to `api`."""
-    lead = services.lead_create(
-        data=services.LeadIn(
+    lead = lead_services.lead_create(
+        data=lead_services.LeadIn(
             name=payload.name,
             email=payload.email,
             phone=payload.phone,
@@ -329,8 +337,8 @@ def leads_import(request: ApiRequest, file: File[UploadedFile]) -> dict[str, Any
     """A CSV of leads (`name`, `email` or `phone`, optionally `company`, `message`, `source`,
     `consent`, `utm_*`): all rows or none, a bad row is a 422 naming its line; the same file
     sent again adds nothing."""
-    created = services.leads_import(
-        content=file.read(services.LEAD_FILE_MAX + 1), actor=request.auth
+    created = lead_services.leads_import(
+        content=file.read(lead_services.LEAD_FILE_MAX + 1), actor=request.auth
     )
     return {"created": created}
 
@@ -361,7 +369,7 @@ class ContactIn(Schema):
 @router.post("/leads/{lead_id}/contacts", response={201: ContactOut}, auth=requires_api(CHANGE))
 def lead_contact_log(request: ApiRequest, lead_id: PathId, payload: ContactIn) -> Status[Any]:
     """A call, email or message to the lead; the first ends its response time."""
-    contact = services.lead_contact_log(
+    contact = lead_services.lead_contact_log(
         lead_id=lead_id,
         kind=payload.kind,
         note=payload.note,
@@ -388,7 +396,7 @@ def lead_qualify(
 ) -> Status[Any]:
     """The lead becomes a deal in the first open stage, for the customer it is (matched by
     email or phone through the customers' normalisation, or created)."""
-    deal = services.lead_qualify(
+    deal = lead_services.lead_qualify(
         lead_id=lead_id,
         pipeline_id=payload.pipeline_id,
         title=payload.title,
@@ -403,7 +411,7 @@ def lead_qualify(
 
 @router.post("/leads/{lead_id}/disqualify", response=LeadOut, auth=requires_api(CHANGE))
 def lead_disqualify(request: ApiRequest, lead_id: PathId) -> dict[str, Any]:
-    return _lead_out(services.lead_disqualify(lead_id=lead_id, actor=request.auth))
+    return _lead_out(lead_services.lead_disqualify(lead_id=lead_id, actor=request.auth))
 
 
 # --- deals ------------------------------------------------------------------------------------
@@ -449,7 +457,7 @@ class DealIn(Schema):
 def deal_create(
     request: ApiRequest, payload: DealIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[Any]:
-    deal = services.deal_create(
+    deal = deal_services.deal_create(
         customer_id=payload.customer_id,
         title=payload.title,
         pipeline_id=payload.pipeline_id,
@@ -497,7 +505,7 @@ def deal_update(request: ApiRequest, deal_id: PathId, payload: DealUpdateIn) -> 
         extra["expected_close_on"] = payload.expected_close_on
     if "owner_id" in sent:
         extra["owner_id"] = payload.owner_id
-    deal = services.deal_update(
+    deal = deal_services.deal_update(
         deal_id=deal_id, title=payload.title, value=payload.value, actor=request.auth, **extra
     )
     return _deal_out(deal)
@@ -518,7 +526,7 @@ def deal_move(
 ) -> dict[str, Any]:
     """Move to a stage of the deal's own pipeline (422 naming `stage_id` otherwise); a lost
     stage needs `lost_reason_id` from the managed list (422 naming it)."""
-    deal = services.deal_move(
+    deal = deal_services.deal_move(
         deal_id=deal_id,
         stage_id=payload.stage_id,
         lost_reason_id=payload.lost_reason_id,
@@ -543,7 +551,7 @@ def meeting_book(
 ) -> Status[Any]:
     """A meeting: a task at its time for the deal's owner, a message to the customer if they
     agreed to hear from us, and a reminder to both within 24 hours of it."""
-    meeting = services.meeting_book(
+    meeting = meeting_services.meeting_book(
         deal_id=deal_id,
         starts_at=payload.starts_at,
         title=payload.title,
@@ -558,7 +566,7 @@ def meeting_book(
 
 @router.get("/pipelines", response=list[SalesPipelineOut], auth=requires_api(VIEW))
 def pipeline_list(request: ApiRequest) -> list[dict[str, Any]]:
-    services.pipeline_default()
+    pipeline_services.pipeline_default()
     return [_pipeline_out(pipeline) for pipeline in selectors.pipelines()]
 
 
@@ -568,7 +576,7 @@ class PipelineIn(Schema):
 
 @router.post("/pipelines", response={201: SalesPipelineOut}, auth=requires_api(CONFIGURE))
 def pipeline_create(request: ApiRequest, payload: PipelineIn) -> Status[Any]:
-    pipeline = services.pipeline_create(name=payload.name, actor=request.auth)
+    pipeline = pipeline_services.pipeline_create(name=payload.name, actor=request.auth)
     return Status(201, _pipeline_out(pipeline))
 
 
@@ -623,7 +631,7 @@ class StageIn(Schema):
     "/pipelines/{pipeline_id}/stages", response={201: StageOut}, auth=requires_api(CONFIGURE)
 )
 def stage_create(request: ApiRequest, pipeline_id: PathId, payload: StageIn) -> Status[Any]:
-    stage = services.stage_create(
+    stage = pipeline_services.stage_create(
         pipeline_id=pipeline_id, name=payload.name, kind=payload.kind, actor=request.auth
     )
     return Status(201, _stage_out(stage))
@@ -640,7 +648,7 @@ def stages_reorder(
     request: ApiRequest, pipeline_id: PathId, payload: StageOrderIn
 ) -> list[dict[str, Any]]:
     """Every stage of the pipeline once, in the new order."""
-    stages = services.stages_reorder(
+    stages = pipeline_services.stages_reorder(
         pipeline_id=pipeline_id, stage_ids=payload.stage_ids, actor=request.auth
     )
     return [_stage_out(stage) for stage in stages]
@@ -654,7 +662,7 @@ class StageUpdateIn(Schema):
 @router.patch("/stages/{stage_id}", response=StageOut, auth=requires_api(CONFIGURE))
 def stage_update(request: ApiRequest, stage_id: PathId, payload: StageUpdateIn) -> dict[str, Any]:
     """Rename, or make it open, closed won or closed lost (only while no deal stands in it)."""
-    stage = services.stage_update(
+    stage = pipeline_services.stage_update(
         stage_id=stage_id, name=payload.name, kind=payload.kind, actor=request.auth
     )
     return _stage_out(stage)
@@ -663,13 +671,13 @@ def stage_update(request: ApiRequest, stage_id: PathId, payload: StageUpdateIn) 
 @router.delete("/stages/{stage_id}", response={204: None}, auth=requires_api(CONFIGURE))
 def stage_delete(request: ApiRequest, stage_id: PathId) -> Status[Any]:
     """Only a stage no deal ever stood in (409 otherwise: rename it instead)."""
-    services.stage_delete(stage_id=stage_id, actor=request.auth)
+    pipeline_services.stage_delete(stage_id=stage_id, actor=request.auth)
     return Status(204, None)
 
 
 @router.get("/lost-reasons", response=list[LostReasonOut], auth=requires_api(VIEW))
 def lost_reason_list(request: ApiRequest) -> list[LostReason]:
-    services.pipeline_default()
+    pipeline_services.pipeline_default()
     return selectors.lost_reasons()
 
 
@@ -679,7 +687,7 @@ class LostReasonIn(Schema):
 
 @router.post("/lost-reasons", response={201: LostReasonOut}, auth=requires_api(CONFIGURE))
 def lost_reason_create(request: ApiRequest, payload: LostReasonIn) -> Status[Any]:
-    return Status(201, services.lost_reason_create(name=payload.name, actor=request.auth))
+    return Status(201, pipeline_services.lost_reason_create(name=payload.name, actor=request.auth))
 
 
 class ActiveIn(Schema):
@@ -688,7 +696,7 @@ class ActiveIn(Schema):
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut, auth=requires_api(CONFIGURE))
 def lost_reason_set_active(request: ApiRequest, reason_id: PathId, payload: ActiveIn) -> LostReason:
-    return services.lost_reason_set_active(
+    return pipeline_services.lost_reason_set_active(
         reason_id=reason_id, is_active=payload.is_active, actor=request.auth
     )
 
@@ -709,13 +717,15 @@ class FormIn(Schema):
 
 @router.post("/forms", response={201: FormOut}, auth=requires_api(CONFIGURE))
 def lead_form_create(request: ApiRequest, payload: FormIn) -> Status[Any]:
-    form = services.lead_form_create(name=payload.name, source=payload.source, actor=request.auth)
+    form = pipeline_services.lead_form_create(
+        name=payload.name, source=payload.source, actor=request.auth
+    )
     return Status(201, _form_out(request, form))
 
 
 @router.patch("/forms/{form_id}", response=FormOut, auth=requires_api(CONFIGURE))
 def lead_form_set_active(request: ApiRequest, form_id: PathId, payload: ActiveIn) -> dict[str, Any]:
-    form = services.lead_form_set_active(
+    form = pipeline_services.lead_form_set_active(
         form_id=form_id, is_active=payload.is_active, actor=request.auth
     )
     return _form_out(request, form)
@@ -739,7 +749,7 @@ class SpendIn(Schema):
 @router.put("/spend", response=SpendOut, auth=requires_api(CONFIGURE))
 def spend_set(request: ApiRequest, payload: SpendIn) -> dict[str, Any]:
     """What a source cost in a month, in the business's currency; sent again, replaced."""
-    spend = services.spend_set(
+    spend = spend_services.spend_set(
         source=payload.source, month=payload.month, amount=payload.amount, actor=request.auth
     )
     return _spend_out(spend)
@@ -753,7 +763,9 @@ class ImportedOut(Schema):
 def spend_import(request: ApiRequest, file: File[UploadedFile]) -> dict[str, Any]:
     """A CSV with the columns `source,month,amount` (month as 2026-11): all rows or none;
     a bad row is a 422 naming its line."""
-    rows = services.spend_import(content=file.read(services.SPEND_FILE_MAX + 1), actor=request.auth)
+    rows = spend_services.spend_import(
+        content=file.read(spend_services.SPEND_FILE_MAX + 1), actor=request.auth
+    )
     return {"rows": rows}
 
 

@@ -18,9 +18,10 @@ class SalesConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.sales import selectors, services
+        from procedo.sales import selectors
+        from procedo.sales.services.deals import deals_move_to_customer
 
-        merge_participant_register(services.deals_move_to_customer, name="deals")
+        merge_participant_register(deals_move_to_customer, name="deals")
         card_section_register(
             CardSection(
                 key="deals",

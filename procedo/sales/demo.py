@@ -11,8 +11,18 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone, translation
 
 from procedo.business.selectors import business_get
-from procedo.sales import services
 from procedo.sales.models import LeadOrigin, LostReason, StageKind
+from procedo.sales.services.deals import deal_move
+from procedo.sales.services.leads import (
+    LeadIn,
+    lead_contact_log,
+    lead_create,
+    lead_disqualify,
+    lead_qualify,
+)
+from procedo.sales.services.meetings import meeting_book
+from procedo.sales.services.pipelines import pipeline_default
+from procedo.sales.services.spend import spend_set
 
 # (name, email, phone, source, utm, message, deal: (title, value, stage position) or None)
 LEADS: list[tuple[str, str, str, str, dict[str, str], str, tuple[str, str, int] | None]] = [
@@ -78,14 +88,14 @@ def demo_sales_load(*, owner: Any, seller: Any) -> None:
     # The stages and lost reasons are the store's own words, made in the language of whoever
     # installs them: the demo store speaks Ukrainian.
     with translation.override("uk"):
-        pipeline = services.pipeline_default()
+        pipeline = pipeline_default()
     stages = list(pipeline.stages.order_by("position"))
     lost_reason = LostReason.objects.order_by("position").first()
     zone = ZoneInfo(business_get().time_zone)
     today = timezone.now().astimezone(zone).date()
     for n, (name, email, phone, source, utm, message, deal) in enumerate(LEADS, start=1):
-        lead = services.lead_create(
-            data=services.LeadIn(
+        lead = lead_create(
+            data=LeadIn(
                 name=name, email=email, phone=phone, message=message, source=source,
                 utm=utm, consent=bool(email),
             ),
@@ -96,14 +106,14 @@ def demo_sales_load(*, owner: Any, seller: Any) -> None:
         )  # fmt: skip
         if n == 6:
             continue  # still waiting for its first call: the response time runs
-        services.lead_contact_log(
+        lead_contact_log(
             lead_id=lead.pk, kind="call", note="Перший дзвінок", contacted_at=None, actor=seller
         )
         if deal is None:
-            services.lead_disqualify(lead_id=lead.pk, actor=seller)
+            lead_disqualify(lead_id=lead.pk, actor=seller)
             continue
         title, value, position = deal
-        made = services.lead_qualify(
+        made = lead_qualify(
             lead_id=lead.pk,
             title=title,
             value=value,
@@ -113,7 +123,7 @@ def demo_sales_load(*, owner: Any, seller: Any) -> None:
             idempotency_key=f"demo:sales:deal:{n}",
         )
         stage = stages[position]
-        services.deal_move(
+        deal_move(
             deal_id=made.pk,
             stage_id=stage.pk,
             lost_reason_id=lost_reason.pk if stage.kind == StageKind.LOST and lost_reason else None,
@@ -121,7 +131,7 @@ def demo_sales_load(*, owner: Any, seller: Any) -> None:
             idempotency_key=f"demo:sales:move:{n}",
         )
         if position == 1:  # "needs meeting": booked for the day after tomorrow at 11
-            services.meeting_book(
+            meeting_book(
                 deal_id=made.pk,
                 starts_at=datetime.combine(today + timedelta(days=2), time(11), tzinfo=zone),
                 title="Дегустація в кав'ярні",
@@ -131,5 +141,5 @@ def demo_sales_load(*, owner: Any, seller: Any) -> None:
     this_month = today.replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=1)
     for source, before, now_spent in SPEND:
-        services.spend_set(source=source, month=last_month, amount=before, actor=owner)
-        services.spend_set(source=source, month=this_month, amount=now_spent, actor=owner)
+        spend_set(source=source, month=last_month, amount=before, actor=owner)
+        spend_set(source=source, month=this_month, amount=now_spent, actor=owner)

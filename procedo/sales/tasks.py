@@ -11,7 +11,7 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from procedo.sales.services import meeting_reminders_send
+from procedo.sales.services.meetings import meeting_reminders_send
 
 logger = logging.getLogger(__name__)
 

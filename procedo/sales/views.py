@@ -25,7 +25,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.forms import refusal_add
 from procedo.core.requests import HtmxHttpRequest
-from procedo.sales import selectors, services, throttle
+from procedo.sales import selectors, throttle
 from procedo.sales.forms import (
     ContactForm,
     DealFieldsForm,
@@ -43,6 +43,11 @@ from procedo.sales.forms import (
     StageForm,
 )
 from procedo.sales.models import UTM_FIELDS, LeadOrigin, Pipeline, Stage, StageKind
+from procedo.sales.services import deals as deal_services
+from procedo.sales.services import leads as lead_services
+from procedo.sales.services import meetings as meeting_services
+from procedo.sales.services import pipelines as pipeline_services
+from procedo.sales.services import spend as spend_services
 
 VIEW, CHANGE, CONFIGURE = "sales.view", "sales.change", "sales.configure"
 PAGE = 50
@@ -57,7 +62,7 @@ def _token() -> str:
 
 
 def _pipeline_of(request: HttpRequest) -> Pipeline:
-    default = services.pipeline_default()
+    default = pipeline_services.pipeline_default()
     raw = request.GET.get("pipeline") or request.POST.get("pipeline") or ""
     if raw.isdigit() and len(raw) < 19:
         return Pipeline.objects.filter(pk=int(raw)).first() or default
@@ -112,7 +117,7 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
         raise Http404
     if form.is_valid():
         try:
-            services.deal_move(
+            deal_services.deal_move(
                 deal_id=deal_id,
                 stage_id=form.cleaned_data["stage"],
                 lost_reason_id=form.cleaned_data["lost_reason"],
@@ -200,7 +205,7 @@ def deal_update(request: HttpRequest, deal_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.deal_update(
+            deal_services.deal_update(
                 deal_id=deal_id,
                 title=data["title"] or None,
                 value=data["value"],
@@ -220,7 +225,7 @@ def meeting_book(request: HttpRequest, deal_id: int) -> HttpResponse:
     form = MeetingForm(request.POST)
     if form.is_valid():
         try:
-            services.meeting_book(
+            meeting_services.meeting_book(
                 deal_id=deal_id,
                 starts_at=form.cleaned_data["starts_at"],
                 title=form.cleaned_data["title"],
@@ -300,8 +305,8 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            lead = services.lead_create(
-                data=services.LeadIn(
+            lead = lead_services.lead_create(
+                data=lead_services.LeadIn(
                     name=data["name"],
                     email=data["email"],
                     phone=data["phone"],
@@ -329,8 +334,8 @@ def leads_import(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             upload = form.cleaned_data["file"]
-            services.leads_import(
-                content=upload.read(services.LEAD_FILE_MAX + 1), actor=request.user
+            lead_services.leads_import(
+                content=upload.read(lead_services.LEAD_FILE_MAX + 1), actor=request.user
             )
             return redirect("sales:leads")
         except DomainError as exc:
@@ -349,7 +354,7 @@ def _lead_page(
     lead = selectors.lead_detail(lead_id=lead_id)
     if lead is None:
         raise Http404
-    pipelines = selectors.pipelines() or [services.pipeline_default()]
+    pipelines = selectors.pipelines() or [pipeline_services.pipeline_default()]
     context = {
         "lead": lead,
         "utm": [(key, getattr(lead, key)) for key in UTM_FIELDS if getattr(lead, key)],
@@ -376,7 +381,7 @@ def lead_contact_log(request: HttpRequest, lead_id: int) -> HttpResponse:
     form = ContactForm(request.POST)
     if form.is_valid():
         try:
-            services.lead_contact_log(
+            lead_services.lead_contact_log(
                 lead_id=lead_id,
                 kind=form.cleaned_data["kind"],
                 note=form.cleaned_data["note"],
@@ -396,7 +401,7 @@ def lead_qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            deal = services.lead_qualify(
+            deal = lead_services.lead_qualify(
                 lead_id=lead_id,
                 pipeline_id=int(data["pipeline"]),
                 title=data["title"],
@@ -416,7 +421,7 @@ def lead_qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
 @requires(CHANGE)
 def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
     try:
-        services.lead_disqualify(lead_id=lead_id, actor=request.user)
+        lead_services.lead_disqualify(lead_id=lead_id, actor=request.user)
     except DomainError as exc:
         return _lead_page_error(request, lead_id, exc)
     return redirect("sales:lead", lead_id)
@@ -460,7 +465,7 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
     throttle.form_count(address=request.META.get("REMOTE_ADDR"))
     data = _posted(request)
     try:
-        services.lead_form_submit(form_key=key, data=data)
+        lead_services.lead_form_submit(form_key=key, data=data)
     except DomainError as exc:
         body = {"detail": exc.message, "field": exc.field, "code": exc.code}
         if _wants_json(request):
@@ -487,7 +492,7 @@ def _posted(request: HttpRequest) -> dict[str, str]:
 
 
 def _settings_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
-    services.pipeline_default()
+    pipeline_services.pipeline_default()
     forms = selectors.lead_forms()
     context = {
         "pipelines": selectors.pipelines(),
@@ -532,7 +537,7 @@ def _valid(form: Any) -> dict[str, Any]:
 def pipeline_create(request: HttpRequest) -> HttpResponse:
     return _settings_action(
         request,
-        lambda: services.pipeline_create(
+        lambda: pipeline_services.pipeline_create(
             name=_valid(NameForm(request.POST))["name"], actor=request.user
         ),
     )
@@ -543,7 +548,7 @@ def pipeline_create(request: HttpRequest) -> HttpResponse:
 def stage_create(request: HttpRequest, pipeline_id: int) -> HttpResponse:
     def act() -> None:
         data = _valid(StageForm(request.POST))
-        services.stage_create(
+        pipeline_services.stage_create(
             pipeline_id=pipeline_id, name=data["name"], kind=data["kind"], actor=request.user
         )
 
@@ -555,7 +560,7 @@ def stage_create(request: HttpRequest, pipeline_id: int) -> HttpResponse:
 def stage_update(request: HttpRequest, stage_id: int) -> HttpResponse:
     def act() -> None:
         data = _valid(StageForm(request.POST))
-        services.stage_update(
+        pipeline_services.stage_update(
             stage_id=stage_id, name=data["name"], kind=data["kind"], actor=request.user
         )
 
@@ -580,7 +585,9 @@ def stage_shift(request: HttpRequest, stage_id: int) -> HttpResponse:
         j = i - 1 if request.POST.get("direction") == "up" else i + 1
         if 0 <= j < len(ids):
             ids[i], ids[j] = ids[j], ids[i]
-        services.stages_reorder(pipeline_id=stage.pipeline_id, stage_ids=ids, actor=request.user)
+        pipeline_services.stages_reorder(
+            pipeline_id=stage.pipeline_id, stage_ids=ids, actor=request.user
+        )
 
     return _settings_action(request, act)
 
@@ -589,7 +596,7 @@ def stage_shift(request: HttpRequest, stage_id: int) -> HttpResponse:
 @requires(CONFIGURE)
 def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
     return _settings_action(
-        request, lambda: services.stage_delete(stage_id=stage_id, actor=request.user)
+        request, lambda: pipeline_services.stage_delete(stage_id=stage_id, actor=request.user)
     )
 
 
@@ -598,7 +605,7 @@ def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
 def lost_reason_create(request: HttpRequest) -> HttpResponse:
     return _settings_action(
         request,
-        lambda: services.lost_reason_create(
+        lambda: pipeline_services.lost_reason_create(
             name=_valid(NameForm(request.POST))["name"], actor=request.user
         ),
     )
@@ -609,7 +616,7 @@ def lost_reason_create(request: HttpRequest) -> HttpResponse:
 def lost_reason_set_active(request: HttpRequest, reason_id: int) -> HttpResponse:
     return _settings_action(
         request,
-        lambda: services.lost_reason_set_active(
+        lambda: pipeline_services.lost_reason_set_active(
             reason_id=reason_id, is_active=request.POST.get("is_active") == "1", actor=request.user
         ),
     )
@@ -620,7 +627,9 @@ def lost_reason_set_active(request: HttpRequest, reason_id: int) -> HttpResponse
 def lead_form_create(request: HttpRequest) -> HttpResponse:
     def act() -> None:
         data = _valid(LeadFormForm(request.POST))
-        services.lead_form_create(name=data["name"], source=data["source"], actor=request.user)
+        pipeline_services.lead_form_create(
+            name=data["name"], source=data["source"], actor=request.user
+        )
 
     return _settings_action(request, act)
 
@@ -630,7 +639,7 @@ def lead_form_create(request: HttpRequest) -> HttpResponse:
 def lead_form_set_active(request: HttpRequest, form_id: int) -> HttpResponse:
     return _settings_action(
         request,
-        lambda: services.lead_form_set_active(
+        lambda: pipeline_services.lead_form_set_active(
             form_id=form_id, is_active=request.POST.get("is_active") == "1", actor=request.user
         ),
     )
@@ -687,7 +696,7 @@ def spend_set(request: HttpRequest) -> HttpResponse:
     form = SpendForm(request.POST)
     if form.is_valid():
         try:
-            services.spend_set(
+            spend_services.spend_set(
                 source=form.cleaned_data["source"],
                 month=form.cleaned_data["month"],
                 amount=form.cleaned_data["amount"],
@@ -706,8 +715,8 @@ def spend_import(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             upload = form.cleaned_data["file"]
-            services.spend_import(
-                content=upload.read(services.SPEND_FILE_MAX + 1), actor=request.user
+            spend_services.spend_import(
+                content=upload.read(spend_services.SPEND_FILE_MAX + 1), actor=request.user
             )
             return redirect("sales:figures")
         except DomainError as exc:

@@ -18,8 +18,10 @@ from procedo.business import services as business_services
 from procedo.core.bounds import Id, LongText, PathId, ShortText
 from procedo.core.errors import NotFound
 from procedo.core.schemas import Schema
-from procedo.support import selectors, services
+from procedo.support import selectors
 from procedo.support.models import TARGET_MAX_MINUTES, Conversation, SlaPolicy, TicketCategory
+from procedo.support.services import conversations as conversation_services
+from procedo.support.services import tickets as ticket_services
 
 router = Router(tags=["support"])
 
@@ -126,7 +128,7 @@ def conversation_reply(
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
 ) -> Status:
     """Answer on the customer's channel; the same Idempotency-Key never sends twice."""
-    entry = services.conversation_reply(
+    entry = conversation_services.conversation_reply(
         conversation_id=conversation_id,
         body=payload.body,
         actor=request.auth,
@@ -146,7 +148,7 @@ def conversation_note_add(
     payload: TextIn,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=150),
 ) -> Status:
-    entry = services.conversation_note_add(
+    entry = conversation_services.conversation_note_add(
         conversation_id=conversation_id,
         body=payload.body,
         actor=request.auth,
@@ -168,7 +170,7 @@ class AssignIn(Schema):
 def conversation_assign(
     request: ApiRequest, conversation_id: PathId, payload: AssignIn
 ) -> Conversation:
-    return services.conversation_assign(
+    return conversation_services.conversation_assign(
         conversation_id=conversation_id,
         assignee_id=payload.assignee_id,
         team_id=payload.team_id,
@@ -189,7 +191,7 @@ def conversation_change_status(
     request: ApiRequest, conversation_id: PathId, payload: StatusBody
 ) -> Conversation:
     """Solving a ticket sends the customer its survey; waiting on them stops the SLA clock."""
-    return services.conversation_change_status(
+    return conversation_services.conversation_change_status(
         conversation_id=conversation_id, to_status=payload.status, actor=request.auth
     )
 
@@ -210,7 +212,7 @@ class TicketIn(Schema):
 )
 def ticket_open(request: ApiRequest, conversation_id: PathId, payload: TicketIn) -> Status:
     """The conversation becomes a ticket (once; asking again answers the same ticket)."""
-    ticket = services.ticket_open(
+    ticket = ticket_services.ticket_open(
         conversation_id=conversation_id,
         priority=payload.priority,
         category_id=payload.category_id,
@@ -232,7 +234,7 @@ class PriorityChangeIn(Schema):
 def ticket_priority_set(request: ApiRequest, ticket_id: PathId, payload: PriorityChangeIn) -> Any:
     """Change a ticket's priority: the new priority's SLA policy applies, counting the working
     time already used; the same priority again changes nothing."""
-    return services.ticket_priority_set(
+    return ticket_services.ticket_priority_set(
         ticket_id=ticket_id,
         priority=payload.priority,
         urgent_reason=payload.urgent_reason,
@@ -264,7 +266,7 @@ def sla_policy_list(request: ApiRequest) -> list[SlaPolicy]:
 
 @router.post("/policies", response=PolicyOut, auth=requires_api("support.manage"))
 def sla_policy_save(request: ApiRequest, payload: PolicyIn) -> SlaPolicy:
-    return services.sla_policy_save(
+    return ticket_services.sla_policy_save(
         priority=payload.priority,
         category_id=payload.category_id,
         first_response_minutes=payload.first_response_minutes,
@@ -290,7 +292,7 @@ def ticket_category_list(request: ApiRequest) -> list[TicketCategory]:
 
 @router.post("/categories", response=CategoryOut, auth=requires_api("support.manage"))
 def ticket_category_create(request: ApiRequest, payload: CategoryIn) -> TicketCategory:
-    return services.ticket_category_create(name=payload.name, actor=request.auth)
+    return ticket_services.ticket_category_create(name=payload.name, actor=request.auth)
 
 
 class SettingsIn(Schema):
@@ -305,7 +307,7 @@ class SettingsOut(Schema):
 
 @router.put("/settings", response=SettingsOut, auth=requires_api("support.manage"))
 def support_settings_save(request: ApiRequest, payload: SettingsIn) -> Any:
-    return services.support_settings_save(
+    return ticket_services.support_settings_save(
         first_answer_minutes=payload.first_answer_minutes,
         default_team_id=payload.default_team_id,
         actor=request.auth,

@@ -20,16 +20,17 @@ class SupportConfig(AppConfig):
             merge_participant_register,
         )
         from procedo.events.registry import consumer_register
-        from procedo.messaging.sending import header_hook_register
-        from procedo.support import selectors, services
+        from procedo.messaging.transports import header_hook_register
+        from procedo.support import selectors
+        from procedo.support.services.conversations import conversations_move_to_customer
+        from procedo.support.services.intake import inbox_consume
+        from procedo.support.services.threads import reply_headers
 
         # Emails and SMS reach the inbox through the event log: messaging stores them
         # (its webhook, its pipe) and knows nothing of support.
-        consumer_register(
-            name="support.inbox", handler=services.inbox_consume, label=_("Support inbox")
-        )
-        header_hook_register(services.reply_headers)
-        merge_participant_register(services.conversations_move_to_customer, name="support")
+        consumer_register(name="support.inbox", handler=inbox_consume, label=_("Support inbox"))
+        header_hook_register(reply_headers)
+        merge_participant_register(conversations_move_to_customer, name="support")
         nav_register(NavEntry("support:inbox", _("Inbox"), "support.view", order=250))
         card_section_register(
             CardSection(

@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 
 from procedo.core.errors import DomainError
-from procedo.messaging.inbound import inbound_email_receive
-from procedo.support import services
+from procedo.messaging.services.inbound import inbound_email_receive
+from procedo.support.services.intake import inbound_take
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def inbound_email_deliver(*, raw: bytes, recipients: list[str]) -> int:
     """One message from the SMTP server into the inbox; returns the conversation's id."""
     with transaction.atomic():
         inbound = inbound_email_receive(raw=raw)
-        entry = services.inbound_take(inbound_id=inbound.pk, recipients=recipients)
+        entry = inbound_take(inbound_id=inbound.pk, recipients=recipients)
         assert entry is not None
         return entry.conversation_id
 

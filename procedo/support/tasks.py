@@ -5,10 +5,11 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from procedo.support import services, telegram
+from procedo.support import telegram
+from procedo.support.services.tickets import sla_sweep
 
 
 @db_periodic_task(crontab(minute="*"))
 def support_minute() -> None:
-    services.sla_sweep()
+    sla_sweep()
     telegram.telegram_send_due()

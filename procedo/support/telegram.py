@@ -32,8 +32,8 @@ from django.utils.translation import gettext_noop
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services import event_record
-from procedo.support import services
 from procedo.support.models import DeliveryState, Entry, SupportChannel, TelegramUpdate
+from procedo.support.services.intake import Incoming, message_receive
 
 logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -89,8 +89,8 @@ def update_receive(*, secret: str, body: bytes) -> Entry | None:
             or LaterText(gettext_noop("(a message without text)"))
         )
         sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-        return services.message_receive(
-            services.Incoming(
+        return message_receive(
+            Incoming(
                 channel=SupportChannel.TELEGRAM,
                 address=str(chat_id),
                 body=str(text),

@@ -22,8 +22,11 @@ from procedo.business import services as business_services
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.orders import selectors as order_selectors
-from procedo.support import selectors, services, telegram
+from procedo.support import selectors, telegram
 from procedo.support.models import ConversationStatus, Priority
+from procedo.support.services import conversations as conversation_services
+from procedo.support.services import satisfaction as survey_services
+from procedo.support.services import tickets as ticket_services
 
 WEEKDAYS = range(7)
 
@@ -117,7 +120,7 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
     return _act(
         request,
         conversation_id,
-        lambda: services.conversation_reply(
+        lambda: conversation_services.conversation_reply(
             conversation_id=conversation_id,
             body=request.POST.get("body", ""),
             actor=request.user,
@@ -133,7 +136,7 @@ def conversation_note_add(request: HttpRequest, conversation_id: int) -> HttpRes
     return _act(
         request,
         conversation_id,
-        lambda: services.conversation_note_add(
+        lambda: conversation_services.conversation_note_add(
             conversation_id=conversation_id,
             body=request.POST.get("body", ""),
             actor=request.user,
@@ -149,7 +152,7 @@ def conversation_assign(request: HttpRequest, conversation_id: int) -> HttpRespo
     return _act(
         request,
         conversation_id,
-        lambda: services.conversation_assign(
+        lambda: conversation_services.conversation_assign(
             conversation_id=conversation_id,
             assignee_id=_int_or_none(request.POST.get("assignee_id"), "assignee_id"),
             team_id=_int_or_none(request.POST.get("team_id"), "team_id"),
@@ -165,7 +168,7 @@ def conversation_change_status(request: HttpRequest, conversation_id: int) -> Ht
     return _act(
         request,
         conversation_id,
-        lambda: services.conversation_change_status(
+        lambda: conversation_services.conversation_change_status(
             conversation_id=conversation_id,
             to_status=request.POST.get("status", ""),
             actor=request.user,
@@ -181,7 +184,7 @@ def ticket_open(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _act(
         request,
         conversation_id,
-        lambda: services.ticket_open(
+        lambda: ticket_services.ticket_open(
             conversation_id=conversation_id,
             priority=request.POST.get("priority", Priority.NORMAL),
             category_id=_int_or_none(request.POST.get("category_id"), "category_id"),
@@ -206,7 +209,7 @@ def ticket_priority_set(request: HttpRequest, conversation_id: int) -> HttpRespo
     return _act(
         request,
         conversation_id,
-        lambda: services.ticket_priority_set(
+        lambda: ticket_services.ticket_priority_set(
             ticket_id=ticket_id,
             priority=request.POST.get("priority", ""),
             urgent_reason=request.POST.get("urgent_reason", "")[:1000],
@@ -265,7 +268,7 @@ def sla_policy_save(request: HttpRequest) -> HttpResponse:
     post = request.POST
     return _manage(
         request,
-        lambda: services.sla_policy_save(
+        lambda: ticket_services.sla_policy_save(
             priority=post.get("priority", ""),
             category_id=_int_or_none(post.get("category_id"), "category_id"),
             first_response_minutes=post.get("first_response_minutes", ""),
@@ -282,7 +285,7 @@ def sla_policy_save(request: HttpRequest) -> HttpResponse:
 def ticket_category_create(request: HttpRequest) -> HttpResponse:
     return _manage(
         request,
-        lambda: services.ticket_category_create(
+        lambda: ticket_services.ticket_category_create(
             name=request.POST.get("name", "")[:200], actor=request.user
         ),
         _("Category added."),
@@ -294,7 +297,7 @@ def ticket_category_create(request: HttpRequest) -> HttpResponse:
 def support_settings_save(request: HttpRequest) -> HttpResponse:
     return _manage(
         request,
-        lambda: services.support_settings_save(
+        lambda: ticket_services.support_settings_save(
             first_answer_minutes=request.POST.get("first_answer_minutes", ""),
             default_team_id=_int_or_none(request.POST.get("default_team_id"), "default_team_id"),
             actor=request.user,
@@ -364,14 +367,14 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     status = 200
     try:
         if request.method == "POST":
-            context["answered"] = services.survey_answer(
+            context["answered"] = survey_services.survey_answer(
                 token=token,
                 rating=request.POST.get("rating", ""),
-                comment=request.POST.get("comment", "")[: services.COMMENT_MAX + 1],
+                comment=request.POST.get("comment", "")[: survey_services.COMMENT_MAX + 1],
             )
             context["thanks"] = True
         else:
-            ticket = services.survey_ticket(token)
+            ticket = survey_services.survey_ticket(token)
             context["answered"] = ticket if ticket.csat_rating is not None else None
     except DomainError as exc:
         context["error"] = exc

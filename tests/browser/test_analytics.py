@@ -13,7 +13,7 @@ from django.utils import timezone
 from procedo.accounts.models import User
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
-from procedo.orders import services as order_services
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _store() -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
     sku = sku_create(price="420.00", on_hand=1000)
     now = timezone.now()

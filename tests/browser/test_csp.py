@@ -17,8 +17,8 @@ from procedo.accounts.roles import Role
 from procedo.automation.models import Run
 from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import customer, engine_drain, order, sop_with_decisions
-from procedo.customers import services as customer_services
-from procedo.messaging import services as messaging_services
+from procedo.customers.services.details import note_add
+from procedo.messaging.services.queueing import message_queue
 from procedo.sops.models import Revision, RevisionState
 from procedo.testing import browser_log_in
 from procedo.work.models import Task
@@ -34,7 +34,7 @@ def store(owner: User, make_user: Any) -> dict[str, Any]:
 
     make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     buyer = customer(email="maria@example.com", tags=("vip",))
-    customer_services.note_add(customer_id=buyer.pk, body="Любить зелений чай", actor=owner)
+    note_add(customer_id=buyer.pk, body="Любить зелений чай", actor=owner)
     sop, _revision = sop_with_decisions()
     placed = order(customer_id=buyer.pk)
     engine_drain()
@@ -42,7 +42,7 @@ def store(owner: User, make_user: Any) -> dict[str, Any]:
     for title in ("Оновити банер", "Відповісти на відгук"):  # for a role nobody has
         work_services.task_create(title=title, assignee_role=Role.MARKETER, actor=owner)
     # An email whose HTML has its own inline style, as most email HTML does.
-    message = messaging_services.message_queue(
+    message = message_queue(
         channel="email",
         recipient="maria@example.com",
         subject="Ваше замовлення",

@@ -15,7 +15,7 @@ from procedo.accounts.roles import Role
 from procedo.integrations.models import Connection
 from procedo.integrations.signatures import shopify_sign
 from procedo.integrations.tests.helpers import body_of, resource
-from procedo.orders import services as order_services
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.testing import PASSWORD
 from tests.browser.conftest import htmx_settled, screenshot
 
@@ -59,7 +59,7 @@ def _shot(page: Any, name: str) -> None:
 def test_a_manager_connects_a_store_and_follows_its_deliveries(
     browser: Any, live_server: Any, make_user: Any
 ) -> None:
-    order_services.order_pipeline_defaults_install()  # a transactional test starts from nothing
+    order_pipeline_defaults_install()  # a transactional test starts from nothing
     make_user(Role.MANAGER, username="iryna", first_name="Ірина")
     order = resource("shopify/order.json", "order")
     for run, (size, viewport, language) in enumerate(SIZES):

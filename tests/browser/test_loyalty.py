@@ -11,8 +11,9 @@ import pytest
 from procedo.accounts.models import User
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
-from procedo.loyalty import services
-from procedo.orders import services as order_services
+from procedo.loyalty.services.membership import membership_enter
+from procedo.loyalty.services.programme import program_update
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
@@ -31,9 +32,9 @@ def _login(page: Any, live_server: Any) -> None:
 def test_tiers_a_referral_and_the_customer_card_on_desktop_and_phone(
     browser: Any, live_server: Any, owner: User
 ) -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
-    services.program_update(
+    program_update(
         actor=None,
         friend_reward_kind="percent",
         friend_reward_value="10",
@@ -45,7 +46,7 @@ def test_tiers_a_referral_and_the_customer_card_on_desktop_and_phone(
     )
     anna, bohdan = customer_create("Анна", last_name="Коваленко"), customer_create("Богдан")
     order_create((sku_create(price="3200.00", on_hand=10), 1), customer=anna, status="delivered")
-    services.membership_enter(customer_id=anna.pk)
+    membership_enter(customer_id=anna.pk)
     code = anna.referral_codes.get().code
     own = order_create(customer=anna)
     friends = order_create(customer=bohdan)

@@ -9,8 +9,8 @@ import pytest
 
 from procedo.marketing.models import CampaignRecipient
 from procedo.marketing.tests.conftest import Store, quiet_hours_off, store_make
-from procedo.messaging import sending
-from procedo.messaging.services import template_save
+from procedo.messaging.services.sending import messages_send_due
+from procedo.messaging.services.templates import template_save
 from procedo.testing import PASSWORD, SmtpServer
 from tests.browser.conftest import htmx_settled, screenshot
 
@@ -81,7 +81,7 @@ def test_a_segment_built_with_two_rules_becomes_a_campaign_with_a_holdout_and_it
     page.wait_for_selector("#campaign-send")
     page.click("#campaign-send")
     page.wait_for_selector("text=The campaign is on its way.")
-    sending.messages_send_due()
+    messages_send_due()
     page.reload()
 
     held = CampaignRecipient.objects.filter(held_out=True).count()

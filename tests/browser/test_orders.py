@@ -11,8 +11,8 @@ from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import product_create, sku_create
 from procedo.customers.models import Identity
-from procedo.orders import services
 from procedo.orders.models import Order
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
@@ -86,7 +86,7 @@ def _add_line(page: Any, query: str, code: str) -> None:
 def test_an_operator_takes_edits_and_moves_orders(
     browser: Any, live_server: Any, make_user: Any, size: str, language: str
 ) -> None:
-    services.order_pipeline_defaults_install()  # a transactional test starts from nothing
+    order_pipeline_defaults_install()  # a transactional test starts from nothing
     make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     cup, vase = _catalog()
     earlier = order_create((cup, 1), customer=customer_create("Ганна", last_name="Мельник"))
@@ -188,7 +188,7 @@ def test_an_operator_takes_edits_and_moves_orders(
 def test_bad_input_is_refused_next_to_its_field_and_nothing_is_saved(
     browser: Any, live_server: Any, make_user: Any, size: str
 ) -> None:
-    services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     make_user(Role.OPERATOR, username="olena", first_name="Олена")
     _cup, vase = _catalog()
     context = browser.new_context(viewport=SIZES[size], locale="en-GB")

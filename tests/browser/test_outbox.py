@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from procedo.accounts.roles import Role
-from procedo.messaging import sending
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import messages_send_due
 from procedo.testing import PASSWORD
 from tests.browser.conftest import screenshot
 
@@ -42,7 +42,7 @@ def test_the_messages_page_shows_mail_delivered_to_the_demo_outbox(
             body_html=f"<p>{body}</p>",
             idempotency_key=f"browser:{n}",
         )
-    assert sending.messages_send_due().sent == len(ORDERS)
+    assert messages_send_due().sent == len(ORDERS)
 
     _log_in(page, live_server.url)
     page.click(".sidenav a:has-text('Messages')")

@@ -20,8 +20,8 @@ from babel.messages.pofile import read_po
 from procedo.accounts.models import User
 from procedo.demo.commerce import DemoSizes
 from procedo.demo.load import DemoLogin, demo_store_load
-from procedo.orders import services as order_services
 from procedo.orders.models import Order, Shipment, ShipmentStatus, StatusCategory
+from procedo.orders.services.shipments import shipment_create
 from procedo.work.models import TaskState
 from procedo.work.services import lifecycle as work_services
 from tests.browser.conftest import screenshot
@@ -50,7 +50,7 @@ OVERFLOW = """() => {
 
 @pytest.fixture
 def demo(live_server: Any) -> DemoLogin:
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()  # a transactional test starts from an empty database
     login = demo_store_load(sizes=SMALL)
@@ -275,7 +275,7 @@ def test_a_courier_finds_an_order_by_tracking_number_and_marks_it_delivered(
 ) -> None:
     order = Order.objects.filter(status__category=StatusCategory.NEW).order_by("id").first()
     assert order is not None
-    shipment = order_services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk,
         carrier="Нова пошта",
         tracking_number="20450000012245",

@@ -11,7 +11,7 @@ import pytest
 from procedo.accounts.roles import Role
 from procedo.automation.tests.helpers import customer, event_trigger, order, sop_live
 from procedo.business.services import business_update
-from procedo.messaging import sending
+from procedo.messaging.services.sending import messages_send_due
 from procedo.testing import SmtpServer, browser_log_in, person
 from tests.browser.conftest import SCREENSHOTS, htmx_settled, screenshot
 
@@ -86,7 +86,7 @@ def test_a_reader_sees_the_email_for_a_real_customer_and_sends_a_test(
             screenshot(page, f"sop-revision-messages-{size}-{language}")
             context.close()
 
-    assert sending.messages_send_due().sent == tests_sent
+    assert messages_send_due().sent == tests_sent
     received = smtp.recorder.received
     assert len(received) == tests_sent
     mail = received[0]

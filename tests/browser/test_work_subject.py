@@ -14,9 +14,10 @@ from procedo.accounts.roles import Role
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import sop_live, task_step
 from procedo.catalog.tests.factories import product_create, sku_create
-from procedo.customers import services as customer_services
-from procedo.orders import services
-from procedo.orders.services import DeliveryIn, OrderLineIn
+from procedo.customers.services.customers import customer_create
+from procedo.orders.services.lines import DeliveryIn, OrderLineIn
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
+from procedo.orders.services.taking import order_create
 from procedo.testing import PASSWORD
 from procedo.work.services.lifecycle import task_complete, task_create
 from tests.browser.conftest import screenshot
@@ -38,17 +39,17 @@ def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_task_shows_what_is_needed_and_leads_to_the_customer(
     browser: Any, live_server: Any, make_user: Any, quiet: None, size: str, language: str
 ) -> None:
-    services.order_pipeline_defaults_install()  # a transactional test starts from nothing
+    order_pipeline_defaults_install()  # a transactional test starts from nothing
     olena = make_user(Role.OPERATOR, username="olena", first_name="Олена", last_name="Коваль")
     manager = make_user(Role.MANAGER, username="taras")
-    buyer = customer_services.customer_create(
+    buyer = customer_create(
         first_name="Марина",
         last_name="Ткаченко",
         phones=["067 123 45 67"],
         emails=["marina@example.com"],
     )
     cup = sku_create(product=product_create("Чашка керамічна"), code="CUP-BLUE", on_hand=12)
-    order = services.order_create(
+    order = order_create(
         lines=[OrderLineIn(sku_id=cup.pk, quantity=2)],
         customer_id=buyer.pk,
         delivery=DeliveryIn(

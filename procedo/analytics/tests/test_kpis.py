@@ -17,8 +17,8 @@ from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import DomainError
 from procedo.customers.models import Customer
-from procedo.orders import services as order_services
 from procedo.orders.models import Order, OrderKind
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, move, order_create
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def store() -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
 
 

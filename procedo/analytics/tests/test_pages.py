@@ -13,7 +13,7 @@ from django.utils import timezone
 from procedo.accounts.models import User
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
-from procedo.orders import services as order_services
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import api_caller
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def store() -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
     olena = customer_create("Олена")
     for days_ago, price in ((2, "1250.50"), (3, "800.00"), (40, "300.00")):

@@ -44,14 +44,15 @@ from procedo.automation.services.runs import new_run_for, runs_insert, subject_c
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services import details as customer_services
 from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.events.timeline import Names
-from procedo.messaging import services as messaging_services
-from procedo.orders import services as order_services
+from procedo.messaging.services.composing import message_compose
+from procedo.messaging.services.queueing import message_queue
 from procedo.orders.models import Order
+from procedo.orders.services import statuses as order_services
 from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import END, Definition
 from procedo.work.services import lifecycle as work_services
@@ -774,7 +775,7 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
             text = {"body": "", "subject": "", "body_html": ""}
         else:
             # The same composing as the SOP page's preview of this step (sops.selectors).
-            composed = messaging_services.message_compose(
+            composed = message_compose(
                 channel=spec.kind,
                 customer_id=customer.pk,
                 order_id=order_id,
@@ -785,7 +786,7 @@ def _message(run: Run, step: RunStep, spec: Any, now: datetime) -> Any:
                 context=extra,
             )
             text = {"body": composed.body, "subject": composed.subject, "body_html": ""}
-        message = messaging_services.message_queue(
+        message = message_queue(
             channel=spec.kind,
             recipient=recipients[0],
             customer_id=customer.pk,

@@ -9,11 +9,13 @@ from typing import Any
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
-from procedo.orders import services as order_services
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.details import tag_add
 from procedo.orders.models import Order
-from procedo.orders.services import OrderLineIn
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.statuses import order_change_status
+from procedo.orders.services.taking import order_create
 from procedo.sops.models import Revision, RevisionState, Sop
 from procedo.sops.services import revisions as revision_services
 from procedo.sops.services import sops as sop_services
@@ -87,19 +89,19 @@ def sop_live(
 
 
 def customer(*, tags: tuple[str, ...] = (), email: str = "", **extra: Any) -> Customer:
-    made = customer_services.customer_create(
+    made = customer_create(
         first_name=extra.pop("first_name", "Олена"),
         last_name=extra.pop("last_name", f"Покупець {next(_counter)}"),
         emails=[email] if email else [],
         **extra,
     )
     for tag in tags:
-        customer_services.tag_add(customer_id=made.pk, name=tag, actor=None)
+        tag_add(customer_id=made.pk, name=tag, actor=None)
     return made
 
 
 def order(*, customer_id: int | None = None, total: str = "150.00", **extra: Any) -> Order:
-    return order_services.order_create(
+    return order_create(
         lines=[OrderLineIn(quantity=1, description="Чай", unit_price=total)],
         customer_id=customer_id,
         actor=extra.pop("actor", None),
@@ -111,7 +113,7 @@ def order(*, customer_id: int | None = None, total: str = "150.00", **extra: Any
 
 def deliver(order_id: int, *, actor: Any = None, at: datetime | None = None) -> None:
     for status in ("confirmed", "packed", "shipped", "delivered"):
-        order_services.order_change_status(
+        order_change_status(
             order_id=order_id, to_status=status, actor=actor, idempotency_key=None, changed_at=at
         )
 

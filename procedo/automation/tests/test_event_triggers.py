@@ -55,7 +55,7 @@ def test_a_trigger_with_conditions_starts_one_run_per_matching_subject(quiet: No
     shipped_only = order(customer_id=vip.pk, total="300.00")
     for made in (matching_order, small, untagged):
         deliver(made.pk)
-    from procedo.orders.services import order_change_status
+    from procedo.orders.services.statuses import order_change_status
 
     order_change_status(
         order_id=shipped_only.pk, to_status="confirmed", actor=None, idempotency_key=None

@@ -8,9 +8,9 @@ from procedo.accounts.roles import Role
 from procedo.automation.models import Run
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import customer, person, sop_live, task_step
-from procedo.customers.services import customer_merge
+from procedo.customers.services.merging import customer_merge
 from procedo.messaging.models import Message
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.work.models import Task
 from procedo.work.services.lifecycle import task_create
 

@@ -34,7 +34,7 @@ from procedo.events.models import Event
 from procedo.events.services import event_record
 from procedo.messaging.models import Message
 from procedo.orders.models import Order
-from procedo.orders.services import order_change_status
+from procedo.orders.services.statuses import order_change_status
 from procedo.work.models import Task, TaskState
 from procedo.work.services import lifecycle as work_services
 

@@ -12,7 +12,7 @@ from procedo.automation.services import steps as executor
 from procedo.automation.tests.helpers import engine_drain, event_trigger, order, sop_live, task_step
 from procedo.events.models import Event
 from procedo.events.timeline import timeline_lines
-from procedo.orders.services import order_change_status
+from procedo.orders.services.statuses import order_change_status
 from procedo.work.models import Task, TaskState
 
 pytestmark = pytest.mark.django_db(transaction=True)

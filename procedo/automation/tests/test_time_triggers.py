@@ -19,7 +19,7 @@ from procedo.automation.tests.helpers import (
     task_step,
 )
 from procedo.business.services import business_update
-from procedo.orders.services import order_change_status
+from procedo.orders.services.statuses import order_change_status
 from procedo.sops import live
 from procedo.sops.matching import date_window
 from procedo.sops.models import Revision

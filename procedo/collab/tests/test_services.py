@@ -17,8 +17,8 @@ from procedo.collab.models import Comment, Notification, NotificationKind
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import Message, MessageState
+from procedo.messaging.services.sending import messages_send_due
 from procedo.orders.models import Order
 from procedo.testing import SmtpServer
 from procedo.work.services import lifecycle as work_services
@@ -113,7 +113,7 @@ def test_an_urgent_comment_flags_its_notification_and_email(
     )
     [note] = Notification.objects.filter(recipient=olena)
     assert note.urgent and note.body.startswith("Urgent: кур'єр їде о 15:00")
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert report.sent == 1
     [got] = smtp.recorder.received
     assert got["To"] == "olena@example.com"
@@ -140,7 +140,7 @@ def test_notify_twice_with_one_key_notifies_and_emails_once(
         )
     assert Notification.objects.count() == 2
     assert Message.objects.count() == 2
-    sending.messages_send_due()
+    messages_send_due()
     assert sorted(str(m["To"]) for m in smtp.recorder.received) == [
         "olena@example.com",
         "taras@example.com",

@@ -17,8 +17,9 @@ from django.test import Client, RequestFactory
 from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.catalog import services as catalog_services
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.details import tag_add
 from procedo.customers.views import customer_export
 from procedo.events.exports import LISTS
 from procedo.events.models import Event
@@ -39,7 +40,7 @@ EXPORTS = [
 
 def _people() -> list[Customer]:
     made = [
-        customer_services.customer_create(
+        customer_create(
             first_name=first,
             last_name=last,
             emails=[email],
@@ -53,8 +54,8 @@ def _people() -> list[Customer]:
             ("Taras", "Shevchenko", "taras@example.com", "+380931234567"),
         ]
     ]
-    customer_services.tag_add(customer_id=made[0].pk, name="ВІП", actor=None)
-    customer_services.tag_add(customer_id=made[1].pk, name="ВІП", actor=None)
+    tag_add(customer_id=made[0].pk, name="ВІП", actor=None)
+    tag_add(customer_id=made[1].pk, name="ВІП", actor=None)
     return made
 
 
@@ -132,10 +133,8 @@ def test_the_xlsx_opened_back_holds_the_same_rows(owner_client: Client) -> None:
 
 
 def test_text_a_spreadsheet_would_run_is_written_as_text(owner_client: Client) -> None:
-    customer_services.customer_create(
-        first_name='=HYPERLINK("http://evil.example")', last_name="-2+3", actor=None
-    )
-    customer_services.customer_create(first_name="Петро", last_name="-", actor=None)
+    customer_create(first_name='=HYPERLINK("http://evil.example")', last_name="-2+3", actor=None)
+    customer_create(first_name="Петро", last_name="-", actor=None)
     _header, *rows = _csv_rows(owner_client.get("/customers/export/"))
     names = sorted((row[1], row[2]) for row in rows)
     assert names == [('\'=HYPERLINK("http://evil.example")', "'-2+3"), ("Петро", "-")]

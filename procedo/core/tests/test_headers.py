@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from procedo.accounts.models import User
 from procedo.automation.tests.helpers import customer, order
-from procedo.messaging import services as messaging_services
+from procedo.messaging.services.queueing import message_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_every_page_carries_the_strict_policy(owner: User, owner_client: Client)
 def test_pages_showing_email_html_allow_its_inline_styles_and_nothing_more(
     owner_client: Client,
 ) -> None:
-    message = messaging_services.message_queue(
+    message = message_queue(
         channel="email",
         recipient="olena@example.com",
         body="Дякуємо!",

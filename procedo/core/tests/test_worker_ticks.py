@@ -10,7 +10,7 @@ from django.utils import timezone
 from procedo.accounts.roles import Role
 from procedo.automation.tasks import automation_tick
 from procedo.automation.tests.helpers import deliver, order, person, sop_live, task_step
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.messaging.tasks import messages_dispatch, messages_tick
 from procedo.work.services import lifecycle
 from procedo.work.tasks import work_tick

@@ -11,9 +11,10 @@ from django.test import Client
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.customers import registry, services
+from procedo.customers import registry
 from procedo.customers.models import Customer
 from procedo.customers.registry import merge_participant_register, merge_participant_unregister
+from procedo.customers.services.customers import customer_create
 from procedo.testing import logged_in
 
 
@@ -28,7 +29,7 @@ def _registries_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_customer(db: None) -> Callable[..., Customer]:
     def make(**kwargs: Any) -> Customer:
-        return services.customer_create(actor=None, **kwargs)
+        return customer_create(actor=None, **kwargs)
 
     return make
 

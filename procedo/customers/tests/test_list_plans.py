@@ -11,8 +11,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from procedo.accounts.roles import Role
-from procedo.customers import selectors, services
+from procedo.customers import selectors
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.details import tag_add
 from procedo.testing import person
 
 pytestmark = pytest.mark.django_db
@@ -44,14 +46,14 @@ def populated(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     with django_db_blocker.unblock(), transaction.atomic():
         owner = person(Role.OWNER)
         for i in range(40):
-            customer = services.customer_create(
+            customer = customer_create(
                 actor=None,
                 first_name=f"Ім'я{i}",
                 last_name="Прізвище",
                 emails=[f"p{i}@example.com"],
             )
             if i % 5 == 0:
-                services.tag_add(customer_id=customer.pk, name="VIP", actor=owner)
+                tag_add(customer_id=customer.pk, name="VIP", actor=owner)
         # Enough rows that "read the table and sort it" is no longer the cheap plan.
         base = datetime(2024, 1, 1, tzinfo=UTC)
         Customer.objects.bulk_create(

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from procedo.accounts.models import User
-from procedo.customers import services
 from procedo.customers.models import Customer, CustomerSearchTerm
+from procedo.customers.services.merging import customer_merge
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_0005_gives_stored_customers_the_terms_their_last_digits_are_found_by(
     lina = make_customer(first_name="Ліна", phones=["+380 50 111 22 33", "+48 501 234 567"])
     duplicate = make_customer(first_name="Ліна", phones=["050 999 22 33"])
     make_customer(first_name="Без телефону", emails=["no.phone@example.com"])
-    services.customer_merge(survivor_id=lina.pk, duplicate_id=duplicate.pk, actor=owner)
+    customer_merge(survivor_id=lina.pk, duplicate_id=duplicate.pk, actor=owner)
     # What the services write today (_reindex) is what the migration must give the rows
     # stored before it: each phone's tail reversed, for the live customer only.
     written = _suffix_terms()

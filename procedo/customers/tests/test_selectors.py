@@ -8,8 +8,11 @@ import pytest
 
 from procedo.accounts.models import User
 from procedo.core.errors import DomainError
-from procedo.customers import selectors, services
+from procedo.customers import selectors
 from procedo.customers.models import Customer
+from procedo.customers.services.details import address_add, note_add, tag_add
+from procedo.customers.services.identities import identity_remove
+from procedo.customers.services.merging import customer_merge, duplicate_dismiss
 from procedo.customers.tests.conftest import orders_set
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +78,7 @@ def test_last_digits_match_the_end_of_a_phone_only(
     # Three digits are too few to mean "ends with": only prefixes, as before.
     assert selectors.customer_list(search="245").items == []
     (phone,) = courier.identities.filter(kind="phone")
-    services.identity_remove(customer_id=courier.pk, identity_id=phone.pk, actor=owner)
+    identity_remove(customer_id=courier.pk, identity_id=phone.pk, actor=owner)
     assert _names(selectors.customer_list(search="2245").items) == ["Пошта"]
 
 
@@ -84,7 +87,7 @@ def test_a_merged_customer_is_not_found_by_last_digits(
 ) -> None:
     survivor = make_customer(first_name="Ліна", phones=["050 111 22 33"])
     duplicate = make_customer(first_name="Ліна", phones=["050 999 22 33"])
-    services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
+    customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
     assert [c.pk for c in selectors.customer_list(search="2233").items] == [survivor.pk]
 
 
@@ -118,8 +121,8 @@ def test_filters(make_customer: MakeCustomer, owner: User) -> None:
     never = make_customer(first_name="Новий", country="UA")
     orders_set(buyer, count=3, value="900", last=now)
     orders_set(lapsed, count=1, value="50", last=now - timedelta(days=200))
-    services.tag_add(customer_id=buyer.pk, name="ВІП", actor=owner)
-    services.tag_add(customer_id=never.pk, name="Опт", actor=owner)
+    tag_add(customer_id=buyer.pk, name="ВІП", actor=owner)
+    tag_add(customer_id=never.pk, name="Опт", actor=owner)
 
     def names(**filters: Any) -> list[str]:
         return _names(selectors.customer_list(**filters).items)
@@ -144,7 +147,7 @@ def test_filters(make_customer: MakeCustomer, owner: User) -> None:
 def test_merged_customers_are_not_listed_nor_found(make_customer: MakeCustomer) -> None:
     survivor = make_customer(first_name="Олена", last_name="Коваленко")
     duplicate = make_customer(first_name="Олена", last_name="Коваленко", phones=["0671234567"])
-    services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
+    customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
     assert [c.pk for c in selectors.customer_list().items] == [survivor.pk]
     assert [c.pk for c in selectors.customer_list(search="олена").items] == [survivor.pk]
     assert [c.pk for c in selectors.customer_list(search="0671234567").items] == [survivor.pk]
@@ -199,7 +202,7 @@ def test_a_page_is_three_queries_whatever_its_size(
         customer = make_customer(
             first_name=f"Олена {i}", emails=[f"o{i}@example.com"], phones=[f"067 000 00 {i:02d}"]
         )
-        services.tag_add(customer_id=customer.pk, name="VIP", actor=owner)
+        tag_add(customer_id=customer.pk, name="VIP", actor=owner)
     # The page, its identities, its tags: never one query per customer.
     with django_assert_num_queries(3):
         page = selectors.customer_list(search="олена", tag="vip", limit=25)
@@ -213,10 +216,10 @@ def test_a_page_is_three_queries_whatever_its_size(
 def test_card_holds_everything_in_six_queries(
     olena: Customer, owner: User, django_assert_num_queries: Any
 ) -> None:
-    services.tag_add(customer_id=olena.pk, name="VIP", actor=owner)
-    services.note_add(customer_id=olena.pk, body="Перша", actor=owner)
-    services.note_add(customer_id=olena.pk, body="Друга", actor=owner)
-    services.address_add(customer_id=olena.pk, line1="Хрещатик, 1", city="Київ", actor=owner)
+    tag_add(customer_id=olena.pk, name="VIP", actor=owner)
+    note_add(customer_id=olena.pk, body="Перша", actor=owner)
+    note_add(customer_id=olena.pk, body="Друга", actor=owner)
+    address_add(customer_id=olena.pk, line1="Хрещатик, 1", city="Київ", actor=owner)
     orders_set(olena, count=4, value="1000.00")
     with django_assert_num_queries(6):
         card = selectors.customer_card(customer_id=olena.pk)
@@ -249,15 +252,15 @@ def test_duplicates_by_phone_tail_and_by_name_with_address(
     first = make_customer(first_name="Олена", last_name="Коваленко")
     second = make_customer(first_name="ОЛЕНА", last_name=" коваленко ")
     namesake = make_customer(first_name="Олена", last_name="Коваленко")
-    services.address_add(
+    address_add(
         customer_id=first.pk, line1="Хрещатик, 1", city="Київ", postcode="01001", actor=owner
     )
-    services.address_add(
+    address_add(
         customer_id=second.pk, line1="Інша вулиця, 5", city="Київ", postcode="01 001", actor=owner
     )
-    services.address_add(customer_id=namesake.pk, line1="ХРЕЩАТИК, 1", city="київ", actor=owner)
+    address_add(customer_id=namesake.pk, line1="ХРЕЩАТИК, 1", city="київ", actor=owner)
     unrelated = make_customer(first_name="Олена", last_name="Коваленко")
-    services.address_add(customer_id=unrelated.pk, line1="Сихівська, 2", city="Львів", actor=owner)
+    address_add(customer_id=unrelated.pk, line1="Сихівська, 2", city="Львів", actor=owner)
 
     with django_assert_num_queries(5):
         page = selectors.customer_duplicates()
@@ -272,8 +275,8 @@ def test_duplicates_by_phone_tail_and_by_name_with_address(
         (ua.pk, pl.pk, True, False),
     ]
 
-    services.duplicate_dismiss(customer_id=second.pk, other_id=first.pk, actor=owner)
-    services.customer_merge(survivor_id=ua.pk, duplicate_id=pl.pk, actor=owner)
+    duplicate_dismiss(customer_id=second.pk, other_id=first.pk, actor=owner)
+    customer_merge(survivor_id=ua.pk, duplicate_id=pl.pk, actor=owner)
     remaining = [(p.older.pk, p.newer.pk) for p in selectors.customer_duplicates().pairs]
     assert remaining == [(first.pk, namesake.pk)]
 

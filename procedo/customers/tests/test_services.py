@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from procedo.accounts.models import User
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.customers import normalise, selectors, services
+from procedo.customers import normalise, selectors
 from procedo.customers.models import (
     Address,
     ConsentState,
@@ -22,6 +22,15 @@ from procedo.customers.models import (
     Tag,
 )
 from procedo.customers.registry import merge_participant_register, merge_participant_unregister
+from procedo.customers.services.bulk import customer_search_reindex
+from procedo.customers.services.customers import (
+    customer_create,
+    customer_find_or_create,
+    customer_update,
+)
+from procedo.customers.services.details import address_add, note_add, tag_add, tag_remove
+from procedo.customers.services.identities import consent_set, identity_add, identity_remove
+from procedo.customers.services.merging import customer_merge, duplicate_dismiss
 from procedo.customers.tests.conftest import orders_set
 from procedo.events.models import Event
 
@@ -76,7 +85,7 @@ def test_the_phone_region_setting_decides_local_numbers() -> None:
 
 
 def test_create_stores_cyrillic_names_normalised_identities_and_one_event(owner: User) -> None:
-    customer = services.customer_create(
+    customer = customer_create(
         first_name=" Олена ",
         last_name="Коваленко",
         emails=["  Olena.K@Example.COM "],
@@ -154,8 +163,7 @@ def test_bad_input_names_the_field_and_writes_nothing(
 
 def test_create_with_the_same_idempotency_key_creates_once(owner: User) -> None:
     made = [
-        services.customer_create(first_name="Ірина", actor=owner, idempotency_key="ui:k1")
-        for _ in range(2)
+        customer_create(first_name="Ірина", actor=owner, idempotency_key="ui:k1") for _ in range(2)
     ]
     assert made[0].pk == made[1].pk and Customer.objects.count() == 1
 
@@ -164,7 +172,7 @@ def test_find_or_create_reuses_the_customer_an_identity_points_at(
     make_customer: MakeCustomer,
 ) -> None:
     olena = make_customer(emails=["olena@example.com"])
-    match = services.customer_find_or_create(
+    match = customer_find_or_create(
         email="OLENA@Example.com",
         phone="(067)1234567",
         first_name="Олена",
@@ -193,7 +201,7 @@ def test_find_or_create_reuses_the_customer_an_identity_points_at(
     ]
     # Found by the phone written another way; a repeated import writes nothing.
     before = _counts()
-    again = services.customer_find_or_create(phone="+380 67 123 4567", first_name="Оля")
+    again = customer_find_or_create(phone="+380 67 123 4567", first_name="Оля")
     assert again.customer.pk == olena.pk and not again.created
     assert _counts() == before
     assert [c.pk for c in selectors.customer_list(search="коваленко").items] == [olena.pk]
@@ -202,13 +210,13 @@ def test_find_or_create_reuses_the_customer_an_identity_points_at(
 def test_find_or_create_creates_when_nothing_matches_and_follows_merges(
     make_customer: MakeCustomer,
 ) -> None:
-    made = services.customer_find_or_create(
+    made = customer_find_or_create(
         email="new@example.com", external_ref="shop:7", first_name="Софія"
     )
     assert made.created and made.customer.external_ref == "shop:7"
     survivor = make_customer(first_name="Софія", last_name="Кравченко")
-    services.customer_merge(survivor_id=survivor.pk, duplicate_id=made.customer.pk, actor=None)
-    found = services.customer_find_or_create(external_ref="shop:7")
+    customer_merge(survivor_id=survivor.pk, duplicate_id=made.customer.pk, actor=None)
+    found = customer_find_or_create(external_ref="shop:7")
     assert found.customer.pk == survivor.pk and not found.created
 
 
@@ -217,7 +225,7 @@ def test_find_or_create_does_not_steal_an_identity_of_another_customer(
 ) -> None:
     olena = make_customer(first_name="Олена", emails=["olena@example.com"])
     taras = make_customer(first_name="Тарас", phones=["0501234567"])
-    match = services.customer_find_or_create(email="olena@example.com", phone="050 123 45 67")
+    match = customer_find_or_create(email="olena@example.com", phone="050 123 45 67")
     assert match.customer.pk == olena.pk
     assert Identity.objects.get(kind="phone").customer_id == taras.pk
 
@@ -226,7 +234,7 @@ def test_update_records_what_changed_and_reindexes_the_name(
     make_customer: MakeCustomer, owner: User
 ) -> None:
     customer = make_customer(first_name="Олена", last_name="Коваленко")
-    services.customer_update(customer_id=customer.pk, last_name="Шевчук", country="ua", actor=owner)
+    customer_update(customer_id=customer.pk, last_name="Шевчук", country="ua", actor=owner)
     assert _events(customer)[-1] == (
         "customer.updated",
         {"changes": {"last_name": ["Коваленко", "Шевчук"], "country": ["", "UA"]}},
@@ -234,7 +242,7 @@ def test_update_records_what_changed_and_reindexes_the_name(
     assert [c.pk for c in selectors.customer_list(search="шевчук").items] == [customer.pk]
     assert selectors.customer_list(search="коваленко").items == []
     before = _counts()
-    services.customer_update(customer_id=customer.pk, last_name="Шевчук", actor=owner)
+    customer_update(customer_id=customer.pk, last_name="Шевчук", actor=owner)
     assert _counts() == before  # nothing changed, nothing recorded
 
 
@@ -242,16 +250,12 @@ def test_identities_and_consent_record_their_events(
     make_customer: MakeCustomer, owner: User
 ) -> None:
     customer = make_customer(first_name="Максим")
-    phone = services.identity_add(
-        customer_id=customer.pk, kind="phone", value="050 123 45 67", actor=owner
-    )
+    phone = identity_add(customer_id=customer.pk, kind="phone", value="050 123 45 67", actor=owner)
     assert phone.value == "+380501234567"
-    again = services.identity_add(
-        customer_id=customer.pk, kind="phone", value="+380501234567", actor=owner
-    )
+    again = identity_add(customer_id=customer.pk, kind="phone", value="+380501234567", actor=owner)
     assert again.pk == phone.pk  # already theirs: no second row, no event
     at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-    services.consent_set(
+    consent_set(
         customer_id=customer.pk,
         identity_id=phone.pk,
         state=ConsentState.GRANTED,
@@ -265,7 +269,7 @@ def test_identities_and_consent_record_their_events(
         at,
         "phone call",
     )
-    services.consent_set(
+    consent_set(
         customer_id=customer.pk,
         identity_id=phone.pk,
         state=ConsentState.GRANTED,
@@ -273,7 +277,7 @@ def test_identities_and_consent_record_their_events(
         actor=owner,
     )
     assert [c.pk for c in selectors.customer_list(search="0501234567").items] == [customer.pk]
-    services.identity_remove(customer_id=customer.pk, identity_id=phone.pk, actor=owner)
+    identity_remove(customer_id=customer.pk, identity_id=phone.pk, actor=owner)
     assert selectors.customer_list(search="0501234567").items == []
     assert _events(customer)[1:] == [
         ("customer.identity_added", {"kind": "phone", "value": "+380501234567"}),
@@ -300,37 +304,33 @@ def test_consent_and_identity_errors_name_the_field(make_customer: MakeCustomer)
     before = _counts()
     cases: list[tuple[Callable[[], Any], str]] = [
         (
-            lambda: services.identity_remove(
-                customer_id=anonymous.pk, identity_id=last.pk, actor=None
-            ),
+            lambda: identity_remove(customer_id=anonymous.pk, identity_id=last.pk, actor=None),
             "identity_id",
         ),
         (
-            lambda: services.consent_set(
+            lambda: consent_set(
                 customer_id=customer.pk, identity_id=identity.pk, state="yes", source="", actor=None
             ),
             "state",
         ),
         (
-            lambda: services.consent_set(
+            lambda: consent_set(
                 customer_id=other.pk, identity_id=identity.pk, state="denied", source="", actor=None
             ),
             "identity_id",
         ),
         (
-            lambda: services.identity_add(
+            lambda: identity_add(
                 customer_id=other.pk, kind="email", value="IRYNA@example.com", actor=None
             ),
             "email",
         ),
         (
-            lambda: services.identity_add(
-                customer_id=other.pk, kind="fax", value="123", actor=None
-            ),
+            lambda: identity_add(customer_id=other.pk, kind="fax", value="123", actor=None),
             "kind",
         ),
         (
-            lambda: services.identity_add(
+            lambda: identity_add(
                 customer_id=999_999, kind="email", value="x@example.com", actor=None
             ),
             "customer_id",
@@ -347,20 +347,20 @@ def test_tags_are_one_whatever_the_case_cyrillic_included(
     make_customer: MakeCustomer, owner: User
 ) -> None:
     first, second = make_customer(first_name="А"), make_customer(first_name="Б")
-    services.tag_add(customer_id=first.pk, name="Опт", actor=owner)
-    services.tag_add(customer_id=second.pk, name="  ОПТ ", actor=owner)
-    services.tag_add(customer_id=second.pk, name="опт", actor=owner)
+    tag_add(customer_id=first.pk, name="Опт", actor=owner)
+    tag_add(customer_id=second.pk, name="  ОПТ ", actor=owner)
+    tag_add(customer_id=second.pk, name="опт", actor=owner)
     assert list(Tag.objects.values_list("name", "name_key")) == [("Опт", "опт")]
     assert CustomerTag.objects.count() == 2
     assert [t for t, _p in _events(second)] == ["customer.created", "customer.tagged"]
-    services.tag_remove(customer_id=second.pk, name="оПТ", actor=owner)
+    tag_remove(customer_id=second.pk, name="оПТ", actor=owner)
     assert [t.name for t in selectors.customer_card(customer_id=second.pk).tags] == []
     before = _counts()
     with pytest.raises(NotFound) as caught:
-        services.tag_remove(customer_id=first.pk, name="VIP", actor=owner)
+        tag_remove(customer_id=first.pk, name="VIP", actor=owner)
     assert caught.value.field == "tag"
     with pytest.raises(DomainError) as empty:
-        services.tag_add(customer_id=first.pk, name="   ", actor=owner)
+        tag_add(customer_id=first.pk, name="   ", actor=owner)
     assert empty.value.field == "tag"
     assert _counts() == before
 
@@ -368,7 +368,7 @@ def test_tags_are_one_whatever_the_case_cyrillic_included(
 def test_notes_and_addresses(make_customer: MakeCustomer, owner: User) -> None:
     customer = make_customer(first_name="Андрій")
     for _ in range(2):
-        note = services.note_add(
+        note = note_add(
             customer_id=customer.pk,
             body=" Дзвонив щодо повернення ",
             actor=owner,
@@ -379,7 +379,7 @@ def test_notes_and_addresses(make_customer: MakeCustomer, owner: User) -> None:
         "Дзвонив щодо повернення",
         owner.pk,
     )
-    address = services.address_add(
+    address = address_add(
         customer_id=customer.pk,
         line1="вул. Хрещатик, 1",
         city="Київ",
@@ -400,10 +400,10 @@ def test_notes_and_addresses(make_customer: MakeCustomer, owner: User) -> None:
         ({"line1": "x", "city": "y", "country": "Ukraine"}, "country"),
     ]:
         with pytest.raises(DomainError) as caught:
-            services.address_add(customer_id=customer.pk, actor=owner, **kwargs)
+            address_add(customer_id=customer.pk, actor=owner, **kwargs)
         assert caught.value.field == field
     with pytest.raises(DomainError) as caught:
-        services.note_add(customer_id=customer.pk, body="  ", actor=owner)
+        note_add(customer_id=customer.pk, body="  ", actor=owner)
     assert caught.value.field == "body"
     assert _counts() == before
     assert [t for t, _p in _events(customer)] == [
@@ -426,18 +426,16 @@ def test_merge_moves_everything_and_records_who_merged_what(
     )
     for customer, tags in ((survivor, ["VIP"]), (duplicate, ["vip", "Опт"])):
         for tag in tags:
-            services.tag_add(customer_id=customer.pk, name=tag, actor=owner)
-    services.note_add(customer_id=duplicate.pk, body="Стара нотатка", actor=owner)
-    services.address_add(customer_id=duplicate.pk, line1="Хрещатик, 1", city="Київ", actor=owner)
+            tag_add(customer_id=customer.pk, name=tag, actor=owner)
+    note_add(customer_id=duplicate.pk, body="Стара нотатка", actor=owner)
+    address_add(customer_id=duplicate.pk, line1="Хрещатик, 1", city="Київ", actor=owner)
     earlier = datetime(2025, 1, 5, tzinfo=UTC)
     later = datetime(2026, 2, 1, tzinfo=UTC)
     orders_set(survivor, count=1, value="100.00", last=later)
     orders_set(duplicate, count=2, value="300.50", last=earlier)
     duplicate_events = Event.objects.filter(customer_id=duplicate.pk).count()
 
-    merged = services.customer_merge(
-        survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner
-    )
+    merged = customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
 
     assert merged.pk == survivor.pk and participant_calls == [(survivor.pk, duplicate.pk)]
     survivor.refresh_from_db()
@@ -485,7 +483,7 @@ def test_merge_moves_everything_and_records_who_merged_what(
     }
     # The same merge again (a double click) changes nothing.
     before = _counts()
-    services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
+    customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=owner)
     assert _counts() == before
 
 
@@ -493,23 +491,23 @@ def test_merge_refusals_name_the_field_and_change_nothing(make_customer: MakeCus
     a, b, c = (make_customer(first_name=name) for name in ("Андрій", "Богдан", "Віра"))
     before = _counts()
     with pytest.raises(DomainError) as caught:
-        services.customer_merge(survivor_id=a.pk, duplicate_id=a.pk, actor=None)
+        customer_merge(survivor_id=a.pk, duplicate_id=a.pk, actor=None)
     assert caught.value.field == "duplicate_id"
     with pytest.raises(NotFound) as caught:
-        services.customer_merge(survivor_id=999_999, duplicate_id=a.pk, actor=None)
+        customer_merge(survivor_id=999_999, duplicate_id=a.pk, actor=None)
     assert caught.value.field == "survivor_id"
     assert _counts() == before
 
-    services.customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=None)
+    customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=None)
     after_first = _counts()
     with pytest.raises(Conflict) as caught:
-        services.customer_merge(survivor_id=c.pk, duplicate_id=b.pk, actor=None)
+        customer_merge(survivor_id=c.pk, duplicate_id=b.pk, actor=None)
     assert caught.value.field == "duplicate_id"
     with pytest.raises(Conflict) as caught:
-        services.customer_merge(survivor_id=b.pk, duplicate_id=c.pk, actor=None)
+        customer_merge(survivor_id=b.pk, duplicate_id=c.pk, actor=None)
     assert caught.value.field == "survivor_id"
     with pytest.raises(Conflict) as caught:
-        services.note_add(customer_id=b.pk, body="to a merged customer", actor=None)
+        note_add(customer_id=b.pk, body="to a merged customer", actor=None)
     assert caught.value.field == "customer_id"
     assert _counts() == after_first
 
@@ -525,7 +523,7 @@ def test_a_failing_participant_undoes_the_whole_merge(make_customer: MakeCustome
     try:
         before = _counts()
         with pytest.raises(RuntimeError):
-            services.customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
+            customer_merge(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=None)
     finally:
         merge_participant_unregister("broken")
     duplicate.refresh_from_db()
@@ -538,8 +536,8 @@ def test_merges_flatten_so_old_records_point_at_the_last_survivor(
     make_customer: MakeCustomer,
 ) -> None:
     a, b, c = (make_customer(first_name=name) for name in ("А", "Б", "В"))
-    services.customer_merge(survivor_id=b.pk, duplicate_id=c.pk, actor=None)
-    services.customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=None)
+    customer_merge(survivor_id=b.pk, duplicate_id=c.pk, actor=None)
+    customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=None)
     assert Customer.objects.get(pk=c.pk).merged_into_id == a.pk
 
 
@@ -548,10 +546,10 @@ def test_every_customer_event_carries_the_customer(
 ) -> None:
     a = make_customer(first_name="Олена", emails=["o@example.com"])
     b = make_customer(first_name="Олена", phones=["0671234567"])
-    services.tag_add(customer_id=a.pk, name="VIP", actor=owner)
-    services.note_add(customer_id=b.pk, body="x", actor=owner)
-    services.duplicate_dismiss(customer_id=b.pk, other_id=a.pk, actor=owner)
-    services.customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=owner)
+    tag_add(customer_id=a.pk, name="VIP", actor=owner)
+    note_add(customer_id=b.pk, body="x", actor=owner)
+    duplicate_dismiss(customer_id=b.pk, other_id=a.pk, actor=owner)
+    customer_merge(survivor_id=a.pk, duplicate_id=b.pk, actor=owner)
     customer_events = Event.objects.filter(event_type__startswith="customer.")
     assert customer_events.count() == 6
     assert set(customer_events.values_list("customer_id", flat=True)) == {a.pk}
@@ -562,5 +560,5 @@ def test_search_reindex_rebuilds_rows_inserted_in_bulk(db: None) -> None:
         [Customer(first_name="Ярослава", last_name=f"Бондар{i}") for i in range(3)]
     )
     assert selectors.customer_list(search="ярослава").items == []
-    assert services.customer_search_reindex(customer_ids=[row.pk for row in rows]) == 3
+    assert customer_search_reindex(customer_ids=[row.pk for row in rows]) == 3
     assert len(selectors.customer_list(search="ярослава").items) == 3

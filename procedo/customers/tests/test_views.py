@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from procedo.accounts.models import User
-from procedo.customers import services
 from procedo.customers.models import ConsentState, Customer, CustomerTag, Identity, Note, Tag
 from procedo.customers.registry import CardSection, card_section_register
+from procedo.customers.services.details import note_add, tag_add
 from procedo.customers.tests.conftest import orders_set
 from procedo.events.models import Event
 
@@ -188,7 +188,7 @@ def test_a_plain_post_from_the_card_redirects_back(owner_client: Client, olena: 
 
 
 def test_times_show_in_the_business_time_zone(owner_client: Client, olena: Customer) -> None:
-    note = services.note_add(customer_id=olena.pk, body="Зимова нотатка", actor=None)
+    note = note_add(customer_id=olena.pk, body="Зимова нотатка", actor=None)
     Note.objects.filter(pk=note.pk).update(created_at=datetime(2026, 1, 15, 10, 0, tzinfo=UTC))
     html = owner_client.get(reverse("customers:card", args=[olena.pk])).content.decode()
     assert "15 Jan 2026, 12:00" in html  # Europe/Kyiv, UTC+2 in winter
@@ -196,7 +196,7 @@ def test_times_show_in_the_business_time_zone(owner_client: Client, olena: Custo
 
 def test_older_timeline_rows_come_by_htmx(owner_client: Client, olena: Customer) -> None:
     for i in range(30):
-        services.tag_add(customer_id=olena.pk, name=f"t{i}", actor=None)
+        tag_add(customer_id=olena.pk, name=f"t{i}", actor=None)
     card = owner_client.get(reverse("customers:card", args=[olena.pk])).content.decode()
     assert 'id="timeline-more"' in card
     before = Event.objects.filter(customer_id=olena.pk).order_by("id")[5].pk

@@ -19,7 +19,7 @@ from procedo.business import services as business_services
 from procedo.demo.commerce import DemoSizes, demo_commerce_load
 from procedo.demo.load import DEMO_STAFF
 from procedo.demo.sops import demo_sops_load
-from procedo.orders.services import order_pipeline_defaults_install
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.sops.library import LIBRARY
 from procedo.sops.models import Revision, RevisionState, Sop
 from procedo.testing import logged_in

@@ -35,7 +35,7 @@ from procedo.demo.commerce import (
 from procedo.demo.load import DEMO_STAFF, demo_store_load
 from procedo.events.models import Event
 from procedo.orders.models import Order, OrderKind, OrderLine, StatusCategory, StockState
-from procedo.orders.services import DEFAULT_STATUSES
+from procedo.orders.services.pipeline import DEFAULT_STATUSES
 
 NOW = datetime(2026, 3, 11, 12, 30, tzinfo=UTC)  # a Wednesday, 14:30 in Kyiv
 SIZES = DemoSizes(

@@ -14,8 +14,10 @@ from django.utils import translation
 from procedo.accounts.models import User
 from procedo.events.models import Event
 from procedo.events.timeline import sentences_registered, timeline_lines
-from procedo.orders import services as order_services
-from procedo.orders.services import OrderLineIn
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
+from procedo.orders.services.statuses import order_change_status
+from procedo.orders.services.taking import order_create
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +60,13 @@ def test_every_event_type_the_code_records_reads_as_a_sentence() -> None:
 
 
 def _order(owner: User) -> Any:
-    order_services.order_pipeline_defaults_install()
-    order = order_services.order_create(
+    order_pipeline_defaults_install()
+    order = order_create(
         lines=[OrderLineIn(sku_code="CUP", description="Cup", unit_price="250", quantity=2)],
         actor=owner,
         idempotency_key=None,
     )
-    order_services.order_change_status(
-        order_id=order.pk, to_status="confirmed", actor=owner, idempotency_key=None
-    )
+    order_change_status(order_id=order.pk, to_status="confirmed", actor=owner, idempotency_key=None)
     return order
 
 
@@ -100,7 +100,7 @@ def test_a_page_of_events_names_its_subjects_in_one_query_per_kind(
     owner: User, django_assert_max_num_queries: Any
 ) -> None:
     for _ in range(5):
-        _order(owner) if not Event.objects.exists() else order_services.order_create(
+        _order(owner) if not Event.objects.exists() else order_create(
             lines=[OrderLineIn(sku_code="CUP", description="Cup", unit_price="1", quantity=1)],
             actor=owner,
             idempotency_key=None,
@@ -116,9 +116,7 @@ def test_the_activity_log_filters_by_who_what_and_when(
 ) -> None:
     order = _order(owner)
     other = make_user(username="olena", first_name="Олена")
-    order_services.order_change_status(
-        order_id=order.pk, to_status="packed", actor=other, idempotency_key=None
-    )
+    order_change_status(order_id=order.pk, to_status="packed", actor=other, idempotency_key=None)
     by_olena = owner_client.get("/activity/", {"person": other.pk}).content.decode()
     assert "Олена" in by_olena and "Оксана Литвиненко" not in by_olena.split("<table")[-1]
     orders_only = owner_client.get("/activity/", {"kind": "orders"}).content.decode()

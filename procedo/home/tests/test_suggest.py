@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.customers import services as customer_services
-from procedo.orders import services as order_services
+from procedo.customers.services.customers import customer_create
+from procedo.orders.services.shipments import shipment_create
 from procedo.orders.tests.factories import order_create
 from procedo.sops.services import sops as sop_services
 
@@ -27,7 +27,7 @@ def _suggest(client: Client, query: str) -> str:
 def test_suggestions_come_grouped_customers_orders_sops_products_people(
     owner_client: Client, owner: User
 ) -> None:
-    olena = customer_services.customer_create(
+    olena = customer_create(
         first_name="Олена", last_name="Доставка", phones=["+380 67 555 22 45"], actor=None
     )
     sop = sop_services.sop_create(
@@ -51,9 +51,9 @@ def test_suggestions_come_grouped_customers_orders_sops_products_people(
 def test_a_phone_is_suggested_by_its_last_digits_and_an_order_by_tracking(
     owner_client: Client,
 ) -> None:
-    customer_services.customer_create(first_name="Богдан", phones=["+380 93 555 22 45"], actor=None)
+    customer_create(first_name="Богдан", phones=["+380 93 555 22 45"], actor=None)
     order = order_create()
-    order_services.shipment_create(
+    shipment_create(
         order_id=order.pk,
         carrier="Нова пошта",
         tracking_number="20450000002245",
@@ -72,7 +72,7 @@ def test_fewer_than_two_characters_suggest_nothing(owner_client: Client) -> None
 
 
 def test_suggestions_show_only_what_the_reader_may_open(make_user: Callable[..., User]) -> None:
-    customer_services.customer_create(first_name="Оксана", last_name="Клієнтка", actor=None)
+    customer_create(first_name="Оксана", last_name="Клієнтка", actor=None)
     viewer = Client()
     viewer.force_login(make_user(Role.VIEWER))
     html = _suggest(viewer, "оксана")

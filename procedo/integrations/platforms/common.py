@@ -22,9 +22,8 @@ from procedo.catalog import services as catalog_services
 from procedo.catalog.services import OutOfStock, SkuSeen
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.texts import LaterText
-from procedo.customers import services as customer_services
+from procedo.customers.services import customers as customer_services
 from procedo.integrations.models import Connection, ExternalVersion, SkuReview
-from procedo.orders import services as order_services
 from procedo.orders.models import (
     Order,
     OrderStatus,
@@ -34,6 +33,11 @@ from procedo.orders.models import (
     Shipment,
     StatusCategory,
 )
+from procedo.orders.services.lines import DeliveryIn, OrderLineIn
+from procedo.orders.services.payments import payment_record, refund_record
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
+from procedo.orders.services.statuses import order_change_status
+from procedo.orders.services.taking import order_create
 
 
 class NotYet(NotFound):
@@ -264,7 +268,7 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
     _skus_ensure(connection, lines, currency)
     arguments: dict[str, Any] = {
         "lines": [
-            order_services.OrderLineIn(
+            OrderLineIn(
                 quantity=line.quantity,
                 sku_code=line.code,
                 description=line.name,
@@ -283,7 +287,7 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
         "source": f"{connection.name} {shop.label}".strip(),
         "external_ref": ref(connection, "order", shop.external_id),
         "note": shop.note,
-        "delivery": order_services.DeliveryIn(
+        "delivery": DeliveryIn(
             point="address" if shop.address else "",
             city=text(shop.city, 100),
             address=text(shop.address, 200),
@@ -291,10 +295,10 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
         ),
     }
     try:
-        return order_services.order_create(**arguments)
+        return order_create(**arguments)
     except OutOfStock:
         # The shop has sold it already: the order goes in, the shortage shows in the catalog.
-        return order_services.order_create(**arguments, reserve_stock=False)
+        return order_create(**arguments, reserve_stock=False)
 
 
 def _status_path(order: Order, category: str) -> list[str]:
@@ -327,7 +331,7 @@ def _status_walk(order: Order, category: str, *, key: str) -> None:
     if category == StatusCategory.NEW:
         return
     for code in _status_path(order, category):
-        order_services.order_change_status(
+        order_change_status(
             order_id=order.pk,
             to_status=code,
             actor=None,
@@ -361,7 +365,7 @@ def payment_forward(
         return existing
     if existing is None and amount <= 0:
         return None
-    return order_services.payment_record(
+    return payment_record(
         order_id=order.pk,
         amount=existing.amount if existing else amount,
         method=method,
@@ -389,7 +393,7 @@ def refund_apply(
             "payment",
             gettext_noop("The payment this refund returns has not been received yet."),
         )
-    order_services.refund_record(
+    refund_record(
         order_id=order.pk,
         amount=amount,
         payment_id=payment.pk,
@@ -413,7 +417,7 @@ def shipment_apply(
     """The order's shipment with this tracking number (made the first time), in `status`."""
     shipment = Shipment.objects.filter(order=order, tracking_number=tracking_number).first()
     if shipment is None:
-        shipment = order_services.shipment_create(
+        shipment = shipment_create(
             order_id=order.pk,
             carrier=carrier,
             tracking_number=tracking_number,
@@ -428,7 +432,7 @@ def shipment_status(
 ) -> Shipment:
     if shipment.status == status:
         return shipment
-    return order_services.shipment_update_status(
+    return shipment_update_status(
         shipment_id=shipment.pk,
         status=status,
         occurred_at=at,

@@ -15,8 +15,9 @@ from procedo.integrations import reconcile, remote, services
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import LocalApi, resource
-from procedo.orders import services as order_services
 from procedo.orders.models import Order, Payment, Refund
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.taking import order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +43,8 @@ def test_stripe_events_missed_by_webhooks_are_fetched_and_applied_once(
         api_key="sk_test_51abcd",
         actor=None,
     )
-    order = order_services.order_create(
-        lines=[order_services.OrderLineIn(quantity=1, description="Gift box", unit_price="10.99")],
+    order = order_create(
+        lines=[OrderLineIn(quantity=1, description="Gift box", unit_price="10.99")],
         currency="USD",
         actor=None,
         idempotency_key=None,

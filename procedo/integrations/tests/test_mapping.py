@@ -19,8 +19,10 @@ from procedo.integrations import services
 from procedo.integrations.models import Delivery, SkuReview
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
-from procedo.orders import services as order_services
 from procedo.orders.models import Order, Payment, Refund, Shipment
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.shipments import shipment_create
+from procedo.orders.services.taking import order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -182,8 +184,8 @@ def test_a_woocommerce_guest_order_created_then_completed() -> None:
 
 
 def _usd_order(total: str) -> Order:
-    return order_services.order_create(
-        lines=[order_services.OrderLineIn(quantity=1, description="Gift box", unit_price=total)],
+    return order_create(
+        lines=[OrderLineIn(quantity=1, description="Gift box", unit_price=total)],
         currency="USD",
         actor=None,
         idempotency_key=None,
@@ -235,7 +237,7 @@ def test_easypost_tracker_moves_the_shipment_with_the_carrier_s_time() -> None:
     easypost, client = helpers.connect("easypost", secret="sécret"), Client()
     vector = json.loads(raw("easypost/client-library-fixtures.json"))["webhooks"]
     order = _usd_order("5.00")
-    shipment = order_services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk, carrier="FedEx", tracking_number="1", actor=None, idempotency_key=None
     )
     body = raw("easypost/event-body.json").rstrip(b"\n")  # what the official vector signs
@@ -278,8 +280,8 @@ def test_easypost_tracker_moves_the_shipment_with_the_carrier_s_time() -> None:
 
 def test_liqpay_callback_pays_the_order_named_by_order_id() -> None:
     liqpay, client = helpers.connect("liqpay", secret="sandbox_private_key_123"), Client()
-    order = order_services.order_create(
-        lines=[order_services.OrderLineIn(quantity=1, description="Свічка", unit_price="450.00")],
+    order = order_create(
+        lines=[OrderLineIn(quantity=1, description="Свічка", unit_price="450.00")],
         currency="UAH",
         actor=None,
         idempotency_key=None,

@@ -13,8 +13,10 @@ from procedo.events.models import Event
 from procedo.integrations import novaposhta, remote, services
 from procedo.integrations.models import TrackingPoll
 from procedo.integrations.tests.helpers import LocalApi
-from procedo.orders import services as order_services
 from procedo.orders.models import Shipment
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.shipments import shipment_create
+from procedo.orders.services.taking import order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +28,12 @@ def _kyiv(moment: datetime, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
 
 
 def _shipment(number: str, *, carrier: str = "nova_poshta", age: timedelta) -> Shipment:
-    order = order_services.order_create(
-        lines=[order_services.OrderLineIn(quantity=1, description="Свічка", unit_price="450.00")],
+    order = order_create(
+        lines=[OrderLineIn(quantity=1, description="Свічка", unit_price="450.00")],
         actor=None,
         idempotency_key=None,
     )
-    shipment = order_services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk, carrier=carrier, tracking_number=number, actor=None, idempotency_key=None
     )
     Shipment.objects.filter(pk=shipment.pk).update(created_at=NOW - age)

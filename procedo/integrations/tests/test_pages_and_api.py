@@ -11,8 +11,9 @@ from django.test import Client
 from procedo.accounts.roles import Role
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.tests import helpers
-from procedo.orders import services as order_services
 from procedo.orders.models import Payment
+from procedo.orders.services.lines import OrderLineIn
+from procedo.orders.services.taking import order_create
 from procedo.testing import logged_in, person, token_client
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +63,8 @@ def test_a_manager_connects_liqpay_and_replays_a_payment_that_came_before_its_or
     page = manager.get(f"/integrations/{connection.pk}/?state=failed").content.decode()
     assert "No order A-77 (yet)." in page and "Replay" in page
 
-    order = order_services.order_create(
-        lines=[order_services.OrderLineIn(quantity=1, description="Свічка", unit_price="120.00")],
+    order = order_create(
+        lines=[OrderLineIn(quantity=1, description="Свічка", unit_price="120.00")],
         currency="UAH",
         number="A-77",
         actor=None,

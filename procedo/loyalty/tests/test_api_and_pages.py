@@ -11,9 +11,10 @@ from procedo.accounts.roles import Role
 from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.events.models import Event
-from procedo.loyalty import services
 from procedo.loyalty.models import ReferralConversion, Tier
-from procedo.messaging.services import message_context
+from procedo.loyalty.services.membership import membership_enter
+from procedo.loyalty.services.programme import TierIn, tiers_recompute, tiers_set
+from procedo.messaging.services.composing import message_context
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import api_caller, logged_in, person
@@ -96,14 +97,14 @@ def test_the_api_sets_terms_and_tiers_attributes_referrals_and_refuses_naming_th
 
 
 def test_the_pages_in_ukrainian_with_the_card_section_and_refusals_beside_their_fields() -> None:
-    services.tiers_set(
-        tiers=[services.TierIn("silver", "Срібний", "100", benefits="Безкоштовна доставка")],
+    tiers_set(
+        tiers=[TierIn("silver", "Срібний", "100", benefits="Безкоштовна доставка")],
         actor=None,
     )
     olena = customer_create("Олена")
     order = order_create(customer=olena)
-    services.tiers_recompute()
-    services.membership_enter(customer_id=olena.pk)
+    tiers_recompute()
+    membership_enter(customer_id=olena.pk)
     client = logged_in(person(Role.MANAGER))
     client.post("/i18n/setlang/", {"language": "uk", "next": "/"})
     card = client.get(f"/customers/{olena.pk}/")

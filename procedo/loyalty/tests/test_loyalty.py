@@ -16,14 +16,27 @@ from procedo.business.services import business_update
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
 from procedo.customers.models import Customer
-from procedo.customers.services import customer_merge
+from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
-from procedo.loyalty import selectors, services
+from procedo.loyalty import selectors
 from procedo.loyalty.codes import ALPHABET, LENGTH, code_normalise
 from procedo.loyalty.models import CustomerLoyalty, ReferralConversion, Tier
-from procedo.loyalty.services import TierIn
-from procedo.orders import services as order_services
+from procedo.loyalty.services.membership import (
+    loyalty_consume,
+    membership_enter,
+    memberships_enter_missing,
+)
+from procedo.loyalty.services.programme import (
+    TierIn,
+    program_update,
+    tier_changes,
+    tiers_recompute,
+    tiers_set,
+)
+from procedo.loyalty.services.referrals import referral_attribute, referral_code_issue
 from procedo.orders.models import Order
+from procedo.orders.services import lines as line_services
+from procedo.orders.services import taking as taking_services
 from procedo.orders.tests.factories import customer_create, move, order_create
 from procedo.sops.library import LIBRARY
 from procedo.sops.subjects import SUBJECTS, rule_q
@@ -55,7 +68,7 @@ def _sale(customer: Customer | None, price: str, days_ago: int = 1, **extra: Any
 
 
 def _consume() -> None:
-    consumer_catch_up(name="loyalty.orders", handler=services.loyalty_consume)
+    consumer_catch_up(name="loyalty.orders", handler=loyalty_consume)
 
 
 def _events(kind: str) -> list[tuple[int | None, dict[str, Any]]]:
@@ -72,8 +85,8 @@ def _tier_of(customer: Customer) -> str | None:
 def test_tiers_follow_the_spend_in_the_window_as_plain_python_counts_it(
     django_assert_num_queries: Any,
 ) -> None:
-    services.program_update(actor=None, window_days=365)
-    services.tiers_set(tiers=TIERS, actor=None)
+    program_update(actor=None, window_days=365)
+    tiers_set(tiers=TIERS, actor=None)
     people = {name: customer_create(name) for name in ("Анна", "Богдан", "Віра", "Галина")}
     # (who, price, days ago, final status): outside the window, cancelled and returned sales
     # count for nothing.
@@ -94,9 +107,9 @@ def test_tiers_follow_the_spend_in_the_window_as_plain_python_counts_it(
             move(order, "cancelled")
     # The window and the currency, then one statement for every customer.
     with django_assert_num_queries(3):
-        changes = services.tier_changes()
+        changes = tier_changes()
     assert len(changes) == 3
-    assert services.tiers_recompute() == 3
+    assert tiers_recompute() == 3
 
     spend = {who: Decimal(0) for who in people}
     for who, price, days, status in history:
@@ -113,7 +126,7 @@ def test_tiers_follow_the_spend_in_the_window_as_plain_python_counts_it(
     assert upgraded == {people[w].pk: code for w, code in expected.items() if code}
 
     # A recompute with nothing new changes nothing and records nothing.
-    assert services.tiers_recompute() == 0
+    assert tiers_recompute() == 0
     # Bohdan returns his sale: the order's event brings him down on its own.
     move(Order.objects.get(customer=people["Богдан"], status__code="delivered"), "returned")
     _consume()
@@ -124,7 +137,7 @@ def test_tiers_follow_the_spend_in_the_window_as_plain_python_counts_it(
 
 
 def test_overlapping_or_unordered_thresholds_are_refused_naming_the_field() -> None:
-    services.tiers_set(tiers=TIERS, actor=None)
+    tiers_set(tiers=TIERS, actor=None)
     before = list(Tier.objects.values_list("code", "min_spend"))
     events = Event.objects.count()
     bad = [
@@ -135,12 +148,12 @@ def test_overlapping_or_unordered_thresholds_are_refused_naming_the_field() -> N
     ]
     for tiers, field, code in bad:
         with pytest.raises(DomainError) as refused:
-            services.tiers_set(tiers=tiers, actor=None)
+            tiers_set(tiers=tiers, actor=None)
         assert (refused.value.field, refused.value.code) == (field, code)
     assert list(Tier.objects.values_list("code", "min_spend")) == before
     assert Event.objects.count() == events
     # Two tiers may swap names and thresholds in one go (the UNIQUE threshold never collides).
-    services.tiers_set(
+    tiers_set(
         tiers=[TierIn("silver", "Silver", "1000"), TierIn("bronze", "Bronze", "5000")], actor=None
     )
     assert list(Tier.objects.values_list("code", "min_spend")) == [
@@ -150,7 +163,7 @@ def test_overlapping_or_unordered_thresholds_are_refused_naming_the_field() -> N
 
 
 def test_the_first_purchase_makes_a_member_once_with_a_referral_code() -> None:
-    services.program_update(
+    program_update(
         actor=None,
         membership_name="Клуб друзів",
         membership_benefits="Подарунок на день народження",
@@ -162,7 +175,7 @@ def test_the_first_purchase_makes_a_member_once_with_a_referral_code() -> None:
     _sale(olena, "250.00", 1)
     _sale(olena, "300.00", 1)
     _consume()
-    assert services.membership_enter(customer_id=olena.pk) is False  # already a member
+    assert membership_enter(customer_id=olena.pk) is False  # already a member
     assert [cid for cid, _p in _events("loyalty.membership_entered")] == [olena.pk]
     card = selectors.loyalty_card(customer_id=olena.pk)
     assert card.member_since is not None and card.membership_name == "Клуб друзів"
@@ -172,12 +185,12 @@ def test_the_first_purchase_makes_a_member_once_with_a_referral_code() -> None:
     # with the nightly sweep; a customer who never bought does not.
     petro, _nobody = customer_create("Петро"), customer_create("Ніхто")
     _sale(petro, "90.00", 400)
-    assert services.memberships_enter_missing() == 1
-    assert services.memberships_enter_missing() == 0
+    assert memberships_enter_missing() == 1
+    assert memberships_enter_missing() == 0
 
 
 def test_a_referral_is_attributed_by_code_in_any_case_and_an_own_code_is_refused() -> None:
-    services.program_update(
+    program_update(
         actor=None,
         friend_reward_kind="percent",
         friend_reward_value="10",
@@ -186,7 +199,7 @@ def test_a_referral_is_attributed_by_code_in_any_case_and_an_own_code_is_refused
         link_base="https://shop.example/",
     )
     anna, bohdan, vira = customer_create("Анна"), customer_create("Богдан"), customer_create("Віра")
-    code = services.referral_code_issue(customer_id=anna.pk, actor=None).code
+    code = referral_code_issue(customer_id=anna.pk, actor=None).code
     assert code_normalise(f" {code[:4].lower()}-{code[4:]} ") == code
     assert selectors.referral_link(code) == f"https://shop.example/?ref={code}"
 
@@ -215,18 +228,14 @@ def test_a_referral_is_attributed_by_code_in_any_case_and_an_own_code_is_refused
     # Typed on an order afterwards: the owner's own order is refused, a second referral too.
     own = _sale(anna, "50.00")
     with pytest.raises(DomainError) as refused:
-        services.referral_attribute(order_id=own.pk, code=code, actor=None, idempotency_key=None)
+        referral_attribute(order_id=own.pk, code=code, actor=None, idempotency_key=None)
     assert refused.value.field == "code"
     again = _sale(bohdan, "70.00")
     with pytest.raises(Conflict):
-        services.referral_attribute(order_id=again.pk, code=code, actor=None, idempotency_key=None)
+        referral_attribute(order_id=again.pk, code=code, actor=None, idempotency_key=None)
     vira_order = _sale(vira, "80.00")
-    services.referral_attribute(
-        order_id=vira_order.pk, code=code.lower(), actor=None, idempotency_key="k1"
-    )
-    services.referral_attribute(
-        order_id=vira_order.pk, code=code.lower(), actor=None, idempotency_key="k1"
-    )
+    referral_attribute(order_id=vira_order.pk, code=code.lower(), actor=None, idempotency_key="k1")
+    referral_attribute(order_id=vira_order.pk, code=code.lower(), actor=None, idempotency_key="k1")
     assert ReferralConversion.objects.count() == 2
     card = selectors.loyalty_card(customer_id=anna.pk)
     assert (card.referrals_this_year, card.goal_reached) == (2, True)
@@ -245,7 +254,7 @@ def test_referral_numbers_match_plain_python_over_two_years(
     people = [customer_create(f"Клієнт {n}") for n in range(8)]
     for person in people[:7]:
         _sale(person, "100.00", 1)
-    codes = {p.pk: services.referral_code_issue(customer_id=p.pk, actor=None) for p in people}
+    codes = {p.pk: referral_code_issue(customer_id=p.pk, actor=None) for p in people}
     # (referrer index, referred index, year): 0 refers three this year, 1 one this year and one
     # the year before, 2 only the year before.
     plan = [
@@ -258,7 +267,7 @@ def test_referral_numbers_match_plain_python_over_two_years(
     ]
     for referrer, referred, when in plan:
         order = _sale(people[referred], "50.00", 1)
-        conversion = services.referral_attribute(
+        conversion = referral_attribute(
             order_id=order.pk,
             code=codes[people[referrer].pk].code,
             actor=None,
@@ -288,7 +297,7 @@ def test_referral_numbers_match_plain_python_over_two_years(
 
 
 def test_an_sop_condition_asks_the_tier_and_the_membership() -> None:
-    services.tiers_set(tiers=TIERS, actor=None)
+    tiers_set(tiers=TIERS, actor=None)
     gold, nobody = customer_create("Злата"), customer_create("Ніхто")
     _sale(gold, "25000.00", 2)
     _consume()
@@ -306,11 +315,11 @@ def test_an_sop_condition_asks_the_tier_and_the_membership() -> None:
 def test_order_create_rolls_back_whole_when_the_hook_refuses() -> None:
     """The hook runs in the order's transaction: stock reserved for it is released too."""
     anna = customer_create("Анна")
-    code = services.referral_code_issue(customer_id=anna.pk, actor=None).code
+    code = referral_code_issue(customer_id=anna.pk, actor=None).code
     sku = sku_create(price="10.00", on_hand=5)
     with pytest.raises(DomainError):
-        order_services.order_create(
-            lines=[order_services.OrderLineIn(sku_id=sku.pk, quantity=2)],
+        taking_services.order_create(
+            lines=[line_services.OrderLineIn(sku_id=sku.pk, quantity=2)],
             customer_id=anna.pk,
             actor=None,
             idempotency_key=None,
@@ -326,7 +335,7 @@ def test_order_create_rolls_back_whole_when_the_hook_refuses() -> None:
 def test_a_tier_upgrade_starts_the_librarys_vip_reward_sop() -> None:
     entry = LIBRARY["loyalty_tier_reward"]
     sop, _revision = sop_live(definition=dict(entry.definition), subject_type="customer")
-    services.tiers_set(tiers=TIERS, actor=None)
+    tiers_set(tiers=TIERS, actor=None)
     zlata, quiet_one = customer_create("Злата"), customer_create("Тихон")
     _sale(zlata, "6000.00", 2)
     _sale(quiet_one, "10.00", 2)

@@ -18,8 +18,11 @@ from procedo.core.errors import Conflict, DomainError
 from procedo.core.models import IdempotencyKey
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.loyalty import selectors, services
+from procedo.loyalty import selectors
 from procedo.loyalty.models import Reward
+from procedo.loyalty.services.programme import program_update
+from procedo.loyalty.services.referrals import referral_code_issue
+from procedo.loyalty.services.rewards import reward_redeem, rewards_credit, rewards_credit_missing
 from procedo.orders.models import Order
 from procedo.orders.tests.factories import customer_create, order_create
 from procedo.testing import api_caller, person
@@ -40,7 +43,7 @@ def _sale(customer: Customer, price: str, **extra: Any) -> Order:
 def referral() -> tuple[Customer, Customer, Order]:
     """Anna referred Bohdan: she is owed 200 ₴ of credit, he 10% off."""
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
-    services.program_update(
+    program_update(
         actor=None,
         friend_reward_kind="percent",
         friend_reward_value="10",
@@ -48,7 +51,7 @@ def referral() -> tuple[Customer, Customer, Order]:
         referrer_reward_value="200",
     )
     anna, bohdan = customer_create("Анна"), customer_create("Богдан")
-    code = services.referral_code_issue(customer_id=anna.pk, actor=None).code
+    code = referral_code_issue(customer_id=anna.pk, actor=None).code
     first = _sale(bohdan, "500.00", source=f"ref:{code}", status="delivered")
     return anna, bohdan, first
 
@@ -69,13 +72,13 @@ def test_each_side_of_a_referral_is_credited_once(
         (bohdan.pk, "referred", "percent", Decimal("10.00")),
     ]
     # The nightly catch-up and a repeat find them credited: nothing twice.
-    assert services.rewards_credit_missing() == 0
+    assert rewards_credit_missing() == 0
     conversion = Reward.objects.first().conversion  # type: ignore[union-attr]
     first = set(Reward.objects.values_list("pk", flat=True))
     # A retry within the key's day replays; after it the (referral, side) row answers.
-    assert {r.pk for r in services.rewards_credit(conversion=conversion)} == first
+    assert {r.pk for r in rewards_credit(conversion=conversion)} == first
     IdempotencyKey.objects.all().delete()
-    assert {r.pk for r in services.rewards_credit(conversion=conversion)} == first
+    assert {r.pk for r in rewards_credit(conversion=conversion)} == first
     assert len(_rewards()) == 2
     assert Event.objects.filter(event_type="reward.credited").count() == 2
     card = selectors.loyalty_card(customer_id=anna.pk)
@@ -91,19 +94,13 @@ def test_a_reward_lowers_the_customers_order_once_and_bad_uses_change_nothing(
     percent = Reward.objects.get(customer=bohdan)
     small = _sale(anna, "150.00")  # the credit is more than its goods
     with pytest.raises(DomainError) as refused:
-        services.reward_redeem(
-            reward_id=credit.pk, order_id=small.pk, actor=None, idempotency_key=None
-        )
+        reward_redeem(reward_id=credit.pk, order_id=small.pk, actor=None, idempotency_key=None)
     assert refused.value.field == "amount"
     with pytest.raises(DomainError) as refused:  # another customer's order
-        services.reward_redeem(
-            reward_id=credit.pk, order_id=first.pk, actor=None, idempotency_key=None
-        )
+        reward_redeem(reward_id=credit.pk, order_id=first.pk, actor=None, idempotency_key=None)
     assert refused.value.field == "order_id"
     with pytest.raises(Conflict) as refused:  # delivered: its total is settled
-        services.reward_redeem(
-            reward_id=percent.pk, order_id=first.pk, actor=None, idempotency_key=None
-        )
+        reward_redeem(reward_id=percent.pk, order_id=first.pk, actor=None, idempotency_key=None)
     assert refused.value.field == "status"
     small.refresh_from_db()
     credit.refresh_from_db()
@@ -112,7 +109,7 @@ def test_a_reward_lowers_the_customers_order_once_and_bad_uses_change_nothing(
 
     order = _sale(anna, "1000.00")
     for _twice in range(2):  # a double click: the same key answers as the first time
-        used = services.reward_redeem(
+        used = reward_redeem(
             reward_id=credit.pk, order_id=order.pk, actor=None, idempotency_key="ui:k1"
         )
     order.refresh_from_db()
@@ -122,9 +119,7 @@ def test_a_reward_lowers_the_customers_order_once_and_bad_uses_change_nothing(
         Decimal("800.00"),
     )
     with pytest.raises(Conflict) as refused:  # used already: on no other order
-        services.reward_redeem(
-            reward_id=credit.pk, order_id=order.pk, actor=None, idempotency_key="ui:k2"
-        )
+        reward_redeem(reward_id=credit.pk, order_id=order.pk, actor=None, idempotency_key="ui:k2")
     assert refused.value.field == "reward_id" and order.number in refused.value.message
     order.refresh_from_db()
     assert order.total == Decimal("800.00")
@@ -132,9 +127,7 @@ def test_a_reward_lowers_the_customers_order_once_and_bad_uses_change_nothing(
 
     # A percent takes its share of the goods left.
     second = _sale(bohdan, "300.00")
-    services.reward_redeem(
-        reward_id=percent.pk, order_id=second.pk, actor=None, idempotency_key=None
-    )
+    reward_redeem(reward_id=percent.pk, order_id=second.pk, actor=None, idempotency_key=None)
     second.refresh_from_db()
     assert (second.total, second.discount_total) == (Decimal("270.00"), Decimal("30.00"))
 

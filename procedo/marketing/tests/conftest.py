@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from procedo.catalog.models import Product, Sku
 from procedo.catalog.tests.factories import product_create, sku_create
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.details import tag_add
 from procedo.orders.tests.factories import order_create
 
 
@@ -24,7 +25,7 @@ class Store:
 
 
 def _customer(name: str, email: str, consent: str, **extra: Any) -> Customer:
-    return customer_services.customer_create(
+    return customer_create(
         first_name=name, emails=[email], email_consent=consent, consent_source="test", **extra
     )
 
@@ -59,7 +60,7 @@ def store_make() -> Store:
         "maria": _customer("Марія", "maria@example.com", "unknown", country="UA"),
         "ivan": _customer("Іван", "ivan@example.com", "granted", country="UA"),
     }
-    customer_services.tag_add(customer_id=people["taras"].pk, name="VIP", actor=None)
+    tag_add(customer_id=people["taras"].pk, name="VIP", actor=None)
     history = {
         "olena": [("Kettle", 300), ("Filter", 275), ("Descaler", 240)],
         "taras": [("Kettle", 200), ("Filter", 175)],

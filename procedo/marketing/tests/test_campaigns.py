@@ -15,9 +15,9 @@ from procedo.events.models import Event
 from procedo.marketing import selectors, services
 from procedo.marketing.models import Campaign, CampaignRecipient, Segment
 from procedo.marketing.tests.conftest import Store
-from procedo.messaging import sending
 from procedo.messaging.models import Message, Template
-from procedo.messaging.services import template_save
+from procedo.messaging.services.sending import messages_send_due
+from procedo.messaging.services.templates import template_save
 from procedo.orders.tests.factories import order_create
 from procedo.testing import SmtpServer
 
@@ -89,7 +89,7 @@ def test_a_campaign_goes_to_the_consenting_once_holds_out_and_counts_the_orders_
     services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="send-2")
     assert Message.objects.filter(source=campaign.source).count() == len(treated)
 
-    assert sending.messages_send_due().sent == len(treated)
+    assert messages_send_due().sent == len(treated)
     received = {m["To"]: m for m in smtp.recorder.received}
     assert len(received) == len(treated)
     if store.customers["ivan"].pk in treated:

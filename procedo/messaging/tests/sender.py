@@ -21,7 +21,7 @@ def main() -> None:
     django.setup()
     from django.db import close_old_connections
 
-    from procedo.messaging.sending import messages_send_batch
+    from procedo.messaging.services.sending import messages_send_batch
 
     # Who is asking, for the fault test's SMS provider (TwilioProvider uses urlopen).
     opener = urllib.request.build_opener()

@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from procedo.customers import services as customer_services
 from procedo.customers.models import Identity
-from procedo.messaging import sending, unsubscribe
+from procedo.customers.services.customers import customer_create
+from procedo.messaging import unsubscribe
 from procedo.messaging.models import Message, MessageKind, MessageState
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import messages_send_due
 from procedo.testing import SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +24,7 @@ NOON = datetime(2026, 11, 24, 12, 0, tzinfo=KYIV)
 
 
 def customer(email: str, consent: str = "granted") -> int:
-    return customer_services.customer_create(
-        first_name="Олена", emails=[email], email_consent=consent
-    ).pk
+    return customer_create(first_name="Олена", emails=[email], email_consent=consent).pk
 
 
 def queue(email: str, key: str, kind: str, customer_id: int | None) -> Message:
@@ -44,7 +43,7 @@ def test_unsubscribe_headers_only_on_marketing_and_the_link_works(smtp: SmtpServ
     olena = customer("olena@example.com")
     queue("olena@example.com", "m1", MessageKind.MARKETING, olena)
     queue("olena@example.com", "t1", MessageKind.TRANSACTIONAL, olena)
-    assert sending.messages_send_due(now=NOON).sent == 2
+    assert messages_send_due(now=NOON).sent == 2
     promo, receipt = smtp.recorder.received
     assert receipt["List-Unsubscribe"] is None and receipt["List-Unsubscribe-Post"] is None
     assert promo["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -65,7 +64,7 @@ def test_unsubscribe_headers_only_on_marketing_and_the_link_works(smtp: SmtpServ
 
     queue("olena@example.com", "m2", MessageKind.MARKETING, olena)
     queue("olena@example.com", "t2", MessageKind.TRANSACTIONAL, olena)
-    sending.messages_send_due(now=NOON)
+    messages_send_due(now=NOON)
     promo2 = Message.objects.get(idempotency_key="m2")
     assert promo2.state == MessageState.SUPPRESSED
     assert promo2.reason == "unsubscribed or refused marketing"
@@ -83,7 +82,7 @@ def test_no_consent_or_no_identity_is_suppressed_with_the_reason(smtp: SmtpServe
     unknown = customer("unknown@example.com", consent="unknown")
     queue("unknown@example.com", "m1", MessageKind.MARKETING, unknown)
     queue("stranger@example.com", "m2", MessageKind.MARKETING, None)
-    sending.messages_send_due(now=NOON)
+    messages_send_due(now=NOON)
     reasons = dict(Message.objects.values_list("idempotency_key", "reason"))
     assert set(Message.objects.values_list("state", flat=True)) == {"suppressed"}
     assert reasons == {
@@ -98,12 +97,12 @@ def test_quiet_hours_defer_marketing_until_morning_not_transactional(smtp: SmtpS
     queue("olena@example.com", "m1", MessageKind.MARKETING, olena)
     queue("olena@example.com", "t1", MessageKind.TRANSACTIONAL, olena)
     late = datetime(2026, 11, 24, 22, 30, tzinfo=KYIV)
-    sending.messages_send_due(now=late)
+    messages_send_due(now=late)
     promo = Message.objects.get(idempotency_key="m1")
     assert promo.state == MessageState.QUEUED and promo.reason == "quiet hours"
     assert promo.deferred_until == datetime(2026, 11, 25, 9, 0, tzinfo=KYIV)
     assert Message.objects.get(idempotency_key="t1").state == MessageState.SENT
-    sending.messages_send_due(now=datetime(2026, 11, 25, 9, 1, tzinfo=KYIV))
+    messages_send_due(now=datetime(2026, 11, 25, 9, 1, tzinfo=KYIV))
     promo.refresh_from_db()
     assert promo.state == MessageState.SENT
 
@@ -112,11 +111,11 @@ def test_the_frequency_cap_defers_the_third_promotion(smtp: SmtpServer) -> None:
     olena = customer("olena@example.com")
     for i in range(3):
         queue("olena@example.com", f"m{i}", MessageKind.MARKETING, olena)
-    sending.messages_send_due(now=NOON)
+    messages_send_due(now=NOON)
     third = Message.objects.get(idempotency_key="m2")
     assert third.state == MessageState.QUEUED and third.reason == "frequency cap"
     assert third.deferred_until == NOON + timedelta(days=1)
-    assert sending.messages_send_due(now=NOON + timedelta(hours=1)).sent == 0
+    assert messages_send_due(now=NOON + timedelta(hours=1)).sent == 0
     assert len(smtp.recorder.received) == 2
 
 
@@ -140,18 +139,18 @@ def test_quiet_hours_and_the_cap_are_the_stores_settings(smtp: SmtpServer) -> No
     for i in range(2):
         queue("olena@example.com", f"m{i}", MessageKind.MARKETING, olena)
     lunch = datetime(2026, 11, 24, 13, 30, tzinfo=KYIV)
-    sending.messages_send_due(now=lunch)
+    messages_send_due(now=lunch)
     first = Message.objects.get(idempotency_key="m0")
     assert first.reason == "quiet hours"
     assert first.deferred_until == datetime(2026, 11, 24, 14, 0, tzinfo=KYIV)
     late = datetime(2026, 11, 24, 22, 30, tzinfo=KYIV)  # night is no longer quiet
-    assert sending.messages_send_due(now=late).sent == 1
+    assert messages_send_due(now=late).sent == 1
     second = Message.objects.get(idempotency_key="m1")
     assert second.state == MessageState.QUEUED and second.reason == "frequency cap"
     assert second.deferred_until == late + timedelta(days=2)
     # No cap at all: it goes.
     limits(marketing_cap_count=0)
-    assert sending.messages_send_due(now=second.deferred_until).sent == 1
+    assert messages_send_due(now=second.deferred_until).sent == 1
 
 
 @pytest.mark.parametrize(

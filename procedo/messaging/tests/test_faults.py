@@ -46,11 +46,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from procedo.business.models import Business
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
-from procedo.messaging.services import Outgoing, messages_queue_many
+from procedo.messaging.services.queueing import Outgoing, messages_queue_many
+from procedo.messaging.services.sending import MAX_ATTEMPTS, RESENT_AUTOMATICALLY, messages_send_due
 from procedo.testing import child_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -274,7 +274,7 @@ class Senders:
 def _queue(n: int) -> None:
     marketing = list(range(0, n, MARKETING_SHARE))
     customers = {
-        i: customer_services.customer_create(
+        i: customer_create(
             first_name="Ірина", emails=[f"r3-{i}@example.com"], email_consent="granted"
         ).pk
         for i in marketing
@@ -304,7 +304,7 @@ def _queue_sms(n: int) -> None:
     """SMS to numbers of their own, a third of them marketing (to customers who agreed)."""
     marketing = list(range(0, n, MARKETING_SHARE))
     customers = {
-        i: customer_services.customer_create(
+        i: customer_create(
             first_name="Ірина", phones=[f"+38067{i:07d}"], phone_consent="granted"
         ).pk
         for i in marketing
@@ -343,12 +343,12 @@ def _settle() -> int:
     clock = timezone.now()
     for rounds in range(1, 40):
         clock += timedelta(hours=2)  # past every lease and the longest backoff
-        sending.messages_send_due(now=clock, budget=timedelta(minutes=5))
+        messages_send_due(now=clock, budget=timedelta(minutes=5))
         open_rows = Message.objects.filter(
             Q(state__in=[MessageState.QUEUED, MessageState.SENDING])
-            | Q(sending.RESENT_AUTOMATICALLY, state=MessageState.UNKNOWN)
+            | Q(RESENT_AUTOMATICALLY, state=MessageState.UNKNOWN)
         )
-        if not open_rows.filter(attempts__lt=sending.MAX_ATTEMPTS).exists():
+        if not open_rows.filter(attempts__lt=MAX_ATTEMPTS).exists():
             return rounds
     raise AssertionError("messages still open after 40 rounds of recovery")
 

@@ -12,11 +12,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import InboundMessage, Message
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import messages_send_due
 from procedo.messaging.sms import twilio_signature
 from procedo.testing import SmtpServer
 
@@ -47,7 +48,7 @@ def reply_to(original: EmailMessage, *, sender: str, text: str, message_id: str)
 def test_an_email_reply_lands_on_the_customer_timeline_once(
     smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    olena = customer_services.customer_create(first_name="Олена", emails=["olena@example.com"])
+    olena = customer_create(first_name="Олена", emails=["olena@example.com"])
     sent = message_queue(
         channel="email",
         recipient="olena@example.com",
@@ -57,7 +58,7 @@ def test_an_email_reply_lands_on_the_customer_timeline_once(
         customer_id=olena.pk,
         source="ticket:12",
     )
-    sending.messages_send_due()
+    messages_send_due()
     [original] = smtp.recorder.received
     # She answers from another address: the thread, not the address, finds her.
     raw = reply_to(
@@ -77,7 +78,7 @@ def test_an_email_reply_lands_on_the_customer_timeline_once(
 def test_without_a_thread_the_sender_address_finds_the_customer_and_strangers_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    taras = customer_services.customer_create(first_name="Тарас", emails=["taras@example.com"])
+    taras = customer_create(first_name="Тарас", emails=["taras@example.com"])
     mail = EmailMessage()
     mail["From"] = "TARAS@example.com"
     mail["Subject"] = "Питання"
@@ -128,7 +129,7 @@ def twilio_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_sms_reply_through_the_signed_webhook_is_stored_once(
     twilio_settings: None, owner_client: Client
 ) -> None:
-    ivan = customer_services.customer_create(first_name="Іван", phones=["+380671234567"])
+    ivan = customer_create(first_name="Іван", phones=["+380671234567"])
     ours = message_queue(
         channel="sms",
         recipient="+380671234567",
@@ -189,12 +190,12 @@ def test_an_inbound_sms_without_a_provider_is_refused(client: Client) -> None:
 
 
 def test_replies_follow_a_merge(twilio_settings: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    one = customer_services.customer_create(first_name="Олена", emails=["a@example.com"])
-    two = customer_services.customer_create(first_name="Олена", emails=["b@example.com"])
+    one = customer_create(first_name="Олена", emails=["a@example.com"])
+    two = customer_create(first_name="Олена", emails=["b@example.com"])
     mail = EmailMessage()
     mail["From"] = "b@example.com"
     mail.set_content("Привіт")
     pipe(monkeypatch, mail.as_bytes())
-    customer_services.customer_merge(survivor_id=one.pk, duplicate_id=two.pk, actor=None)
+    customer_merge(survivor_id=one.pk, duplicate_id=two.pk, actor=None)
     assert InboundMessage.objects.get().customer_id == one.pk
     assert Message.objects.count() == 0

@@ -7,9 +7,10 @@ import pytest
 from django.utils import translation
 
 from procedo.business.services import business_update
-from procedo.customers.services import customer_create
+from procedo.customers.services.customers import customer_create
 from procedo.messaging.models import Message
-from procedo.messaging.services import Outgoing, message_queue, messages_queue_many, template_save
+from procedo.messaging.services.queueing import Outgoing, message_queue, messages_queue_many
+from procedo.messaging.services.templates import template_save
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.test import Client
 
 from procedo.business import services as business_services
-from procedo.customers import services as customer_services
-from procedo.messaging import sending
+from procedo.customers.services.customers import customer_create
 from procedo.messaging.emailconfig import email_from_env
 from procedo.messaging.models import Message, MessageKind, MessageState
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import messages_send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_the_default_settings_deliver_to_the_outbox_and_the_messages_pages_say_s
     assert settings.PROCEDO_EMAIL["backend"] == "outbox"  # the settings as shipped
     message = queue()
 
-    report = sending.messages_send_due()
+    report = messages_send_due()
 
     assert (report.sent, report.released) == (1, 0)
     message.refresh_from_db()
@@ -77,9 +77,9 @@ def test_the_default_settings_deliver_to_the_outbox_and_the_messages_pages_say_s
 
 def test_sending_again_replaces_the_one_file(email_outbox: Path) -> None:
     message = queue()
-    sending.messages_send_due()
+    messages_send_due()
     Message.objects.filter(pk=message.pk).update(state=MessageState.QUEUED)
-    sending.messages_send_due()
+    messages_send_due()
     assert [p.name for p in email_outbox.iterdir()] == [f"{message.pk}.eml"]
 
 
@@ -95,11 +95,11 @@ def test_links_in_outbox_mail_point_at_the_base_url(
         quiet_hours_start=None,
         quiet_hours_end=None,
     )
-    olena = customer_services.customer_create(
+    olena = customer_create(
         first_name="Олена", emails=["olena@example.com"], email_consent="granted"
     )
     message = queue(kind=MessageKind.MARKETING, customer_id=olena.pk)
-    sending.messages_send_due()
+    messages_send_due()
     raw = (email_outbox / f"{message.pk}.eml").read_bytes()
     delivered = email.message_from_bytes(raw, policy=email.policy.default)
     link = str(delivered["List-Unsubscribe"]).strip()
@@ -113,7 +113,7 @@ def test_an_outbox_that_cannot_be_written_keeps_the_mail_queued_and_says_why(
     email_outbox.write_text("a file where the directory should be")
     message = queue()
 
-    report = sending.messages_send_due()
+    report = messages_send_due()
 
     assert (report.sent, report.released) == (0, 1)
     message.refresh_from_db()

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from procedo.core.errors import DomainError
-from procedo.customers import services as customer_services
-from procedo.messaging import rendering, services
+from procedo.customers.services.customers import customer_create
+from procedo.messaging import rendering
 from procedo.messaging.models import Message, Template
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.templates import template_save
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +38,7 @@ def _save(**parts: str) -> Template:
         "body_html": "",
         **parts,
     }
-    return services.template_save(template_id=None, **values)
+    return template_save(template_id=None, **values)
 
 
 @pytest.mark.parametrize(
@@ -145,9 +147,9 @@ def test_a_stored_template_past_its_budget_fails_its_message_with_the_reason() -
         subject="Hi",
         body_text="{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}",
     )
-    customer = customer_services.customer_create(first_name="Оля", emails=["olia@example.com"])
+    customer = customer_create(first_name="Оля", emails=["olia@example.com"])
     with pytest.raises(DomainError) as caught:
-        services.message_queue(
+        message_queue(
             channel="email",
             recipient="olia@example.com",
             body="",

@@ -11,11 +11,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from procedo.business.models import Business
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
-from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
-from procedo.messaging.services import message_queue
+from procedo.messaging.services import queueing
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.sending import CONNECT_RETRY, messages_send_batch, messages_send_due
 from procedo.testing import Recorder, SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def queue(n: int = 1, *, kind: str = MessageKind.TRANSACTIONAL, prefix: str = "k
         recipient = f"buyer{i}@example.com" if prefix == "k" else f"{prefix}{i}@example.com"
         customer_id = None
         if kind == MessageKind.MARKETING:
-            customer_id = customer_services.customer_create(
+            customer_id = customer_create(
                 first_name="Тарас", emails=[recipient], email_consent="granted"
             ).pk
         messages.append(
@@ -58,7 +59,7 @@ def states() -> list[str]:
 
 def test_sends_over_smtp_with_the_stored_message_id_and_answer(smtp: SmtpServer) -> None:
     [message] = queue()
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert report.sent == 1
     message.refresh_from_db()
     assert message.state == MessageState.SENT and message.attempts == 1
@@ -74,24 +75,24 @@ def test_sends_over_smtp_with_the_stored_message_id_and_answer(smtp: SmtpServer)
 def test_the_same_key_twice_is_one_message_sent_once(smtp: SmtpServer) -> None:
     queue(1)
     queue(1)
-    sending.messages_send_due()
-    sending.messages_send_due()
+    messages_send_due()
+    messages_send_due()
     assert Message.objects.count() == 1
     assert len(smtp.recorder.received) == 1
 
 
 def test_server_down_messages_wait_queued_and_go_when_it_returns(smtp_port: int) -> None:
     queue(3)
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert report.released == 3 and states() == ["queued"] * 3
     assert Message.objects.filter(attempts=0, answer__contains="Connection").count() == 3
     server = SmtpServer(smtp_port)
     server.start()
     try:
         # Still deferred (connection retry): nothing goes before its time ...
-        assert sending.messages_send_due().sent == 0
-        later = timezone.now() + sending.CONNECT_RETRY + timedelta(seconds=1)
-        assert sending.messages_send_due(now=later).sent == 3
+        assert messages_send_due().sent == 0
+        later = timezone.now() + CONNECT_RETRY + timedelta(seconds=1)
+        assert messages_send_due(now=later).sent == 3
     finally:
         server.stop()
     assert states() == ["sent"] * 3 and len(server.recorder.received) == 3
@@ -100,13 +101,13 @@ def test_server_down_messages_wait_queued_and_go_when_it_returns(smtp_port: int)
 def test_a_451_is_retried_later_with_the_same_message_id(smtp: SmtpServer) -> None:
     [message] = queue()
     smtp.recorder.script = lambda msg: "451 4.3.0 Try again later"
-    sending.messages_send_due()
+    messages_send_due()
     message.refresh_from_db()
     assert message.state == MessageState.QUEUED and message.attempts == 1
     assert message.answer.startswith("451") and message.deferred_until is not None
     smtp.recorder.script = lambda msg: None
-    assert sending.messages_send_due().sent == 0  # backing off
-    sending.messages_send_due(now=message.deferred_until + timedelta(seconds=1))
+    assert messages_send_due().sent == 0  # backing off
+    messages_send_due(now=message.deferred_until + timedelta(seconds=1))
     message.refresh_from_db()
     assert message.state == MessageState.SENT and message.attempts == 2
     assert smtp.recorder.message_ids() == [message.message_id]
@@ -115,7 +116,7 @@ def test_a_451_is_retried_later_with_the_same_message_id(smtp: SmtpServer) -> No
 def test_a_550_fails_with_the_answer_stored(smtp: SmtpServer) -> None:
     first, second = queue(2)
     smtp.recorder.rcpt_reply = lambda a: "550 5.1.1 No such user" if a == first.recipient else None
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert (report.failed, report.sent) == (1, 1)
     first.refresh_from_db()
     assert first.state == MessageState.FAILED and first.answer == "550 5.1.1 No such user"
@@ -129,11 +130,11 @@ def test_a_drop_after_data_is_unknown_then_transactional_resent_marketing_not(
     [receipt] = queue(kind=MessageKind.TRANSACTIONAL, prefix="t")
     [promo] = queue(kind=MessageKind.MARKETING, prefix="m")
     smtp.recorder.script = lambda msg: "drop"
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert report.unknown == 2
     smtp.recorder.script = lambda msg: None
-    assert sending.messages_send_due().sent == 0  # not at once: after a pause
-    sending.messages_send_due(now=timezone.now() + timedelta(minutes=2))
+    assert messages_send_due().sent == 0  # not at once: after a pause
+    messages_send_due(now=timezone.now() + timedelta(minutes=2))
     receipt.refresh_from_db()
     promo.refresh_from_db()
     assert receipt.state == MessageState.SENT and promo.state == MessageState.UNKNOWN
@@ -161,7 +162,7 @@ def test_a_row_stuck_sending_past_its_lease(smtp: SmtpServer) -> None:
     Message.objects.filter(pk=never.pk).update(
         state=MessageState.SENDING, claim_token="dead", claimed_until=past
     )
-    report = sending.messages_send_due()
+    report = messages_send_due()
     assert report.recovered == {"released": 1, "unknown": 2, "resent": 1}
     for m in (receipt, promo, never):
         m.refresh_from_db()
@@ -177,7 +178,7 @@ def test_a_live_lease_is_left_alone(smtp: SmtpServer) -> None:
         claimed_until=timezone.now() + timedelta(minutes=1),
         handed_over_at=timezone.now(),
     )
-    sending.messages_send_due()
+    messages_send_due()
     message.refresh_from_db()
     assert message.state == MessageState.SENDING and smtp.recorder.received == []
 
@@ -192,7 +193,7 @@ def test_two_senders_at_once_send_each_row_once(smtp: SmtpServer) -> None:
         try:
             start.wait()
             for _ in range(6):
-                sending.messages_send_batch(limit=10)
+                messages_send_batch(limit=10)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -213,7 +214,7 @@ def test_queue_wakes_the_worker_once_per_transaction_on_commit(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
     woken: list[int] = []
-    monkeypatch.setattr(services, "_wake_sender", lambda: woken.append(1))
+    monkeypatch.setattr(queueing, "_wake_sender", lambda: woken.append(1))
     settings.HUEY = {**settings.HUEY, "immediate": False}
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         queue(3)
@@ -240,7 +241,7 @@ def test_a_campaign_batch_queues_each_key_once_and_refuses_a_bad_address_whole(
     smtp: SmtpServer,
 ) -> None:
     from procedo.core.errors import DomainError
-    from procedo.messaging.services import Outgoing, messages_queue_many
+    from procedo.messaging.services.queueing import Outgoing, messages_queue_many
 
     items = [
         Outgoing(recipient=f"c{i}@example.com", idempotency_key=f"campaign:1:{i}", body=f"#{i}")
@@ -257,7 +258,7 @@ def test_a_campaign_batch_queues_each_key_once_and_refuses_a_bad_address_whole(
         queued = messages_queue_many(channel="email", kind=MessageKind.TRANSACTIONAL, items=items)
     assert queued == 0 and Message.objects.count() == 5
     assert Event.objects.filter(event_type="message.queued").count() == 5
-    assert sending.messages_send_due().sent == 5 and len(smtp.recorder.received) == 5
+    assert messages_send_due().sent == 5 and len(smtp.recorder.received) == 5
 
 
 class OneBadReply(Recorder):
@@ -346,7 +347,7 @@ def test_one_refused_message_fails_alone_and_the_rest_of_the_batch_is_sent(
     server.recorder = handler = OneBadReply(phase, after)
     server.start()
     try:
-        report = sending.messages_send_due()
+        report = messages_send_due()
     finally:
         server.stop()
     bad = messages.pop(3)
@@ -371,7 +372,7 @@ def test_an_internationalised_domain_goes_in_punycode_and_does_not_stop_the_batc
     second = message_queue(
         channel="email", recipient="taras@example.com", body="Привіт", idempotency_key="ascii"
     )
-    assert sending.messages_send_due().sent == 2
+    assert messages_send_due().sent == 2
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.state == second.state == MessageState.SENT

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from procedo.accounts.models import User
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
-from procedo.messaging import sending, services
 from procedo.messaging.models import Message, MessageKind, MessageState
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_mark_sent, message_queue, message_resend
+from procedo.messaging.services.sending import messages_send_batch, messages_send_due
 from procedo.messaging.sms import twilio_signature
 from procedo.testing import SmtpServer, free_port
 
@@ -115,7 +115,7 @@ def sms(key: str = "s:1", to: str = "+380671234567") -> Message:
 
 def test_an_sms_goes_to_twilio_as_documented(twilio: type[Twilio]) -> None:
     message = sms()
-    assert sending.messages_send_due(channels=("sms",)).sent == 1
+    assert messages_send_due(channels=("sms",)).sent == 1
     [request] = twilio.requests
     assert request["path"] == f"/2010-04-01/Accounts/{SID}/Messages.json"
     assert request["auth"] == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
@@ -133,9 +133,9 @@ def test_an_sms_goes_to_twilio_as_documented(twilio: type[Twilio]) -> None:
 def test_a_twilio_error_fails_and_a_5xx_retries(twilio: type[Twilio]) -> None:
     bad, busy = sms("s:1"), sms("s:2", "+380671234568")
     twilio.reply = (400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
-    sending.messages_send_batch(channel="sms", limit=1)
+    messages_send_batch(channel="sms", limit=1)
     twilio.reply = (503, {"code": 20503, "message": "Service unavailable", "status": 503})
-    sending.messages_send_batch(channel="sms", limit=1)
+    messages_send_batch(channel="sms", limit=1)
     bad.refresh_from_db()
     busy.refresh_from_db()
     assert bad.state == MessageState.FAILED and bad.answer == "400 21211 Invalid 'To' Phone Number"
@@ -153,7 +153,7 @@ def test_a_number_not_in_e164_is_refused_with_a_clear_error() -> None:
 
 def test_a_signed_delivery_callback_updates_the_ledger(twilio: type[Twilio]) -> None:
     message = sms()
-    sending.messages_send_due(channels=("sms",))
+    messages_send_due(channels=("sms",))
     message.refresh_from_db()
     url = f"{settings.PROCEDO_BASE_URL}/messages/sms/status/"
     client = Client(enforce_csrf_checks=True)
@@ -178,7 +178,7 @@ def test_a_signed_delivery_callback_updates_the_ledger(twilio: type[Twilio]) -> 
 def recover_for_hours(hours: int = 12) -> None:
     """What the ticks of the coming hours do: every lease and backoff runs out on the way."""
     for hour in range(1, hours + 1):
-        sending.messages_send_due(now=timezone.now() + timedelta(hours=hour))
+        messages_send_due(now=timezone.now() + timedelta(hours=hour))
 
 
 @pytest.mark.parametrize("lost", ["timeout", "drop", "500", "502", "504"])
@@ -190,7 +190,7 @@ def test_an_sms_whose_answer_is_lost_is_unknown_and_never_sent_again_by_itself(
         impatient.lose_answer = "slow" if lost == "timeout" else lost
     else:
         impatient.reply = (int(lost), {"code": 20500, "message": "Internal error", "status": lost})
-    report = sending.messages_send_batch(channel="sms", limit=1)
+    report = messages_send_batch(channel="sms", limit=1)
     assert report.unknown == 1
     impatient.released.set()
     impatient.lose_answer, impatient.reply = "", None
@@ -208,7 +208,7 @@ def test_429_and_503_are_refusals_and_retried(twilio: type[Twilio]) -> None:
     for status in (429, 503):
         message = sms(f"s:{status}")
         twilio.reply = (status, {"code": 20429, "message": "Too Many Requests", "status": status})
-        sending.messages_send_batch(channel="sms", limit=1)
+        messages_send_batch(channel="sms", limit=1)
         message.refresh_from_db()
         assert message.state == MessageState.QUEUED and message.deferred_until is not None
 
@@ -216,7 +216,7 @@ def test_429_and_503_are_refusals_and_retried(twilio: type[Twilio]) -> None:
 def test_sms_handed_over_by_a_sender_that_died_stays_unknown_email_receipts_go_again(
     twilio: type[Twilio], smtp: SmtpServer
 ) -> None:
-    customer = customer_services.customer_create(
+    customer = customer_create(
         first_name="Ірина", phones=["+380671234569"], phone_consent="granted"
     )
     receipt, promo = (
@@ -255,15 +255,15 @@ def test_a_person_marks_an_unknown_sms_sent_or_sends_it_again(
 ) -> None:
     checked, again = sms("s:1"), sms("s:2", "+380671234568")
     impatient.lose_answer = "slow"
-    assert sending.messages_send_due(channels=("sms",)).unknown == 2
+    assert messages_send_due(channels=("sms",)).unknown == 2
     impatient.released.set()
     impatient.lose_answer = ""
 
     for _ in range(2):  # a double click, or the same answer twice: one decision
-        services.message_mark_sent(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
-    services.message_mark_sent(message_id=checked.pk, actor=owner)  # already sent: as is
+        message_mark_sent(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
+    message_mark_sent(message_id=checked.pk, actor=owner)  # already sent: as is
     for _ in range(2):
-        services.message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:b")
+        message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:b")
     checked.refresh_from_db()
     again.refresh_from_db()
     assert checked.state == MessageState.SENT and checked.sent_at is not None
@@ -277,16 +277,16 @@ def test_a_person_marks_an_unknown_sms_sent_or_sends_it_again(
         ("message.resend_requested", again.pk, owner.pk),
     ]
     # Sent again because a person said so: the provider gets it a second time, once.
-    assert sending.messages_send_due(channels=("sms",)).sent == 1
+    assert messages_send_due(channels=("sms",)).sent == 1
     recover_for_hours(3)
     assert [r["form"]["To"] for r in impatient.requests].count(again.recipient) == 2
     assert [r["form"]["To"] for r in impatient.requests].count(checked.recipient) == 1
 
     with pytest.raises(Conflict) as refused:  # it is sent now: nothing to decide
-        services.message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:c")
+        message_resend(message_id=again.pk, actor=owner, idempotency_key="ui:c")
     assert refused.value.field == "state"
     with pytest.raises(DomainError) as reused:  # a key of another decision
-        services.message_resend(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
+        message_resend(message_id=checked.pk, actor=owner, idempotency_key="ui:a")
     assert reused.value.field == "Idempotency-Key" and reused.value.code == "idempotency_key_reused"
     with pytest.raises(NotFound):
-        services.message_mark_sent(message_id=again.pk + 100, actor=owner)
+        message_mark_sent(message_id=again.pk + 100, actor=owner)

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from procedo.core.errors import DomainError
-from procedo.customers import services as customer_services
-from procedo.messaging import services
+from procedo.customers.services.customers import customer_create
 from procedo.messaging.models import Message, MessageKind
+from procedo.messaging.services.queueing import message_queue
+from procedo.messaging.services.templates import template_preview, template_save
 from procedo.orders.tests.factories import order_create
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def save(**overrides: str) -> object:
         "body_html": "",
     }
     values.update(overrides)
-    return services.template_save(template_id=None, **values)
+    return template_save(template_id=None, **values)
 
 
 def test_a_syntax_error_is_refused_naming_the_line() -> None:
@@ -53,8 +54,8 @@ def test_the_sandbox_refuses_python_internals() -> None:
 
 
 def test_html_is_escaped_text_is_not() -> None:
-    customer = customer_services.customer_create(first_name="<b>Ім'я</b>", emails=["a@example.com"])
-    rendered = services.template_preview(
+    customer = customer_create(first_name="<b>Ім'я</b>", emails=["a@example.com"])
+    rendered = template_preview(
         channel="email",
         subject="Hi",
         body_text="{{ customer.first_name }}",
@@ -66,12 +67,12 @@ def test_html_is_escaped_text_is_not() -> None:
 
 
 def test_preview_and_queue_with_a_real_customer_and_order() -> None:
-    customer = customer_services.customer_create(
+    customer = customer_create(
         first_name="Тарас", last_name="Шевченко", emails=["Taras@Example.com"]
     )
     order = order_create(customer=customer)
     template = save()
-    preview = services.template_preview(
+    preview = template_preview(
         channel="email",
         subject=template.subject,  # type: ignore[attr-defined]
         body_text=template.body_text,  # type: ignore[attr-defined]
@@ -81,7 +82,7 @@ def test_preview_and_queue_with_a_real_customer_and_order() -> None:
     assert preview.subject == f"Замовлення №{order.number}"
     assert preview.body_text.startswith("Дякуємо, Тарас!\nРазом: ")
     assert "₴" in preview.body_text or order.currency in preview.body_text
-    message = services.message_queue(
+    message = message_queue(
         channel="email",
         recipient="taras@example.com",
         body="",
@@ -95,9 +96,9 @@ def test_preview_and_queue_with_a_real_customer_and_order() -> None:
 
 
 def test_a_marketing_template_gets_its_kind_and_discount_code() -> None:
-    customer = customer_services.customer_create(first_name="Олена", emails=["o@example.com"])
+    customer = customer_create(first_name="Олена", emails=["o@example.com"])
     save(key="promo", kind="marketing", subject="Знижка", body_text="Код: {{ discount_code }}")
-    message = services.message_queue(
+    message = message_queue(
         channel="email",
         recipient="o@example.com",
         body="",
@@ -121,7 +122,7 @@ def test_a_marketing_template_that_places_the_link_itself_gets_no_second_one() -
         subject="Новини",
         body_text="Новинки тижня. Відписатися: {{ unsubscribe_url }}",
     )
-    message = services.message_queue(
+    message = message_queue(
         channel="email",
         recipient="o@example.com",
         body="",
@@ -136,7 +137,7 @@ def test_a_key_is_unique_and_editing_keeps_it() -> None:
     with pytest.raises(DomainError) as caught:
         save(name="Другий")
     assert caught.value.field == "key"
-    changed = services.template_save(
+    changed = template_save(
         template_id=template.pk,  # type: ignore[attr-defined]
         key="thanks",
         name="Нова назва",

@@ -9,17 +9,17 @@ from django.test import Client
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.customers import services as customer_services
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
 from procedo.messaging.models import Message, Template
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.testing import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_log_filters_and_shows_the_whole_message(owner_client: Client) -> None:
-    customer = customer_services.customer_create(first_name="Олена", emails=["o@example.com"])
+    customer = customer_create(first_name="Олена", emails=["o@example.com"])
     message_queue(
         channel="email",
         recipient="o@example.com",
@@ -53,7 +53,7 @@ def test_the_log_filters_and_shows_the_whole_message(owner_client: Client) -> No
 def test_the_editor_refuses_a_bad_template_and_previews_a_real_customer(
     owner_client: Client,
 ) -> None:
-    customer = customer_services.customer_create(first_name="Тарас", emails=["t@example.com"])
+    customer = customer_create(first_name="Тарас", emails=["t@example.com"])
     form = {
         "key": "welcome",
         "name": "Вітання",

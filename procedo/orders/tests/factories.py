@@ -9,9 +9,11 @@ from typing import Any
 from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import sku_create
 from procedo.customers.models import Customer
-from procedo.orders import services
 from procedo.orders.models import Order
-from procedo.orders.services import OrderLineIn
+from procedo.orders.services import payments as payment_services
+from procedo.orders.services import statuses as status_services
+from procedo.orders.services import taking as taking_services
+from procedo.orders.services.lines import OrderLineIn
 
 _keys = count(1)
 
@@ -32,7 +34,7 @@ def order_create(
 ) -> Order:
     if not lines:
         lines = ((sku_create(on_hand=100), 1),)
-    return services.order_create(
+    return taking_services.order_create(
         lines=[OrderLineIn(sku_id=sku.pk, quantity=quantity) for sku, quantity in lines],
         customer_id=customer.pk if customer else None,
         actor=actor,
@@ -49,14 +51,14 @@ def stock_of(sku: Sku) -> tuple[int, int]:
 
 def move(order: Order, *statuses: str, actor: Any = None) -> Order:
     for status in statuses:
-        order = services.order_change_status(
+        order = status_services.order_change_status(
             order_id=order.pk, to_status=status, actor=actor, idempotency_key=key()
         )
     return order
 
 
 def paid(order: Order, amount: Decimal | None = None) -> None:
-    services.payment_record(
+    payment_services.payment_record(
         order_id=order.pk,
         amount=amount if amount is not None else order.total,
         method="card",

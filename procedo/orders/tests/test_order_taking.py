@@ -15,9 +15,15 @@ from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
 from procedo.customers.models import Customer, Identity
 from procedo.events.models import Event
-from procedo.orders import selectors, services
+from procedo.orders import selectors
 from procedo.orders.models import Order, OrderLine, OrderStatus
-from procedo.orders.services import CustomerIn, DeliveryIn, OrderLineIn
+from procedo.orders.services.customer_figures import customer_stats_refresh
+from procedo.orders.services.editing import order_delivery_set, order_lines_set
+from procedo.orders.services.lines import DeliveryIn, OrderLineIn
+from procedo.orders.services.pipeline import order_status_update
+from procedo.orders.services.shipments import shipment_create
+from procedo.orders.services.statuses import orders_change_status_many
+from procedo.orders.services.taking import CustomerIn, order_create
 from procedo.orders.tests.factories import customer_create, move, paid
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +37,7 @@ def _stock(sku: Sku) -> tuple[int, int]:
 
 
 def _take(*lines: tuple[Sku, int], **extra: Any) -> Order:
-    return services.order_create(
+    return order_create(
         lines=[OrderLineIn(sku_id=sku.pk, quantity=n) for sku, n in lines],
         actor=extra.pop("actor", None),
         idempotency_key=extra.pop("idempotency_key", None),
@@ -143,7 +149,7 @@ def test_lines_change_reprices_and_moves_only_the_difference_of_stock() -> None:
     order = _take((cup, 1), (vase, 2), shipping="60")
     assert _stock(vase) == (3, 2) and order.total == D("1590.00")
 
-    changed = services.order_lines_set(
+    changed = order_lines_set(
         order_id=order.pk,
         lines=[
             OrderLineIn(sku_id=vase.pk, quantity=3),  # one more: the one left
@@ -168,7 +174,7 @@ def test_lines_change_reprices_and_moves_only_the_difference_of_stock() -> None:
     assert Customer.objects.count() == 0  # a guest order: no figures to refresh
 
     # A repeat of the same request changes nothing more.
-    services.order_lines_set(
+    order_lines_set(
         order_id=order.pk,
         lines=[OrderLineIn(sku_id=vase.pk, quantity=3), OrderLineIn(sku_id=pot.pk, quantity=1)],
         actor=None,
@@ -182,7 +188,7 @@ def test_a_kept_line_keeps_its_agreed_price() -> None:
     order = _take((cup, 1))
     Sku.objects.filter(pk=cup.pk).update(price="300.00")
     line = order.lines.get()
-    changed = services.order_lines_set(
+    changed = order_lines_set(
         order_id=order.pk,
         lines=[OrderLineIn(sku_id=cup.pk, quantity=2, unit_price=line.unit_price)],
         actor=None,
@@ -195,7 +201,7 @@ def test_more_than_the_stock_names_the_line_and_changes_nothing() -> None:
     vase = sku_create(code="VASE", on_hand=3)
     order = _take((vase, 2))
     with pytest.raises(OutOfStock) as caught:
-        services.order_lines_set(
+        order_lines_set(
             order_id=order.pk,
             lines=[OrderLineIn(sku_id=vase.pk, quantity=4)],
             actor=None,
@@ -210,7 +216,7 @@ def test_an_order_past_its_editable_statuses_cannot_change() -> None:
     sku = sku_create(on_hand=5)
     order = move(_take((sku, 1)), "confirmed", "packed")
     with pytest.raises(Conflict) as caught:
-        services.order_lines_set(
+        order_lines_set(
             order_id=order.pk,
             lines=[OrderLineIn(sku_id=sku.pk, quantity=2)],
             actor=None,
@@ -218,14 +224,12 @@ def test_an_order_past_its_editable_statuses_cannot_change() -> None:
         )
     assert (caught.value.field, caught.value.code) == ("status", "not_editable")
     with pytest.raises(Conflict):
-        services.order_delivery_set(
-            order_id=order.pk, delivery=BRANCH, actor=None, idempotency_key=None
-        )
+        order_delivery_set(order_id=order.pk, delivery=BRANCH, actor=None, idempotency_key=None)
     assert order.lines.get().quantity == 1 and _stock(sku) == (5, 1)
 
     # Which statuses allow it is the pipeline's data, not code.
-    services.order_status_update(code="packed", editable=True, actor=None)
-    services.order_lines_set(
+    order_status_update(code="packed", editable=True, actor=None)
+    order_lines_set(
         order_id=order.pk,
         lines=[OrderLineIn(sku_id=sku.pk, quantity=2)],
         actor=None,
@@ -236,7 +240,7 @@ def test_an_order_past_its_editable_statuses_cannot_change() -> None:
     OrderStatus.objects.filter(code="shipped").update(editable=True)
     move(order, "shipped")
     with pytest.raises(Conflict):
-        services.order_lines_set(
+        order_lines_set(
             order_id=order.pk,
             lines=[OrderLineIn(sku_id=sku.pk, quantity=1)],
             actor=None,
@@ -251,14 +255,14 @@ def test_a_total_never_falls_below_the_money_kept_and_paid_follows_it() -> None:
     order.refresh_from_db()
     assert order.paid_at is not None
     with pytest.raises(DomainError) as caught:
-        services.order_lines_set(
+        order_lines_set(
             order_id=order.pk,
             lines=[OrderLineIn(sku_id=cup.pk, quantity=1)],
             actor=None,
             idempotency_key=None,
         )
     assert caught.value.field == "lines"
-    more = services.order_lines_set(
+    more = order_lines_set(
         order_id=order.pk,
         lines=[OrderLineIn(sku_id=cup.pk, quantity=3)],
         actor=None,
@@ -270,14 +274,14 @@ def test_a_total_never_falls_below_the_money_kept_and_paid_follows_it() -> None:
 
 
 def test_an_order_of_free_lines_reserves_once_it_gets_a_sku() -> None:
-    order = services.order_create(
+    order = order_create(
         lines=[OrderLineIn(description="Гравіювання", unit_price="50", quantity=1)],
         actor=None,
         idempotency_key=None,
     )
     assert order.stock_state == "none"
     cup = sku_create(on_hand=4)
-    changed = services.order_lines_set(
+    changed = order_lines_set(
         order_id=order.pk,
         lines=[OrderLineIn(sku_id=cup.pk, quantity=2)],
         actor=None,
@@ -294,7 +298,7 @@ def test_an_order_of_free_lines_reserves_once_it_gets_a_sku() -> None:
 def test_delivery_change_records_what_changed_and_a_new_charge_retotals() -> None:
     customer = customer_create()
     order = _take((sku_create(price="250.00"), 1), customer_id=customer.pk, delivery=BRANCH)
-    services.order_delivery_set(
+    order_delivery_set(
         order_id=order.pk,
         delivery=DeliveryIn(
             carrier="nova_poshta",
@@ -326,7 +330,7 @@ def test_delivery_change_records_what_changed_and_a_new_charge_retotals() -> Non
     assert "delivery_city" not in event.payload  # unchanged
 
     # The same again: nothing changed, nothing recorded.
-    services.order_delivery_set(
+    order_delivery_set(
         order_id=order.pk,
         delivery=DeliveryIn(
             carrier="nova_poshta",
@@ -350,7 +354,7 @@ def test_many_orders_move_each_on_its_own_and_the_refused_say_why() -> None:
     sku = sku_create(on_hand=10)
     first, second = _take((sku, 1)), _take((sku, 1))
     done = move(_take((sku, 1)), "cancelled")
-    result = services.orders_change_status_many(
+    result = orders_change_status_many(
         order_ids=[first.pk, second.pk, done.pk, 999_999],
         to_status="confirmed",
         actor=None,
@@ -363,7 +367,7 @@ def test_many_orders_move_each_on_its_own_and_the_refused_say_why() -> None:
     ]
     assert "cannot go from" in result.refused[0].message
     # A repeat (a double click) moves nothing twice.
-    services.orders_change_status_many(
+    orders_change_status_many(
         order_ids=[first.pk, second.pk],
         to_status="confirmed",
         actor=None,
@@ -371,7 +375,7 @@ def test_many_orders_move_each_on_its_own_and_the_refused_say_why() -> None:
     )
     assert Event.objects.filter(event_type="order.status_changed").count() == 3
     with pytest.raises(DomainError) as caught:
-        services.orders_change_status_many(
+        orders_change_status_many(
             order_ids=[], to_status="confirmed", actor=None, idempotency_key=None
         )
     assert caught.value.field == "order_ids"
@@ -380,7 +384,7 @@ def test_many_orders_move_each_on_its_own_and_the_refused_say_why() -> None:
 def test_delivery_gaps_name_what_an_order_lacks() -> None:
     sku = sku_create(price="100.00", on_hand=10)
     bare, shipped_and_paid = _take((sku, 1)), _take((sku, 1))
-    services.shipment_create(
+    shipment_create(
         order_id=shipped_and_paid.pk, carrier="Нова пошта", actor=None, idempotency_key=None
     )
     paid(shipped_and_paid)
@@ -409,7 +413,7 @@ def test_a_returned_order_adds_nothing_to_the_lifetime_value() -> None:
 
 def _credit_note(customer: Customer, amount: Decimal) -> None:
     """A return document as imports write it: in a returned status, kind "return"."""
-    order = services.order_create(
+    order = order_create(
         lines=[OrderLineIn(sku_code="X", description="x", unit_price=amount, quantity=1)],
         customer_id=customer.pk,
         status="returned",
@@ -417,7 +421,7 @@ def _credit_note(customer: Customer, amount: Decimal) -> None:
         idempotency_key=None,
     )
     Order.objects.filter(pk=order.pk).update(kind="return")
-    services.customer_stats_refresh(customer_ids=[customer.pk])
+    customer_stats_refresh(customer_ids=[customer.pk])
 
 
 def test_the_stock_an_order_holds_counts_as_available_to_it() -> None:

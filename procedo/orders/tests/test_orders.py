@@ -14,9 +14,13 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.customers.models import Customer
 from procedo.customers.registry import merge_participants
 from procedo.events.models import Event
-from procedo.orders import services
 from procedo.orders.models import Order, OrderLine, OrderStatus
-from procedo.orders.services import OrderLineIn
+from procedo.orders.services import customer_figures as figure_services
+from procedo.orders.services import pipeline as pipeline_services
+from procedo.orders.services import shipments as shipment_services
+from procedo.orders.services import statuses as status_services
+from procedo.orders.services import taking as taking_services
+from procedo.orders.services.lines import OrderLineIn
 from procedo.orders.tests.factories import customer_create, move, order_create, stock_of
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +30,7 @@ D = Decimal
 def test_order_create_prices_lines_reserves_stock_and_records_totals(owner) -> None:
     customer = customer_create()
     mug = sku_create(code="MUG-1", price="250.00", on_hand=10)
-    order = services.order_create(
+    order = taking_services.order_create(
         lines=[
             OrderLineIn(sku_id=mug.pk, quantity=2, discount="50.00"),
             OrderLineIn(
@@ -126,7 +130,7 @@ def test_pipeline_refuses_an_illegal_move_and_records_nothing() -> None:
     order = order_create((sku, 1))
     before = Event.objects.count()
     with pytest.raises(Conflict) as caught:
-        services.order_change_status(
+        status_services.order_change_status(
             order_id=order.pk, to_status="delivered", actor=None, idempotency_key="k-illegal"
         )
     assert caught.value.field == "status" and "New" in caught.value.message
@@ -135,12 +139,12 @@ def test_pipeline_refuses_an_illegal_move_and_records_nothing() -> None:
     assert Event.objects.count() == before and stock_of(sku) == (5, 1)
 
     with pytest.raises(DomainError) as unknown:
-        services.order_change_status(
+        status_services.order_change_status(
             order_id=order.pk, to_status="teleported", actor=None, idempotency_key="k-x"
         )
     assert unknown.value.field == "status" and unknown.value.status_code == 422
     with pytest.raises(NotFound):
-        services.order_change_status(
+        status_services.order_change_status(
             order_id=999_999, to_status="confirmed", actor=None, idempotency_key="k-y"
         )
 
@@ -149,7 +153,7 @@ def test_the_same_key_twice_changes_once_and_records_one_event() -> None:
     sku = sku_create(on_hand=5)
     order = order_create((sku, 2))
     for _ in range(2):
-        services.order_change_status(
+        status_services.order_change_status(
             order_id=order.pk, to_status="cancelled", actor=None, idempotency_key="ui:abc"
         )
     order.refresh_from_db()
@@ -162,12 +166,12 @@ def test_the_same_key_twice_changes_once_and_records_one_event() -> None:
 def test_create_is_idempotent_by_key_and_by_external_ref() -> None:
     sku = sku_create(on_hand=5)
     lines = [OrderLineIn(sku_id=sku.pk, quantity=1)]
-    first = services.order_create(lines=lines, actor=None, idempotency_key="api:k1")
-    again = services.order_create(lines=lines, actor=None, idempotency_key="api:k1")
-    by_ref = services.order_create(
+    first = taking_services.order_create(lines=lines, actor=None, idempotency_key="api:k1")
+    again = taking_services.order_create(lines=lines, actor=None, idempotency_key="api:k1")
+    by_ref = taking_services.order_create(
         lines=lines, actor=None, idempotency_key=None, external_ref="shopify:1001"
     )
-    by_ref_again = services.order_create(
+    by_ref_again = taking_services.order_create(
         lines=lines, actor=None, idempotency_key="webhook:2", external_ref="shopify:1001"
     )
     assert again.pk == first.pk and by_ref_again.pk == by_ref.pk
@@ -205,7 +209,7 @@ def test_order_create_validates_input_and_names_the_field() -> None:
     ]
     for kwargs, field in cases:
         with pytest.raises(DomainError) as caught:
-            services.order_create(actor=None, idempotency_key=None, **kwargs)  # type: ignore[arg-type]
+            taking_services.order_create(actor=None, idempotency_key=None, **kwargs)  # type: ignore[arg-type]
         assert caught.value.field == field, kwargs
     assert not Order.objects.exists() and stock_of(sku) == (5, 0)
 
@@ -261,7 +265,7 @@ def test_customer_stats_refresh_is_set_based(customers: int, django_assert_num_q
 
     # The business's currency, then one UPDATE: the same two queries for 3 or 40 customers.
     with django_assert_num_queries(2):
-        updated = services.customer_stats_refresh(customer_ids=[p.pk for p in people])
+        updated = figure_services.customer_stats_refresh(customer_ids=[p.pk for p in people])
     assert updated == customers
     counts = dict(Customer.objects.values_list("pk", "orders_count"))
     assert [counts[p.pk] for p in people] == [1 + i % 3 for i in range(customers)]
@@ -276,13 +280,13 @@ def test_merge_participant_moves_orders_and_refreshes_both() -> None:
     order_create((sku, 2), customer=duplicate)
     # The customers merge calls participants positionally, inside its transaction.
     with transaction.atomic():
-        moved = services.orders_move_to_customer(survivor.pk, duplicate.pk)
+        moved = figure_services.orders_move_to_customer(survivor.pk, duplicate.pk)
     assert moved == 1
     survivor.refresh_from_db()
     duplicate.refresh_from_db()
     assert (survivor.orders_count, survivor.lifetime_value) == (2, D("150.00"))
     assert (duplicate.orders_count, duplicate.lifetime_value) == (0, D("0"))
-    assert merge_participants()["orders"] is services.orders_move_to_customer
+    assert merge_participants()["orders"] is figure_services.orders_move_to_customer
 
 
 def test_imported_history_holds_no_stock() -> None:
@@ -295,36 +299,42 @@ def test_imported_history_holds_no_stock() -> None:
 
 
 def test_managers_change_the_pipeline_and_orders_follow_it(owner) -> None:
-    services.order_status_create(
+    pipeline_services.order_status_create(
         code="awaiting_payment", label="Очікує оплату", category="new", position=15, actor=owner
     )
-    services.order_transition_add(from_status="new", to_status="awaiting_payment", actor=owner)
-    services.order_transition_add(
+    pipeline_services.order_transition_add(
+        from_status="new", to_status="awaiting_payment", actor=owner
+    )
+    pipeline_services.order_transition_add(
         from_status="awaiting_payment", to_status="confirmed", actor=owner
     )
     order = move(order_create(), "awaiting_payment", "confirmed")
     assert order.status_id == "confirmed"
 
     with pytest.raises(Conflict) as in_use:
-        services.order_status_delete(code="confirmed", actor=owner)
+        pipeline_services.order_status_delete(code="confirmed", actor=owner)
     assert in_use.value.field == "status" and OrderStatus.objects.filter(code="confirmed").exists()
 
-    services.order_transition_remove(from_status="confirmed", to_status="packed", actor=owner)
+    pipeline_services.order_transition_remove(
+        from_status="confirmed", to_status="packed", actor=owner
+    )
     with pytest.raises(Conflict):
         move(order, "packed")
 
-    services.order_status_delete(code="awaiting_payment", actor=owner)
+    pipeline_services.order_status_delete(code="awaiting_payment", actor=owner)
     assert not OrderStatus.objects.filter(code="awaiting_payment").exists()
     with pytest.raises(Conflict):
-        services.order_status_create(code="new", label="x", category="new", actor=owner)
+        pipeline_services.order_status_create(code="new", label="x", category="new", actor=owner)
     with pytest.raises(DomainError) as bad:
-        services.order_status_create(code="на паузі", label="x", category="new", actor=owner)
+        pipeline_services.order_status_create(
+            code="на паузі", label="x", category="new", actor=owner
+        )
     assert bad.value.field == "code"
     assert Event.objects.filter(event_type__startswith="order_transition.").count() == 3
 
 
 def test_a_reopened_order_takes_its_stock_again(owner) -> None:
-    services.order_transition_add(from_status="cancelled", to_status="new", actor=owner)
+    pipeline_services.order_transition_add(from_status="cancelled", to_status="new", actor=owner)
     sku = sku_create(on_hand=2)
     order = move(order_create((sku, 2)), "cancelled")
     assert stock_of(sku) == (2, 0)
@@ -341,11 +351,11 @@ def test_a_reopened_order_takes_its_stock_again(owner) -> None:
 
 def test_a_key_reused_for_a_different_request_is_refused() -> None:
     order = order_create()
-    services.order_change_status(
+    status_services.order_change_status(
         order_id=order.pk, to_status="confirmed", actor=None, idempotency_key="ui:same"
     )
     with pytest.raises(DomainError) as caught:
-        services.order_create(
+        taking_services.order_create(
             lines=[OrderLineIn(sku_code="X", description="x", unit_price="1", quantity=1)],
             actor=None,
             idempotency_key="ui:same",
@@ -353,6 +363,6 @@ def test_a_key_reused_for_a_different_request_is_refused() -> None:
     assert caught.value.status_code == 422 and caught.value.code == "idempotency_key_reused"
     assert caught.value.field == "Idempotency-Key" and Order.objects.count() == 1
     with pytest.raises(DomainError, match="Idempotency-Key"):
-        services.shipment_create(
+        shipment_services.shipment_create(
             order_id=order.pk, carrier="x", actor=None, idempotency_key="ui:same"
         )

@@ -8,9 +8,10 @@ import pytest
 from procedo.catalog.tests.factories import sku_create
 from procedo.core.errors import Conflict, DomainError
 from procedo.events.models import Event
-from procedo.orders import services
 from procedo.orders.models import Order, Payment, Refund, Return, ShipmentStatusChange
-from procedo.orders.services import ReturnLineIn
+from procedo.orders.services.payments import payment_record, refund_record
+from procedo.orders.services.returns import ReturnLineIn, return_create, return_receive
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
 from procedo.orders.tests.factories import key, move, order_create, stock_of
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ D = Decimal
 
 
 def _pay(order: Order, amount: str, *, idempotency_key: str | None = None, **extra: Any) -> Payment:
-    return services.payment_record(
+    return payment_record(
         order_id=order.pk,
         amount=amount,
         method="card",
@@ -71,7 +72,7 @@ def test_payment_input_is_checked() -> None:
         ({"amount": "10", "status": "refunded"}, "status"),
     ]:
         with pytest.raises(DomainError) as caught:
-            services.payment_record(
+            payment_record(
                 order_id=order.pk,
                 actor=None,
                 idempotency_key=None,
@@ -85,9 +86,9 @@ def test_refunds_never_exceed_what_was_received() -> None:
     order = order_create((sku_create(price="100.00"), 2))
     payment = _pay(order, "200.00")
     with pytest.raises(DomainError) as too_much:
-        services.refund_record(order_id=order.pk, amount="250", actor=None, idempotency_key=None)
+        refund_record(order_id=order.pk, amount="250", actor=None, idempotency_key=None)
     assert too_much.value.field == "amount"
-    services.refund_record(
+    refund_record(
         order_id=order.pk,
         amount="50",
         payment_id=payment.pk,
@@ -95,37 +96,37 @@ def test_refunds_never_exceed_what_was_received() -> None:
         idempotency_key=None,
         external_id="rf-1",
     )
-    again = services.refund_record(
+    again = refund_record(
         order_id=order.pk, amount="50", actor=None, idempotency_key=None, external_id="rf-1"
     )
     assert Refund.objects.count() == 1 and again.amount == D("50.00")
     assert Payment.objects.get().status == "paid"
-    services.refund_record(
+    refund_record(
         order_id=order.pk, amount="150", payment_id=payment.pk, actor=None, idempotency_key=None
     )
     assert Payment.objects.get().status == "refunded"
     with pytest.raises(DomainError):
-        services.refund_record(order_id=order.pk, amount="0.01", actor=None, idempotency_key=None)
+        refund_record(order_id=order.pk, amount="0.01", actor=None, idempotency_key=None)
 
 
 def test_carrier_scans_move_the_order_where_the_pipeline_allows() -> None:
     sku = sku_create(on_hand=5)
     order = move(order_create((sku, 2)), "confirmed", "packed")
-    shipment = services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk,
         carrier="Нова пошта",
         tracking_number="20450000000000",
         actor=None,
         idempotency_key=key(),
     )
-    services.shipment_update_status(
+    shipment_update_status(
         shipment_id=shipment.pk, status="in_transit", actor=None, idempotency_key="np:1"
     )
     order.refresh_from_db()
     assert order.status_id == "shipped" and stock_of(sku) == (3, 0)
 
     for _ in range(2):  # the carrier's webhook, delivered twice
-        services.shipment_update_status(
+        shipment_update_status(
             shipment_id=shipment.pk, status="delivered", actor=None, idempotency_key="np:2"
         )
     order.refresh_from_db()
@@ -145,7 +146,7 @@ def test_carrier_scans_move_the_order_where_the_pipeline_allows() -> None:
         "delivered",
     ]
     with pytest.raises(Conflict):
-        services.shipment_update_status(
+        shipment_update_status(
             shipment_id=shipment.pk, status="in_transit", actor=None, idempotency_key=None
         )
 
@@ -153,10 +154,10 @@ def test_carrier_scans_move_the_order_where_the_pipeline_allows() -> None:
 def test_a_delivery_the_pipeline_does_not_allow_leaves_the_order_for_a_person() -> None:
     sku = sku_create(on_hand=5)
     order = order_create((sku, 1))
-    shipment = services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk, carrier="Укрпошта", actor=None, idempotency_key=None
     )
-    services.shipment_update_status(
+    shipment_update_status(
         shipment_id=shipment.pk, status="delivered", actor=None, idempotency_key=None
     )
     order.refresh_from_db()
@@ -165,9 +166,7 @@ def test_a_delivery_the_pipeline_does_not_allow_leaves_the_order_for_a_person() 
     assert stock_of(sku) == (5, 1)
     cancelled = move(order_create(), "cancelled")
     with pytest.raises(Conflict):
-        services.shipment_create(
-            order_id=cancelled.pk, carrier="x", actor=None, idempotency_key=None
-        )
+        shipment_create(order_id=cancelled.pk, carrier="x", actor=None, idempotency_key=None)
 
 
 def test_returns_restock_and_never_exceed_what_was_sold() -> None:
@@ -176,7 +175,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
     line = order.lines.get()
     assert stock_of(sku) == (7, 0)
 
-    requested = services.return_create(
+    requested = return_create(
         order_id=order.pk,
         lines=[ReturnLineIn(line.pk, 2)],
         reason="Не підійшов розмір",
@@ -185,15 +184,15 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
     )
     assert requested.status == "requested" and stock_of(sku) == (7, 0)
     with pytest.raises(DomainError) as too_many:
-        services.return_create(
+        return_create(
             order_id=order.pk, lines=[ReturnLineIn(line.pk, 2)], actor=None, idempotency_key=None
         )
     assert too_many.value.field == "lines.0.quantity"
 
     for _ in range(2):
-        services.return_receive(return_id=requested.pk, actor=None, idempotency_key="rma:1:in")
+        return_receive(return_id=requested.pk, actor=None, idempotency_key="rma:1:in")
     assert stock_of(sku) == (9, 0)
-    damaged = services.return_create(
+    damaged = return_create(
         order_id=order.pk,
         lines=[ReturnLineIn(line.pk, 1)],
         received=True,
@@ -209,7 +208,7 @@ def test_returns_restock_and_never_exceed_what_was_sold() -> None:
 def test_an_unshipped_order_cannot_be_returned() -> None:
     order = order_create()
     with pytest.raises(Conflict) as caught:
-        services.return_create(
+        return_create(
             order_id=order.pk,
             lines=[ReturnLineIn(order.lines.get().pk, 1)],
             actor=None,

@@ -7,8 +7,8 @@ import pytest
 from procedo.accounts.models import User
 from procedo.catalog.tests.plans import assert_uses_index, captured_sql
 from procedo.home.search import search_everywhere
-from procedo.orders import services
 from procedo.orders.search import _find_orders
+from procedo.orders.services.shipments import shipment_create
 from procedo.orders.tests.factories import customer_create, order_create
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def _orders_found(query: str, user: User) -> list[str]:
 
 def test_an_order_is_found_by_its_tracking_number_typed_any_way(owner: User) -> None:
     parcel = order_create(customer=customer_create("Ірина"))
-    services.shipment_create(
+    shipment_create(
         order_id=parcel.pk,
         carrier="Нова пошта",
         tracking_number="20450123456789",
@@ -29,7 +29,7 @@ def test_an_order_is_found_by_its_tracking_number_typed_any_way(owner: User) -> 
         idempotency_key=None,
     )
     letter = order_create()
-    services.shipment_create(
+    shipment_create(
         order_id=letter.pk,
         carrier="Укрпошта",
         tracking_number="RR123456789UA",

@@ -10,8 +10,10 @@ from django.utils import timezone
 from procedo.business import services as business_services
 from procedo.catalog.tests.factories import sku_create
 from procedo.catalog.tests.plans import assert_uses_index, captured_sql
-from procedo.orders import selectors, services
+from procedo.orders import selectors
 from procedo.orders.selectors import OrderFilters
+from procedo.orders.services.returns import ReturnLineIn, return_create
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
 from procedo.orders.tests.factories import customer_create, key, move, order_create, paid
 
 pytestmark = pytest.mark.django_db
@@ -63,15 +65,15 @@ def test_list_card_and_customer_orders_have_pinned_query_counts(django_assert_nu
     orders = [order_create((sku, 2), (sku_create(), 1), customer=customer) for _ in range(4)]
     order = move(orders[0], "confirmed", "packed", "shipped", "delivered")
     paid(order)
-    shipment = services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk, carrier="Нова пошта", actor=None, idempotency_key=key()
     )
-    services.shipment_update_status(
+    shipment_update_status(
         shipment_id=shipment.pk, status="in_transit", actor=None, idempotency_key=key()
     )
-    services.return_create(
+    return_create(
         order_id=order.pk,
-        lines=[services.ReturnLineIn(order.lines.first().pk, 1)],  # type: ignore[union-attr]
+        lines=[ReturnLineIn(order.lines.first().pk, 1)],  # type: ignore[union-attr]
         actor=None,
         idempotency_key=key(),
     )

@@ -9,7 +9,8 @@ from django.utils import translation
 
 from procedo.events.models import Event
 from procedo.events.timeline import timeline_lines
-from procedo.orders import services
+from procedo.orders.services.shipments import shipment_create, shipment_update_status
+from procedo.orders.services.statuses import order_change_status
 from procedo.orders.tests.factories import key, move, order_create
 
 pytestmark = pytest.mark.django_db
@@ -22,13 +23,13 @@ def _moves(order_id: int) -> list[str]:
 
 def test_a_carriers_note_reads_in_ukrainian_and_an_old_or_a_persons_as_written() -> None:
     order = move(order_create(), "confirmed")
-    services.order_change_status(
+    order_change_status(
         order_id=order.pk, to_status="packed", actor=None, idempotency_key=None, note="Сам"
     )
-    shipment = services.shipment_create(
+    shipment = shipment_create(
         order_id=order.pk, carrier="Нова пошта", actor=None, idempotency_key=key()
     )
-    services.shipment_update_status(
+    shipment_update_status(
         shipment_id=shipment.pk, status="in_transit", actor=None, idempotency_key=key()
     )
     shipped = Event.objects.get(event_type="order.status_changed", payload__to="shipped")

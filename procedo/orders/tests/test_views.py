@@ -13,13 +13,14 @@ from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.catalog.models import Sku
 from procedo.catalog.tests.factories import sku_create
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
 from procedo.customers.registry import card_sections
+from procedo.customers.services import customers as customer_services
 from procedo.events.models import Event
 from procedo.home.search import search_everywhere
-from procedo.orders import selectors, services
+from procedo.orders import selectors
 from procedo.orders.models import Order, OrderStatus, OrderTransition, Payment, Shipment
+from procedo.orders.services.shipments import shipment_create
 from procedo.orders.tests.factories import customer_create, move, order_create
 from procedo.testing import logged_in
 
@@ -357,7 +358,7 @@ def test_the_list_has_status_tabs_search_and_filters(
     mine = order_create(customer=marina, manager_id=taras.pk)
     other = order_create(customer=customer_create("Ганна"))
     move(other, "confirmed")
-    shipment = services.shipment_create(
+    shipment = shipment_create(
         order_id=other.pk,
         carrier="Нова пошта",
         tracking_number="20450012345678",

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from procedo.accounts.roles import Role
 from procedo.business.services import business_update
-from procedo.sales import selectors, services
+from procedo.sales import selectors
 from procedo.sales.demo import LEADS, demo_sales_load
 from procedo.sales.models import Deal, Lead, Meeting, StageKind
+from procedo.sales.services.pipelines import pipeline_default
 from procedo.testing import person
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def test_the_demo_sales_desk_fills_the_board_and_the_numbers() -> None:
     demo_sales_load(owner=owner, seller=seller)
 
     assert Lead.objects.count() == len(LEADS)
-    board = selectors.board(pipeline=services.pipeline_default())
+    board = selectors.board(pipeline=pipeline_default())
     assert [column.count for column in board.columns] == [0, 1, 1, 1, 1]
     lost = Deal.objects.get(stage__kind=StageKind.LOST)
     assert lost.lost_reason is not None

@@ -9,22 +9,19 @@ import pytest
 from django.test import Client
 
 from procedo.accounts.roles import Role
-from procedo.sales import services
 from procedo.sales.models import Deal, StageKind
-from procedo.sales.services import LeadIn
+from procedo.sales.services.leads import LeadIn, lead_create, lead_qualify
 from procedo.testing import api_caller, logged_in, person
 
 pytestmark = pytest.mark.django_db
 
 
 def _deal(manager: Any) -> Deal:
-    lead = services.lead_create(
+    lead = lead_create(
         data=LeadIn(name="Тарас Шевчук", email="taras@example.com", source="facebook"),
         actor=manager,
     )
-    return services.lead_qualify(
-        lead_id=lead.pk, title="Меблі для офісу", value="12500", actor=manager
-    )
+    return lead_qualify(lead_id=lead.pk, title="Меблі для офісу", value="12500", actor=manager)
 
 
 def test_every_page_renders_in_ukrainian_with_money_in_the_business_currency() -> None:

@@ -16,11 +16,12 @@ from procedo.analytics.periods import Period
 from procedo.business.selectors import business_get
 from procedo.collab.models import Notification
 from procedo.core.errors import Conflict, DomainError
-from procedo.customers import services as customer_services
 from procedo.customers.models import ConsentState, Identity
+from procedo.customers.services.customers import customer_create
+from procedo.customers.services.merging import customer_merge
 from procedo.events.models import Event
 from procedo.messaging.models import Message
-from procedo.sales import selectors, services
+from procedo.sales import selectors
 from procedo.sales.models import (
     ChannelSpend,
     Deal,
@@ -32,7 +33,26 @@ from procedo.sales.models import (
     StageVisit,
     SubmissionState,
 )
-from procedo.sales.services import LeadIn
+from procedo.sales.services.deals import deal_move
+from procedo.sales.services.leads import (
+    LeadIn,
+    lead_contact_log,
+    lead_create,
+    lead_qualify,
+    leads_import,
+)
+from procedo.sales.services.meetings import meeting_book, meeting_reminders_send
+from procedo.sales.services.pipelines import (
+    lead_form_create,
+    lead_form_set_active,
+    pipeline_create,
+    pipeline_default,
+    stage_create,
+    stage_delete,
+    stage_update,
+    stages_reorder,
+)
+from procedo.sales.services.spend import spend_import, spend_set
 from procedo.testing import api_caller, logged_in, person
 from procedo.work.models import Task
 
@@ -49,11 +69,11 @@ def _events(subject: Any) -> list[str]:
 
 def _lead(manager: Any, **extra: Any) -> Lead:
     data = {"name": "Ірина Бондар", "email": "Iryna@Example.com ", "source": "Instagram"} | extra
-    return services.lead_create(data=LeadIn(**data), actor=manager)
+    return lead_create(data=LeadIn(**data), actor=manager)
 
 
 def test_a_web_form_post_is_kept_first_and_becomes_a_lead_with_its_utm_and_consent() -> None:
-    form = services.lead_form_create(name="Сайт", source="website", actor=None)
+    form = lead_form_create(name="Сайт", source="website", actor=None)
     anyone = Client(enforce_csrf_checks=True)  # a shop's site has no session and no token
     url = f"/sales/forms/{form.key}/submit/"
     posted = anyone.post(
@@ -91,7 +111,7 @@ def test_a_web_form_post_is_kept_first_and_becomes_a_lead_with_its_utm_and_conse
     assert kept.error.startswith("utm_campaign") and kept.payload["name"] == "Бот"
 
     assert anyone.post("/sales/forms/not-a-key/submit/", {"name": "x"}).status_code == 404
-    services.lead_form_set_active(form_id=form.pk, is_active=False, actor=None)
+    lead_form_set_active(form_id=form.pk, is_active=False, actor=None)
     assert anyone.post(url, {"name": "x", "email": "x@y.ua"}).status_code == 404
 
 
@@ -99,7 +119,7 @@ def test_the_web_form_is_throttled_per_address(monkeypatch: pytest.MonkeyPatch) 
     from procedo.sales import throttle
 
     monkeypatch.setattr(throttle, "FORM_LIMIT", 2)
-    form = services.lead_form_create(name="Сайт", source="website", actor=None)
+    form = lead_form_create(name="Сайт", source="website", actor=None)
     client = Client(REMOTE_ADDR="203.0.113.9")
     codes = [
         client.post(f"/sales/forms/{form.key}/submit/", {"name": "A", "email": f"{i}@a.ua"})
@@ -115,12 +135,10 @@ def test_the_web_form_is_throttled_per_address(monkeypatch: pytest.MonkeyPatch) 
 
 def test_qualifying_finds_the_customer_by_normalised_email_and_records_consent() -> None:
     manager = person(Role.MANAGER)
-    existing = customer_services.customer_create(
-        first_name="Ірина", emails=["iryna@example.com"], actor=None
-    )
+    existing = customer_create(first_name="Ірина", emails=["iryna@example.com"], actor=None)
     lead = _lead(manager, consent=True, utm={"utm_campaign": "spring"})
     assert lead.email == "iryna@example.com"
-    deal = services.lead_qualify(lead_id=lead.pk, value="1500.50", actor=manager)
+    deal = lead_qualify(lead_id=lead.pk, value="1500.50", actor=manager)
     lead.refresh_from_db()
     assert (deal.customer_id, lead.customer_id, lead.status) == (
         existing.pk,
@@ -137,9 +155,9 @@ def test_qualifying_finds_the_customer_by_normalised_email_and_records_consent()
     assert identity.marketing_consent == ConsentState.GRANTED
     assert _events(lead) == ["lead.created", "lead.qualified"]
     with pytest.raises(Conflict):
-        services.lead_qualify(lead_id=lead.pk, actor=manager)
+        lead_qualify(lead_id=lead.pk, actor=manager)
     # A lead with only a phone makes a new customer with that phone in E.164.
-    other = services.lead_qualify(
+    other = lead_qualify(
         lead_id=_lead(manager, email="", phone="(050) 111-22-33").pk, actor=manager
     )
     assert other.customer_id != existing.pk
@@ -148,30 +166,30 @@ def test_qualifying_finds_the_customer_by_normalised_email_and_records_consent()
 
 def test_a_deal_moves_keeps_its_history_and_is_won_or_lost_only_with_a_reason() -> None:
     manager = person(Role.MANAGER)
-    deal = services.lead_qualify(lead_id=_lead(manager).pk, value="100", actor=manager)
+    deal = lead_qualify(lead_id=_lead(manager).pk, value="100", actor=manager)
     pipeline = deal.pipeline
     stages = list(pipeline.stages.all())
     meeting, proposal = stages[1], stages[2]
     won = next(s for s in stages if s.kind == StageKind.WON)
     lost = next(s for s in stages if s.kind == StageKind.LOST)
 
-    services.deal_move(deal_id=deal.pk, stage_id=meeting.pk, actor=manager, idempotency_key="m1")
-    services.deal_move(deal_id=deal.pk, stage_id=meeting.pk, actor=manager, idempotency_key="m1")
-    other = services.pipeline_create(name="Опт", actor=manager)
+    deal_move(deal_id=deal.pk, stage_id=meeting.pk, actor=manager, idempotency_key="m1")
+    deal_move(deal_id=deal.pk, stage_id=meeting.pk, actor=manager, idempotency_key="m1")
+    other = pipeline_create(name="Опт", actor=manager)
     before = list(Event.objects.values_list("id", flat=True))
 
     # Lost without a reason; a stage from another pipeline: refused by field, nothing moves.
     with pytest.raises(DomainError) as no_reason:
-        services.deal_move(deal_id=deal.pk, stage_id=lost.pk, actor=manager)
+        deal_move(deal_id=deal.pk, stage_id=lost.pk, actor=manager)
     with pytest.raises(DomainError) as foreign:
-        services.deal_move(deal_id=deal.pk, stage_id=other.stages.get(position=0).pk, actor=manager)
+        deal_move(deal_id=deal.pk, stage_id=other.stages.get(position=0).pk, actor=manager)
     assert (no_reason.value.field, foreign.value.field) == ("lost_reason_id", "stage_id")
     deal.refresh_from_db()
     assert deal.stage_id == meeting.pk and deal.closed_at is None
     assert list(Event.objects.values_list("id", flat=True)) == before
 
-    services.deal_move(deal_id=deal.pk, stage_id=proposal.pk, actor=manager)
-    services.deal_move(deal_id=deal.pk, stage_id=won.pk, actor=manager)
+    deal_move(deal_id=deal.pk, stage_id=proposal.pk, actor=manager)
+    deal_move(deal_id=deal.pk, stage_id=won.pk, actor=manager)
     deal.refresh_from_db()
     assert deal.closed_at is not None
     assert _events(deal) == [
@@ -187,7 +205,7 @@ def test_a_deal_moves_keeps_its_history_and_is_won_or_lost_only_with_a_reason() 
 
     # Reopened and lost with a listed reason.
     reason = LostReason.objects.get(name="Too expensive")
-    services.deal_move(
+    deal_move(
         deal_id=deal.pk, stage_id=lost.pk, lost_reason_id=reason.pk, lost_note="−20%", actor=manager
     )
     deal.refresh_from_db()
@@ -197,16 +215,14 @@ def test_a_deal_moves_keeps_its_history_and_is_won_or_lost_only_with_a_reason() 
 
 def test_cycle_time_per_stage_is_one_grouped_read(django_assert_num_queries: Any) -> None:
     manager = person(Role.MANAGER)
-    pipeline = services.pipeline_default()
+    pipeline = pipeline_default()
     first, second = list(pipeline.stages.all())[:2]
     for hours in (2, 4):
-        deal = services.lead_qualify(
-            lead_id=_lead(manager, email=f"{hours}@a.ua").pk, actor=manager
-        )
+        deal = lead_qualify(lead_id=_lead(manager, email=f"{hours}@a.ua").pk, actor=manager)
         StageVisit.objects.filter(deal=deal).update(
             entered_at=timezone.now() - timedelta(hours=hours)
         )
-        services.deal_move(deal_id=deal.pk, stage_id=second.pk, actor=manager)
+        deal_move(deal_id=deal.pk, stage_id=second.pk, actor=manager)
     with django_assert_num_queries(2):
         rows = selectors.stage_cycle_times(pipeline=pipeline)
     by_stage = {row.stage.pk: row for row in rows}
@@ -218,30 +234,28 @@ def test_cycle_time_per_stage_is_one_grouped_read(django_assert_num_queries: Any
 
 def test_managers_edit_stages_as_data() -> None:
     manager = person(Role.MANAGER)
-    pipeline = services.pipeline_default()
-    added = services.stage_create(pipeline_id=pipeline.pk, name="Demo", kind="open", actor=manager)
+    pipeline = pipeline_default()
+    added = stage_create(pipeline_id=pipeline.pk, name="Demo", kind="open", actor=manager)
     names = list(pipeline.stages.values_list("name", flat=True))
     assert names == ["New", "Needs meeting", "Proposal", "Demo", "Won", "Lost"]
-    services.stage_update(stage_id=added.pk, name="Demo call", kind=None, actor=manager)
+    stage_update(stage_id=added.pk, name="Demo call", kind=None, actor=manager)
     ids = list(pipeline.stages.values_list("pk", flat=True))
-    services.stages_reorder(
-        pipeline_id=pipeline.pk, stage_ids=[ids[3], *ids[:3], *ids[4:]], actor=manager
-    )
+    stages_reorder(pipeline_id=pipeline.pk, stage_ids=[ids[3], *ids[:3], *ids[4:]], actor=manager)
     assert pipeline.stages.get(position=0).name == "Demo call"
     with pytest.raises(DomainError) as partial:
-        services.stages_reorder(pipeline_id=pipeline.pk, stage_ids=ids[:2], actor=manager)
+        stages_reorder(pipeline_id=pipeline.pk, stage_ids=ids[:2], actor=manager)
     assert partial.value.field == "stage_ids"
     with pytest.raises(Conflict):
-        services.stage_create(pipeline_id=pipeline.pk, name="demo CALL", kind="open", actor=manager)
-    services.stage_delete(stage_id=added.pk, actor=manager)
+        stage_create(pipeline_id=pipeline.pk, name="demo CALL", kind="open", actor=manager)
+    stage_delete(stage_id=added.pk, actor=manager)
     assert pipeline.stages.count() == 5
 
 
 def test_a_meeting_is_a_task_at_its_time_and_both_sides_hear_of_it_once() -> None:
     manager = person(Role.MANAGER)
-    deal = services.lead_qualify(lead_id=_lead(manager, consent=True).pk, actor=manager)
+    deal = lead_qualify(lead_id=_lead(manager, consent=True).pk, actor=manager)
     starts = timezone.now() + timedelta(days=2)
-    meeting = services.meeting_book(deal_id=deal.pk, starts_at=starts, actor=manager)
+    meeting = meeting_book(deal_id=deal.pk, starts_at=starts, actor=manager)
     task = Task.objects.get(pk=int(meeting.task_id or 0))
     assert (task.due_at, task.assignee_user_id, task.subject_type, task.subject_id) == (
         starts,
@@ -253,47 +267,45 @@ def test_a_meeting_is_a_task_at_its_time_and_both_sides_hear_of_it_once() -> Non
     assert booked.recipient == "iryna@example.com" and deal.title in booked.body
     assert Notification.objects.filter(recipient=manager).count() == 1
 
-    assert services.meeting_reminders_send(now=starts - timedelta(hours=30)) == 0
-    assert services.meeting_reminders_send(now=starts - timedelta(hours=3)) == 1
-    assert services.meeting_reminders_send(now=starts - timedelta(hours=2)) == 0
+    assert meeting_reminders_send(now=starts - timedelta(hours=30)) == 0
+    assert meeting_reminders_send(now=starts - timedelta(hours=3)) == 1
+    assert meeting_reminders_send(now=starts - timedelta(hours=2)) == 0
     assert (
         Message.objects.count() == 2 and Notification.objects.filter(recipient=manager).count() == 2
     )
 
     # No consent: the task and the owner's notice, no message to the customer.
-    quiet = services.lead_qualify(lead_id=_lead(manager, email="q@a.ua").pk, actor=manager)
-    services.meeting_book(deal_id=quiet.pk, starts_at=starts, actor=manager)
+    quiet = lead_qualify(lead_id=_lead(manager, email="q@a.ua").pk, actor=manager)
+    meeting_book(deal_id=quiet.pk, starts_at=starts, actor=manager)
     assert Message.objects.count() == 2 and Meeting.objects.count() == 2
     with pytest.raises(DomainError) as past:
-        services.meeting_book(
-            deal_id=quiet.pk, starts_at=timezone.now() - timedelta(hours=1), actor=manager
-        )
+        meeting_book(deal_id=quiet.pk, starts_at=timezone.now() - timedelta(hours=1), actor=manager)
     assert past.value.field == "starts_at"
 
 
 def test_spend_gives_cost_per_lead_and_cac_and_bad_spend_changes_nothing() -> None:
     manager = person(Role.MANAGER)
-    services.spend_set(source="Instagram", month="2026-11", amount="3000", actor=manager)
+    spend_set(source="Instagram", month="2026-11", amount="3000", actor=manager)
     with pytest.raises(DomainError) as negative:
-        services.spend_set(source="instagram", month="2026-11", amount="-5", actor=manager)
+        spend_set(source="instagram", month="2026-11", amount="-5", actor=manager)
     assert negative.value.field == "amount"
     csv = b"source,month,amount\ngoogle,2026-11,900\ngoogle,2026-12,oops\n"
     with pytest.raises(DomainError) as bad_line:
-        services.spend_import(content=csv, actor=manager)
+        spend_import(content=csv, actor=manager)
     assert bad_line.value.field == "file" and "3" in bad_line.value.message
     assert list(ChannelSpend.objects.values_list("source", "amount")) == [
         ("instagram", Decimal("3000.00"))
     ]
-    assert services.spend_import(content=csv.replace(b"oops", b"1200"), actor=manager) == 2
+    assert spend_import(content=csv.replace(b"oops", b"1200"), actor=manager) == 2
 
     zone = business_get().zone
     november = Period(first=date(2026, 11, 1), last=date(2026, 11, 30), zone=zone)
     for i in range(3):
         lead = _lead(manager, email=f"{i}@a.ua")
         Lead.objects.filter(pk=lead.pk).update(created_at=november.start + timedelta(days=i))
-    won_stage = services.pipeline_default().stages.get(kind=StageKind.WON)
-    deal = services.lead_qualify(lead_id=Lead.objects.earliest("id").pk, actor=manager)
-    services.deal_move(deal_id=deal.pk, stage_id=won_stage.pk, actor=manager)
+    won_stage = pipeline_default().stages.get(kind=StageKind.WON)
+    deal = lead_qualify(lead_id=Lead.objects.earliest("id").pk, actor=manager)
+    deal_move(deal_id=deal.pk, stage_id=won_stage.pk, actor=manager)
     Deal.objects.filter(pk=deal.pk).update(closed_at=november.start + timedelta(days=5))
 
     figures = selectors.acquisition(first=november.first, last=november.last)
@@ -310,16 +322,14 @@ def test_lead_response_time_runs_from_arrival_to_the_first_logged_contact() -> N
     lead = _lead(manager)
     arrived = timezone.now() - timedelta(hours=3)
     Lead.objects.filter(pk=lead.pk).update(created_at=arrived)
-    services.lead_contact_log(
+    lead_contact_log(
         lead_id=lead.pk,
         kind="call",
         note="",
         contacted_at=arrived + timedelta(minutes=90),
         actor=manager,
     )
-    services.lead_contact_log(
-        lead_id=lead.pk, kind="email", note="", contacted_at=None, actor=manager
-    )
+    lead_contact_log(lead_id=lead.pk, kind="email", note="", contacted_at=None, actor=manager)
     lead.refresh_from_db()
     assert lead.first_contact_at == arrived + timedelta(minutes=90) and lead.status == "contacted"
     minutes, n = selectors.lead_response_minutes(
@@ -327,7 +337,7 @@ def test_lead_response_time_runs_from_arrival_to_the_first_logged_contact() -> N
     )
     assert (minutes, n) == (Decimal("90.0"), 1)
     with pytest.raises(DomainError) as future:
-        services.lead_contact_log(
+        lead_contact_log(
             lead_id=lead.pk,
             kind="call",
             note="",
@@ -406,11 +416,11 @@ def test_leads_import_all_or_nothing_and_the_same_file_twice_adds_nothing() -> N
     ).encode()
     bad = good + "Ніхто,,,,,\n".encode()
     with pytest.raises(DomainError) as refused:
-        services.leads_import(content=bad, actor=manager)
+        leads_import(content=bad, actor=manager)
     assert refused.value.field == "file" and "4" in refused.value.message
     assert not Lead.objects.exists()
-    assert services.leads_import(content=good, actor=manager) == 2
-    assert services.leads_import(content=good, actor=manager) == 0
+    assert leads_import(content=good, actor=manager) == 2
+    assert leads_import(content=good, actor=manager) == 0
     hanna, bohdan = Lead.objects.order_by("id")
     assert (hanna.source, hanna.utm_campaign, hanna.consent, hanna.origin) == (
         "facebook",
@@ -423,11 +433,9 @@ def test_leads_import_all_or_nothing_and_the_same_file_twice_adds_nothing() -> N
 
 def test_merging_customers_moves_their_deals_and_leads_and_the_card_lists_deals() -> None:
     manager = person(Role.MANAGER)
-    deal = services.lead_qualify(lead_id=_lead(manager).pk, actor=manager)
-    survivor = customer_services.customer_create(first_name="Ірина", actor=None)
-    customer_services.customer_merge(
-        survivor_id=survivor.pk, duplicate_id=deal.customer_id, actor=manager
-    )
+    deal = lead_qualify(lead_id=_lead(manager).pk, actor=manager)
+    survivor = customer_create(first_name="Ірина", actor=None)
+    customer_merge(survivor_id=survivor.pk, duplicate_id=deal.customer_id, actor=manager)
     deal.refresh_from_db()
     assert deal.customer_id == survivor.pk
     assert Lead.objects.get(pk=deal.lead_id or 0).customer_id == survivor.pk

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from procedo.core.errors import DomainError
 from procedo.customers.models import Customer
 from procedo.messaging.models import Channel, MessageKind
-from procedo.messaging.services import Composed, message_compose
+from procedo.messaging.services.composing import Composed, message_compose
 from procedo.sops import matching, subjects
 from procedo.sops.definitions import definition_parse
 from procedo.sops.models import Revision

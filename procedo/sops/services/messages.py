@@ -14,7 +14,7 @@ from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
 from procedo.events.services import event_record
 from procedo.messaging.models import Channel, Message, MessageKind
-from procedo.messaging.services import message_queue
+from procedo.messaging.services.queueing import message_queue
 from procedo.sops.selectors import messages as message_selectors
 from procedo.sops.selectors import sops as sop_selectors
 

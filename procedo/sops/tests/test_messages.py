@@ -18,7 +18,7 @@ from procedo.automation.tests.helpers import customer, event_trigger, order, sop
 from procedo.business.services import business_update
 from procedo.events.models import Event
 from procedo.messaging.models import Message
-from procedo.messaging.services import template_save
+from procedo.messaging.services.templates import template_save
 from procedo.sops.selectors.messages import message_previews
 from procedo.sops.services.messages import message_test_send
 from procedo.testing import api_caller, logged_in, person

@@ -14,14 +14,20 @@ from django.conf import settings
 from django.test import Client
 
 from procedo.accounts.models import User
-from procedo.customers import services as customer_services
 from procedo.customers.models import Customer
+from procedo.customers.services.customers import customer_create
 from procedo.events.models import Event
-from procedo.messaging import sending
 from procedo.messaging.models import Message
+from procedo.messaging.services.sending import messages_send_due
 from procedo.messaging.sms import twilio_signature
-from procedo.support import services, telegram
+from procedo.support import telegram
 from procedo.support.models import Conversation, Entry, TelegramUpdate
+from procedo.support.services.conversations import (
+    conversation_assign,
+    conversation_note_add,
+    conversation_reply,
+)
+from procedo.support.services.intake import Incoming, inbox_consume, message_receive
 from procedo.support.smtp import InboxHandler
 from procedo.support.tests.helpers import BOT_TOKEN, SECRET, BotApi, bot_api, post_update, update
 from procedo.testing import SmtpServer, consumer_catch_up, free_port
@@ -63,7 +69,7 @@ def _mail(sender: str, to: str, subject: str, text: str, **headers: str) -> Emai
 def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_it(
     inbox_smtp: int, smtp: SmtpServer, owner: User
 ) -> None:
-    known = customer_services.customer_create(first_name="Олена", emails=["olena@example.com"])
+    known = customer_create(first_name="Олена", emails=["olena@example.com"])
     with smtplib.SMTP("127.0.0.1", inbox_smtp) as client:
         client.send_message(
             _mail("Олена <Olena@Example.com>", "support@shop.test", "Де моє замовлення?",
@@ -83,14 +89,14 @@ def test_email_new_mail_opens_a_conversation_and_the_reply_to_our_answer_joins_i
     assert second.customer_id != known.pk and second.customer.source == "support"
     assert second.customer.emails == ["stranger@example.net"]
 
-    answer = services.conversation_reply(
+    answer = conversation_reply(
         conversation_id=first.pk, body="Вже в дорозі.", actor=owner, idempotency_key="ui:r1"
     )
-    services.conversation_reply(
+    conversation_reply(
         conversation_id=first.pk, body="Вже в дорозі.", actor=owner, idempotency_key="ui:r1"
     )
     assert Message.objects.count() == 1  # a double submit is one message
-    sending.messages_send_due()
+    messages_send_due()
     [sent] = smtp.recorder.received
     assert sent["To"] == "olena@example.com"
     reply_to = str(sent["Reply-To"])
@@ -140,7 +146,7 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
         {"provider": "twilio", "base_url": "http://127.0.0.1:9", "account_sid": SID,
          "auth_token": TOKEN, "from": "+15005550006", "timeout": 5.0},
     )  # fmt: skip
-    ivan = customer_services.customer_create(first_name="Іван", phones=["067 123 45 67"])
+    ivan = customer_create(first_name="Іван", phones=["067 123 45 67"])
     url = f"{settings.PROCEDO_BASE_URL}/messages/sms/inbound/"
     client = Client()
     for sid, text in (("SM" + "a" * 32, "Коли доставка?"), ("SM" + "b" * 32, "Дякую")):
@@ -151,8 +157,8 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
             "/messages/sms/inbound/", form, headers={"X-Twilio-Signature": signed}
         )
         assert response.status_code == 200
-    consumer_catch_up(name="support.inbox", handler=services.inbox_consume)
-    consumer_catch_up(name="support.inbox", handler=services.inbox_consume)  # nothing twice
+    consumer_catch_up(name="support.inbox", handler=inbox_consume)
+    consumer_catch_up(name="support.inbox", handler=inbox_consume)  # nothing twice
     [conversation] = Conversation.objects.all()
     assert (conversation.channel, conversation.address, conversation.customer_id) == (
         "sms",
@@ -160,7 +166,7 @@ def test_sms_through_twilio_reaches_the_inbox_by_the_event_log(
         ivan.pk,
     )
     assert [e.body for e in conversation.entries.order_by("id")] == ["Коли доставка?", "Дякую"]
-    services.conversation_reply(
+    conversation_reply(
         conversation_id=conversation.pk, body="Завтра", actor=owner, idempotency_key="ui:s1"
     )
     [out] = Message.objects.all()
@@ -192,7 +198,7 @@ def test_telegram_webhook_checks_its_secret_and_replies_go_out_once(
     assert Customer.objects.get(pk=conversation.customer_id).first_name == "Марко"
     assert conversation.entries.count() == 2 and TelegramUpdate.objects.count() == 3
 
-    entry = services.conversation_reply(
+    entry = conversation_reply(
         conversation_id=conversation.pk, body="Посилка вже у відділенні.", actor=owner,
         idempotency_key="ui:t1",
     )  # fmt: skip
@@ -203,7 +209,7 @@ def test_telegram_webhook_checks_its_secret_and_replies_go_out_once(
     assert entry.delivery == "sent" and entry.external_id == "1001"
 
     telegram_api.fail_with = "Bad Request: chat not found"
-    services.conversation_reply(
+    conversation_reply(
         conversation_id=conversation.pk, body="Ще щось?", actor=owner, idempotency_key="ui:t2"
     )
     assert telegram.telegram_send_due()["failed"] == 1
@@ -214,24 +220,24 @@ def test_telegram_webhook_checks_its_secret_and_replies_go_out_once(
 
 @pytest.mark.django_db
 def test_notes_stay_inside_and_assignment_names_its_field(owner: User) -> None:
-    entry = services.message_receive(
-        services.Incoming(channel="email", address="a@example.com", body="Hello",
+    entry = message_receive(
+        Incoming(channel="email", address="a@example.com", body="Hello",
                           subject="Hi", idempotency_key="t:1")
     )  # fmt: skip
     conversation_id = entry.conversation_id
-    services.conversation_note_add(
+    conversation_note_add(
         conversation_id=conversation_id, body="VIP", actor=owner, idempotency_key="n1"
     )
     assert not Message.objects.exists()
     from procedo.core.errors import DomainError
 
     with pytest.raises(DomainError) as caught:
-        services.conversation_assign(
+        conversation_assign(
             conversation_id=conversation_id, assignee_id=999999, team_id=None, actor=owner
         )
     assert caught.value.field == "assignee_id"
     with pytest.raises(DomainError) as empty:
-        services.conversation_reply(
+        conversation_reply(
             conversation_id=conversation_id, body="  ", actor=owner, idempotency_key="e1"
         )
     assert empty.value.field == "body"

@@ -19,8 +19,17 @@ from procedo.business.services import business_calendar_set, business_update
 from procedo.core.errors import Conflict, DomainError
 from procedo.events.models import Event
 from procedo.messaging.models import Message
-from procedo.support import selectors, services
+from procedo.support import selectors
 from procedo.support.models import Conversation, SlaPolicy, Ticket
+from procedo.support.services.conversations import conversation_change_status, conversation_reply
+from procedo.support.services.intake import Incoming, message_receive
+from procedo.support.services.tickets import (
+    SweepResult,
+    sla_policy_save,
+    sla_sweep,
+    support_settings_save,
+    ticket_open,
+)
 from procedo.testing import api_caller
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +46,8 @@ def polish_calendar() -> None:
 
 
 def _conversation(address: str = "anna@example.pl", key: str = "in:1") -> Conversation:
-    entry = services.message_receive(
-        services.Incoming(channel="email", address=address, body="Paczka nie dotarła",
+    entry = message_receive(
+        Incoming(channel="email", address=address, body="Paczka nie dotarła",
                           subject="Paczka", idempotency_key=key)
     )  # fmt: skip
     return Conversation.objects.get(pk=entry.conversation_id)
@@ -66,7 +75,7 @@ def test_a_negative_target_is_refused_naming_its_field_and_nothing_is_stored(
     owner: User,
 ) -> None:
     with pytest.raises(DomainError) as caught:
-        services.sla_policy_save(
+        sla_policy_save(
             priority="high", first_response_minutes=-5, resolution_minutes=60, actor=owner
         )
     assert caught.value.field == "first_response_minutes"
@@ -83,24 +92,24 @@ def test_the_sweep_breaches_escalates_and_raises_each_event_once(
     polish_calendar: None, owner: User
 ) -> None:
     seniors = Team.objects.create(name="Seniors")
-    services.sla_policy_save(
+    sla_policy_save(
         priority="high", first_response_minutes=30, resolution_minutes=240,
         escalate_to_id=seniors.pk, actor=owner,
     )  # fmt: skip
     late = _conversation()
     paused = _conversation("piotr@example.pl", "in:2")
-    ticket = services.ticket_open(conversation_id=late.pk, priority="high", actor=owner)
-    services.ticket_open(conversation_id=paused.pk, priority="high", actor=owner)
-    services.conversation_change_status(conversation_id=paused.pk, to_status="waiting", actor=owner)
+    ticket = ticket_open(conversation_id=late.pk, priority="high", actor=owner)
+    ticket_open(conversation_id=paused.pk, priority="high", actor=owner)
+    conversation_change_status(conversation_id=paused.pk, to_status="waiting", actor=owner)
     assert ticket.first_response_due_at and ticket.resolution_due_at
     after = ticket.resolution_due_at + timedelta(minutes=1)
 
     with CaptureQueriesContext(connection) as queries:
-        result = services.sla_sweep(now=after)
+        result = sla_sweep(now=after)
     assert (result.first_response_breached, result.resolution_breached, result.waiting) == (1, 1, 1)
     # Set-based: a fixed number of statements, not one per ticket.
     assert len([q for q in queries.captured_queries if not q["sql"].startswith("SAVEPOINT")]) <= 12
-    assert services.sla_sweep(now=after + timedelta(hours=1)) == services.SweepResult(0, 0, 0)
+    assert sla_sweep(now=after + timedelta(hours=1)) == SweepResult(0, 0, 0)
     breaches = Event.objects.filter(event_type="ticket.sla_breached").order_by("id")
     assert [(e.subject_id, e.payload["target"]) for e in breaches] == [
         (ticket.pk, "first_response"),
@@ -120,11 +129,11 @@ def test_the_sweep_breaches_escalates_and_raises_each_event_once(
 def test_waiting_on_the_customer_stops_the_clock_and_it_moves_on_when_they_write(
     polish_calendar: None, owner: User
 ) -> None:
-    services.sla_policy_save(
+    sla_policy_save(
         priority="normal", first_response_minutes=60, resolution_minutes=600, actor=owner
     )
     conversation = _conversation()
-    ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
+    ticket = ticket_open(conversation_id=conversation.pk, actor=owner)
     cal = work_calendar(business_get())
     due = ticket.resolution_due_at
     assert due is not None
@@ -133,8 +142,8 @@ def test_waiting_on_the_customer_stops_the_clock_and_it_moves_on_when_they_write
     left = cal.minutes_between(paused_at, due)
     Ticket.objects.filter(pk=ticket.pk).update(paused_at=paused_at)
     Conversation.objects.filter(pk=conversation.pk).update(status="waiting")
-    services.message_receive(
-        services.Incoming(channel="email", address="anna@example.pl", body="Nadal nic",
+    message_receive(
+        Incoming(channel="email", address="anna@example.pl", body="Nadal nic",
                           conversation_id=conversation.pk, idempotency_key="in:3")
     )  # fmt: skip
     ticket.refresh_from_db()
@@ -148,16 +157,14 @@ def test_waiting_on_the_customer_stops_the_clock_and_it_moves_on_when_they_write
 
 def test_a_reply_to_a_closed_ticket_reopens_it_and_says_so(owner: User) -> None:
     conversation = _conversation()
-    ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
-    services.conversation_change_status(
-        conversation_id=conversation.pk, to_status="closed", actor=owner
-    )
+    ticket = ticket_open(conversation_id=conversation.pk, actor=owner)
+    conversation_change_status(conversation_id=conversation.pk, to_status="closed", actor=owner)
     with pytest.raises(Conflict):
-        services.conversation_reply(
+        conversation_reply(
             conversation_id=conversation.pk, body="x", actor=owner, idempotency_key="r"
         )
-    services.message_receive(
-        services.Incoming(channel="email", address="anna@example.pl", body="Still broken",
+    message_receive(
+        Incoming(channel="email", address="anna@example.pl", body="Still broken",
                           conversation_id=conversation.pk, idempotency_key="in:9")
     )  # fmt: skip
     conversation.refresh_from_db()
@@ -169,10 +176,8 @@ def test_a_reply_to_a_closed_ticket_reopens_it_and_says_so(owner: User) -> None:
 
 def test_solving_sends_a_survey_link_that_records_one_rating(owner: User) -> None:
     conversation = _conversation()
-    ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
-    services.conversation_change_status(
-        conversation_id=conversation.pk, to_status="solved", actor=owner
-    )
+    ticket = ticket_open(conversation_id=conversation.pk, actor=owner)
+    conversation_change_status(conversation_id=conversation.pk, to_status="solved", actor=owner)
     assert Event.objects.filter(event_type="ticket.solved", subject_id=ticket.pk).count() == 1
     [survey_mail] = Message.objects.filter(recipient="anna@example.pl")
     path = re.search(r"https?://[^/\s]+(/support/survey/\S+/)", survey_mail.body)
@@ -192,10 +197,10 @@ def test_solving_sends_a_survey_link_that_records_one_rating(owner: User) -> Non
 
 
 def test_standards_are_measured_per_person(owner: User, make_user: User) -> None:
-    services.support_settings_save(first_answer_minutes=0, default_team_id=None, actor=owner)
+    support_settings_save(first_answer_minutes=0, default_team_id=None, actor=owner)
     answered = _conversation()
     _conversation("nobody@example.pl", "in:2")
-    services.conversation_reply(
+    conversation_reply(
         conversation_id=answered.pk, body="Sprawdzam", actor=owner, idempotency_key="r1"
     )
     now = timezone.now() + timedelta(days=400)  # every answer due by then
@@ -236,7 +241,7 @@ def test_sops_can_ask_every_field_of_a_conversation_and_a_ticket(owner: User) ->
     from procedo.sops import subjects
 
     conversation = _conversation()
-    services.ticket_open(
+    ticket_open(
         conversation_id=conversation.pk,
         priority="urgent",
         urgent_reason="A broken gift",
@@ -299,14 +304,14 @@ def test_urgent_only_with_a_reason_and_a_new_priority_counts_the_time_already_us
     from procedo.events.timeline import timeline_lines
 
     for priority, first, solve in (("normal", 60, 600), ("urgent", 15, 120)):
-        services.sla_policy_save(
+        sla_policy_save(
             priority=priority, first_response_minutes=first, resolution_minutes=solve, actor=owner
         )
     conversation = _conversation()
     with pytest.raises(DomainError) as caught:
-        services.ticket_open(conversation_id=conversation.pk, priority="urgent", actor=owner)
+        ticket_open(conversation_id=conversation.pk, priority="urgent", actor=owner)
     assert caught.value.field == "urgent_reason" and not Ticket.objects.exists()
-    ticket = services.ticket_open(conversation_id=conversation.pk, actor=owner)
+    ticket = ticket_open(conversation_id=conversation.pk, actor=owner)
     cal = work_calendar(business_get())
     # The clock stood still 20 working minutes after the ticket opened (waiting on the
     # customer; set directly: the test has no clock), so the rebasing starts from there.

@@ -12,16 +12,16 @@ from procedo.accounts.roles import Role
 from procedo.automation.services.engine import run_start_manual
 from procedo.automation.tests.helpers import customer, person, sop_live, task_step
 from procedo.catalog.tests.factories import sku_create
-from procedo.orders import services as order_services
 from procedo.orders.models import Order
-from procedo.orders.services import DeliveryIn, OrderLineIn
+from procedo.orders.services.lines import DeliveryIn, OrderLineIn
+from procedo.orders.services.taking import order_create
 from procedo.work.services.lifecycle import task_complete, task_create
 
 pytestmark = pytest.mark.django_db
 
 
 def _order_for(buyer_id: int) -> Order:
-    return order_services.order_create(
+    return order_create(
         lines=[
             OrderLineIn(sku_id=sku_create(code="CUP-BLUE", on_hand=10).pk, quantity=2),
             OrderLineIn(sku_id=sku_create(code="VASE-S", on_hand=5).pk, quantity=1),

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from procedo.core.errors import DomainError
-from procedo.messaging.inbound import MAX_RAW, inbound_email_receive
+from procedo.messaging.services.inbound import MAX_RAW, inbound_email_receive
 
 EX_DATAERR = 65
 EX_TEMPFAIL = 75

@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor
@@ -22,6 +21,8 @@ from procedo.core.idempotency import idempotent
 from procedo.events.services import NewEvent, event_record, events_record_many
 from procedo.messaging import registry, rendering
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Template
+from procedo.messaging.services._common import _unsubscribe_line_ensured
+from procedo.messaging.services.composing import message_compose
 
 
 def _from_domain(from_email: str) -> str:
@@ -130,65 +131,6 @@ def recipient_clean(channel: str, recipient: str, *, field: str = "recipient") -
             message=_("%(a)s is not an email address.") % {"a": recipient or "''"},
         ) from None
     return recipient
-
-
-@dataclass(frozen=True)
-class Composed:
-    """A message as its recipient reads it, before it is queued."""
-
-    subject: str
-    body: str
-    body_html: str
-    kind: str  # transactional or marketing
-
-
-def message_compose(
-    *,
-    channel: str,
-    customer_id: int | None,
-    order_id: int | None = None,
-    recipient: str = "",
-    template_key: str = "",
-    subject: str = "",
-    body: str = "",
-    kind: str = "",
-    context: dict[str, Any] | None = None,
-) -> Composed:
-    """Render a stored template (`template_key`) or a `subject` and `body` written in place for
-    one customer (and order), as the customer will get it: the variables of `message_context`,
-    the business's language, and a marketing email's unsubscribe line.
-
-    The one way an SOP's message is written, whether the engine queues it or the SOP's page
-    shows it for a sample customer; a template that cannot be written raises DomainError
-    naming the field and line.
-    """
-    with translation.override(business_language()):
-        html = ""
-        if template_key:
-            template = Template.objects.filter(key=template_key).first()
-            if template is None:
-                raise NotFound(
-                    field="template_key", message=_("No template %(k)s.") % {"k": template_key}
-                )
-            kind = kind or template.kind
-            subject, body = template.subject, template.body_text
-            html = template.body_html if channel == Channel.EMAIL else ""
-        variables = message_context(
-            customer_id=customer_id, order_id=order_id, recipient=recipient, extra=context
-        )
-        rendered = rendering.render(
-            subject=subject, body_text=body, body_html=html, context=variables
-        )
-        kind = kind or MessageKind.TRANSACTIONAL
-        text = rendered.body_text
-        if kind == MessageKind.MARKETING and channel == Channel.EMAIL and "@" in recipient:
-            text = _unsubscribe_line_ensured(text, recipient)
-        return Composed(
-            subject=rendered.subject if channel == Channel.EMAIL else "",
-            body=text,
-            body_html=rendered.body_html,
-            kind=kind,
-        )
 
 
 @dataclass(frozen=True)
@@ -465,172 +407,3 @@ def _wake_sender() -> None:
 def messages_move_to_customer(survivor_id: int, duplicate_id: int) -> int:
     """Merge participant: the duplicate's messages become the survivor's."""
     return Message.objects.filter(customer_id=duplicate_id).update(customer_id=survivor_id)
-
-
-def message_context(
-    *,
-    customer_id: int | None,
-    order_id: int | None = None,
-    recipient: str = "",
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The variables of a stored template for one customer (and order)."""
-    from procedo.business.selectors import business_get
-    from procedo.customers.models import Customer
-    from procedo.orders.models import Order
-
-    context: dict[str, Any] = {"business": {"name": business_get().name}}
-    context.update(registry.customer_variables_empty())
-    if customer_id is not None:
-        customer = Customer.objects.prefetch_related("identities").filter(pk=customer_id).first()
-        if customer is None:
-            raise NotFound(
-                field="customer_id", message=_("No customer %(id)s.") % {"id": customer_id}
-            )
-        context["customer"] = rendering.customer_context(customer)
-        found = registry.customer_variables_of([customer_id])[customer_id]
-        context["customer"].update(found.pop("customer"))
-        context.update(found)
-    if order_id is not None:
-        order = (
-            Order.objects.select_related("status")
-            .prefetch_related("lines")
-            .filter(pk=order_id)
-            .first()
-        )
-        if order is None:
-            raise NotFound(field="order_id", message=_("No order %(id)s.") % {"id": order_id})
-        context["order"] = rendering.order_context(order)
-    if recipient and "@" in recipient:
-        from procedo.messaging.unsubscribe import unsubscribe_url
-
-        context["unsubscribe_url"] = unsubscribe_url(recipient)
-    context.update(extra or {})
-    return context
-
-
-def _unsubscribe_line_ensured(body: str, recipient: str) -> str:
-    """Every marketing email says how to stop them: its text links to the recipient's own
-    unsubscribe page, added at the end when the template did not place the link itself."""
-    from procedo.messaging.unsubscribe import unsubscribe_url
-
-    url = unsubscribe_url(recipient)
-    if url in body:
-        return body
-    with translation.override(business_language()):
-        line = _("Unsubscribe: %(url)s") % {"url": url}
-    return f"{body.rstrip()}\n\n-- \n{line}"
-
-
-def _template_clean(
-    *, key: str, name: str, channel: str, kind: str, subject: str, body_text: str, body_html: str
-) -> dict[str, str]:
-    key = slugify(key.strip())[:80]
-    if not key:
-        raise DomainError(field="key", message=_("A template needs a key (letters, digits, -)."))
-    if not name.strip():
-        raise DomainError(field="name", message=_("A template needs a name."))
-    if channel not in Channel.values:
-        raise DomainError(field="channel", message=_("No channel %(c)s.") % {"c": channel})
-    if kind not in MessageKind.values:
-        raise DomainError(field="kind", message=_("No message kind %(k)s.") % {"k": kind})
-    if not body_text.strip():
-        raise DomainError(field="body_text", message=_("A template needs a text."))
-    if channel == Channel.EMAIL and not subject.strip():
-        raise DomainError(field="subject", message=_("An email needs a subject."))
-    if channel == Channel.SMS:
-        subject, body_html = "", ""
-    # A syntax error or an unknown variable is refused now, naming the line,
-    # rather than found when the first customer's mail fails to render.
-    rendering.render(
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        context=rendering.sample_context(),
-    )
-    return {
-        "key": key,
-        "name": name.strip()[:200],
-        "channel": channel,
-        "kind": kind,
-        "subject": subject.strip()[:300],
-        "body_text": body_text,
-        "body_html": body_html,
-    }
-
-
-@transaction.atomic
-def template_save(
-    *,
-    template_id: int | None,
-    key: str,
-    name: str,
-    channel: str,
-    kind: str,
-    subject: str,
-    body_text: str,
-    body_html: str = "",
-    actor: Actor = None,
-) -> Template:
-    """Create (template_id None) or change a template; refused if it does not render."""
-    values = _template_clean(
-        key=key,
-        name=name,
-        channel=channel,
-        kind=kind,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-    )
-    others = Template.objects.filter(key=values["key"])
-    if template_id is not None:
-        others = others.exclude(pk=template_id)
-    clash = others.exists()
-    if clash:
-        raise DomainError(field="key", message=_("Another template has the key %(key)s.") % values)
-    if template_id is None:
-        template = Template(**values)
-        try:
-            with transaction.atomic():
-                template.save(force_insert=True)
-        except IntegrityError:
-            raise DomainError(
-                field="key", message=_("Another template has the key %(key)s.") % values
-            ) from None
-        event_type = "template.created"
-    else:
-        found = Template.objects.filter(pk=template_id).first()
-        if found is None:
-            raise NotFound(
-                field="template_id", message=_("No template %(id)s.") % {"id": template_id}
-            )
-        template = found
-        for name_, value in values.items():
-            setattr(template, name_, value)
-        template.updated_at = timezone.now()
-        template.save()
-        event_type = "template.changed"
-    event_record(
-        event_type=event_type, subject=template, actor=actor, payload={"key": template.key}
-    )
-    return template
-
-
-def template_preview(
-    *,
-    channel: str,
-    subject: str,
-    body_text: str,
-    body_html: str = "",
-    customer_id: int | None = None,
-    order_id: int | None = None,
-) -> rendering.Rendered:
-    """Render unsaved text for a real customer (and order); samples fill what is missing."""
-    sample = rendering.sample_context()
-    real = message_context(customer_id=customer_id, order_id=order_id)
-    context = {**sample, **real}
-    if channel == Channel.SMS:
-        subject, body_html = "", ""
-    return rendering.render(
-        subject=subject, body_text=body_text, body_html=body_html, context=context
-    )
