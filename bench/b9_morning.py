@@ -41,7 +41,7 @@ def _fill(customers: int) -> None:
     from procedo.business.services import business_update
     from procedo.customers.models import Customer
     from procedo.orders.models import Order
-    from procedo.orders.services import order_pipeline_defaults_install
+    from procedo.orders.services.pipeline import order_pipeline_defaults_install
 
     order_pipeline_defaults_install()
     business_update(name="B9 shop", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)

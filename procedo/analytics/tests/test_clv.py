@@ -24,8 +24,8 @@ from procedo.catalog.tests.factories import sku_create
 from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.imports.models import ImportJob
-from procedo.orders import services as order_services
 from procedo.orders.models import Order, OrderKind
+from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import customer_create, move, order_create
 from procedo.testing import api_caller
 
@@ -44,7 +44,7 @@ def _sale(customer: Customer, price: str, when: datetime, status: str = "deliver
 
 
 def test_a_small_shop_gets_its_numbers_and_an_honest_no(owner: User, owner_client: Client) -> None:
-    order_services.order_pipeline_defaults_install()
+    order_pipeline_defaults_install()
     business_update(name="Чайна лавка", time_zone="Europe/Kyiv", currency="UAH", actor_id=None)
     anna, bohdan, vira = customer_create("Анна"), customer_create("Богдан"), customer_create("Віра")
     _sale(anna, "100.00", _at("2025-03-01"))

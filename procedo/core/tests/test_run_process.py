@@ -265,8 +265,8 @@ def test_two_installations_on_one_machine_keep_to_themselves(
 QUEUE_A_NEWSLETTER = """
 from django.db import transaction
 from procedo.business import services as business
-from procedo.customers import services as customers
-from procedo.messaging.services import message_queue
+from procedo.customers.services import customers
+from procedo.messaging.services.queueing import message_queue
 with transaction.atomic():
     business.business_update(name="Shop", time_zone="Europe/Kyiv", currency="UAH",
                              actor_id=None, quiet_hours_start=None, quiet_hours_end=None)
