@@ -48,6 +48,9 @@ from procedo.customers.models import Customer
 from procedo.events.models import Event
 from procedo.orders.models import Order, OrderKind, Shipment, ShipmentStatus, StatusCategory
 from procedo.sales import selectors as sales_selectors
+from procedo.sales.models import Lead
+from procedo.support import selectors as support_selectors
+from procedo.support.models import Ticket
 from procedo.work.models import Task, TaskState
 
 
@@ -401,6 +404,43 @@ def customer_acquisition_cost(period: Period, _window: int | None = None) -> Mea
     return Measure(value=figures.cac, base=figures.customers)
 
 
+def lead_conversion_rate(period: Period, _window: int | None = None) -> Measure:
+    """Of the leads that arrived in the period, the share whose customer has placed a sale
+    since the lead arrived (whenever: a lead is counted in the period it arrived)."""
+    bought = sale_orders().filter(
+        customer_id=OuterRef("customer_id"), placed_at__gte=OuterRef("created_at")
+    )
+    figures = Lead.objects.filter(
+        created_at__gte=period.start, created_at__lt=period.end
+    ).aggregate(n=Count("id"), won=Count("id", filter=Q(Exists(bought))))
+    return _rate(figures["won"], figures["n"])
+
+
+def sla_attainment(period: Period, _window: int | None = None) -> Measure:
+    """Of the tickets solved in the period, the share that kept both promises of their SLA:
+    the first answer by its due time and the solution by its due time (the due times as
+    moved on while the clock stood still waiting on the customer)."""
+    answered_in_time = Q(first_response_due_at__isnull=True) | Q(
+        first_responded_at__lte=F("first_response_due_at")
+    )
+    solved_in_time = Q(resolution_due_at__isnull=True) | Q(solved_at__lte=F("resolution_due_at"))
+    kept = (
+        answered_in_time
+        & solved_in_time
+        & Q(first_response_breached_at__isnull=True, resolution_breached_at__isnull=True)
+    )
+    figures = Ticket.objects.filter(
+        solved_at__gte=period.start, solved_at__lt=period.end
+    ).aggregate(n=Count("id"), kept=Count("id", filter=kept))
+    return _rate(figures["kept"], figures["n"])
+
+
+def customer_satisfaction(period: Period, _window: int | None = None) -> Measure:
+    """Of the ratings customers gave in the period, the share of 4 or 5 out of 5."""
+    summary = support_selectors.csat_summary(since=period.start, until=period.end)
+    return _rate(summary.satisfied, summary.answered)
+
+
 KPIS: dict[str, Kpi] = {
     kpi.code: kpi
     for kpi in (
@@ -596,6 +636,36 @@ KPIS: dict[str, Kpi] = {
                 "from a lead was won in it."
             ),
             customer_acquisition_cost,
+        ),
+        Kpi(
+            "lead_conversion_rate",
+            _("Lead to order conversion"),
+            Unit.PERCENT,
+            True,
+            _(
+                "Of the leads that arrived in the period, the share whose customer has placed "
+                "a sale since."
+            ),
+            lead_conversion_rate,
+        ),
+        Kpi(
+            "sla_attainment",
+            _("SLA attainment"),
+            Unit.PERCENT,
+            True,
+            _(
+                "Of the tickets solved in the period, the share answered first and solved "
+                "within their SLA's times."
+            ),
+            sla_attainment,
+        ),
+        Kpi(
+            "customer_satisfaction",
+            _("Customer satisfaction (CSAT)"),
+            Unit.PERCENT,
+            True,
+            _("Of the ratings customers gave in the period, the share of 4 or 5 out of 5."),
+            customer_satisfaction,
         ),
     )
 }
