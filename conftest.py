@@ -76,7 +76,7 @@ def order_pipeline(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     """No wake-ups after commit: the test drives the consumer and the executor itself."""
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
 
 

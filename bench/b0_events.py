@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from bench.timing import measure, report
 from procedo.events.models import Event
-from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 
 RAW_SQL = (
     "INSERT INTO events_event (event_type, subject_type, subject_id, customer_id, actor_id,"
@@ -98,7 +98,7 @@ def run(*, scale: float) -> None:
 
     # The wake-up hook would enqueue a Huey task per transaction; the benchmark
     # measures the log itself.
-    import procedo.events.services as services
+    import procedo.events.services.recording as services
 
     services._wake_consumers = lambda: None
 

@@ -28,7 +28,8 @@ from procedo.accounts.roles import Role
 from procedo.automation.models import Run, RunStep
 from procedo.automation.services import engine
 from procedo.events.models import ConsumerCursor, Event
-from procedo.events.services import NewEvent, consumer_drain, events_record_many
+from procedo.events.services.consumers import consumer_drain
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.orders.models import Order, OrderStatus
 from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.sops.services import revisions as revision_services
@@ -246,7 +247,7 @@ def _raw_insert(rows: list[tuple[Any, ...]]) -> None:
 def run(*, scale: float) -> None:
     events = max(1_000, int(100_000 * scale))
     # Wake-ups would enqueue Huey tasks; the benchmark measures the engine itself.
-    import procedo.events.services as event_services
+    import procedo.events.services.recording as event_services
 
     engine.wake_on_commit = lambda: None
     event_services._wake_consumers_on_commit = lambda: None

@@ -35,7 +35,7 @@ from procedo.accounts.models import User
 from procedo.automation.models import RunState
 from procedo.events.models import ConsumerCursor, Event
 from procedo.events.registry import consumers_all
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.orders.models import Order
 from procedo.sops.models import Sop
 from procedo.work.models import Task

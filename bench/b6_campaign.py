@@ -134,7 +134,7 @@ def run(*, scale: float) -> None:
     }
     # The sender is the subject; the Huey wake-up would only enqueue a no-op here.
     queueing._wake_sender_on_commit = lambda: None
-    import procedo.events.services as event_services
+    import procedo.events.services.recording as event_services
 
     event_services._wake_consumers_on_commit = lambda: None
     # Quiet hours would defer the whole campaign at night; the cap would defer

@@ -106,7 +106,7 @@ def _fill(customers: int) -> None:
 def _caught_up() -> None:
     """The rollup as the nightly task leaves it, and its consumer at the end of the log."""
     from procedo.analytics.rollups import CONSUMER, sales_days_consume, sales_days_rebuild
-    from procedo.events.services import consumer_drain
+    from procedo.events.services.consumers import consumer_drain
 
     sales_days_rebuild()
     consumer_drain(name=CONSUMER, handler=sales_days_consume)

@@ -30,8 +30,8 @@ from procedo.accounts import services as account_services
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.events import selectors as event_selectors
-from procedo.events import services as event_services
 from procedo.events.registry import EventHandler
+from procedo.events.services.consumers import consumer_drain
 
 PASSWORD = "correct-horse-battery-staple"
 _people = itertools.count(1)
@@ -112,7 +112,7 @@ def consumer_catch_up(
     deadline = time.monotonic() + timeout
     read = 0
     while True:
-        read += event_services.consumer_drain(name=name, handler=handler, **options)
+        read += consumer_drain(name=name, handler=handler, **options)
         if not event_selectors.events_held_back(names=[name]):
             return read
         if connection.vendor == "postgresql" and connection.in_atomic_block:

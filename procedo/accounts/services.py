@@ -24,7 +24,7 @@ from procedo.accounts.models import ApiToken, Team, User
 from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role, role_rank
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 
 TOKEN_PREFIX = "pro_"
 # A token is used on every API call; writing last_used_at each time would make

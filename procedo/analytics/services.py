@@ -20,7 +20,7 @@ from procedo.business.selectors import business_get
 from procedo.core.bounds import MAX_AMOUNT, SHORT_TEXT, moment_check, number_check
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 
 # Focus is the point of goals: a fourth active one asks why.
 FOCUS_LIMIT = 3

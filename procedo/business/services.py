@@ -12,7 +12,7 @@ from procedo.business.models import Business, validate_time_zone
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.money import currency_clean
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 
 _UNCHANGED: Any = object()
 

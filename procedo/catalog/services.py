@@ -27,7 +27,7 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 
 
 class OutOfStock(Conflict):

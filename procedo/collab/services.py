@@ -29,7 +29,7 @@ from procedo.core.actors import actor_id_of
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotency_claim
 from procedo.core.texts import LaterText
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 
 BODY_MAX = 10_000
 REASON_MAX = 300

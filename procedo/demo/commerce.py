@@ -67,7 +67,7 @@ from procedo.customers.services import customers as customer_services
 from procedo.customers.services import details as detail_services
 from procedo.customers.services import identities as identity_services
 from procedo.events.models import Event
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.orders.models import (
     Order,
     OrderCounter,

@@ -14,7 +14,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy
 
 from procedo.core.exports import Column, export_response
-from procedo.events import services
+from procedo.events.services import exports as export_services
 
 # Every list that can leave as a file, with the name its files and events carry.
 LISTS = {
@@ -41,12 +41,12 @@ def export_stream(
     """Record the export, then answer with the streamed file; its end is recorded too."""
     assert list_name in LISTS, f"add {list_name!r} to LISTS"
     plain_filters = {key: str(value) for key, value in filters.items()}
-    export_id = services.list_export_started(
+    export_id = export_services.list_export_started(
         actor=actor, list_name=list_name, fmt=fmt, filters=plain_filters
     )
 
     def finished(count: int, complete: bool) -> None:
-        services.list_export_finished(
+        export_services.list_export_finished(
             actor=actor, list_name=list_name, export_id=export_id, rows=count, complete=complete
         )
 

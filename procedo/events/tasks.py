@@ -11,7 +11,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from procedo.events import wakeups
 from procedo.events.registry import consumers_all
 from procedo.events.selectors import events_horizon, events_unread_last_txid
-from procedo.events.services import consumers_drain
+from procedo.events.services.consumers import consumers_drain
 
 # On PostgreSQL a drain stops short of committed events while an older transaction of this
 # database is still open (a worker's step, a web request, an import's batch). Their writing

@@ -15,7 +15,7 @@ from procedo.core.bounds import PathId
 from procedo.core.exports import filters_known
 from procedo.core.forms import filters_valid
 from procedo.core.schemas import EXPORT_RESPONSE, Schema
-from procedo.events import selectors, services
+from procedo.events import selectors
 from procedo.events.exports import export_stream
 from procedo.events.models import ConsumerFailure
 from procedo.events.schemas import (
@@ -33,6 +33,7 @@ from procedo.events.schemas import (
     event_page,
     failure_page,
 )
+from procedo.events.services import failures
 from procedo.home.forms import ActivityFilterForm
 from procedo.home.privacy import events_for_reader
 from procedo.home.search import search_everywhere
@@ -117,7 +118,7 @@ def consumer_failures(request: ApiRequest, filters: Query[FailureQuery]) -> dict
 def consumer_failure_retry(request: ApiRequest, failure_id: PathId) -> ConsumerFailure:
     """Hand the event to its consumer again, now. `state` answers: `resolved` if it went
     through, else the new `error` and `attempts`. Retrying a resolved one changes nothing."""
-    failure = services.consumer_failure_retry(failure_id=failure_id, actor=request.auth)
+    failure = failures.consumer_failure_retry(failure_id=failure_id, actor=request.auth)
     events_for_reader([failure.event], reader=request.auth)
     return failure
 
@@ -129,7 +130,7 @@ def consumer_failure_dismiss(
     request: ApiRequest, failure_id: PathId, payload: DismissIn
 ) -> ConsumerFailure:
     """Decide the event needs no handling by this consumer; the reason is kept."""
-    failure = services.consumer_failure_dismiss(
+    failure = failures.consumer_failure_dismiss(
         failure_id=failure_id,
         actor=request.auth,
         reason=payload.reason,

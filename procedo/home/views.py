@@ -17,9 +17,10 @@ from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
 from procedo.core.requests import HtmxHttpRequest
 from procedo.events import selectors as event_selectors
-from procedo.events import services as event_services
 from procedo.events.exports import export_stream
 from procedo.events.models import FAILURE_REASON_MAX, FailureState
+from procedo.events.services import consumers as consumer_services
+from procedo.events.services import failures as failure_services
 from procedo.events.timeline import timeline_lines
 from procedo.home.forms import ActivityFilterForm
 from procedo.home.morning import morning
@@ -149,7 +150,7 @@ def _failures_page(request: HttpRequest, show: str, *, status: int = 200) -> Htt
         "counts": event_selectors.consumer_failure_counts(),
         "filters": [("open", _("Needs handling"))]
         + [(state.value, state.label) for state in FailureState],
-        "max_attempts": event_services.MAX_ATTEMPTS,
+        "max_attempts": consumer_services.MAX_ATTEMPTS,
         "reason_max": FAILURE_REASON_MAX,
     }
     return render(request, "home/failures.html", context, status=status)
@@ -169,7 +170,7 @@ def _back_to_failures(request: HttpRequest) -> HttpResponse:
 @requires("events.failures")
 def consumer_failure_retry(request: HttpRequest, failure_id: int) -> HttpResponse:
     try:
-        failure = event_services.consumer_failure_retry(failure_id=failure_id, actor=request.user)
+        failure = failure_services.consumer_failure_retry(failure_id=failure_id, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _failures_page(request, _show(request.POST.get("show")), status=exc.status_code)
@@ -188,7 +189,7 @@ def consumer_failure_retry(request: HttpRequest, failure_id: int) -> HttpRespons
 @requires("events.failures")
 def consumer_failure_dismiss(request: HttpRequest, failure_id: int) -> HttpResponse:
     try:
-        event_services.consumer_failure_dismiss(
+        failure_services.consumer_failure_dismiss(
             failure_id=failure_id, actor=request.user, reason=request.POST.get("reason", "")
         )
     except DomainError as exc:

@@ -21,7 +21,7 @@ from procedo.accounts.actors import Actor, actor_person
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound, TooLarge
 from procedo.core.uploads import upload_limit, upload_limit_message
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.imports import customers as customer_import
 from procedo.imports import orders as order_import
 from procedo.imports.csvfiles import RejectedReport, read_csv

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.integrations import remote
 from procedo.integrations.models import Connection, Platform, TrackingPoll
 from procedo.integrations.platforms import common

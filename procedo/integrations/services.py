@@ -33,7 +33,7 @@ from procedo.core.idempotency import idempotency_claim
 from procedo.core.texts import LaterText, later_text_read
 from procedo.events import wakeups
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.integrations import samples, signatures
 from procedo.integrations.models import Connection, Delivery, DeliveryState, Platform
 from procedo.integrations.platforms import PLATFORMS

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.actors import Actor, actor_person
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.events.services import event_record, events_insert_select
+from procedo.events.services.recording import event_record, events_insert_select
 from procedo.marketing import rules, selectors
 from procedo.marketing.models import (
     Campaign,

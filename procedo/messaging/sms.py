@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError, NotFound, PermissionDenied
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging.models import Message, MessageState, Provider
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")

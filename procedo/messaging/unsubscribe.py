@@ -18,7 +18,7 @@ from django.db.models import Count, Min
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.outbound import signing
 from procedo.outbound.addresses import url_check
 from procedo.outbound.catalog import EVENT_TYPES, TEST_EVENT, subject_data

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.support.models import DeliveryState, Entry, SupportChannel, TelegramUpdate
 from procedo.support.services.intake import Incoming, message_receive
 

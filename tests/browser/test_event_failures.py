@@ -10,8 +10,9 @@ import pytest
 from django.db import transaction
 
 from procedo.accounts.roles import Role
-from procedo.events import registry, services
+from procedo.events import registry
 from procedo.events.models import ConsumerFailure, Event, FailureState
+from procedo.events.services import consumers, recording
 from procedo.testing import browser_log_in
 from tests.browser.conftest import screenshot
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_owner_retries_a_parked_event_from_the_page(
     page: Any, live_server: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     broken = {"yes": True}
     handled: list[int] = []
 
@@ -36,7 +37,7 @@ def test_an_owner_retries_a_parked_event_from_the_page(
         make_user(Role.OWNER, username="oksana", first_name="Оксана")
         with transaction.atomic():
             for number in (1041, 1042, 1043):
-                services.event_record(
+                recording.event_record(
                     event_type="order.created",
                     subject_type="order",
                     subject_id=number,
@@ -45,11 +46,11 @@ def test_an_owner_retries_a_parked_event_from_the_page(
         deadline = time.monotonic() + 60
         # On PostgreSQL a transaction open elsewhere in the cluster may hold the reader back.
         while not ConsumerFailure.objects.exists():
-            services.consumer_drain(name="test.shop_sync", handler=handler)
+            consumers.consumer_drain(name="test.shop_sync", handler=handler)
             assert time.monotonic() < deadline, "the consumer did not read the events"
             time.sleep(0.05)
         ConsumerFailure.objects.update(
-            state=FailureState.PARKED, attempts=services.MAX_ATTEMPTS, next_attempt_at=None
+            state=FailureState.PARKED, attempts=consumers.MAX_ATTEMPTS, next_attempt_at=None
         )
 
         browser_log_in(page, live_server, "oksana")

@@ -30,7 +30,7 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 @pytest.fixture
 def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     """No engine wake-ups: the runs here only need to exist, not to move."""
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     monkeypatch.setattr("procedo.automation.services.engine._wake", lambda: None)
 
 

@@ -49,7 +49,7 @@ from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText
 from procedo.events import wakeups
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops import live, matching, subjects
 from procedo.sops.definitions import Conditions, Definition
 from procedo.sops.models import Sop

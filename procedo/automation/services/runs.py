@@ -28,7 +28,7 @@ from procedo.automation.models import (
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, NotFound
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.sops import live, subjects
 from procedo.work.services import lifecycle as work_services
 

@@ -47,7 +47,7 @@ from procedo.core.texts import LaterText, text_for_storing
 from procedo.customers.models import Customer
 from procedo.customers.services import details as customer_services
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.events.timeline import Names
 from procedo.messaging.services.composing import message_compose
 from procedo.messaging.services.queueing import message_queue

@@ -128,7 +128,7 @@ def test_holdout_is_stable_per_subject_recorded_and_runs_no_steps(quiet: None) -
 def test_the_stable_hash_is_the_same_in_sql_and_in_python(quiet: None) -> None:
     from django.db import transaction
 
-    from procedo.events.services import NewEvent, events_record_many
+    from procedo.events.services.recording import NewEvent, events_record_many
 
     with transaction.atomic():
         events_record_many(NewEvent(event_type="x") for _ in range(300))

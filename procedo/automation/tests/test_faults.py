@@ -32,7 +32,7 @@ from procedo.automation.tests.helpers import (
     task_step,
 )
 from procedo.events.models import ConsumerCursor, Event
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.messaging.models import Message
 from procedo.testing import child_env
 from procedo.work.models import Task

@@ -80,7 +80,7 @@ def test_a_worker_killed_between_the_engines_commit_and_its_wake_up_loses_nothin
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the worker process reads the log here: this process's commits wake nobody.
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     placed = order()
     env = _env(tmp_path)
     worker = subprocess.Popen(

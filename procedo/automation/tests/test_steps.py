@@ -31,7 +31,7 @@ from procedo.automation.tests.helpers import (
 from procedo.core.errors import Conflict, DomainError
 from procedo.core.money import money_format
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging.models import Message
 from procedo.orders.models import Order
 from procedo.orders.services.statuses import order_change_status

@@ -20,7 +20,7 @@ def main() -> None:
 
     from procedo.automation.services.engine import CONSUMER, engine_consume
     from procedo.automation.services.steps import runs_advance
-    from procedo.events.services import consumer_run_batch
+    from procedo.events.services.consumers import consumer_run_batch
 
     mode = sys.argv[1]
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 200

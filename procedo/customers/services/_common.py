@@ -24,7 +24,7 @@ from procedo.customers.models import (
     Identity,
     IdentityKind,
 )
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 
 PROFILE_LIMITS = {"first_name": 150, "last_name": 150, "company": 200, "source": 60}
 

@@ -25,7 +25,7 @@ from procedo.customers.models import (
     Tag,
 )
 from procedo.customers.services._common import _REINDEX_CHUNK, _reindex
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 
 
 @transaction.atomic

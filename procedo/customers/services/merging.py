@@ -22,7 +22,7 @@ from procedo.customers.models import (
 )
 from procedo.customers.registry import merge_participants
 from procedo.customers.services._common import _no_customer, _record, _reindex
-from procedo.events.services import event_record, events_move_to_customer
+from procedo.events.services.recording import event_record, events_move_to_customer
 
 
 @transaction.atomic

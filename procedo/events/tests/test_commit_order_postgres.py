@@ -9,9 +9,10 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from procedo.events import selectors, services
+from procedo.events import selectors
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services import consumers
+from procedo.events.services.recording import event_record
 from procedo.testing import consumer_catch_up, oldest_transaction
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
@@ -46,7 +47,7 @@ def test_an_event_committed_late_with_a_lower_id_is_still_delivered() -> None:
 
         # The fast event is committed and visible, but a reader that took it now
         # and moved its cursor past it would never see the slow one: it waits.
-        services.consumer_drain(name="test", handler=handler)
+        consumers.consumer_drain(name="test", handler=handler)
         assert seen == []
         # The dispatcher hears that something committed waits, and looks again shortly.
         assert selectors.events_held_back(names=["test"])
@@ -59,7 +60,7 @@ def test_an_event_committed_late_with_a_lower_id_is_still_delivered() -> None:
     # them back a while (never skip them), so drain until the consumer has caught up.
     consumer_catch_up(name="test", handler=handler)
     assert seen == ["slow.committed_second", "fast.committed_first"]
-    assert services.consumer_drain(name="test", handler=handler) == 0
+    assert consumers.consumer_drain(name="test", handler=handler) == 0
     assert not selectors.events_held_back(names=["test"])
 
 

@@ -7,9 +7,10 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from procedo.business.selectors import business_get
-from procedo.events import selectors, services
+from procedo.events import selectors
 from procedo.events.models import ConsumerCursor, ConsumerFailure, Event, EventDailyCount
-from procedo.events.services import EventOutsideTransaction, NewEvent, event_record
+from procedo.events.services import consumers, recording
+from procedo.events.services.recording import EventOutsideTransaction, NewEvent, event_record
 from procedo.testing import consumer_catch_up
 
 # Transactional: on PostgreSQL a consumer reads only transactions that have
@@ -77,7 +78,7 @@ def test_the_same_idempotency_key_cannot_be_recorded_twice() -> None:
 
 def test_events_record_many_writes_every_row_in_chunks() -> None:
     with transaction.atomic():
-        written = services.events_record_many(
+        written = recording.events_record_many(
             (
                 NewEvent(event_type="bulk.done", subject_type="thing", subject_id=i)
                 for i in range(1203)
@@ -105,7 +106,7 @@ def test_consumer_reads_every_event_once_in_order_across_batches() -> None:
     assert handled == 23
     assert collector.seen == list(range(23))
     # Caught up: a second drain hands out nothing.
-    assert services.consumer_drain(name="test", handler=collector, batch_size=5) == 0
+    assert consumers.consumer_drain(name="test", handler=collector, batch_size=5) == 0
     cursor = ConsumerCursor.objects.get(name="test")
     assert cursor.events_handled == 23
     assert cursor.event_id == Event.objects.order_by("-id").first().id  # type: ignore[union-attr]

@@ -17,9 +17,11 @@ from django.utils import timezone, translation
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError
-from procedo.events import registry, selectors, services
+from procedo.events import registry, selectors
 from procedo.events.models import ConsumerFailure, Event, EventDailyCount, FailureState
-from procedo.events.services import MAX_ATTEMPTS, event_record, retry_delay
+from procedo.events.services import failures
+from procedo.events.services.consumers import MAX_ATTEMPTS, retry_delay
+from procedo.events.services.recording import event_record
 from procedo.testing import bearer, consumer_catch_up, logged_in, oldest_transaction
 
 # Transactional: on PostgreSQL a consumer reads only transactions that have ended.
@@ -72,7 +74,7 @@ def _record(items: Sequence[tuple[int, int]]) -> None:
 def register(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flaky]]:
     # The tests' Huey is eager: a commit's wake-up would drain at the real time. Here
     # only the test drains, at the time it says.
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
 
     def make(*, bad: set[int], ordered_by_subject: bool = False) -> Flaky:
         handler = Flaky(bad)
@@ -208,10 +210,10 @@ def test_strict_order_holds_the_subjects_later_events_behind_a_failing_one(
 
     # A waiting event is not retried on its own: that would break the subject's order.
     with pytest.raises(Conflict):
-        services.consumer_failure_retry(failure_id=_failure_of(2).pk, actor=owner)
+        failures.consumer_failure_retry(failure_id=_failure_of(2).pk, actor=owner)
 
     handler.bad.clear()
-    failure = services.consumer_failure_retry(failure_id=_failure_of(1).pk, actor=owner)
+    failure = failures.consumer_failure_retry(failure_id=_failure_of(1).pk, actor=owner)
     assert failure.state == FailureState.RESOLVED and failure.resolved_by == owner
     # The bad one, then the ones that waited behind it, in the subject's order.
     assert _handled() == [0, 4, 5, 6, 7, 9, 1, 2, 3, 8]
@@ -235,10 +237,10 @@ def test_strict_order_dismissing_the_failing_event_lets_the_waiting_ones_through
     _drain()
     assert _handled() == []
     with pytest.raises(DomainError) as no_reason:
-        services.consumer_failure_dismiss(failure_id=_failure_of(0).pk, actor=owner, reason="  ")
+        failures.consumer_failure_dismiss(failure_id=_failure_of(0).pk, actor=owner, reason="  ")
     assert no_reason.value.field == "reason"
 
-    services.consumer_failure_dismiss(
+    failures.consumer_failure_dismiss(
         failure_id=_failure_of(0).pk, actor=owner, reason="Тестове замовлення, видалене"
     )
     # 1 goes through; 2 fails and becomes the subject's failing event; 3 waits behind it.

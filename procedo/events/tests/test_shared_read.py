@@ -14,9 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from huey.api import Huey
 from huey.contrib.djhuey import db_task
 
-from procedo.events import registry, services, wakeups
+from procedo.events import registry, wakeups
 from procedo.events.models import ConsumerCursor, Event
-from procedo.events.services import LogRead, consumers_drain, event_record
+from procedo.events.services import consumers as consumer_services
+from procedo.events.services.consumers import LogRead, consumers_drain
+from procedo.events.services.recording import event_record
 from procedo.events.tests.queue import pending, queued_huey
 from procedo.testing import oldest_transaction
 
@@ -100,14 +102,14 @@ def test_a_consumer_whose_batch_fails_on_the_database_stops_no_other(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     consumers = _consumers("test.broken", "test.fine")
-    run_batch = services.consumer_run_batch
+    run_batch = consumer_services.consumer_run_batch
 
     def broken(**options: Any) -> int:
         if options["name"] == "test.broken":
             raise DatabaseError("the connection went away")
         return run_batch(**options)
 
-    monkeypatch.setattr(services, "consumer_run_batch", broken)
+    monkeypatch.setattr(consumer_services, "consumer_run_batch", broken)
     ids = _write(3)
     caplog.set_level(logging.ERROR)
     _drain_until(consumers, consumers[1][1], 3)

@@ -14,7 +14,8 @@ from huey.api import Huey
 
 from procedo.events import registry, tasks, wakeups
 from procedo.events.models import Event
-from procedo.events.services import consumer_drain, event_record
+from procedo.events.services.consumers import consumer_drain
+from procedo.events.services.recording import event_record
 from procedo.events.tasks import events_dispatch
 from procedo.events.tests.queue import pending, queued_huey, run_queue
 
@@ -46,7 +47,7 @@ def seen() -> Iterator[Seen]:
 @pytest.fixture
 def unwoken(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits wake nobody: the test runs the dispatcher itself."""
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
 
 
 def _write(event_type: str) -> None:

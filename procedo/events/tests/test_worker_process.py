@@ -12,7 +12,7 @@ import pytest
 from django.db import transaction
 
 from procedo.events.models import ConsumerCursor, Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.testing import child_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ def test_a_wake_up_through_the_queue_makes_the_worker_drain_the_log(
     else:
         env = child_env(tmp_path)
     # The tests' Huey is eager; here only the worker process may drain.
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     with transaction.atomic():
         for i in range(7):
             event_record(event_type="order.created", subject_type="order", subject_id=i)

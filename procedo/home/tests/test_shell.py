@@ -19,7 +19,7 @@ from procedo.core.errors import DomainError
 from procedo.core.money import money_format
 from procedo.core.paging import keyset_page
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.home.consumers import daily_counts
 from procedo.orders.services.pipeline import order_pipeline_defaults_install
 from procedo.orders.tests.factories import order_create

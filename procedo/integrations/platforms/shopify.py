@@ -11,7 +11,7 @@ from django.utils.translation import gettext_noop
 
 from procedo.core.errors import DomainError
 from procedo.core.texts import LaterText
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import common
 from procedo.orders.models import PaymentStatus, ShipmentStatus, StatusCategory

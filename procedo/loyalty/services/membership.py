@@ -12,7 +12,7 @@ from django.utils import timezone
 from procedo.accounts.actors import Actor
 from procedo.analytics.kpis import sale_orders
 from procedo.customers.models import LIVE, Customer
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.loyalty.models import CustomerLoyalty, ReferralCode, ReferralConversion, Reward
 from procedo.loyalty.services.programme import tiers_recompute
 from procedo.loyalty.services.referrals import referral_code_issue

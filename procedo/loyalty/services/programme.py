@@ -23,7 +23,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.money import amount_clean
 from procedo.customers.models import LIVE, Customer
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.loyalty.models import CustomerLoyalty, Program, RewardKind, Tier
 
 MAX_TIERS = 10

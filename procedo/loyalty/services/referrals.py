@@ -12,7 +12,7 @@ from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import money_format
 from procedo.customers.models import LIVE, Customer
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.loyalty.codes import code_generate, code_in_source, code_normalise
 from procedo.loyalty.models import Program, ReferralCode, ReferralConversion, RewardKind
 from procedo.loyalty.services.rewards import rewards_credit

@@ -15,7 +15,7 @@ from procedo.business.selectors import business_get
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import money_quantize
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.loyalty.models import ReferralConversion, Reward, RewardFor, RewardKind
 from procedo.orders.models import Order
 from procedo.orders.services.editing import order_discount_add

@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import DomainError
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging.models import Channel, InboundMessage, Message
 from procedo.messaging.sms import E164, twilio_request_verify
 

@@ -18,7 +18,7 @@ from procedo.accounts.actors import Actor
 from procedo.business.selectors import business_language
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
-from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 from procedo.messaging import registry, rendering
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState, Template
 from procedo.messaging.services._common import _unsubscribe_line_ensured

@@ -23,7 +23,12 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
-from procedo.events.services import NewEvent, event_record, events_record_many, subject_ref
+from procedo.events.services.recording import (
+    NewEvent,
+    event_record,
+    events_record_many,
+    subject_ref,
+)
 from procedo.messaging.models import Channel, Message, MessageKind, MessageState
 from procedo.messaging.transports import (
     Outcome,

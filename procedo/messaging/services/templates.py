@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor
 from procedo.core.errors import DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging import rendering
 from procedo.messaging.models import Channel, MessageKind, Template
 from procedo.messaging.services.composing import message_context

@@ -359,7 +359,7 @@ def test_r3_killed_senders_and_a_faulty_server_never_double_send_outside_the_win
 ) -> None:
     if connection.vendor != backend:
         pytest.skip(f"runs on {backend}; this run's database is {connection.vendor}")
-    monkeypatch.setattr("procedo.events.services._wake_consumers", lambda: None)
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
     Business.objects.update_or_create(
         pk=Business.SINGLETON_ID,
         defaults={"quiet_hours_start": None, "quiet_hours_end": None, "marketing_cap_count": 0},

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.actors import Actor
 from procedo.catalog.services import StockLine
 from procedo.core.errors import Conflict, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.orders.models import (
     PAYMENT_RECEIVED,
     Order,

@@ -17,7 +17,7 @@ from procedo.accounts.actors import Actor
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import DomainError
 from procedo.core.money import money_quantize
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.orders.models import (
     Order,
     OrderKind,

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_noop
 
 from procedo.accounts.actors import Actor
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.orders.models import Order, OrderCounter, OrderStatus, OrderTransition, StatusCategory
 from procedo.orders.services._common import _unique_guard
 from procedo.orders.services.taking import FIRST_ORDER_NUMBER, ORDER_COUNTER

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.actors import Actor
 from procedo.accounts.models import User
 from procedo.core.errors import DomainError, NotFound, TooLarge
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sales.models import SOURCE_MAX
 
 NAME_MAX = 100

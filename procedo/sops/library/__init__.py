@@ -47,7 +47,7 @@ from procedo.accounts.models import User
 from procedo.accounts.permissions import user_can
 from procedo.analytics.kpis import KPIS
 from procedo.core.errors import DomainError, PermissionDenied
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops import knowledge_links
 from procedo.sops.models import Sop, SubjectType
 from procedo.sops.schemas import KEY

@@ -11,7 +11,7 @@ from procedo.accounts.actors import Actor, actor_person_required
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import DomainError, PermissionDenied
 from procedo.core.texts import LaterText
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops.models import LIVE_STATES, Acknowledgement, Revision
 from procedo.sops.selectors import audience as audience_selectors
 from procedo.sops.selectors import sops as sop_selectors

@@ -20,7 +20,7 @@ from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.idempotency import idempotent
 from procedo.core.texts import LaterText, later_text_read, text_for_storing
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops.models import (
     FeedbackKind,
     FeedbackState,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from procedo.accounts.actors import Actor
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging.models import Channel, Message, MessageKind
 from procedo.messaging.services.queueing import message_queue
 from procedo.sops.selectors import messages as message_selectors

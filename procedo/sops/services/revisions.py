@@ -22,7 +22,7 @@ from procedo.accounts.models import Team
 from procedo.accounts.permissions import user_can
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops.models import (
     LIVE_STATES,
     Backlog,

@@ -15,7 +15,7 @@ from procedo.analytics.models import Goal
 from procedo.core.bounds import MAX_AMOUNT, number_check
 from procedo.core.errors import DomainError
 from procedo.core.idempotency import idempotent
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.sops.models import PacePeriod, Revision, Sop, SubjectType
 from procedo.sops.selectors import sops as sop_selectors
 

@@ -13,7 +13,7 @@ from procedo.accounts.actors import Actor
 from procedo.business.calendar import WorkCalendar, work_calendar
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.messaging.services.queueing import message_queue
 from procedo.support.models import (
     BODY_MAX,

@@ -13,7 +13,7 @@ from procedo.business.calendar import WorkCalendar
 from procedo.business.selectors import business_language
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.support.models import (
     ACTIVE,
     Conversation,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedo.core.errors import Conflict, DomainError, NotFound
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.support.models import Ticket
 
 _SURVEY_SALT = "support.csat"

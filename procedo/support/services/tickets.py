@@ -17,7 +17,7 @@ from procedo.accounts.actors import Actor, actor_person
 from procedo.business.calendar import WorkCalendar
 from procedo.core.errors import DomainError, NotFound
 from procedo.events.models import Event
-from procedo.events.services import event_record
+from procedo.events.services.recording import event_record
 from procedo.support.models import (
     ACTIVE,
     TARGET_MAX_MINUTES,

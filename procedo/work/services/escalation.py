@@ -43,7 +43,7 @@ from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
 from procedo.collab.services import notify
 from procedo.core.texts import LaterText, later_plural
-from procedo.events.services import NewEvent, events_record_many
+from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.work.models import OPEN_STATES, Task
 
 # Tasks one sweep claims per kind; the next tick (a minute later) takes the rest.

@@ -33,7 +33,7 @@ from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.texts import LaterText, later_plural
 from procedo.events.models import Event
-from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 from procedo.work.models import OPEN_STATES, Task, TaskState
 
 LISTED = 10

@@ -22,7 +22,7 @@ from procedo.accounts.permissions import user_can
 from procedo.accounts.roles import Role
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from procedo.core.texts import LaterText, text_for_storing
-from procedo.events.services import NewEvent, event_record, events_record_many
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 from procedo.work import checklists
 from procedo.work.models import (
     OPEN_STATES,
