@@ -26,7 +26,9 @@ from procedo.customers.models import Customer
 from procedo.imports.csvfiles import RejectedReport
 from procedo.imports.orders import import_orders
 from procedo.marketing.models import CustomerRfm, LadderStep
-from procedo.marketing.services import MAX_LADDER, ladder_compute, rfm_refresh
+from procedo.marketing.services._common import MAX_LADDER
+from procedo.marketing.services.ladder import ladder_compute
+from procedo.marketing.services.rfm import rfm_refresh
 from procedo.orders.models import Order, OrderLine, OrderStatus
 
 # ../shared/data/retail beside the checkout (or beside the folder of worktrees).

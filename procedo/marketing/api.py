@@ -15,8 +15,13 @@ from procedo.core.bounds import Id, Moment, PathId, ShortText
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.marketing import rules, selectors, services
+from procedo.marketing import rules, selectors
 from procedo.marketing.models import Campaign, LadderStep, Segment
+from procedo.marketing.services import _common as common_services
+from procedo.marketing.services import campaigns as campaigns_services
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import rfm as rfm_services
+from procedo.marketing.services import segments as segments_services
 
 router = Router(tags=["marketing"])
 
@@ -139,7 +144,7 @@ def segment_preview(request: ApiRequest, payload: RulesIn) -> dict[str, Any]:
 def segment_create(
     request: ApiRequest, payload: SegmentIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
-    segment = services.segment_create(
+    segment = segments_services.segment_create(
         name=payload.name,
         match=payload.match,
         rules_=_rules(payload.rules),
@@ -158,7 +163,7 @@ def segment_detail(request: ApiRequest, segment_id: PathId) -> dict[str, Any]:
     "/segments/{int:segment_id}", response=SegmentOut, auth=requires_api("marketing.manage")
 )
 def segment_update(request: ApiRequest, segment_id: PathId, payload: SegmentIn) -> dict[str, Any]:
-    segment = services.segment_update(
+    segment = segments_services.segment_update(
         segment_id=segment_id,
         name=payload.name,
         match=payload.match,
@@ -172,7 +177,7 @@ def segment_update(request: ApiRequest, segment_id: PathId, payload: SegmentIn) 
     "/segments/{int:segment_id}", response={204: None}, auth=requires_api("marketing.manage")
 )
 def segment_delete(request: ApiRequest, segment_id: PathId) -> Status[None]:
-    services.segment_delete(segment_id=segment_id, actor=request.auth)
+    segments_services.segment_delete(segment_id=segment_id, actor=request.auth)
     return Status(204, None)
 
 
@@ -209,7 +214,7 @@ def rfm_refresh(
     request: ApiRequest, idempotency_key: str = idempotency_header(required=True)
 ) -> dict[str, int]:
     """Score every customer now (the worker does it every three hours); a repeat is harmless."""
-    return services.rfm_refresh()
+    return rfm_services.rfm_refresh()
 
 
 @router.get("/rfm/{int:customer_id}", response=RfmOut, auth=requires_api("marketing.view"))
@@ -229,8 +234,8 @@ class CampaignIn(Schema):
     segment_id: Id
     template_id: Id
     scheduled_at: Moment | None = None
-    holdout_percent: int = Field(default=10, ge=0, le=services.MAX_HOLDOUT)
-    attribution_days: int = Field(default=14, ge=1, le=services.MAX_ATTRIBUTION_DAYS)
+    holdout_percent: int = Field(default=10, ge=0, le=common_services.MAX_HOLDOUT)
+    attribution_days: int = Field(default=14, ge=1, le=common_services.MAX_ATTRIBUTION_DAYS)
 
 
 class CountsOut(Schema):
@@ -295,7 +300,7 @@ def campaign_create(
     request: ApiRequest, payload: CampaignIn, idempotency_key: str | None = idempotency_header()
 ) -> Status[dict[str, Any]]:
     """A draft (or scheduled) campaign; a 422 naming `segment_id` when nobody could get it."""
-    campaign = services.campaign_create(
+    campaign = campaigns_services.campaign_create(
         **payload.dict(), actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
     return Status(201, _campaign_out(campaign))
@@ -315,7 +320,7 @@ def campaign_send(
     request: ApiRequest, campaign_id: PathId, idempotency_key: str | None = idempotency_header()
 ) -> dict[str, Any]:
     """Send now: each reachable customer of the segment once, the holdout share kept back."""
-    campaign = services.campaign_send(
+    campaign = campaigns_services.campaign_send(
         campaign_id=campaign_id, actor=request.auth, idempotency_key=api_key(idempotency_key)
     )
     return _campaign_out(campaign)
@@ -327,7 +332,9 @@ def campaign_send(
     auth=requires_api("marketing.manage"),
 )
 def campaign_cancel(request: ApiRequest, campaign_id: PathId) -> dict[str, Any]:
-    return _campaign_out(services.campaign_cancel(campaign_id=campaign_id, actor=request.auth))
+    return _campaign_out(
+        campaigns_services.campaign_cancel(campaign_id=campaign_id, actor=request.auth)
+    )
 
 
 # ---------------------------------------------------------------- the product ladder
@@ -344,7 +351,7 @@ class LadderStepOut(Schema):
 
 
 class LadderIn(Schema):
-    next_product_ids: list[Id] = Field(max_length=services.MAX_LADDER)
+    next_product_ids: list[Id] = Field(max_length=common_services.MAX_LADDER)
 
 
 def _step_out(step: LadderStep) -> dict[str, Any]:
@@ -370,7 +377,7 @@ def ladder_compute(
     request: ApiRequest, idempotency_key: str = idempotency_header(required=True)
 ) -> dict[str, int]:
     """Compute the ladder from the order history now (the worker does it nightly)."""
-    return {"steps": services.ladder_compute()}
+    return {"steps": ladder_services.ladder_compute()}
 
 
 @router.get(
@@ -385,7 +392,7 @@ def ladder_get(request: ApiRequest, product_id: PathId) -> list[dict[str, Any]]:
 )
 def ladder_set(request: ApiRequest, product_id: PathId, payload: LadderIn) -> list[dict[str, Any]]:
     """Set the product's ladder by hand; an empty list returns it to the computed one."""
-    services.ladder_set(
+    ladder_services.ladder_set(
         product_id=product_id, next_product_ids=payload.next_product_ids, actor=request.auth
     )
     return [_step_out(step) for step in selectors.ladder_of(product_id)]

@@ -17,13 +17,14 @@ class MarketingConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.marketing import rules, selectors, services
+        from procedo.marketing import rules, selectors
+        from procedo.marketing.services import rfm as rfm_services
         from procedo.messaging.registry import CustomerVariable, customer_variable_register
 
         for field in rules.builtin_rules():
             rules.rule_register(field)
         rules.rules_discover()
-        merge_participant_register(services.rfm_move_to_customer, name="rfm")
+        merge_participant_register(rfm_services.rfm_move_to_customer, name="rfm")
         # {{ next_product.name }} in any template: campaigns, SOP steps, stored templates.
         customer_variable_register(
             CustomerVariable(

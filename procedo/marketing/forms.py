@@ -14,7 +14,7 @@ from procedo.core.bounds import SHORT_TEXT
 from procedo.core.forms import FormTokenMixin
 from procedo.marketing import rules
 from procedo.marketing.models import Match, Segment
-from procedo.marketing.services import MAX_ATTRIBUTION_DAYS, MAX_HOLDOUT, MAX_LADDER
+from procedo.marketing.services._common import MAX_ATTRIBUTION_DAYS, MAX_HOLDOUT, MAX_LADDER
 from procedo.messaging.models import Template
 
 

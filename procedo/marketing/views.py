@@ -15,7 +15,7 @@ from procedo.accounts.permissions import user_can
 from procedo.business.selectors import business_get
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
-from procedo.marketing import rules, selectors, services
+from procedo.marketing import rules, selectors
 from procedo.marketing.forms import (
     CampaignForm,
     LadderForm,
@@ -25,6 +25,10 @@ from procedo.marketing.forms import (
     rules_from_post,
 )
 from procedo.marketing.models import RfmGroup, Segment
+from procedo.marketing.services import campaigns as campaigns_services
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import rfm as rfm_services
+from procedo.marketing.services import segments as segments_services
 
 
 def _editor(
@@ -101,9 +105,9 @@ def _segment_save(request: HttpRequest, segment: Segment | None) -> HttpResponse
         }
         try:
             if segment is None:
-                saved = services.segment_create(**values)
+                saved = segments_services.segment_create(**values)
             else:
-                saved = services.segment_update(segment_id=segment.pk, **values)
+                saved = segments_services.segment_update(segment_id=segment.pk, **values)
         except DomainError as refused:
             refusal_add(form, refused.field, refused.message)
         else:
@@ -142,7 +146,7 @@ def segment_rules(request: HttpRequest) -> HttpResponse:
 @requires("marketing.manage")
 def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
     try:
-        services.segment_delete(segment_id=segment_id, actor=request.user)
+        segments_services.segment_delete(segment_id=segment_id, actor=request.user)
     except DomainError as refused:
         messages.error(request, refused.message)
         return redirect("marketing:segment-edit", segment_id)
@@ -153,7 +157,7 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
 @require_POST
 @requires("marketing.manage")
 def rfm_refresh(request: HttpRequest) -> HttpResponse:
-    result = services.rfm_refresh()
+    result = rfm_services.rfm_refresh()
     messages.success(
         request,
         _("RFM scores computed for %(scored)s customers (%(changed)s changed).") % result,
@@ -185,7 +189,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            campaign = services.campaign_create(
+            campaign = campaigns_services.campaign_create(
                 name=data["name"],
                 segment_id=data["segment"].pk,
                 template_id=data["template"].pk,
@@ -221,7 +225,7 @@ def campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @requires("marketing.manage")
 def campaign_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     try:
-        services.campaign_send(
+        campaigns_services.campaign_send(
             campaign_id=campaign_id,
             actor=request.user,
             idempotency_key=f"ui:campaign:{campaign_id}:send",
@@ -237,7 +241,7 @@ def campaign_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @requires("marketing.manage")
 def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     try:
-        services.campaign_cancel(campaign_id=campaign_id, actor=request.user)
+        campaigns_services.campaign_cancel(campaign_id=campaign_id, actor=request.user)
     except DomainError as refused:
         messages.error(request, refused.message)
     return redirect("marketing:campaign", campaign_id)
@@ -264,7 +268,7 @@ def ladder(request: HttpRequest) -> HttpResponse:
 @require_POST
 @requires("marketing.manage")
 def ladder_compute(request: HttpRequest) -> HttpResponse:
-    steps = services.ladder_compute()
+    steps = ladder_services.ladder_compute()
     messages.success(request, _("The ladder was computed: %(n)s steps.") % {"n": steps})
     return redirect("marketing:ladder")
 
@@ -275,7 +279,7 @@ def ladder_set(request: HttpRequest) -> HttpResponse:
     form = LadderForm(request.POST)
     if form.is_valid():
         try:
-            services.ladder_set(
+            ladder_services.ladder_set(
                 product_id=form.cleaned_data["product"].pk,
                 next_product_ids=[p.pk for p in form.cleaned_data["next_products"]],
                 actor=request.user,

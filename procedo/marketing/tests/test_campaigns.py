@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from procedo.core.errors import DomainError
 from procedo.events.models import Event
-from procedo.marketing import selectors, services
+from procedo.marketing import selectors
 from procedo.marketing.models import Campaign, CampaignRecipient, Segment
+from procedo.marketing.services import campaigns as campaigns_services
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import segments as segments_services
 from procedo.marketing.tests.conftest import Store
 from procedo.messaging.models import Message, Template
 from procedo.messaging.services.sending import messages_send_due
@@ -43,7 +46,7 @@ def _template() -> Template:
 
 
 def _segment(*rules: dict[str, Any], name: str = "Ukraine") -> Segment:
-    return services.segment_create(name=name, match="all", rules_=list(rules), actor=None)
+    return segments_services.segment_create(name=name, match="all", rules_=list(rules), actor=None)
 
 
 def _campaign(segment: Segment, template: Template, **extra: Any) -> Campaign:
@@ -56,22 +59,22 @@ def _campaign(segment: Segment, template: Template, **extra: Any) -> Campaign:
         "attribution_days": 14,
         "actor": None,
     }
-    return services.campaign_create(**(values | extra))
+    return campaigns_services.campaign_create(**(values | extra))
 
 
 def test_a_campaign_goes_to_the_consenting_once_holds_out_and_counts_the_orders_after(
     store: Store, smtp: SmtpServer, no_quiet_hours: None
 ) -> None:
     template = _template()
-    services.ladder_compute()
+    ladder_services.ladder_compute()
     campaign = _campaign(_segment({"field": "country", "op": "eq", "value": "UA"}), template)
     # Olena, Taras and Ivan consented; Petro refused and Maria never answered. The share is
     # set so that exactly one of the three falls below it (the hash decides which).
     consenting = [store.customers[who].pk for who in ("olena", "taras", "ivan")]
-    buckets = {pk: services.holdout_bucket(pk, campaign.pk) for pk in consenting}
+    buckets = {pk: campaigns_services.holdout_bucket(pk, campaign.pk) for pk in consenting}
     share = sorted(buckets.values())[1]
     Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=share)
-    services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="send-1")
+    campaigns_services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="send-1")
 
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     assert {r.customer_id: r.held_out for r in recipients} == {
@@ -86,7 +89,7 @@ def test_a_campaign_goes_to_the_consenting_once_holds_out_and_counts_the_orders_
 
     # A retry after a crash (the campaign back in draft) queues nobody again.
     Campaign.objects.filter(pk=campaign.pk).update(state="draft")
-    services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="send-2")
+    campaigns_services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="send-2")
     assert Message.objects.filter(source=campaign.source).count() == len(treated)
 
     assert messages_send_due().sent == len(treated)
@@ -139,6 +142,6 @@ def test_a_campaign_nobody_could_get_is_refused_naming_the_segment_and_sends_not
     campaign = _campaign(_segment({"field": "country", "op": "eq", "value": "PL"}), template)
     store.customers["iryna"].identities.update(marketing_consent="denied")
     with pytest.raises(DomainError) as caught:
-        services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="k")
+        campaigns_services.campaign_send(campaign_id=campaign.pk, actor=None, idempotency_key="k")
     assert caught.value.field == "segment_id"
     assert not Message.objects.exists() and Campaign.objects.get(pk=campaign.pk).state == "draft"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from procedo.marketing import services
 from procedo.marketing.models import Campaign, Segment
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import rfm as rfm_services
 from procedo.marketing.tests.conftest import Store
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +50,8 @@ def test_the_editor_counts_while_editing_and_names_a_bad_rule(
 def test_the_card_shows_the_rfm_group_and_the_next_product(
     store: Store, owner_client: Client
 ) -> None:
-    services.rfm_refresh()
-    services.ladder_compute()
+    rfm_services.rfm_refresh()
+    ladder_services.ladder_compute()
     card = owner_client.get(f"/customers/{store.customers['iryna'].pk}/").content.decode()
     assert 'id="customer-rfm"' in card and "Filter" in card
     ladder = owner_client.get("/marketing/ladder/").content.decode()

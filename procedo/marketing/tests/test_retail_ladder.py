@@ -16,8 +16,9 @@ from django.core.management import call_command
 from procedo.analytics.tests.test_retail import RETAIL
 from procedo.business.services import business_update
 from procedo.customers.models import Customer
-from procedo.marketing import services
 from procedo.marketing.models import CustomerRfm, LadderStep
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import rfm as rfm_services
 from procedo.orders.models import Order, OrderLine
 
 pytestmark = [
@@ -74,7 +75,7 @@ def _expected() -> dict[tuple[int, int], tuple[int, int]]:
 def test_the_ladder_and_rfm_on_the_retail_file(tmp_path: Path) -> None:
     business_update(name="Gift shop", time_zone="Europe/London", currency="GBP", actor_id=None)
     _import(tmp_path / "retail-hundredth.csv")
-    services.ladder_compute()
+    ladder_services.ladder_compute()
     expected = _expected()
     steps = list(LadderStep.objects.filter(manual=False))
     assert len(steps) > 100
@@ -90,7 +91,7 @@ def test_the_ladder_and_rfm_on_the_retail_file(tmp_path: Path) -> None:
     firsts = [s for s in steps if s.position == 1]
     assert {s.product_id: s.customers for s in firsts} == {p: most[p] for p in most}
 
-    result = services.rfm_refresh()
+    result = rfm_services.rfm_refresh()
     buyers = Customer.objects.filter(orders_count__gt=0, merged_into__isnull=True).count()
     assert result["scored"] == buyers == CustomerRfm.objects.count() > 20
     assert set(CustomerRfm.objects.values_list("r", flat=True)) == {1, 2, 3, 4, 5}

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from procedo.marketing import services
 from procedo.marketing.models import CustomerRfm
+from procedo.marketing.services import rfm as rfm_services
 from procedo.marketing.tests.conftest import store_make
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -33,7 +33,7 @@ def test_a_second_refresh_waits_for_the_first_and_changes_nothing(postgres_only:
 
     def second() -> None:
         try:
-            outcome["result"] = services.rfm_refresh()
+            outcome["result"] = rfm_services.rfm_refresh()
         except Exception as exc:  # the failure this test is about, reported below
             outcome["error"] = repr(exc)
         finally:
@@ -41,7 +41,7 @@ def test_a_second_refresh_waits_for_the_first_and_changes_nothing(postgres_only:
 
     thread = threading.Thread(target=second)
     with transaction.atomic():
-        first = services.rfm_refresh()  # its inserts stay uncommitted until the block ends
+        first = rfm_services.rfm_refresh()  # its inserts stay uncommitted until the block ends
         thread.start()
         waited = threading.Event()
         for _ in range(500):  # until the second refresh blocks on the first (at most 5 s)

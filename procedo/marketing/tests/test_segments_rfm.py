@@ -8,8 +8,11 @@ import pytest
 
 from procedo.core.errors import DomainError
 from procedo.events.models import Event
-from procedo.marketing import selectors, services
+from procedo.marketing import selectors
 from procedo.marketing.models import CustomerRfm, LadderStep, Segment
+from procedo.marketing.services import ladder as ladder_services
+from procedo.marketing.services import rfm as rfm_services
+from procedo.marketing.services import segments as segments_services
 from procedo.marketing.tests.conftest import Store
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +133,7 @@ def test_a_bad_rule_is_refused_naming_its_part_and_nothing_is_saved(
     db: None, rule: dict[str, Any], field: str, words: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
-        services.segment_create(name="Bad", match="all", rules_=[rule], actor=None)
+        segments_services.segment_create(name="Bad", match="all", rules_=[rule], actor=None)
     assert caught.value.field == field and words in caught.value.message
     assert (
         not Segment.objects.exists()
@@ -141,7 +144,7 @@ def test_a_bad_rule_is_refused_naming_its_part_and_nothing_is_saved(
 def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_moved(
     store: Store,
 ) -> None:
-    result = services.rfm_refresh()
+    result = rfm_services.rfm_refresh()
     assert result["scored"] == 5 and result["changed"] == 5 and result["moved"] == 0
     rfm = {r.customer.first_name: r for r in CustomerRfm.objects.select_related("customer")}
     assert set(rfm) == {"Олена", "Тарас", "Ірина", "Петро", "Марія"}
@@ -151,7 +154,7 @@ def test_rfm_scores_everyone_with_an_order_in_one_pass_and_rewrites_only_what_mo
     # Equal order counts share a tile: Iryna and Maria both bought once.
     assert rfm["Ірина"].f == rfm["Марія"].f
     assert rfm["Марія"].group == "new" and rfm["Петро"].group in ("hibernating", "lost", "at_risk")
-    again = services.rfm_refresh()
+    again = rfm_services.rfm_refresh()
     assert again["changed"] == 0 and again["scored"] == 5
     # Segments can ask for the group.
     assert _names([{"field": "rfm_group", "op": "in", "value": ["new"]}]) == {"Марія"}
@@ -170,13 +173,13 @@ def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
     sop, _revision = sop_live(
         definition={"triggers": [at_risk], "steps": [task_step("call")]}, subject_type="customer"
     )
-    services.rfm_refresh()
+    rfm_services.rfm_refresh()
     assert not Event.objects.filter(event_type="rfm.group_changed").exists()  # first scores
     petro, taras = store.customers["petro"], store.customers["taras"]
     # Last week's scores put them elsewhere; today's history moves them back.
     CustomerRfm.objects.filter(customer=petro).update(r=4, group="loyal")
     CustomerRfm.objects.filter(customer=taras).update(f=1, group="hibernating")
-    result = services.rfm_refresh()
+    result = rfm_services.rfm_refresh()
     moves = Event.objects.filter(event_type="rfm.group_changed").order_by("subject_id")
     assert result["moved"] == 2 and sorted(
         (
@@ -195,7 +198,7 @@ def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
     )
     rfm = CustomerRfm.objects.get(customer=petro)
     assert rfm.previous_group == "loyal" and rfm.group_since == rfm.computed_at
-    assert services.rfm_refresh()["moved"] == 0
+    assert rfm_services.rfm_refresh()["moved"] == 0
     assert moves.count() == 2
     engine_drain()
     runs = Run.objects.filter(sop=sop).values_list("subject_type", "subject_id")
@@ -203,7 +206,7 @@ def test_a_refresh_records_one_event_per_customer_it_moves_to_another_group(
 
 
 def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store: Store) -> None:
-    written = services.ladder_compute()
+    written = ladder_services.ladder_compute()
     kettle, filter_, descaler = (store.products[n] for n in ("Kettle", "Filter", "Descaler"))
     steps = {(s.product_id, s.next_product_id): s for s in LadderStep.objects.filter(manual=False)}
     assert written == len(steps) == 3
@@ -216,12 +219,12 @@ def test_the_ladder_pairs_consecutive_orders_with_the_median_days_between(store:
     offer = selectors.next_product_of_customer(iryna.pk)
     assert offer is not None and offer.next_product == filter_
     # A manager's ladder replaces the computed one.
-    services.ladder_set(product_id=kettle.pk, next_product_ids=[descaler.pk], actor=None)
+    ladder_services.ladder_set(product_id=kettle.pk, next_product_ids=[descaler.pk], actor=None)
     assert [s.next_product for s in selectors.ladder_of(kettle.pk)] == [descaler]
     offer = selectors.next_product_of_customer(iryna.pk)
     assert offer is not None and offer.next_product == descaler
     with pytest.raises(DomainError) as caught:
-        services.ladder_set(product_id=kettle.pk, next_product_ids=[kettle.pk], actor=None)
+        ladder_services.ladder_set(product_id=kettle.pk, next_product_ids=[kettle.pk], actor=None)
     assert caught.value.field == "next_product_ids"
 
 
@@ -233,7 +236,7 @@ def test_an_sop_condition_asks_the_segment_and_the_rfm_group_of_a_customer_or_an
     from procedo.orders.models import Order
     from procedo.sops import subjects
 
-    segment = services.segment_create(
+    segment = segments_services.segment_create(
         name="Kettle owners",
         match="all",
         rules_=[
@@ -241,7 +244,7 @@ def test_an_sop_condition_asks_the_segment_and_the_rfm_group_of_a_customer_or_an
         ],
         actor=None,
     )
-    services.rfm_refresh()
+    rfm_services.rfm_refresh()
     customer, order = subjects.SUBJECTS["customer"], subjects.SUBJECTS["order"]
     now = timezone.now()
     spec = customer.fields["segment"]
