@@ -1,5 +1,8 @@
 """The demo store's trade: customers, a catalog and a year of orders, the same every time.
 
+(Over 600 lines on purpose: the plan and its writing share one set of dataclasses and
+seeds, and the demo is data more than logic; nothing else imports from here.)
+
 `demo_commerce_load` runs once, inside `demo_store_load`'s transaction. It first
 plans everything in plain Python (`demo_plan`: Faker and random.Random with
 fixed seeds, no database; the same seed and `now` always give the same plan),

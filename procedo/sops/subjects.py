@@ -4,6 +4,9 @@ Every subject field maps to an ORM lookup, so a set of conditions becomes one
 `Q` and is evaluated in SQL for a whole batch of subjects (or inside the
 INSERT … SELECT of a sweep). Payload fields of an event ("event.to") are read
 from the events already in memory. A new subject or event is one entry here.
+
+(Over 600 lines on purpose: it is the one list of subjects, fields and events, which forms,
+conditions, sweeps and the docs derive from; split, that list would have several homes.)
 """
 
 from __future__ import annotations

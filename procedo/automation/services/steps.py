@@ -9,6 +9,11 @@ rolls back instead of executing a step twice. Each side effect carries the key
 guard. A webhook is called outside any transaction and is at-least-once: a
 worker killed mid-call calls again with the same Idempotency-Key header.
 
+One module of over 600 lines, on purpose: the run loop executes a step kind, and a step
+kind's outcome moves the run (`_finish`, `run_move_after`), so the kinds and the loop call
+each other; apart, they would be two modules importing each other's private helpers.
+The set-based moves of many runs at once live here for the same reason.
+
 A failed automatic step is retried with backoff; after the last attempt (or at
 once when retrying cannot help) the run fails and its SOP's owner gets a task.
 """
