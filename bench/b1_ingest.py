@@ -38,8 +38,9 @@ from django.conf import settings
 from django.db.models import F
 
 from bench import loadgen
-from procedo.integrations import services, signatures
+from procedo.integrations import signatures
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import connections as connections_services
 
 SECRET = "bench-b1-shopify-secret-0123456789"
 CONCURRENCY = 8
@@ -137,7 +138,7 @@ def _connection() -> Connection:
     existing = Connection.objects.filter(name="B1 shop").first()
     if existing is not None:
         return existing
-    return services.connection_create(
+    return connections_services.connection_create(
         platform="shopify", name="B1 shop", account="bench.myshopify.com", secret=SECRET, actor=None
     )
 

@@ -11,6 +11,9 @@ Dashboards, goals, the SOPs' KPI and the API all read a KPI through `kpi_measure
 - Money is in the business's currency only (orders in another currency cannot be added
   without a rate) and is summed exactly, in integer minor units, on both databases
   (SQLite would add decimals as floating point).
+
+(Over 600 lines on purpose: it is the catalog, each KPI's query beside its definition;
+split, "what does this KPI mean" would have several places to look.)
 """
 
 from __future__ import annotations

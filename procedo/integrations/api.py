@@ -20,9 +20,12 @@ from procedo.core.bounds import PathId
 from procedo.core.errors import NotFound
 from procedo.core.idempotency import api_key, idempotency_header
 from procedo.core.schemas import Schema
-from procedo.integrations import selectors, services
+from procedo.integrations import selectors
 from procedo.integrations.models import Connection, Delivery
-from procedo.integrations.services import SECRET_MAX
+from procedo.integrations.services import connections as connections_services
+from procedo.integrations.services import processing as processing_services
+from procedo.integrations.services import testing as testing_services
+from procedo.integrations.services._common import SECRET_MAX
 
 router = Router(tags=["integrations"])
 AUTH = requires_api("integrations.manage")
@@ -136,7 +139,7 @@ def connection_list(request: ApiRequest) -> list[dict[str, Any]]:
 
 @router.post("/connections", response={201: ConnectionOut}, auth=AUTH)
 def connection_create(request: ApiRequest, payload: ConnectionIn) -> Status[dict[str, Any]]:
-    connection = services.connection_create(**payload.model_dump(), actor=request.auth)
+    connection = connections_services.connection_create(**payload.model_dump(), actor=request.auth)
     return Status(201, _out(request, connection))
 
 
@@ -150,7 +153,7 @@ def connection_update(
     request: ApiRequest, connection_id: PathId, payload: ConnectionPatch
 ) -> dict[str, Any]:
     _connection(connection_id)
-    connection = services.connection_update(
+    connection = connections_services.connection_update(
         connection_id=connection_id,
         actor=request.auth,
         **payload.model_dump(),
@@ -173,7 +176,7 @@ def delivery_list(
 @router.post("/deliveries/{int:delivery_id}/replay", response={202: DeliveryOut}, auth=AUTH)
 def delivery_replay(request: ApiRequest, delivery_id: PathId) -> Status[dict[str, Any]]:
     """Process a failed delivery again (409-style 422 naming `state` when it did not fail)."""
-    delivery = services.delivery_replay(delivery_id=delivery_id, actor=request.auth)
+    delivery = processing_services.delivery_replay(delivery_id=delivery_id, actor=request.auth)
     return Status(202, _delivery_out(delivery))
 
 
@@ -185,7 +188,7 @@ def connection_test(
     HTTP, as the platform would, and says what became of it. The same Idempotency-Key
     answers the first result without sending again."""
     connection = _connection(connection_id)
-    tested = services.connection_test_send(
+    tested = testing_services.connection_test_send(
         connection_id=connection_id,
         actor=request.auth,
         hook_url=request.build_absolute_uri(selectors.hook_path(connection)),

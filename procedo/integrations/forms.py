@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from procedo.integrations.models import DeliveryState, Platform
-from procedo.integrations.services import SECRET_MAX
+from procedo.integrations.services._common import SECRET_MAX
 
 
 class ConnectionForm(forms.Form):
@@ -68,5 +68,5 @@ class DeliveryFilter(forms.Form):
 
 
 class ConnectionTestForm(forms.Form):
-    # A double click sends the same token: the test is sent once (services.connection_test_send).
+    # A double click sends the same token: the test is sent once (testing.connection_test_send).
     form_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)

@@ -16,7 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from procedo.core.middleware import RETRY_AFTER_SECONDS
-from procedo.integrations import services
+from procedo.integrations.services import _common as common_services
+from procedo.integrations.services import receiving as receiving_services
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def _answer(
 def _too_large() -> JsonResponse:
     return _answer(
         413,
-        _("A delivery has at most %(n)s bytes.") % {"n": services.MAX_BODY},
+        _("A delivery has at most %(n)s bytes.") % {"n": common_services.MAX_BODY},
         "body",
     )
 
@@ -47,17 +48,17 @@ def hook_receive(request: HttpRequest, platform: str, key: str) -> JsonResponse:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > services.MAX_BODY:
+    if declared > common_services.MAX_BODY:
         return _too_large()  # unread
-    body = request.read(services.MAX_BODY + 1)
-    if len(body) > services.MAX_BODY:
+    body = request.read(common_services.MAX_BODY + 1)
+    if len(body) > common_services.MAX_BODY:
         return _too_large()
     # WooCommerce's first request when a webhook is made: `webhook_id=N`, form-encoded and
     # unsigned. It must get a 2xx or the webhook is not saved; there is nothing to keep.
     if platform == "woocommerce" and body.startswith(b"webhook_id=") and len(body) < 40:
         return _answer(200, _("Ping received."))
     try:
-        receipt = services.delivery_receive(
+        receipt = receiving_services.delivery_receive(
             platform=platform,
             key=key,
             headers=dict(request.headers),

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from procedo.events.models import Event
 from procedo.integrations.models import Connection, Delivery, DeliveryState, SkuReview
-from procedo.integrations.services import ConnectionTest, connection_test_of
+from procedo.integrations.services.testing import ConnectionTest, connection_test_of
 
 DELIVERIES_PAGE = 50
 

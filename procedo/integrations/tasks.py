@@ -9,7 +9,8 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from procedo.core.errors import DomainError
 from procedo.events import wakeups
-from procedo.integrations import selectors, services
+from procedo.integrations import selectors
+from procedo.integrations.services import processing as processing_services
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def deliveries_process() -> None:
     """Woken after deliveries are stored; coalesced (procedo/events/wakeups.py): a burst of
     thousands is one wake-up at a time, not one queued task per delivery."""
     wakeups.taken(deliveries_process)
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     if selectors.deliveries_waiting():
         wakeups.wake(deliveries_process)  # a burst larger than one pass: the next one
 
@@ -27,7 +28,7 @@ def deliveries_process() -> None:
 @db_periodic_task(crontab(minute="*"))
 def deliveries_tick() -> None:
     """Deliveries whose wake-up was lost, and failed ones whose retry is due."""
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
 
 
 @db_periodic_task(crontab(minute="*/5"))
@@ -49,4 +50,4 @@ def reconcile_tick() -> None:
 
     for connection_id in reconcile.connections_reconcilable():
         if reconcile.connection_reconcile(connection_id=connection_id).stored:
-            services.deliveries_process_pending(connection_id=connection_id)
+            processing_services.deliveries_process_pending(connection_id=connection_id)

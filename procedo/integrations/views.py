@@ -8,7 +8,7 @@ from procedo.accounts.decorators import requires
 from procedo.core.errors import DomainError
 from procedo.core.forms import refusal_add
 from procedo.core.requests import HtmxHttpRequest
-from procedo.integrations import selectors, services
+from procedo.integrations import selectors
 from procedo.integrations.forms import (
     ConnectionEditForm,
     ConnectionForm,
@@ -16,6 +16,9 @@ from procedo.integrations.forms import (
     DeliveryFilter,
 )
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import connections as connections_services
+from procedo.integrations.services import processing as processing_services
+from procedo.integrations.services import testing as testing_services
 
 PERMISSION = "integrations.manage"
 
@@ -28,7 +31,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                connection = services.connection_create(**form.cleaned_data, actor=request.user)
+                connection = connections_services.connection_create(
+                    **form.cleaned_data, actor=request.user
+                )
             except DomainError as exc:
                 refusal_add(form, exc.field, exc.message)
                 status = exc.status_code
@@ -89,7 +94,7 @@ def connection_update(request: HttpRequest, connection_id: int) -> HttpResponse:
     status = 422
     if form.is_valid():
         try:
-            services.connection_update(
+            connections_services.connection_update(
                 connection_id=connection.pk, actor=request.user, **form.cleaned_data
             )
         except DomainError as exc:
@@ -109,7 +114,7 @@ def connection_update(request: HttpRequest, connection_id: int) -> HttpResponse:
 @requires(PERMISSION)
 def delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(Delivery.objects.only("id", "connection_id"), pk=delivery_id)
-    services.delivery_replay(delivery_id=delivery.pk, actor=request.user)
+    processing_services.delivery_replay(delivery_id=delivery.pk, actor=request.user)
     return redirect("integrations:detail", connection_id=delivery.connection_id)
 
 
@@ -123,7 +128,7 @@ def connection_test(request: HtmxHttpRequest, connection_id: int) -> HttpRespons
     status, last_test = 422, None
     if form.is_valid():
         try:
-            last_test = services.connection_test_send(
+            last_test = testing_services.connection_test_send(
                 connection_id=connection.pk,
                 actor=request.user,
                 hook_url=request.build_absolute_uri(selectors.hook_path(connection)),

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from procedo.integrations import services, signatures
+from procedo.integrations import signatures
 from procedo.integrations.models import Connection
+from procedo.integrations.services import connections as connections_services
 
 # ../shared beside the project: the checkout's parent, or a worktree's grandparent.
 WEBHOOKS = next(
@@ -44,7 +45,7 @@ def body_of(value: Any) -> bytes:
 
 
 def connect(platform: str, name: str = "", secret: str = SECRET) -> Connection:
-    return services.connection_create(
+    return connections_services.connection_create(
         platform=platform, name=name or f"{platform} shop", account="", secret=secret, actor=None
     )
 

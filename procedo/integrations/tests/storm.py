@@ -41,8 +41,10 @@ from django.utils import timezone
 
 from bench import loadgen
 from procedo.core.management.commands.run import die_with_parent
-from procedo.integrations import services, signatures
+from procedo.integrations import signatures
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import processing as processing_services
+from procedo.integrations.services import receiving as receiving_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.test_order_of_arrival import _state, _stream
 from procedo.testing import child_env, free_port
@@ -251,7 +253,7 @@ def send_until_answered(
 def finish() -> None:
     """What the worker leaves for later (a refund whose order came after its retry was set)
     is taken up by the minute's sweep; run once here with the clock past every retry."""
-    services.deliveries_process_pending(now=timezone.now() + timedelta(days=2))
+    processing_services.deliveries_process_pending(now=timezone.now() + timedelta(days=2))
 
 
 def in_order_state() -> dict[str, Any]:
@@ -259,7 +261,7 @@ def in_order_state() -> dict[str, Any]:
     reference = {p: helpers.connect(p, f"in order {p}") for p in ("shopify", "woocommerce")}
     for n, (platform, topic, body) in enumerate(_stream()):
         item = Sent(reference[platform], topic, body, f"in-order-{n}", body)
-        receipt = services.delivery_receive(
+        receipt = receiving_services.delivery_receive(
             platform=platform,
             key=item.connection.key,
             headers=_headers(item),
@@ -267,7 +269,7 @@ def in_order_state() -> dict[str, Any]:
             content_type="application/json",
         )
         assert receipt.status == 202, receipt
-        services.deliveries_process_pending()
+        processing_services.deliveries_process_pending()
     return {p: _state(c) for p, c in reference.items()}
 
 

@@ -11,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from procedo.integrations import reconcile, remote, services
+from procedo.integrations import reconcile, remote
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import connections as connections_services
+from procedo.integrations.services import processing as processing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import LocalApi, resource
 from procedo.orders.models import Order, Payment, Refund
@@ -35,7 +37,7 @@ def test_stripe_events_missed_by_webhooks_are_fetched_and_applied_once(
     api: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(remote, "STRIPE_API", api["server"].url)
-    stripe = services.connection_create(
+    stripe = connections_services.connection_create(
         platform="stripe",
         name="Stripe",
         account="",
@@ -62,7 +64,7 @@ def test_stripe_events_missed_by_webhooks_are_fetched_and_applied_once(
         "refund.created", {**fixtures["refund"], "payment_intent": intent["id"], **meta}, "evt_3"
     )
     assert helpers.stripe(Client(), stripe, processing).status_code == 202  # by webhook
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
 
     def answer(method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         query = parse_qs(urlsplit(path).query)
@@ -73,7 +75,7 @@ def test_stripe_events_missed_by_webhooks_are_fetched_and_applied_once(
     api["answer"] = answer
     caught = reconcile.connection_reconcile(connection_id=stripe.pk)
     assert (caught.fetched, caught.stored) == (3, 2)  # evt_1 came by webhook already
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
 
     first, second = api["server"].seen
     assert first[2]["Authorization"] == "Bearer sk_test_51abcd"
@@ -89,7 +91,7 @@ def test_stripe_events_missed_by_webhooks_are_fetched_and_applied_once(
 def test_shopify_orders_changed_since_the_cursor_are_fetched_page_by_page(
     api: dict[str, Any],
 ) -> None:
-    shop = services.connection_create(
+    shop = connections_services.connection_create(
         platform="shopify",
         name="Shop",
         account=api["server"].url,
@@ -108,7 +110,7 @@ def test_shopify_orders_changed_since_the_cursor_are_fetched_page_by_page(
 
     api["answer"] = answer
     assert reconcile.connection_reconcile(connection_id=shop.pk).stored == 1
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     first, second = api["server"].seen
     assert first[1].startswith("/admin/api/2024-10/orders.json?updated_at_min=")
     assert first[2]["X-Shopify-Access-Token"] == "shpat_0000111122223333"
@@ -122,7 +124,7 @@ def test_a_platform_that_refuses_leaves_the_cursor_and_says_why(
     api: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(remote, "STRIPE_API", api["server"].url)
-    stripe = services.connection_create(
+    stripe = connections_services.connection_create(
         platform="stripe",
         name="Stripe",
         account="",

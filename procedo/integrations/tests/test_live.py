@@ -13,8 +13,9 @@ from django.test import Client
 
 from procedo.accounts.roles import Role
 from procedo.events.models import Event
-from procedo.integrations import services
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import processing as processing_services
+from procedo.integrations.services import testing as testing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, resource
 from procedo.orders.models import Order, Payment
@@ -74,7 +75,7 @@ def test_send_a_test_posts_each_platform_s_signed_sample_to_its_own_address_over
         # A double click (the same token) answers the first result and sends nothing more.
         assert "Received and verified" in _tested(manager, connection, token).content.decode()
         assert Delivery.objects.filter(connection=connection).count() == 1
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert set(Delivery.objects.values_list("state", flat=True)) == {"test"}
     assert not Order.objects.exists() and not Payment.objects.exists()
     assert Event.objects.filter(event_type="connection.tested").count() == 5
@@ -91,8 +92,8 @@ def test_send_a_test_says_rejected_not_accepted_or_not_reachable(live_server: An
     shop, other = helpers.connect("shopify", "Shop"), helpers.connect("shopify", "Other", "x" * 20)
     owner = person(Role.OWNER)
 
-    def sent(url: str) -> services.ConnectionTest:
-        return services.connection_test_send(
+    def sent(url: str) -> testing_services.ConnectionTest:
+        return testing_services.connection_test_send(
             connection_id=shop.pk, actor=owner, hook_url=url, idempotency_key=str(uuid.uuid4())
         )
 

@@ -15,8 +15,8 @@ from django.utils import translation
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer, Identity
 from procedo.events.models import Event
-from procedo.integrations import services
 from procedo.integrations.models import Delivery, SkuReview
+from procedo.integrations.services import processing as processing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
 from procedo.orders.models import Order, Payment, Refund, Shipment
@@ -50,7 +50,7 @@ def test_a_shopify_store_s_order_life_lands_in_procedo() -> None:
     assert Delivery.objects.filter(state="received").count() == len(stream)
     assert not Order.objects.exists()  # stored first; the worker applies them
 
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
 
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     customer = Customer.objects.get(external_ref=f"shopify/{shop.pk}:customer:207119551")
@@ -137,7 +137,7 @@ def test_a_shopify_fulfillment_and_its_carrier_events_reach_delivered() -> None:
     }
     helpers.shopify(client, shop, "fulfillments/create", body_of(fulfillment), "w-2")
     helpers.shopify(client, shop, "fulfillments/update", body_of(delivered), "w-3")
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     shipment = Shipment.objects.get()
     assert shipment.status == "delivered"
     assert shipment.delivered_at == datetime(2013, 11, 3, 14, 0, tzinfo=UTC)
@@ -150,7 +150,7 @@ def test_a_woocommerce_guest_order_created_then_completed() -> None:
         topic = name.replace("created", "created").replace("order.updated", "order.updated")
         answer = helpers.woocommerce(client, shop, topic, raw(f"woocommerce/{name}.json"), f"d-{n}")
         assert answer.status_code == 202, answer.content
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
 
     order = Order.objects.select_related("status", "customer").get()
@@ -219,7 +219,7 @@ def test_stripe_payment_and_refund_reach_the_order_they_name() -> None:
         ).status_code
         == 202
     )
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     payment = Payment.objects.get()
     assert (payment.order_id, payment.amount, payment.status) == (
@@ -269,7 +269,7 @@ def test_easypost_tracker_moves_the_shipment_with_the_carrier_s_time() -> None:
         content_type="application/json",
         headers={"X-Hmac-Signature": easypost_sign("sécret", moved)},
     )
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     shipment.refresh_from_db()
     assert shipment.status == "delivered"
@@ -308,7 +308,7 @@ def test_liqpay_callback_pays_the_order_named_by_order_id() -> None:
     assert answer.status_code == 202, answer.content
     reversed_ = helpers.liqpay_form("sandbox_private_key_123", {**payload, "status": "reversed"})
     client.post(helpers.url(liqpay), reversed_, content_type="application/x-www-form-urlencoded")
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert {state for _t, state, _e in _states()} == {"processed"}, _states()
     payment = Payment.objects.get()
     assert (payment.amount, payment.paid_at) == (

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from procedo.events.models import Event
-from procedo.integrations import novaposhta, remote, services
+from procedo.integrations import novaposhta, remote
 from procedo.integrations.models import TrackingPoll
+from procedo.integrations.services import connections as connections_services
 from procedo.integrations.tests.helpers import LocalApi
 from procedo.orders.models import Shipment
 from procedo.orders.services.lines import OrderLineIn
@@ -44,7 +45,7 @@ def _shipment(number: str, *, carrier: str = "nova_poshta", age: timedelta) -> S
 def test_parcels_are_polled_in_batches_mapped_and_a_long_wait_is_told_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    connection = services.connection_create(
+    connection = connections_services.connection_create(
         platform="novaposhta", name="Нова пошта", account="", secret="np-api-key-0001", actor=None
     )
     fresh = _shipment("20450000000001", age=timedelta(hours=2))

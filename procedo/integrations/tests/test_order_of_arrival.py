@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from procedo.events.models import Event
-from procedo.integrations import services
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.services import processing as processing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
 from procedo.orders.models import Order
@@ -53,7 +53,7 @@ def _run(stream: list[tuple[int, str, str, bytes]], run: str) -> dict[str, Any]:
     for n, platform, topic, body in stream:
         send = helpers.shopify if platform == "shopify" else helpers.woocommerce
         assert send(client, connections[platform], topic, body, f"{run}-{n}").status_code == 202
-        services.deliveries_process_pending()  # the worker, as each one comes
+        processing_services.deliveries_process_pending()  # the worker, as each one comes
     return {platform: _state(connection) for platform, connection in connections.items()}
 
 

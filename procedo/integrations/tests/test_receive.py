@@ -11,8 +11,12 @@ from django.test import Client, override_settings
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.integrations import samples, services
+from procedo.integrations import samples
 from procedo.integrations.models import Connection, Delivery
+from procedo.integrations.secrets import secret_encrypt
+from procedo.integrations.services import _common as common_services
+from procedo.integrations.services import connections as connections_services
+from procedo.integrations.services import processing as processing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
 from procedo.orders.models import Order
@@ -57,7 +61,7 @@ def test_a_bad_signature_is_401_kept_as_rejected_and_never_processed() -> None:
     old = helpers.stripe(client, stripe, event, at=int(time.time()) - 600)
     assert old.status_code == 401
 
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     rejected = list(Delivery.objects.order_by("id").values_list("state", "error"))
     assert [state for state, _e in rejected] == ["rejected"] * 5
     assert Delivery.objects.order_by("id")[0].topic == "orders/create"  # from its headers
@@ -89,7 +93,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_signed_is_lost() -> None:
         ("failed", "Content-Type", "The body is not application/json."),
     ]
 
-    too_large = b"{" + b" " * services.MAX_BODY + b"}"
+    too_large = b"{" + b" " * common_services.MAX_BODY + b"}"
     answer = helpers.shopify(client, shop, "orders/create", too_large, "w-2")
     assert (answer.status_code, answer.json()["field"]) == (413, "body")
     unknown = client.post("/hooks/shopify/no-such-key/", b"{}", content_type="application/json")
@@ -98,7 +102,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_signed_is_lost() -> None:
         f"/hooks/stripe/{shop.key}/", b"{}", content_type="application/json"
     )
     assert wrong_platform.status_code == 404
-    services.connection_update(connection_id=shop.pk, active=False, actor=None)
+    connections_services.connection_update(connection_id=shop.pk, active=False, actor=None)
     assert helpers.shopify(client, shop, "orders/create", wrong_type, "w-3").status_code == 404
     assert client.get(helpers.url(shop)).status_code == 405
     woo = helpers.connect("woocommerce")
@@ -124,7 +128,7 @@ def test_a_payload_that_cannot_be_applied_fails_with_its_reason_and_changes_noth
         body_of(resource("shopify/customer.json", "customer")),
         "w-3",
     )
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     states = list(Delivery.objects.order_by("id").values_list("state", "error_field", "error"))
     assert states[0] == ("failed", "currency", "XXX is not a currency (ISO 4217).")
     assert states[1] == ("failed", "id", "The payload has no id.")
@@ -138,9 +142,9 @@ def test_the_same_event_twice_is_processed_once() -> None:
     client, shop = Client(), helpers.connect("shopify")
     body = body_of(resource("shopify/order.json", "order"))
     first = helpers.shopify(client, shop, "orders/create", body, "same-webhook-id")
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     again = helpers.shopify(client, shop, "orders/create", body, "same-webhook-id")
-    services.deliveries_process_pending()
+    processing_services.deliveries_process_pending()
     assert first.status_code == again.status_code == 202  # both acknowledged: both stored
     assert Order.objects.count() == 1
     assert Event.objects.filter(event_type="order.created").count() == 1
@@ -193,7 +197,7 @@ def test_a_paused_connection_or_a_new_secret_takes_effect_with_the_next_delivery
 
     assert post(helpers.SECRET, "kept-1") == 202  # the connection is now known to the hook
     rotated = "a-new-secret-0123456789-xyz"
-    Connection.objects.filter(pk=shop.pk).update(secret_encrypted=services.secret_encrypt(rotated))
+    Connection.objects.filter(pk=shop.pk).update(secret_encrypted=secret_encrypt(rotated))
     assert (post(helpers.SECRET, "old-secret"), post(rotated, "new-secret")) == (401, 202)
     Connection.objects.filter(pk=shop.pk).update(active=False)
     assert post(rotated, "paused") == 404

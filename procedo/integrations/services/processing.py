@@ -1,0 +1,193 @@
+"""Deliveries processed by the worker: mapped through the platform's code to Procedo's
+services, retried with backoff, replayed by a person."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedo.accounts.actors import Actor
+from procedo.core.errors import Conflict, DomainError, NotFound
+from procedo.core.idempotency import idempotency_claim
+from procedo.core.texts import later_text_read
+from procedo.events.services.recording import event_record
+from procedo.integrations.models import Delivery, DeliveryState
+from procedo.integrations.platforms import PLATFORMS
+from procedo.integrations.services._common import MAX_ATTEMPTS
+from procedo.integrations.services.receiving import _wake
+
+logger = logging.getLogger(__name__)
+
+
+def _retry_at(attempts: int, now: datetime) -> datetime | None:
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + timedelta(minutes=2 ** (attempts - 1))
+
+
+def _finish(delivery: Delivery, **fields: Any) -> None:
+    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+
+
+def delivery_process(*, delivery_id: int) -> Delivery:
+    """Apply one stored delivery through the orders, customers and catalog services.
+
+    The same platform event twice is processed once: the first processed delivery with
+    its id is found (for ever), and the idempotency claim on it is the guard while two
+    workers race. A refusal leaves nothing behind and marks the delivery failed with the
+    reason; it is tried again later (a refund that came before its payment succeeds then).
+    """
+    delivery = Delivery.objects.select_related("connection").get(pk=delivery_id)
+    if delivery.state in (DeliveryState.PROCESSED, DeliveryState.REJECTED):
+        return delivery
+    connection, now = delivery.connection, timezone.now()
+    spec = PLATFORMS[connection.platform]
+    payload = spec.decode(bytes(delivery.body))
+    if payload is None:
+        _finish(delivery, state=DeliveryState.FAILED, next_attempt_at=None)
+        return delivery
+    first = (
+        Delivery.objects.filter(
+            connection=connection, event_id=delivery.event_id, state=DeliveryState.PROCESSED
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("id")
+        .first()
+    )
+    if first is not None:
+        _finish(
+            delivery,
+            state=DeliveryState.PROCESSED,
+            duplicate_of=first,
+            error="",
+            processed_at=now,
+            next_attempt_at=None,
+        )
+        return delivery
+    try:
+        with transaction.atomic():
+            claim = idempotency_claim(
+                key=f"hook:{connection.pk}:{delivery.event_id}"[:200],
+                actor=None,
+                operation="integrations.delivery",
+                request={"connection": connection.pk, "event_id": delivery.event_id},
+            )
+            if claim.replay and claim.result_id == delivery.pk:
+                # Another worker processed this very delivery meanwhile: both read it as
+                # received before either committed (R1 found it: it named itself its twin).
+                delivery.refresh_from_db()
+                return delivery
+            if claim.replay:
+                duplicate_of: int | None = claim.result_id
+                note: dict[str, Any] | None = None
+            else:
+                note = spec.handle(connection, delivery.topic, payload).stored()
+                claim.done(result_id=delivery.pk)
+                duplicate_of = None
+            _finish(
+                delivery,
+                state=DeliveryState.PROCESSED,
+                duplicate_of_id=duplicate_of,
+                error=later_text_read(note).render_in("en")[:1000] if note else "",
+                error_field="",
+                error_text=note,
+                processed_at=now,
+                attempts=delivery.attempts + 1,
+                next_attempt_at=None,
+            )
+    except DomainError as exc:
+        attempts = delivery.attempts + 1
+        _finish(
+            delivery,
+            state=DeliveryState.FAILED,
+            error=exc.message[:1000],
+            error_field=exc.field[:100],
+            error_text=later.stored() if (later := getattr(exc, "later", None)) else None,
+            attempts=attempts,
+            next_attempt_at=_retry_at(attempts, now),
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        # A payload the mapping did not expect: kept failed with the reason, never retried
+        # blindly (the same bytes fail the same way); a person replays it after a fix.
+        _finish(
+            delivery,
+            state=DeliveryState.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:1000],
+            error_field="body",
+            error_text=None,
+            attempts=delivery.attempts + 1,
+            next_attempt_at=None,
+        )
+    return delivery
+
+
+def deliveries_process_pending(
+    *, connection_id: int | None = None, now: datetime | None = None
+) -> int:
+    """Process what is waiting, oldest first; each failure stays with its delivery, so it
+    never holds up the ones after it. After any success the deliveries that failed for want
+    of something (NotYet) are tried once more, until a pass changes nothing."""
+    now = now or timezone.now()
+    processed = 0
+    waiting = Delivery.objects.filter(state=DeliveryState.RECEIVED)
+    due = Delivery.objects.filter(state=DeliveryState.FAILED, next_attempt_at__lte=now)
+    if connection_id is not None:
+        waiting, due = (
+            waiting.filter(connection_id=connection_id),
+            due.filter(connection_id=connection_id),
+        )
+    queue = sorted(
+        {*waiting.values_list("id", flat=True)[:500], *due.values_list("id", flat=True)[:500]}
+    )
+    while queue:
+        progressed = False
+        connections: set[int] = set()
+        for delivery_id in queue:
+            delivery = delivery_process(delivery_id=delivery_id)
+            if delivery.state == DeliveryState.PROCESSED:
+                processed += 1
+                progressed = True
+                connections.add(delivery.connection_id)
+        if not progressed:
+            break
+        # What failed may have waited for what just went in (a refund for its order).
+        queue = list(
+            Delivery.objects.filter(
+                state=DeliveryState.FAILED,
+                connection_id__in=connections,
+                next_attempt_at__isnull=False,
+            )
+            .order_by("id")
+            .values_list("id", flat=True)[:500]
+        )
+    return processed
+
+
+@transaction.atomic
+def delivery_replay(*, delivery_id: int, actor: Actor) -> Delivery:
+    """A person asks for a failed delivery to be processed again now (after fixing the
+    reason: a missing status in the pipeline, a currency)."""
+    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound(field="delivery_id", message=_("No such delivery."))
+    if delivery.state != DeliveryState.FAILED:
+        raise Conflict(field="state", message=_("Only a failed delivery can be replayed."))
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=DeliveryState.RECEIVED, next_attempt_at=None
+    )
+    event_record(
+        event_type="delivery.replayed",
+        subject=delivery.connection,
+        actor=actor,
+        payload={"delivery_id": delivery.pk, "error": delivery.error[:300]},
+    )
+    transaction.on_commit(_wake)
+    delivery.state = DeliveryState.RECEIVED
+    return delivery
