@@ -17,7 +17,8 @@ class MessagingConfig(AppConfig):
             card_section_register,
             merge_participant_register,
         )
-        from procedo.messaging import selectors, unsubscribe
+        from procedo.messaging import selectors
+        from procedo.messaging.services import unsubscribe
         from procedo.messaging.services.inbound import inbound_move_to_customer
         from procedo.messaging.services.queueing import messages_move_to_customer
         from procedo.messaging.services.sending import prepare_hook_register

@@ -20,9 +20,10 @@ from procedo.core.errors import DomainError
 from procedo.core.exports import export_format, filters_known
 from procedo.core.forms import filters_valid, refusal_add
 from procedo.events.exports import export_stream
-from procedo.messaging import selectors, sms, unsubscribe
+from procedo.messaging import selectors
 from procedo.messaging.forms import MessageDecisionForm, MessageFilterForm, TemplateForm
 from procedo.messaging.models import Message
+from procedo.messaging.services import delivery_status, unsubscribe
 from procedo.messaging.services import inbound as inbound_services
 from procedo.messaging.services import queueing as queue_services
 from procedo.messaging.services import templates as template_services
@@ -266,7 +267,7 @@ def unsubscribe_apply(request: HttpRequest, token: str) -> HttpResponse:
 def sms_status_apply(request: HttpRequest) -> HttpResponse:
     url = settings.PROCEDO_BASE_URL + request.get_full_path()
     try:
-        sms.sms_status_apply(
+        delivery_status.sms_status_apply(
             url=url,
             params=request.POST.dict(),
             signature=request.headers.get("X-Twilio-Signature", ""),

@@ -202,7 +202,7 @@ def campaign_send(
     One transaction: a crash leaves the campaign as it was, and a retry does it all
     again; the messages' keys (`campaign:<id>:customer:<id>`) make a message queued
     twice impossible anyway. Consent, quiet hours and the frequency cap are applied
-    by the sender when each message goes out (procedo.messaging.unsubscribe).
+    by the sender when each message goes out (procedo.messaging.services.unsubscribe).
     """
     from procedo.messaging.models import MessageKind
     from procedo.messaging.services.queueing import messages_queue_many

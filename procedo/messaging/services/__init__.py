@@ -6,6 +6,9 @@
 - templates: saving and previewing stored templates
 - sending: the email and SMS sender claiming due rows and handing them over, in batches
 - inbound: messages customers send us (email replies, SMS), stored raw, then matched
+- delivery_status: an SMS provider's delivery callback, written to the message's row
+- unsubscribe: the signed unsubscribe link and its answer, and the gate that holds or
+  suppresses marketing at send time (consent, quiet hours, frequency caps)
 - _common: the unsubscribe line queueing and composing both add
 
 The transports the sender hands messages to are in procedo/messaging/transports.py

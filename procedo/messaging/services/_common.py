@@ -11,7 +11,7 @@ from procedo.business.selectors import business_language
 def _unsubscribe_line_ensured(body: str, recipient: str) -> str:
     """Every marketing email says how to stop them: its text links to the recipient's own
     unsubscribe page, added at the end when the template did not place the link itself."""
-    from procedo.messaging.unsubscribe import unsubscribe_url
+    from procedo.messaging.services.unsubscribe import unsubscribe_url
 
     url = unsubscribe_url(recipient)
     if url in body:

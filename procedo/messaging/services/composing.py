@@ -111,7 +111,7 @@ def message_context(
             raise NotFound(field="order_id", message=_("No order %(id)s.") % {"id": order_id})
         context["order"] = rendering.order_context(order)
     if recipient and "@" in recipient:
-        from procedo.messaging.unsubscribe import unsubscribe_url
+        from procedo.messaging.services.unsubscribe import unsubscribe_url
 
         context["unsubscribe_url"] = unsubscribe_url(recipient)
     context.update(extra or {})

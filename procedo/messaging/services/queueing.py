@@ -280,7 +280,7 @@ def _render_many(
             context["customer"] = {**customers[item.customer_id], **found.pop("customer")}
             context.update(found)
         if channel == Channel.EMAIL and "@" in item.recipient:
-            from procedo.messaging.unsubscribe import unsubscribe_url
+            from procedo.messaging.services.unsubscribe import unsubscribe_url
 
             context["unsubscribe_url"] = unsubscribe_url(item.recipient)
         context.update(item.context or {})

@@ -12,8 +12,8 @@ from django.test import Client
 
 from procedo.customers.models import Identity
 from procedo.customers.services.customers import customer_create
-from procedo.messaging import unsubscribe
 from procedo.messaging.models import Message, MessageKind, MessageState
+from procedo.messaging.services import unsubscribe
 from procedo.messaging.services.queueing import message_queue
 from procedo.messaging.services.sending import messages_send_due
 from procedo.testing import SmtpServer
