@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Case, DecimalField, F, Sum, When
 from django.db.models.functions import TruncMonth
 
@@ -33,6 +34,7 @@ RETAIL = next(
 LONDON = ZoneInfo("Europe/London")
 CENT = Decimal("0.01")
 AGAIN_ROWS = 50_000  # lines of the file imported a second time
+PART_ROWS = 100_000  # lines of the file imported on PostgreSQL
 
 # Transactional, so the import commits batch by batch as it does in production. Inside one
 # test transaction its half a million rows were one transaction whose deferred foreign-key
@@ -89,10 +91,23 @@ def _first_invoices(path: Path, *, rows: int, rejected: set[int]) -> int:
     return len(invoices)
 
 
-def _expected_from_csv(rejected: set[int]) -> dict[tuple[str, str], Decimal]:
+def _invoices_in(path: Path, *, rejected: set[int]) -> int:
+    """The orders a file holds: its invoices with a line not rejected."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        next(handle)
+        return len(
+            {
+                text.split(",", 1)[0]
+                for line, text in enumerate(handle, start=2)
+                if line not in rejected
+            }
+        )
+
+
+def _expected_from_csv(path: Path, rejected: set[int]) -> dict[tuple[str, str], Decimal]:
     """Net revenue per (country, month) computed straight from the file, lines rounded to pence."""
     invoices: dict[str, dict[str, object]] = {}
-    with gzip.open(RETAIL, "rt", encoding="utf-8", newline="") as handle:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         for line, row in enumerate(reader, start=2):
             if line in rejected:
@@ -114,24 +129,36 @@ def _expected_from_csv(rejected: set[int]) -> dict[tuple[str, str], Decimal]:
 
 
 def test_the_whole_retail_file_imports_and_its_totals_match_the_csv(tmp_path: Path) -> None:
+    """The whole file on SQLite; on PostgreSQL its first 100,000 lines, which take the same
+    committed batches (the run's longest test on the slower backend otherwise: 175 s)."""
     business_update(name="Gift shop", time_zone="Europe/London", currency="GBP", actor_id=None)
-    assert _import() == 3  # some rows rejected, each with its reason
+    whole = connection.vendor == "sqlite"
+    source = RETAIL
+    if not whole:
+        source = tmp_path / "retail-first.csv.gz"
+        _first_invoices(source, rows=PART_ROWS, rejected=set())
+    assert _import(source) == 3  # some rows rejected, each with its reason
 
     job = ImportJob.objects.get()
     rejected = _rejected_lines(job)
-    assert job.rows_total == 541_909
-    assert len(rejected) == job.rows_rejected == 1_354
     # What the data README calls stock write-offs, the two negative-price
     # bad-debt adjustments, and zero-price rows of SKUs the file never describes.
-    assert sum("write-off" in r for r in rejected.values()) == 1_336
-    assert sum(r.startswith("negative unit price") for r in rejected.values()) == 2
-    assert sum(r.startswith("unknown SKU") for r in rejected.values()) == 16
-
-    assert Order.objects.count() == job.created_count == 24_546
-    assert Order.objects.filter(kind=OrderKind.RETURN).count() == 3_836
-    assert OrderLine.objects.count() == job.lines_count == 541_909 - 1_354
-    assert Customer.objects.count() == 4_372
-    assert Event.objects.filter(event_type="order.imported").count() == 24_546
+    reasons = ("write-off", "negative unit price", "unknown SKU")
+    assert all(any(reason in r for reason in reasons) for r in rejected.values()), rejected
+    assert len(rejected) == job.rows_rejected
+    assert OrderLine.objects.count() == job.lines_count == job.rows_total - len(rejected)
+    orders = _invoices_in(source, rejected=set(rejected))
+    assert Order.objects.count() == job.created_count == orders
+    assert Event.objects.filter(event_type="order.imported").count() == orders
+    if whole:
+        assert job.rows_total == 541_909
+        assert len(rejected) == 1_354
+        assert sum("write-off" in r for r in rejected.values()) == 1_336
+        assert sum(r.startswith("negative unit price") for r in rejected.values()) == 2
+        assert sum(r.startswith("unknown SKU") for r in rejected.values()) == 16
+        assert orders == 24_546
+        assert Order.objects.filter(kind=OrderKind.RETURN).count() == 3_836
+        assert Customer.objects.count() == 4_372
     # Invoiced history was paid: one payment per sale with money in it.
     paid_sales = Order.objects.filter(kind=OrderKind.SALE, total__gt=0)
     assert Payment.objects.filter(status="paid").count() == paid_sales.count()
@@ -149,11 +176,11 @@ def test_the_whole_retail_file_imports_and_its_totals_match_the_csv(tmp_path: Pa
         .values("ship_country", "month")
         .annotate(net=Sum(signed))
     }
-    assert imported == _expected_from_csv(set(rejected))
+    assert imported == _expected_from_csv(source, set(rejected))
 
-    # A customer's figures come from their orders: sales counted, returns credited.
-    customer = Customer.objects.get(external_ref="retail:12347")
-    assert customer.orders_count == 7 and customer.lifetime_value == Decimal("4310.00")
+    if whole:  # A customer's figures come from their orders: sales counted, returns credited.
+        customer = Customer.objects.get(external_ref="retail:12347")
+        assert customer.orders_count == 7 and customer.lifetime_value == Decimal("4310.00")
 
     # The same file again changes nothing and records nothing.
     before = (
@@ -163,7 +190,7 @@ def test_the_whole_retail_file_imports_and_its_totals_match_the_csv(tmp_path: Pa
         Event.objects.exclude(event_type__startswith="import.").count(),
     )
     first = ImportJob.objects.get()
-    assert _import() == 3
+    assert _import(source) == 3
     assert list(ImportJob.objects.all()) == [first]  # the same bytes: the same job
     # The same rows in other bytes are read again and every order is found. The file's first
     # invoices show it as well as all of them would, in a tenth of the time.
