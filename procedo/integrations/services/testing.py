@@ -63,8 +63,8 @@ class ConnectionTest:
         if self.outcome == CheckOutcome.VERIFIED:
             return _(
                 "Received and verified: the address answers and the signature checks. "
-                "Kept as test delivery %(id)s; it is not processed."
-            ) % {"id": self.delivery_id}
+                "It is kept among the deliveries as a test and is not processed."
+            )
         if self.outcome == CheckOutcome.REJECTED:
             return _("Rejected: signature. The address answered %(status)s: %(detail)s") % {
                 "status": self.status,
