@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from procedo.accounts.actors import Actor
+from procedo.core.actors import actor_id_of
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import money_format
 from procedo.customers.models import LIVE, Customer
-from procedo.events.services.recording import event_record
+from procedo.events.services.recording import NewEvent, event_record, events_record_many
 from procedo.loyalty.codes import code_generate, code_in_source, code_normalise
 from procedo.loyalty.models import Program, ReferralCode, ReferralConversion, RewardKind
 from procedo.loyalty.services.rewards import rewards_credit
@@ -45,6 +47,44 @@ def referral_code_issue(*, customer_id: int, actor: Actor) -> ReferralCode:
             payload={"code": code.code},
         )
         return code
+    raise Conflict(field="code", message=_("No free referral code was found; try again."))
+
+
+def referral_codes_issue(*, customer_ids: Sequence[int], actor: Actor) -> int:
+    """`referral_code_issue` for many customers at once (new members of a busy day): the
+    codes of those who have none, in one INSERT; how many were made. Customers not live
+    (merged away) get none."""
+    have = set(
+        ReferralCode.objects.filter(customer_id__in=customer_ids).values_list(
+            "customer_id", flat=True
+        )
+    )
+    wanted = list(
+        Customer.objects.filter(LIVE, pk__in=set(customer_ids) - have)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not wanted:
+        return 0
+    for _attempt in range(5):  # a clash among 6.6e11 codes is rare; five in a row is a bug
+        codes = [ReferralCode(customer_id=pk, code=code_generate()) for pk in wanted]
+        try:
+            with transaction.atomic():
+                ReferralCode.objects.bulk_create(codes)
+        except IntegrityError:
+            continue
+        events_record_many(
+            NewEvent(
+                event_type="loyalty.referral_code_issued",
+                subject_type="customer",
+                subject_id=code.customer_id,
+                customer_id=code.customer_id,
+                actor_id=actor_id_of(actor),
+                payload={"code": code.code},
+            )
+            for code in codes
+        )
+        return len(codes)
     raise Conflict(field="code", message=_("No free referral code was found; try again."))
 
 
