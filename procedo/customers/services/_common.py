@@ -182,6 +182,20 @@ def _identities_insert(
     return rows
 
 
+def _index_fill(customer: Customer, identities: Sequence[tuple[str, str]]) -> list[str]:
+    """Set the customer's search_text and name_key from its names and identities (kind,
+    value); the search terms it is found by."""
+    index = normalise.search_index(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        company=customer.company,
+        identities=identities,
+    )
+    customer.search_text = index.text
+    customer.name_key = normalise.text_key(f"{customer.first_name} {customer.last_name}")
+    return list(index.terms)
+
+
 def _reindex(customers: Sequence[Customer]) -> None:
     """Recompute search terms, search_text and name_key; merged customers keep no terms."""
     ids = [customer.pk for customer in customers]
@@ -193,16 +207,9 @@ def _reindex(customers: Sequence[Customer]) -> None:
     CustomerSearchTerm.objects.filter(customer_id__in=ids).delete()
     terms: list[CustomerSearchTerm] = []
     for customer in customers:
-        index = normalise.search_index(
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            company=customer.company,
-            identities=identities[customer.pk],
-        )
-        customer.search_text = index.text
-        customer.name_key = normalise.text_key(f"{customer.first_name} {customer.last_name}")
+        found_by = _index_fill(customer, identities[customer.pk])
         if customer.merged_into_id is None:
-            terms.extend(CustomerSearchTerm(customer_id=customer.pk, term=t) for t in index.terms)
+            terms.extend(CustomerSearchTerm(customer_id=customer.pk, term=t) for t in found_by)
     Customer.objects.bulk_update(customers, ["search_text", "name_key"])
     CustomerSearchTerm.objects.bulk_create(terms, batch_size=1000)
 

@@ -19,12 +19,13 @@ from procedo.customers.models import (
     Address,
     ConsentState,
     Customer,
+    CustomerSearchTerm,
     CustomerTag,
     Identity,
     IdentityKind,
     Tag,
 )
-from procedo.customers.services._common import _REINDEX_CHUNK, _reindex
+from procedo.customers.services._common import _REINDEX_CHUNK, _index_fill, _reindex
 from procedo.events.services.recording import NewEvent, events_record_many
 
 
@@ -83,10 +84,24 @@ def _identity_row(
     )
 
 
+def _identities_of(person: NewCustomer) -> list[tuple[str, str]]:
+    """(kind, value) of the person's email and phone, emails first as they are inserted."""
+    found: list[tuple[str, str]] = [(IdentityKind.EMAIL, person.email)] if person.email else []
+    if person.phone is not None:
+        found.append((IdentityKind.PHONE, person.phone.e164))
+    return found
+
+
 @transaction.atomic
-def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: Actor) -> list[int]:
+def customers_create_many(
+    *, people: Sequence[NewCustomer], source: str, actor: Actor, arriving: bool = False
+) -> list[int]:
     """Create customers nobody has yet, set-based: a few INSERTs for the whole batch, each with
     its "customer.imported" event. Returns their ids in the order given.
+
+    `arriving`: people who come now (a shop's new buyers, not a file of the past), each
+    recorded as "customer.created" with what `customer_create` records, so the SOPs that
+    greet a new customer start for them.
 
     The caller has made sure no ref, email or phone of the batch is known or repeated
     (an importer checks its whole batch with one query); a twin that slipped in between
@@ -95,19 +110,31 @@ def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: 
     if not people:
         return []
     now = timezone.now()
-    customers = Customer.objects.bulk_create(
+    made = [
+        Customer(
+            first_name=p.first_name,
+            last_name=p.last_name,
+            company=p.company,
+            country=p.country,
+            source=source,
+            external_ref=p.external_ref,
+            created_at=p.created_at or now,
+        )
+        for p in people
+    ]
+    # Indexed for search as they are written (customer_search_reindex's rules), rather
+    # than rewritten after: the UPDATE of every row cost as much as the INSERTs.
+    found_by = [
+        _index_fill(customer, _identities_of(p)) for customer, p in zip(made, people, strict=True)
+    ]
+    customers = Customer.objects.bulk_create(made)
+    CustomerSearchTerm.objects.bulk_create(
         [
-            Customer(
-                first_name=p.first_name,
-                last_name=p.last_name,
-                company=p.company,
-                country=p.country,
-                source=source,
-                external_ref=p.external_ref,
-                created_at=p.created_at or now,
-            )
-            for p in people
-        ]
+            CustomerSearchTerm(customer_id=customer.pk, term=term)
+            for customer, terms in zip(customers, found_by, strict=True)
+            for term in terms
+        ],
+        batch_size=1000,
     )
     pairs = list(zip(customers, people, strict=True))
     Identity.objects.bulk_create(
@@ -157,15 +184,20 @@ def customers_create_many(*, people: Sequence[NewCustomer], source: str, actor: 
             ],
             ignore_conflicts=True,
         )
-    customer_search_reindex(customer_ids=[c.pk for c in customers])
     events_record_many(
         NewEvent(
-            event_type="customer.imported",
+            event_type="customer.created" if arriving else "customer.imported",
             subject_type="customer",
             subject_id=c.pk,
             customer_id=c.pk,
             actor_id=actor_id_of(actor),
-            payload={"source": source, **(p.facts or {})},
+            payload={
+                "name": str(c),
+                "source": source,
+                "identities": [value for _kind, value in _identities_of(p)],
+            }
+            if arriving
+            else {"source": source, **(p.facts or {})},
             occurred_at=now,
         )
         for c, p in pairs
