@@ -450,6 +450,81 @@ def stock_reserve(
     )
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """What one order of a batch holds: its lines, and the note its movements carry."""
+
+    order_id: int
+    lines: Sequence[StockLine]
+    note: str | LaterText = ""
+
+
+@transaction.atomic
+def stock_reserve_many(*, reservations: Sequence[Reservation], actor: Actor = None) -> set[int]:
+    """Reserve for many orders at once, each all or nothing; the orders that got their stock.
+
+    What `stock_reserve` does for each order in turn, with one UPDATE for the whole batch
+    when every order fits (the usual case). When one does not, the orders are reserved one
+    by one in the order given, so an order short of stock leaves the stock to those after
+    it exactly as it would have one delivery at a time.
+    """
+    wanted = [(item, _merged(item.lines)) for item in reservations]
+    wanted = [(item, need) for item, need in wanted if need]
+    total: dict[int, int] = {}
+    for _item, need in wanted:
+        for sku_id, quantity in need.items():
+            total[sku_id] = total.get(sku_id, 0) + quantity
+    if not total:
+        return set()
+    guard = Q(allow_backorder=True) | Q(on_hand__gte=F("reserved") + _per_sku(total))
+    try:
+        with transaction.atomic():
+            changed = Sku.objects.filter(guard, pk__in=total).update(
+                reserved=F("reserved") + _per_sku(total), updated_at=timezone.now()
+            )
+            if changed != len(total):
+                raise _Refused
+    except _Refused:
+        reserved: set[int] = set()
+        for item, _need in wanted:
+            try:
+                stock_reserve(lines=item.lines, order_id=item.order_id, actor=actor, note=item.note)
+            except OutOfStock:
+                continue
+            reserved.add(item.order_id)
+        return reserved
+    actor_id, now = actor_id_of(actor), timezone.now()
+    movements, events = [], []
+    for item, need in wanted:
+        note, note_text = text_for_storing(item.note)
+        for sku_id, quantity in need.items():
+            movements.append(
+                StockMovement(
+                    sku_id=sku_id,
+                    delta_reserved=quantity,
+                    reason=StockReason.RESERVE,
+                    order_id=item.order_id,
+                    note=note[:300],
+                    note_text=note_text,
+                    actor_id=actor_id,
+                    created_at=now,
+                )
+            )
+            events.append(
+                NewEvent(
+                    event_type="stock.reserved",
+                    subject_type="sku",
+                    subject_id=sku_id,
+                    actor_id=actor_id,
+                    payload={"quantity": quantity, "order_id": item.order_id},
+                    occurred_at=now,
+                )
+            )
+    StockMovement.objects.bulk_create(movements)
+    events_record_many(events)
+    return {item.order_id for item, _need in wanted}
+
+
 @transaction.atomic
 def stock_release(
     *,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
@@ -141,6 +141,35 @@ def idempotency_claim(
         field=HEADER,
         code="idempotency_key_in_progress",
         message=_("A request with this Idempotency-Key is still running."),
+    )
+
+
+def idempotency_claims_done(
+    *, operation: str, claims: Sequence[tuple[str, Mapping[str, Any], int]]
+) -> None:
+    """Claim many new keys of the worker at once, each with its result: (key, request,
+    result id) for work a batch has done in this transaction. The caller has seen that none
+    is claimed; a twin that claimed one meanwhile fails the batch (IntegrityError)."""
+    now = timezone.now()
+    IdempotencyKey.objects.bulk_create(
+        IdempotencyKey(
+            scope=SYSTEM,
+            key=key,
+            operation=operation,
+            fingerprint=_fingerprint(operation, request),
+            result_id=result_id,
+            created_at=now,
+        )
+        for key, request, result_id in claims
+    )
+
+
+def idempotency_keys_claimed(*, keys: Sequence[str]) -> set[str]:
+    """Which of these keys of the worker are claimed (done, running or expired)."""
+    return set(
+        IdempotencyKey.objects.filter(scope=SYSTEM, key__in=list(keys)).values_list(
+            "key", flat=True
+        )
     )
 
 

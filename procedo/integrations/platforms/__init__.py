@@ -11,6 +11,7 @@ from typing import Any
 from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection
 from procedo.integrations.platforms import easypost, liqpay, shopify, stripe, woocommerce
+from procedo.integrations.platforms.common import ShopOrder
 
 
 def _json(body: bytes) -> Any:
@@ -27,11 +28,17 @@ class Spec:
     decode: Callable[[bytes], Any]
     describe: Callable[[Mapping[str, str], Any], tuple[str, str]]
     handle: Callable[[Connection, str, Any], LaterText]
+    # What a delivery says of a shop's order, for the worker's batches (None: not an order).
+    read_order: Callable[[str, Any], ShopOrder | None] = lambda topic, payload: None
 
 
 PLATFORMS: dict[str, Spec] = {
-    "shopify": Spec("application/json", _json, shopify.describe, shopify.handle),
-    "woocommerce": Spec("application/json", _json, woocommerce.describe, woocommerce.handle),
+    "shopify": Spec(
+        "application/json", _json, shopify.describe, shopify.handle, shopify.read_order
+    ),
+    "woocommerce": Spec(
+        "application/json", _json, woocommerce.describe, woocommerce.handle, woocommerce.read_order
+    ),
     "stripe": Spec("application/json", _json, stripe.describe, stripe.handle),
     "easypost": Spec("application/json", _json, easypost.describe, easypost.handle),
     "liqpay": Spec(

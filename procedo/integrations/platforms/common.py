@@ -8,6 +8,7 @@ a refusal anywhere leaves nothing behind and the delivery is marked failed.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -147,6 +148,17 @@ class Line:
     price: Decimal
 
 
+@dataclass(frozen=True)
+class Fulfillment:
+    """A parcel the shop made for an order (Shopify's fulfillment), in Procedo's terms."""
+
+    external_id: str
+    at: datetime | None
+    status: str  # ShipmentStatus
+    carrier: str
+    tracking_number: str
+
+
 @dataclass
 class ShopOrder:
     """A shop's order in Procedo's terms, whatever the platform."""
@@ -170,25 +182,7 @@ class ShopOrder:
     address: str = ""
     recipient: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _skus_ensure(connection: Connection, lines: list[Line], currency: str) -> None:
-    """SKUs the catalog lacks are made (catalog.skus_ensure) and listed for review."""
-    codes = [line.code for line in lines if line.code]
-    known = catalog_selectors.sku_ids_by_code(codes=codes)
-    missing = list(
-        {line.code: line for line in lines if line.code and line.code not in known}.values()
-    )
-    if not missing:
-        return
-    made = catalog_services.skus_ensure(
-        items=[SkuSeen(line.code, line.name, line.price, currency) for line in missing],
-        source=connection.name,
-    )
-    SkuReview.objects.bulk_create(
-        [SkuReview(connection=connection, sku_id=made[line.code]) for line in missing],
-        ignore_conflicts=True,
-    )
+    fulfillments: list[Fulfillment] = field(default_factory=list)
 
 
 def order_find(connection: Connection, external_id: Any) -> Order | None:
@@ -241,6 +235,33 @@ def order_apply(connection: Connection, shop: ShopOrder) -> Order:
     return order
 
 
+def shop_order_apply(connection: Connection, shop: ShopOrder) -> Order:
+    """The order (`order_apply`), then each of its fulfillments."""
+    order = order_apply(connection, shop)
+    for fulfillment in shop.fulfillments:
+        fulfillment_apply(connection, order, fulfillment)
+    return order
+
+
+def fulfillment_apply(connection: Connection, order: Order, fulfillment: Fulfillment) -> None:
+    """The fulfillment's shipment, unless a newer version of it was applied already."""
+    if not version_newer(
+        connection,
+        kind="fulfillment",
+        external_id=fulfillment.external_id,
+        version=version_of(fulfillment.at),
+    ):
+        return
+    shipment_apply(
+        order,
+        key=ref(connection, "fulfillment", fulfillment.external_id),
+        carrier=fulfillment.carrier,
+        tracking_number=fulfillment.tracking_number,
+        status=fulfillment.status,
+        at=fulfillment.at,
+    )
+
+
 def _balanced(shop: ShopOrder) -> tuple[list[Line], Decimal]:
     """Lines and order discount whose total is what the shop charged.
 
@@ -260,13 +281,13 @@ def _balanced(shop: ShopOrder) -> tuple[list[Line], Decimal]:
     return lines, shop.discount
 
 
-def _order_create(connection: Connection, shop: ShopOrder) -> Order:
+def order_request(connection: Connection, shop: ShopOrder) -> dict[str, Any]:
+    """What `order_create` is asked for the shop's order, but its customer (the caller's)."""
     from procedo.core.money import currency_clean
 
     currency = currency_clean(shop.currency)
     lines, discount = _balanced(shop)
-    _skus_ensure(connection, lines, currency)
-    arguments: dict[str, Any] = {
+    return {
         "lines": [
             OrderLineIn(
                 quantity=line.quantity,
@@ -276,9 +297,6 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
             )
             for line in lines
         ],
-        "actor": None,
-        "idempotency_key": None,
-        "customer_id": customer_take(connection, shop.person),
         "currency": currency,
         "shipping": shop.shipping,
         "discount": discount,
@@ -294,6 +312,42 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
             recipient_name=text(shop.recipient, 150),
         ),
     }
+
+
+def lines_ensure(connection: Connection, requests: Sequence[dict[str, Any]]) -> None:
+    """The SKUs the orders' lines name are in the catalog: those it lacks are made
+    (catalog.skus_ensure, priced as first sold) and listed for review."""
+    first: dict[str, tuple[OrderLineIn, str]] = {}
+    for request in requests:
+        for line in request["lines"]:
+            if line.sku_code:
+                first.setdefault(line.sku_code, (line, request["currency"]))
+    known = catalog_selectors.sku_ids_by_code(codes=list(first))
+    missing = {code: seen for code, seen in first.items() if code not in known}
+    if not missing:
+        return
+    made = catalog_services.skus_ensure(
+        items=[
+            SkuSeen(code, line.description, Decimal(str(line.unit_price)), currency)
+            for code, (line, currency) in missing.items()
+        ],
+        source=connection.name,
+    )
+    SkuReview.objects.bulk_create(
+        [SkuReview(connection=connection, sku_id=made[code]) for code in missing],
+        ignore_conflicts=True,
+    )
+
+
+def _order_create(connection: Connection, shop: ShopOrder) -> Order:
+    request = order_request(connection, shop)
+    lines_ensure(connection, [request])
+    arguments: dict[str, Any] = {
+        **request,
+        "actor": None,
+        "idempotency_key": None,
+        "customer_id": customer_take(connection, shop.person),
+    }
     try:
         return order_create(**arguments)
     except OutOfStock:
@@ -301,15 +355,16 @@ def _order_create(connection: Connection, shop: ShopOrder) -> Order:
         return order_create(**arguments, reserve_stock=False)
 
 
-def _status_path(order: Order, category: str) -> list[str]:
-    """The shortest run of allowed moves from the order's status to one in `category`."""
-    if order.status.category == category:
+def status_path(code: str, current: str, category: str) -> list[str]:
+    """The shortest run of allowed moves from status `code` (of category `current`) to a
+    status in `category`."""
+    if current == category:
         return []
     moves: dict[str, list[str]] = {}
     for a, b in OrderTransition.objects.values_list("from_status_id", "to_status_id"):
         moves.setdefault(str(a), []).append(str(b))
     categories = dict(OrderStatus.objects.values_list("code", "category"))
-    seen, queue = {order.status_id}, deque([(order.status_id, list[str]())])
+    seen, queue = {code}, deque([(code, list[str]())])
     while queue:
         code, path = queue.popleft()
         for following in sorted(moves.get(code, ())):
@@ -330,7 +385,7 @@ def _status_walk(order: Order, category: str, *, key: str) -> None:
     """
     if category == StatusCategory.NEW:
         return
-    for code in _status_path(order, category):
+    for code in status_path(order.status_id, order.status.category, category):
         order_change_status(
             order_id=order.pk,
             to_status=code,

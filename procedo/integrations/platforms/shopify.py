@@ -91,7 +91,8 @@ def _category(payload: dict[str, Any]) -> str:
     return StatusCategory.NEW
 
 
-def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
+def order_read(payload: dict[str, Any]) -> common.ShopOrder:
+    """The order in Procedo's terms, with its fulfillments; nothing is written."""
     external_id = _required(payload, "id")
     updated = common.when(
         payload.get("updated_at") or payload.get("created_at"), field_name="updated_at"
@@ -120,7 +121,7 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
             if _money(tax.get("price")) > 0
         ]
     shipping = payload.get("shipping_address") or {}
-    shop = common.ShopOrder(
+    return common.ShopOrder(
         external_id=str(external_id),
         version=common.version_of(updated),
         label=str(payload.get("name") or payload.get("order_number") or external_id),
@@ -145,39 +146,35 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
             if part
         ),
         recipient=str(shipping.get("name") or ""),
+        fulfillments=[_fulfillment_read(item) for item in payload.get("fulfillments") or []],
     )
-    order = common.order_apply(connection, shop)
-    for fulfillment in payload.get("fulfillments") or []:
-        _fulfillment(connection, order, fulfillment)
+
+
+def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
+    order = common.shop_order_apply(connection, order_read(payload))
     return LaterText(gettext_noop("Order %(n)s"), {"n": order.number})
 
 
-def _fulfillment(connection: Connection, order: Any, fulfillment: dict[str, Any]) -> None:
-    external_id = str(_required(fulfillment, "id"))
+def _fulfillment_read(fulfillment: dict[str, Any]) -> common.Fulfillment:
     at = common.when(
         fulfillment.get("updated_at") or fulfillment.get("created_at"), field_name="updated_at"
     )
-    if not common.version_newer(
-        connection, kind="fulfillment", external_id=external_id, version=common.version_of(at)
-    ):
-        return
     status = SHIPMENT.get(str(fulfillment.get("shipment_status") or "")) or SHIPMENT.get(
         str(fulfillment.get("status") or ""), ShipmentStatus.CREATED
     )
     numbers = fulfillment.get("tracking_numbers") or [fulfillment.get("tracking_number") or ""]
-    common.shipment_apply(
-        order,
-        key=common.ref(connection, "fulfillment", external_id),
+    return common.Fulfillment(
+        external_id=str(_required(fulfillment, "id")),
+        at=at,
+        status=status,
         carrier=common.text(fulfillment.get("tracking_company"), 60) or "Shopify",
         tracking_number=common.text(numbers[0], 100),
-        status=status,
-        at=at,
     )
 
 
 def fulfillment_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
     order = common.order_get(connection, _required(payload, "order_id"))
-    _fulfillment(connection, order, payload)
+    common.fulfillment_apply(connection, order, _fulfillment_read(payload))
     return LaterText(gettext_noop("Shipment of order %(n)s"), {"n": order.number})
 
 
@@ -278,6 +275,13 @@ def checkout_apply(connection: Connection, payload: dict[str, Any]) -> LaterText
         idempotency_key=key,
     )
     return LaterText(gettext_noop("Checkout abandoned"))
+
+
+def read_order(topic: str, payload: Any) -> common.ShopOrder | None:
+    """What an orders/… delivery says of its order, for the worker's batches; else None."""
+    if topic.split("/", 1)[0] != "orders" or not isinstance(payload, dict):
+        return None
+    return order_read(payload)
 
 
 def handle(connection: Connection, topic: str, payload: Any) -> LaterText:

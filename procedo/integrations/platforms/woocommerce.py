@@ -36,7 +36,8 @@ def _money(raw: Any) -> Decimal:
     return Decimal(str(raw or "0"))
 
 
-def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
+def order_read(payload: dict[str, Any]) -> common.ShopOrder:
+    """The order in Procedo's terms; nothing is written."""
     if not payload.get("id"):
         raise common.refusal(DomainError, "id", gettext_noop("The payload has no %(f)s."), f="id")
     billing, shipping = payload.get("billing") or {}, payload.get("shipping") or {}
@@ -62,7 +63,7 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
         lines.append(common.Line(code="", name=_("Tax"), quantity=1, price=tax))
     status = str(payload.get("status") or "")
     customer_id = payload.get("customer_id") or 0  # 0: a guest, matched by email or phone
-    shop = common.ShopOrder(
+    return common.ShopOrder(
         external_id=str(payload["id"]),
         version=common.version_of(modified),
         label=f"#{payload.get('number') or payload['id']}",
@@ -96,7 +97,10 @@ def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
         ),
         recipient=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
     )
-    order = common.order_apply(connection, shop)
+
+
+def order_apply(connection: Connection, payload: dict[str, Any]) -> LaterText:
+    order = common.shop_order_apply(connection, order_read(payload))
     return LaterText(gettext_noop("Order %(n)s"), {"n": order.number})
 
 
@@ -115,6 +119,14 @@ def customer_apply(connection: Connection, payload: dict[str, Any]) -> LaterText
     return LaterText(
         gettext_noop("Customer %(email)s"), {"email": person.email or person.external_id}
     )
+
+
+def read_order(topic: str, payload: Any) -> common.ShopOrder | None:
+    """What an order.… delivery says of its order, for the worker's batches; else None."""
+    resource, _dot, action = topic.partition(".")
+    if resource != "order" or action == "deleted" or not isinstance(payload, dict):
+        return None
+    return order_read(payload)
 
 
 def handle(connection: Connection, topic: str, payload: Any) -> LaterText:

@@ -18,6 +18,7 @@ from procedo.core.texts import later_text_read
 from procedo.events.services.recording import event_record
 from procedo.integrations.models import Delivery, DeliveryState
 from procedo.integrations.platforms import PLATFORMS
+from procedo.integrations.services import batching
 from procedo.integrations.services._common import MAX_ATTEMPTS
 from procedo.integrations.services.receiving import _wake
 
@@ -146,9 +147,19 @@ def deliveries_process_pending(
     queue = sorted(
         {*waiting.values_list("id", flat=True)[:500], *due.values_list("id", flat=True)[:500]}
     )
-    while queue:
-        progressed = False
-        connections: set[int] = set()
+    # New orders of a rush go together first (batching.py); the rest one by one.
+    batched: set[int] = set()
+    for start in range(0, len(queue), batching.BATCH):
+        batched |= batching.deliveries_process_batch(
+            delivery_ids=queue[start : start + batching.BATCH]
+        )
+    processed += len(batched)
+    connections = set(
+        Delivery.objects.filter(pk__in=batched).values_list("connection_id", flat=True)
+    )
+    queue = [pk for pk in queue if pk not in batched]
+    progressed = bool(batched)
+    while True:
         for delivery_id in queue:
             delivery = delivery_process(delivery_id=delivery_id)
             if delivery.state == DeliveryState.PROCESSED:
@@ -167,6 +178,7 @@ def deliveries_process_pending(
             .order_by("id")
             .values_list("id", flat=True)[:500]
         )
+        progressed = False
     return processed
 
 

@@ -52,8 +52,14 @@ class _Line:
     discount: Decimal
 
 
-def _lines_resolve(lines: Sequence[OrderLineIn], currency: str) -> list[_Line]:
-    by_id, by_code = _skus_for(lines)
+def _lines_resolve(
+    lines: Sequence[OrderLineIn],
+    currency: str,
+    skus: tuple[dict[int, Sku], dict[str, Sku]] | None = None,
+) -> list[_Line]:
+    """The lines checked and priced; `skus` (by id, by code) when the caller read them for a
+    whole batch of orders (`_skus_for` over all their lines)."""
+    by_id, by_code = skus if skus is not None else _skus_for(lines)
     resolved = []
     for i, line in enumerate(lines):
         field = f"lines.{i}"
