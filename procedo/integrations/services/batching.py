@@ -64,10 +64,11 @@ def _claim_key(delivery: Delivery) -> str:
     return f"hook:{delivery.connection_id}:{delivery.event_id}"[:200]
 
 
-def _person(connection: Connection, person: common.Person) -> NewCustomer | None:
+def _person(connection: Connection, person: common.Person) -> NewCustomer:
     """The buyer as a new customer, normalised as `customer_find_or_create` would; a phone
-    that does not parse is left out (as customer_take does). DomainError: an email that
-    does not parse, or nothing to make a customer of (the one-at-a-time path refuses it)."""
+    that does not parse is left out (as customer_take does). DomainError or ValueError: an
+    email that does not parse, or nothing to make a customer of (the one-at-a-time path
+    refuses those, saying why)."""
     email = normalise.email_normalise(person.email[:254]) if person.email.strip() else ""
     try:
         phone = normalise.phone_normalise(person.phone[:40]) if person.phone.strip() else None
@@ -75,7 +76,7 @@ def _person(connection: Connection, person: common.Person) -> NewCustomer | None
         phone = None
     first, last = common.text(person.first_name, 100), common.text(person.last_name, 100)
     if not (first or last or email or phone):
-        raise DomainError(field="customer", message="")
+        raise ValueError("nobody to make a customer of")
     return NewCustomer(
         first_name=first,
         last_name=last,
@@ -109,7 +110,7 @@ def _read(delivery: Delivery) -> _Planned | None:
     if takeable and (person.external_id or person.email or person.phone):
         try:
             buyer = _person(delivery.connection, person)
-        except DomainError:
+        except (DomainError, ValueError):
             takeable = False
     return _Planned(delivery, shop, request, buyer, takeable)
 
