@@ -26,6 +26,7 @@ from procedo.core.bounds import MAX_STOCK, number_check
 from procedo.core.errors import Conflict, DomainError, NotFound
 from procedo.core.idempotency import idempotent
 from procedo.core.money import amount_clean, currency_clean
+from procedo.core.rows import rows_insert
 from procedo.core.texts import LaterText, text_for_storing
 from procedo.events.services.recording import NewEvent, event_record, events_record_many
 
@@ -494,20 +495,15 @@ def stock_reserve_many(*, reservations: Sequence[Reservation], actor: Actor = No
             reserved.add(item.order_id)
         return reserved
     actor_id, now = actor_id_of(actor), timezone.now()
-    movements, events = [], []
+    movements: list[tuple[Any, ...]] = []
+    events: list[NewEvent] = []
     for item, need in wanted:
         note, note_text = text_for_storing(item.note)
         for sku_id, quantity in need.items():
             movements.append(
-                StockMovement(
-                    sku_id=sku_id,
-                    delta_reserved=quantity,
-                    reason=StockReason.RESERVE,
-                    order_id=item.order_id,
-                    note=note[:300],
-                    note_text=note_text,
-                    actor_id=actor_id,
-                    created_at=now,
+                (
+                    *(sku_id, 0, quantity, StockReason.RESERVE, item.order_id),
+                    *(note[:300], note_text, actor_id, now),
                 )
             )
             events.append(
@@ -520,7 +516,14 @@ def stock_reserve_many(*, reservations: Sequence[Reservation], actor: Actor = No
                     occurred_at=now,
                 )
             )
-    StockMovement.objects.bulk_create(movements)
+    rows_insert(
+        StockMovement,
+        (
+            *("sku_id", "delta_on_hand", "delta_reserved", "reason", "order_id"),
+            *("note", "note_text", "actor_id", "created_at"),
+        ),
+        movements,
+    )
     events_record_many(events)
     return {item.order_id for item, _need in wanted}
 

@@ -53,6 +53,7 @@ from procedo.catalog import services as catalog_services
 from procedo.catalog.models import Product, Sku, StockMovement
 from procedo.core.errors import DomainError
 from procedo.core.money import money_quantize
+from procedo.core.rows import rows_insert
 from procedo.customers import normalise
 from procedo.customers.models import (
     Address,
@@ -89,7 +90,7 @@ from procedo.orders.models import (
     StockState,
 )
 from procedo.orders.services.customer_figures import customer_stats_refresh_all
-from procedo.orders.services.history import LINE_COLUMNS, ORDER_COLUMNS, rows_insert
+from procedo.orders.services.history import LINE_COLUMNS, ORDER_COLUMNS
 from procedo.orders.services.lines import OrderLineIn
 from procedo.orders.services.payments import payment_record, refund_record
 from procedo.orders.services.returns import ReturnLineIn, return_create

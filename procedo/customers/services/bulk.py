@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from procedo.accounts.actors import Actor
 from procedo.core.actors import actor_id_of
+from procedo.core.rows import rows_insert
 from procedo.customers import normalise
 from procedo.customers.models import (
     Address,
@@ -128,13 +129,14 @@ def customers_create_many(
         _index_fill(customer, _identities_of(p)) for customer, p in zip(made, people, strict=True)
     ]
     customers = Customer.objects.bulk_create(made)
-    CustomerSearchTerm.objects.bulk_create(
+    rows_insert(
+        CustomerSearchTerm,
+        ("customer_id", "term"),
         [
-            CustomerSearchTerm(customer_id=customer.pk, term=term)
+            (customer.pk, term)
             for customer, terms in zip(customers, found_by, strict=True)
             for term in terms
         ],
-        batch_size=1000,
     )
     pairs = list(zip(customers, people, strict=True))
     Identity.objects.bulk_create(

@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +15,7 @@ from procedo.accounts.actors import Actor
 from procedo.core.actors import actor_id_of
 from procedo.core.errors import DomainError
 from procedo.core.money import money_quantize
+from procedo.core.rows import rows_insert
 from procedo.events.services.recording import NewEvent, events_record_many
 from procedo.orders.models import (
     Order,
@@ -71,27 +70,6 @@ LINE_COLUMNS = (
     "discount",
     "line_total",
 )
-
-
-def rows_insert(model: type[Model], attnames: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Rows of an orders table as they are, with executemany: history in bulk.
-
-    Half a million rows: Django's bulk_create spends several times the
-    database's own time preparing each field of each object, so rows go to
-    executemany as tuples the driver adapts (Decimal, int, str; datetimes
-    adapted by the caller). The caller validates them and records the events.
-    """
-    if not rows:
-        return
-    column_of = {field.attname: field.column for field in model._meta.concrete_fields}
-    names = ", ".join(connection.ops.quote_name(column_of[name]) for name in attnames)
-    table = connection.ops.quote_name(model._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(attnames))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
 
 
 @dataclass(frozen=True, slots=True)

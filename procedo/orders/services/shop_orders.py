@@ -31,6 +31,7 @@ from procedo.core.actors import actor_id_of
 from procedo.core.bounds import MAX_ITEMS, moment_check
 from procedo.core.errors import DomainError
 from procedo.core.money import amount_clean, currency_clean
+from procedo.core.rows import rows_insert
 from procedo.core.texts import LaterText, text_for_storing
 from procedo.customers.models import Customer
 from procedo.events.services.recording import NewEvent, events_record_many
@@ -53,6 +54,7 @@ from procedo.orders.models import (
 from procedo.orders.registry import order_placed_hooks
 from procedo.orders.services._common import HOLDS_STOCK
 from procedo.orders.services.customer_figures import customer_stats_refresh
+from procedo.orders.services.history import LINE_COLUMNS
 from procedo.orders.services.lines import (
     DeliveryIn,
     OrderLineIn,
@@ -252,19 +254,23 @@ def orders_take_many(*, orders: Sequence[ShopOrderIn], actor: Actor = None) -> l
             )
         ]
     )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            sku=line.sku,
-            sku_code=line.sku_code,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            line_total=line_total,
-        )
-        for order, (_item, resolved, totals) in zip(created, prepared, strict=True)
-        for line, line_total in zip(resolved, totals.line_totals, strict=True)
+    rows_insert(
+        OrderLine,
+        LINE_COLUMNS,
+        [
+            (
+                order.pk,
+                line.sku.pk if line.sku else None,
+                line.sku_code,
+                line.description,
+                line.quantity,
+                line.unit_price,
+                line.discount,
+                line_total,
+            )
+            for order, (_item, resolved, totals) in zip(created, prepared, strict=True)
+            for line, line_total in zip(resolved, totals.line_totals, strict=True)
+        ],
     )
     _stock_reserve(created, prepared, actor)
     actor_id = actor_id_of(actor)
@@ -463,12 +469,10 @@ def _shipments(
         )
         for order, given in wanted
     )
-    ShipmentStatusChange.objects.bulk_create(
-        ShipmentStatusChange(
-            shipment=shipment, to_status=ShipmentStatus.CREATED, occurred_at=now, actor_id=actor_id
-        )
-        for shipment in shipments
-    )
+    # (shipment, from, to, note, at, actor): each parcel made, then moved where the carrier says.
+    history: list[tuple[Any, ...]] = [
+        (shipment.pk, "", ShipmentStatus.CREATED, "", now, actor_id) for shipment in shipments
+    ]
     events = [
         NewEvent(
             event_type="shipment.created",
@@ -491,15 +495,21 @@ def _shipments(
         for (order, given), shipment in zip(wanted, shipments, strict=True)
         if given.status != ShipmentStatus.CREATED
     ]
-    ShipmentStatusChange.objects.bulk_create(
-        ShipmentStatusChange(
-            shipment=shipment,
-            from_status=ShipmentStatus.CREATED,
-            to_status=given.status,
-            occurred_at=shipment.status_changed_at,
-            actor_id=actor_id,
+    history += [
+        (
+            shipment.pk,
+            ShipmentStatus.CREATED,
+            given.status,
+            "",
+            shipment.status_changed_at,
+            actor_id,
         )
         for _order, given, shipment in moved
+    ]
+    rows_insert(
+        ShipmentStatusChange,
+        ("shipment_id", "from_status", "to_status", "note", "occurred_at", "actor_id"),
+        history,
     )
     events += [
         NewEvent(
