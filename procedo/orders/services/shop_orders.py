@@ -218,8 +218,8 @@ def orders_take_many(*, orders: Sequence[ShopOrderIn], actor: Actor = None) -> l
         totals = order_totals(
             lines=[PricedLine(line.quantity, line.unit_price, line.discount) for line in resolved],
             currency=currency,
-            order_discount=amount_clean(item.discount, currency, field="discount"),
-            shipping=amount_clean(item.shipping, currency, field="shipping"),
+            order_discount=amount_clean(item.discount, currency, field=f"orders.{index}.discount"),
+            shipping=amount_clean(item.shipping, currency, field=f"orders.{index}.shipping"),
         )
         prepared.append((currency, resolved, totals))
     customers = _customers_resolve(orders)
