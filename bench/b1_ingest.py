@@ -15,7 +15,9 @@ The worker is not running in B1: the answer must not depend on it.
 
 B1b: 500 deliveries/s for 60 s × scale (at least 10 s), each a new order, with the worker
 (`procedo run_huey`, as `procedo run` starts it) running: from stored (the delivery's
-received_at) to the order row (the processed_at of the delivery that made it).
+received_at) to the order row (the processed_at of the delivery that made it). Then its
+capacity: half as many stored while the worker is stopped, and the time it takes to apply
+them alone (the rate the worker keeps without the web server's share of the cores).
 """
 
 from __future__ import annotations
@@ -396,6 +398,45 @@ def _lag(
         f" {states}"
     )
     print(f"  B1b    stored → order row {spread} (goal p95 < {GOAL_LAG_P95:g} s)")
+    _capacity(hook, template, env, var, port, total)
+
+
+def _capacity(
+    hook: str, template: dict[str, Any], env: dict[str, str], var: Path, port: int, lag_total: int
+) -> None:
+    """What the worker applies alone: a backlog stored while it is stopped, then taken up
+    (its own rate, without the web server's and the hook's share of the 2 cores)."""
+    total, first = lag_total // 2, 2_000_000
+
+    def make(n: int) -> bytes | None:
+        if n >= total:
+            return None
+        body = order_body(template, first + n)
+        return loadgen.request_bytes(
+            hook,
+            {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Hmac-Sha256": signatures.shopify_sign(SECRET, body),
+                "X-Shopify-Webhook-Id": f"b1c-{n}",
+            },
+            body,
+        )
+
+    stored = loadgen.load(port, make, concurrency=CONCURRENCY).ok
+    waiting = Delivery.objects.filter(event_id__startswith="b1c-", state="received")
+    started = time.monotonic()
+    with worker(env, var / "b1-worker.log"):
+        deadline = started + 300
+        while waiting.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seconds = time.monotonic() - started  # the worker's start-up included
+    left = waiting.count()
+    print(
+        f"  B1b  capacity: the worker alone took up a backlog of {stored:,} in {seconds:.1f} s"
+        f" ({(stored - left) / seconds:,.0f} deliveries/s, each a new order"
+        f"{f'; {left:,} left' if left else ''})"
+    )
 
 
 def _b1b() -> Any:
