@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from contextlib import suppress
 from contextvars import ContextVar
@@ -15,6 +16,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 from procedo.core import uploads
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -26,8 +28,8 @@ class DatabaseUnavailableMiddleware:
     """A database that is locked or cannot be reached answers 503 with Retry-After, never a 500.
 
     A writer that waited its bounded time for a lock (`DatabaseLockWaitMiddleware`)
-    gets "busy, nothing was saved"; an unreachable database "unavailable". Pages
-    get a small page that needs no database; /api/ gets JSON in the API's shape.
+    gets "busy, nothing was saved"; an unreachable database "unavailable". This
+    catches what a view raises; what is raised around the view reaches `server_error`.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -39,27 +41,54 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        text = str(exception).lower()
-        # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
-        if "locked" in text or "lock timeout" in text:
-            logger.warning("database busy, answered 503: %s", exception)
-            message = _(
-                "Another change is being saved; nothing was saved. Please try again in a moment."
-            )
-        else:
-            logger.error("database unavailable: %s", exception)
-            message = _("The database is unavailable; please retry shortly.")
-        if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse(
-                {"detail": message, "field": "database", "code": "unavailable"}, status=503
-            )
-        else:
-            page = render_to_string(
-                "core/unavailable.html", {"message": message, "language": get_language()}
-            )
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. A database error raised outside any view never reaches process_exception:
+    a middleware's statement (the lock wait, a session or user read) or the reconnect
+    before it, when the database went away under load (R6 on PostgreSQL). Django turns it
+    into a response here, where it is the same 503; any other error is Django's 500."""
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):
+        return database_unavailable(request, exception)
+    return defaults.server_error(request)
+
+
+def database_unavailable(
+    request: HttpRequest, exception: OperationalError | InterfaceError
+) -> HttpResponse:
+    """The 503 with Retry-After for a database locked or gone, wherever it was met.
+
+    Pages get a small page that needs no database; /api/ gets JSON in the API's shape;
+    /hooks/ the hook's JSON, which the platform's delivery log shows before it retries.
+    """
+    text = str(exception).lower()
+    # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
+    if "locked" in text or "lock timeout" in text:
+        logger.warning("database busy, answered 503: %s", exception)
+        message = _(
+            "Another change is being saved; nothing was saved. Please try again in a moment."
+        )
+    else:
+        logger.error("database unavailable: %s", exception)
+        message = _("The database is unavailable; please retry shortly.")
+    if request.path.startswith("/hooks/"):
+        # Locked or unreachable: nothing was stored (or, if the commit's answer was lost,
+        # it was and the retry is a duplicate, processed once).
+        detail = _("The database is unavailable; nothing was stored. Please retry.")
+        response: HttpResponse = JsonResponse({"detail": detail, "field": "database"}, status=503)
+    elif request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"detail": message, "field": "database", "code": "unavailable"}, status=503
+        )
+    else:
+        page = render_to_string(
+            "core/unavailable.html", {"message": message, "language": get_language()}
+        )
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 RETRY_AFTER_SECONDS = 5

@@ -84,3 +84,31 @@ def test_once_the_lock_is_gone_the_same_write_goes_through(owner_client: Client)
         "/api/customers", {"first_name": "Оксана"}, content_type="application/json"
     )
     assert response.status_code == 201 and Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_database_gone_before_the_view_is_reached_answers_the_same_503(
+    owner_client: Client,
+) -> None:
+    """R6 on PostgreSQL: the database restarted under load; the first statement of a request
+    (the lock wait's, the session's read, or the reconnect before them) ran in a middleware,
+    outside any view, and answered 500. Every statement fails here as it did then."""
+    from django.db import OperationalError
+
+    def gone(*args: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    connection.ensure_connection()  # open, as a server thread's is between requests
+    owner_client.raise_request_exception = False  # the answer, not the exception
+    with connection.execute_wrapper(gone):
+        page = owner_client.get(reverse("customers:list"))
+        api = owner_client.get("/api/customers")
+        hook = owner_client.post("/hooks/shopify/k/", b"{}", content_type="application/json")
+    assert [page.status_code, api.status_code, hook.status_code] == [503, 503, 503]
+    assert page["Retry-After"] == api["Retry-After"] == hook["Retry-After"] == "5"
+    assert "The database is unavailable; please retry shortly." in page.content.decode()
+    assert api.json()["code"] == "unavailable"
+    assert hook.json() == {
+        "detail": "The database is unavailable; nothing was stored. Please retry.",
+        "field": "database",
+    }
