@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from procedo.customers.models import Customer
@@ -84,6 +85,31 @@ def test_once_the_lock_is_gone_the_same_write_goes_through(owner_client: Client)
         "/api/customers", {"first_name": "Оксана"}, content_type="application/json"
     )
     assert response.status_code == 201 and Customer.objects.count() == 1
+
+
+def _wait_now() -> object:
+    """The lock wait the test's connection has (SQLite's busy timeout, PostgreSQL's
+    lock_timeout), read with a statement of its own, as any code outside a request."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "PRAGMA busy_timeout" if connection.vendor == "sqlite" else "SHOW lock_timeout"
+        )
+        return cursor.fetchone()[0]
+
+
+@override_settings(PROCEDO_DB_LOCK_WAIT=1)
+def test_a_kept_connection_waits_as_a_request_should_with_no_statement_and_its_own_outside(
+    client: Client,
+) -> None:
+    own = _wait_now()
+    hook = "/hooks/shopify/unknown/"
+    client.post(hook, b"{}", content_type="application/json")  # sets the request's wait
+    with CaptureQueriesContext(connection) as second:
+        assert client.post(hook, b"{}", content_type="application/json").status_code == 404
+    statements = [query["sql"] for query in second.captured_queries]
+    assert statements and not [sql for sql in statements if "_timeout" in sql], statements
+    # The test's own statement, outside a request: the connection's own wait again.
+    assert _wait_now() == own != (1000 if connection.vendor == "sqlite" else "1s")
 
 
 @pytest.mark.django_db
