@@ -56,7 +56,7 @@ def hook_receive(request: HttpRequest, platform: str, key: str) -> JsonResponse:
     receipt = receiving_services.delivery_receive(
         platform=platform,
         key=key,
-        headers=dict(request.headers),
+        headers=request.headers,  # read as it is: no copy
         body=body,
         content_type=request.content_type or "",
     )
