@@ -143,7 +143,8 @@ def _own_wait_back(
     not as each request ends: a server thread serves request after request on the same
     connection and so keeps the request's wait, with no statement."""
     conn = context["connection"]
-    if not _in_request.get() and getattr(conn, _WAIT, None) is not None:
+    # A broken transaction refuses the statement itself (Django says so); not this one first.
+    if not _in_request.get() and getattr(conn, _WAIT, None) is not None and not conn.needs_rollback:
         _lock_wait(conn, None, raw=True)
     return execute(sql, params, many, context)
 
