@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.urls import urlpatterns as procedo_urlpatterns
+from config import urls as procedo_urls
 
 
 @csrf_exempt
@@ -15,4 +15,6 @@ def hello(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": "Hello, world."}, status=202)
 
 
-urlpatterns = [path("bench/hello/", hello), *procedo_urlpatterns]
+urlpatterns = [path("bench/hello/", hello), *procedo_urls.urlpatterns]
+handler404 = procedo_urls.handler404
+handler500 = procedo_urls.handler500

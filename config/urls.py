@@ -28,6 +28,8 @@ urlpatterns = [
 ]
 
 handler404 = "procedo.home.views.not_found"
+# A database gone or locked, met outside a view (in a middleware), is a 503 there too.
+handler500 = "procedo.core.middleware.server_error"
 
 # Pages with no API twin, and why (procedo/home/tests/test_api_twins.py).
 PAGE_ONLY = {

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
-from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 from procedo.core import uploads
 from procedo.core.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -26,8 +27,8 @@ class DatabaseUnavailableMiddleware:
     """A database that is locked or cannot be reached answers 503 with Retry-After, never a 500.
 
     A writer that waited its bounded time for a lock (`DatabaseLockWaitMiddleware`)
-    gets "busy, nothing was saved"; an unreachable database "unavailable". Pages
-    get a small page that needs no database; /api/ gets JSON in the API's shape.
+    gets "busy, nothing was saved"; an unreachable database "unavailable". This
+    catches what a view raises; what is raised around the view reaches `server_error`.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -39,49 +40,117 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        text = str(exception).lower()
-        # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
-        if "locked" in text or "lock timeout" in text:
-            logger.warning("database busy, answered 503: %s", exception)
-            message = _(
-                "Another change is being saved; nothing was saved. Please try again in a moment."
-            )
-        else:
-            logger.error("database unavailable: %s", exception)
-            message = _("The database is unavailable; please retry shortly.")
-        if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse(
-                {"detail": message, "field": "database", "code": "unavailable"}, status=503
-            )
-        else:
-            page = render_to_string(
-                "core/unavailable.html", {"message": message, "language": get_language()}
-            )
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. A database error raised outside any view never reaches process_exception:
+    a middleware's statement (the lock wait, a session or user read) or the reconnect
+    before it, when the database went away under load (R6 on PostgreSQL). Django turns it
+    into a response here, where it is the same 503; any other error is Django's 500."""
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):
+        return database_unavailable(request, exception)
+    return defaults.server_error(request)
+
+
+def database_unavailable(
+    request: HttpRequest, exception: OperationalError | InterfaceError
+) -> HttpResponse:
+    """The 503 with Retry-After for a database locked or gone, wherever it was met.
+
+    Pages get a small page that needs no database; /api/ gets JSON in the API's shape;
+    /hooks/ the hook's JSON, which the platform's delivery log shows before it retries.
+    """
+    text = str(exception).lower()
+    # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
+    if "locked" in text or "lock timeout" in text:
+        logger.warning("database busy, answered 503: %s", exception)
+        message = _(
+            "Another change is being saved; nothing was saved. Please try again in a moment."
+        )
+    else:
+        logger.error("database unavailable: %s", exception)
+        message = _("The database is unavailable; please retry shortly.")
+    if request.path.startswith("/hooks/"):
+        # Locked or unreachable: nothing was stored (or, if the commit's answer was lost,
+        # it was and the retry is a duplicate, processed once).
+        detail = _("The database is unavailable; nothing was stored. Please retry.")
+        response: HttpResponse = JsonResponse({"detail": detail, "field": "database"}, status=503)
+    elif request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"detail": message, "field": "database", "code": "unavailable"}, status=503
+        )
+    else:
+        page = render_to_string(
+            "core/unavailable.html", {"message": message, "language": get_language()}
+        )
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 RETRY_AFTER_SECONDS = 5
 _in_request: ContextVar[bool] = ContextVar("procedo_in_request", default=False)
 
 
-def _lock_wait(conn: BaseDatabaseWrapper, seconds: float | None) -> None:
-    """The time a statement of `conn` waits for a lock; None: the connection's own again."""
+# On the connection wrapper: the lock wait its connection has, in seconds (None: its own),
+# so that a request whose connection already waits as it should issues no statement.
+_WAIT = "procedo_lock_wait"
+_UNKNOWN = -1.0  # never a wanted wait: the next _lock_wait sets it again
+
+
+def _lock_wait_statement(conn: BaseDatabaseWrapper, seconds: float | None) -> tuple[str, list[str]]:
     if conn.vendor == "sqlite":
         if seconds is None:
             seconds = conn.settings_dict["OPTIONS"].get("timeout", 5)
+        return f"PRAGMA busy_timeout = {int(seconds * 1000)}", []
+    if seconds is None:
+        return "RESET lock_timeout", []
+    return "SELECT set_config('lock_timeout', %s, false)", [f"{seconds}s"]
+
+
+def _lock_wait(conn: BaseDatabaseWrapper, seconds: float | None, *, raw: bool = False) -> None:
+    """The time a statement of `conn` waits for a lock; None: the connection's own again.
+
+    No statement when the connection already has it. `raw`: on the driver's connection,
+    from inside another statement (`_own_wait_back`), as Django sets a new connection up.
+    """
+    if getattr(conn, _WAIT, None) == seconds or conn.vendor not in ("sqlite", "postgresql"):
+        return
+    setattr(conn, _WAIT, _UNKNOWN)  # until the statement has run
+    sql, params = _lock_wait_statement(conn, seconds)
+    if raw:
+        with conn.wrap_database_errors:
+            conn.connection.execute(sql, *([params] if params else []))
+    else:
         with conn.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
-    elif conn.vendor == "postgresql":
-        with conn.cursor() as cursor:
-            if seconds is None:
-                cursor.execute("RESET lock_timeout")
-            else:
-                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{seconds}s"])
+            cursor.execute(sql, params)
+    # PostgreSQL undoes a SET with the transaction or savepoint that rolls back: the wait
+    # is known only when set in autocommit (as a server thread's is). SQLite's is kept.
+    if conn.vendor == "sqlite" or conn.get_autocommit():
+        setattr(conn, _WAIT, seconds)
+    if seconds is not None and _own_wait_back not in conn.execute_wrappers:
+        # First, so that a test's `with connection.execute_wrapper(...)` pops its own.
+        conn.execute_wrappers.insert(0, _own_wait_back)
+
+
+def _own_wait_back(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """A statement outside a request (a test's own after a test-client request, a streamed
+    response's) on a connection a request set: the connection's own wait first. Lazily,
+    not as each request ends: a server thread serves request after request on the same
+    connection and so keeps the request's wait, with no statement."""
+    conn = context["connection"]
+    # A broken transaction refuses the statement itself (Django says so); not this one first.
+    if not _in_request.get() and getattr(conn, _WAIT, None) is not None and not conn.needs_rollback:
+        _lock_wait(conn, None, raw=True)
+    return execute(sql, params, many, context)
 
 
 def _lock_wait_on_connect(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    setattr(connection, _WAIT, None)  # a new connection has its own wait
     if _in_request.get():
         _lock_wait(connection, settings.PROCEDO_DB_LOCK_WAIT)
 
@@ -92,7 +161,8 @@ class DatabaseLockWaitMiddleware:
     SQLite's busy timeout, PostgreSQL's lock_timeout. Reads are not held up: SQLite in WAL
     mode and PostgreSQL let them run beside a writer. The worker and the CLI keep the
     connection's own wait (30 s on SQLite): an import batch may wait for a web writer,
-    a person should not wait for an import.
+    a person should not wait for an import. A connection kept from an earlier request
+    already has the wait, so a request costs no statement for it (make bench, B1).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -102,16 +172,11 @@ class DatabaseLockWaitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         marked = _in_request.set(True)
         try:
-            if connection.connection is not None:  # opened before this request (tests)
+            if connection.connection is not None:  # kept from an earlier request, or a test's
                 _lock_wait(connection, settings.PROCEDO_DB_LOCK_WAIT)
             return self.get_response(request)
         finally:
             _in_request.reset(marked)
-            # A failed transaction that is not ours refuses statements; the
-            # connection is rolled back or closed before it is used again.
-            if connection.connection is not None:
-                with suppress(DatabaseError):
-                    _lock_wait(connection, None)
 
 
 class RequestSizeMiddleware:

@@ -3,9 +3,11 @@ what is refused with nothing kept; the same event twice is applied once."""
 
 from __future__ import annotations
 
+import fcntl
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
 
 from procedo.catalog.models import Sku
@@ -222,3 +224,21 @@ def test_a_sample_whose_test_mark_does_not_match_is_rejected_not_processed() -> 
     assert answer.status_code == 401
     kept = Delivery.objects.get(pk=answer.json()["delivery_id"])
     assert (kept.state, kept.error) == ("rejected", "X-Procedo-Test does not match.")
+
+
+@override_settings(PROCEDO_DB_LOCK_WAIT=1)
+def test_on_sqlite_a_delivery_queued_past_the_lock_wait_is_a_503_with_nothing_stored() -> None:
+    """SQLite: hook INSERTs queue across the web processes (a file lock) instead of meeting
+    SQLite's busy handler; the queue is bounded as that handler is."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL inserts side by side: no queue")
+    client = Client()
+    shop = helpers.connect("shopify")
+    body = body_of({"id": 1})
+    with open(f"{connection.settings_dict['NAME']}.hooks-lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another web process storing one
+        queued = helpers.shopify(client, shop, "orders/create", body, "queued-1")
+    assert queued.status_code == 503 and queued["Retry-After"] == "5"
+    assert queued.json()["field"] == "database"
+    assert not Delivery.objects.exists()
+    assert helpers.shopify(client, shop, "orders/create", body, "queued-1").status_code == 202
