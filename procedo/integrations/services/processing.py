@@ -54,23 +54,30 @@ def delivery_process(*, delivery_id: int) -> Delivery:
     if payload is None:
         _finish(delivery, state=DeliveryState.FAILED, next_attempt_at=None)
         return delivery
+    # The delivery that applied this event: a twin that was itself marked a duplicate
+    # does not count (two workers reading this one as received before either committed
+    # would otherwise mark each other duplicates, and apply the event nowhere: R6).
     first = (
         Delivery.objects.filter(
-            connection=connection, event_id=delivery.event_id, state=DeliveryState.PROCESSED
+            connection=connection,
+            event_id=delivery.event_id,
+            state=DeliveryState.PROCESSED,
+            duplicate_of__isnull=True,
         )
         .exclude(pk=delivery.pk)
         .order_by("id")
         .first()
     )
     if first is not None:
-        _finish(
-            delivery,
+        # Unless another worker processed this one meanwhile (then it stays as that left it).
+        Delivery.objects.filter(pk=delivery.pk).exclude(state=DeliveryState.PROCESSED).update(
             state=DeliveryState.PROCESSED,
             duplicate_of=first,
             error="",
             processed_at=now,
             next_attempt_at=None,
         )
+        delivery.refresh_from_db()
         return delivery
     try:
         with transaction.atomic():
