@@ -109,3 +109,29 @@ def test_a_shuffled_stream_with_repeats_ends_as_the_in_order_one() -> None:
             for name, value in state.items():
                 assert got[platform][name] == value, (seed, platform, name)
     assert Delivery.objects.exclude(duplicate_of=None).count() == 6
+
+
+def test_a_refund_waiting_for_its_order_keeps_its_backoff_while_others_go_in() -> None:
+    """Each delivery of its connection that goes in takes the waiting refund up again at
+    once; those early tries cost it none of its attempts, so a rush of other deliveries
+    does not use up its retries before its order comes."""
+    client = Client()
+    shop = helpers.connect("shopify", "busy shop")
+    refund = body_of(resource("shopify/refund.json", "refund"))
+    assert helpers.shopify(client, shop, "refunds/create", refund, "refund").status_code == 202
+    processing_services.deliveries_process_pending()
+    waiting = Delivery.objects.get(event_id="refund")
+    assert (waiting.state, waiting.attempts) == ("failed", 1)
+    customer = resource("shopify/customer.json", "customer")
+    for n in range(15):  # more than MAX_ATTEMPTS
+        body = body_of({**customer, "id": 100 + n, "email": f"c{n}@example.com", "phone": None})
+        assert helpers.shopify(client, shop, "customers/create", body, f"c-{n}").status_code == 202
+        processing_services.deliveries_process_pending()
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.attempts) == ("failed", 1)
+    assert waiting.next_attempt_at is not None
+    order = body_of({**resource("shopify/order.json", "order"), "financial_status": "paid"})
+    assert helpers.shopify(client, shop, "orders/create", order, "order").status_code == 202
+    processing_services.deliveries_process_pending()
+    waiting.refresh_from_db()
+    assert waiting.state == "processed", waiting.error
