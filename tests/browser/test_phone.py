@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
+from django.db import connection
 
 from procedo.accounts.models import User
 from procedo.demo.commerce import DemoSizes
@@ -191,8 +192,13 @@ def test_every_page_from_the_navigation_fits_a_phone_in_both_languages_and_a_des
 ) -> None:
     """One demo store for three walks through every page (it takes longer to load than a
     walk): on a phone in English and in Ukrainian, then on a laptop, where the pages keep
-    their grid (no menu button, tables stay tables); the screenshots sit side by side."""
-    for language in ("en", "uk"):
+    their grid (no menu button, tables stay tables); the screenshots sit side by side.
+
+    Layout and words do not depend on the database: on PostgreSQL one walk (a phone, in
+    Ukrainian) shows every page is read from its data there; SQLite's run walks all three
+    (the suite's time: the three walks were its second-longest test on PostgreSQL)."""
+    postgresql = connection.vendor == "postgresql"
+    for language in ("uk",) if postgresql else ("en", "uk"):
         page = _phone(browser, live_server, language=language)
         _login(page, live_server, demo.username, demo.password)
         untranslated: list[str] | None = [] if language == "uk" else None
@@ -203,6 +209,8 @@ def test_every_page_from_the_navigation_fits_a_phone_in_both_languages_and_a_des
         # Lists, cards of customers, orders, products, SOPs, runs, tasks, messages and more.
         assert len(seen) >= 30, sorted(seen)
         page.context.close()
+    if postgresql:
+        return
 
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     page = context.new_page()
