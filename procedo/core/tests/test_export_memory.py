@@ -174,7 +174,10 @@ def database(tmp_path: Path) -> Any:
 def test_a_long_customer_export_streams_in_bounded_memory(database: dict[str, str]) -> None:
     _run(_FILL, str(ROWS), env=database)
 
-    for fmt in ("csv", "xlsx"):
+    # The database's part (rows streamed by cursor) is the same for both formats; writing
+    # the workbook is not the database's, so PostgreSQL's run (the suite's longer) streams
+    # the CSV and SQLite's both.
+    for fmt in ("csv",) if connection.vendor == "postgresql" else ("csv", "xlsx"):
         outcome = json.loads(_run(_EXPORT, fmt, env=database).strip().splitlines()[-1])
         print(
             f"\n{connection.vendor}: {ROWS:,} customers as {fmt}: "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from procedo.accounts import services as account_services
 from procedo.accounts.roles import Role
@@ -60,7 +61,10 @@ def test_the_api_holds_under_schemathesis(live_server: Any, tmp_path: Path) -> N
         "--workers",
         "1",
         "--phases",
-        "examples,coverage,fuzzing",
+        # Random inputs test the API's own checks, which the database does not change: on
+        # PostgreSQL (the suite's longer run) the documented examples and the coverage
+        # phase's boundary values (NUL bytes, lengths, extremes) go; SQLite's run fuzzes too.
+        "examples,coverage" if connection.vendor == "postgresql" else "examples,coverage,fuzzing",
         "--generation-allow-x00",
         "true",
         "--report-junit-path",
