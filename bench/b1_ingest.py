@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -356,22 +356,7 @@ def _lag(
     Delivery.objects.filter(state="received").update(
         state="processed", processed_at=F("received_at")
     )
-    first = 1_000_000
-
-    def make(n: int) -> bytes | None:
-        if n >= total:
-            return None
-        body = order_body(template, first + n)
-        return loadgen.request_bytes(
-            hook,
-            {
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Hmac-Sha256": signatures.shopify_sign(SECRET, body),
-                "X-Shopify-Webhook-Id": f"b1b-{n}",
-            },
-            body,
-        )
+    make = _new_orders(hook, template, total, first=1_000_000, prefix="b1b")
 
     with worker(env, var / "b1-worker.log"):
         # Bounded: a server that cannot keep up ends the sending, and says so below.
@@ -401,12 +386,10 @@ def _lag(
     _capacity(hook, template, env, var, port, total)
 
 
-def _capacity(
-    hook: str, template: dict[str, Any], env: dict[str, str], var: Path, port: int, lag_total: int
-) -> None:
-    """What the worker applies alone: a backlog stored while it is stopped, then taken up
-    (its own rate, without the web server's and the hook's share of the 2 cores)."""
-    total, first = lag_total // 2, 2_000_000
+def _new_orders(
+    hook: str, template: dict[str, Any], total: int, *, first: int, prefix: str
+) -> Callable[[int], bytes | None]:
+    """The load generator's n-th request: a new order, signed, its webhook id `prefix-n`."""
 
     def make(n: int) -> bytes | None:
         if n >= total:
@@ -418,11 +401,20 @@ def _capacity(
                 "Content-Type": "application/json",
                 "X-Shopify-Topic": "orders/create",
                 "X-Shopify-Hmac-Sha256": signatures.shopify_sign(SECRET, body),
-                "X-Shopify-Webhook-Id": f"b1c-{n}",
+                "X-Shopify-Webhook-Id": f"{prefix}-{n}",
             },
             body,
         )
 
+    return make
+
+
+def _capacity(
+    hook: str, template: dict[str, Any], env: dict[str, str], var: Path, port: int, lag_total: int
+) -> None:
+    """What the worker applies alone: a backlog stored while it is stopped, then taken up
+    (its own rate, without the web server's and the hook's share of the 2 cores)."""
+    make = _new_orders(hook, template, lag_total // 2, first=2_000_000, prefix="b1c")
     stored = loadgen.load(port, make, concurrency=CONCURRENCY).ok
     waiting = Delivery.objects.filter(event_id__startswith="b1c-", state="received")
     started = time.monotonic()

@@ -117,6 +117,21 @@ class ShopOrderIn:
 SHIPMENT_STATUSES_TAKEN = frozenset(ShipmentStatus.values) - set(SHIPMENT_MOVES_ORDER)
 
 
+def _order_event(order: Order, event_type: str, actor_id: Any, **fields: Any) -> NewEvent:
+    """An event on the order's timeline, with its customer, as `_common._order_event` records
+    one: its payload starts with the order's number."""
+    payload = {"number": order.number, **fields.pop("payload", {})}
+    return NewEvent(
+        event_type=event_type,
+        subject_type="order",
+        subject_id=order.pk,
+        customer_id=order.customer_id,
+        actor_id=actor_id,
+        payload=payload,
+        **fields,
+    )
+
+
 def _moves_check(initial: OrderStatus, orders: Sequence[ShopOrderIn]) -> dict[str, str]:
     """The categories of the statuses the paths enter. ValueError: an order this path does
     not take (a caller's mistake: it sends those one at a time); nothing is written then."""
@@ -275,14 +290,11 @@ def orders_take_many(*, orders: Sequence[ShopOrderIn], actor: Actor = None) -> l
     _stock_reserve(created, prepared, actor)
     actor_id = actor_id_of(actor)
     events_record_many(
-        NewEvent(
-            event_type="order.created",
-            subject_type="order",
-            subject_id=order.pk,
-            customer_id=order.customer_id,
-            actor_id=actor_id,
+        _order_event(
+            order,
+            "order.created",
+            actor_id,
             payload={
-                "number": order.number,
                 "status": initial.code,
                 "currency": order.currency,
                 "subtotal": totals.subtotal,
@@ -358,18 +370,16 @@ def _walk(
         events = []
         for order, item in moving:
             code = item.status_path[step]
-            payload: dict[str, Any] = {"number": order.number, "from": order.status_id, "to": code}
+            payload: dict[str, Any] = {"from": order.status_id, "to": code}
             if note:
                 payload["note"] = note
             if note_text:
                 payload["note_text"] = note_text
             events.append(
-                NewEvent(
-                    event_type="order.status_changed",
-                    subject_type="order",
-                    subject_id=order.pk,
-                    customer_id=order.customer_id,
-                    actor_id=actor_id,
+                _order_event(
+                    order,
+                    "order.status_changed",
+                    actor_id,
                     payload=payload,
                     idempotency_key=f"{item.status_key}:status:{code}",
                 )
@@ -401,14 +411,11 @@ def _payments(
         for order, payment in due
     )
     events_record_many(
-        NewEvent(
-            event_type="payment.recorded",
-            subject_type="order",
-            subject_id=order.pk,
-            customer_id=order.customer_id,
-            actor_id=actor_id,
+        _order_event(
+            order,
+            "payment.recorded",
+            actor_id,
             payload={
-                "number": order.number,
                 "payment_id": payment.pk,
                 "amount": payment.amount,
                 "currency": order.currency,
@@ -430,14 +437,11 @@ def _payments(
         .values_list("order_id", "s")
     )
     events_record_many(
-        NewEvent(
-            event_type="order.paid",
-            subject_type="order",
-            subject_id=order.pk,
-            customer_id=order.customer_id,
-            actor_id=actor_id,
+        _order_event(
+            order,
+            "order.paid",
+            actor_id,
             payload={
-                "number": order.number,
                 "total": order.total,
                 "received": received[order.pk],
                 "currency": order.currency,
@@ -474,14 +478,11 @@ def _shipments(
         (shipment.pk, "", ShipmentStatus.CREATED, "", now, actor_id) for shipment in shipments
     ]
     events = [
-        NewEvent(
-            event_type="shipment.created",
-            subject_type="order",
-            subject_id=order.pk,
-            customer_id=order.customer_id,
-            actor_id=actor_id,
+        _order_event(
+            order,
+            "shipment.created",
+            actor_id,
             payload={
-                "number": order.number,
                 "shipment_id": shipment.pk,
                 "carrier": shipment.carrier,
                 "tracking_number": shipment.tracking_number,
@@ -512,14 +513,11 @@ def _shipments(
         history,
     )
     events += [
-        NewEvent(
-            event_type="shipment.status_changed",
-            subject_type="order",
-            subject_id=order.pk,
-            customer_id=order.customer_id,
-            actor_id=actor_id,
+        _order_event(
+            order,
+            "shipment.status_changed",
+            actor_id,
             payload={
-                "number": order.number,
                 "shipment_id": shipment.pk,
                 "from": ShipmentStatus.CREATED,
                 "to": given.status,
