@@ -70,7 +70,8 @@ def _csv_rows(response: Any) -> list[list[str]]:
 
 
 def _exports() -> list[tuple[str, dict[str, Any]]]:
-    return [(e.event_type, e.payload) for e in Event.objects.filter(event_type__startswith="list.")]
+    exported = Event.objects.filter(event_type__startswith="list.").order_by("id")
+    return [(e.event_type, e.payload) for e in exported]
 
 
 def test_a_cyrillic_csv_opened_back_is_the_list_with_its_filter(owner_client: Client) -> None:
