@@ -33,6 +33,7 @@ from procedo.customers import selectors as customer_selectors
 from procedo.customers.services.bulk import NewCustomer, customers_create_many
 from procedo.integrations.models import Connection, Delivery, DeliveryState, ExternalVersion
 from procedo.integrations.platforms import PLATFORMS, common
+from procedo.integrations.services._common import DELIVERY_CLAIM, delivery_claim
 from procedo.orders.models import Order, OrderStatus, StatusCategory
 from procedo.orders.services.shop_orders import (
     SHIPMENT_STATUSES_TAKEN,
@@ -50,7 +51,6 @@ BATCH = 100
 # Where a new order may be brought without its stock moving (a cancelled or shipped one
 # goes the one-at-a-time way).
 _CATEGORIES_TAKEN = frozenset({StatusCategory.NEW, StatusCategory.CONFIRMED})
-_CLAIM = "integrations.delivery"  # the operation delivery_process claims its deliveries as
 
 
 @dataclass
@@ -60,10 +60,6 @@ class _Planned:
     request: dict[str, Any]  # what order_create would be asked, but the customer
     person: NewCustomer | None  # a new customer to make, or None: the order has nobody
     takeable: bool  # False: an order the batch leaves alone, with every delivery of it
-
-
-def _claim_key(delivery: Delivery) -> str:
-    return f"hook:{delivery.connection_id}:{delivery.event_id}"[:200]
 
 
 def _person(connection: Connection, person: common.Person) -> NewCustomer:
@@ -155,7 +151,7 @@ def _fresh(planned: list[_Planned]) -> list[_Planned]:
             event_id__in=[item.delivery.event_id for item in unique],
         ).values_list("connection_id", "event_id")
     )
-    claimed = idempotency_keys_claimed(keys=[_claim_key(item.delivery) for item in unique])
+    claimed = idempotency_keys_claimed(keys=[delivery_claim(item.delivery)[0] for item in unique])
     orders = set(
         Order.objects.filter(
             external_ref__in=[item.request["external_ref"] for item in unique]
@@ -182,7 +178,7 @@ def _fresh(planned: list[_Planned]) -> list[_Planned]:
         item
         for item in unique
         if (item.delivery.connection_id, item.delivery.event_id) not in processed
-        and _claim_key(item.delivery) not in claimed
+        and delivery_claim(item.delivery)[0] not in claimed
         and item.request["external_ref"] not in orders
         and (item.delivery.connection_id, "order", item.shop.external_id) not in applied
         and not any(
@@ -291,15 +287,8 @@ def _write(batch: list[_Planned]) -> None:
         ]
     )
     idempotency_claims_done(
-        operation=_CLAIM,
-        claims=[
-            (
-                _claim_key(item.delivery),
-                {"connection": item.delivery.connection_id, "event_id": item.delivery.event_id},
-                item.delivery.pk,
-            )
-            for item in batch
-        ],
+        operation=DELIVERY_CLAIM,
+        claims=[(*delivery_claim(item.delivery), item.delivery.pk) for item in batch],
     )
     _mark_processed(
         [

@@ -19,7 +19,7 @@ from procedo.events.services.recording import event_record
 from procedo.integrations.models import Delivery, DeliveryState
 from procedo.integrations.platforms import PLATFORMS
 from procedo.integrations.services import batching
-from procedo.integrations.services._common import MAX_ATTEMPTS
+from procedo.integrations.services._common import DELIVERY_CLAIM, MAX_ATTEMPTS, delivery_claim
 from procedo.integrations.services.receiving import _wake
 
 logger = logging.getLogger(__name__)
@@ -81,11 +81,9 @@ def delivery_process(*, delivery_id: int) -> Delivery:
         return delivery
     try:
         with transaction.atomic():
+            key, request = delivery_claim(delivery)
             claim = idempotency_claim(
-                key=f"hook:{connection.pk}:{delivery.event_id}"[:200],
-                actor=None,
-                operation="integrations.delivery",
-                request={"connection": connection.pk, "event_id": delivery.event_id},
+                key=key, actor=None, operation=DELIVERY_CLAIM, request=request
             )
             if claim.replay and claim.result_id == delivery.pk:
                 # Another worker processed this very delivery meanwhile: both read it as

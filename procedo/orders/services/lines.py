@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from procedo.catalog.models import Sku
 from procedo.catalog.services import OutOfStock
+from procedo.core.bounds import MAX_QUANTITY, number_check
 from procedo.core.errors import DomainError, NotFound
 from procedo.core.money import amount_clean
 from procedo.customers.normalise import phone_normalise
@@ -67,6 +68,8 @@ def _lines_resolve(
             raise DomainError(
                 field=f"{field}.quantity", message=_("A quantity must be above zero.")
             )
+        # A shop's payload reaches here without the API's schema: bounded in the service.
+        number_check(line.quantity, field=f"{field}.quantity", low=1, high=MAX_QUANTITY)
         sku: Sku | None = None
         if line.sku_id is not None:
             sku = by_id.get(line.sku_id)

@@ -229,7 +229,11 @@ def orders_take_many(*, orders: Sequence[ShopOrderIn], actor: Actor = None) -> l
                 else _("An order needs at least one line."),
             )
         currency = currency_clean(item.currency, field=f"orders.{index}.currency")
-        resolved = _lines_resolve(item.lines, currency, skus)
+        try:
+            resolved = _lines_resolve(item.lines, currency, skus)
+        except DomainError as exc:
+            field = f"orders.{index}.{exc.field}"
+            raise type(exc)(field=field, code=exc.code, message=exc.message) from None
         totals = order_totals(
             lines=[PricedLine(line.quantity, line.unit_price, line.discount) for line in resolved],
             currency=currency,

@@ -47,6 +47,10 @@ def test_one_order_refused_writes_none_and_names_it() -> None:
     with pytest.raises(DomainError) as refused:
         orders_take_many(orders=[_order(1), _order(2, lines=[])])
     assert refused.value.field == "orders.1.lines"
+    huge = [OrderLineIn(quantity=10**12, sku_code="SHOP-1", unit_price=Decimal("1.00"))]
+    with pytest.raises(DomainError) as refused:  # a shop's payload has no schema before it
+        orders_take_many(orders=[_order(1, lines=huge)])
+    assert refused.value.field == "orders.0.lines.0.quantity"
     assert Order.objects.count() == 0 and Event.objects.count() == events
 
 
