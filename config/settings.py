@@ -72,12 +72,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything queries: the whole request waits at most PROCEDO_DB_LOCK_WAIT for a lock.
+    "procedo.core.middleware.DatabaseLockWaitMiddleware",
+    # A platform's delivery to /hooks/ is answered here, without the browsers' middleware.
+    "procedo.integrations.middleware.PlatformDeliveryMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the body (CsrfViewMiddleware does): 413 unread.
     "procedo.core.middleware.RequestSizeMiddleware",
-    # Before anything queries: the whole request waits at most PROCEDO_DB_LOCK_WAIT for a lock.
-    "procedo.core.middleware.DatabaseLockWaitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

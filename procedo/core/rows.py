@@ -3,7 +3,8 @@ bulk writers (history imports, the demo store, the worker's batches of shop orde
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,3 +47,23 @@ def rows_insert(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 (the model's names)
             [prepared(row) for row in rows],
         )
+
+
+@contextlib.contextmanager
+def bound_cursor() -> Iterator[Any]:
+    """A cursor whose statements travel apart from their values (PostgreSQL's extended
+    protocol): Django's own binds values into the SQL text on the client, and the
+    server then parses every value as a literal, a long body's too (make bench, B1).
+    SQLite's driver always binds apart; there it is Django's own cursor."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg  # its plain Cursor binds server-side; Django's is a ClientCursor
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    with connection.make_cursor(raw) as cursor:  # type: ignore[arg-type]  # stubs: the driver's
+        yield cursor

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
+from django.utils import translation
 
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer
@@ -113,6 +114,48 @@ def test_bad_input_is_a_clear_4xx_and_nothing_signed_is_lost() -> None:
     )
     assert ping.status_code == 200  # WooCommerce saves a webhook only after its ping gets a 2xx
     assert Delivery.objects.count() == 2
+
+
+def test_a_delivery_is_answered_without_the_browsers_middleware(owner_client: Client) -> None:
+    """No session, no cookie, no page headers; the answer in the site's language whatever
+    the server thread's last request was in; a body that reads back byte for byte."""
+    shop = helpers.connect("shopify")
+    body = body_of({**resource("shopify/order.json", "order"), "note": "50 %s 'quoted' \\x00"})
+    translation.activate("uk")  # the thread's last request: a page in Ukrainian
+    try:
+        answer = helpers.shopify(owner_client, shop, "orders/create", body, "lean-1")
+    finally:
+        translation.deactivate()
+    assert answer.status_code == 202
+    assert answer.json()["detail"] == "Stored; it will be processed shortly."
+    assert not answer.cookies and "Vary" not in answer
+    assert "Content-Security-Policy" not in answer
+    assert bytes(Delivery.objects.get(pk=answer.json()["delivery_id"]).body) == body
+    # Any other address under /hooks/ is the site's own 404 page, through every middleware.
+    missing = owner_client.get("/hooks/shopify/")
+    assert missing.status_code == 404 and "Content-Security-Policy" in missing
+
+
+def test_on_postgresql_a_body_is_compressed_with_lz4_where_the_server_has_it() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps the body as it is")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_settings"
+            " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+        )
+        if cursor.fetchone() is None:
+            pytest.skip("this PostgreSQL was built without lz4: the body keeps pglz")
+    shop = helpers.connect("shopify")
+    body = raw("shopify/order.json")
+    answer = helpers.shopify(Client(), shop, "orders/create", body, "lz4-1")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_compression(body) FROM integrations_delivery WHERE id = %s",
+            [answer.json()["delivery_id"]],
+        )
+        assert cursor.fetchone() == ("lz4",)
+    assert bytes(Delivery.objects.get(pk=answer.json()["delivery_id"]).body) == body
 
 
 def test_a_payload_that_cannot_be_applied_fails_with_its_reason_and_changes_nothing() -> None:
