@@ -42,7 +42,7 @@ def rows_insert(
     names = ", ".join(connection.ops.quote_name(fields[name].column) for name in attnames)
     table = connection.ops.quote_name(model._meta.db_table)
     placeholders = ", ".join(["%s"] * len(attnames))
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 (the model's names)
             [prepared(row) for row in rows],
@@ -65,5 +65,7 @@ def bound_cursor() -> Iterator[Any]:
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
         raw = psycopg.Cursor(connection.connection)
-    with connection.make_cursor(raw) as cursor:  # type: ignore[arg-type]  # stubs: the driver's
+    # As Django wraps its own: logged when queries are (DEBUG, assertNumQueries).
+    make = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with make(raw) as cursor:  # type: ignore[arg-type]  # the stubs want Django's wrapper
         yield cursor

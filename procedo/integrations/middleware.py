@@ -40,6 +40,10 @@ class PlatformDeliveryMiddleware:
         # thread's last request was in.
         with translation.override(settings.LANGUAGE_CODE):
             try:
-                return match.func(request, *match.args, **match.kwargs)
+                response = match.func(request, *match.args, **match.kwargs)
             except (OperationalError, InterfaceError) as exc:  # as DatabaseUnavailableMiddleware
-                return database_unavailable(request, exc)
+                response = database_unavailable(request, exc)
+        # As CommonMiddleware does for every other answer: without it the server would send
+        # the answer chunked, which a simple client cannot read on a kept-alive connection.
+        response["Content-Length"] = str(len(response.content))
+        return response

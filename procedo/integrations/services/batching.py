@@ -148,6 +148,8 @@ def _fresh(planned: list[_Planned]) -> list[_Planned]:
     processed = set(
         Delivery.objects.filter(
             state=DeliveryState.PROCESSED,
+            # By the delivery_event index: with the connection first, not a scan.
+            connection_id__in={item.delivery.connection_id for item in unique},
             event_id__in=[item.delivery.event_id for item in unique],
         ).values_list("connection_id", "event_id")
     )

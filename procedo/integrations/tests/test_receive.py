@@ -128,6 +128,7 @@ def test_a_delivery_is_answered_without_the_browsers_middleware(owner_client: Cl
         translation.deactivate()
     assert answer.status_code == 202
     assert answer.json()["detail"] == "Stored; it will be processed shortly."
+    assert answer["Content-Length"] == str(len(answer.content))  # not chunked
     assert not answer.cookies and "Vary" not in answer
     assert "Content-Security-Policy" not in answer
     assert bytes(Delivery.objects.get(pk=answer.json()["delivery_id"]).body) == body
