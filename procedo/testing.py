@@ -125,13 +125,18 @@ def consumer_catch_up(
         time.sleep(0.05)
 
 
-def _end_a_newer_transaction() -> None:
+def side_connection(*, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A second PostgreSQL connection to the tests' database: another worker or process."""
     params = {
         key: value
         for key, value in connection.get_connection_params().items()
         if key not in ("cursor_factory", "context", "prepare_threshold")
     }
-    with psycopg.connect(**params, autocommit=True) as side:
+    return psycopg.connect(**params, autocommit=autocommit)
+
+
+def _end_a_newer_transaction() -> None:
+    with side_connection(autocommit=True) as side:
         side.execute("SELECT pg_current_xact_id()")  # takes a transaction id and commits
 
 

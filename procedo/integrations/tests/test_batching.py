@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection as database
 from django.test import Client
 
 from procedo.catalog.models import Sku, StockMovement
@@ -28,6 +29,7 @@ from procedo.integrations.services import processing as processing_services
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, raw, resource
 from procedo.orders.models import Order
+from procedo.testing import side_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +226,36 @@ def test_a_batch_of_new_orders_ends_as_one_at_a_time() -> None:
     ]
     assert sorted(map(len, limited)) == [0, 1]  # the last unit went to the first order only
     assert Customer.objects.filter(identities__value="buyer0-xqmany@example.com").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_in_another_workers_batch_is_left_to_that_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers read the same waiting deliveries; what one holds in its batch the other
+    neither batches nor takes one at a time (it would apply it a second, slow way, then
+    wait for the batch's lock), and it is not blocked by it either."""
+    if database.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    # Committed, they would wake the worker, which runs in the test's thread: they wait.
+    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    client, shop = Client(), helpers.connect("shopify")
+    for n in range(3):
+        order = _shopify("xqtwo", n)
+        helpers.shopify(client, shop, "orders/create", body_of(order), f"xqtwo-{n}")
+    ids = list(Delivery.objects.order_by("id").values_list("id", flat=True))
+    with side_connection() as other, database.cursor() as cursor:
+        # The other worker's batch, in its transaction: it holds the first two.
+        other.execute(
+            "SELECT 1 FROM integrations_delivery WHERE id = ANY(%s) FOR UPDATE", [ids[:2]]
+        )
+        cursor.execute("SET lock_timeout = '5s'")  # a wait for its lock fails the test
+        try:
+            assert processing_services.deliveries_process_pending() == 1
+        finally:
+            cursor.execute("RESET lock_timeout")
+        states = dict(Delivery.objects.values_list("id", "state"))
+        assert [states[pk] for pk in ids] == ["received", "received", "processed"]
+        other.rollback()  # that worker died: its batch is the next pass's
+    assert processing_services.deliveries_process_pending() == 2
+    assert Order.objects.count() == 3
