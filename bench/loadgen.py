@@ -40,7 +40,9 @@ def request_bytes(path: str, headers: dict[str, str], body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _answer(reader: asyncio.StreamReader) -> int:
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The answer's status, and whether the server closes the connection after it (a 503
+    while the database is away is sent so): the answer counts, the next request reconnects."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -50,9 +52,7 @@ async def _answer(reader: asyncio.StreamReader) -> int:
             length = int(value)
     if length:
         await reader.readexactly(length)
-    if b"connection: close" in head.lower():
-        raise ConnectionResetError("the server closes the connection")
-    return status
+    return status, b"connection: close" in head.lower()
 
 
 async def _run(
@@ -91,7 +91,7 @@ async def _run(
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(data)
                 assert reader is not None
-                status = await _answer(reader)
+                status, closing = await _answer(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                 outcome.refused += 1
                 outcome.answered.append((n, 0))
@@ -104,6 +104,9 @@ async def _run(
             outcome.answered.append((n, status))
             if on_answer is not None:
                 on_answer(n, status)
+            if closing:
+                writer.close()
+                reader = writer = None
         if writer is not None:
             writer.close()
 

@@ -181,7 +181,6 @@ class ShopOrder:
     city: str = ""
     address: str = ""
     recipient: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     fulfillments: list[Fulfillment] = field(default_factory=list)
 
 
