@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection as database
 from django.test import Client
 
 from procedo.events.models import Event
@@ -135,3 +137,48 @@ def test_a_refund_waiting_for_its_order_keeps_its_backoff_while_others_go_in() -
     processing_services.deliveries_process_pending()
     waiting.refresh_from_db()
     assert waiting.state == "processed", waiting.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_never_overwrites_what_another_worker_processed_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A tries a payment before its order is in and fails; before A writes that
+    down, worker B applies the order and then the payment. A's failure is out of date: the
+    payment stays processed (written over, it was failed for good: R6 at bench size)."""
+    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    client, shop = Client(), helpers.connect("shopify")
+    stream = _stream()
+    for n in (1, 2):  # the order, its payment
+        _platform, topic, body = stream[n]
+        assert helpers.shopify(client, shop, topic, body, f"race-{n}").status_code == 202
+    order_delivery, payment_delivery = Delivery.objects.order_by("id")
+    a_failed, b_done = threading.Event(), threading.Event()
+    retry_at = processing_services._retry_at
+
+    def a_writes_its_failure_late(attempts: int, now: Any) -> Any:
+        if threading.current_thread().name == "worker A":
+            a_failed.set()
+            assert b_done.wait(30)
+        return retry_at(attempts, now)
+
+    monkeypatch.setattr(processing_services, "_retry_at", a_writes_its_failure_late)
+
+    def worker_a() -> None:
+        try:
+            processing_services.delivery_process(delivery_id=payment_delivery.pk)
+        finally:
+            database.close()
+
+    a = threading.Thread(target=worker_a, name="worker A")
+    a.start()
+    assert a_failed.wait(30)  # A found no order, and rolled back
+    processing_services.delivery_process(delivery_id=order_delivery.pk)
+    processed = processing_services.delivery_process(delivery_id=payment_delivery.pk)
+    assert processed.state == "processed"
+    b_done.set()
+    a.join(30)
+    payment_delivery.refresh_from_db()
+    assert payment_delivery.state == "processed"
+    assert "has not arrived" not in payment_delivery.error
+    assert Order.objects.get().payments.count() == 1
