@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -222,13 +223,17 @@ def _not_taken(delivery_ids: list[int]) -> list[int]:
     worker is taken up again by the next pass."""
     if not delivery_ids:
         return []
-    with transaction.atomic():
-        free = set(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=delivery_ids)
-            .exclude(state__in=[DeliveryState.PROCESSED, DeliveryState.REJECTED])
-            .values_list("pk", flat=True)
-        )
+    waiting = Delivery.objects.filter(pk__in=delivery_ids).exclude(
+        state__in=[DeliveryState.PROCESSED, DeliveryState.REJECTED]
+    )
+    if not db.features.has_select_for_update_skip_locked:
+        # SQLite has no row locks to skip: one in another thread's open batch reads as
+        # waiting, and its try waits for that batch, then finds its claim taken. No
+        # transaction: there it would take the write lock from the hooks for a read.
+        free = set(waiting.values_list("pk", flat=True))
+    else:
+        with transaction.atomic():
+            free = set(waiting.select_for_update(skip_locked=True).values_list("pk", flat=True))
     return [pk for pk in delivery_ids if pk in free]
 
 
