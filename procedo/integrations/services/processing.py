@@ -24,6 +24,8 @@ from procedo.integrations.services._common import DELIVERY_CLAIM, MAX_ATTEMPTS, 
 from procedo.integrations.services.receiving import _wake
 
 logger = logging.getLogger(__name__)
+# Deliveries one pass reads, the oldest first: a rush larger than this is the next pass's.
+PASS = 500
 
 
 def _retry_at(attempts: int, now: datetime) -> datetime | None:
@@ -173,8 +175,14 @@ def deliveries_process_pending(
             waiting.filter(connection_id=connection_id),
             due.filter(connection_id=connection_id),
         )
+    # Oldest first, said outright: the model's ordering is the newest first (for the pages),
+    # and under a steady stream that left the first deliveries of a rush to the end of it
+    # (make bench, B1b: the first second's orders 20 s late while the rest took 1 s).
     queue = sorted(
-        {*waiting.values_list("id", flat=True)[:500], *due.values_list("id", flat=True)[:500]}
+        {
+            *waiting.order_by("id").values_list("id", flat=True)[:PASS],
+            *due.order_by("id").values_list("id", flat=True)[:PASS],
+        }
     )
     # New orders of a rush go together first (batching.py); the rest one by one.
     batched: set[int] = set()
@@ -205,7 +213,7 @@ def deliveries_process_pending(
                 next_attempt_at__isnull=False,
             )
             .order_by("id")
-            .values_list("id", flat=True)[:500]
+            .values_list("id", flat=True)[:PASS]
         )
         progressed = False
     return processed

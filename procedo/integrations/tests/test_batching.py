@@ -259,3 +259,17 @@ def test_a_delivery_in_another_workers_batch_is_left_to_that_worker(
         other.rollback()  # that worker died: its batch is the next pass's
     assert processing_services.deliveries_process_pending() == 2
     assert Order.objects.count() == 3
+
+
+def test_a_pass_takes_the_oldest_deliveries_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a stream larger than a pass, the first orders of a rush are not left for its
+    end (the model's own ordering is the newest first, for the pages)."""
+    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    monkeypatch.setattr(processing_services, "PASS", 2)
+    client, shop = Client(), helpers.connect("shopify")
+    for n in range(3):
+        order = _shopify("xqold", n)
+        helpers.shopify(client, shop, "orders/create", body_of(order), f"xqold-{n}")
+    assert processing_services.deliveries_process_pending() == 2
+    states = list(Delivery.objects.order_by("id").values_list("state", flat=True))
+    assert states == ["processed", "processed", "received"]
