@@ -1,5 +1,6 @@
-"""Rows written as they are, set-based: one INSERT run for every row (executemany), for the
-bulk writers (history imports, the demo store, the worker's batches of shop orders)."""
+"""Rows written as they are, set-based, for the bulk writers (history imports, the demo store,
+the worker's batches of shop orders): PostgreSQL's COPY there, one INSERT run for every row
+(executemany) on SQLite."""
 
 from __future__ import annotations
 
@@ -41,12 +42,39 @@ def rows_insert(
 
     names = ", ".join(connection.ops.quote_name(fields[name].column) for name in attnames)
     table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        rows_copy(table, names, [prepared(row) for row in rows])
+        return
     placeholders = ", ".join(["%s"] * len(attnames))
-    with bound_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 (the model's names)
             [prepared(row) for row in rows],
         )
+
+
+def rows_copy(table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: rows into `table` (quoted) by COPY, each value in the order of `columns`
+    (quoted, comma-separated), in the caller's transaction.
+
+    A row INSERTed by executemany is one run of the executor on the server: 11 µs of the
+    worker's Python and 30 µs of the server's CPU a row, against 3.5 and 10–12 by COPY
+    (100 events at a time; COPY was no slower for one row). A constraint refuses a COPY
+    as it refuses an INSERT: the same IntegrityError, and none of the rows is written.
+    """
+    if not rows:
+        return
+    sql = f"COPY {table} ({columns}) FROM STDIN"
+    with bound_cursor() as cursor:
+        # Django's wrappers see only execute(): its errors and its query log, by hand.
+        logged = cursor.debug_sql(sql, rows, many=True) if connection.queries_logged else None
+        with (
+            logged or contextlib.nullcontext(),
+            connection.wrap_database_errors,
+            cursor.cursor.copy(sql) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from procedo.core.actors import actor_id_of
-from procedo.core.rows import bound_cursor
+from procedo.core.rows import rows_copy
 from procedo.events.models import (
     Event,
 )
@@ -178,12 +178,11 @@ def event_record(
 def events_record_many(events: Iterable[NewEvent], *, chunk_size: int = 500) -> int:
     """Append many events in the caller's transaction; returns the count.
 
-    SQLite takes them as multi-row INSERTs. PostgreSQL takes one row's INSERT run for
-    every event (executemany, which psycopg pipelines): its driver parses a statement's
-    placeholders in Python and caches only short statements, so a 500-row INSERT cost it
-    more than the rows did (42 against 62–80 µs an event, measured for the worker's
-    batches of shop orders: make bench, B1b). The values travel apart from the statement
-    (rows.bound_cursor): the server parses it once, not every payload as a literal.
+    SQLite takes them as multi-row INSERTs, PostgreSQL by COPY (rows.rows_copy). There a
+    multi-row INSERT cost more than the rows did (its driver parses a statement's
+    placeholders in Python and caches only short statements: 62–80 µs an event), one
+    INSERT run per event 42 µs and COPY 14 (the worker's batches of shop orders: make
+    bench, B1b).
     """
     db = connections[DEFAULT_DB_ALIAS]
     _require_transaction(db)
@@ -192,13 +191,14 @@ def events_record_many(events: Iterable[NewEvent], *, chunk_size: int = 500) -> 
     chunk: list[NewEvent] = []
 
     def flush() -> None:
-        with bound_cursor() as cursor:
-            if db.vendor == "postgresql":
-                cursor.executemany(_insert_sql(db, 1), [_params(db, e, now) for e in chunk])
-                return
-            params: list[Any] = []
-            for item in chunk:
-                params.extend(_params(db, item, now))
+        if db.vendor == "postgresql":
+            table = db.ops.quote_name(Event._meta.db_table)
+            rows_copy(table, _COLUMNS, [_params(db, e, now) for e in chunk])
+            return
+        params: list[Any] = []
+        for item in chunk:
+            params.extend(_params(db, item, now))
+        with db.cursor() as cursor:
             cursor.execute(_insert_sql(db, len(chunk)), params)
 
     for event in events:

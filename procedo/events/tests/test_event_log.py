@@ -91,6 +91,31 @@ def test_events_record_many_writes_every_row_in_chunks() -> None:
     )
 
 
+def test_events_record_many_keeps_payloads_and_refuses_a_repeated_key_as_a_whole() -> None:
+    """The bulk path (COPY on PostgreSQL): a payload reads back as it went in, a key the log
+    has already refuses the lot with Django's IntegrityError, and the write is logged."""
+    payload = {"name": "Тарас \\ «tab»\there", "total": "12.50", "lines": [1, None], "ok": True}
+    with transaction.atomic():
+        event_record(event_type="thing.happened", idempotency_key="shop:7")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        recording.events_record_many(
+            [
+                NewEvent(event_type="bulk.done", payload=payload, idempotency_key=f"k:{i}")
+                for i in range(3)
+            ]
+        )
+    assert len(queries.captured_queries) == 1
+    assert (
+        list(Event.objects.filter(event_type="bulk.done").values_list("payload", flat=True))
+        == [payload] * 3
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        recording.events_record_many(
+            [NewEvent(event_type="bulk.again", idempotency_key=key) for key in ("k:new", "shop:7")]
+        )
+    assert not Event.objects.filter(event_type="bulk.again").exists()
+
+
 class Collector:
     def __init__(self) -> None:
         self.seen: list[int] = []
