@@ -148,7 +148,8 @@ def _connection() -> Connection:
 @contextmanager
 def web_server(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[int]:
     """gunicorn with `procedo run`'s own argv, on a free port; its port."""
-    from procedo.core.management.commands.run import Command, answers, die_with_parent
+    from procedo.core.management.commands.run import Command, answers
+    from procedo.core.processes import die_with_parent
     from procedo.testing import free_port
 
     port = free_port()
@@ -185,7 +186,7 @@ def _env() -> dict[str, str]:
 
 @contextmanager
 def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    from procedo.core.management.commands.run import die_with_parent
+    from procedo.core.processes import die_with_parent
 
     with log.open("ab") as output:
         process = subprocess.Popen(

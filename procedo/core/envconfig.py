@@ -141,7 +141,7 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
         "results": False,
         "consumer": {
             "workers": env_int("PROCEDO_WORKERS", 2, low=1, high=64),
-            "worker_type": "thread",
+            "worker_type": "process",  # procedo/core/worker.py
             "periodic": True,
             "check_worker_health": True,
             # Huey on SQLite polls its queue, backing off while idle up to max_delay
@@ -161,10 +161,10 @@ def huey_from_env(var: Path, *, immediate: bool) -> dict[str, Any]:
             raise ConfigError("REDIS_URL", f"cannot parse it ({exc})") from None
         if parts.scheme not in {"redis", "rediss", "unix"}:
             raise ConfigError("REDIS_URL", "expected redis://host:port/db")
-        return {**common, "huey_class": "huey.RedisHuey", "url": redis_url}
+        return {**common, "huey_class": "procedo.core.worker.RedisHuey", "url": redis_url}
     return {
         **common,
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "procedo.core.worker.SqliteHuey",
         "filename": str(var / "huey.sqlite3"),
     }
 

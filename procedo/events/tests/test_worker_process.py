@@ -65,3 +65,50 @@ def test_a_wake_up_through_the_queue_makes_the_worker_drain_the_log(
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes via /proc")
+def test_the_workers_processes_end_with_their_consumer_even_when_it_is_killed(
+    tmp_path: Path,
+) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "procedo", "run_huey", "--workers", "2"],
+        env=child_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # Two workers and the scheduler, each a process of its own.
+        while len(children := _children(worker.pid)) < 3:
+            assert worker.poll() is None and time.monotonic() < deadline, children
+            time.sleep(0.1)
+        worker.kill()  # SIGKILL: no chance to stop them
+        worker.wait()
+        deadline = time.monotonic() + 20
+        while left := {pid for pid in children if _running(pid)}:
+            assert time.monotonic() < deadline, f"orphans left running: {left}"
+            time.sleep(0.1)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

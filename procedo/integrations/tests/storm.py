@@ -40,7 +40,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from bench import loadgen
-from procedo.core.management.commands.run import die_with_parent
+from procedo.core.processes import die_with_parent
 from procedo.integrations import signatures
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.services import processing as processing_services

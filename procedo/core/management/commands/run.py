@@ -10,7 +10,6 @@ process manager) restarts Procedo whole. Never half-alive.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import os
 import signal
@@ -30,6 +29,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from procedo.core.envconfig import LOOPBACK_OF_WILDCARD, int_parse, port_parse, served_url
 from procedo.core.preflight import database_check, listen_check, redis_check
+from procedo.core.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 15
 POLL_SECONDS = 0.25
@@ -41,7 +41,6 @@ CRASH_WINDOW = 60.0
 STABLE_AFTER = 60.0
 # sockaddr_un.sun_path is 108 bytes on Linux, the trailing NUL included.
 UNIX_SOCKET_PATH_MAX = 107
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -94,20 +93,6 @@ def how_it_ended(returncode: int) -> str:
         except ValueError:
             return f"was killed by signal {-returncode}"
     return f"exited with status {returncode}"
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """Linux: the kernel sends the child SIGTERM when the supervisor dies, even by SIGKILL,
-    so no orphaned gunicorn keeps the port and no orphaned worker keeps working."""
-    if not sys.platform.startswith("linux"):
-        return None
-    # Loaded here, before the fork: between fork and exec only the call itself is safe.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return hook
 
 
 def host_port(host: str, port: int) -> str:
