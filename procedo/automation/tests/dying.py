@@ -10,6 +10,7 @@ committed stays; the wake-up is lost with the process.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -30,6 +31,11 @@ def main() -> None:
 
     def wake_or_die(task: Any, **kwargs: Any) -> None:
         if task.task_class.__name__ == dies_at:
+            # The worker's tasks run in processes the consumer forked: it goes first, or it
+            # would fork another in this one's place.
+            consumer = multiprocessing.parent_process()
+            if consumer is not None:
+                os.kill(consumer.pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         wake(task, **kwargs)
 
