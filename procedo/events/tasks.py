@@ -6,7 +6,7 @@ import time
 
 from django.db import connection
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from procedo.events import wakeups
 from procedo.events.registry import consumers_all
@@ -67,6 +67,13 @@ def events_dispatch(attempt: int = 0) -> None:
     _drain_all()
     if connection.vendor == "postgresql":
         _drain_held_back(attempt)
+
+
+@on_startup()
+def events_on_start() -> None:
+    """A worker process that starts (again, after one was killed mid-drain with the wake-up
+    taken) reads the log at once, not at the minute's tick."""
+    wakeups.wake(events_dispatch)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -112,3 +112,31 @@ def test_the_workers_processes_end_with_their_consumer_even_when_it_is_killed(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_a_starting_worker_reads_the_log_left_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No wake-up and no periodic tick: a worker killed mid-drain had taken the wake-up with
+    it, and the one started in its place reads the log at once."""
+    monkeypatch.setattr("procedo.events.services.recording._wake_consumers", lambda: None)
+    with transaction.atomic():
+        for i in range(3):
+            event_record(event_type="order.created", subject_type="order", subject_id=i)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "procedo", "run_huey", "--workers", "1", "--no-periodic"],
+        env=child_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 45
+        handled = 0
+        while handled < 3 and time.monotonic() < deadline:
+            cursor = ConsumerCursor.objects.filter(name="events.daily_counts").first()
+            handled = cursor.events_handled if cursor else 0
+            time.sleep(0.2)
+        assert handled == Event.objects.count() == 3
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
