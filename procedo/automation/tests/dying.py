@@ -34,7 +34,7 @@ def main() -> None:
             # The worker's tasks run in processes the consumer forked: it goes first, or it
             # would fork another in this one's place.
             consumer = multiprocessing.parent_process()
-            if consumer is not None:
+            if consumer is not None and consumer.pid is not None:
                 os.kill(consumer.pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         wake(task, **kwargs)
