@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -122,6 +123,16 @@ def test_the_full_size_plan_has_the_promised_sizes() -> None:
     assert len(set(phones)) == len(phones)
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(phone)) for phone in phones)
     assert any("а" <= ch <= "я" for c in plan.customers[:50] for ch in c.last_name)
+
+
+@pytest.mark.parametrize("hour", [9, 14, 19, 23])
+def test_the_latest_orders_wait_to_be_confirmed_at_any_hour(hour: int) -> None:
+    """An owner opening the demo finds new orders to take, in the evening too."""
+    now = datetime(2026, 12, 7, hour, 30, tzinfo=ZoneInfo("Europe/Kyiv"))
+    plan = demo_plan(now=now, sizes=SIZES)
+    latest = plan.orders[-3:]
+    assert [order.status for order in latest] == ["new"] * 3
+    assert all(plan.order_is_live(order) for order in latest)
 
 
 def test_loading_writes_the_planned_sizes(demo: DemoCommerceSummary) -> None:
