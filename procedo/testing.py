@@ -13,9 +13,12 @@ import itertools
 import os
 import queue
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -178,6 +181,52 @@ def child_env(var: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def process_alive(pid: int) -> bool:
+    """The process runs (a zombie, dead but not yet reaped, does not); Linux's /proc."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def process_children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: pid → command line (Linux's /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@contextmanager
+def worker_process(env: dict[str, str], *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker (`procedo run_huey` with `options`) on `env`, stopped at the end."""
+    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "procedo", "run_huey", *options],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
 
 
 def free_port() -> int:

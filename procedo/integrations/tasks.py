@@ -28,7 +28,7 @@ def deliveries_process() -> None:
 @on_startup()
 def deliveries_on_start() -> None:
     """A worker process that starts (again, after one was killed mid-pass with the wake-up
-    taken) looks at once at what waits, not at the minute's tick (make bench, R1)."""
+    taken) looks at once at what waits, not at the minute's tick."""
     wakeups.wake(deliveries_process)
 
 

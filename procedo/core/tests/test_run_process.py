@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from gunicorn.ctl.client import ControlClient
 
-from procedo.testing import free_port
+from procedo.testing import free_port, process_alive, process_children
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,14 +41,6 @@ def _wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -
         time.sleep(0.1)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 @dataclass
 class Procedo:
     process: subprocess.Popen[bytes]
@@ -58,18 +50,7 @@ class Procedo:
 
     def children(self) -> dict[int, str]:
         """Live child processes of the supervisor: pid → command line."""
-        found = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.process.pid and fields[0] != "Z":
-                found[int(entry.name)] = cmdline
-        return found
+        return process_children(self.process.pid)
 
     def child(self, marker: str) -> int | None:
         pids = [pid for pid, cmdline in self.children().items() if marker in cmdline]
@@ -229,7 +210,7 @@ def test_a_worker_that_keeps_dying_stops_procedo_whole_with_status_1(
         " (exit status 1) for the process manager to start it again",
     ]
     # Not half-alive: the web server went down with it.
-    assert not _alive(web)
+    assert not process_alive(web)
 
 
 def test_two_installations_on_one_machine_keep_to_themselves(
@@ -257,7 +238,9 @@ def test_two_installations_on_one_machine_keep_to_themselves(
     assert first_web and first_worker
     first.process.kill()
     first.process.wait(timeout=10)
-    _wait_for(lambda: not _alive(first_web) and not _alive(first_worker), "orphans to exit")
+    _wait_for(
+        lambda: not process_alive(first_web) and not process_alive(first_worker), "orphans to exit"
+    )
     _wait_for(lambda: not first.answers(), "the port to close")
 
 
