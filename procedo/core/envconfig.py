@@ -128,6 +128,10 @@ def database_from_env(var: Path) -> dict[str, Any]:
             raise ConfigError("DATABASE_URL", "a PostgreSQL URL needs a database name")
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", 5)
+        # Django turns psycopg's preparing off (None); a statement then cannot be prepared
+        # even when asked (core.rows.bound_cursor(prepared=True)). A threshold never reached
+        # prepares only what asks: nothing else changes.
+        config["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
     return config
 
 

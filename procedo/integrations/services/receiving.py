@@ -118,7 +118,7 @@ def _store(known: _Known, **values: Any) -> int | None:
     values = {"received_at": timezone.now(), "attempts": 0, "error_text": None, **values}
     sql, fields = _insert()
     params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
-    with _one_insert_at_a_time(), rows.bound_cursor() as cursor:
+    with _one_insert_at_a_time(), rows.bound_cursor(prepared=True) as cursor:
         cursor.execute(sql, [*params, known.connection_id, True, known.secret_encrypted])
         row = cursor.fetchone()
     return int(row[0]) if row else None

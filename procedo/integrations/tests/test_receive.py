@@ -9,12 +9,13 @@ import time
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
+from django.urls import resolve
 from django.utils import translation
 
 from procedo.catalog.models import Sku
 from procedo.customers.models import Customer
 from procedo.events.models import Event
-from procedo.integrations import samples
+from procedo.integrations import hooks, middleware, samples
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.secrets import secret_encrypt
 from procedo.integrations.services import _common as common_services
@@ -135,6 +136,16 @@ def test_a_delivery_is_answered_without_the_browsers_middleware(owner_client: Cl
     # Any other address under /hooks/ is the site's own 404 page, through every middleware.
     missing = owner_client.get("/hooks/shopify/")
     assert missing.status_code == 404 and "Content-Security-Policy" in missing
+    # The middleware matches the hooks' own patterns; the site's list leads to the same view.
+    assert resolve(helpers.url(shop)).func is hooks.hook_receive
+    assert helpers.url(shop).startswith(middleware.PREFIX)
+    if connection.vendor == "postgresql":  # its INSERT is planned once per connection
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements"
+                " WHERE statement LIKE 'INSERT INTO \"integrations_delivery\"%%'"
+            )
+            assert cursor.fetchone() == (1,)
 
 
 def test_on_postgresql_a_body_is_compressed_with_lz4_where_the_server_has_it() -> None:
