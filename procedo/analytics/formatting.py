@@ -9,7 +9,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from procedo.analytics.kpis import KPIS, Unit
-from procedo.core.money import currency_symbol, money_format
+from procedo.core.money import money_format
 
 
 def kpi_value(value: Decimal | None, unit: str, currency: str) -> str:
@@ -48,10 +48,10 @@ def kpi_axis_label(unit: str, currency: str) -> Callable[[float], str]:
     """A chart's value axis in the KPI's unit, as short as it reads: "1 500 ₴", "25 %"."""
 
     def label(value: float) -> str:
+        if unit == Unit.MONEY:  # grouped as the money beside the chart is
+            return money_format(Decimal(str(value)), currency, zero_cents=False)
         decimals = 0 if float(value).is_integer() else 1
         number = number_format(round(value, decimals), decimals, use_l10n=True, force_grouping=True)
-        if unit == Unit.MONEY:
-            return f"{number}\u00a0{currency_symbol(currency)}"
         if unit == Unit.PERCENT:
             return _("%(n)s %%") % {"n": number}
         if unit == Unit.MINUTES:

@@ -13,7 +13,10 @@ from decimal import Decimal
 # The drawing's own units; the SVG scales to its box.
 WIDTH = 640
 HEIGHT = 200
-LEFT = 88  # room for the value axis labels
+LEFT = 48  # the least room for the value axis labels
+# A phone draws the axis labels at 17 of the drawing's units (analytics.css), a digit
+# about 9.5 wide: the room for them follows the longest, so "1 200 000 ₴" is not cut.
+LABEL_CHARACTER = 9.5
 BOTTOM = 24  # room for the day labels
 
 
@@ -79,13 +82,20 @@ def bar_chart(
     step = _nice_step(top)
     ceiling = step * max(1, -(-top // step)) if top else step
     plot_height = HEIGHT - BOTTOM - 8
-    slot = (WIDTH - LEFT) / max(1, len(points))
+    ticks = []
+    level = 0.0
+    while level <= ceiling + 1e-9:
+        y = HEIGHT - BOTTOM - level / ceiling * plot_height
+        ticks.append(Tick(y=round(y, 1), label=value_label(level)))  # type: ignore[operator]
+        level += step
+    left = max(LEFT, math.ceil(max(len(tick.label) for tick in ticks) * LABEL_CHARACTER) + 10)
+    slot = (WIDTH - left) / max(1, len(points))
     bars = []
     for index, ((label, _value, title), value) in enumerate(zip(points, values, strict=True)):
         height = max(0.0, value) / ceiling * plot_height
         bars.append(
             Bar(
-                x=round(LEFT + index * slot + slot * 0.15, 1),
+                x=round(left + index * slot + slot * 0.15, 1),
                 y=round(HEIGHT - BOTTOM - height, 1),
                 width=round(slot * 0.7, 1),
                 height=round(height, 1),
@@ -96,12 +106,6 @@ def bar_chart(
                 anchor="end" if index == len(points) - 1 else "start",
             )
         )
-    ticks = []
-    level = 0.0
-    while level <= ceiling + 1e-9:
-        y = HEIGHT - BOTTOM - level / ceiling * plot_height
-        ticks.append(Tick(y=round(y, 1), label=value_label(level)))  # type: ignore[operator]
-        level += step
     level_line = None
     if reference is not None:
         y = HEIGHT - BOTTOM - max(0.0, float(reference[0])) / ceiling * plot_height
@@ -112,4 +116,4 @@ def bar_chart(
         for bar, value in zip(bars, compare or [], strict=False)
         if value is not None
     )
-    return BarChart(bars=bars, ticks=ticks, reference=level_line, line=line)
+    return BarChart(bars=bars, ticks=ticks, reference=level_line, line=line, left=left)

@@ -27,14 +27,19 @@ def money_quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
 
 
-def money_format(amount: Decimal | int | str | None, currency: str) -> str:
+def money_format(
+    amount: Decimal | int | str | None, currency: str, *, zero_cents: bool = True
+) -> str:
     """`1234.5, "UAH"` -> `1 234.50 ₴` (`1 234,50 ₴` in Ukrainian): thin-space thousands,
-    the reader's decimal mark, the symbol after the number."""
+    the reader's decimal mark, the symbol after the number. `zero_cents=False` leaves
+    them off a whole amount: `1 500 ₴` (a chart's axis)."""
     if amount is None:
         return "—"
     value = money_quantize(Decimal(amount), currency)
     sign = "−" if value < 0 else ""
     whole, _, fraction = f"{abs(value):f}".partition(".")
+    if not zero_cents and not fraction.strip("0"):
+        fraction = ""
     groups: list[str] = []
     while whole:
         groups.insert(0, whole[-3:])

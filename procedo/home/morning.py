@@ -11,10 +11,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from procedo.accounts.permissions import user_can
+from procedo.analytics.formatting import kpi_axis_label
+from procedo.analytics.kpis import Unit
 from procedo.analytics.periods import Period, period_ending
 from procedo.analytics.rollups import DaySales, sales_days
 from procedo.analytics.selectors import (
@@ -26,7 +29,7 @@ from procedo.analytics.selectors import (
 from procedo.automation.selectors import RunCounts, run_counts_since
 from procedo.business.selectors import business_get
 from procedo.core.charts import BarChart, bar_chart
-from procedo.core.money import currency_symbol, money_format
+from procedo.core.money import money_format
 from procedo.messaging.selectors import message_counts_since
 from procedo.work.selectors import Load, workload_people
 
@@ -41,6 +44,12 @@ class SalesColumn:
     orders: KpiReading
     average: KpiReading
 
+    @property
+    def heading(self) -> str:
+        if self.days == 1:
+            return _("Today")
+        return ngettext("Last %(days)s day", "Last %(days)s days", self.days) % {"days": self.days}
+
 
 @dataclass(frozen=True)
 class Morning:
@@ -52,16 +61,6 @@ class Morning:
     overdue: list[Load]
     runs: RunCounts
     messages: dict[str, int]
-
-
-def _axis_money(currency: str) -> Any:
-    """Whole amounts on the value axis: "1 500 ₴", never "1 500,00 ₴"."""
-
-    def label(value: float) -> str:
-        whole = number_format(round(value), 0, use_l10n=True, force_grouping=True)
-        return f"{whole}\u00a0{currency_symbol(currency)}"
-
-    return label
 
 
 def morning(*, user: Any) -> Morning:
@@ -96,7 +95,11 @@ def morning(*, user: Any) -> Morning:
                 (
                     date_format(day, "j.m"),
                     figure.revenue,
-                    _("%(day)s: %(amount)s, %(orders)s orders")
+                    ngettext(
+                        "%(day)s: %(amount)s, %(orders)s order",
+                        "%(day)s: %(amount)s, %(orders)s orders",
+                        figure.orders,
+                    )
                     % {
                         "day": date_format(day, "D j E"),
                         "amount": money_format(figure.revenue, business.currency),
@@ -105,7 +108,7 @@ def morning(*, user: Any) -> Morning:
                 )
                 for day, figure in figures
             ],
-            value_label=_axis_money(business.currency),
+            value_label=kpi_axis_label(Unit.MONEY, business.currency),
             every=7,
         )
     week_ago = timezone.now() - timedelta(days=7)

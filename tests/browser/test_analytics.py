@@ -87,6 +87,17 @@ def test_the_morning_page_shows_sales_a_chart_and_what_waits(
     assert page.locator("svg.chart rect.bar").count() == 30
     screenshot(page, f"morning-{size}-uk")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # Every figure in sight, none behind a scroll: on a phone each under its period's name.
+    box = page.locator("table.sales").locator("xpath=..")
+    assert box.evaluate("box => box.scrollWidth <= box.clientWidth")
+    period = page.locator("table.sales tbody td").first.evaluate(
+        "cell => getComputedStyle(cell, '::before').content"
+    )
+    assert ("Сьогодні" in period) == (size == "phone"), period
+    # The value axis's labels are drawn inside the chart, none cut at its left edge.
+    assert page.locator("svg.chart text.axis").evaluate_all(
+        "labels => labels.every(label => label.getBBox().x >= 0)"
+    )
     context.close()
 
 
