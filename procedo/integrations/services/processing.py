@@ -80,7 +80,10 @@ def delivery_process(*, delivery_id: int) -> Delivery:
     # The delivery that applied this event: a twin that was itself marked a duplicate
     # does not count (two workers reading this one as received before either committed
     # would otherwise mark each other duplicates, and apply the event nowhere: R6).
-    first = (
+    # The twins are read whole and the oldest taken here: asked for the oldest (ORDER BY id
+    # LIMIT 1), PostgreSQL walked the connection's every delivery in id order instead of
+    # looking up the event (2.7 ms at 3,600 deliveries, growing with them: make bench, B1).
+    twins = (
         Delivery.objects.filter(
             connection=connection,
             event_id=delivery.event_id,
@@ -88,14 +91,15 @@ def delivery_process(*, delivery_id: int) -> Delivery:
             duplicate_of__isnull=True,
         )
         .exclude(pk=delivery.pk)
-        .order_by("id")
-        .first()
+        .order_by()
+        .values_list("id", flat=True)
     )
+    first = min(twins, default=None)
     if first is not None:
         # Unless another worker processed this one meanwhile (then it stays as that left it).
         Delivery.objects.filter(pk=delivery.pk).exclude(state=DeliveryState.PROCESSED).update(
             state=DeliveryState.PROCESSED,
-            duplicate_of=first,
+            duplicate_of_id=first,
             error="",
             processed_at=now,
             next_attempt_at=None,
@@ -205,16 +209,18 @@ def deliveries_process_pending(
                 connections.add(delivery.connection_id)
         if not progressed:
             break
-        # What failed may have waited for what just went in (a refund for its order).
-        queue = list(
+        # What failed may have waited for what just went in (a refund for its order). Sorted
+        # here, not by ORDER BY id LIMIT: that walked the connections' every delivery in id
+        # order for the few failed ones (5.9 ms at 4,200, growing with them).
+        queue = sorted(
             Delivery.objects.filter(
                 state=DeliveryState.FAILED,
                 connection_id__in=connections,
                 next_attempt_at__isnull=False,
             )
-            .order_by("id")
-            .values_list("id", flat=True)[:PASS]
-        )
+            .order_by()
+            .values_list("id", flat=True)
+        )[:PASS]
         progressed = False
     return processed
 
