@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from procedo.accounts.models import User
 from procedo.accounts.roles import Role
-from procedo.core.idempotency import TTL, idempotency_keys_expire
+from procedo.core.idempotency import TTL, idempotency_claim, idempotency_keys_expire
 from procedo.core.models import IdempotencyKey
 from procedo.customers.models import Address, Customer
 from procedo.orders.models import Payment, Shipment
@@ -110,6 +112,52 @@ def test_keys_expire_after_a_day(owner: User) -> None:
     assert idempotency_keys_expire() == 1
     again = _post(client, "/api/customers", {"first_name": "Тарас"}, key="old")
     assert again.status_code == 201 and Customer.objects.count() == 2
+
+
+def test_a_key_past_its_day_is_a_new_request_even_before_the_sweep(owner: User) -> None:
+    client = token_client(owner)
+    assert _post(client, "/api/customers", {"first_name": "Олена"}, key="old").status_code == 201
+    IdempotencyKey.objects.update(created_at=timezone.now() - TTL - timedelta(minutes=1))
+    again = _post(client, "/api/customers", {"first_name": "Тарас"}, key="old")
+    assert again.status_code == 201 and Customer.objects.count() == 2
+    assert IdempotencyKey.objects.get(key="api:old").created_at > timezone.now() - TTL
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_twin_waits_for_the_first_claim_and_then_replays_it(postgres_only: None) -> None:
+    """The second claim of a key still in the first's open transaction waits on the unique
+    index, then reads the first's result: one piece of work, never two."""
+    first_claimed, outcomes = threading.Event(), {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
+                first_claimed.set()
+                threading.Event().wait(0.5)  # the twin is waiting on the index meanwhile
+                claim.done(result_id=42)
+            assert claim.record is not None
+            outcomes["first"] = (claim.replay, claim.record.result_id)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        first_claimed.wait(5)
+        try:
+            with transaction.atomic():
+                claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
+            outcomes["second"] = (claim.replay, claim.result_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes == {"first": (False, 42), "second": (True, 42)}
+    assert IdempotencyKey.objects.filter(key="k").count() == 1
 
 
 def test_a_key_past_its_limit_is_refused_naming_the_header(owner: User) -> None:
