@@ -183,6 +183,24 @@ def child_env(var: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def in_threads(*targets: Callable[[], None], timeout: float = 10) -> None:
+    """Each target at once in a thread of its own, on its own database connection (closed
+    as it ends), as two requests or two workers race; back when all have ended or
+    `timeout` has passed. A target reports its outcome by what it writes down."""
+
+    def run(target: Callable[[], None]) -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+
+
 def process_alive(pid: int) -> bool:
     """The process runs (a zombie, dead but not yet reaped, does not); Linux's /proc."""
     try:

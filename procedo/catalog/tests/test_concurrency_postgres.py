@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from procedo.catalog import services
 from procedo.catalog.models import Sku
 from procedo.catalog.services import OutOfStock, StockLine
 from procedo.catalog.tests.factories import sku_create
+from procedo.testing import in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -21,15 +22,12 @@ def test_the_last_unit_goes_to_one_order_only(postgres_only: None) -> None:
     outcomes: dict[str, str] = {}
 
     def first() -> None:
-        try:
-            with transaction.atomic():
-                services.stock_reserve(lines=[StockLine(sku.pk, 1)], order_id=1)
-                first_reserved.set()
-                # Hold the row until the second order is waiting on it.
-                threading.Event().wait(0.5)
-            outcomes["first"] = "reserved"
-        finally:
-            connection.close()
+        with transaction.atomic():
+            services.stock_reserve(lines=[StockLine(sku.pk, 1)], order_id=1)
+            first_reserved.set()
+            # Hold the row until the second order is waiting on it.
+            threading.Event().wait(0.5)
+        outcomes["first"] = "reserved"
 
     def second() -> None:
         first_reserved.wait(5)
@@ -38,14 +36,8 @@ def test_the_last_unit_goes_to_one_order_only(postgres_only: None) -> None:
             outcomes["second"] = "reserved"
         except OutOfStock as exc:
             outcomes["second"] = f"refused: {exc.sku_code} {exc.available}"
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    in_threads(first, second)
     assert outcomes == {"first": "reserved", "second": "refused: LAST 0"}
     fresh = Sku.objects.get(pk=sku.pk)
     assert (fresh.on_hand, fresh.reserved) == (1, 1)

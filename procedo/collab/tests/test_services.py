@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from procedo.accounts.models import Team, User
 from procedo.accounts.roles import Role
@@ -20,7 +20,7 @@ from procedo.events.models import Event
 from procedo.messaging.models import Message, MessageState
 from procedo.messaging.services.sending import messages_send_due
 from procedo.orders.models import Order
-from procedo.testing import SmtpServer
+from procedo.testing import SmtpServer, in_threads
 from procedo.work.services import lifecycle as work_services
 
 pytestmark = pytest.mark.django_db
@@ -277,14 +277,8 @@ def test_twin_notify_calls_racing_notify_and_email_once(
             )
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=twin) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(twin, twin, timeout=60)
     assert errors == []
     assert Notification.objects.count() == 20
     assert Message.objects.count() == 20

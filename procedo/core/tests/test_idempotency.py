@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -19,7 +19,7 @@ from procedo.core.idempotency import TTL, idempotency_claim, idempotency_keys_ex
 from procedo.core.models import IdempotencyKey
 from procedo.customers.models import Address, Customer
 from procedo.orders.models import Payment, Shipment
-from procedo.testing import token_client
+from procedo.testing import in_threads, token_client
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
@@ -131,31 +131,21 @@ def test_a_twin_waits_for_the_first_claim_and_then_replays_it(postgres_only: Non
     first_claimed, outcomes = threading.Event(), {}
 
     def first() -> None:
-        try:
-            with transaction.atomic():
-                claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
-                first_claimed.set()
-                threading.Event().wait(0.5)  # the twin is waiting on the index meanwhile
-                claim.done(result_id=42)
-            assert claim.record is not None
-            outcomes["first"] = (claim.replay, claim.record.result_id)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
+            first_claimed.set()
+            threading.Event().wait(0.5)  # the twin is waiting on the index meanwhile
+            claim.done(result_id=42)
+        assert claim.record is not None
+        outcomes["first"] = (claim.replay, claim.record.result_id)
 
     def second() -> None:
         first_claimed.wait(5)
-        try:
-            with transaction.atomic():
-                claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
-            outcomes["second"] = (claim.replay, claim.result_id)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            claim = idempotency_claim(key="k", actor=None, operation="op", request={"a": 1})
+        outcomes["second"] = (claim.replay, claim.result_id)
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    in_threads(first, second)
     assert outcomes == {"first": (False, 42), "second": (True, 42)}
     assert IdempotencyKey.objects.filter(key="k").count() == 1
 
