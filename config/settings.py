@@ -176,6 +176,12 @@ STORAGES = {
 
 HUEY = huey_from_env(VAR_DIR, immediate=False)
 
+# The hook appends each delivery to its web process's file here, flushed to the disk before
+# it answers, and moves them into the database in batches (procedo/integrations/spool.py;
+# make bench, B1). It must be on the web server's own disk. Off: each delivery is INSERTed
+# before the answer.
+PROCEDO_HOOK_SPOOL = VAR_DIR / "hooks-spool" if env_flag("PROCEDO_HOOK_SPOOL", True) else None
+
 # Brute force (django-axes): 10 wrong passwords for one username, or from one address
 # whatever the usernames, lock that username or address for 15 minutes after the last
 # failure. Each (username) and (address) is counted on its own: a (username, address)

@@ -117,6 +117,18 @@ class Delivery(models.Model):
         return stored_text_render(self.error_text, self.error)
 
 
+class SpoolProgress(models.Model):
+    """How much of one spool file (procedo/integrations/spool.py) is in the delivery table:
+    written in the same transaction as the rows it moved, so a mover killed at any point
+    leaves the file to be moved on from exactly there, none of it twice."""
+
+    name = models.CharField(max_length=200, unique=True)  # the file's name, host and pid
+    moved = models.BigIntegerField(default=0)  # bytes from the file's start
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.moved} bytes moved"
+
+
 class ExternalVersion(models.Model):
     """The newest version of one platform object applied here (its `updated_at`).
 

@@ -11,6 +11,7 @@ from procedo.core.errors import DomainError
 from procedo.events import wakeups
 from procedo.integrations import selectors
 from procedo.integrations.services import processing as processing_services
+from procedo.integrations.services import spooling as spooling_services
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,12 @@ def deliveries_on_start() -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def deliveries_tick() -> None:
-    """Deliveries whose wake-up was lost, and failed ones whose retry is due."""
+    """Spool files a web process left (killed, or stopped before its mover was done) when
+    no other web process has taken them up; deliveries whose wake-up was lost, and failed
+    ones whose retry is due."""
+    directory = spooling_services.spool_directory()
+    if directory is not None:
+        spooling_services.spool_adopt_left(directory)
     processing_services.deliveries_process_pending()
 
 

@@ -21,7 +21,7 @@ from procedo.integrations.models import Delivery, DeliveryState
 from procedo.integrations.platforms import PLATFORMS
 from procedo.integrations.services import batching
 from procedo.integrations.services._common import DELIVERY_CLAIM, MAX_ATTEMPTS, delivery_claim
-from procedo.integrations.services.receiving import _wake
+from procedo.integrations.services.waking import deliveries_wake
 
 logger = logging.getLogger(__name__)
 # Deliveries one pass reads, the oldest first: a rush larger than this is the next pass's.
@@ -269,6 +269,6 @@ def delivery_replay(*, delivery_id: int, actor: Actor) -> Delivery:
         actor=actor,
         payload={"delivery_id": delivery.pk, "error": delivery.error[:300]},
     )
-    transaction.on_commit(_wake)
+    transaction.on_commit(deliveries_wake)
     delivery.state = DeliveryState.RECEIVED
     return delivery

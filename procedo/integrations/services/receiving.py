@@ -25,12 +25,13 @@ from django.utils.translation import gettext_noop
 
 from procedo.core import rows
 from procedo.core.texts import LaterText
-from procedo.events import wakeups
 from procedo.integrations import samples, signatures
 from procedo.integrations.models import Connection, Delivery, DeliveryState
 from procedo.integrations.platforms import PLATFORMS
 from procedo.integrations.secrets import secret_decrypt
+from procedo.integrations.services import spooling, waking
 from procedo.integrations.services._common import _HEADERS_DROPPED
+from procedo.integrations.spool import SpoolError
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,23 @@ class _Known:
     connection_id: int
     secret_encrypted: str
     secret: str | None  # None: encrypted under another SECRET_KEY
+    read_at: float  # time.monotonic()
 
 
-# Every delivery needs its connection's id and secret: read once per process and kept.
-# A kept entry is never trusted to store: the INSERT itself re-checks that the connection
-# is active with this very secret (`_store`), so a paused connection or a new secret
-# takes effect at once; a miss there drops the entry and reads the row again.
+# Every delivery needs its connection's id and secret: read once per process and kept for
+# KNOWN_FOR seconds. Stored directly, a kept entry is never trusted: the INSERT itself
+# re-checks that the connection is active with this very secret (`_store`), so a paused
+# connection or a new secret takes effect at once, and a miss there drops the entry and
+# reads the row again. Through the spool nothing re-checks it: a pause or a new secret
+# takes effect within KNOWN_FOR.
+KNOWN_FOR = 1.0
 _KNOWN_MAX = 256
 _known: dict[tuple[str, str, str], _Known] = {}  # by SECRET_KEY, platform and key
 
 
 def _known_connection(platform: str, key: str) -> _Known | None:
     known = _known.get((settings.SECRET_KEY, platform, key))
-    if known is not None:
+    if known is not None and time.monotonic() - known.read_at < KNOWN_FOR:
         return known
     found = (
         Connection.objects.filter(key=key, platform=platform, active=True)
@@ -77,7 +82,7 @@ def _known_connection(platform: str, key: str) -> _Known | None:
     if len(_known) >= _KNOWN_MAX:
         _known.clear()
     known = _known[(settings.SECRET_KEY, platform, key)] = _Known(
-        found[0], found[1], secret_decrypt(found[1])
+        found[0], found[1], secret_decrypt(found[1]), time.monotonic()
     )
     return known
 
@@ -109,13 +114,35 @@ def _insert() -> tuple[str, tuple[models.Field[Any, Any], ...]]:
     return sql, fields
 
 
-def _store(known: _Known, **values: Any) -> int | None:
+@dataclass(frozen=True)
+class _Stored:
+    delivery_id: int | None  # None: in the spool, a row once it is moved
+
+
+def _store(known: _Known, **values: Any) -> _Stored | None:
+    """Keep one delivery: in this process's spool when there is one (a platform's, outside
+    a caller's transaction), else by `_insert_one`; None if its connection was found
+    paused or with a new secret. A spool that cannot take it (the disk full, its backlog
+    at its bound) leaves it to the INSERT."""
+    values = {"received_at": timezone.now(), "attempts": 0, "error_text": None, **values}
+    directory = spooling.spool_directory()
+    # Procedo's own test waits on its row to say what became of it: not spooled.
+    if directory and values["state"] != DeliveryState.TEST and not connection.in_atomic_block:
+        try:
+            spooling.delivery_spool(directory, known.connection_id, values)
+            return _Stored(None)
+        except SpoolError:
+            logger.exception("spool: a delivery stored directly instead")
+    delivery_id = _insert_one(known, values)
+    return None if delivery_id is None else _Stored(delivery_id)
+
+
+def _insert_one(known: _Known, values: dict[str, Any]) -> int | None:
     """INSERT one delivery in one statement (autocommit: no BEGIN and COMMIT around it) if
     its connection is still active with the secret it was checked with; its id, or None.
 
     Building the ORM's create() cost more than running its statement (make bench, B1):
     the row is written by hand, each value prepared by its model field for the backend."""
-    values = {"received_at": timezone.now(), "attempts": 0, "error_text": None, **values}
     sql, fields = _insert()
     params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
     with _one_insert_at_a_time(), rows.bound_cursor(prepared=True) as cursor:
@@ -255,13 +282,13 @@ def _receive(
         )
         if rejected is None:
             return None
-        return Receipt(401, _("The signature does not match."), "signature", rejected)
+        return Receipt(401, _("The signature does not match."), "signature", rejected.delivery_id)
     payload = _peek(spec, body)
     topic, event_id = spec.describe(headers, payload) if payload is not None else ("", "")
     wrong_type = content_type.split(";")[0].strip().lower() != spec.content_type
     readable = payload is not None and not wrong_type
     unreadable = LaterText(gettext_noop("The body is not %(type)s."), {"type": spec.content_type})
-    delivery_id = _store(
+    stored = _store(
         known,
         headers=kept,
         body=body,
@@ -275,74 +302,16 @@ def _receive(
         error_text=None if readable else unreadable.stored(),
         error_field="" if readable else ("Content-Type" if wrong_type else "body"),
     )
-    if delivery_id is None:
+    if stored is None:
         return None
     if readable and test_mark:
         return Receipt(
-            202, _("A test: received and verified; it is not processed."), "", delivery_id
+            202, _("A test: received and verified; it is not processed."), "", stored.delivery_id
         )
     if readable:
-        transaction.on_commit(_wake_soon)  # at once, unless inside a caller's transaction
-        return Receipt(202, _("Stored; it will be processed shortly."), "", delivery_id)
+        if stored.delivery_id is not None:  # a spooled one: its mover wakes the worker
+            # At once, unless inside a caller's transaction.
+            transaction.on_commit(waking.deliveries_wake_soon)
+        return Receipt(202, _("Stored; it will be processed shortly."), "", stored.delivery_id)
     field = "Content-Type" if wrong_type else "body"
-    return Receipt(415 if wrong_type else 400, unreadable.render(), field, delivery_id)
-
-
-def _wake() -> None:
-    from procedo.integrations.tasks import deliveries_process
-
-    try:
-        wakeups.wake(deliveries_process)
-    except Exception:
-        # The delivery is stored; the minute's sweep (deliveries_tick) takes it up.
-        logger.exception("could not wake the worker for deliveries")
-
-
-class _Coalescer:
-    """The worker woken after deliveries are stored, at most once per WINDOW per process.
-
-    Each wake-up is a write to Huey's store (its SQLite file or Redis); one per delivery
-    was a third of the hook's time at 8 concurrent posts (make bench, B1). A thread of
-    this process wakes the worker as soon as it is asked, then waits WINDOW before it
-    wakes it again for whatever was stored meanwhile: every stored delivery is followed by
-    a wake-up that starts after its commit, none waits more than WINDOW for it. A process
-    killed in between leaves its deliveries to the minute's sweep (deliveries_tick).
-    """
-
-    WINDOW = 0.1  # seconds
-
-    def __init__(self) -> None:
-        self._asked = threading.Condition()
-        self._pending = False
-        self._pid = 0  # the process whose thread runs: a forked child starts its own
-
-    def ask(self) -> None:
-        from huey.contrib.djhuey import HUEY
-
-        if HUEY.immediate:  # tests: the task runs in the caller, as it did before
-            _wake()
-            return
-        with self._asked:
-            self._pending = True
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(
-                    target=self._run, name="procedo-deliveries-wake", daemon=True
-                ).start()
-            self._asked.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._asked:
-                while not self._pending:
-                    self._asked.wait()
-                self._pending = False
-            _wake()
-            time.sleep(self.WINDOW)
-
-
-_coalescer = _Coalescer()
-
-
-def _wake_soon() -> None:
-    _coalescer.ask()
+    return Receipt(415 if wrong_type else 400, unreadable.render(), field, stored.delivery_id)

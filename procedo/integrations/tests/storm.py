@@ -45,6 +45,7 @@ from procedo.integrations import signatures
 from procedo.integrations.models import Connection, Delivery
 from procedo.integrations.services import processing as processing_services
 from procedo.integrations.services import receiving as receiving_services
+from procedo.integrations.services import spooling
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.test_order_of_arrival import _state, _stream
 from procedo.testing import child_env, free_port
@@ -353,7 +354,7 @@ def storm_run(
             for thread in outages:
                 thread.join()
         figures.sending = time.monotonic() - started
-        _wait_for_the_worker(started + timeout)
+        _wait_for_the_worker(var / "hooks-spool", started + timeout)  # settings.py's
     finish()
     figures.seconds = time.monotonic() - started
     print(figures.line(label))
@@ -361,11 +362,12 @@ def storm_run(
     return figures
 
 
-def _wait_for_the_worker(deadline: float) -> None:
-    """The restarted worker takes up what was stored (its wake-up, or the one queued before
-    it was killed); a delivery still waiting at the deadline is the sweep's."""
+def _wait_for_the_worker(spool: Path, deadline: float) -> None:
+    """The web server moves what it spooled, and what a killed one left; the restarted
+    worker takes up what was stored (its wake-up, or the one queued before it was
+    killed); a delivery still waiting at the deadline is the sweep's."""
     if connection.vendor == "postgresql":
         connection.close()  # R6 ended it: a new one
     waiting = Delivery.objects.filter(connection__name__startswith="storm ", state="received")
-    while waiting.exists() and time.monotonic() < deadline:
+    while (spooling.spool_backlog(spool) or waiting.exists()) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -238,7 +238,7 @@ def test_a_delivery_in_another_workers_batch_is_left_to_that_worker(
     if database.vendor != "postgresql":
         pytest.skip("SQLite runs one writer at a time")
     # Committed, they would wake the worker, which runs in the test's thread: they wait.
-    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    monkeypatch.setattr("procedo.integrations.services.waking.deliveries_wake_soon", lambda: None)
     client, shop = Client(), helpers.connect("shopify")
     for n in range(3):
         order = _shopify("xqtwo", n)
@@ -264,7 +264,7 @@ def test_a_delivery_in_another_workers_batch_is_left_to_that_worker(
 def test_a_pass_takes_the_oldest_deliveries_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """Under a stream larger than a pass, the first orders of a rush are not left for its
     end (the model's own ordering is the newest first, for the pages)."""
-    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    monkeypatch.setattr("procedo.integrations.services.waking.deliveries_wake_soon", lambda: None)
     monkeypatch.setattr(processing_services, "PASS", 2)
     client, shop = Client(), helpers.connect("shopify")
     for n in range(3):

@@ -146,7 +146,7 @@ def test_a_failure_never_overwrites_what_another_worker_processed_meanwhile(
     """Worker A tries a payment before its order is in and fails; before A writes that
     down, worker B applies the order and then the payment. A's failure is out of date: the
     payment stays processed (written over, it was failed for good: R6 at bench size)."""
-    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    monkeypatch.setattr("procedo.integrations.services.waking.deliveries_wake_soon", lambda: None)
     client, shop = Client(), helpers.connect("shopify")
     stream = _stream()
     for n in (1, 2):  # the order, its payment

@@ -22,7 +22,7 @@ def test_a_starting_worker_processes_the_deliveries_left_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Nobody is woken: as after a worker killed with the wake-ups taken.
-    monkeypatch.setattr("procedo.integrations.services.receiving._wake_soon", lambda: None)
+    monkeypatch.setattr("procedo.integrations.services.waking.deliveries_wake_soon", lambda: None)
     client, shop = Client(), helpers.connect("shopify")
     order = resource("shopify/order.json", "order")
     helpers.shopify(client, shop, "orders/create", body_of(order), "start-1")
