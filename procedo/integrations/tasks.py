@@ -29,7 +29,9 @@ def deliveries_process() -> None:
 @on_startup()
 def deliveries_on_start() -> None:
     """A worker process that starts (again, after one was killed mid-pass with the wake-up
-    taken) looks at once at what waits, not at the minute's tick."""
+    taken) looks at once at what waits, not at the minute's tick: what the web server's
+    spool holds from before a restart too."""
+    _spool_left_moved()
     wakeups.wake(deliveries_process)
 
 
@@ -38,10 +40,18 @@ def deliveries_tick() -> None:
     """Spool files a web process left (killed, or stopped before its mover was done) when
     no other web process has taken them up; deliveries whose wake-up was lost, and failed
     ones whose retry is due."""
-    directory = spooling_services.spool_directory()
-    if directory is not None:
-        spooling_services.spool_adopt_left(directory)
+    _spool_left_moved()
     processing_services.deliveries_process_pending()
+
+
+def _spool_left_moved() -> None:
+    directory = spooling_services.spool_directory()
+    if directory is None:
+        return
+    try:
+        spooling_services.spool_adopt_left(directory)
+    except Exception:  # the database away: the files wait for the next tick
+        logger.exception("could not move the deliveries web processes left in %s", directory)
 
 
 @db_periodic_task(crontab(minute="*/5"))
