@@ -1,5 +1,6 @@
-"""A worker that starts takes up at once the deliveries that wait: one killed mid-pass had
-taken the wake-up with it, and the rest waited for the minute's tick."""
+"""A worker that starts takes up at once the deliveries that wait (one killed mid-pass had
+taken the wake-up with it), and those a web process left in its spool: they waited for the
+minute's tick."""
 
 from __future__ import annotations
 
