@@ -154,14 +154,28 @@ class Spool:
         with self._appending:
             try:
                 current = self._file_for(len(record))
+            except OSError as exc:
+                raise SpoolError(str(exc)) from exc
+            try:
                 _write_all(current.fd, record)
             except OSError as exc:
+                self._cut_back(current)
                 raise SpoolError(str(exc)) from exc
             current.size += len(record)
             self._written += len(record)
             end = self._written
         if self.flush:
             self._sync_to(end)
+
+    def _cut_back(self, current: SpoolFile) -> None:
+        """A record written in part (the disk full): cut off, or the records appended after
+        it would sit behind bytes that end the file for its readers; if it cannot be cut,
+        the file takes no more records."""
+        try:
+            os.ftruncate(current.fd, current.size)
+        except OSError:
+            self._closed.append(current)
+            self._current = None
 
     @property
     def current(self) -> SpoolFile | None:

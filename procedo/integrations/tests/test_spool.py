@@ -93,6 +93,27 @@ def test_threads_appending_at_once_each_get_their_record_whole(tmp_path: Path, f
     assert writer.backlog == path.stat().st_size
 
 
+def test_a_record_the_disk_refused_half_way_is_cut_off_and_the_next_ones_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = spool.Spool(tmp_path, flush=True)
+    writer.append(spool.record_encode(_meta(1, "before"), b"{}"))
+    real_write_all = spool._write_all
+
+    def disk_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool, "_write_all", disk_full)
+    with pytest.raises(spool.SpoolError):
+        writer.append(spool.record_encode(_meta(1, "refused"), b"x" * 5_000))
+    monkeypatch.setattr(spool, "_write_all", real_write_all)
+    writer.append(spool.record_encode(_meta(1, "after"), b"{}"))
+    (path,) = spool.spool_files(tmp_path)
+    assert [r.meta["event_id"] for r in _records(path)] == ["before", "after"]
+    assert writer.current is not None and writer.current.size == path.stat().st_size
+
+
 @pytest.mark.django_db(transaction=True)
 def test_moved_once_into_the_table_and_a_full_file_deleted_when_all_of_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
