@@ -21,17 +21,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db import (
+    DataError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     close_old_connections,
     connection,
     transaction,
 )
+from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from procedo.core import rows
+from procedo.core.texts import LaterText
 from procedo.integrations.models import Connection, Delivery, DeliveryState, SpoolProgress
 from procedo.integrations.services import waking
 from procedo.integrations.spool import (
+    Record,
     Spool,
     lock_if_left,
     record_encode,
@@ -96,31 +102,71 @@ def spool_file_move(path: Path, *, size: int | None = None) -> Moved:
         # A connection deleted since (its deliveries went with it): its records go too.
         wanted = {record.meta["connection_id"] for record in records}
         existing = set(Connection.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-        found = [
-            tuple(
-                datetime.fromisoformat(record.meta["received_at"])
-                if name == "received_at"
-                else record.body
-                if name == "body"
-                else 0
-                if name == "attempts"
-                else record.meta[name]
-                for name in _COLUMNS
-            )
-            for record in records
-            if record.meta["connection_id"] in existing
-        ]
+        found = [_row(record) for record in records if record.meta["connection_id"] in existing]
         if len(found) < len(records):
             logger.warning(
                 "%s deliveries in %s were for connections deleted since; not kept",
                 len(records) - len(found),
                 path.name,
             )
-        rows.rows_insert(Delivery, _COLUMNS, found)
+        try:
+            with transaction.atomic():  # a savepoint: a row refused leaves the rest to keep
+                rows.rows_insert(Delivery, _COLUMNS, found)
+        except (DataError, IntegrityError):
+            logger.exception("spool: a batch of %s refused; its rows one by one", path.name)
+            found = _rows_one_by_one(found)
         SpoolProgress.objects.update_or_create(name=path.name, defaults={"moved": records[-1].end})
         if any(row[_COLUMNS.index("state")] == DeliveryState.RECEIVED for row in found):
             transaction.on_commit(waking.deliveries_wake_soon)
     return Moved(records[-1].end - start, len(found), records[-1].end)
+
+
+def _row(record: Record) -> tuple[Any, ...]:
+    values = {**record.meta, "body": record.body, "attempts": 0}
+    try:
+        values["received_at"] = datetime.fromisoformat(record.meta["received_at"])
+    except (KeyError, TypeError, ValueError):
+        values["received_at"] = timezone.now()
+    return tuple(values.get(name) for name in _COLUMNS)
+
+
+def _rows_one_by_one(found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Each row alone; one the database still refuses is kept as a failed delivery with its
+    body as it came (replayable from its page), so one bad record neither holds up the
+    file nor is lost. The rows kept."""
+    kept = []
+    for row in found:
+        for candidate in (row, _as_failed(row)):
+            try:
+                with transaction.atomic():
+                    rows.rows_insert(Delivery, _COLUMNS, [candidate])
+            except (DataError, IntegrityError):
+                logger.exception("spool: a delivery refused: %r", row[: _COLUMNS.index("body")])
+                continue
+            kept.append(candidate)
+            break
+    return kept
+
+
+def _as_failed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    reason = LaterText(
+        gettext_noop("The database refused this delivery's headers or ids as they came.")
+    )
+    values.update(
+        topic=_text(values["topic"], 100),
+        event_id=_text(values["event_id"], 200),
+        headers={},
+        state=DeliveryState.FAILED,
+        error=reason.render_in("en"),
+        error_field="headers",
+        error_text=reason.stored(),
+    )
+    return tuple(values[name] for name in _COLUMNS)
+
+
+def _text(value: Any, limit: int) -> str:
+    return str(value or "").replace("\x00", "")[:limit]
 
 
 def spool_file_finished(path: Path) -> None:

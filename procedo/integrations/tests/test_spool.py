@@ -19,7 +19,7 @@ from django.test import Client, override_settings
 
 from procedo.integrations import spool
 from procedo.integrations.models import Connection, Delivery, SpoolProgress
-from procedo.integrations.services import receiving, spooling
+from procedo.integrations.services import receiving, spooling, waking
 from procedo.integrations.tests import helpers
 from procedo.integrations.tests.helpers import body_of, resource
 from procedo.orders.models import Order
@@ -200,6 +200,29 @@ def test_a_move_killed_before_its_commit_leaves_nothing_and_the_next_moves_each_
     assert sorted(Delivery.objects.values_list("event_id", flat=True)) == [
         f"e{n}" for n in range(8)
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_the_database_refuses_is_kept_failed_and_holds_up_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(waking, "deliveries_wake_soon", lambda: None)  # left as received
+    shop = helpers.connect("shopify")
+    writer = spool.Spool(tmp_path, flush=False)
+    writer.append(spool.record_encode(_meta(shop.pk, "first"), b"{}"))
+    # A record of another version of Procedo, without a topic: NOT NULL refuses the batch.
+    odd = {k: v for k, v in _meta(shop.pk, "odd\x00one").items() if k != "topic"}
+    writer.append(spool.record_encode(odd, b'{"id": 7}'))
+    writer.append(spool.record_encode(_meta(shop.pk, "last"), b"{}"))
+
+    assert spooling.spool_move_own(writer) == 3
+    kept = {d.event_id: d for d in Delivery.objects.all()}
+    assert set(kept) == {"first", "oddone", "last"}
+    assert kept["first"].state == kept["last"].state == "received"
+    odd_row = kept["oddone"]
+    assert (odd_row.state, odd_row.topic, bytes(odd_row.body)) == ("failed", "", b'{"id": 7}')
+    assert odd_row.error_shown.startswith("The database refused this delivery")
+    assert writer.backlog == 0
 
 
 _WRITE_AND_DIE = """
