@@ -72,7 +72,7 @@ def sku_reviews(*, connection_id: int, limit: int = 20) -> list[SkuReview]:
 
 def deliveries_waiting() -> bool:
     """Deliveries stored and not yet taken up by the worker."""
-    return Delivery.objects.filter(state=DeliveryState.RECEIVED).exists()
+    return Delivery.objects.due(DeliveryState.RECEIVED).exists()
 
 
 def connection_last_test(*, connection_id: int) -> ConnectionTest | None:
