@@ -307,7 +307,7 @@ def run(*, scale: float) -> None:
             stored_rates.append(stored / (ingest.seconds + drained))
             drains.append(drained)
         _report(connection, hello_runs, ingest_runs, stored_rates, use_wrk)
-        if settings.PROCEDO_HOOK_SPOOL is not None:
+        if spooling.spool_directory() is not None:
             print(
                 "  B1     through the spool (PROCEDO_HOOK_SPOOL): the last row in the table"
                 f" {max(drains) * 1000:.0f} ms after the last answer at most"
@@ -317,7 +317,7 @@ def run(*, scale: float) -> None:
 
 def _spool_drained(timeout: float = 120) -> float:
     """Seconds until what the web server spooled is all in the table (0 without a spool)."""
-    directory = settings.PROCEDO_HOOK_SPOOL
+    directory = spooling.spool_directory()
     started = time.monotonic()
     while directory is not None and spooling.spool_backlog(directory):
         if time.monotonic() - started > timeout:

@@ -197,12 +197,9 @@ class Spool:
             spool_file.moved = end
 
     def finished(self, spool_file: SpoolFile) -> None:
-        """A full file all moved: deleted, before its row of progress (spooling.py)."""
+        """A full file all moved, and deleted (spooling.spool_file_finished): its lock let go."""
         with self._appending:
-            if spool_file not in self._closed:
-                return
             self._closed.remove(spool_file)
-            spool_file.path.unlink(missing_ok=True)
             with self._synced:  # a flush begun before it was closed to new records ends first
                 while self._syncing:
                     self._synced.wait()

@@ -45,13 +45,10 @@ def deliveries_tick() -> None:
 
 
 def _spool_left_moved() -> None:
-    directory = spooling_services.spool_directory()
-    if directory is None:
-        return
     try:
-        spooling_services.spool_adopt_left(directory)
+        spooling_services.spool_left_moved()
     except Exception:  # the database away: the files wait for the next tick
-        logger.exception("could not move the deliveries web processes left in %s", directory)
+        logger.exception("could not move the deliveries web processes left in the spool")
 
 
 @db_periodic_task(crontab(minute="*/5"))

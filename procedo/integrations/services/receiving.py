@@ -309,8 +309,9 @@ def _receive(
             202, _("A test: received and verified; it is not processed."), "", stored.delivery_id
         )
     if readable:
-        if stored.delivery_id is not None:  # a spooled one: its mover wakes the worker
-            # At once, unless inside a caller's transaction.
+        # A row now: the worker woken at once (unless inside a caller's transaction). A
+        # spooled one (no id yet) is its mover's to wake the worker for.
+        if stored.delivery_id is not None:
             transaction.on_commit(waking.deliveries_wake_soon)
         return Receipt(202, _("Stored; it will be processed shortly."), "", stored.delivery_id)
     field = "Content-Type" if wrong_type else "body"

@@ -55,8 +55,7 @@ _COLUMNS = (
     "error_field", "error_text", "attempts",
 )  # fmt: skip
 # What a record's meta holds: the row but its body (the record's tail) and its attempts (0).
-_META = ("connection_id", "received_at", "topic", "event_id", "headers", "state", "error",
-         "error_field", "error_text")  # fmt: skip
+_META = tuple(name for name in _COLUMNS if name not in {"body", "attempts"})
 
 
 def spool_directory() -> Path | None:
@@ -86,10 +85,7 @@ def spool_file_move(path: Path, *, size: int | None = None) -> Moved:
     bytes, what its writer says is whole) into the delivery table, with the progress, in
     one transaction. The caller holds the file (its writer, or its lock)."""
     with transaction.atomic():
-        start = (
-            SpoolProgress.objects.filter(name=path.name).values_list("moved", flat=True).first()
-            or 0
-        )
+        start = _progress(path)
         limit = MOVE_BYTES if size is None else min(MOVE_BYTES, size - start)
         if limit <= 0:
             return Moved(0, 0, start)
@@ -119,6 +115,12 @@ def spool_file_move(path: Path, *, size: int | None = None) -> Moved:
         if any(row[_COLUMNS.index("state")] == DeliveryState.RECEIVED for row in found):
             transaction.on_commit(waking.deliveries_wake_soon)
     return Moved(records[-1].end - start, len(found), records[-1].end)
+
+
+def _progress(path: Path) -> int:
+    """How many bytes of the file are in the table (0 for a file none of which is)."""
+    moved = SpoolProgress.objects.filter(name=path.name).values_list("moved", flat=True).first()
+    return moved or 0
 
 
 def _row(record: Record) -> tuple[Any, ...]:
@@ -188,10 +190,7 @@ def spool_adopt_left(directory: Path) -> int:
         try:
             while (batch := spool_file_move(path)).bytes:
                 moved += batch.deliveries
-            left = os.fstat(fd).st_size - (
-                SpoolProgress.objects.filter(name=path.name).values_list("moved", flat=True).first()
-                or 0
-            )
+            left = os.fstat(fd).st_size - _progress(path)
             if left:
                 logger.warning("%s: %s bytes after its last whole record left out", path, left)
             spool_file_finished(path)
@@ -215,8 +214,8 @@ def spool_move_own(spool: Spool) -> int:
             spool.moved(spool_file, batch.end)
         # Closed to new records (now, perhaps after `size` was read): its size is final.
         if spool_file is not spool.current and spool_file.moved >= spool_file.size:
+            spool_file_finished(spool_file.path)  # deleted while its lock is still held
             spool.finished(spool_file)
-            SpoolProgress.objects.filter(name=spool_file.path.name).delete()
     return moved
 
 
@@ -245,6 +244,7 @@ class _Mover:
 
     def __init__(self, directory: Path) -> None:
         self.spool = Spool(directory, flush=database_flushes_commits())
+        self._adopted_at = 0.0  # time.monotonic() of the last look for files left
         self._asked = threading.Condition()
         self._pending = False
         self._working = False
@@ -264,7 +264,6 @@ class _Mover:
             return self._asked.wait_for(lambda: not (self._pending or self._working), timeout)
 
     def _run(self) -> None:
-        adopted_at = 0.0
         retry = 0.0
         while True:
             with self._asked:
@@ -273,22 +272,21 @@ class _Mover:
                 self._pending, self._working = False, True
             time.sleep(self.WINDOW)
             try:
-                retry = self._round(adopted_at, retry)
-                if not retry and time.monotonic() - adopted_at >= self.ADOPT_EVERY:
-                    adopted_at = time.monotonic()
+                retry = self._round(retry)
             finally:
                 with self._asked:
                     self._working = False
                     self._pending = self._pending or bool(retry)
                     self._asked.notify_all()
 
-    def _round(self, adopted_at: float, retry: float) -> float:
+    def _round(self, retry: float) -> float:
         """One batch (and the left files, when it is time): the next retry's wait, or 0."""
         try:
             close_old_connections()
             moved = spool_move_own(self.spool)
-            if time.monotonic() - adopted_at >= self.ADOPT_EVERY:
+            if time.monotonic() - self._adopted_at >= self.ADOPT_EVERY:
                 moved += spool_adopt_left(self.spool.directory)
+                self._adopted_at = time.monotonic()
             if not moved:
                 connection.close()  # idle: no server connection kept for nothing
             return 0.0
@@ -320,6 +318,12 @@ def spool_movers_wait(timeout: float = 10) -> bool:
     tests, before the database is emptied under them)."""
     deadline = time.monotonic() + timeout
     return all(mover.wait_idle(max(0.0, deadline - time.monotonic())) for mover in _movers.values())
+
+
+def spool_left_moved() -> int:
+    """The worker's part: what web processes that ended left in the configured spool."""
+    directory = spool_directory()
+    return 0 if directory is None else spool_adopt_left(directory)
 
 
 def spool_backlog(directory: Path) -> int:
